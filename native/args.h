@@ -1,0 +1,126 @@
+// Argument checking for kernel bindings. Every binding validates its arguments again on
+// the native side (TypeScript checks first): storages must be live, of the right dtype,
+// on one device and large enough for the sizes given, so a bad call is a JS exception
+// and never an out-of-bounds access.
+#pragma once
+#include <napi.h>
+
+#include <string>
+#include <vector>
+
+#include "common.h"
+#include "storage.h"
+#ifdef REPMLP_WITH_CUDA
+#include "cuda/kernels.h"
+#endif
+
+namespace repmlp {
+
+class Args {
+ public:
+  Args(const Napi::CallbackInfo& info, const char* op, size_t count) : info_(info), op_(op) {
+    if (info.Length() != count)
+      fail("expected " + std::to_string(count) + " arguments but received " + std::to_string(info.Length()));
+  }
+
+  // A non-negative integer size.
+  int64_t size(size_t i, const char* name) const {
+    const double v = number(i, name);
+    if (!(v >= 0) || v != static_cast<double>(static_cast<int64_t>(v)))
+      fail_arg(name, "a non-negative integer", std::to_string(v));
+    return static_cast<int64_t>(v);
+  }
+  // Any integer (strides and offsets may be signed).
+  int64_t integer(size_t i, const char* name) const {
+    const double v = number(i, name);
+    if (v != static_cast<double>(static_cast<int64_t>(v))) fail_arg(name, "an integer", std::to_string(v));
+    return static_cast<int64_t>(v);
+  }
+  double number(size_t i, const char* name) const {
+    if (!info_[i].IsNumber()) fail_arg(name, "a number", type_of(info_[i]));
+    return info_[i].As<Napi::Number>().DoubleValue();
+  }
+  // An array of integers (a shape or strides), at most 8 long.
+  std::vector<int64_t> dims(size_t i, const char* name) const {
+    if (!info_[i].IsArray()) fail_arg(name, "an array of integers", type_of(info_[i]));
+    auto a = info_[i].As<Napi::Array>();
+    if (a.Length() > 8) fail_arg(name, "at most 8 dimensions", std::to_string(a.Length()));
+    std::vector<int64_t> out(a.Length());
+    for (uint32_t k = 0; k < a.Length(); ++k) {
+      Napi::Value v = a[k];
+      const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0.5;
+      if (d != static_cast<double>(static_cast<int64_t>(d))) fail_arg(name, "an array of integers", "a non-integer element");
+      out[k] = static_cast<int64_t>(d);
+    }
+    return out;
+  }
+  bool flag(size_t i, const char* name) const {
+    if (!info_[i].IsBoolean()) fail_arg(name, "a boolean", type_of(info_[i]));
+    return info_[i].As<Napi::Boolean>().Value();
+  }
+
+  // A float32 storage holding at least offset + need elements.
+  float* f32(size_t i, const char* name, int64_t need, int64_t offset = 0) {
+    return static_cast<float*>(storage(i, name, DType::F32, need, offset));
+  }
+  int64_t* i64(size_t i, const char* name, int64_t need, int64_t offset = 0) {
+    return static_cast<int64_t*>(storage(i, name, DType::I64, need, offset));
+  }
+
+  // The device of the storages seen so far (CPU when none).
+  Device device() const { return device_; }
+  const char* op() const { return op_; }
+
+  [[noreturn]] void fail(const std::string& what) const { throw Error(std::string(op_) + ": " + what); }
+  [[noreturn]] void fail_arg(const char* name, const std::string& expected, const std::string& received) const {
+    fail("expected " + expected + " for " + name + " but received " + received);
+  }
+
+ private:
+  void* storage(size_t i, const char* name, DType dtype, int64_t need, int64_t offset) {
+    if (!StorageObject::Is(info_[i])) fail_arg(name, "a Storage", type_of(info_[i]));
+    StorageObject* so = StorageObject::Unwrap(info_[i]);
+    if (so->disposed()) fail_arg(name, "a live storage", "a disposed one");
+    Storage& s = so->storage();
+    if (s.dtype != dtype) fail_arg(name, std::string("a ") + dtype_name(dtype) + " storage", dtype_name(s.dtype));
+    if (seen_device_ && s.device != device_)
+      fail_arg(name, std::string("a storage on ") + device_name(device_) + " like the arguments before it",
+               std::string("one on ") + device_name(s.device));
+    seen_device_ = true;
+    device_ = s.device;
+    if (offset < 0 || need < 0 || offset + need > s.numel)
+      fail_arg(name, "a storage of at least " + std::to_string(offset + need) + " elements",
+               "one of " + std::to_string(s.numel));
+    return static_cast<char*>(s.ptr) + offset * static_cast<int64_t>(dtype_size(dtype));
+  }
+
+  static std::string type_of(const Napi::Value& v) {
+    switch (v.Type()) {
+      case napi_undefined: return "undefined";
+      case napi_null: return "null";
+      case napi_boolean: return "a boolean";
+      case napi_number: return "a number";
+      case napi_string: return "a string";
+      case napi_bigint: return "a bigint";
+      case napi_function: return "a function";
+      default: return "an object";
+    }
+  }
+
+  const Napi::CallbackInfo& info_;
+  const char* op_;
+  Device device_ = Device::CPU;
+  bool seen_device_ = false;
+};
+
+// Calls the CUDA twin of a kernel, or throws when the addon was built without CUDA.
+#ifdef REPMLP_WITH_CUDA
+#define REPMLP_CUDA(args, call) cuda::call
+#else
+#define REPMLP_CUDA(args, call) (args).fail("this build of repmlp has no CUDA support")
+#endif
+
+// Registers a binding under its own name.
+#define REPMLP_EXPORT(exports, fn) (exports).Set(#fn, Napi::Function::New((exports).Env(), fn, #fn))
+
+}  // namespace repmlp

@@ -1,0 +1,19 @@
+// The CUDA twins of the CPU kernels in ops/, with the same arguments and semantics.
+// Pointers are device pointers; launches go to the one stream; errors throw repmlp::Error.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace repmlp::cuda {
+
+// copy.cc
+void strided_copy_f32(float* out, const float* inp, const std::vector<int64_t>& shape, const std::vector<int64_t>& strides);
+void strided_copy_i64(int64_t* out, const int64_t* inp, const std::vector<int64_t>& shape, const std::vector<int64_t>& strides);
+void fill_f32(float* out, float value, int64_t n);
+void fill_i64(int64_t* out, int64_t value, int64_t n);
+
+// relu.cc
+void relu_forward(float* out, const float* inp, int64_t n);
+void relu_backward(float* dinp, const float* dout, const float* out, int64_t n);
+
+}  // namespace repmlp::cuda

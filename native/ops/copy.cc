@@ -1,0 +1,104 @@
+// strided_copy: materialises a view (shape, strides, offset) of one storage into a
+// contiguous buffer. Serves contiguous(), permute (partition / un-partition), broadcasts
+// (stride 0) and their backward passes. fill: sets every element to one value.
+#include "../args.h"
+#include "../parallel.h"
+
+namespace repmlp {
+namespace cpu {
+
+// out: (prod(shape)) contiguous; inp: view with `strides` starting at element `inp` points to.
+template <typename T>
+void strided_copy(T* out, const T* inp, const std::vector<int64_t>& shape, const std::vector<int64_t>& strides) {
+  const int nd = static_cast<int>(shape.size());
+  int64_t n = 1;
+  for (auto s : shape) n *= s;
+  const int64_t inner = nd ? shape[nd - 1] : 1, inner_stride = nd ? strides[nd - 1] : 0;
+  const int64_t rows = inner ? n / inner : 0;
+  parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(inner, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      int64_t rem = r, off = 0;
+      for (int d = nd - 2; d >= 0; --d) {
+        off += (rem % shape[d]) * strides[d];
+        rem /= shape[d];
+      }
+      T* o = out + r * inner;
+      const T* p = inp + off;
+      if (inner_stride == 1)
+        for (int64_t i = 0; i < inner; ++i) o[i] = p[i];
+      else
+        for (int64_t i = 0; i < inner; ++i) o[i] = p[i * inner_stride];
+    }
+  });
+}
+
+template <typename T>
+void fill(T* out, T value, int64_t n) {
+  parallel_for(n, 1 << 16, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) out[i] = value;
+  });
+}
+
+}  // namespace cpu
+
+// Elements a view can reach: offset + sum((shape-1)*stride) + 1, with non-negative strides.
+static int64_t view_extent(Args& a, const std::vector<int64_t>& shape, const std::vector<int64_t>& strides,
+                           int64_t* numel) {
+  if (shape.size() != strides.size()) a.fail_arg("strides", "one stride per dimension of shape", std::to_string(strides.size()));
+  int64_t n = 1, last = 0;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] < 0) a.fail_arg("shape", "non-negative sizes", std::to_string(shape[d]));
+    if (strides[d] < 0) a.fail_arg("strides", "non-negative strides", std::to_string(strides[d]));
+    n *= shape[d];
+    last += (shape[d] - 1) * strides[d];
+  }
+  *numel = n;
+  return n == 0 ? 0 : last + 1;
+}
+
+// strided_copy(out, inp, inpOffset, shape, strides); out and inp share a dtype.
+static Napi::Value strided_copy(const Napi::CallbackInfo& info) {
+  Args a(info, "strided_copy", 5);
+  const int64_t offset = a.size(2, "inpOffset");
+  const auto shape = a.dims(3, "shape"), strides = a.dims(4, "strides");
+  int64_t n;
+  const int64_t extent = view_extent(a, shape, strides, &n);
+  const bool is_f32 = StorageObject::Is(info[0]) && StorageObject::Unwrap(info[0])->storage().dtype == DType::F32;
+  if (is_f32) {
+    float* out = a.f32(0, "out", n);
+    const float* inp = a.f32(1, "inp", extent, offset);
+    if (a.device() == Device::CPU) cpu::strided_copy(out, inp, shape, strides);
+    else REPMLP_CUDA(a, strided_copy_f32(out, inp, shape, strides));
+  } else {
+    int64_t* out = a.i64(0, "out", n);
+    const int64_t* inp = a.i64(1, "inp", extent, offset);
+    if (a.device() == Device::CPU) cpu::strided_copy(out, inp, shape, strides);
+    else REPMLP_CUDA(a, strided_copy_i64(out, inp, shape, strides));
+  }
+  return info.Env().Undefined();
+}
+
+// fill(out, value, offset, n)
+static Napi::Value fill(const Napi::CallbackInfo& info) {
+  Args a(info, "fill", 4);
+  const double value = a.number(1, "value");
+  const int64_t offset = a.size(2, "offset"), n = a.size(3, "n");
+  const bool is_f32 = StorageObject::Is(info[0]) && StorageObject::Unwrap(info[0])->storage().dtype == DType::F32;
+  if (is_f32) {
+    float* out = a.f32(0, "out", n, offset);
+    if (a.device() == Device::CPU) cpu::fill(out, static_cast<float>(value), n);
+    else REPMLP_CUDA(a, fill_f32(out, static_cast<float>(value), n));
+  } else {
+    int64_t* out = a.i64(0, "out", n, offset);
+    if (a.device() == Device::CPU) cpu::fill(out, static_cast<int64_t>(value), n);
+    else REPMLP_CUDA(a, fill_i64(out, static_cast<int64_t>(value), n));
+  }
+  return info.Env().Undefined();
+}
+
+void register_copy(Napi::Object exports) {
+  REPMLP_EXPORT(exports, strided_copy);
+  REPMLP_EXPORT(exports, fill);
+}
+
+}  // namespace repmlp

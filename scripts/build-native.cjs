@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+// Builds the native addon from source with cmake-js (build/Release/repmlp.node).
+// npm's install hook calls it only when node-gyp-build finds no prebuild; prebuildify
+// calls it through --node-gyp. Environment: REPMLP_CUDA=0 builds the CPU backend only;
+// REPMLP_CUDA_ARCHS="75;80;..." picks the CUDA architectures.
+'use strict';
+const { spawnSync } = require('node:child_process');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..');
+const args = ['compile', '--directory', root];
+if (process.env.REPMLP_CUDA === '0') args.push('--CDREPMLP_CUDA=OFF');
+if (process.env.REPMLP_CUDA_ARCHS) args.push(`--CDREPMLP_CUDA_ARCHS=${process.env.REPMLP_CUDA_ARCHS}`);
+// prebuildify passes node-gyp style flags (rebuild, --target=..., --arch=...); keep the ones cmake-js knows.
+for (const a of process.argv.slice(2)) {
+  const m = /^--(target|arch|runtime)=(.+)$/.exec(a);
+  if (m) args.push(`--${m[1]}`, m[2]);
+}
+const cli = require.resolve('cmake-js/bin/cmake-js');
+const r = spawnSync(process.execPath, [cli, ...args], { stdio: 'inherit', cwd: root });
+if (r.error) {
+  console.error(`repmlp: could not run cmake-js: ${r.error.message}`);
+  process.exit(1);
+}
+process.exit(r.status ?? 1);
