@@ -47,6 +47,7 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, set_threads, "setNumThreads"));
   register_copy(exports);
   register_relu(exports);
+  register_scale(exports);
   return exports;
 }
 

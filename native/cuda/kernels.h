@@ -16,4 +16,8 @@ void fill_i64(int64_t* out, int64_t value, int64_t n);
 void relu_forward(float* out, const float* inp, int64_t n);
 void relu_backward(float* dinp, const float* dout, const float* out, int64_t n);
 
+// scale.cc
+void axpy(float* out, const float* x, float alpha, int64_t n);
+void scale(float* out, const float* x, float alpha, float beta, int64_t n);
+
 }  // namespace repmlp::cuda

@@ -56,22 +56,23 @@ static int64_t view_extent(Args& a, const std::vector<int64_t>& shape, const std
   return n == 0 ? 0 : last + 1;
 }
 
-// strided_copy(out, inp, inpOffset, shape, strides); out and inp share a dtype.
+// strided_copy(out, outOffset, inp, inpOffset, shape, strides): writes the view of inp
+// densely into out from element outOffset; out and inp share a dtype.
 static Napi::Value strided_copy(const Napi::CallbackInfo& info) {
-  Args a(info, "strided_copy", 5);
-  const int64_t offset = a.size(2, "inpOffset");
-  const auto shape = a.dims(3, "shape"), strides = a.dims(4, "strides");
+  Args a(info, "strided_copy", 6);
+  const int64_t out_offset = a.size(1, "outOffset"), offset = a.size(3, "inpOffset");
+  const auto shape = a.dims(4, "shape"), strides = a.dims(5, "strides");
   int64_t n;
   const int64_t extent = view_extent(a, shape, strides, &n);
   const bool is_f32 = StorageObject::Is(info[0]) && StorageObject::Unwrap(info[0])->storage().dtype == DType::F32;
   if (is_f32) {
-    float* out = a.f32(0, "out", n);
-    const float* inp = a.f32(1, "inp", extent, offset);
+    float* out = a.f32(0, "out", n, out_offset);
+    const float* inp = a.f32(2, "inp", extent, offset);
     if (a.device() == Device::CPU) cpu::strided_copy(out, inp, shape, strides);
     else REPMLP_CUDA(a, strided_copy_f32(out, inp, shape, strides));
   } else {
-    int64_t* out = a.i64(0, "out", n);
-    const int64_t* inp = a.i64(1, "inp", extent, offset);
+    int64_t* out = a.i64(0, "out", n, out_offset);
+    const int64_t* inp = a.i64(2, "inp", extent, offset);
     if (a.device() == Device::CPU) cpu::strided_copy(out, inp, shape, strides);
     else REPMLP_CUDA(a, strided_copy_i64(out, inp, shape, strides));
   }

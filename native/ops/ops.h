@@ -5,4 +5,5 @@
 namespace repmlp {
 void register_copy(Napi::Object exports);
 void register_relu(Napi::Object exports);
+void register_scale(Napi::Object exports);
 }  // namespace repmlp

@@ -1,0 +1,9 @@
+// Public API of repmlp.
+export { Tensor, type Device, type DType, type TensorOptions } from './tensor';
+export { tensor, zeros, ones, full, empty, randn, rand } from './creation';
+export { scope, keep } from './scope';
+export { noGrad, isGradEnabled } from './autograd';
+export { liveStorages } from './storage';
+export { Rng } from './rng';
+export { RepmlpError } from './errors';
+export * from './ops/index';

@@ -1,0 +1,3 @@
+// Every differentiable op, one file each.
+export { reshape, permute, slice, contiguous } from './views';
+export { relu } from './relu';
