@@ -1,0 +1,132 @@
+// safetensors read and write (https://huggingface.co/docs/safetensors): an 8-byte
+// little-endian header length, a JSON header {name: {dtype, shape, data_offsets}}, then the
+// raw little-endian data. F32, F16, BF16 and I64 are read; F32 and I64 are written (F16/BF16
+// are widened to float32 on read). Writes go to a temporary file renamed into place, so a
+// crash never leaves a half-written checkpoint.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { RepmlpError } from './errors';
+
+export type SafeDType = 'F32' | 'F16' | 'BF16' | 'I64';
+
+export interface HostTensor {
+  dtype: 'float32' | 'int64';
+  shape: number[];
+  data: Float32Array | BigInt64Array;
+}
+
+const BYTES: Record<SafeDType, number> = { F32: 4, F16: 2, BF16: 2, I64: 8 };
+
+function f16ToF32(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** Parses a safetensors buffer; `file` names the source in errors. */
+export function parseSafetensors(buf: Buffer, file = '<buffer>'): Map<string, HostTensor> {
+  const bad = (what: string): never => {
+    throw new RepmlpError(`safetensors: ${file} is not a valid safetensors file: ${what}`);
+  };
+  if (buf.length < 8) bad(`it is ${buf.length} bytes long, shorter than the 8-byte header length`);
+  const n = Number(buf.readBigUInt64LE(0));
+  if (n > buf.length - 8) bad(`its header claims ${n} bytes but only ${buf.length - 8} follow`);
+  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  try {
+    header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
+  } catch (e) {
+    return bad(`its header is not JSON (${(e as Error).message})`);
+  }
+  const base = 8 + n;
+  const out = new Map<string, HostTensor>();
+  for (const [name, info] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const dt = info.dtype as SafeDType;
+    if (!(dt in BYTES)) bad(`tensor '${name}' has dtype ${info.dtype}; supported: F32, F16, BF16, I64`);
+    const [b, e] = info.data_offsets;
+    const count = info.shape.reduce((a, d) => a * d, 1);
+    if (e - b !== count * BYTES[dt] || base + e > buf.length)
+      bad(`tensor '${name}' spans bytes ${b}..${e}, which does not fit shape [${info.shape}] of ${dt} in a ${buf.length}-byte file`);
+    const bytes = buf.subarray(base + b, base + e);
+    // Copy to an aligned buffer before viewing as typed arrays.
+    const ab = new ArrayBuffer(bytes.length);
+    new Uint8Array(ab).set(bytes);
+    let data: Float32Array | BigInt64Array;
+    if (dt === 'F32') data = new Float32Array(ab);
+    else if (dt === 'I64') data = new BigInt64Array(ab);
+    else {
+      const h = new Uint16Array(ab);
+      data = new Float32Array(count);
+      const u = new Uint32Array(1);
+      const f = new Float32Array(u.buffer);
+      for (let i = 0; i < count; i++) {
+        if (dt === 'F16') data[i] = f16ToF32(h[i]);
+        else {
+          u[0] = h[i] << 16;
+          data[i] = f[0];
+        }
+      }
+    }
+    out.set(name, { dtype: dt === 'I64' ? 'int64' : 'float32', shape: [...info.shape], data });
+  }
+  return out;
+}
+
+export function readSafetensors(file: string): Map<string, HostTensor> {
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(file);
+  } catch (e) {
+    throw new RepmlpError(`safetensors: could not read ${file}: ${(e as Error).message}`);
+  }
+  return parseSafetensors(buf, file);
+}
+
+/** Serialises tensors (keys sorted, as the reference writer does). */
+export function serializeSafetensors(tensors: Map<string, HostTensor>, metadata?: Record<string, string>): Buffer {
+  const header: Record<string, unknown> = {};
+  if (metadata) header.__metadata__ = metadata;
+  const names = [...tensors.keys()].sort();
+  let off = 0;
+  for (const name of names) {
+    const t = tensors.get(name)!;
+    const bytes = t.data.byteLength;
+    header[name] = { dtype: t.dtype === 'int64' ? 'I64' : 'F32', shape: t.shape, data_offsets: [off, off + bytes] };
+    off += bytes;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8); // 8-byte aligned data
+  const head = Buffer.alloc(8);
+  head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  const parts = [head, Buffer.from(json, 'utf8')];
+  for (const name of names) {
+    const d = tensors.get(name)!.data;
+    parts.push(Buffer.from(d.buffer, d.byteOffset, d.byteLength));
+  }
+  return Buffer.concat(parts);
+}
+
+/** Writes atomically: a temporary file in the same folder, fsync, then rename. */
+export function writeSafetensors(file: string, tensors: Map<string, HostTensor>, metadata?: Record<string, string>): void {
+  writeFileAtomic(file, serializeSafetensors(tensors, metadata));
+}
+
+export function writeFileAtomic(file: string, data: Buffer | string): void {
+  const dir = path.dirname(path.resolve(file));
+  fs.mkdirSync(dir, { recursive: true });
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, data);
+    fs.fsyncSync(fd);
+  } catch (e) {
+    fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+  fs.closeSync(fd);
+  fs.renameSync(tmp, file);
+}
