@@ -24,6 +24,11 @@ int device_count(std::string* why) {
 void* malloc(size_t bytes) {
   void* p = nullptr;
   cudaError_t e = cudaMalloc(&p, bytes);
+  if (e != cudaSuccess && e != cudaErrorMemoryAllocation) {
+    cudaGetLastError();
+    throw Error(std::string("cannot allocate on cuda: ") + cudaGetErrorString(e) +
+                " (run `repmlp info` to see whether a CUDA device is usable)");
+  }
   if (e != cudaSuccess) {
     cudaGetLastError();
     size_t free_b = 0, total_b = 0;
