@@ -13,7 +13,7 @@ if (!rt.cudaCompiled || rt.cudaDevices === 0) {
   console.log(`test:gpu: skipped: no usable CUDA device (${rt.cudaCompiled ? rt.cudaReason : 'this build has no CUDA support'})`);
   process.exit(0);
 }
-const uvu = require.resolve('uvu/bin.js');
+const uvu = path.join(root, 'node_modules', 'uvu', 'bin.js');
 const r = spawnSync(process.execPath, [uvu, '-r', 'tsx/cjs', 'test', '.test.ts$'], {
   cwd: root,
   stdio: 'inherit',
