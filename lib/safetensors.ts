@@ -86,7 +86,7 @@ export function readSafetensors(file: string): Map<string, HostTensor> {
 }
 
 /** Serialises tensors (keys sorted, as the reference writer does). */
-export function serializeSafetensors(tensors: Map<string, HostTensor>, metadata?: Record<string, string>): Buffer {
+export function serializeSafetensors(tensors: Map<string, HostTensor>, metadata?: Record<string, string>): Uint8Array {
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   const names = [...tensors.keys()].sort();
@@ -101,10 +101,10 @@ export function serializeSafetensors(tensors: Map<string, HostTensor>, metadata?
   json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8); // 8-byte aligned data
   const head = Buffer.alloc(8);
   head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-  const parts = [head, Buffer.from(json, 'utf8')];
+  const parts: Uint8Array[] = [head, Buffer.from(json, 'utf8')];
   for (const name of names) {
     const d = tensors.get(name)!.data;
-    parts.push(Buffer.from(d.buffer, d.byteOffset, d.byteLength));
+    parts.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
   }
   return Buffer.concat(parts);
 }
@@ -114,13 +114,14 @@ export function writeSafetensors(file: string, tensors: Map<string, HostTensor>,
   writeFileAtomic(file, serializeSafetensors(tensors, metadata));
 }
 
-export function writeFileAtomic(file: string, data: Buffer | string): void {
+export function writeFileAtomic(file: string, data: Uint8Array | string): void {
   const dir = path.dirname(path.resolve(file));
   fs.mkdirSync(dir, { recursive: true });
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
   const fd = fs.openSync(tmp, 'w');
   try {
-    fs.writeSync(fd, data);
+    if (typeof data === 'string') fs.writeSync(fd, data);
+    else fs.writeSync(fd, data);
     fs.fsyncSync(fd);
   } catch (e) {
     fs.closeSync(fd);
