@@ -9,7 +9,8 @@ const path = require('node:path');
 
 const root = path.join(__dirname, '..');
 const args = ['compile', '--directory', root];
-if (process.env.REPMLP_CUDA === '0') args.push('--CDREPMLP_CUDA=OFF');
+// Always explicit: the CMake cache would otherwise keep the previous build's choice.
+args.push(`--CDREPMLP_CUDA=${process.env.REPMLP_CUDA === '0' ? 'OFF' : 'ON'}`);
 if (process.env.REPMLP_CUDA_ARCHS) args.push(`--CDREPMLP_CUDA_ARCHS=${process.env.REPMLP_CUDA_ARCHS}`);
 // prebuildify passes node-gyp style flags (rebuild, --target=..., --arch=...); keep the ones cmake-js knows.
 for (const a of process.argv.slice(2)) {
