@@ -1,3 +1,4 @@
 // Every differentiable op, one file each.
 export { reshape, permute, slice, contiguous } from './views';
 export { relu } from './relu';
+export { conv2d, type Conv2dOptions } from './conv2d';
