@@ -40,6 +40,17 @@ export interface NativeAddon {
   runtimeInfo(): RuntimeInfo;
   setNumThreads(n: number): number;
 
+  // conv2d.cc (inp is read only for dweight, weight only for dinp; null skips a gradient)
+  conv2d_forward(
+    out: S, inp: S, weight: S, bias: S | null,
+    N: number, Cin: number, H: number, W: number, Cout: number, kh: number, kw: number,
+    strideH: number, strideW: number, padH: number, padW: number, groups: number,
+  ): void;
+  conv2d_backward(
+    dinp: S | null, dweight: S | null, dbias: S | null, dout: S, inp: S | null, weight: S | null,
+    N: number, Cin: number, H: number, W: number, Cout: number, kh: number, kw: number,
+    strideH: number, strideW: number, padH: number, padW: number, groups: number,
+  ): void;
   // copy.cc
   strided_copy(out: S, outOffset: number, inp: S, inpOffset: number, shape: number[], strides: number[]): void;
   fill(out: S, value: number, offset: number, n: number): void;

@@ -6,6 +6,14 @@
 
 namespace repmlp::cuda {
 
+// conv2d.cc
+void conv2d_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t N, int64_t Cin,
+                    int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw, int64_t strideH, int64_t strideW,
+                    int64_t padH, int64_t padW, int64_t groups);
+void conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight,
+                     int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw,
+                     int64_t strideH, int64_t strideW, int64_t padH, int64_t padW, int64_t groups);
+
 // copy.cc
 void strided_copy_f32(float* out, const float* inp, const std::vector<int64_t>& shape, const std::vector<int64_t>& strides);
 void strided_copy_i64(int64_t* out, const int64_t* inp, const std::vector<int64_t>& shape, const std::vector<int64_t>& strides);

@@ -1,0 +1,179 @@
+// CUDA twin of ops/conv2d.cc: F.conv2d (stride, zero padding, groups, optional bias) and
+// its backward. Forward and dinp: one thread per output / input element, gathering over its
+// window (no atomics). dweight and dbias: one block per element, a deterministic block
+// reduction over (n, ho, wo). Sums run in float over blocks of kBlock terms that are then
+// added in double, as on the CPU.
+#include "check.cuh"
+#include "kernels.h"
+
+namespace repmlp::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kBlock = 64;
+
+struct Geom {
+  int64_t N, Cin, H, W, Cout, kh, kw, sh, sw, ph, pw, G;
+  int64_t Ho, Wo, P, Cin_g, Cout_g, K;  // P = Ho*Wo, K = Cin_g*kh*kw
+};
+
+Geom make_geom(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw, int64_t sh,
+               int64_t sw, int64_t ph, int64_t pw, int64_t G) {
+  Geom s{N, Cin, H, W, Cout, kh, kw, sh, sw, ph, pw, G, 0, 0, 0, 0, 0, 0};
+  s.Ho = (H + 2 * ph - kh) / sh + 1;
+  s.Wo = (W + 2 * pw - kw) / sw + 1;
+  s.P = s.Ho * s.Wo;
+  s.Cin_g = Cin / G;
+  s.Cout_g = Cout / G;
+  s.K = s.Cin_g * kh * kw;
+  return s;
+}
+
+// A float sum flushed into a double every kBlock terms.
+struct BlockedSum {
+  double total = 0.0;
+  float part = 0.f;
+  int count = 0;
+  __device__ void add(float v) {
+    part += v;
+    if (++count == kBlock) {
+      total += part;
+      part = 0.f;
+      count = 0;
+    }
+  }
+  __device__ double value() const { return total + part; }
+};
+
+// The sum of v over the block, valid in thread 0. blockDim.x must be a multiple of 32.
+__device__ double block_sum(double v) {
+  __shared__ double warp_sums[32];
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  if (lane == 0) warp_sums[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    v = lane < (int)(blockDim.x >> 5) ? warp_sums[lane] : 0.0;
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+  }
+  __syncthreads();  // warp_sums may be reused by the next call
+  return v;
+}
+
+// out: (N, Cout, Ho, Wo); inp: (N, Cin, H, W); weight: (Cout, Cin_g, kh, kw); bias: (Cout) or null
+__global__ void conv2d_forward_kernel(float* out, const float* inp, const float* weight, const float* bias, Geom s) {
+  const int64_t total = s.N * s.Cout * s.P;
+  for (int64_t idx = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; idx < total; idx += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t wo = idx % s.Wo, ho = (idx / s.Wo) % s.Ho, co = (idx / s.P) % s.Cout, n = idx / (s.P * s.Cout);
+    const int64_t g = co / s.Cout_g;
+    const float* x = inp + (n * s.Cin + g * s.Cin_g) * s.H * s.W;
+    const float* w = weight + co * s.K;
+    BlockedSum acc;
+    for (int64_t ci = 0; ci < s.Cin_g; ++ci)
+      for (int64_t i = 0; i < s.kh; ++i) {
+        const int64_t hi = ho * s.sh - s.ph + i;
+        if (hi < 0 || hi >= s.H) continue;
+        for (int64_t j = 0; j < s.kw; ++j) {
+          const int64_t wi = wo * s.sw - s.pw + j;
+          if (wi < 0 || wi >= s.W) continue;
+          acc.add(w[(ci * s.kh + i) * s.kw + j] * x[(ci * s.H + hi) * s.W + wi]);
+        }
+      }
+    out[idx] = (float)(acc.value() + (bias ? (double)bias[co] : 0.0));
+  }
+}
+
+// dinp: (N, Cin, H, W); dout: (N, Cout, Ho, Wo); weight: (Cout, Cin_g, kh, kw).
+// Each input element gathers the outputs whose window covers it.
+__global__ void conv2d_backward_input_kernel(float* dinp, const float* dout, const float* weight, Geom s) {
+  const int64_t total = s.N * s.Cin * s.H * s.W;
+  for (int64_t idx = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; idx < total; idx += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t wi = idx % s.W, hi = (idx / s.W) % s.H, c = (idx / (s.H * s.W)) % s.Cin, n = idx / (s.H * s.W * s.Cin);
+    const int64_t g = c / s.Cin_g, ci = c % s.Cin_g;
+    BlockedSum acc;
+    for (int64_t co = g * s.Cout_g; co < (g + 1) * s.Cout_g; ++co) {
+      const float* d = dout + (n * s.Cout + co) * s.P;
+      const float* w = weight + (co * s.Cin_g + ci) * s.kh * s.kw;
+      for (int64_t i = 0; i < s.kh; ++i) {
+        const int64_t th = hi + s.ph - i;  // = ho * sh
+        if (th < 0 || th % s.sh) continue;
+        const int64_t ho = th / s.sh;
+        if (ho >= s.Ho) continue;
+        for (int64_t j = 0; j < s.kw; ++j) {
+          const int64_t tw = wi + s.pw - j;  // = wo * sw
+          if (tw < 0 || tw % s.sw) continue;
+          const int64_t wo = tw / s.sw;
+          if (wo >= s.Wo) continue;
+          acc.add(w[i * s.kw + j] * d[ho * s.Wo + wo]);
+        }
+      }
+    }
+    dinp[idx] = (float)acc.value();
+  }
+}
+
+// dweight: (Cout, Cin_g, kh, kw); dout: (N, Cout, Ho, Wo); inp: (N, Cin, H, W).
+// One block per weight element; its threads stride over (n, ho, wo).
+__global__ void conv2d_backward_weight_kernel(float* dweight, const float* dout, const float* inp, Geom s) {
+  const int64_t elems = s.Cout * s.K, m_total = s.N * s.P;
+  for (int64_t e = blockIdx.x; e < elems; e += gridDim.x) {
+    const int64_t co = e / s.K, k = e % s.K;
+    const int64_t ci = k / (s.kh * s.kw), i = (k / s.kw) % s.kh, j = k % s.kw;
+    const int64_t c = (co / s.Cout_g) * s.Cin_g + ci;
+    BlockedSum acc;
+    for (int64_t m = threadIdx.x; m < m_total; m += blockDim.x) {
+      const int64_t n = m / s.P, p = m % s.P, ho = p / s.Wo, wo = p % s.Wo;
+      const int64_t hi = ho * s.sh - s.ph + i, wi = wo * s.sw - s.pw + j;
+      if (hi < 0 || hi >= s.H || wi < 0 || wi >= s.W) continue;
+      acc.add(dout[(n * s.Cout + co) * s.P + p] * inp[((n * s.Cin + c) * s.H + hi) * s.W + wi]);
+    }
+    const double total = block_sum(acc.value());
+    if (threadIdx.x == 0) dweight[e] = (float)total;
+  }
+}
+
+// dbias: (Cout); dout: (N, Cout, Ho, Wo). One block per output channel.
+__global__ void conv2d_backward_bias_kernel(float* dbias, const float* dout, Geom s) {
+  const int64_t m_total = s.N * s.P;
+  for (int64_t co = blockIdx.x; co < s.Cout; co += gridDim.x) {
+    BlockedSum acc;
+    for (int64_t m = threadIdx.x; m < m_total; m += blockDim.x) acc.add(dout[((m / s.P) * s.Cout + co) * s.P + m % s.P]);
+    const double total = block_sum(acc.value());
+    if (threadIdx.x == 0) dbias[co] = (float)total;
+  }
+}
+
+unsigned reduction_blocks(int64_t elems) { return (unsigned)(elems < (1 << 20) ? elems : (1 << 20)); }
+
+}  // namespace
+
+void conv2d_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t N, int64_t Cin,
+                    int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw, int64_t strideH, int64_t strideW,
+                    int64_t padH, int64_t padW, int64_t groups) {
+  const Geom s = make_geom(N, Cin, H, W, Cout, kh, kw, strideH, strideW, padH, padW, groups);
+  const int64_t total = s.N * s.Cout * s.P;
+  if (total == 0) return;
+  conv2d_forward_kernel<<<blocks_for(total, kThreads), kThreads>>>(out, inp, weight, bias, s);
+  REPMLP_CUDA_LAUNCHED("conv2d_forward");
+}
+
+void conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight,
+                     int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw,
+                     int64_t strideH, int64_t strideW, int64_t padH, int64_t padW, int64_t groups) {
+  const Geom s = make_geom(N, Cin, H, W, Cout, kh, kw, strideH, strideW, padH, padW, groups);
+  const int64_t in_total = s.N * s.Cin * s.H * s.W, w_total = s.Cout * s.K;
+  if (dinp && in_total > 0) {
+    conv2d_backward_input_kernel<<<blocks_for(in_total, kThreads), kThreads>>>(dinp, dout, weight, s);
+    REPMLP_CUDA_LAUNCHED("conv2d_backward (dinp)");
+  }
+  if (dweight && w_total > 0) {
+    conv2d_backward_weight_kernel<<<reduction_blocks(w_total), kThreads>>>(dweight, dout, inp, s);
+    REPMLP_CUDA_LAUNCHED("conv2d_backward (dweight)");
+  }
+  if (dbias && s.Cout > 0) {
+    conv2d_backward_bias_kernel<<<reduction_blocks(s.Cout), kThreads>>>(dbias, dout, s);
+    REPMLP_CUDA_LAUNCHED("conv2d_backward (dbias)");
+  }
+}
+
+}  // namespace repmlp::cuda

@@ -1,0 +1,513 @@
+// conv2d: PyTorch F.conv2d (cross-correlation, zero padding, stride, groups, optional bias)
+// and its backward. Two CPU paths:
+//   depthwise (groups == Cin == Cout): direct loops per (n, c) plane, the k x k window loops
+//     outside and the output row inside, so the spatial loop vectorises;
+//   dense / grouped: im2col of a tile of output positions into a thread-local buffer and a
+//     blocked matrix multiply (1x1 stride-1 unpadded convs read the input in place).
+// Sums of more than a few terms run in float over blocks of kBlock terms that are then added
+// into double accumulators, so the error does not grow with Cin * kh * kw or N * Ho * Wo.
+// Every result is summed in an order that does not depend on the number of threads.
+#include <algorithm>
+#include <vector>
+
+#include "../args.h"
+#include "../parallel.h"
+
+namespace repmlp {
+namespace cpu {
+namespace {
+
+constexpr int64_t kBlock = 64;   // terms summed in float before joining a double accumulator
+constexpr int64_t kCols = 256;   // columns per chunk of accumulate_rows
+
+struct Geom {
+  int64_t N, Cin, H, W, Cout, kh, kw, sh, sw, ph, pw, G;
+  int64_t Ho, Wo, P, Cin_g, Cout_g, kk, K;  // P = Ho*Wo, kk = kh*kw, K = Cin_g*kk
+
+  Geom(int64_t N_, int64_t Cin_, int64_t H_, int64_t W_, int64_t Cout_, int64_t kh_, int64_t kw_, int64_t sh_,
+       int64_t sw_, int64_t ph_, int64_t pw_, int64_t G_)
+      : N(N_), Cin(Cin_), H(H_), W(W_), Cout(Cout_), kh(kh_), kw(kw_), sh(sh_), sw(sw_), ph(ph_), pw(pw_), G(G_) {
+    Ho = (H + 2 * ph - kh) / sh + 1;
+    Wo = (W + 2 * pw - kw) / sw + 1;
+    P = Ho * Wo;
+    Cin_g = Cin / G;
+    Cout_g = Cout / G;
+    kk = kh * kw;
+    K = Cin_g * kk;
+  }
+  bool depthwise() const { return G == Cin && G == Cout; }
+  bool pointwise() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
+  // Output positions per im2col tile: the tile buffer holds about 32K floats.
+  int64_t tile() const { return std::min(std::max<int64_t>(P, 1), std::clamp<int64_t>(32768 / std::max<int64_t>(K, 1), 32, kCols)); }
+};
+
+// The outputs o in [0, n_out) whose input position o * stride + shift lies in [0, n_in):
+// [lo, hi) (empty when hi <= lo).
+inline void valid_range(int64_t n_out, int64_t stride, int64_t shift, int64_t n_in, int64_t& lo, int64_t& hi) {
+  lo = shift >= 0 ? 0 : (-shift + stride - 1) / stride;
+  const int64_t top = n_in - 1 - shift;
+  hi = top < 0 ? 0 : std::min(n_out, top / stride + 1);
+  if (hi < lo) hi = lo;
+}
+
+// For m < M: acc[m * ldacc + c] += sum_{r < R} a[m * am + r * as] * B[r * ldb + c], c < C.
+// acc: (M, C) double, leading dimension ldacc; a: M coefficient vectors of R entries;
+// B: (R, C) with leading dimension ldb, read once for all M rows.
+template <int M>
+void accumulate_rows_m(double* acc, int64_t ldacc, const float* a, int64_t am, int64_t as, const float* B, int64_t ldb,
+                       int64_t R, int64_t C) {
+  float part[M][kCols];
+  for (int64_t c0 = 0; c0 < C; c0 += kCols) {
+    const int64_t nc = std::min(kCols, C - c0);
+    for (int64_t r0 = 0; r0 < R; r0 += kBlock) {
+      const int64_t r1 = std::min(R, r0 + kBlock);
+      for (int m = 0; m < M; ++m)
+        for (int64_t c = 0; c < nc; ++c) part[m][c] = 0.f;
+      for (int64_t r = r0; r < r1; ++r) {
+        float ar[M];
+        for (int m = 0; m < M; ++m) ar[m] = a[m * am + r * as];
+        const float* __restrict b = B + r * ldb + c0;
+        for (int64_t c = 0; c < nc; ++c) {
+          const float bc = b[c];
+          for (int m = 0; m < M; ++m) part[m][c] += ar[m] * bc;
+        }
+      }
+      for (int m = 0; m < M; ++m) {
+        double* __restrict ac = acc + m * ldacc + c0;
+        for (int64_t c = 0; c < nc; ++c) ac[c] += part[m][c];
+      }
+    }
+  }
+}
+
+// accumulate_rows_m for any number of rows, four at a time.
+void accumulate_rows(double* acc, int64_t ldacc, const float* a, int64_t am, int64_t as, const float* B, int64_t ldb,
+                     int64_t rows, int64_t R, int64_t C) {
+  int64_t m = 0;
+  for (; m + 4 <= rows; m += 4) accumulate_rows_m<4>(acc + m * ldacc, ldacc, a + m * am, am, as, B, ldb, R, C);
+  for (; m < rows; ++m) accumulate_rows_m<1>(acc + m * ldacc, ldacc, a + m * am, am, as, B, ldb, R, C);
+}
+
+// col: (Cin_g * kh * kw, np), rows (ci, i, j), columns the output positions [p0, p0 + np);
+// x: (Cin_g, H, W), one image's channels of one group.
+void im2col(float* col, const float* x, const Geom& s, int64_t p0, int64_t np) {
+  for (int64_t ci = 0; ci < s.Cin_g; ++ci) {
+    const float* plane = x + ci * s.H * s.W;
+    for (int64_t i = 0; i < s.kh; ++i)
+      for (int64_t j = 0; j < s.kw; ++j) {
+        float* row = col + ((ci * s.kh + i) * s.kw + j) * np;
+        int64_t ho = p0 / s.Wo, wo = p0 % s.Wo;
+        for (int64_t q = 0; q < np; ++q) {
+          const int64_t hi = ho * s.sh - s.ph + i, wi = wo * s.sw - s.pw + j;
+          row[q] = (hi >= 0 && hi < s.H && wi >= 0 && wi < s.W) ? plane[hi * s.W + wi] : 0.f;
+          if (++wo == s.Wo) wo = 0, ++ho;
+        }
+      }
+  }
+}
+
+// colT: (np, Cin_g * kh * kw), the transpose of im2col's tile; x: (Cin_g, H, W).
+void im2col_t(float* colT, const float* x, const Geom& s, int64_t p0, int64_t np) {
+  int64_t ho = p0 / s.Wo, wo = p0 % s.Wo;
+  for (int64_t q = 0; q < np; ++q) {
+    float* row = colT + q * s.K;
+    for (int64_t ci = 0; ci < s.Cin_g; ++ci)
+      for (int64_t i = 0; i < s.kh; ++i) {
+        const int64_t hi = ho * s.sh - s.ph + i;
+        const bool hin = hi >= 0 && hi < s.H;
+        const float* xrow = x + (ci * s.H + (hin ? hi : 0)) * s.W;
+        for (int64_t j = 0; j < s.kw; ++j) {
+          const int64_t wi = wo * s.sw - s.pw + j;
+          row[(ci * s.kh + i) * s.kw + j] = (hin && wi >= 0 && wi < s.W) ? xrow[wi] : 0.f;
+        }
+      }
+    if (++wo == s.Wo) wo = 0, ++ho;
+  }
+}
+
+std::vector<float>& scratch_f32(int slot) {
+  thread_local std::vector<float> buf[2];
+  return buf[slot];
+}
+std::vector<double>& scratch_f64() {
+  thread_local std::vector<double> buf;
+  return buf;
+}
+
+// ---- depthwise path: groups == Cin == Cout ----
+
+// out: (N, C, Ho, Wo); inp: (N, C, H, W); weight: (C, 1, kh, kw); bias: (C) or null
+void depthwise_forward(float* out, const float* inp, const float* weight, const float* bias, const Geom& s) {
+  parallel_for(s.N * s.Cin, 1, [&](int64_t b, int64_t e) {
+    for (int64_t nc = b; nc < e; ++nc) {
+      const int64_t c = nc % s.Cin;
+      const float* x = inp + nc * s.H * s.W;
+      const float* w = weight + c * s.kk;
+      float* o = out + nc * s.P;
+      const float b0 = bias ? bias[c] : 0.f;
+      for (int64_t ho = 0; ho < s.Ho; ++ho) {
+        float* __restrict orow = o + ho * s.Wo;
+        for (int64_t wo = 0; wo < s.Wo; ++wo) orow[wo] = b0;
+        for (int64_t i = 0; i < s.kh; ++i) {
+          const int64_t hi = ho * s.sh - s.ph + i;
+          if (hi < 0 || hi >= s.H) continue;
+          const float* __restrict xrow = x + hi * s.W;
+          for (int64_t j = 0; j < s.kw; ++j) {
+            const float wv = w[i * s.kw + j];
+            const int64_t off = j - s.pw;
+            int64_t lo, hi_;
+            valid_range(s.Wo, s.sw, off, s.W, lo, hi_);
+            if (s.sw == 1)
+              for (int64_t wo = lo; wo < hi_; ++wo) orow[wo] += wv * xrow[wo + off];
+            else
+              for (int64_t wo = lo; wo < hi_; ++wo) orow[wo] += wv * xrow[wo * s.sw + off];
+          }
+        }
+      }
+    }
+  });
+}
+
+// dinp: (N, C, H, W), overwritten; dout: (N, C, Ho, Wo); weight: (C, 1, kh, kw)
+void depthwise_backward_input(float* dinp, const float* dout, const float* weight, const Geom& s) {
+  parallel_for(s.N * s.Cin, 1, [&](int64_t b, int64_t e) {
+    for (int64_t nc = b; nc < e; ++nc) {
+      const int64_t c = nc % s.Cin;
+      float* dx = dinp + nc * s.H * s.W;
+      const float* d = dout + nc * s.P;
+      const float* w = weight + c * s.kk;
+      std::fill(dx, dx + s.H * s.W, 0.f);
+      for (int64_t ho = 0; ho < s.Ho; ++ho) {
+        const float* __restrict drow = d + ho * s.Wo;
+        for (int64_t i = 0; i < s.kh; ++i) {
+          const int64_t hi = ho * s.sh - s.ph + i;
+          if (hi < 0 || hi >= s.H) continue;
+          float* __restrict dxrow = dx + hi * s.W;
+          for (int64_t j = 0; j < s.kw; ++j) {
+            const float wv = w[i * s.kw + j];
+            const int64_t off = j - s.pw;
+            int64_t lo, hi_;
+            valid_range(s.Wo, s.sw, off, s.W, lo, hi_);
+            if (s.sw == 1)
+              for (int64_t wo = lo; wo < hi_; ++wo) dxrow[wo + off] += wv * drow[wo];
+            else
+              for (int64_t wo = lo; wo < hi_; ++wo) dxrow[wo * s.sw + off] += wv * drow[wo];
+          }
+        }
+      }
+    }
+  });
+}
+
+// dweight: (C, 1, kh, kw), overwritten; dout: (N, C, Ho, Wo); inp: (N, C, H, W).
+// The batch is cut into a fixed number of slices (not the thread count) summed in order.
+void depthwise_backward_weight(float* dweight, const float* dout, const float* inp, const Geom& s) {
+  const int64_t C = s.Cin, slices = std::max<int64_t>(1, std::min<int64_t>(s.N, 8));
+  std::vector<double> partial(C * slices * s.kk, 0.0);  // (C, slices, kh, kw)
+  parallel_for(C * slices, 1, [&](int64_t b, int64_t e) {
+    std::vector<float>& tmp = scratch_f32(0);
+    tmp.resize(s.Wo);
+    for (int64_t cs = b; cs < e; ++cs) {
+      const int64_t c = cs / slices, sl = cs % slices;
+      double* acc = partial.data() + cs * s.kk;
+      for (int64_t n = s.N * sl / slices; n < s.N * (sl + 1) / slices; ++n) {
+        const float* x = inp + (n * C + c) * s.H * s.W;
+        const float* d = dout + (n * C + c) * s.P;
+        for (int64_t i = 0; i < s.kh; ++i) {
+          int64_t hlo, hhi;
+          valid_range(s.Ho, s.sh, i - s.ph, s.H, hlo, hhi);
+          for (int64_t j = 0; j < s.kw; ++j) {
+            const int64_t off = j - s.pw;
+            int64_t lo, hi_;
+            valid_range(s.Wo, s.sw, off, s.W, lo, hi_);
+            double sum = 0.0;
+            for (int64_t h0 = hlo; h0 < hhi; h0 += kBlock) {
+              float* __restrict t = tmp.data();
+              for (int64_t wo = lo; wo < hi_; ++wo) t[wo] = 0.f;
+              for (int64_t ho = h0; ho < std::min(hhi, h0 + kBlock); ++ho) {
+                const float* __restrict drow = d + ho * s.Wo;
+                const float* __restrict xrow = x + (ho * s.sh - s.ph + i) * s.W;
+                if (s.sw == 1)
+                  for (int64_t wo = lo; wo < hi_; ++wo) t[wo] += drow[wo] * xrow[wo + off];
+                else
+                  for (int64_t wo = lo; wo < hi_; ++wo) t[wo] += drow[wo] * xrow[wo * s.sw + off];
+              }
+              for (int64_t wo = lo; wo < hi_; ++wo) sum += t[wo];
+            }
+            acc[i * s.kw + j] += sum;
+          }
+        }
+      }
+    }
+  });
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t k = 0; k < s.kk; ++k) {
+      double sum = 0.0;
+      for (int64_t sl = 0; sl < slices; ++sl) sum += partial[(c * slices + sl) * s.kk + k];
+      dweight[c * s.kk + k] = static_cast<float>(sum);
+    }
+}
+
+// ---- dense / grouped path ----
+
+// out: (N, Cout, Ho, Wo); inp: (N, Cin, H, W); weight: (Cout, Cin/G, kh, kw); bias: (Cout) or null
+void general_forward(float* out, const float* inp, const float* weight, const float* bias, const Geom& s) {
+  const int64_t PT = s.tile(), tiles = (s.P + PT - 1) / PT;
+  parallel_for(s.N * s.G * tiles, 1, [&](int64_t b, int64_t e) {
+    std::vector<float>& buf = scratch_f32(0);
+    std::vector<double>& acc = scratch_f64();
+    buf.resize(s.K * PT);
+    acc.resize(s.Cout_g * PT);
+    for (int64_t task = b; task < e; ++task) {
+      const int64_t t = task % tiles, ng = task / tiles, g = ng % s.G, n = ng / s.G;
+      const int64_t p0 = t * PT, np = std::min(PT, s.P - p0);
+      const float* x = inp + (n * s.Cin + g * s.Cin_g) * s.H * s.W;
+      const float* col = x + p0;  // (K, P) in place for pointwise convs
+      int64_t ldc = s.P;
+      if (!s.pointwise()) {
+        im2col(buf.data(), x, s, p0, np);
+        col = buf.data();
+        ldc = np;
+      }
+      // acc: (Cout_g, np) = W_g (Cout_g, K) x col (K, np)
+      std::fill(acc.begin(), acc.begin() + s.Cout_g * np, 0.0);
+      accumulate_rows(acc.data(), np, weight + g * s.Cout_g * s.K, s.K, 1, col, ldc, s.Cout_g, s.K, np);
+      for (int64_t m = 0; m < s.Cout_g; ++m) {
+        const int64_t co = g * s.Cout_g + m;
+        const double b0 = bias ? bias[co] : 0.0;
+        float* o = out + (n * s.Cout + co) * s.P + p0;
+        for (int64_t q = 0; q < np; ++q) o[q] = static_cast<float>(acc[m * np + q] + b0);
+      }
+    }
+  });
+}
+
+// dinp: (N, Cin, H, W), overwritten; dout: (N, Cout, Ho, Wo); weight: (Cout, Cin/G, kh, kw).
+// One task per input plane: its kh*kw rows of dcol = W_g^T dout, folded back by col2im.
+void general_backward_input(float* dinp, const float* dout, const float* weight, const Geom& s) {
+  const int64_t PT = std::min<int64_t>(std::max<int64_t>(s.P, 1), kCols), tiles = (s.P + PT - 1) / PT;
+  parallel_for(s.N * s.Cin, 1, [&](int64_t b, int64_t e) {
+    std::vector<double>& acc = scratch_f64();
+    acc.resize(PT);
+    for (int64_t nc = b; nc < e; ++nc) {
+      const int64_t c = nc % s.Cin, n = nc / s.Cin, g = c / s.Cin_g, ci = c % s.Cin_g;
+      float* dx = dinp + nc * s.H * s.W;
+      const float* d = dout + (n * s.Cout + g * s.Cout_g) * s.P;  // (Cout_g, P)
+      const float* w = weight + g * s.Cout_g * s.K + ci * s.kk;   // column ci*kk of (Cout_g, K)
+      if (!s.pointwise()) std::fill(dx, dx + s.H * s.W, 0.f);
+      for (int64_t t = 0; t < tiles; ++t) {
+        const int64_t p0 = t * PT, np = std::min(PT, s.P - p0);
+        for (int64_t i = 0; i < s.kh; ++i)
+          for (int64_t j = 0; j < s.kw; ++j) {
+            std::fill(acc.begin(), acc.begin() + np, 0.0);
+            accumulate_rows(acc.data(), np, w + i * s.kw + j, 0, s.K, d + p0, s.P, 1, s.Cout_g, np);
+            if (s.pointwise()) {
+              for (int64_t q = 0; q < np; ++q) dx[p0 + q] = static_cast<float>(acc[q]);
+              continue;
+            }
+            int64_t ho = p0 / s.Wo, wo = p0 % s.Wo;
+            for (int64_t q = 0; q < np; ++q) {
+              const int64_t hi = ho * s.sh - s.ph + i, wi = wo * s.sw - s.pw + j;
+              if (hi >= 0 && hi < s.H && wi >= 0 && wi < s.W) dx[hi * s.W + wi] += static_cast<float>(acc[q]);
+              if (++wo == s.Wo) wo = 0, ++ho;
+            }
+          }
+      }
+    }
+  });
+}
+
+// dweight: (Cout, Cin/G, kh, kw), overwritten; dout: (N, Cout, Ho, Wo); inp: (N, Cin, H, W).
+// Tasks own disjoint blocks of output channels, so no two threads write one element.
+void general_backward_weight(float* dweight, const float* dout, const float* inp, const Geom& s) {
+  const int64_t PT = s.tile(), tiles = (s.P + PT - 1) / PT;
+  const int64_t want = std::max<int64_t>(1, (4 * num_threads() + s.G - 1) / s.G);
+  const int64_t blocks = std::min(std::max<int64_t>(s.Cout_g, 1), want), CB = (s.Cout_g + blocks - 1) / blocks;
+  const int64_t per_group = (s.Cout_g + CB - 1) / CB;
+  parallel_for(s.G * per_group, 1, [&](int64_t b, int64_t e) {
+    std::vector<float>& colT = scratch_f32(0);
+    std::vector<double>& acc = scratch_f64();
+    colT.resize(PT * s.K);
+    acc.resize(CB * s.K);
+    for (int64_t task = b; task < e; ++task) {
+      const int64_t g = task / per_group, co0 = g * s.Cout_g + (task % per_group) * CB;
+      const int64_t co1 = std::min(co0 + CB, (g + 1) * s.Cout_g);
+      std::fill(acc.begin(), acc.end(), 0.0);
+      for (int64_t n = 0; n < s.N; ++n) {
+        const float* x = inp + (n * s.Cin + g * s.Cin_g) * s.H * s.W;
+        for (int64_t t = 0; t < tiles; ++t) {
+          const int64_t p0 = t * PT, np = std::min(PT, s.P - p0);
+          im2col_t(colT.data(), x, s, p0, np);
+          accumulate_rows(acc.data(), s.K, dout + (n * s.Cout + co0) * s.P + p0, s.P, 1, colT.data(), s.K, co1 - co0, np, s.K);
+        }
+      }
+      for (int64_t co = co0; co < co1; ++co)
+        for (int64_t k = 0; k < s.K; ++k) dweight[co * s.K + k] = static_cast<float>(acc[(co - co0) * s.K + k]);
+    }
+  });
+}
+
+// dbias: (Cout), overwritten; dout: (N, Cout, Ho, Wo)
+void bias_backward(float* dbias, const float* dout, const Geom& s) {
+  parallel_for(s.Cout, 1, [&](int64_t b, int64_t e) {
+    for (int64_t co = b; co < e; ++co) {
+      double sum = 0.0;
+      for (int64_t n = 0; n < s.N; ++n) {
+        const float* d = dout + (n * s.Cout + co) * s.P;
+        for (int64_t p0 = 0; p0 < s.P; p0 += kBlock) {
+          float part = 0.f;
+          for (int64_t p = p0; p < std::min(s.P, p0 + kBlock); ++p) part += d[p];
+          sum += part;
+        }
+      }
+      dbias[co] = static_cast<float>(sum);
+    }
+  });
+}
+
+}  // namespace
+
+// out: (N, Cout, Ho, Wo); inp: (N, Cin, H, W); weight: (Cout, Cin/groups, kh, kw); bias: (Cout) or null.
+// Ho = (H + 2 padH - kh) / strideH + 1, Wo likewise.
+void conv2d_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t N, int64_t Cin,
+                    int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw, int64_t strideH, int64_t strideW,
+                    int64_t padH, int64_t padW, int64_t groups) {
+  const Geom s(N, Cin, H, W, Cout, kh, kw, strideH, strideW, padH, padW, groups);
+  if (s.depthwise()) depthwise_forward(out, inp, weight, bias, s);
+  else general_forward(out, inp, weight, bias, s);
+}
+
+// dinp: (N, Cin, H, W) or null; dweight: (Cout, Cin/groups, kh, kw) or null; dbias: (Cout) or null
+// (each overwritten when asked for); dout: (N, Cout, Ho, Wo); inp: (N, Cin, H, W), read only
+// for dweight; weight: (Cout, Cin/groups, kh, kw), read only for dinp.
+void conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight,
+                     int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw,
+                     int64_t strideH, int64_t strideW, int64_t padH, int64_t padW, int64_t groups) {
+  const Geom s(N, Cin, H, W, Cout, kh, kw, strideH, strideW, padH, padW, groups);
+  if (dinp) {
+    if (s.depthwise()) depthwise_backward_input(dinp, dout, weight, s);
+    else general_backward_input(dinp, dout, weight, s);
+  }
+  if (dweight) {
+    if (s.depthwise()) depthwise_backward_weight(dweight, dout, inp, s);
+    else general_backward_weight(dweight, dout, inp, s);
+  }
+  if (dbias) bias_backward(dbias, dout, s);
+}
+
+}  // namespace cpu
+
+namespace {
+
+// The sizes shared by both bindings, read from arguments first .. first + 11 and checked.
+struct ConvArgs {
+  int64_t N, Cin, H, W, Cout, kh, kw, sh, sw, ph, pw, G, Ho, Wo;
+  int64_t inp_numel, weight_numel, out_numel;
+};
+
+int64_t checked_product(const Args& a, std::initializer_list<int64_t> xs) {
+  int64_t p = 1;
+  for (int64_t x : xs)
+    if (__builtin_mul_overflow(p, x, &p)) a.fail("expected sizes whose products fit in 64 bits");
+  return p;
+}
+
+ConvArgs conv_args(const Args& a, size_t first) {
+  ConvArgs c;
+  c.N = a.size(first, "N");
+  c.Cin = a.size(first + 1, "Cin");
+  c.H = a.size(first + 2, "H");
+  c.W = a.size(first + 3, "W");
+  c.Cout = a.size(first + 4, "Cout");
+  c.kh = a.size(first + 5, "kh");
+  c.kw = a.size(first + 6, "kw");
+  c.sh = a.size(first + 7, "strideH");
+  c.sw = a.size(first + 8, "strideW");
+  c.ph = a.size(first + 9, "padH");
+  c.pw = a.size(first + 10, "padW");
+  c.G = a.size(first + 11, "groups");
+  const int64_t limit = int64_t(1) << 31;
+  for (int64_t v : {c.N, c.Cin, c.H, c.W, c.Cout, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.G})
+    if (v >= limit) a.fail("expected every size below 2^31 but received " + std::to_string(v));
+  if (c.kh < 1) a.fail_arg("kh", "a positive integer", "0");
+  if (c.kw < 1) a.fail_arg("kw", "a positive integer", "0");
+  if (c.sh < 1) a.fail_arg("strideH", "a positive integer", "0");
+  if (c.sw < 1) a.fail_arg("strideW", "a positive integer", "0");
+  if (c.G < 1) a.fail_arg("groups", "a positive integer", "0");
+  if (c.Cin % c.G) a.fail_arg("Cin", "a multiple of groups " + std::to_string(c.G), std::to_string(c.Cin));
+  if (c.Cout % c.G) a.fail_arg("Cout", "a multiple of groups " + std::to_string(c.G), std::to_string(c.Cout));
+  if (c.H + 2 * c.ph < c.kh)
+    a.fail_arg("kh", "at most the padded height " + std::to_string(c.H + 2 * c.ph), std::to_string(c.kh));
+  if (c.W + 2 * c.pw < c.kw)
+    a.fail_arg("kw", "at most the padded width " + std::to_string(c.W + 2 * c.pw), std::to_string(c.kw));
+  c.Ho = (c.H + 2 * c.ph - c.kh) / c.sh + 1;
+  c.Wo = (c.W + 2 * c.pw - c.kw) / c.sw + 1;
+  c.inp_numel = checked_product(a, {c.N, c.Cin, c.H, c.W});
+  c.weight_numel = checked_product(a, {c.Cout, c.Cin / c.G, c.kh, c.kw});
+  c.out_numel = checked_product(a, {c.N, c.Cout, c.Ho, c.Wo});
+  return c;
+}
+
+// A float32 storage, or nullptr when the argument is null.
+float* optional_f32(Args& a, const Napi::CallbackInfo& info, size_t i, const char* name, int64_t need) {
+  return info[i].IsNull() ? nullptr : a.f32(i, name, need);
+}
+
+// Outputs must not share a storage with each other or with the inputs.
+void check_distinct(const Args& a, std::initializer_list<std::pair<const char*, const void*>> outs,
+                    std::initializer_list<std::pair<const char*, const void*>> all) {
+  for (const auto& o : outs) {
+    if (!o.second) continue;
+    for (const auto& x : all)
+      if (x.second == o.second && x.first != o.first)
+        a.fail_arg(o.first, std::string("a storage distinct from ") + x.first, "the same storage");
+  }
+}
+
+}  // namespace
+
+// conv2d_forward(out, inp, weight, bias | null, N, Cin, H, W, Cout, kh, kw, strideH, strideW, padH, padW, groups)
+static Napi::Value conv2d_forward(const Napi::CallbackInfo& info) {
+  Args a(info, "conv2d_forward", 16);
+  const ConvArgs c = conv_args(a, 4);
+  float* out = a.f32(0, "out", c.out_numel);
+  const float* inp = a.f32(1, "inp", c.inp_numel);
+  const float* weight = a.f32(2, "weight", c.weight_numel);
+  const float* bias = optional_f32(a, info, 3, "bias", c.Cout);
+  check_distinct(a, {{"out", out}}, {{"out", out}, {"inp", inp}, {"weight", weight}, {"bias", bias}});
+  if (a.device() == Device::CPU)
+    cpu::conv2d_forward(out, inp, weight, bias, c.N, c.Cin, c.H, c.W, c.Cout, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.G);
+  else
+    REPMLP_CUDA(a, conv2d_forward(out, inp, weight, bias, c.N, c.Cin, c.H, c.W, c.Cout, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.G));
+  return info.Env().Undefined();
+}
+
+// conv2d_backward(dinp | null, dweight | null, dbias | null, dout, inp | null, weight | null,
+//                 N, Cin, H, W, Cout, kh, kw, strideH, strideW, padH, padW, groups)
+// inp is needed (and read) only for dweight, weight only for dinp.
+static Napi::Value conv2d_backward(const Napi::CallbackInfo& info) {
+  Args a(info, "conv2d_backward", 18);
+  const ConvArgs c = conv_args(a, 6);
+  float* dinp = optional_f32(a, info, 0, "dinp", c.inp_numel);
+  float* dweight = optional_f32(a, info, 1, "dweight", c.weight_numel);
+  float* dbias = optional_f32(a, info, 2, "dbias", c.Cout);
+  const float* dout = a.f32(3, "dout", c.out_numel);
+  const float* inp = dweight || !info[4].IsNull() ? a.f32(4, "inp", c.inp_numel) : nullptr;
+  const float* weight = dinp || !info[5].IsNull() ? a.f32(5, "weight", c.weight_numel) : nullptr;
+  check_distinct(a, {{"dinp", dinp}, {"dweight", dweight}, {"dbias", dbias}},
+                 {{"dinp", dinp}, {"dweight", dweight}, {"dbias", dbias}, {"dout", dout}, {"inp", inp}, {"weight", weight}});
+  if (a.device() == Device::CPU)
+    cpu::conv2d_backward(dinp, dweight, dbias, dout, inp, weight, c.N, c.Cin, c.H, c.W, c.Cout, c.kh, c.kw, c.sh, c.sw,
+                         c.ph, c.pw, c.G);
+  else
+    REPMLP_CUDA(a, conv2d_backward(dinp, dweight, dbias, dout, inp, weight, c.N, c.Cin, c.H, c.W, c.Cout, c.kh, c.kw,
+                                   c.sh, c.sw, c.ph, c.pw, c.G));
+  return info.Env().Undefined();
+}
+
+void register_conv2d(Napi::Object exports) {
+  REPMLP_EXPORT(exports, conv2d_forward);
+  REPMLP_EXPORT(exports, conv2d_backward);
+}
+
+}  // namespace repmlp
