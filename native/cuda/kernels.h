@@ -6,6 +6,20 @@
 
 namespace repmlp::cuda {
 
+// batchnorm.cc
+void batchnorm_forward_train(float* out, float* mean_saved, float* invstd_saved, float* running_mean,
+                             float* running_var, const float* inp, const float* weight, const float* bias, int64_t N,
+                             int64_t C, int64_t HW, float momentum, float eps, bool update_running);
+void batchnorm_forward_eval(float* out, const float* inp, const float* running_mean, const float* running_var,
+                            const float* weight, const float* bias, int64_t N, int64_t C, int64_t HW, float eps);
+void batchnorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                        const float* mean_saved, const float* invstd_saved, const float* weight, int64_t N, int64_t C,
+                        int64_t HW);
+void batchnorm_backward_eval(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                             const float* running_mean, const float* running_var, const float* weight, int64_t N,
+                             int64_t C, int64_t HW, float eps);
+void add_scalar_i64(int64_t* out, int64_t value, int64_t n);
+
 // copy.cc
 void strided_copy_f32(float* out, const float* inp, const std::vector<int64_t>& shape, const std::vector<int64_t>& strides);
 void strided_copy_i64(int64_t* out, const int64_t* inp, const std::vector<int64_t>& shape, const std::vector<int64_t>& strides);

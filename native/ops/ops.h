@@ -3,6 +3,7 @@
 #include <napi.h>
 
 namespace repmlp {
+void register_batchnorm(Napi::Object exports);
 void register_copy(Napi::Object exports);
 void register_relu(Napi::Object exports);
 void register_scale(Napi::Object exports);
