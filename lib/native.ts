@@ -51,6 +51,12 @@ export interface NativeAddon {
     N: number, Cin: number, H: number, W: number, Cout: number, kh: number, kw: number,
     strideH: number, strideW: number, padH: number, padW: number, groups: number,
   ): void;
+  // batchnorm.cc (running buffers null: not updated)
+  batchnorm_forward_train(out: S, meanSaved: S, invstdSaved: S, runningMean: S | null, runningVar: S | null, inp: S, weight: S, bias: S, N: number, C: number, HW: number, momentum: number, eps: number): void;
+  batchnorm_forward_eval(out: S, inp: S, runningMean: S, runningVar: S, weight: S, bias: S, N: number, C: number, HW: number, eps: number): void;
+  batchnorm_backward(dinp: S, dweight: S, dbias: S, dout: S, inp: S, meanSaved: S, invstdSaved: S, weight: S, N: number, C: number, HW: number): void;
+  batchnorm_backward_eval(dinp: S, dweight: S, dbias: S, dout: S, inp: S, runningMean: S, runningVar: S, weight: S, N: number, C: number, HW: number, eps: number): void;
+  add_scalar_i64(out: S, value: number, offset: number, n: number): void;
   // copy.cc
   strided_copy(out: S, outOffset: number, inp: S, inpOffset: number, shape: number[], strides: number[]): void;
   fill(out: S, value: number, offset: number, n: number): void;

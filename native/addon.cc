@@ -46,6 +46,7 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("runtimeInfo", Napi::Function::New(env, runtime_info, "runtimeInfo"));
   exports.Set("setNumThreads", Napi::Function::New(env, set_threads, "setNumThreads"));
   register_conv2d(exports);
+  register_batchnorm(exports);
   register_copy(exports);
   register_relu(exports);
   register_scale(exports);

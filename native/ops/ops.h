@@ -4,6 +4,7 @@
 
 namespace repmlp {
 void register_conv2d(Napi::Object exports);
+void register_batchnorm(Napi::Object exports);
 void register_copy(Napi::Object exports);
 void register_relu(Napi::Object exports);
 void register_scale(Napi::Object exports);

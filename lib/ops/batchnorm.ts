@@ -1,0 +1,139 @@
+// BatchNorm2d with PyTorch semantics. Training: normalise with the batch mean and biased
+// variance per channel over (N, H, W), update runningMean / runningVar (unbiased variance)
+// in place with `momentum`, and count numBatchesTracked. Eval: normalise with the running
+// statistics. Gradients for x, weight and bias in both modes (through the batch statistics
+// in training; with the statistics constant in eval).
+import { isGradEnabled, record } from '../autograd';
+import { checkSameDevice, checkTensor } from '../check';
+import { describe, fail, shapeStr } from '../errors';
+import { native } from '../native';
+import { Tensor } from '../tensor';
+import { withDense } from './views';
+
+export interface BatchNormOptions {
+  /** Batch statistics (and running-statistics updates) when true, running statistics when false. */
+  training: boolean;
+  /** Weight of the new batch statistics in the running averages (default 0.1). */
+  momentum?: number;
+  /** Added to the variance before the square root (default 1e-5). */
+  eps?: number;
+}
+
+const OP = 'batchNorm2d';
+
+// A running buffer the kernels update in place: dense from its storage's first element.
+function checkBuffer(name: string, t: Tensor | null, C: number, required: boolean): Tensor | null {
+  if (t === null || t === undefined) {
+    if (required) fail(OP, name, 'a Tensor in eval mode', describe(t));
+    return null;
+  }
+  checkTensor(OP, name, t, { shape: [C] });
+  if (!t.isContiguous || t.offset !== 0) fail(OP, name, 'a dense tensor (updated in place)', 'a strided or offset view');
+  if (t.requiresGrad) fail(OP, name, 'a buffer that does not require grad', 'a tensor with requiresGrad true');
+  return t;
+}
+
+function clone(t: Tensor): Tensor {
+  const c = Tensor.empty(t.shape, { device: t.device });
+  native.scale(c.storage, t.storage, 1, 0, t.numel);
+  return c;
+}
+
+/**
+ * y = (x - mean) / sqrt(var + eps) * weight + bias per channel of x (N, C, H, W).
+ * runningMean / runningVar (C) are required in eval mode; in training they are updated in
+ * place when given (both or neither). numBatchesTracked (int64, one element) is incremented
+ * in training when given.
+ */
+export function batchNorm2d(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  numBatchesTracked: Tensor | null,
+  opts: BatchNormOptions,
+): Tensor {
+  checkTensor(OP, 'x', x, { ndim: 4 });
+  const [N, C, H, W] = x.shape;
+  checkTensor(OP, 'weight', weight, { shape: [C] });
+  checkTensor(OP, 'bias', bias, { shape: [C] });
+  if (typeof opts !== 'object' || opts === null) fail(OP, 'options', 'an object with a boolean training', describe(opts));
+  const { training } = opts;
+  if (typeof training !== 'boolean') fail(OP, 'options.training', 'a boolean', describe(training));
+  const momentum = opts.momentum ?? 0.1;
+  if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1))
+    fail(OP, 'options.momentum', 'a number in [0, 1]', describe(momentum));
+  const eps = opts.eps ?? 1e-5;
+  if (typeof eps !== 'number' || !(eps > 0) || !Number.isFinite(eps)) fail(OP, 'options.eps', 'a positive finite number', describe(eps));
+  const rm = checkBuffer('runningMean', runningMean, C, !training);
+  const rv = checkBuffer('runningVar', runningVar, C, !training);
+  if ((rm === null) !== (rv === null))
+    fail(OP, rm ? 'runningVar' : 'runningMean', `a Tensor like ${rm ? 'runningMean' : 'runningVar'}`, 'null');
+  let nbt: Tensor | null = null;
+  if (numBatchesTracked !== null && numBatchesTracked !== undefined) {
+    nbt = checkTensor(OP, 'numBatchesTracked', numBatchesTracked, { dtype: 'int64' });
+    if (nbt.numel !== 1) fail(OP, 'numBatchesTracked', 'a tensor of one element', `shape ${shapeStr(nbt.shape)}`);
+  }
+  checkSameDevice(OP, { x, weight, bias, runningMean: rm, runningVar: rv, numBatchesTracked: nbt });
+  const HW = H * W;
+  if (training && N * HW < 2) fail(OP, 'x', 'more than 1 value per channel when training', `shape ${shapeStr(x.shape)}`);
+
+  const device = x.device;
+  const y = Tensor.empty(x.shape, { device });
+  const tracking = isGradEnabled() && (x.requiresGrad || weight.requiresGrad || bias.requiresGrad);
+  if (training) {
+    // mean, invstd: (C) batch statistics saved for backward
+    const mean = Tensor.empty([C], { device });
+    const invstd = Tensor.empty([C], { device });
+    withDense([x, weight, bias], (xd, wd, bd) =>
+      native.batchnorm_forward_train(y.storage, mean.storage, invstd.storage, rm?.storage ?? null, rv?.storage ?? null,
+        xd.storage, wd.storage, bd.storage, N, C, HW, momentum, eps),
+    );
+    if (nbt) native.add_scalar_i64(nbt.storage, 1, nbt.offset, 1);
+    if (tracking)
+      record('batchNorm2d', y, [x, weight, bias], [x, weight, mean, invstd], (g, [xs, ws, ms, is], needs) => {
+        const dx = Tensor.empty(xs.shape, { device: g.device });
+        const dw = Tensor.empty([C], { device: g.device });
+        const db = Tensor.empty([C], { device: g.device });
+        withDense([g, xs, ws], (gd, xd, wd) =>
+          native.batchnorm_backward(dx.storage, dw.storage, db.storage, gd.storage, xd.storage, ms.storage, is.storage,
+            wd.storage, N, C, HW),
+        );
+        return keepNeeded([dx, dw, db], needs);
+      });
+    mean.dispose();
+    invstd.dispose();
+    return y;
+  }
+  withDense([x, weight, bias], (xd, wd, bd) =>
+    native.batchnorm_forward_eval(y.storage, xd.storage, rm!.storage, rv!.storage, wd.storage, bd.storage, N, C, HW, eps),
+  );
+  if (tracking) {
+    // The running statistics as they were in this forward pass (a later training step
+    // updates the buffers in place).
+    const m0 = clone(rm!), v0 = clone(rv!);
+    record('batchNorm2d', y, [x, weight, bias], [x, weight, m0, v0], (g, [xs, ws, ms, vs], needs) => {
+      const dx = Tensor.empty(xs.shape, { device: g.device });
+      const dw = Tensor.empty([C], { device: g.device });
+      const db = Tensor.empty([C], { device: g.device });
+      withDense([g, xs, ws], (gd, xd, wd) =>
+        native.batchnorm_backward_eval(dx.storage, dw.storage, db.storage, gd.storage, xd.storage, ms.storage, vs.storage,
+          wd.storage, N, C, HW, eps),
+      );
+      return keepNeeded([dx, dw, db], needs);
+    });
+    m0.dispose();
+    v0.dispose();
+  }
+  return y;
+}
+
+// The kernels compute every gradient at once; frees those no input needs.
+function keepNeeded(grads: Tensor[], needs: readonly boolean[]): (Tensor | null)[] {
+  return grads.map((t, i) => {
+    if (needs[i]) return t;
+    t.dispose();
+    return null;
+  });
+}

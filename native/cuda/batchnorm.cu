@@ -1,0 +1,322 @@
+// CUDA twin of ops/batchnorm.cc. Per-channel reductions are two-level and deterministic:
+// the M = N*HW values of channel c are cut into `parts` contiguous ranges, one block each,
+// reduced in double (warp shuffles, then one warp over the warp sums) into a partial; one
+// thread per channel then sums its partials in order. The variance is a second pass over
+// (x - mean)^2. Elementwise passes use grid-stride loops. Scratch space comes from the
+// stream-ordered allocator (cudaMallocAsync), so nothing is cached between calls.
+#include <algorithm>
+
+#include "check.cuh"
+#include "kernels.h"
+
+namespace repmlp::cuda {
+namespace {
+
+constexpr int kThreads = 256;  // a multiple of 32: block_sum relies on whole warps
+
+// Sum of v over the block, valid in every thread. Reusable back to back in one kernel.
+__device__ double block_sum(double v) {
+  __shared__ double warp_sums[kThreads / 32];
+  __shared__ double total;
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  if (lane == 0) warp_sums[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    v = lane < kThreads / 32 ? warp_sums[lane] : 0.0;
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+    if (lane == 0) total = v;
+  }
+  __syncthreads();
+  const double r = total;
+  __syncthreads();
+  return r;
+}
+
+// The element of channel c at position j of its M = N*HW values. inp: (N, C, HW)
+__device__ __forceinline__ int64_t channel_index(int64_t j, int64_t c, int64_t C, int64_t HW) {
+  const int64_t n = j / HW;
+  return (n * C + c) * HW + (j - n * HW);
+}
+
+// How the M values of a channel are cut into blocks: at least ~4K values per block and
+// about 1024 blocks in all when C is small.
+struct Split {
+  int64_t per;  // values per block
+  int64_t parts;
+};
+Split split_for(int64_t M, int64_t C) {
+  int64_t parts = std::max<int64_t>(1, (M + 4095) / 4096);
+  parts = std::min<int64_t>(parts, std::max<int64_t>(1, 1024 / std::max<int64_t>(C, 1)));
+  return {std::max<int64_t>(1, (M + parts - 1) / parts), parts};
+}
+
+// Scratch memory on the stream, freed (stream-ordered) when it goes out of scope.
+class Scratch {
+ public:
+  explicit Scratch(size_t bytes) {
+    if (bytes) REPMLP_CUDA_CHECK(cudaMallocAsync(&p_, bytes, 0));
+  }
+  ~Scratch() {
+    if (p_) cudaFreeAsync(p_, 0);
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  char* get() const { return static_cast<char*>(p_); }
+
+ private:
+  void* p_ = nullptr;
+};
+
+// part: (C, parts); inp: (N, C, HW); center: (C) or null.
+// part[c, p] = sum over values j of block p of channel c of x (center null) or (x - center[c])^2.
+__global__ void channel_partial_kernel(double* part, const float* inp, const double* center, int64_t C, int64_t HW,
+                                       int64_t M, int64_t per, int64_t parts) {
+  const int64_t c = blockIdx.x / parts, p = blockIdx.x % parts;
+  const int64_t j0 = p * per, j1 = min(M, j0 + per);
+  double acc = 0;
+  if (center) {
+    const double m = center[c];
+    for (int64_t j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
+      const double d = static_cast<double>(inp[channel_index(j, c, C, HW)]) - m;
+      acc += d * d;
+    }
+  } else {
+    for (int64_t j = j0 + threadIdx.x; j < j1; j += blockDim.x) acc += static_cast<double>(inp[channel_index(j, c, C, HW)]);
+  }
+  acc = block_sum(acc);
+  if (threadIdx.x == 0) part[c * parts + p] = acc;
+}
+
+// part_dy, part_dyxmu, part_xmu: (C, parts); dout, inp: (N, C, HW); mean: (C).
+// Partial sums of dy, dy * (x - mean[c]) and x - mean[c].
+__global__ void grad_partial_kernel(double* part_dy, double* part_dyxmu, double* part_xmu, const float* dout,
+                                    const float* inp, const float* mean, int64_t C, int64_t HW, int64_t M, int64_t per,
+                                    int64_t parts) {
+  const int64_t c = blockIdx.x / parts, p = blockIdx.x % parts;
+  const int64_t j0 = p * per, j1 = min(M, j0 + per);
+  const double m = mean[c];
+  double a = 0, b = 0, d = 0;
+  for (int64_t j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
+    const int64_t k = channel_index(j, c, C, HW);
+    const double g = dout[k], xm = static_cast<double>(inp[k]) - m;
+    a += g;
+    b += g * xm;
+    d += xm;
+  }
+  a = block_sum(a);
+  b = block_sum(b);
+  d = block_sum(d);
+  if (threadIdx.x == 0) {
+    part_dy[c * parts + p] = a;
+    part_dyxmu[c * parts + p] = b;
+    part_xmu[c * parts + p] = d;
+  }
+}
+
+__device__ __forceinline__ double sum_parts(const double* part, int64_t c, int64_t parts) {
+  double s = 0;
+  for (int64_t p = 0; p < parts; ++p) s += part[c * parts + p];
+  return s;
+}
+
+// mean_d, mean_saved: (C); part: (C, parts)
+__global__ void finalize_mean_kernel(double* mean_d, float* mean_saved, const double* part, int64_t C, int64_t parts,
+                                     int64_t M) {
+  for (int64_t c = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; c < C; c += (int64_t)gridDim.x * blockDim.x) {
+    const double m = sum_parts(part, c, parts) / static_cast<double>(M);
+    mean_d[c] = m;
+    mean_saved[c] = static_cast<float>(m);
+  }
+}
+
+// invstd_saved, scale, shift: (C); running_mean, running_var: (C) or null; part: (C, parts)
+// sums of squared deviations; mean_d, mean_saved, weight, bias: (C). The output is
+// (x - mean_saved) * scale + shift: the shift absorbs mean_d - mean_saved.
+__global__ void finalize_var_kernel(float* invstd_saved, float* scale, float* shift, float* running_mean,
+                                    float* running_var, const double* part, const double* mean_d,
+                                    const float* mean_saved, const float* weight, const float* bias, int64_t C,
+                                    int64_t parts, int64_t M, float momentum, float eps) {
+  for (int64_t c = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; c < C; c += (int64_t)gridDim.x * blockDim.x) {
+    const double ssd = sum_parts(part, c, parts);
+    const double invstd = 1.0 / sqrt(ssd / static_cast<double>(M) + static_cast<double>(eps));
+    invstd_saved[c] = static_cast<float>(invstd);
+    const double sc = invstd * weight[c];
+    scale[c] = static_cast<float>(sc);
+    shift[c] = static_cast<float>(bias[c] - (mean_d[c] - static_cast<double>(mean_saved[c])) * sc);
+    if (running_mean) {
+      const double unbiased = ssd / static_cast<double>(M - 1);
+      running_mean[c] = static_cast<float>((1.0 - momentum) * running_mean[c] + momentum * mean_d[c]);
+      running_var[c] = static_cast<float>((1.0 - momentum) * running_var[c] + momentum * unbiased);
+    }
+  }
+}
+
+// scale: (C) = weight / sqrt(running_var + eps)
+__global__ void eval_scale_kernel(float* scale, const float* running_var, const float* weight, int64_t C, float eps) {
+  for (int64_t c = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; c < C; c += (int64_t)gridDim.x * blockDim.x)
+    scale[c] = static_cast<float>(static_cast<double>(weight[c]) / sqrt(static_cast<double>(running_var[c]) + eps));
+}
+
+// out, inp: (N, C, HW); center, shift: (C) or null (zero); scale: (C).
+// out = (inp - center[c]) * scale[c] + shift[c]
+__global__ void affine_kernel(float* out, const float* inp, const float* center, const float* scale,
+                              const float* shift, int64_t C, int64_t HW, int64_t n) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t c = (i / HW) % C;
+    const float m = center ? center[c] : 0.f, b = shift ? shift[c] : 0.f;
+    out[i] = (inp[i] - m) * scale[c] + b;
+  }
+}
+
+// dweight, dbias, k, mdy, proj: (C); part_*: (C, parts), part_xmu null in eval; invstd,
+// weight: (C). With M values per channel, delta = s_xmu / M (the centre's float rounding,
+// 0 in eval) and s = s_dyxmu - s_dy * delta: dbias = s_dy, dweight = s * invstd,
+// k = weight * invstd, proj = invstd^2 * s / M, mdy = s_dy / M - delta * proj.
+__global__ void finalize_grad_kernel(float* dweight, float* dbias, float* k, float* mdy, float* proj,
+                                     const double* part_dy, const double* part_dyxmu, const double* part_xmu,
+                                     const float* invstd, const float* weight, int64_t C, int64_t parts, int64_t M) {
+  for (int64_t c = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; c < C; c += (int64_t)gridDim.x * blockDim.x) {
+    const double Md = static_cast<double>(M > 0 ? M : 1);
+    const double s_dy = sum_parts(part_dy, c, parts);
+    const double delta = part_xmu ? sum_parts(part_xmu, c, parts) / Md : 0.0;
+    const double s = sum_parts(part_dyxmu, c, parts) - s_dy * delta;
+    const double is = invstd[c], pr = is * is * s / Md;
+    dbias[c] = static_cast<float>(s_dy);
+    dweight[c] = static_cast<float>(s * is);
+    k[c] = static_cast<float>(static_cast<double>(weight[c]) * is);
+    mdy[c] = static_cast<float>(s_dy / Md - delta * pr);
+    proj[c] = static_cast<float>(pr);
+  }
+}
+
+// invstd: (C) = 1 / sqrt(running_var + eps)
+__global__ void eval_invstd_kernel(float* invstd, const float* running_var, int64_t C, float eps) {
+  for (int64_t c = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; c < C; c += (int64_t)gridDim.x * blockDim.x)
+    invstd[c] = static_cast<float>(1.0 / sqrt(static_cast<double>(running_var[c]) + eps));
+}
+
+// dinp, dout, inp: (N, C, HW); k, mdy, proj, mean: (C). dinp = k * (dy - mdy - (x - mean) * proj)
+__global__ void dinp_train_kernel(float* dinp, const float* dout, const float* inp, const float* k, const float* mdy,
+                                  const float* proj, const float* mean, int64_t C, int64_t HW, int64_t n) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t c = (i / HW) % C;
+    dinp[i] = k[c] * (dout[i] - mdy[c] - (inp[i] - mean[c]) * proj[c]);
+  }
+}
+
+// out: (n), out[i] += value
+__global__ void add_scalar_i64_kernel(int64_t* out, int64_t value, int64_t n) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    out[i] += value;
+}
+
+unsigned grid_of(int64_t blocks) { return static_cast<unsigned>(blocks); }
+
+// Partial sums of dy, dy * (x - mean) and x - mean per (channel, block): (C, parts) each.
+void grad_partials(double* part_dy, double* part_dyxmu, double* part_xmu, const float* dout, const float* inp,
+                   const float* mean, int64_t C, int64_t HW, int64_t M, const Split& s) {
+  grad_partial_kernel<<<grid_of(C * s.parts), kThreads>>>(part_dy, part_dyxmu, part_xmu, dout, inp, mean, C, HW, M,
+                                                          s.per, s.parts);
+  REPMLP_CUDA_LAUNCHED("batchnorm: grad_partial_kernel");
+}
+
+}  // namespace
+
+void batchnorm_forward_train(float* out, float* mean_saved, float* invstd_saved, float* running_mean,
+                             float* running_var, const float* inp, const float* weight, const float* bias, int64_t N,
+                             int64_t C, int64_t HW, float momentum, float eps, bool update_running) {
+  if (C == 0) return;
+  const int64_t M = N * HW, n = N * C * HW;
+  const Split s = split_for(M, C);
+  // scratch: part (C, parts) double, mean_d (C) double, scale, shift (C) float
+  Scratch scratch(sizeof(double) * (C * s.parts + C) + sizeof(float) * 2 * C);
+  double* part = reinterpret_cast<double*>(scratch.get());
+  double* mean_d = part + C * s.parts;
+  float* scale = reinterpret_cast<float*>(mean_d + C);
+  float* shift = scale + C;
+  channel_partial_kernel<<<grid_of(C * s.parts), kThreads>>>(part, inp, nullptr, C, HW, M, s.per, s.parts);
+  REPMLP_CUDA_LAUNCHED("batchnorm_forward_train: channel_partial_kernel");
+  finalize_mean_kernel<<<blocks_for(C), 256>>>(mean_d, mean_saved, part, C, s.parts, M);
+  REPMLP_CUDA_LAUNCHED("batchnorm_forward_train: finalize_mean_kernel");
+  channel_partial_kernel<<<grid_of(C * s.parts), kThreads>>>(part, inp, mean_d, C, HW, M, s.per, s.parts);
+  REPMLP_CUDA_LAUNCHED("batchnorm_forward_train: channel_partial_kernel");
+  finalize_var_kernel<<<blocks_for(C), 256>>>(invstd_saved, scale, shift, update_running ? running_mean : nullptr,
+                                              update_running ? running_var : nullptr, part, mean_d, mean_saved, weight,
+                                              bias, C, s.parts, M, momentum, eps);
+  REPMLP_CUDA_LAUNCHED("batchnorm_forward_train: finalize_var_kernel");
+  if (n == 0) return;
+  affine_kernel<<<blocks_for(n), 256>>>(out, inp, mean_saved, scale, shift, C, HW, n);
+  REPMLP_CUDA_LAUNCHED("batchnorm_forward_train: affine_kernel");
+}
+
+void batchnorm_forward_eval(float* out, const float* inp, const float* running_mean, const float* running_var,
+                            const float* weight, const float* bias, int64_t N, int64_t C, int64_t HW, float eps) {
+  const int64_t n = N * C * HW;
+  if (n == 0) return;
+  Scratch scratch(sizeof(float) * C);
+  float* scale = reinterpret_cast<float*>(scratch.get());
+  eval_scale_kernel<<<blocks_for(C), 256>>>(scale, running_var, weight, C, eps);
+  REPMLP_CUDA_LAUNCHED("batchnorm_forward_eval: eval_scale_kernel");
+  affine_kernel<<<blocks_for(n), 256>>>(out, inp, running_mean, scale, bias, C, HW, n);
+  REPMLP_CUDA_LAUNCHED("batchnorm_forward_eval: affine_kernel");
+}
+
+void batchnorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                        const float* mean_saved, const float* invstd_saved, const float* weight, int64_t N, int64_t C,
+                        int64_t HW) {
+  if (C == 0) return;
+  const int64_t M = N * HW, n = N * C * HW;
+  const Split s = split_for(M, C);
+  // scratch: part_dy, part_dyxmu, part_xmu (C, parts) double; k, mdy, proj (C) float
+  Scratch scratch(sizeof(double) * 3 * C * s.parts + sizeof(float) * 3 * C);
+  double* part_dy = reinterpret_cast<double*>(scratch.get());
+  double* part_dyxmu = part_dy + C * s.parts;
+  double* part_xmu = part_dyxmu + C * s.parts;
+  float* k = reinterpret_cast<float*>(part_xmu + C * s.parts);
+  float* mdy = k + C;
+  float* proj = mdy + C;
+  grad_partials(part_dy, part_dyxmu, part_xmu, dout, inp, mean_saved, C, HW, M, s);
+  finalize_grad_kernel<<<blocks_for(C), 256>>>(dweight, dbias, k, mdy, proj, part_dy, part_dyxmu, part_xmu,
+                                               invstd_saved, weight, C, s.parts, M);
+  REPMLP_CUDA_LAUNCHED("batchnorm_backward: finalize_grad_kernel");
+  if (n == 0) return;
+  dinp_train_kernel<<<blocks_for(n), 256>>>(dinp, dout, inp, k, mdy, proj, mean_saved, C, HW, n);
+  REPMLP_CUDA_LAUNCHED("batchnorm_backward: dinp_train_kernel");
+}
+
+void batchnorm_backward_eval(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                             const float* running_mean, const float* running_var, const float* weight, int64_t N,
+                             int64_t C, int64_t HW, float eps) {
+  if (C == 0) return;
+  const int64_t M = N * HW, n = N * C * HW;
+  const Split s = split_for(M, C);
+  // scratch: part_dy, part_dyxmu, part_xmu (C, parts) double; invstd, scale, mdy, proj (C) float
+  Scratch scratch(sizeof(double) * 3 * C * s.parts + sizeof(float) * 4 * C);
+  double* part_dy = reinterpret_cast<double*>(scratch.get());
+  double* part_dyxmu = part_dy + C * s.parts;
+  double* part_xmu = part_dyxmu + C * s.parts;
+  float* invstd = reinterpret_cast<float*>(part_xmu + C * s.parts);
+  float* scale = invstd + C;
+  float* mdy = scale + C;
+  float* proj = mdy + C;
+  eval_invstd_kernel<<<blocks_for(C), 256>>>(invstd, running_var, C, eps);
+  REPMLP_CUDA_LAUNCHED("batchnorm_backward_eval: eval_invstd_kernel");
+  grad_partials(part_dy, part_dyxmu, part_xmu, dout, inp, running_mean, C, HW, M, s);
+  // The running mean is the exact centre (no delta); scale = weight * invstd lands in the
+  // k slot; mdy and proj are not used in eval.
+  finalize_grad_kernel<<<blocks_for(C), 256>>>(dweight, dbias, scale, mdy, proj, part_dy, part_dyxmu, nullptr, invstd,
+                                               weight, C, s.parts, M);
+  REPMLP_CUDA_LAUNCHED("batchnorm_backward_eval: finalize_grad_kernel");
+  if (n == 0) return;
+  affine_kernel<<<blocks_for(n), 256>>>(dinp, dout, nullptr, scale, nullptr, C, HW, n);
+  REPMLP_CUDA_LAUNCHED("batchnorm_backward_eval: affine_kernel");
+}
+
+void add_scalar_i64(int64_t* out, int64_t value, int64_t n) {
+  if (n == 0) return;
+  add_scalar_i64_kernel<<<blocks_for(n), 256>>>(out, value, n);
+  REPMLP_CUDA_LAUNCHED("add_scalar_i64");
+}
+
+}  // namespace repmlp::cuda

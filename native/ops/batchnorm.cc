@@ -1,0 +1,349 @@
+// BatchNorm2d with PyTorch semantics over an (N, C, HW) tensor: statistics per channel c
+// pool the N*HW values of c. Training normalises with the batch mean and biased variance
+// and (optionally) updates running_mean / running_var (unbiased) with momentum; eval uses
+// the running statistics. Backward: through the batch statistics in training, with the
+// statistics held constant in eval. add_scalar_i64 counts num_batches_tracked.
+//
+// Reductions are two-level and deterministic: a double partial per (n, c) plane, computed
+// in parallel over the N*C planes, then summed per channel in a fixed order. The variance
+// is a second pass over (x - mean)^2, so large means do not cancel.
+#include <cmath>
+#include <vector>
+
+#include "../args.h"
+#include "../parallel.h"
+
+namespace repmlp {
+namespace cpu {
+
+namespace {
+
+// Sum of x[0..n) in double with eight independent accumulators (vectorisable).
+inline double sum_f64(const float* x, int64_t n) {
+  double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) a[k] += static_cast<double>(x[i + k]);
+  for (; i < n; ++i) a[0] += static_cast<double>(x[i]);
+  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+// Sum of (x - m)^2 over x[0..n) in double.
+inline double sum_sq_dev_f64(const float* x, double m, int64_t n) {
+  double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) {
+      const double d = static_cast<double>(x[i + k]) - m;
+      a[k] += d * d;
+    }
+  for (; i < n; ++i) {
+    const double d = static_cast<double>(x[i]) - m;
+    a[0] += d * d;
+  }
+  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+// Sums of dy, dy * (x - m) and x - m over [0..n) in double.
+inline void grad_sums_f64(const float* dy, const float* x, double m, int64_t n, double* s_dy, double* s_dyxmu,
+                          double* s_xmu) {
+  double a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0}, d[4] = {0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (int k = 0; k < 4; ++k) {
+      const double g = static_cast<double>(dy[i + k]), xm = static_cast<double>(x[i + k]) - m;
+      a[k] += g;
+      b[k] += g * xm;
+      d[k] += xm;
+    }
+  for (; i < n; ++i) {
+    const double g = static_cast<double>(dy[i]), xm = static_cast<double>(x[i]) - m;
+    a[0] += g;
+    b[0] += g * xm;
+    d[0] += xm;
+  }
+  *s_dy = (a[0] + a[1]) + (a[2] + a[3]);
+  *s_dyxmu = (b[0] + b[1]) + (b[2] + b[3]);
+  *s_xmu = (d[0] + d[1]) + (d[2] + d[3]);
+}
+
+// Per-channel sums of part (N*C, plane-major) in a fixed order: out[c] = sum_n part[n*C + c].
+void reduce_planes(double* out, const double* part, int64_t N, int64_t C) {
+  for (int64_t c = 0; c < C; ++c) out[c] = 0;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c) out[c] += part[n * C + c];
+}
+
+// Planes per parallel chunk: about 16K elements.
+inline int64_t plane_grain(int64_t HW) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(HW, 1)); }
+
+// out = (inp - center[c]) * scale[c] + shift[c] for every plane (n, c).
+// out, inp: (N, C, HW); center, scale, shift: (C)
+void affine_planes(float* out, const float* inp, const float* center, const float* scale, const float* shift,
+                   int64_t N, int64_t C, int64_t HW) {
+  parallel_for(N * C, plane_grain(HW), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const float m = center[p % C], a = scale[p % C], b = shift[p % C];
+      const float* x = inp + p * HW;
+      float* y = out + p * HW;
+      for (int64_t i = 0; i < HW; ++i) y[i] = (x[i] - m) * a + b;
+    }
+  });
+}
+
+}  // namespace
+
+// Training forward. out, inp: (N, C, HW); mean_saved, invstd_saved: (C) batch mean and
+// 1/sqrt(biased var + eps), saved for backward; running_mean, running_var: (C), updated in
+// place when update_running; weight, bias: (C).
+void batchnorm_forward_train(float* out, float* mean_saved, float* invstd_saved, float* running_mean,
+                             float* running_var, const float* inp, const float* weight, const float* bias, int64_t N,
+                             int64_t C, int64_t HW, float momentum, float eps, bool update_running) {
+  const int64_t P = N * C, M = N * HW;
+  std::vector<double> part(P), mean(C), ssd(C);
+  parallel_for(P, plane_grain(HW), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) part[p] = sum_f64(inp + p * HW, HW);
+  });
+  reduce_planes(mean.data(), part.data(), N, C);
+  for (int64_t c = 0; c < C; ++c) mean[c] /= static_cast<double>(M);
+  parallel_for(P, plane_grain(HW), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) part[p] = sum_sq_dev_f64(inp + p * HW, mean[p % C], HW);
+  });
+  reduce_planes(ssd.data(), part.data(), N, C);
+  // y = (x - mean_f) * scale + shift, where mean_f is the float mean and the shift absorbs
+  // the rest (mean - mean_f), so a large mean costs no precision.
+  std::vector<float> scale(C), shift(C);
+  for (int64_t c = 0; c < C; ++c) {
+    const double var = ssd[c] / static_cast<double>(M);
+    const double invstd = 1.0 / std::sqrt(var + static_cast<double>(eps));
+    mean_saved[c] = static_cast<float>(mean[c]);
+    invstd_saved[c] = static_cast<float>(invstd);
+    const double sc = invstd * weight[c];
+    scale[c] = static_cast<float>(sc);
+    shift[c] = static_cast<float>(bias[c] - (mean[c] - static_cast<double>(mean_saved[c])) * sc);
+    if (update_running) {
+      const double unbiased = ssd[c] / static_cast<double>(M - 1);
+      running_mean[c] = static_cast<float>((1.0 - momentum) * running_mean[c] + momentum * mean[c]);
+      running_var[c] = static_cast<float>((1.0 - momentum) * running_var[c] + momentum * unbiased);
+    }
+  }
+  affine_planes(out, inp, mean_saved, scale.data(), shift.data(), N, C, HW);
+}
+
+// Eval forward with the running statistics. out, inp: (N, C, HW); running_mean,
+// running_var, weight, bias: (C)
+void batchnorm_forward_eval(float* out, const float* inp, const float* running_mean, const float* running_var,
+                            const float* weight, const float* bias, int64_t N, int64_t C, int64_t HW, float eps) {
+  std::vector<float> scale(C);
+  for (int64_t c = 0; c < C; ++c)
+    scale[c] = static_cast<float>(static_cast<double>(weight[c]) / std::sqrt(static_cast<double>(running_var[c]) + eps));
+  affine_planes(out, inp, running_mean, scale.data(), bias, N, C, HW);
+}
+
+// Per-channel sums of dout, dout * (inp - mean) and inp - mean in double.
+// dout, inp: (N, C, HW); mean, s_dy, s_dyxmu, s_xmu: (C)
+struct GradSums {
+  std::vector<double> dy, dyxmu, xmu;
+};
+static GradSums channel_grad_sums(const float* dout, const float* inp, const float* mean, int64_t N, int64_t C,
+                                  int64_t HW) {
+  const int64_t P = N * C;
+  std::vector<double> pa(P), pb(P), pd(P);
+  parallel_for(P, plane_grain(HW), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p)
+      grad_sums_f64(dout + p * HW, inp + p * HW, mean[p % C], HW, &pa[p], &pb[p], &pd[p]);
+  });
+  GradSums s{std::vector<double>(C), std::vector<double>(C), std::vector<double>(C)};
+  reduce_planes(s.dy.data(), pa.data(), N, C);
+  reduce_planes(s.dyxmu.data(), pb.data(), N, C);
+  reduce_planes(s.xmu.data(), pd.data(), N, C);
+  return s;
+}
+
+// Training backward through the batch statistics. dinp, dout, inp: (N, C, HW);
+// dweight, dbias, mean_saved, invstd_saved, weight: (C). With xhat = (x - mean) * invstd and
+// M = N*HW: dbias = sum(dy), dweight = sum(dy * xhat),
+// dinp = weight * invstd * (dy - dbias / M - xhat * dweight / M).
+// mean_saved is the float-rounded batch mean; delta = mean(x - mean_saved) (in double)
+// recovers the exact centre.
+void batchnorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                        const float* mean_saved, const float* invstd_saved, const float* weight, int64_t N, int64_t C,
+                        int64_t HW) {
+  const double M = static_cast<double>(N * HW);
+  const GradSums sums = channel_grad_sums(dout, inp, mean_saved, N, C, HW);
+  // dinp = k * (dy - mdy - (x - mean_saved) * proj) with k = weight * invstd,
+  // proj = invstd^2 * s_dyxmu / M and mdy = s_dy / M - delta * proj.
+  std::vector<float> kk(C), mdy(C), proj(C);
+  for (int64_t c = 0; c < C; ++c) {
+    const double invstd = invstd_saved[c], s_dy = sums.dy[c], delta = sums.xmu[c] / M;
+    const double s_dyxmu = sums.dyxmu[c] - s_dy * delta;
+    const double pr = invstd * invstd * s_dyxmu / M;
+    dbias[c] = static_cast<float>(s_dy);
+    dweight[c] = static_cast<float>(s_dyxmu * invstd);
+    kk[c] = static_cast<float>(static_cast<double>(weight[c]) * invstd);
+    mdy[c] = static_cast<float>(s_dy / M - delta * pr);
+    proj[c] = static_cast<float>(pr);
+  }
+  parallel_for(N * C, plane_grain(HW), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const float k = kk[p % C], md = mdy[p % C], pr = proj[p % C], m = mean_saved[p % C];
+      const float* g = dout + p * HW;
+      const float* x = inp + p * HW;
+      float* d = dinp + p * HW;
+      for (int64_t i = 0; i < HW; ++i) d[i] = k * (g[i] - md - (x[i] - m) * pr);
+    }
+  });
+}
+
+// Eval backward (statistics constant). dinp, dout, inp: (N, C, HW); dweight, dbias,
+// running_mean, running_var, weight: (C). dinp = dy * weight * invstd,
+// dweight = sum(dy * (x - running_mean) * invstd), dbias = sum(dy).
+void batchnorm_backward_eval(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                             const float* running_mean, const float* running_var, const float* weight, int64_t N,
+                             int64_t C, int64_t HW, float eps) {
+  const GradSums sums = channel_grad_sums(dout, inp, running_mean, N, C, HW);
+  std::vector<float> scale(C), zero(C, 0.f);
+  for (int64_t c = 0; c < C; ++c) {
+    const double invstd = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps);
+    dbias[c] = static_cast<float>(sums.dy[c]);
+    dweight[c] = static_cast<float>(sums.dyxmu[c] * invstd);
+    scale[c] = static_cast<float>(invstd * weight[c]);
+  }
+  affine_planes(dinp, dout, zero.data(), scale.data(), zero.data(), N, C, HW);
+}
+
+// out: (n) int64, out[i] += value
+void add_scalar_i64(int64_t* out, int64_t value, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] += value;
+}
+
+}  // namespace cpu
+
+namespace {
+
+// The (N, C, HW) sizes at arguments i, i+1, i+2.
+struct Sizes {
+  int64_t N, C, HW, numel;
+};
+Sizes sizes(Args& a, size_t i) {
+  Sizes s{a.size(i, "N"), a.size(i + 1, "C"), a.size(i + 2, "HW"), 0};
+  const double numel = static_cast<double>(s.N) * static_cast<double>(s.C) * static_cast<double>(s.HW);
+  if (numel > 9.0e15) a.fail_arg("N * C * HW", "a size below 2^53", std::to_string(numel));
+  s.numel = s.N * s.C * s.HW;
+  return s;
+}
+
+float eps_arg(Args& a, size_t i) {
+  const double eps = a.number(i, "eps");
+  if (!(eps > 0) || !std::isfinite(eps)) a.fail_arg("eps", "a positive finite number", std::to_string(eps));
+  return static_cast<float>(eps);
+}
+
+}  // namespace
+
+// batchnorm_forward_train(out, meanSaved, invstdSaved, runningMean | null, runningVar | null,
+//                         inp, weight, bias, N, C, HW, momentum, eps)
+// With null running buffers the running statistics are not updated.
+static Napi::Value batchnorm_forward_train(const Napi::CallbackInfo& info) {
+  Args a(info, "batchnorm_forward_train", 13);
+  const Sizes s = sizes(a, 8);
+  const double momentum = a.number(11, "momentum");
+  if (!(momentum >= 0 && momentum <= 1)) a.fail_arg("momentum", "a number in [0, 1]", std::to_string(momentum));
+  const float eps = eps_arg(a, 12);
+  if (s.N * s.HW < 2 && s.C > 0)
+    a.fail_arg("N * HW", "more than 1 value per channel when training", std::to_string(s.N * s.HW));
+  const bool update = !info[3].IsNull() || !info[4].IsNull();
+  float* out = a.f32(0, "out", s.numel);
+  float* mean = a.f32(1, "meanSaved", s.C);
+  float* invstd = a.f32(2, "invstdSaved", s.C);
+  float* rmean = update ? a.f32(3, "runningMean", s.C) : nullptr;
+  float* rvar = update ? a.f32(4, "runningVar", s.C) : nullptr;
+  const float* inp = a.f32(5, "inp", s.numel);
+  const float* weight = a.f32(6, "weight", s.C);
+  const float* bias = a.f32(7, "bias", s.C);
+  const float m = static_cast<float>(momentum);
+  if (a.device() == Device::CPU)
+    cpu::batchnorm_forward_train(out, mean, invstd, rmean, rvar, inp, weight, bias, s.N, s.C, s.HW, m, eps, update);
+  else
+    REPMLP_CUDA(a, batchnorm_forward_train(out, mean, invstd, rmean, rvar, inp, weight, bias, s.N, s.C, s.HW, m, eps,
+                                           update));
+  return info.Env().Undefined();
+}
+
+// batchnorm_forward_eval(out, inp, runningMean, runningVar, weight, bias, N, C, HW, eps)
+static Napi::Value batchnorm_forward_eval(const Napi::CallbackInfo& info) {
+  Args a(info, "batchnorm_forward_eval", 10);
+  const Sizes s = sizes(a, 6);
+  const float eps = eps_arg(a, 9);
+  float* out = a.f32(0, "out", s.numel);
+  const float* inp = a.f32(1, "inp", s.numel);
+  const float* rmean = a.f32(2, "runningMean", s.C);
+  const float* rvar = a.f32(3, "runningVar", s.C);
+  const float* weight = a.f32(4, "weight", s.C);
+  const float* bias = a.f32(5, "bias", s.C);
+  if (a.device() == Device::CPU)
+    cpu::batchnorm_forward_eval(out, inp, rmean, rvar, weight, bias, s.N, s.C, s.HW, eps);
+  else
+    REPMLP_CUDA(a, batchnorm_forward_eval(out, inp, rmean, rvar, weight, bias, s.N, s.C, s.HW, eps));
+  return info.Env().Undefined();
+}
+
+// batchnorm_backward(dinp, dweight, dbias, dout, inp, meanSaved, invstdSaved, weight, N, C, HW)
+static Napi::Value batchnorm_backward(const Napi::CallbackInfo& info) {
+  Args a(info, "batchnorm_backward", 11);
+  const Sizes s = sizes(a, 8);
+  float* dinp = a.f32(0, "dinp", s.numel);
+  float* dweight = a.f32(1, "dweight", s.C);
+  float* dbias = a.f32(2, "dbias", s.C);
+  const float* dout = a.f32(3, "dout", s.numel);
+  const float* inp = a.f32(4, "inp", s.numel);
+  const float* mean = a.f32(5, "meanSaved", s.C);
+  const float* invstd = a.f32(6, "invstdSaved", s.C);
+  const float* weight = a.f32(7, "weight", s.C);
+  if (a.device() == Device::CPU)
+    cpu::batchnorm_backward(dinp, dweight, dbias, dout, inp, mean, invstd, weight, s.N, s.C, s.HW);
+  else
+    REPMLP_CUDA(a, batchnorm_backward(dinp, dweight, dbias, dout, inp, mean, invstd, weight, s.N, s.C, s.HW));
+  return info.Env().Undefined();
+}
+
+// batchnorm_backward_eval(dinp, dweight, dbias, dout, inp, runningMean, runningVar, weight, N, C, HW, eps)
+static Napi::Value batchnorm_backward_eval(const Napi::CallbackInfo& info) {
+  Args a(info, "batchnorm_backward_eval", 12);
+  const Sizes s = sizes(a, 8);
+  const float eps = eps_arg(a, 11);
+  float* dinp = a.f32(0, "dinp", s.numel);
+  float* dweight = a.f32(1, "dweight", s.C);
+  float* dbias = a.f32(2, "dbias", s.C);
+  const float* dout = a.f32(3, "dout", s.numel);
+  const float* inp = a.f32(4, "inp", s.numel);
+  const float* rmean = a.f32(5, "runningMean", s.C);
+  const float* rvar = a.f32(6, "runningVar", s.C);
+  const float* weight = a.f32(7, "weight", s.C);
+  if (a.device() == Device::CPU)
+    cpu::batchnorm_backward_eval(dinp, dweight, dbias, dout, inp, rmean, rvar, weight, s.N, s.C, s.HW, eps);
+  else
+    REPMLP_CUDA(a, batchnorm_backward_eval(dinp, dweight, dbias, dout, inp, rmean, rvar, weight, s.N, s.C, s.HW, eps));
+  return info.Env().Undefined();
+}
+
+// add_scalar_i64(out, value, offset, n): out[offset + i] += value for i in [0, n)
+static Napi::Value add_scalar_i64(const Napi::CallbackInfo& info) {
+  Args a(info, "add_scalar_i64", 4);
+  const int64_t value = a.integer(1, "value");
+  const int64_t offset = a.size(2, "offset"), n = a.size(3, "n");
+  int64_t* out = a.i64(0, "out", n, offset);
+  if (a.device() == Device::CPU) cpu::add_scalar_i64(out, value, n);
+  else REPMLP_CUDA(a, add_scalar_i64(out, value, n));
+  return info.Env().Undefined();
+}
+
+void register_batchnorm(Napi::Object exports) {
+  REPMLP_EXPORT(exports, batchnorm_forward_train);
+  REPMLP_EXPORT(exports, batchnorm_forward_eval);
+  REPMLP_EXPORT(exports, batchnorm_backward);
+  REPMLP_EXPORT(exports, batchnorm_backward_eval);
+  REPMLP_EXPORT(exports, add_scalar_i64);
+}
+
+}  // namespace repmlp
