@@ -2,3 +2,10 @@
 export { reshape, permute, slice, contiguous } from './views';
 export { relu } from './relu';
 export { partition, unpartition } from './partition';
+export { gelu } from './gelu';
+export { sigmoid } from './sigmoid';
+export { add, sub, mul } from './arithmetic';
+export { mulScalar, addScalar } from './scalar';
+export { sum, mean } from './sum';
+export { expand } from './expand';
+export { globalAvgPool } from './avgpool';

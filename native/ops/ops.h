@@ -3,7 +3,11 @@
 #include <napi.h>
 
 namespace repmlp {
+void register_binary(Napi::Object exports);
 void register_copy(Napi::Object exports);
+void register_gelu(Napi::Object exports);
+void register_reduce(Napi::Object exports);
 void register_relu(Napi::Object exports);
 void register_scale(Napi::Object exports);
+void register_sigmoid(Napi::Object exports);
 }  // namespace repmlp
