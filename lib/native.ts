@@ -57,15 +57,25 @@ export interface NativeAddon {
   batchnorm_backward(dinp: S, dweight: S, dbias: S, dout: S, inp: S, meanSaved: S, invstdSaved: S, weight: S, N: number, C: number, HW: number): void;
   batchnorm_backward_eval(dinp: S, dweight: S, dbias: S, dout: S, inp: S, runningMean: S, runningVar: S, weight: S, N: number, C: number, HW: number, eps: number): void;
   add_scalar_i64(out: S, value: number, offset: number, n: number): void;
+  // binary.cc: out = a (op) b over outShape; a, b read with strides that are 0 where broadcast
+  binary_forward(out: S, a: S, b: S, op: 'add' | 'sub' | 'mul', outShape: number[], aStrides: number[], bStrides: number[]): void;
   // copy.cc
   strided_copy(out: S, outOffset: number, inp: S, inpOffset: number, shape: number[], strides: number[]): void;
   fill(out: S, value: number, offset: number, n: number): void;
+  // gelu.cc
+  gelu_forward(out: S, inp: S, n: number): void;
+  gelu_backward(dinp: S, dout: S, inp: S, n: number): void;
+  // reduce.cc: sums inp (inShape) over the dimensions where outShape has size 1 (same rank)
+  sum_to(out: S, inp: S, inShape: number[], outShape: number[]): void;
   // relu.cc
   relu_forward(out: S, inp: S, n: number): void;
   relu_backward(dinp: S, dout: S, out: S, n: number): void;
   // scale.cc
   axpy(out: S, x: S, alpha: number, n: number): void;
   scale(out: S, x: S, alpha: number, beta: number, n: number): void;
+  // sigmoid.cc
+  sigmoid_forward(out: S, inp: S, n: number): void;
+  sigmoid_backward(dinp: S, dout: S, out: S, n: number): void;
 }
 
 function load(): NativeAddon {

@@ -47,9 +47,13 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, set_threads, "setNumThreads"));
   register_conv2d(exports);
   register_batchnorm(exports);
+  register_binary(exports);
   register_copy(exports);
+  register_gelu(exports);
+  register_reduce(exports);
   register_relu(exports);
   register_scale(exports);
+  register_sigmoid(exports);
   return exports;
 }
 

@@ -5,7 +5,11 @@
 namespace repmlp {
 void register_conv2d(Napi::Object exports);
 void register_batchnorm(Napi::Object exports);
+void register_binary(Napi::Object exports);
 void register_copy(Napi::Object exports);
+void register_gelu(Napi::Object exports);
+void register_reduce(Napi::Object exports);
 void register_relu(Napi::Object exports);
 void register_scale(Napi::Object exports);
+void register_sigmoid(Napi::Object exports);
 }  // namespace repmlp

@@ -1,0 +1,155 @@
+// CUDA twin of ops/reduce.cc: sum_to over the same plan (ops/broadcast.h). Sums accumulate
+// in double. Long reductions are split into a number of chunks that depends only on the
+// shapes; chunk partials go to a scratch buffer and are added in order by a second kernel,
+// so results are deterministic (no atomics).
+#include <algorithm>
+
+#include "../ops/broadcast.h"
+#include "check.cuh"
+#include "kernels.h"
+
+namespace repmlp::cuda {
+
+struct Dims {
+  int n;
+  int64_t sizes[8], strides[8];
+};
+
+static Dims make_dims(const std::vector<int64_t>& sizes, const std::vector<int64_t>& strides) {
+  Dims d{static_cast<int>(sizes.size()), {}, {}};
+  for (int k = 0; k < d.n; ++k) d.sizes[k] = sizes[k], d.strides[k] = strides[k];
+  return d;
+}
+
+// The element offset of the k-th row-major combination of d.
+__device__ __forceinline__ int64_t offset_of(const Dims& d, int64_t k) {
+  int64_t off = 0;
+  for (int i = d.n - 1; i >= 0; --i) {
+    const int64_t q = k / d.sizes[i];
+    off += (k - q * d.sizes[i]) * d.strides[i];
+    k = q;
+  }
+  return off;
+}
+
+// Sum of v over the block, valid in thread 0. blockDim.x is a multiple of 32, at most 1024.
+__device__ double block_sum(double v) {
+  __shared__ double warp_sums[32];
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  if (lane == 0) warp_sums[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    v = lane < static_cast<int>(blockDim.x >> 5) ? warp_sums[lane] : 0.0;
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+  }
+  __syncthreads();  // warp_sums may be reused by the caller's next iteration
+  return v;
+}
+
+// Inner group reduced. Task t = (o, s), t = o * nsplit + s: the block sums elements
+// [s * chunk, (s + 1) * chunk) of output o's P * L inputs in[base(o) + offset(p) + l].
+// out: (M) when nsplit == 1, else partial: (M, nsplit).
+__global__ void sum_rows_kernel(float* out, double* partial, const float* in, Dims kept, Dims red, int64_t M,
+                                int64_t P, int64_t L, int64_t nsplit, int64_t chunk) {
+  for (int64_t t = blockIdx.x; t < M * nsplit; t += gridDim.x) {
+    const int64_t o = t / nsplit, s = t - o * nsplit;
+    const float* base = in + offset_of(kept, o);
+    const int64_t e0 = s * chunk, e1 = min(P * L, e0 + chunk);
+    double acc = 0;
+    for (int64_t e = e0 + threadIdx.x; e < e1; e += blockDim.x) {
+      const int64_t p = e / L, l = e - p * L;
+      acc += static_cast<double>(base[offset_of(red, p) + l]);
+    }
+    acc = block_sum(acc);
+    if (threadIdx.x == 0) {
+      if (nsplit == 1) out[o] = static_cast<float>(acc);
+      else partial[t] = acc;
+    }
+  }
+}
+
+// Inner group kept. Thread i = (s, q, l), i = s * Q * L + q * L + l (neighbouring threads
+// read neighbouring columns): sums rows r in [s * chunk, (s + 1) * chunk) of
+// in[base(q) + offset(r) + l]. out: (Q * L) when nsplit == 1, else partial: (nsplit, Q * L).
+__global__ void sum_cols_kernel(float* out, double* partial, const float* in, Dims kept, Dims red, int64_t Q,
+                                int64_t R, int64_t L, int64_t nsplit, int64_t chunk) {
+  const int64_t n_out = Q * L;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n_out * nsplit;
+       i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t s = i / n_out, j = i - s * n_out, q = j / L, l = j - q * L;
+    const float* base = in + offset_of(kept, q) + l;
+    const int64_t r1 = min(R, (s + 1) * chunk);
+    double acc = 0;
+    for (int64_t r = s * chunk; r < r1; ++r) acc += static_cast<double>(base[offset_of(red, r)]);
+    if (nsplit == 1) out[j] = static_cast<float>(acc);
+    else partial[i] = acc;
+  }
+}
+
+// out[o] = sum over s of partial[o * o_stride + s * s_stride], s < nsplit, in order.
+__global__ void sum_partials_kernel(float* out, const double* partial, int64_t M, int64_t nsplit, int64_t o_stride,
+                                    int64_t s_stride) {
+  for (int64_t o = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; o < M; o += (int64_t)gridDim.x * blockDim.x) {
+    double acc = 0;
+    for (int64_t s = 0; s < nsplit; ++s) acc += partial[o * o_stride + s * s_stride];
+    out[o] = static_cast<float>(acc);
+  }
+}
+
+__global__ void zero_kernel(float* out, int64_t n) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) out[i] = 0.f;
+}
+
+// Stream-ordered scratch for the partial sums, freed (stream-ordered) on every exit path.
+struct Scratch {
+  double* p = nullptr;
+  explicit Scratch(int64_t n) {
+    if (n > 0) REPMLP_CUDA_CHECK(cudaMallocAsync(reinterpret_cast<void**>(&p), n * sizeof(double), 0));
+  }
+  ~Scratch() {
+    if (p) cudaFreeAsync(p, 0);
+  }
+};
+
+static unsigned grid_for(int64_t tasks) { return static_cast<unsigned>(std::min<int64_t>(std::max<int64_t>(tasks, 1), 65535 * 8)); }
+
+void sum_to(float* out, const float* inp, const std::vector<int64_t>& in_shape, const std::vector<int64_t>& out_shape) {
+  const ReducePlan p = plan_reduce(in_shape, out_shape);
+  if (p.out_numel == 0) return;
+  if (p.in_numel == 0) {  // a sum over an empty dimension is 0
+    zero_kernel<<<blocks_for(p.out_numel), 256>>>(out, p.out_numel);
+    REPMLP_CUDA_LAUNCHED("sum_to");
+    return;
+  }
+  const Dims kept = make_dims(p.kept_sizes, p.kept_strides), red = make_dims(p.red_sizes, p.red_strides);
+  if (p.inner_reduced) {
+    // One block of 256 threads per (output, chunk); chunks of at least 8192 elements, enough
+    // of them to give ~1024 blocks when there are few outputs.
+    const int64_t M = p.rows, total = p.outer * p.L;
+    const int64_t nsplit = std::clamp<int64_t>((1024 + M - 1) / M, 1, std::max<int64_t>(1, total / 8192));
+    const int64_t chunk = (total + nsplit - 1) / nsplit;
+    Scratch scratch(nsplit > 1 ? M * nsplit : 0);
+    sum_rows_kernel<<<grid_for(M * nsplit), 256>>>(out, scratch.p, inp, kept, red, M, p.outer, p.L, nsplit, chunk);
+    REPMLP_CUDA_LAUNCHED("sum_to");
+    if (nsplit > 1) {
+      sum_partials_kernel<<<blocks_for(M), 256>>>(out, scratch.p, M, nsplit, nsplit, 1);
+      REPMLP_CUDA_LAUNCHED("sum_to");
+    }
+  } else {
+    // One thread per (output, chunk of rows); chunks of at least 32 rows, enough of them to
+    // give ~64K threads when there are few outputs.
+    const int64_t n_out = p.rows * p.L, R = p.outer;
+    const int64_t nsplit = std::clamp<int64_t>((65536 + n_out - 1) / n_out, 1, std::max<int64_t>(1, R / 32));
+    const int64_t chunk = (R + nsplit - 1) / nsplit;
+    Scratch scratch(nsplit > 1 ? n_out * nsplit : 0);
+    sum_cols_kernel<<<blocks_for(n_out * nsplit), 256>>>(out, scratch.p, inp, kept, red, p.rows, R, p.L, nsplit, chunk);
+    REPMLP_CUDA_LAUNCHED("sum_to");
+    if (nsplit > 1) {
+      sum_partials_kernel<<<blocks_for(n_out), 256>>>(out, scratch.p, n_out, nsplit, 1, n_out);
+      REPMLP_CUDA_LAUNCHED("sum_to");
+    }
+  }
+}
+
+}  // namespace repmlp::cuda
