@@ -6,4 +6,7 @@ namespace repmlp {
 void register_copy(Napi::Object exports);
 void register_relu(Napi::Object exports);
 void register_scale(Napi::Object exports);
+void register_cross_entropy(Napi::Object exports);
+void register_adamw(Napi::Object exports);
+void register_sgd(Napi::Object exports);
 }  // namespace repmlp
