@@ -7,3 +7,4 @@ export { liveStorages } from './storage';
 export { Rng } from './rng';
 export { RepmlpError } from './errors';
 export * from './ops/index';
+export * from './optim/index';

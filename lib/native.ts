@@ -76,6 +76,16 @@ export interface NativeAddon {
   // sigmoid.cc
   sigmoid_forward(out: S, inp: S, n: number): void;
   sigmoid_backward(dinp: S, dout: S, out: S, n: number): void;
+  // cross_entropy.cc: stats (N, 3) = row max, log sum exp(x - max), sum of the target distribution
+  cross_entropy_forward(loss: S, losses: S, stats: S, logits: S, target: S, N: number, K: number, labelSmoothing: number): void;
+  cross_entropy_backward(dlogits: S, dloss: S, stats: S, logits: S, target: S, N: number, K: number, labelSmoothing: number): void;
+  cross_entropy_soft_forward(loss: S, losses: S, stats: S, logits: S, target: S, N: number, K: number, labelSmoothing: number): void;
+  cross_entropy_soft_backward(dlogits: S, dloss: S, stats: S, logits: S, target: S, N: number, K: number, labelSmoothing: number): void;
+  // adamw.cc (in place; step counts from 1)
+  adamw_step(param: S, expAvg: S, expAvgSq: S, grad: S, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void;
+  // sgd.cc (in place)
+  sgd_step(param: S, grad: S, n: number, lr: number, weightDecay: number): void;
+  sgd_momentum_step(param: S, momentumBuffer: S, grad: S, n: number, lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: boolean, first: boolean): void;
 }
 
 function load(): NativeAddon {

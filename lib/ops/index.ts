@@ -11,3 +11,4 @@ export { mulScalar, addScalar } from './scalar';
 export { sum, mean } from './sum';
 export { expand } from './expand';
 export { globalAvgPool } from './avgpool';
+export { crossEntropy, type CrossEntropyOptions } from './cross_entropy';

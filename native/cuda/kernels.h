@@ -55,5 +55,23 @@ void binary_forward(float* out, const float* a, const float* b, int op, const st
 
 // reduce.cc
 void sum_to(float* out, const float* inp, const std::vector<int64_t>& in_shape, const std::vector<int64_t>& out_shape);
+// cross_entropy.cc (*bad_row: the first row whose class index is outside [0, K), else -1)
+void cross_entropy_forward(float* loss, float* losses, float* stats, const float* logits, const int64_t* target,
+                           int64_t N, int64_t K, float eps, int64_t* bad_row);
+void cross_entropy_backward(float* dlogits, const float* dloss, const float* stats, const float* logits,
+                            const int64_t* target, int64_t N, int64_t K, float eps);
+void cross_entropy_soft_forward(float* loss, float* losses, float* stats, const float* logits, const float* target,
+                                int64_t N, int64_t K, float eps);
+void cross_entropy_soft_backward(float* dlogits, const float* dloss, const float* stats, const float* logits,
+                                 const float* target, int64_t N, int64_t K, float eps);
+
+// adamw.cc
+void adamw_step(float* param, float* exp_avg, float* exp_avg_sq, const float* grad, int64_t n, double lr,
+                double beta1, double beta2, double eps, double weight_decay, int64_t step);
+
+// sgd.cc
+void sgd_step(float* param, const float* grad, int64_t n, float lr, float weight_decay);
+void sgd_momentum_step(float* param, float* momentum_buffer, const float* grad, int64_t n, float lr, float momentum,
+                       float dampening, float weight_decay, bool nesterov, bool first);
 
 }  // namespace repmlp::cuda
