@@ -45,7 +45,9 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("liveStorages", Napi::Function::New(env, live_storages, "liveStorages"));
   exports.Set("runtimeInfo", Napi::Function::New(env, runtime_info, "runtimeInfo"));
   exports.Set("setNumThreads", Napi::Function::New(env, set_threads, "setNumThreads"));
+  register_bias_grad(exports);
   register_copy(exports);
+  register_gemm(exports);
   register_relu(exports);
   register_scale(exports);
   return exports;
