@@ -67,6 +67,17 @@ export interface NativeAddon {
   gelu_backward(dinp: S, dout: S, inp: S, n: number): void;
   // reduce.cc: sums inp (inShape) over the dimensions where outShape has size 1 (same rank)
   sum_to(out: S, inp: S, inShape: number[], outShape: number[]): void;
+  // bias_grad.cc: dbias (C) = sum of dout (N, C, HW) over N and HW
+  bias_grad(dbias: S, dout: S, N: number, C: number, HW: number): void;
+  // copy.cc
+  strided_copy(out: S, outOffset: number, inp: S, inpOffset: number, shape: number[], strides: number[]): void;
+  fill(out: S, value: number, offset: number, n: number): void;
+  // gemm.cc: for b < batch, C_b = alpha * opA(A_b) @ opB(B_b) + beta * C_b (row-major; see gemm.cc)
+  gemm_strided_batched(
+    C: S, A: S, B: S, M: number, N: number, K: number, batch: number, transA: boolean, transB: boolean,
+    alpha: number, beta: number, offC: number, ldc: number, strideC: number, offA: number, lda: number,
+    strideA: number, offB: number, ldb: number, strideB: number,
+  ): void;
   // relu.cc
   relu_forward(out: S, inp: S, n: number): void;
   relu_backward(dinp: S, dout: S, out: S, n: number): void;

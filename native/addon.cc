@@ -51,6 +51,9 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
   register_copy(exports);
   register_gelu(exports);
   register_reduce(exports);
+  register_bias_grad(exports);
+  register_copy(exports);
+  register_gemm(exports);
   register_relu(exports);
   register_scale(exports);
   register_sigmoid(exports);

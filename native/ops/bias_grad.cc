@@ -1,0 +1,56 @@
+// bias_grad: the gradient of a bias added along dimension 1, dbias[c] = sum over n and p of
+// dout[n, c, p]. Serves the bias of linear (HW = 1), conv1x1 and the set-sharing FC.
+// Sums accumulate in double.
+#include <vector>
+
+#include "../args.h"
+#include "../parallel.h"
+
+namespace repmlp {
+namespace cpu {
+
+// dbias: (C); dout: (N, C, HW)
+void bias_grad(float* dbias, const float* dout, int64_t N, int64_t C, int64_t HW) {
+  if (HW == 1) {
+    // Rows of dout are contiguous over c: add them into a block of double accumulators.
+    parallel_for(C, std::max<int64_t>(64, (1 << 15) / std::max<int64_t>(N, 1)), [&](int64_t c0, int64_t c1) {
+      std::vector<double> acc(c1 - c0, 0.0);
+      for (int64_t n = 0; n < N; ++n) {
+        const float* row = dout + n * C + c0;
+        for (int64_t c = 0; c < c1 - c0; ++c) acc[c] += row[c];
+      }
+      for (int64_t c = c0; c < c1; ++c) dbias[c] = static_cast<float>(acc[c - c0]);
+    });
+    return;
+  }
+  parallel_for(C, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(N * HW, 1)), [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      double s = 0.0;
+      for (int64_t n = 0; n < N; ++n) {
+        const float* p = dout + (n * C + c) * HW;
+        for (int64_t i = 0; i < HW; ++i) s += p[i];
+      }
+      dbias[c] = static_cast<float>(s);
+    }
+  });
+}
+
+}  // namespace cpu
+
+// bias_grad(dbias, dout, N, C, HW)
+static Napi::Value bias_grad(const Napi::CallbackInfo& info) {
+  Args a(info, "bias_grad", 5);
+  const int64_t N = a.size(2, "N"), C = a.size(3, "C"), HW = a.size(4, "HW");
+  int64_t n;
+  if (__builtin_mul_overflow(N, C, &n) || __builtin_mul_overflow(n, HW, &n))
+    a.fail_arg("N, C, HW", "sizes whose product fits in 64 bits", "an overflowing product");
+  float* dbias = a.f32(0, "dbias", C);
+  const float* dout = a.f32(1, "dout", n);
+  if (a.device() == Device::CPU) cpu::bias_grad(dbias, dout, N, C, HW);
+  else REPMLP_CUDA(a, bias_grad(dbias, dout, N, C, HW));
+  return info.Env().Undefined();
+}
+
+void register_bias_grad(Napi::Object exports) { REPMLP_EXPORT(exports, bias_grad); }
+
+}  // namespace repmlp
