@@ -8,3 +8,5 @@ export { Rng } from './rng';
 export { RepmlpError } from './errors';
 export * from './ops/index';
 export * from './optim/index';
+export * from './nn/index';
+export * from './models/index';
