@@ -21,7 +21,7 @@ import { contiguous, permute, reshape } from '../ops/views';
 import { Rng } from '../rng';
 import { scope } from '../scope';
 import type { Device, Tensor } from '../tensor';
-import { BatchNorm2d, Conv2d, ConvBN, Linear } from '../nn/layers';
+import { BatchNorm2d, Conv2d, ConvBN, Linear, type InitOptions } from '../nn/layers';
 import { Module } from '../nn/module';
 
 export interface RepMLPNetConfig {
@@ -53,10 +53,8 @@ export interface BuildOptions {
   device?: Device;
 }
 
-interface Ctx {
-  rng: Rng;
-  device: Device | undefined;
-}
+/** What every layer's initialisation needs: the generator and the device. */
+type Ctx = InitOptions;
 
 function ctxOf(opts: BuildOptions): Ctx {
   return { rng: opts.rng ?? new Rng(opts.seed ?? 0), device: opts.device };
