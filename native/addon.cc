@@ -51,6 +51,7 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
   register_copy(exports);
   register_gelu(exports);
   register_reduce(exports);
+  register_info(exports);
   register_relu(exports);
   register_scale(exports);
   register_sigmoid(exports);

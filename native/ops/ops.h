@@ -9,6 +9,7 @@ void register_binary(Napi::Object exports);
 void register_copy(Napi::Object exports);
 void register_gelu(Napi::Object exports);
 void register_reduce(Napi::Object exports);
+void register_info(Napi::Object exports);  // info.cc: cudaInfo, setTf32
 void register_relu(Napi::Object exports);
 void register_scale(Napi::Object exports);
 void register_sigmoid(Napi::Object exports);
