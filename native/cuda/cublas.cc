@@ -111,6 +111,10 @@ class Search {
     out->api = api;
     Dl_info where{};
     out->path = dladdr(reinterpret_cast<void*>(api.create), &where) && where.dli_fname ? where.dli_fname : file;
+    if (char* abs = realpath(out->path.c_str(), nullptr)) {  // an absolute path without links
+      out->path = abs;
+      std::free(abs);
+    }
     int major = 0, minor = 0, patch = 0;
     if (api.get_property(CUBLAS_PROPERTY_MAJOR, &major) == CUBLAS_STATUS_SUCCESS &&
         api.get_property(CUBLAS_PROPERTY_MINOR, &minor) == CUBLAS_STATUS_SUCCESS &&
@@ -121,7 +125,9 @@ class Search {
 
   // A libcublas file named explicitly: its libcublasLt is the file of the same name with
   // "Lt" inserted (same folder, same version suffix), else libcublasLt.so.<major>.
-  bool file(const std::string& path, Loaded* out) {
+  bool file(const std::string& given, Loaded* out) {
+    // dlopen searches the library path for a name without '/': anchor it to the cwd
+    const std::string path = given.find('/') == std::string::npos ? "./" + given : given;
     const std::string dir = dirname_of(path), base = basename_of(path);
     std::string lt;
     if (base.rfind("libcublas.", 0) == 0) {
@@ -307,6 +313,9 @@ cublasHandle_t cublas_handle() {
       cublas_check(st, "cublasSetStream");
     }
     g_handles[dev] = h;
+    int v = 0;  // cublasGetProperty did not say: ask the handle (major*10000 + minor*100 + patch)
+    if (g_loaded.version.empty() && api.get_version(h, &v) == CUBLAS_STATUS_SUCCESS && v > 0)
+      g_loaded.version = std::to_string(v / 10000) + "." + std::to_string(v / 100 % 100) + "." + std::to_string(v % 100);
   }
   const int mode = g_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH;
   if (g_handle_mode[dev] != mode) {
