@@ -32,6 +32,46 @@ export interface RuntimeInfo {
   cudaReason: string;
 }
 
+/** One place the cuBLAS loader looked, and why it did not load there. */
+export interface CublasAttempt {
+  path: string;
+  error: string;
+}
+
+export interface CublasInfo {
+  found: boolean;
+  /** the libcublas that was loaded, null when none */
+  path: string | null;
+  /** "major.minor.patch", null when not found */
+  version: string | null;
+  /** every attempt that failed, in search order */
+  tried: CublasAttempt[];
+  /** TF32 tensor cores for float32 GEMMs (REPMLP_TF32=1 or setTf32) */
+  tf32: boolean;
+}
+
+export interface CudaDevice {
+  index: number;
+  name: string | null;
+  /** e.g. "9.0" */
+  computeCapability: string | null;
+  /** bytes */
+  totalMemory: number | null;
+}
+
+export interface CudaInfo {
+  /** was the addon built with CUDA sources? */
+  compiled: boolean;
+  /** why no device is usable; null when one is */
+  reason: string | null;
+  devices: CudaDevice[];
+  /** "13.0"; null without a driver */
+  driverVersion: string | null;
+  /** the CUDA runtime the addon was linked with; null when not compiled */
+  runtimeVersion: string | null;
+  cublas: CublasInfo;
+}
+
 type S = NativeStorage;
 
 export interface NativeAddon {
@@ -39,6 +79,9 @@ export interface NativeAddon {
   liveStorages(): LiveStorages;
   runtimeInfo(): RuntimeInfo;
   setNumThreads(n: number): number;
+  // info.cc
+  cudaInfo(): CudaInfo;
+  setTf32(on: boolean): boolean;
 
   // conv2d.cc (inp is read only for dweight, weight only for dinp; null skips a gradient)
   conv2d_forward(

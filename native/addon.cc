@@ -54,6 +54,7 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
   register_bias_grad(exports);
   register_copy(exports);
   register_gemm(exports);
+  register_info(exports);
   register_relu(exports);
   register_scale(exports);
   register_sigmoid(exports);

@@ -8,7 +8,7 @@ const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..');
-const args = ['compile', '--directory', root];
+const args = ['--directory', root];
 // Always explicit: the CMake cache would otherwise keep the previous build's choice.
 args.push(`--CDREPMLP_CUDA=${process.env.REPMLP_CUDA === '0' ? 'OFF' : 'ON'}`);
 if (process.env.REPMLP_CUDA_ARCHS) args.push(`--CDREPMLP_CUDA_ARCHS=${process.env.REPMLP_CUDA_ARCHS}`);
@@ -18,9 +18,13 @@ for (const a of process.argv.slice(2)) {
   if (m) args.push(`--${m[1]}`, m[2]);
 }
 const cli = require.resolve('cmake-js/bin/cmake-js');
-const r = spawnSync(process.execPath, [cli, ...args], { stdio: 'inherit', cwd: root });
-if (r.error) {
-  console.error(`repmlp: could not run cmake-js: ${r.error.message}`);
-  process.exit(1);
+// Configure every time (cheap) so a changed REPMLP_CUDA or architecture list takes effect,
+// then build incrementally.
+for (const step of ['configure', 'build']) {
+  const r = spawnSync(process.execPath, [cli, step, ...args], { stdio: 'inherit', cwd: root });
+  if (r.error) {
+    console.error(`repmlp: could not run cmake-js: ${r.error.message}`);
+    process.exit(1);
+  }
+  if (r.status !== 0) process.exit(r.status ?? 1);
 }
-process.exit(r.status ?? 1);

@@ -12,6 +12,7 @@ void register_reduce(Napi::Object exports);
 void register_bias_grad(Napi::Object exports);
 void register_copy(Napi::Object exports);
 void register_gemm(Napi::Object exports);
+void register_info(Napi::Object exports);  // info.cc: cudaInfo, setTf32
 void register_relu(Napi::Object exports);
 void register_scale(Napi::Object exports);
 void register_sigmoid(Napi::Object exports);

@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+// The `repmlp` command: `repmlp <command> [options]`. Each command lives in lib/cli/<name>.ts
+// and is loaded (required) only when it runs, so `repmlp --help` works even where the
+// native addon does not load. Exit codes: 0 success, 1 failure, 2 bad command line.
+import type { Command, Io } from './cli/command';
+import { UsageError } from './cli/command';
+
+interface Entry {
+  name: string;
+  summary: string;
+  load: () => Command;
+}
+
+const commands: readonly Entry[] = [
+  {
+    name: 'info',
+    summary: 'show the version, the backends, CUDA devices and cuBLAS',
+    load: () => (require('./cli/info') as typeof import('./cli/info')).command,
+  },
+];
+
+function usage(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return [
+    'Usage: repmlp <command> [options]',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Options:',
+    '  -h, --help     show this help (or `repmlp <command> --help`)',
+    '  -v, --version  print the version',
+  ].join('\n');
+}
+
+function version(): string {
+  return (require('./info') as typeof import('./info')).packageVersion();
+}
+
+/** Runs the command line `argv` (without node and the script); returns the exit code. */
+export async function main(argv: string[], io: Io): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined) {
+    io.err(usage() + '\n');
+    return 2;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
+    const topic = name === 'help' ? commands.find((c) => c.name === rest[0]) : undefined;
+    io.out((topic ? topic.load().usage : usage()) + '\n');
+    return 0;
+  }
+  if (name === '--version' || name === '-v') {
+    io.out(version() + '\n');
+    return 0;
+  }
+  const entry = commands.find((c) => c.name === name);
+  if (!entry) {
+    io.err(`repmlp: ${name.startsWith('-') ? 'unknown option' : 'unknown command'} '${name}'\n\n${usage()}\n`);
+    return 2;
+  }
+  const command = entry.load();
+  try {
+    return await command.run(rest, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`repmlp ${e.message}\n\n${command.usage}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+if (require.main === module) {
+  const io: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+  main(process.argv.slice(2), io).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`repmlp: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

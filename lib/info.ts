@@ -1,0 +1,73 @@
+// What this installation of repmlp can run on: the package version, the CPU backend and the
+// CUDA backend (devices, driver, runtime, and the cuBLAS library found at run time).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, fail } from './errors';
+import { native, type CublasInfo, type CudaDevice } from './native';
+
+export interface CudaBackendInfo {
+  /** a CUDA device is usable (cuBLAS is reported separately: GEMMs need it) */
+  available: boolean;
+  /** why CUDA is not available; absent when it is */
+  reason?: string;
+  /** was the addon built with CUDA sources? */
+  compiled: boolean;
+  devices: CudaDevice[];
+  /** "13.0"; null without a driver */
+  driverVersion: string | null;
+  /** the CUDA runtime linked into the addon; null when not compiled */
+  runtimeVersion: string | null;
+  cublas: CublasInfo;
+}
+
+export interface Info {
+  version: string;
+  backends: {
+    cpu: { available: true; threads: number };
+    cuda: CudaBackendInfo;
+  };
+}
+
+let cachedVersion: string | undefined;
+
+/** The version in package.json (lib/ from source, dist/lib/ when compiled). */
+export function packageVersion(): string {
+  if (cachedVersion === undefined) {
+    const up1 = path.join(__dirname, '..');
+    const root = fs.existsSync(path.join(up1, 'package.json')) ? up1 : path.join(up1, '..');
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version?: unknown };
+    cachedVersion = typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  }
+  return cachedVersion;
+}
+
+/**
+ * The version and the backends. Asking looks for cuBLAS (opening the library needs no
+ * GPU); see native/cuda/cublas.h for where it looks.
+ */
+export function info(): Info {
+  const rt = native.runtimeInfo();
+  const cu = native.cudaInfo();
+  const available = cu.compiled && cu.devices.length > 0;
+  const why = cu.reason ?? 'no CUDA device found';
+  const cuda: CudaBackendInfo = {
+    available,
+    ...(available ? {} : { reason: cu.compiled ? `no usable CUDA device: ${why}` : why }),
+    compiled: cu.compiled,
+    devices: cu.devices,
+    driverVersion: cu.driverVersion,
+    runtimeVersion: cu.runtimeVersion,
+    cublas: cu.cublas,
+  };
+  return { version: packageVersion(), backends: { cpu: { available: true, threads: rt.threads }, cuda } };
+}
+
+/**
+ * Lets float32 GEMMs on CUDA use TF32 tensor cores (faster, about 10 bits of mantissa in
+ * the products). Off by default, or on when REPMLP_TF32=1. Returns the setting now in
+ * force (always false in builds without CUDA).
+ */
+export function setTf32(on: boolean): boolean {
+  if (typeof on !== 'boolean') fail('setTf32', 'on', 'a boolean', describe(on));
+  return native.setTf32(on);
+}
