@@ -6,7 +6,7 @@ export { noGrad, isGradEnabled } from './autograd';
 export { liveStorages } from './storage';
 export { Rng } from './rng';
 export { RepmlpError } from './errors';
-export { info, setTf32, type Info, type CudaBackendInfo } from './info';
+export { info, setTf32, setNumThreads, type Info, type CudaBackendInfo } from './info';
 export * from './ops/index';
 export * from './optim/index';
 export * from './nn/index';

@@ -1,6 +1,7 @@
 #include "parallel.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -102,8 +103,17 @@ class Pool {
   std::exception_ptr error_;
 };
 
+// REPMLP_NUM_THREADS overrides the number of hardware threads.
+int default_threads() {
+  if (const char* env = std::getenv("REPMLP_NUM_THREADS")) {
+    const int n = std::atoi(env);
+    if (n >= 1 && n <= 64) return n;
+  }
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 Pool& pool() {
-  static Pool p(std::max(1u, std::thread::hardware_concurrency()));
+  static Pool p(default_threads());
   return p;
 }
 
