@@ -1,7 +1,7 @@
 // safetensors read and write (https://huggingface.co/docs/safetensors): an 8-byte
 // little-endian header length, a JSON header {name: {dtype, shape, data_offsets}}, then the
-// raw little-endian data. F32, F16, BF16 and I64 are read; F32 and I64 are written (F16/BF16
-// are widened to float32 on read). Writes go to a temporary file renamed into place, so a
+// raw little-endian data. F32, F16, BF16 and I64 are read (F16/BF16 widened to float32) and
+// written (float32 tensors narrowed to F16/BF16 on request, rounding to nearest even). Writes go to a temporary file renamed into place, so a
 // crash never leaves a half-written checkpoint.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -85,33 +85,79 @@ export function readSafetensors(file: string): Map<string, HostTensor> {
   return parseSafetensors(buf, file);
 }
 
+// float32 -> IEEE half, round to nearest even (overflow to infinity, NaN kept).
+function f32ToF16(v: number): number {
+  const f = new Float32Array([v]);
+  const x = new Uint32Array(f.buffer)[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  const man = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (man ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    const m = man | 0x800000;
+    const shift = 14 - e;
+    let h = m >>> shift;
+    const rem = m & ((1 << shift) - 1), half = 1 << (shift - 1);
+    if (rem > half || (rem === half && h & 1)) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (man >>> 13);
+  const rem = man & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
+  return sign | h;
+}
+
+// float32 -> bfloat16, round to nearest even.
+function f32ToBf16(v: number): number {
+  const x = new Uint32Array(new Float32Array([v]).buffer)[0];
+  if ((x & 0x7f800000) === 0x7f800000 && x & 0x7fffff) return (x >>> 16) | 0x40;
+  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+export interface WriteOptions {
+  /** Store float32 tensors as this type (default F32). int64 tensors stay I64. */
+  floatType?: 'F32' | 'F16' | 'BF16';
+  metadata?: Record<string, string>;
+}
+
+function encode(t: HostTensor, floatType: 'F32' | 'F16' | 'BF16'): { dtype: SafeDType; bytes: Uint8Array } {
+  if (t.dtype === 'int64' || floatType === 'F32')
+    return { dtype: t.dtype === 'int64' ? 'I64' : 'F32', bytes: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength) };
+  const src = t.data as Float32Array;
+  const out = new Uint16Array(src.length);
+  const conv = floatType === 'F16' ? f32ToF16 : f32ToBf16;
+  for (let i = 0; i < src.length; i++) out[i] = conv(src[i]);
+  return { dtype: floatType, bytes: new Uint8Array(out.buffer) };
+}
+
 /** Serialises tensors (keys sorted, as the reference writer does). */
-export function serializeSafetensors(tensors: Map<string, HostTensor>, metadata?: Record<string, string>): Uint8Array {
+export function serializeSafetensors(tensors: Map<string, HostTensor>, opts: WriteOptions = {}): Uint8Array {
+  const metadata = opts.metadata;
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   const names = [...tensors.keys()].sort();
+  const encoded = names.map((name) => encode(tensors.get(name)!, opts.floatType ?? 'F32'));
   let off = 0;
-  for (const name of names) {
-    const t = tensors.get(name)!;
-    const bytes = t.data.byteLength;
-    header[name] = { dtype: t.dtype === 'int64' ? 'I64' : 'F32', shape: t.shape, data_offsets: [off, off + bytes] };
-    off += bytes;
-  }
+  names.forEach((name, i) => {
+    const { dtype, bytes } = encoded[i];
+    header[name] = { dtype, shape: tensors.get(name)!.shape, data_offsets: [off, off + bytes.byteLength] };
+    off += bytes.byteLength;
+  });
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8); // 8-byte aligned data
   const head = Buffer.alloc(8);
   head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
   const parts: Uint8Array[] = [head, Buffer.from(json, 'utf8')];
-  for (const name of names) {
-    const d = tensors.get(name)!.data;
-    parts.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
-  }
+  for (const { bytes } of encoded) parts.push(bytes);
   return Buffer.concat(parts);
 }
 
 /** Writes atomically: a temporary file in the same folder, fsync, then rename. */
-export function writeSafetensors(file: string, tensors: Map<string, HostTensor>, metadata?: Record<string, string>): void {
-  writeFileAtomic(file, serializeSafetensors(tensors, metadata));
+export function writeSafetensors(file: string, tensors: Map<string, HostTensor>, opts: WriteOptions = {}): void {
+  writeFileAtomic(file, serializeSafetensors(tensors, opts));
 }
 
 export function writeFileAtomic(file: string, data: Uint8Array | string): void {

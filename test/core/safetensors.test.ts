@@ -14,7 +14,7 @@ test('safetensors: round trip F32 and I64 with metadata', () => {
     ['a.num_batches_tracked', { dtype: 'int64', shape: [], data: BigInt64Array.from([7n]) }],
   ]);
   const file = path.join(dir, 'x.safetensors');
-  writeSafetensors(file, m, { format: 'pt' });
+  writeSafetensors(file, m, { metadata: { format: 'pt' } });
   const back = readSafetensors(file);
   assert.equal([...back.keys()].sort(), ['a.num_batches_tracked', 'b.weight']);
   assert.equal(back.get('b.weight')!.shape, [2, 3]);
@@ -36,6 +36,22 @@ test('safetensors: F16 and BF16 are widened to float32', () => {
   const m = parseSafetensors(Buffer.concat([head, Buffer.from(header), data]));
   assert.equal(Array.from(m.get('h')!.data as Float32Array), [1, -2, 0.5]);
   assert.equal(Array.from(m.get('b')!.data as Float32Array), [1, -3]);
+});
+
+test('safetensors: float32 written as F16 and BF16 round to nearest even', () => {
+  const values = Float32Array.from([1, -2, 0.5, 3.14159, 65504, 1e-7, -0, 70000, 1 + 2 ** -11, 1 + 3 * 2 ** -11]);
+  const m = new Map<string, HostTensor>([
+    ['w', { dtype: 'float32', shape: [values.length], data: values }],
+    ['n', { dtype: 'int64', shape: [1], data: BigInt64Array.from([5n]) }],
+  ]);
+  const h = parseSafetensors(Buffer.from(serializeSafetensors(m, { floatType: 'F16' })));
+  // 1e-7 is a subnormal half (2^-24 steps); 70000 overflows; ties go to even.
+  assert.equal(Array.from(h.get('w')!.data as Float32Array), [1, -2, 0.5, 3.140625, 65504, 1.1920928955078125e-7, -0, Infinity, 1, 1 + 4 * 2 ** -11]);
+  assert.equal(Array.from(h.get('n')!.data as BigInt64Array), [5n], 'int64 stays I64');
+  const b = parseSafetensors(Buffer.from(serializeSafetensors(m, { floatType: 'BF16' })));
+  assert.equal(Array.from(b.get('w')!.data as Float32Array).slice(0, 4), [1, -2, 0.5, 3.140625]);
+  const back = b.get('w')!.data as Float32Array;
+  for (let i = 0; i < values.length; i++) assert.ok(Math.abs(back[i] - values[i]) <= Math.abs(values[i]) * 2 ** -8, `bf16 ${values[i]} -> ${back[i]}`);
 });
 
 test('safetensors: corrupt files name the file and the fault', () => {
