@@ -11,3 +11,4 @@ export * from './ops/index';
 export * from './optim/index';
 export * from './nn/index';
 export * from './models/index';
+export * from './data/index';
