@@ -12,3 +12,4 @@ export * from './optim/index';
 export * from './nn/index';
 export * from './models/index';
 export * from './data/index';
+export { readSafetensors, writeSafetensors, parseSafetensors, serializeSafetensors, type HostTensor, type WriteOptions } from './safetensors';

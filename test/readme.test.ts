@@ -6,20 +6,32 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 // The README's example must run as written (with 'repmlp' pointing at this checkout).
-test('README example runs and its loss falls', () => {
-  const root = path.join(__dirname, '..');
-  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
-  const m = /```ts\n([\s\S]*?)```/.exec(readme);
-  assert.ok(m, 'README has a ts example');
-  const code = m![1].replace("from 'repmlp'", `from ${JSON.stringify(path.join(root, 'lib', 'index.ts'))}`);
+const root = path.join(__dirname, '..');
+const examples = [...fs.readFileSync(path.join(root, 'README.md'), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+
+function run(code: string) {
+  code = code.replace("from 'repmlp'", `from ${JSON.stringify(path.join(root, 'lib', 'index.ts'))}`);
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'repmlp-readme-')), 'example.ts');
   fs.writeFileSync(file, code);
   const r = spawnSync(process.execPath, ['-r', 'tsx/cjs', file], { encoding: 'utf8', cwd: root });
   fs.rmSync(path.dirname(file), { recursive: true, force: true });
   assert.is(r.status, 0, r.stderr);
+  return r;
+}
+
+test('README: the training example runs and its loss falls', () => {
+  assert.is(examples.length, 2, 'README has two ts examples');
+  const r = run(examples[0]);
   const losses = [...r.stdout.matchAll(/loss (\d+\.\d+)/g)].map((x) => Number(x[1]));
   assert.is(losses.length, 4, r.stdout);
   assert.ok(losses[3] < losses[0], r.stdout);
+});
+
+test('README: the RepMLPNet example trains a step, injects locality and saves', () => {
+  const r = run(examples[1]);
+  const m = /max \|diff\|: (\S+)/.exec(r.stdout);
+  assert.ok(m, r.stdout);
+  assert.ok(Number(m![1]) < 1e-4, r.stdout);
 });
 
 test.run();
