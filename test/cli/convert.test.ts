@@ -191,7 +191,7 @@ test('verify: random init and a checkpoint, text and JSON, exit codes', async ()
   assert.match(r.stderr, /^repmlp verify: expected an integer >= 1 for --batch but received '0'/);
   r = await run(['verify', '--arch', 'small', '--seed', '-1']);
   assert.is(r.code, 2);
-  assert.match(r.stderr, /verify: unknown option '-1'/);
+  assert.match(r.stderr, /^repmlp verify: expected an integer >= 0 for --seed but received '-1'/);
   r = await run(['verify', 'extra', '--arch', 'small']);
   assert.match(r.stderr, /verify: unexpected argument 'extra'/);
   r = await run(['verify']);
