@@ -17,6 +17,16 @@ const commands: readonly Entry[] = [
     summary: 'show the version, the backends, CUDA devices and cuBLAS',
     load: () => (require('./cli/info') as typeof import('./cli/info')).command,
   },
+  {
+    name: 'convert',
+    summary: 'convert training-form weights (.safetensors or .pth) to the deploy form',
+    load: () => (require('./cli/convert') as typeof import('./cli/convert')).command,
+  },
+  {
+    name: 'verify',
+    summary: 'check that Locality Injection keeps the logits; print params and FLOPs',
+    load: () => (require('./cli/verify') as typeof import('./cli/verify')).command,
+  },
 ];
 
 function usage(): string {

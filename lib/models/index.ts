@@ -3,3 +3,4 @@ export {
   type RepMLPNetConfig, type RepMLPBlockOptions, type BuildOptions,
 } from './repmlpnet';
 export { preset, presetNames, presetInputSize, parameterCount, type PresetName, type PresetOverrides } from './presets';
+export { flops } from './flops';
