@@ -13,3 +13,4 @@ export * from './nn/index';
 export * from './models/index';
 export * from './data/index';
 export { readSafetensors, writeSafetensors, parseSafetensors, serializeSafetensors, type HostTensor, type WriteOptions } from './safetensors';
+export { readPth, readStateDict } from './pth';

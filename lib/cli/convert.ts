@@ -41,7 +41,7 @@ export const command: Command = {
       model.eval();
       model.localityInjection();
       const deploy = model.stateDict();
-      writeSafetensors(output, deploy, { format: 'pt', arch: arch.name, form: 'deploy' });
+      writeSafetensors(output, deploy, { metadata: { format: 'pt', arch: arch.name, form: 'deploy' } });
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       const params = parameterCount({ ...arch.config, deploy: true });
       io.out(`converted ${input} -> ${output}: ${state.size} keys in, ${deploy.size} keys out, ${params} parameters (deploy form), ${seconds.toFixed(2)} s\n`);
