@@ -17,6 +17,7 @@
 import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import { RepmlpError } from './errors';
+import { widenHalf } from './half';
 import { readSafetensors, type HostTensor } from './safetensors';
 
 // ---------------------------------------------------------------------------------------
@@ -333,26 +334,13 @@ class Unpickler {
 // ---------------------------------------------------------------------------------------
 // tensors
 
-function f16ToF32(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
-
 /** Raw little-endian elements as a HostTensor's data (float16 / bfloat16 widened). */
 function decode(bytes: Buffer, dtype: StorageDType, count: number): Float32Array | BigInt64Array {
   const ab = new ArrayBuffer(bytes.length); // aligned copy
   new Uint8Array(ab).set(bytes);
   if (dtype === 'float32') return new Float32Array(ab);
   if (dtype === 'int64') return new BigInt64Array(ab);
-  const h = new Uint16Array(ab);
-  const out = new Float32Array(count);
-  if (dtype === 'float16') for (let i = 0; i < count; i++) out[i] = f16ToF32(h[i]);
-  else new Uint32Array(out.buffer).set(Array.from(h, (v) => v << 16));
-  return out;
+  return widenHalf(new Uint16Array(ab, 0, count), dtype === 'float16' ? 'F16' : 'BF16');
 }
 
 function isContiguous(shape: number[], stride: number[]): boolean {

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RepmlpError } from './errors';
+import { f32ToBf16, f32ToF16, widenHalf } from './half';
 
 export type SafeDType = 'F32' | 'F16' | 'BF16' | 'I64';
 
@@ -17,14 +18,6 @@ export interface HostTensor {
 
 const BYTES: Record<SafeDType, number> = { F32: 4, F16: 2, BF16: 2, I64: 8 };
 
-function f16ToF32(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
 
 /** Parses a safetensors buffer; `file` names the source in errors. */
 export function parseSafetensors(buf: Buffer, file = '<buffer>'): Map<string, HostTensor> {
@@ -57,19 +50,7 @@ export function parseSafetensors(buf: Buffer, file = '<buffer>'): Map<string, Ho
     let data: Float32Array | BigInt64Array;
     if (dt === 'F32') data = new Float32Array(ab);
     else if (dt === 'I64') data = new BigInt64Array(ab);
-    else {
-      const h = new Uint16Array(ab);
-      data = new Float32Array(count);
-      const u = new Uint32Array(1);
-      const f = new Float32Array(u.buffer);
-      for (let i = 0; i < count; i++) {
-        if (dt === 'F16') data[i] = f16ToF32(h[i]);
-        else {
-          u[0] = h[i] << 16;
-          data[i] = f[0];
-        }
-      }
-    }
+    else data = widenHalf(new Uint16Array(ab), dt);
     out.set(name, { dtype: dt === 'I64' ? 'int64' : 'float32', shape: [...info.shape], data });
   }
   return out;
@@ -85,37 +66,6 @@ export function readSafetensors(file: string): Map<string, HostTensor> {
   return parseSafetensors(buf, file);
 }
 
-// float32 -> IEEE half, round to nearest even (overflow to infinity, NaN kept).
-function f32ToF16(v: number): number {
-  const f = new Float32Array([v]);
-  const x = new Uint32Array(f.buffer)[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  const man = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (man ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    const m = man | 0x800000;
-    const shift = 14 - e;
-    let h = m >>> shift;
-    const rem = m & ((1 << shift) - 1), half = 1 << (shift - 1);
-    if (rem > half || (rem === half && h & 1)) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (man >>> 13);
-  const rem = man & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
-  return sign | h;
-}
-
-// float32 -> bfloat16, round to nearest even.
-function f32ToBf16(v: number): number {
-  const x = new Uint32Array(new Float32Array([v]).buffer)[0];
-  if ((x & 0x7f800000) === 0x7f800000 && x & 0x7fffff) return (x >>> 16) | 0x40;
-  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
-}
 
 export interface WriteOptions {
   /** Store float32 tensors as this type (default F32). int64 tensors stay I64. */
