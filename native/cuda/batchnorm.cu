@@ -6,32 +6,14 @@
 // stream-ordered allocator (cudaMallocAsync), so nothing is cached between calls.
 #include <algorithm>
 
+#include "block_reduce.cuh"
 #include "check.cuh"
 #include "kernels.h"
 
 namespace repmlp::cuda {
 namespace {
 
-constexpr int kThreads = 256;  // a multiple of 32: block_sum relies on whole warps
-
-// Sum of v over the block, valid in every thread. Reusable back to back in one kernel.
-__device__ double block_sum(double v) {
-  __shared__ double warp_sums[kThreads / 32];
-  __shared__ double total;
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  if (lane == 0) warp_sums[warp] = v;
-  __syncthreads();
-  if (warp == 0) {
-    v = lane < kThreads / 32 ? warp_sums[lane] : 0.0;
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
-    if (lane == 0) total = v;
-  }
-  __syncthreads();
-  const double r = total;
-  __syncthreads();
-  return r;
-}
+constexpr int kThreads = 256;  // a multiple of 32: block_sum_all relies on whole warps
 
 // The element of channel c at position j of its M = N*HW values. inp: (N, C, HW)
 __device__ __forceinline__ int64_t channel_index(int64_t j, int64_t c, int64_t C, int64_t HW) {
@@ -84,7 +66,7 @@ __global__ void channel_partial_kernel(double* part, const float* inp, const dou
   } else {
     for (int64_t j = j0 + threadIdx.x; j < j1; j += blockDim.x) acc += static_cast<double>(inp[channel_index(j, c, C, HW)]);
   }
-  acc = block_sum(acc);
+  acc = block_sum_all(acc);
   if (threadIdx.x == 0) part[c * parts + p] = acc;
 }
 
@@ -104,9 +86,9 @@ __global__ void grad_partial_kernel(double* part_dy, double* part_dyxmu, double*
     b += g * xm;
     d += xm;
   }
-  a = block_sum(a);
-  b = block_sum(b);
-  d = block_sum(d);
+  a = block_sum_all(a);
+  b = block_sum_all(b);
+  d = block_sum_all(d);
   if (threadIdx.x == 0) {
     part_dy[c * parts + p] = a;
     part_dyxmu[c * parts + p] = b;

@@ -3,6 +3,7 @@
 // window (no atomics). dweight and dbias: one block per element, a deterministic block
 // reduction over (n, ho, wo). Sums run in float over blocks of kBlock terms that are then
 // added in double, as on the CPU.
+#include "block_reduce.cuh"
 #include "check.cuh"
 #include "kernels.h"
 
@@ -44,21 +45,6 @@ struct BlockedSum {
   }
   __device__ double value() const { return total + part; }
 };
-
-// The sum of v over the block, valid in thread 0. blockDim.x must be a multiple of 32.
-__device__ double block_sum(double v) {
-  __shared__ double warp_sums[32];
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  if (lane == 0) warp_sums[warp] = v;
-  __syncthreads();
-  if (warp == 0) {
-    v = lane < (int)(blockDim.x >> 5) ? warp_sums[lane] : 0.0;
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
-  }
-  __syncthreads();  // warp_sums may be reused by the next call
-  return v;
-}
 
 // out: (N, Cout, Ho, Wo); inp: (N, Cin, H, W); weight: (Cout, Cin_g, kh, kw); bias: (Cout) or null
 __global__ void conv2d_forward_kernel(float* out, const float* inp, const float* weight, const float* bias, Geom s) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "../ops/broadcast.h"
+#include "block_reduce.cuh"
 #include "check.cuh"
 #include "kernels.h"
 
@@ -30,21 +31,6 @@ __device__ __forceinline__ int64_t offset_of(const Dims& d, int64_t k) {
     k = q;
   }
   return off;
-}
-
-// Sum of v over the block, valid in thread 0. blockDim.x is a multiple of 32, at most 1024.
-__device__ double block_sum(double v) {
-  __shared__ double warp_sums[32];
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  if (lane == 0) warp_sums[warp] = v;
-  __syncthreads();
-  if (warp == 0) {
-    v = lane < static_cast<int>(blockDim.x >> 5) ? warp_sums[lane] : 0.0;
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
-  }
-  __syncthreads();  // warp_sums may be reused by the caller's next iteration
-  return v;
 }
 
 // Inner group reduced. Task t = (o, s), t = o * nsplit + s: the block sums elements
