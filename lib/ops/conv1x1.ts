@@ -1,13 +1,22 @@
 // 1x1 convolution, as PyTorch's F.conv2d with a (Cout, Cin, 1, 1) kernel:
 // out[n] (Cout, HW) = W (Cout, Cin) @ x[n] (Cin, HW) + bias, one strided-batched GEMM over n
 // with W shared (stride 0). Backward: dx[n] = W^T @ dout[n] (one batched GEMM),
-// dW = sum_n dout[n] @ x[n]^T (a GEMM per n accumulating with beta = 1), dbias = dout
-// summed over n and HW.
+// dW = sum_n dout[n] @ x[n]^T as one GEMM with K = N*HW over channel-major copies of dout
+// and x (a strided copy each is far cheaper than N small GEMMs; with HW = 1 no copy is
+// needed), dbias = dout summed over n and HW.
 import { record } from '../autograd';
 import { checkSameDevice, checkTensor } from '../check';
 import { fillTensor, Tensor } from '../tensor';
 import { biasGrad, fillBias, gemm, rowMajor, transposed } from './gemm';
-import { withDense } from './views';
+import { materialize, withDense } from './views';
+
+// t (N, C, HW) dense -> an untracked dense copy laid out (C, N, HW).
+function channelMajor(t: Tensor, N: number, C: number, HW: number): Tensor {
+  const v = t.view([C, N, HW], [HW, C * HW, 1], t.offset, false);
+  const c = materialize(v, false);
+  v.dispose();
+  return c;
+}
 
 export function conv1x1(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
   checkTensor('conv1x1', 'x', x, { ndim: 4 });
@@ -40,10 +49,16 @@ export function conv1x1(x: Tensor, weight: Tensor, bias: Tensor | null = null): 
         // dW (Cout, Cin) = sum_n dout[n] (Cout, HW) @ x[n]^T (HW, Cin)
         dw = Tensor.empty([Cout, Cin, 1, 1], { device });
         if (N === 0) fillTensor(dw, 0);
-        for (let n = 0; n < N; n++)
-          gemm(rowMajor(dw, Cin), rowMajor(gd, HW, 0, n * Cout * HW), transposed(rowMajor(xd, HW, 0, n * Cin * HW)), {
-            M: Cout, N: Cin, K: HW, beta: n === 0 ? 0 : 1,
-          });
+        else if (HW === 1) {
+          // dout (N, Cout)^T @ x (N, Cin)
+          gemm(rowMajor(dw, Cin), transposed(rowMajor(gd, Cout)), rowMajor(xd, Cin), { M: Cout, N: Cin, K: N });
+        } else {
+          // (Cout, N*HW) @ (Cin, N*HW)^T on channel-major copies
+          const gT = channelMajor(gd, N, Cout, HW), xT = channelMajor(xd, N, Cin, HW);
+          gemm(rowMajor(dw, Cin), rowMajor(gT, N * HW), transposed(rowMajor(xT, N * HW)), { M: Cout, N: Cin, K: N * HW });
+          gT.dispose();
+          xT.dispose();
+        }
       }
       if (!bias) return [dx, dw];
       return [dx, dw, needs[2] ? biasGrad(gd, N, Cout, HW) : null];

@@ -6,7 +6,8 @@ import { checkSameDevice, checkTensor } from '../check';
 import { describe, fail, shapeStr } from '../errors';
 import { native } from '../native';
 import { Tensor } from '../tensor';
-import { withDense } from './views';
+import { conv1x1 } from './conv1x1';
+import { permute, reshape, withDense } from './views';
 
 export interface Conv2dOptions {
   /** Step between windows: one number or [h, w]. Default 1. */
@@ -22,6 +23,26 @@ function pair(name: string, v: unknown, min: number): [number, number] {
   if (ok(v)) return [v, v];
   if (Array.isArray(v) && v.length === 2 && ok(v[0]) && ok(v[1])) return [v[0], v[1]];
   return fail('conv2d', name, `an integer >= ${min} or a pair [h, w] of them`, describe(v));
+}
+
+/**
+ * A convolution whose kernel tiles the input (kernel = stride, no padding, one group: the
+ * patch embedding and the 2x2 stride-2 embeds) is a 1x1 convolution over the patches:
+ * (N, Cin, Ho, kh, Wo, kw) -> (N, Cin*kh*kw, Ho, Wo) by one strided copy, then a GEMM.
+ * Forward and backward run on the GEMM, which is much faster than the direct kernel here.
+ */
+function patchConv(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
+  const [N, Cin, H, W] = x.shape;
+  const [Cout, , kh, kw] = weight.shape;
+  const Ho = H / kh, Wo = W / kw;
+  const tiles = reshape(x, [N, Cin, Ho, kh, Wo, kw]);
+  const moved = permute(tiles, [0, 1, 3, 5, 2, 4]); // (N, Cin, kh, kw, Ho, Wo)
+  const cols = reshape(moved, [N, Cin * kh * kw, Ho, Wo]);
+  const w = reshape(weight, [Cout, Cin * kh * kw, 1, 1]);
+  const y = conv1x1(cols, w, bias);
+  // The autograd nodes hold their own references; these views are no longer needed.
+  for (const t of [tiles, moved, cols, w]) t.dispose();
+  return y;
 }
 
 /**
@@ -55,6 +76,9 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
     fail('conv2d', 'weight', `a kernel no larger than the padded input ${H + 2 * ph} x ${W + 2 * pw}`, `shape ${shapeStr(weight.shape)}`);
   if (bias && bias.shape[0] !== Cout) fail('conv2d', 'bias', `shape (${Cout})`, `shape ${shapeStr(bias.shape)}`);
   const device = checkSameDevice('conv2d', { x, weight, bias });
+
+  if (groups === 1 && kh === sh && kw === sw && ph === 0 && pw === 0 && H % kh === 0 && W % kw === 0)
+    return patchConv(x, weight, bias ?? null);
 
   const Ho = Math.floor((H + 2 * ph - kh) / sh) + 1, Wo = Math.floor((W + 2 * pw - kw) / sw) + 1;
   const sizes = [N, Cin, H, W, Cout, kh, kw, sh, sw, ph, pw, groups] as const;
