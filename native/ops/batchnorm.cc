@@ -18,8 +18,11 @@ namespace cpu {
 
 namespace {
 
+// The hot loops below are compiled twice (AVX2 and baseline, picked at load time): four
+// doubles per vector instead of two.
+
 // Sum of x[0..n) in double with eight independent accumulators (vectorisable).
-inline double sum_f64(const float* x, int64_t n) {
+__attribute__((target_clones("arch=x86-64-v3", "default"))) double sum_f64(const float* x, int64_t n) {
   double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -29,7 +32,7 @@ inline double sum_f64(const float* x, int64_t n) {
 }
 
 // Sum of (x - m)^2 over x[0..n) in double.
-inline double sum_sq_dev_f64(const float* x, double m, int64_t n) {
+__attribute__((target_clones("arch=x86-64-v3", "default"))) double sum_sq_dev_f64(const float* x, double m, int64_t n) {
   double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -45,7 +48,7 @@ inline double sum_sq_dev_f64(const float* x, double m, int64_t n) {
 }
 
 // Sums of dy, dy * (x - m) and x - m over [0..n) in double.
-inline void grad_sums_f64(const float* dy, const float* x, double m, int64_t n, double* s_dy, double* s_dyxmu,
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void grad_sums_f64(const float* dy, const float* x, double m, int64_t n, double* s_dy, double* s_dyxmu,
                           double* s_xmu) {
   double a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0}, d[4] = {0, 0, 0, 0};
   int64_t i = 0;
@@ -77,16 +80,24 @@ void reduce_planes(double* out, const double* part, int64_t N, int64_t C) {
 // Planes per parallel chunk: about 16K elements.
 inline int64_t plane_grain(int64_t HW) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(HW, 1)); }
 
+// y = (x - m) * a + b over one plane.
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void affine_plane(float* y, const float* x, float m, float a, float b, int64_t HW) {
+  for (int64_t i = 0; i < HW; ++i) y[i] = (x[i] - m) * a + b;
+}
+
+// d = k * (g - md - (x - m) * pr) over one plane: the training backward's input gradient.
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void backward_plane(float* d, const float* g, const float* x, float k, float md, float m, float pr,
+                                                                int64_t HW) {
+  for (int64_t i = 0; i < HW; ++i) d[i] = k * (g[i] - md - (x[i] - m) * pr);
+}
+
 // out = (inp - center[c]) * scale[c] + shift[c] for every plane (n, c).
 // out, inp: (N, C, HW); center, scale, shift: (C)
 void affine_planes(float* out, const float* inp, const float* center, const float* scale, const float* shift,
                    int64_t N, int64_t C, int64_t HW) {
   parallel_for(N * C, plane_grain(HW), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
-      const float m = center[p % C], a = scale[p % C], b = shift[p % C];
-      const float* x = inp + p * HW;
-      float* y = out + p * HW;
-      for (int64_t i = 0; i < HW; ++i) y[i] = (x[i] - m) * a + b;
+      affine_plane(out + p * HW, inp + p * HW, center[p % C], scale[p % C], shift[p % C], HW);
     }
   });
 }
@@ -186,11 +197,8 @@ void batchnorm_backward(float* dinp, float* dweight, float* dbias, const float* 
   }
   parallel_for(N * C, plane_grain(HW), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
-      const float k = kk[p % C], md = mdy[p % C], pr = proj[p % C], m = mean_saved[p % C];
-      const float* g = dout + p * HW;
-      const float* x = inp + p * HW;
-      float* d = dinp + p * HW;
-      for (int64_t i = 0; i < HW; ++i) d[i] = k * (g[i] - md - (x[i] - m) * pr);
+      const int64_t c = p % C;
+      backward_plane(dinp + p * HW, dout + p * HW, inp + p * HW, kk[c], mdy[c], mean_saved[c], proj[c], HW);
     }
   });
 }
