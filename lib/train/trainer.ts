@@ -127,7 +127,8 @@ function nonNeg(name: string, v: unknown, dflt: number, max = Infinity): number 
   return v as number;
 }
 
-function limit(d: ImageDataset, n: number | undefined): ImageDataset {
+/** The first n images of a data set (all of them when n is undefined). */
+export function limitDataset(d: ImageDataset, n: number | undefined): ImageDataset {
   if (n === undefined || n >= d.n) return d;
   const per = (d.c ?? 1) * d.h * d.w;
   return { ...d, n, images: d.images.subarray(0, n * per), labels: d.labels.subarray(0, n) };
@@ -254,8 +255,8 @@ export async function train(options: TrainOptions = {}): Promise<TrainSummary> {
   const prefetch = options.prefetch ?? true;
 
   const data = loadData(dataName, options.dataDir);
-  const trainSet = limit(data.train, options.limitTrain === undefined ? undefined : posInt('limitTrain', options.limitTrain, 1));
-  const testSet = limit(data.test, options.limitTest === undefined ? undefined : posInt('limitTest', options.limitTest, 1));
+  const trainSet = limitDataset(data.train, options.limitTrain === undefined ? undefined : posInt('limitTrain', options.limitTrain, 1));
+  const testSet = limitDataset(data.test, options.limitTest === undefined ? undefined : posInt('limitTest', options.limitTest, 1));
   const channels = data.train.c ?? 1;
   const config = resolveConfig(arch, channels, data.numClasses);
   const inputSize = config.hs[0] * config.patchSize;
@@ -320,7 +321,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainSummary> {
     }
     writeFileAtomic(path.join(out, 'config.json'), JSON.stringify({ config, options: recorded }, null, 2) + '\n');
     log(`model: RepMLPNet ${archName}, ${model.parameterCount()} parameters, input ${inputSize}x${inputSize}, device ${device}; ` +
-      `${epochs} epochs x ${stepsPerEpoch} steps of ${batchSize}; out ${out}`);
+      `${epochs} epoch${epochs === 1 ? '' : 's'} x ${stepsPerEpoch} steps of ${batchSize}; out ${out}`);
 
     const start = Date.now();
     let trainSeconds = 0, trainImages = 0, stepsThisRun = 0;
