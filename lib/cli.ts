@@ -27,6 +27,16 @@ const commands: readonly Entry[] = [
     summary: 'check that Locality Injection keeps the logits; print params and FLOPs',
     load: () => (require('./cli/verify') as typeof import('./cli/verify')).command,
   },
+  {
+    name: 'train',
+    summary: 'train RepMLPNet on Fashion-MNIST or CIFAR (checkpoints, resume, deploy form)',
+    load: () => (require('./cli/train') as typeof import('./cli/train')).command,
+  },
+  {
+    name: 'eval',
+    summary: 'top-1 test accuracy of training-form or deploy-form weights',
+    load: () => (require('./cli/eval') as typeof import('./cli/eval')).command,
+  },
 ];
 
 function usage(): string {
@@ -81,7 +91,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
 }
 
 if (require.main === module) {
-  const io: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+  const io: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t), isTty: process.stdout.isTTY === true };
   main(process.argv.slice(2), io).then(
     (code) => {
       process.exitCode = code;

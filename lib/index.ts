@@ -12,5 +12,6 @@ export * from './optim/index';
 export * from './nn/index';
 export * from './models/index';
 export * from './data/index';
+export * from './train/index';
 export { readSafetensors, writeSafetensors, parseSafetensors, serializeSafetensors, type HostTensor, type WriteOptions } from './safetensors';
 export { readPth, readStateDict } from './pth';

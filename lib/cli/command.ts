@@ -6,6 +6,8 @@
 export interface Io {
   out(text: string): void;
   err(text: string): void;
+  /** true when `out` is a terminal (progress bars redraw one line) */
+  isTty?: boolean;
 }
 
 export interface Command {

@@ -225,7 +225,16 @@ export class DataLoader {
     this.worker = null;
     for (const { reject } of this.waiting.values()) reject(new RepmlpError(`${OP}: closed`));
     this.waiting.clear();
-    if (w) await w.terminate();
+    if (w) {
+      // A worker stopped while it is still starting up no longer holds the event loop: keep
+      // the process alive until terminate() settles, or it would exit in the middle of close().
+      const alive = setInterval(() => undefined, 1000);
+      try {
+        await w.terminate();
+      } finally {
+        clearInterval(alive);
+      }
+    }
   }
 
   // Plans batch `index` of `epoch`, advancing the augmentation Rng.
