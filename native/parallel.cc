@@ -1,6 +1,8 @@
 #include "parallel.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <condition_variable>
 #include <exception>
@@ -36,13 +38,16 @@ class Pool {
       tasks_ = tasks;
       next_ = 0;
       pending_ = tasks;
+      pending_flag_.store(tasks, std::memory_order_relaxed);
       error_ = nullptr;
       ++generation_;
+      generation_flag_.store(generation_, std::memory_order_release);
     }
     cv_.notify_all();
     in_worker = true;
     drain();
     in_worker = false;
+    spin_until([this] { return pending_flag_.load(std::memory_order_acquire) == 0; });
     std::unique_lock<std::mutex> lock(m_);
     done_cv_.wait(lock, [this] { return pending_ == 0; });
     task_ = nullptr;
@@ -65,7 +70,23 @@ class Pool {
         if (!error_) error_ = std::current_exception();
       }
       std::lock_guard<std::mutex> lock(m_);
-      if (--pending_ == 0) done_cv_.notify_all();
+      pending_flag_.store(--pending_, std::memory_order_release);
+      if (pending_ == 0) done_cv_.notify_all();
+    }
+  }
+
+  // Waking a sleeping thread costs tens of microseconds on a VM, and a training step makes
+  // thousands of parallel calls, so both sides spin for a short while (~50 us) before
+  // blocking on the condition variable.
+  template <typename Ready>
+  static bool spin_until(Ready ready) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
+    for (int i = 0;; ++i) {
+      if (ready()) return true;
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+      if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) return false;
     }
   }
 
@@ -74,6 +95,7 @@ class Pool {
     uint64_t seen = 0;
     for (;;) {
       {
+        spin_until([&] { return generation_flag_.load(std::memory_order_acquire) != seen; });
         std::unique_lock<std::mutex> lock(m_);
         cv_.wait(lock, [&] { return quit_ || generation_ != seen; });
         if (quit_) return;
@@ -99,6 +121,9 @@ class Pool {
   const std::function<void(int)>* task_ = nullptr;
   int tasks_ = 0, next_ = 0, pending_ = 0;
   uint64_t generation_ = 0;
+  // Lock-free mirrors of generation_ and pending_ for the spinning waits.
+  std::atomic<uint64_t> generation_flag_{0};
+  std::atomic<int> pending_flag_{0};
   bool quit_ = false;
   std::exception_ptr error_;
 };
