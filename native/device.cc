@@ -1,23 +1,21 @@
 #include "device.h"
 
+#include "host_cache.h"
+
 #include <cstdlib>
 #include <cstring>
-#include <new>
 
 namespace repmlp {
 
 void* device_alloc(Device d, size_t bytes) {
   if (d == Device::CUDA) return cuda::malloc(bytes);
-  // 64-byte alignment keeps vector loads aligned in the CPU kernels.
-  void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
-  if (!p) throw Error("out of host memory: could not allocate " + std::to_string(bytes) + " bytes");
-  return p;
+  return host_cache::alloc(bytes);  // 64-byte aligned, cached
 }
 
-void device_free(Device d, void* p) {
+void device_free(Device d, void* p, size_t bytes) {
   if (!p) return;
   if (d == Device::CUDA) cuda::free(p);
-  else std::free(p);
+  else host_cache::release(p, bytes);
 }
 
 void copy_to_host(Device d, void* host_dst, const void* src, size_t bytes) {

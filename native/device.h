@@ -9,7 +9,7 @@
 namespace repmlp {
 
 void* device_alloc(Device d, size_t bytes);
-void device_free(Device d, void* p);
+void device_free(Device d, void* p, size_t bytes);  // bytes: as allocated
 // Copies between host memory and storage memory on `d` (host<->host when d is CPU).
 void copy_to_host(Device d, void* host_dst, const void* src, size_t bytes);
 void copy_from_host(Device d, void* dst, const void* host_src, size_t bytes);

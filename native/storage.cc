@@ -62,7 +62,7 @@ StorageObject::StorageObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
 StorageObject::~StorageObject() {
   if (!freed_) {
     // Finalizer path: no env calls allowed here beyond freeing.
-    device_free(s_.device, s_.ptr);
+    device_free(s_.device, s_.ptr, s_.bytes());
     auto& c = live_counts();
     const int64_t bytes = static_cast<int64_t>(s_.bytes());
     if (s_.device == Device::CPU) c.cpu_buffers--, c.cpu_bytes -= bytes;
@@ -73,7 +73,7 @@ StorageObject::~StorageObject() {
 void StorageObject::release(Napi::Env env) {
   if (freed_) return;
   freed_ = true;
-  device_free(s_.device, s_.ptr);
+  device_free(s_.device, s_.ptr, s_.bytes());
   s_.ptr = nullptr;
   auto& c = live_counts();
   const int64_t bytes = static_cast<int64_t>(s_.bytes());

@@ -1,0 +1,97 @@
+#include "host_cache.h"
+
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common.h"
+
+namespace repmlp::host_cache {
+namespace {
+
+struct Cache {
+  std::mutex m;
+  std::unordered_map<size_t, std::vector<void*>> free_blocks;  // rounded size -> blocks
+  size_t cached = 0;
+  size_t limit = default_limit();
+
+  static size_t default_limit() {
+    if (const char* env = std::getenv("REPMLP_CPU_CACHE_MB")) {
+      const long mb = std::atol(env);
+      if (mb >= 0) return static_cast<size_t>(mb) << 20;
+    }
+    return size_t{2048} << 20;
+  }
+
+  void empty_locked() {
+    for (auto& kv : free_blocks)
+      for (void* p : kv.second) std::free(p);
+    free_blocks.clear();
+    cached = 0;
+  }
+};
+
+Cache& cache() {
+  static Cache* c = new Cache();  // never destroyed: storages may be freed during exit
+  return *c;
+}
+
+// Sizes are rounded to 64 bytes below 64 KiB and to 4 KiB above, so recurring shapes hit.
+size_t rounded(size_t bytes) {
+  const size_t q = bytes < (size_t{64} << 10) ? 64 : 4096;
+  return (bytes + q - 1) / q * q;
+}
+
+}  // namespace
+
+void* alloc(size_t bytes) {
+  const size_t r = rounded(bytes == 0 ? 1 : bytes);
+  Cache& c = cache();
+  {
+    std::lock_guard<std::mutex> lock(c.m);
+    auto it = c.free_blocks.find(r);
+    if (it != c.free_blocks.end() && !it->second.empty()) {
+      void* p = it->second.back();
+      it->second.pop_back();
+      c.cached -= r;
+      return p;
+    }
+  }
+  void* p = std::aligned_alloc(64, r);
+  if (!p) {
+    empty();
+    p = std::aligned_alloc(64, r);
+  }
+  if (!p) throw Error("out of host memory: could not allocate " + std::to_string(bytes) + " bytes");
+  return p;
+}
+
+void release(void* p, size_t bytes) {
+  if (!p) return;
+  const size_t r = rounded(bytes == 0 ? 1 : bytes);
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.m);
+  if (r > c.limit) {
+    std::free(p);
+    return;
+  }
+  if (c.cached + r > c.limit) c.empty_locked();
+  c.free_blocks[r].push_back(p);
+  c.cached += r;
+}
+
+void empty() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.m);
+  c.empty_locked();
+}
+
+int64_t cached_bytes() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.m);
+  return static_cast<int64_t>(c.cached);
+}
+
+}  // namespace repmlp::host_cache
