@@ -12,10 +12,12 @@ const args = ['--directory', root];
 // Always explicit: the CMake cache would otherwise keep the previous build's choice.
 args.push(`--CDREPMLP_CUDA=${process.env.REPMLP_CUDA === '0' ? 'OFF' : 'ON'}`);
 if (process.env.REPMLP_CUDA_ARCHS) args.push(`--CDREPMLP_CUDA_ARCHS=${process.env.REPMLP_CUDA_ARCHS}`);
-// prebuildify passes node-gyp style flags (rebuild, --target=..., --arch=...); keep the ones cmake-js knows.
+// prebuildify passes node-gyp style flags (rebuild, --target=<node version>, --arch=...,
+// --devdir=..., --release). Only --arch carries over: cmake-js's --target names a CMake
+// target, and the addon uses N-API only, so one build serves every Node.js version.
 for (const a of process.argv.slice(2)) {
-  const m = /^--(target|arch|runtime)=(.+)$/.exec(a);
-  if (m) args.push(`--${m[1]}`, m[2]);
+  const m = /^--arch=(.+)$/.exec(a);
+  if (m) args.push('--arch', m[1]);
 }
 const cli = require.resolve('cmake-js/bin/cmake-js');
 // Configure every time (cheap) so a changed REPMLP_CUDA or architecture list takes effect,
