@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Release prebuild: prebuildify drives the cmake-js build (scripts/build-native.cjs stands in
-// for node-gyp), strips the result and writes prebuilds/<platform>-<arch>/repmlp.napi.node,
-// which node-gyp-build loads on any Node.js >= 20 (N-API 8).
+// for node-gyp), strips the result and writes prebuilds/<platform>-<arch>/repmlp.glibc.node,
+// which node-gyp-build loads on any Node.js >= 20 (N-API 8) with glibc (the libc tag keeps
+// musl systems such as Alpine off it: they build from source).
 // REPMLP_CUDA_ARCHS overrides the CUDA architectures (default below: SASS for each, PTX for
 // the last, see REPMLP_CUDA_PTX_LAST in CMakeLists.txt); REPMLP_CUDA=0 builds a CPU-only prebuild.
 'use strict';
@@ -23,16 +24,17 @@ if (env.REPMLP_CUDA !== '0') {
   console.log(`repmlp prebuild: CUDA architectures ${env.REPMLP_CUDA_ARCHS}`);
 }
 
+const dir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
 // A fresh build directory: the prebuild must not pick up objects of another configuration.
 fs.rmSync(path.join(root, 'build'), { recursive: true, force: true });
+fs.rmSync(dir, { recursive: true, force: true });
 const nodeGyp = path.join(__dirname, 'build-native.cjs');
 fs.chmodSync(nodeGyp, 0o755);
 const bin = require.resolve('prebuildify/bin.js');
 const t0 = Date.now();
-const r = spawnSync(process.execPath, [bin, '--napi', '--strip', '--node-gyp', nodeGyp], { stdio: 'inherit', cwd: root, env });
+const r = spawnSync(process.execPath, [bin, '--napi', '--strip', '--tag-libc', '--node-gyp', nodeGyp], { stdio: 'inherit', cwd: root, env });
 if (r.status !== 0) process.exit(r.status ?? 1);
 
-const dir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
 const resolved = require('node-gyp-build').resolve(root);
 if (path.dirname(resolved) !== dir) {
   console.error(`repmlp prebuild: node-gyp-build resolves ${resolved}, not the prebuild in ${dir}`);

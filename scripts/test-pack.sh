@@ -21,7 +21,7 @@ tarball="$work/$(echo "$tarball" | tail -1)"
 [ -f "$tarball" ] || fail "npm pack wrote no tarball"
 echo "test-pack: $(basename "$tarball") $(du -h "$tarball" | cut -f1)"
 tar -tzf "$tarball" > "$work/contents"
-for f in package/prebuilds/linux-x64/repmlp.napi.node package/dist/lib/index.js package/dist/lib/index.d.ts \
+for f in package/prebuilds/linux-x64/repmlp.glibc.node package/dist/lib/index.js package/dist/lib/index.d.ts \
          package/README.md package/LICENSE package/scripts/install.cjs; do
   grep -qx "$f" "$work/contents" || fail "the tarball lacks $f"
 done
@@ -52,7 +52,7 @@ cd "$app"
 PATH="$clean_path" npm init -y >/dev/null
 PATH="$clean_path" npm install "$tarball" --ignore-scripts=false --foreground-scripts --no-audit --no-fund 2>&1 | tee "$work/install.log"
 [ ! -s "$log" ] || fail "build tools ran during install: $(cat "$log")"
-grep -q 'repmlp: using prebuilds/linux-x64/repmlp.napi.node' "$work/install.log" || fail "the install hook did not report the prebuild"
+grep -q 'repmlp: using prebuilds/linux-x64/repmlp.glibc.node' "$work/install.log" || fail "the install hook did not report the prebuild"
 [ ! -e node_modules/repmlp/build ] || fail "the install created node_modules/repmlp/build"
 
 # 4. The CLI.
@@ -102,13 +102,28 @@ grep -q '^esm: loss' esm.out || fail "the ES module printed no loss"
 grep -q '^cjs: loss' cjs.out || fail "the CommonJS file printed no loss"
 
 # 6. TypeScript against the published types (the project's own compiler).
-{ echo 'import { tensor, relu, randn, reshape, crossEntropy, scope, Rng, Conv2d, Linear, AdamW, type Tensor } from "repmlp";'
-  echo 'const KIND: string = "ts";'; echo "$train_body"
-  echo 'const t: Tensor = relu(tensor([1, 2], [2]));'
-  echo 'const n: number = t.numel;'
-  echo '// @ts-expect-error: relu takes a Tensor'
-  echo 'relu(3);'
-  echo 'export { n };'; } > check.mts
+cat > check.mts <<'TS'
+import { tensor, relu, randn, reshape, crossEntropy, scope, Rng, Conv2d, Linear, AdamW, info, type Tensor } from 'repmlp';
+const rng = new Rng(1);
+const conv = new Conv2d(1, 4, 3, { rng, padding: 1 });
+const fc = new Linear(4 * 6 * 6, 3, { rng });
+const params: Tensor[] = [...conv.parameters(), ...fc.parameters()];
+const opt = new AdamW(params, { lr: 0.01, weightDecay: 0.05 });
+const x: Tensor = randn([2, 1, 6, 6], rng);
+const y = tensor(new BigInt64Array([0n, 2n]), [2], { dtype: 'int64' });
+const loss: Tensor = scope(() => crossEntropy(fc.forward(reshape(relu(conv.forward(x)), [2, 144])), y).keep());
+const value: number = loss.item();
+opt.zeroGrad();
+loss.backward();
+opt.step();
+const shape: readonly number[] = loss.shape;
+const cuda: boolean = info().backends.cuda.available;
+// @ts-expect-error: relu takes a Tensor, not a number
+relu(3);
+// @ts-expect-error: AdamW has no option 'learningRate'
+new AdamW(params, { learningRate: 0.1 });
+export { value, shape, cuda };
+TS
 cat > tsconfig.json <<'JSON'
 { "compilerOptions": { "module": "nodenext", "moduleResolution": "nodenext", "target": "ES2022",
     "lib": ["ES2022"], "types": [], "strict": true, "noEmit": true, "skipLibCheck": false },
