@@ -19,8 +19,9 @@ export interface HostTensor {
 const BYTES: Record<SafeDType, number> = { F32: 4, F16: 2, BF16: 2, I64: 8 };
 
 
-/** Parses a safetensors buffer; `file` names the source in errors. */
-export function parseSafetensors(buf: Buffer, file = '<buffer>'): Map<string, HostTensor> {
+/** Parses a safetensors buffer (a Buffer or any Uint8Array); `file` names the source in errors. */
+export function parseSafetensors(bytes: Uint8Array, file = '<buffer>'): Map<string, HostTensor> {
+  const buf = asBuffer(bytes);
   const bad = (what: string): never => {
     throw new RepmlpError(`safetensors: ${file} is not a valid safetensors file: ${what}`);
   };
@@ -126,4 +127,9 @@ export function writeFileAtomic(file: string, data: Uint8Array | string): void {
   }
   fs.closeSync(fd);
   fs.renameSync(tmp, file);
+}
+
+/** A Buffer over the same memory (no copy), so the public signatures need no Node.js types. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

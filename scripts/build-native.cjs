@@ -12,16 +12,30 @@ const args = ['--directory', root];
 // Always explicit: the CMake cache would otherwise keep the previous build's choice.
 args.push(`--CDREPMLP_CUDA=${process.env.REPMLP_CUDA === '0' ? 'OFF' : 'ON'}`);
 if (process.env.REPMLP_CUDA_ARCHS) args.push(`--CDREPMLP_CUDA_ARCHS=${process.env.REPMLP_CUDA_ARCHS}`);
-// prebuildify passes node-gyp style flags (rebuild, --target=..., --arch=...); keep the ones cmake-js knows.
+// prebuildify passes node-gyp style flags (rebuild, --target=<node version>, --arch=...,
+// --devdir=..., --release). Only --arch carries over: cmake-js's --target names a CMake
+// target, and the addon uses N-API only, so one build serves every Node.js version.
 for (const a of process.argv.slice(2)) {
-  const m = /^--(target|arch|runtime)=(.+)$/.exec(a);
-  if (m) args.push(`--${m[1]}`, m[2]);
+  const m = /^--arch=(.+)$/.exec(a);
+  if (m) args.push('--arch', m[1]);
 }
-const cli = require.resolve('cmake-js/bin/cmake-js');
+// cmake-js is a devDependency: an installed package that has to build from source uses the
+// one on PATH (npm install -g cmake-js).
+let cmd = 'cmake-js';
+let pre = [];
+try {
+  pre = [require.resolve('cmake-js/bin/cmake-js')];
+  cmd = process.execPath;
+} catch {
+  if (spawnSync('cmake-js', ['--version'], { stdio: 'ignore' }).status !== 0) {
+    console.error('repmlp: building from source needs cmake-js (npm install -g cmake-js), cmake and a C++17 compiler');
+    process.exit(1);
+  }
+}
 // Configure every time (cheap) so a changed REPMLP_CUDA or architecture list takes effect,
 // then build incrementally.
 for (const step of ['configure', 'build']) {
-  const r = spawnSync(process.execPath, [cli, step, ...args], { stdio: 'inherit', cwd: root });
+  const r = spawnSync(cmd, [...pre, step, ...args], { stdio: 'inherit', cwd: root });
   if (r.error) {
     console.error(`repmlp: could not run cmake-js: ${r.error.message}`);
     process.exit(1);

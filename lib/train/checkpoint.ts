@@ -51,8 +51,14 @@ export function writeCheckpoint<H extends BaseHyper>(file: string, ck: Checkpoin
   writeSafetensors(file, tensors, { metadata });
 }
 
+/** A Buffer over the same memory (no copy), so the public signatures need no Node.js types. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /** The `__metadata__` of a safetensors file ({} when it has none). */
-export function readSafetensorsMetadata(buf: Buffer, file: string): Record<string, string> {
+export function readSafetensorsMetadata(bytes: Uint8Array, file: string): Record<string, string> {
+  const buf = asBuffer(bytes);
   if (buf.length < 8) throw new RepmlpError(`safetensors: ${file} is not a valid safetensors file: too short`);
   const n = Number(buf.readBigUInt64LE(0));
   if (n > buf.length - 8) throw new RepmlpError(`safetensors: ${file} is not a valid safetensors file: truncated header`);
