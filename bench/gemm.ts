@@ -1,6 +1,11 @@
 // GEMM throughput on the CPU: the native strided-batched GEMM against a naive triple loop
-// (plain TypeScript over Float32Arrays), in GFLOP/s. Run: npx tsx bench/gemm.ts
+// (plain TypeScript over Float32Arrays), in GFLOP/s, timed with the benchmarks' harness
+// (bench/lib/stats.ts). Run: npm run bench:gemm [-- --threads N]
 import { native, type NativeStorage } from '../lib/native';
+import { setNumThreads } from '../lib/info';
+import { intOption, parseOptions } from './lib/args';
+import { measure } from './lib/stats';
+import { formatTable } from './lib/table';
 
 interface Case {
   name: string;
@@ -57,19 +62,6 @@ function layout(c: Case) {
   };
 }
 
-function timeIt(fn: () => void, minSeconds: number): number {
-  fn(); // warm up
-  let reps = 0;
-  const t0 = process.hrtime.bigint();
-  let elapsed = 0;
-  do {
-    fn();
-    reps++;
-    elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
-  } while (elapsed < minSeconds);
-  return elapsed / reps;
-}
-
 // The reference: C_b[i, j] = sum_k opA_b[i, k] * opB_b[k, j], one dot product per element.
 function naive(c: Case, L: ReturnType<typeof layout>, A: Float32Array, B: Float32Array, C: Float32Array): void {
   for (let b = 0; b < c.batch; b++)
@@ -85,20 +77,27 @@ function naive(c: Case, L: ReturnType<typeof layout>, A: Float32Array, B: Float3
       }
 }
 
+const v = parseOptions('bench:gemm', process.argv.slice(2), {});
+if (v.threads !== undefined) setNumThreads(intOption('bench:gemm', v, 'threads', 1, 1, 64));
 console.log(`threads: ${native.runtimeInfo().threads}`);
-console.log('case'.padEnd(58) + 'native GFLOP/s'.padStart(16) + 'naive GFLOP/s'.padStart(16) + 'speed-up'.padStart(10));
+const rows: string[][] = [];
 for (const c of cases) {
   const L = layout(c);
   const sA = filled(L.nA), sB = filled(L.nB), sC = filled(L.nC);
   const flops = 2 * c.M * c.N * c.K * c.batch;
-  const tNative = timeIt(
+  const tNative = measure(
     () => native.gemm_strided_batched(sC, sA, sB, c.M, c.N, c.K, c.batch, !!c.transA, !!c.transB, 1, 0,
       0, L.ldc, L.strideC, 0, L.lda, L.strideA, 0, L.ldb, L.strideB),
-    1.0,
-  );
+    () => {},
+    { warmup: 2, repeats: 10, minSampleMs: 100 },
+  ).ms;
   const A = sA.read() as Float32Array, B = sB.read() as Float32Array, C = new Float32Array(L.nC);
-  const tNaive = timeIt(() => naive(c, L, A, B, C), 0.2);
-  const g1 = flops / tNative / 1e9, g0 = flops / tNaive / 1e9;
-  console.log(c.name.padEnd(58) + g1.toFixed(1).padStart(16) + g0.toFixed(2).padStart(16) + `${(g1 / g0).toFixed(0)}x`.padStart(10));
+  const tNaive = measure(() => naive(c, L, A, B, C), () => {}, { warmup: 0, repeats: 1, minSampleMs: 0 }).ms;
+  const g1 = flops / tNative / 1e6, g0 = flops / tNaive / 1e6;
+  rows.push([c.name, g1.toFixed(1), g0.toFixed(2), `${(g1 / g0).toFixed(0)}x`]);
   for (const s of [sA, sB, sC]) s.dispose();
 }
+console.log(formatTable(
+  ['case', 'native GFLOP/s', 'naive GFLOP/s', 'speed-up'].map((header, i) => ({ header, cell: (r: string[]) => r[i], align: i ? 'right' as const : 'left' as const })),
+  rows,
+));

@@ -1,0 +1,205 @@
+// What every benchmark run shares: the device (CUDA when it is usable, else the CPU), the
+// thread count, the timing options, the PyTorch peer's interpreter, the machine's
+// description, the GEMM peak measured in the same run, and peak memory.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { randn } from '../../lib/creation';
+import * as infoModule from '../../lib/info';
+import { info, setNumThreads } from '../../lib/info';
+import { matmul } from '../../lib/ops/matmul';
+import { Rng } from '../../lib/rng';
+import { scope } from '../../lib/scope';
+import type { Device, Tensor } from '../../lib/tensor';
+import { chartsWanted, intOption, type Values } from './args';
+import { gflops, measure, type TimingOptions } from './stats';
+
+export interface Context {
+  command: string;
+  device: Device;
+  threads: number;
+  quick: boolean;
+  json: boolean;
+  charts: boolean;
+  timing: TimingOptions;
+  /** the interpreter that runs bench/peers/*.py, or null with --no-peer */
+  python: string | null;
+}
+
+/** CUDA when the addon has a usable device and cuBLAS loaded, else the CPU. */
+export function defaultDevice(): Device {
+  const cuda = info().backends.cuda;
+  return cuda.available && cuda.cublas.found ? 'cuda' : 'cpu';
+}
+
+/** --python, else REPMLP_BENCH_PYTHON, else Debian's /usr/bin/python3 when present, else python3. */
+export function peerPython(v: Values): string {
+  if (typeof v.python === 'string') return v.python;
+  if (process.env.REPMLP_BENCH_PYTHON) return process.env.REPMLP_BENCH_PYTHON;
+  return fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+}
+
+export function makeContext(command: string, v: Values, timing: { full: TimingOptions; quick: TimingOptions }): Context {
+  const dev = v.device ?? defaultDevice();
+  if (dev !== 'cpu' && dev !== 'cuda') throw new Error(`${command}: expected cpu or cuda for --device but received ${JSON.stringify(dev)}`);
+  if (dev === 'cuda') {
+    const cuda = info().backends.cuda;
+    if (!cuda.available) throw new Error(`${command}: expected a usable CUDA device for --device cuda but received none (${cuda.reason})`);
+    if (!cuda.cublas.found) throw new Error(`${command}: expected cuBLAS for --device cuda but it was not found (see README: cuBLAS search order)`);
+  }
+  const threads = setNumThreads(intOption(command, v, 'threads', info().backends.cpu.threads, 1, 64));
+  const quick = v.quick === true;
+  const base = quick ? timing.quick : timing.full;
+  return {
+    command,
+    device: dev,
+    threads,
+    quick,
+    json: v.json === true,
+    charts: chartsWanted(v),
+    timing: {
+      warmup: intOption(command, v, 'warmup', base.warmup, 0, 1000),
+      repeats: intOption(command, v, 'repeats', base.repeats, 1, 10000),
+      minSampleMs: base.minSampleMs,
+    },
+    python: v['no-peer'] ? null : peerPython(v),
+  };
+}
+
+/** Progress and notes go to stderr, so that --json leaves stdout to the one JSON document. */
+export function log(msg: string): void {
+  process.stderr.write(msg + '\n');
+}
+
+/**
+ * Waits for the work queued before it: reads one element of t back to the host (on CUDA the
+ * copy waits for the stream; on the CPU every kernel has already finished).
+ */
+export function syncOn(t: Tensor): void {
+  t.storage.read(t.offset, 1);
+}
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  os: string;
+  node: string;
+  repmlp: string;
+  device: Device;
+  gpu: string | null;
+  threads: number;
+  /** 1-minute load average when the run started and ended (others' work on a shared machine shows here) */
+  loadStart: number;
+  loadEnd?: number;
+}
+
+export function describeMachine(ctx: Context): Machine {
+  const cpuinfo = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
+  const model = /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
+  const it = info();
+  const dev = it.backends.cuda.devices[0];
+  return {
+    cpu: model.trim(),
+    cores: os.cpus().length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()}`,
+    node: process.version,
+    repmlp: it.version,
+    device: ctx.device,
+    gpu: ctx.device === 'cuda' && dev ? `${dev.name ?? 'unknown'} (sm ${dev.computeCapability ?? '?'})` : null,
+    threads: ctx.threads,
+    loadStart: os.loadavg()[0],
+  };
+}
+
+export interface GemmPeak {
+  n: number;
+  ms: number;
+  gflops: number;
+}
+
+/**
+ * A large square float32 GEMM through matmul: the machine's attainable GEMM rate for the
+ * roofline column. Its fastest sample counts (a peak, not a typical time).
+ */
+export function gemmPeak(ctx: Context): GemmPeak {
+  const n = ctx.device === 'cuda' ? 4096 : 1024;
+  return scope(() => {
+    const rng = new Rng(7);
+    const a = randn([n, n], rng, { device: ctx.device }), b = randn([n, n], rng, { device: ctx.device });
+    const t = measure(() => scope(() => void matmul(a, b)), () => syncOn(a), { ...ctx.timing, minSampleMs: Math.max(ctx.timing.minSampleMs, 50) });
+    return { n, ms: t.minMs, gflops: gflops(2 * n ** 3, t.minMs) };
+  });
+}
+
+// ---- peak memory ----
+
+interface MemStats {
+  peakAllocatedBytes: number;
+}
+type MemoryStatsFn = () => { cpu: MemStats; cuda: MemStats | null };
+
+/** How peak memory is measured: the allocator's own counters when lib/info has them, else the process's maximum RSS. */
+export interface MemoryProbe {
+  /** 'allocator peak' (lib/info memoryStats) or 'process max RSS' (never resets: includes everything run before) */
+  kind: 'allocator peak' | 'process max RSS';
+  reset(): void;
+  peakBytes(): number;
+}
+
+function fn(x: unknown): x is (...args: never[]) => unknown {
+  return typeof x === 'function';
+}
+
+export function memoryProbe(device: Device): MemoryProbe {
+  const mod: Record<string, unknown> = infoModule;
+  const stats = mod.memoryStats, reset = mod.resetPeakMemoryStats;
+  if (fn(stats) && fn(reset)) {
+    const read = stats as MemoryStatsFn;
+    return {
+      kind: 'allocator peak',
+      reset: () => void (reset as () => void)(),
+      peakBytes: () => {
+        const s = read();
+        return (device === 'cuda' ? s.cuda?.peakAllocatedBytes : s.cpu.peakAllocatedBytes) ?? 0;
+      },
+    };
+  }
+  return { kind: 'process max RSS', reset: () => {}, peakBytes: () => process.resourceUsage().maxRSS * 1024 };
+}
+
+// ---- the PyTorch peer ----
+
+export type PeerResult<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/**
+ * Runs bench/peers/<script> with `spec` as JSON on stdin and parses the JSON document it
+ * prints last. A peer that cannot run (no interpreter, no torch) is reported, not fatal.
+ */
+export function runPeer<T>(ctx: Context, script: string, spec: object): PeerResult<T> {
+  if (!ctx.python) return { ok: false, error: 'skipped (--no-peer)' };
+  const file = path.join(__dirname, '..', 'peers', script);
+  const r = spawnSync(ctx.python, [file], { input: JSON.stringify(spec), encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.error) return { ok: false, error: `${ctx.python}: ${r.error.message}` };
+  if (r.status !== 0) {
+    const last = (r.stderr || '').trim().split('\n').pop() || `exit status ${r.status}`;
+    return { ok: false, error: `${script} failed: ${last}` };
+  }
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  try {
+    return { ok: true, value: JSON.parse(line) as T };
+  } catch {
+    return { ok: false, error: `${script} printed no JSON (last line: ${JSON.stringify(line.slice(0, 200))})` };
+  }
+}
+
+/** Writes an SVG chart into bench/charts/ and returns its path relative to the repository. */
+export function writeChart(name: string, svg: string): string {
+  const dir = path.join(__dirname, '..', 'charts');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, svg);
+  return path.relative(path.join(__dirname, '..', '..'), file);
+}

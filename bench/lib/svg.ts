@@ -1,0 +1,101 @@
+// A small self-contained SVG writer for grouped bar charts (no dependency): one group of
+// bars per category (a shape, a model), one bar colour per series (repmlp, PyTorch, ...),
+// a linear or logarithmic value axis with gridlines, and a legend. Missing values leave a
+// gap in their group.
+
+export interface BarChart {
+  title: string;
+  /** the value axis label, e.g. 'GFLOP/s' */
+  yLabel: string;
+  /** category names along the x axis */
+  groups: readonly string[];
+  /** one bar per group per series; values[i] belongs to groups[i] (null: no bar) */
+  series: readonly { name: string; values: readonly (number | null)[] }[];
+  /** logarithmic value axis (for values that span decades) */
+  log?: boolean;
+  /** a note under the chart, e.g. the machine and the command */
+  note?: string;
+}
+
+const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
+
+/** Escapes text for an XML text node or attribute. */
+export function escapeXml(s: string): string {
+  return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
+}
+
+/** Round tick values covering [0, max] (linear) or the decades around [min, max] (log). */
+export function axisTicks(min: number, max: number, log: boolean): number[] {
+  if (log) {
+    const lo = Math.floor(Math.log10(min)), hi = Math.ceil(Math.log10(max));
+    return Array.from({ length: hi - lo + 1 }, (_, i) => 10 ** (lo + i));
+  }
+  const rough = max / 5;
+  const mag = 10 ** Math.floor(Math.log10(rough));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= rough)!;
+  const n = Math.ceil(max / step - 1e-9);
+  return Array.from({ length: n + 1 }, (_, i) => Number((i * step).toPrecision(12)));
+}
+
+function tickText(v: number): string {
+  if (v === 0) return '0';
+  if (Math.abs(v) >= 1e4 || Math.abs(v) < 1e-2) return v.toExponential(0);
+  return String(Number(v.toPrecision(3)));
+}
+
+export function barChartSvg(chart: BarChart): string {
+  for (const s of chart.series)
+    if (s.values.length !== chart.groups.length)
+      throw new Error(`barChartSvg: expected ${chart.groups.length} values (one per group) for series '${s.name}' but received ${s.values.length}`);
+  const values = chart.series.flatMap((s) => s.values).filter((v): v is number => v !== null && Number.isFinite(v) && (!chart.log || v > 0));
+  const log = chart.log ?? false;
+  const vmax = values.length ? Math.max(...values) : 1;
+  const vmin = values.length ? Math.min(...values) : 1;
+  const ticks = axisTicks(log ? vmin : 0, vmax > 0 ? vmax : 1, log);
+  const lo = ticks[0], hi = ticks[ticks.length - 1];
+
+  const barW = 14, gap = 18, left = 70, top = 40, plotH = 260;
+  const groupW = chart.series.length * barW + gap;
+  const plotW = Math.max(groupW * chart.groups.length, 240);
+  const legendH = 18 * chart.series.length;
+  const width = left + plotW + 20;
+  const height = top + plotH + 90 + legendH + (chart.note ? 20 : 0);
+  const y = (v: number) => {
+    const f = log ? (Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo)) : (v - lo) / (hi - lo);
+    return top + plotH - f * plotH;
+  };
+
+  const out: string[] = [];
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`);
+  out.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
+  out.push(`<text x="${width / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${escapeXml(chart.title)}</text>`);
+  for (const t of ticks) {
+    const ty = y(t).toFixed(1);
+    out.push(`<line x1="${left}" x2="${left + plotW}" y1="${ty}" y2="${ty}" stroke="#dddddd"/>`);
+    out.push(`<text x="${left - 6}" y="${ty}" text-anchor="end" dominant-baseline="middle">${escapeXml(tickText(t))}</text>`);
+  }
+  out.push(`<text transform="translate(16 ${top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(chart.yLabel + (log ? ' (log scale)' : ''))}</text>`);
+  out.push(`<line x1="${left}" x2="${left}" y1="${top}" y2="${top + plotH}" stroke="#333333"/>`);
+  out.push(`<line x1="${left}" x2="${left + plotW}" y1="${top + plotH}" y2="${top + plotH}" stroke="#333333"/>`);
+  chart.groups.forEach((g, gi) => {
+    const gx = left + gi * groupW + gap / 2;
+    chart.series.forEach((s, si) => {
+      const v = s.values[gi];
+      if (v === null || !Number.isFinite(v) || (log && v <= 0)) return;
+      const by = y(v), base = y(lo);
+      out.push(
+        `<rect x="${(gx + si * barW).toFixed(1)}" y="${by.toFixed(1)}" width="${barW - 2}" height="${Math.max(base - by, 0).toFixed(1)}" fill="${PALETTE[si % PALETTE.length]}"><title>${escapeXml(`${s.name}, ${g}: ${tickText(v)}`)}</title></rect>`,
+      );
+    });
+    const cx = gx + (chart.series.length * barW) / 2;
+    out.push(`<text transform="translate(${cx.toFixed(1)} ${top + plotH + 12}) rotate(30)" text-anchor="start">${escapeXml(g)}</text>`);
+  });
+  const ly = top + plotH + 80;
+  chart.series.forEach((s, si) => {
+    out.push(`<rect x="${left}" y="${ly + si * 18}" width="12" height="12" fill="${PALETTE[si % PALETTE.length]}"/>`);
+    out.push(`<text x="${left + 18}" y="${ly + si * 18 + 10}">${escapeXml(s.name)}</text>`);
+  });
+  if (chart.note) out.push(`<text x="${left}" y="${ly + legendH + 14}" fill="#555555">${escapeXml(chart.note)}</text>`);
+  out.push('</svg>');
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,100 @@
+"""PyTorch peer of bench/model.ts: one model (JSON spec on stdin) timed like repmlp times it
+(harness.py): the training step (AdamW, weight decay 0.05 on tensors of 2+ dims, cross-entropy
+with label smoothing 0.1) split into forward + loss, backward and optimizer step, each ended by
+a synchronisation (torch.cuda.synchronize on CUDA; the step ends by reading the loss); then
+inference (eval mode, no_grad) of the training form and of the deploy form (Locality Injection
+by deploy_state). On CUDA it also runs everything through torch.compile when torch has it.
+Peak memory: torch.cuda.max_memory_allocated on CUDA, else the process's max RSS (one
+process per model)."""
+import os
+import resource
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import compile_support, emit, measure, read_spec, setup, sync_fn  # noqa: E402
+from repmlpnet_torch import RepMLPNet, deploy_state  # noqa: E402
+
+
+def train_steps(model, x, y, dev, warmup, steps):
+    sync = sync_fn(dev)
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.ndim < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}], lr=1e-3)
+    phases = []
+    for i in range(warmup + steps):
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y, label_smoothing=0.1)
+        sync()
+        t1 = time.perf_counter()
+        loss.backward()
+        sync()
+        t2 = time.perf_counter()
+        opt.step()
+        loss.item()
+        t3 = time.perf_counter()
+        if i >= warmup:
+            phases.append(((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, (t3 - t0) * 1e3))
+    med = [statistics.median(p[j] for p in phases) for j in range(4)]
+    return {"ms": med[3], "forwardMs": med[0], "backwardMs": med[1], "optimizerMs": med[2], "steps": len(phases)}
+
+
+def inference(model, x, dev, timing):
+    model.eval()
+
+    def run():
+        with torch.no_grad():
+            model(x)
+    return measure(run, sync_fn(dev), timing)
+
+
+def peak_bytes(dev):
+    if dev.type == "cuda":
+        return torch.cuda.max_memory_allocated(dev)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def run_all(spec, dev, wrap):
+    m = spec["model"]
+    cfg = {**m["cfg"], "reduce": 4}
+    B, (C, H, W) = spec["batch"], m["input"]
+    x = torch.randn(B, C, H, W, device=dev)
+    y = torch.randint(0, cfg["classes"], (B,), device=dev)
+    model = RepMLPNet(cfg).to(dev).train()
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    train = train_steps(wrap(model), x, y, dev, spec["warmup"], spec["steps"])
+    peak = peak_bytes(dev)
+    infer_train = inference(wrap(model), x, dev, spec["timing"])
+    deployed = RepMLPNet(cfg, deploy=True).to(dev)
+    deployed.load_state_dict(deploy_state(model.eval()))
+    infer_deploy = inference(wrap(deployed), x, dev, spec["timing"])
+    return {"train": train, "inferTrainForm": infer_train, "inferDeploy": infer_deploy, "peakMemoryBytes": peak}
+
+
+def main():
+    spec = read_spec()
+    dev = setup(spec)
+    eager = run_all(spec, dev, lambda m: m)
+    compiled, note = None, None
+    if spec.get("compile"):
+        ok, why_not = compile_support(dev)
+        if ok:
+            compiled = run_all(spec, dev, torch.compile)
+            note = "torch.compile"
+        else:
+            note = f"skipped: {why_not}"
+    emit({
+        "peer": f"pytorch {torch.__version__}", "threads": torch.get_num_threads(), "device": str(dev),
+        "memory": "torch.cuda.max_memory_allocated" if dev.type == "cuda" else "process max RSS",
+        **eager, "compiled": compiled, "compile": note,
+    })
+
+
+if __name__ == "__main__":
+    main()
