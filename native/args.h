@@ -67,6 +67,14 @@ class Args {
     return static_cast<int64_t*>(storage(i, name, DType::I64, need, offset));
   }
 
+  // A live storage of any dtype and device (for bindings that check those themselves).
+  Storage& any_storage(size_t i, const char* name) const {
+    if (!StorageObject::Is(info_[i])) fail_arg(name, "a Storage", type_of(info_[i]));
+    StorageObject* so = StorageObject::Unwrap(info_[i]);
+    if (so->disposed()) fail_arg(name, "a live storage", "a disposed one");
+    return so->storage();
+  }
+
   // The device of the storages seen so far (CPU when none).
   Device device() const { return device_; }
   const char* op() const { return op_; }
@@ -78,10 +86,7 @@ class Args {
 
  private:
   void* storage(size_t i, const char* name, DType dtype, int64_t need, int64_t offset) {
-    if (!StorageObject::Is(info_[i])) fail_arg(name, "a Storage", type_of(info_[i]));
-    StorageObject* so = StorageObject::Unwrap(info_[i]);
-    if (so->disposed()) fail_arg(name, "a live storage", "a disposed one");
-    Storage& s = so->storage();
+    Storage& s = any_storage(i, name);
     if (s.dtype != dtype) fail_arg(name, std::string("a ") + dtype_name(dtype) + " storage", dtype_name(s.dtype));
     if (seen_device_ && s.device != device_)
       fail_arg(name, std::string("a storage on ") + device_name(device_) + " like the arguments before it",
