@@ -7,6 +7,7 @@ export { liveStorages } from './storage';
 export { Rng } from './rng';
 export { RepmlpError } from './errors';
 export { info, setTf32, setNumThreads, type Info, type CudaBackendInfo } from './info';
+export { backend, defaultDevice, type BackendChoice } from './backend';
 export { memoryStats, resetPeakMemoryStats, emptyCache, setPoison, type MemStats } from './memory';
 export * from './ops/index';
 export * from './optim/index';

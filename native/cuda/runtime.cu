@@ -14,8 +14,21 @@ int device_count(std::string* why) {
   int n = 0;
   cudaError_t e = cudaGetDeviceCount(&n);
   if (e != cudaSuccess) {
-    if (why) *why = std::string("cudaGetDeviceCount: ") + cudaGetErrorString(e);
-    cudaGetLastError();  // clear the sticky error so later queries are not poisoned
+    cudaGetLastError();  // clear the error so later queries are not poisoned
+    if (why) {
+      int driver = 0, runtime = 0;
+      cudaDriverGetVersion(&driver);
+      cudaRuntimeGetVersion(&runtime);
+      cudaGetLastError();
+      auto ver = [](int v) { return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10); };
+      if (e == cudaErrorInsufficientDriver && driver == 0)
+        *why = "no NVIDIA driver found (libcuda.so.1 could not be loaded)";
+      else if (e == cudaErrorInsufficientDriver)
+        *why = "the NVIDIA driver supports CUDA " + ver(driver) + " but this build of repmlp needs CUDA " + ver(runtime) +
+               " or newer: update the driver";
+      else
+        *why = std::string("cudaGetDeviceCount: ") + cudaGetErrorString(e);
+    }
     return 0;
   }
   if (n == 0 && why) *why = "no CUDA device found";
