@@ -149,11 +149,11 @@ export interface NativeAddon {
   cross_entropy_backward(dlogits: S, dloss: S, stats: S, logits: S, target: S, N: number, K: number, labelSmoothing: number): void;
   cross_entropy_soft_forward(loss: S, losses: S, stats: S, logits: S, target: S, N: number, K: number, labelSmoothing: number): void;
   cross_entropy_soft_backward(dlogits: S, dloss: S, stats: S, logits: S, target: S, N: number, K: number, labelSmoothing: number): void;
-  // adamw.cc (in place; step counts from 1)
-  adamw_step(param: S, expAvg: S, expAvgSq: S, grad: S, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void;
-  // sgd.cc (in place)
-  sgd_step(param: S, grad: S, n: number, lr: number, weightDecay: number): void;
-  sgd_momentum_step(param: S, momentumBuffer: S, grad: S, n: number, lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: boolean, first: boolean): void;
+  // adamw.cc: multi-tensor, in place; element k of every list has ns[k] elements; steps count from 1
+  adamw_step(params: S[], expAvgs: S[], expAvgSqs: S[], grads: S[], ns: number[], steps: number[], lr: number, beta1: number, beta2: number, eps: number, weightDecay: number): void;
+  // sgd.cc: multi-tensor, in place; firsts[k]: tensor k's momentum buffer is not yet initialised
+  sgd_step(params: S[], grads: S[], ns: number[], lr: number, weightDecay: number): void;
+  sgd_momentum_step(params: S[], momentumBuffers: S[], grads: S[], ns: number[], firsts: boolean[], lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: boolean): void;
 }
 
 function load(): NativeAddon {
