@@ -129,10 +129,10 @@ interface BlockWeights {
   bnScale: Float32Array;
 }
 
-function checkTrainForm(b: unknown, where: string): RepMLPBlock {
-  if (!(b instanceof RepMLPBlock)) fail(OP, 'block', 'a RepMLPBlock', describe(b));
+function checkTrainForm(op: string, b: unknown, where: string): RepMLPBlock {
+  if (!(b instanceof RepMLPBlock)) fail(op, 'block', 'a RepMLPBlock', describe(b));
   if (b.deploy)
-    fail(OP, where, 'a training-form block (fc3 with fc3_bn and the conv branches)',
+    fail(op, where, 'a training-form block (fc3 with fc3_bn and the conv branches)',
       'a deploy-form one (Locality Injection has already merged them, so there is no "before")');
   return b;
 }
@@ -162,7 +162,7 @@ function blockWeights(b: RepMLPBlock): BlockWeights {
 export function blockLocalityMaps(b: RepMLPBlock, opts: LocalityOptions = {}): LocalityMaps {
   const stage = opts.stage ?? 0, block = opts.block ?? 0;
   const where = `stages.${stage}.${block}.repmlp_block`;
-  checkTrainForm(b, where);
+  checkTrainForm(OP, b, where);
   const { C, S, h, w } = b;
   const hw = h * w;
   const channel = index(OP, 'channel', opts.channel ?? 0, C, `a channel of ${where}`);
@@ -210,7 +210,7 @@ export function fc3LocalitySummary(model: RepMLPNet, opts: { stage?: number; blo
   const stage = index(SUMMARY, 'stage', opts.stage ?? 0, stages.length, 'a stage index');
   const units = stages[stage].items;
   const block = index(SUMMARY, 'block', opts.block ?? 0, units.length, `a block index of stage ${stage}`);
-  const b = checkTrainForm(units[block].repmlpBlock, `stages.${stage}.${block}.repmlp_block`);
+  const b = checkTrainForm(SUMMARY, units[block].repmlpBlock, `stages.${stage}.${block}.repmlp_block`);
   const K = b.reparamConvK.length ? Math.max(...b.reparamConvK) : null;
   const k = opts.window ?? K;
   if (k === null) fail(SUMMARY, 'window', 'a window size (the block has no conv branch to take it from)', 'none');

@@ -217,10 +217,11 @@ test('errors: deploy form, out-of-range indices, wrong arguments', () => {
   assertThrows(() => fc3LocalityMaps(m, { stage: 1, x: 4 }), /^fc3LocalityMaps: expected a column of the 4 x 4 partition in \[0, 3\] for x but received 4$/);
   assertThrows(() => fc3LocalityMaps(m, { channel: 1.5 }), /for channel but received 1\.5$/);
   assertThrows(() => fc3LocalitySummary(m, { window: 2 }), /^fc3LocalitySummary: expected an odd window size for window but received 2$/);
+  assertThrows(() => blockLocalityMaps({} as RepMLPBlock), /^fc3LocalityMaps: expected a RepMLPBlock for block but received Object$/);
   assertThrows(() => fc3LocalityMaps({} as RepMLPNet), /^fc3LocalityMaps: expected a RepMLPNet for model but received Object$/);
   m.localityInjection();
   assertThrows(() => fc3LocalityMaps(m, { block: 1 }), /^fc3LocalityMaps: expected a training-form block \(fc3 with fc3_bn and the conv branches\) for stages\.0\.1\.repmlp_block but received a deploy-form one \(Locality Injection has already merged them, so there is no "before"\)$/);
-  assertThrows(() => fc3LocalitySummary(m), /^fc3LocalityMaps: expected a training-form block .* for stages\.0\.0\.repmlp_block but received a deploy-form one/);
+  assertThrows(() => fc3LocalitySummary(m), /^fc3LocalitySummary: expected a training-form block .* for stages\.0\.0\.repmlp_block but received a deploy-form one/);
   m.dispose();
 });
 
