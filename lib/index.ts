@@ -17,3 +17,4 @@ export * from './data/index';
 export * from './train/index';
 export { readSafetensors, writeSafetensors, parseSafetensors, serializeSafetensors, type HostTensor, type WriteOptions } from './safetensors';
 export { readPth, readStateDict } from './pth';
+export * from './viz/index';
