@@ -37,6 +37,11 @@ const commands: readonly Entry[] = [
     summary: 'top-1 test accuracy of training-form or deploy-form weights',
     load: () => (require('./cli/eval') as typeof import('./cli/eval')).command,
   },
+  {
+    name: 'viz',
+    summary: 'draw the FC3 locality picture (weights before / after Locality Injection) as SVG',
+    load: () => (require('./cli/viz') as typeof import('./cli/viz')).command,
+  },
 ];
 
 function usage(): string {

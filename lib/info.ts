@@ -80,3 +80,5 @@ export function setNumThreads(n: number): number {
   if (!Number.isInteger(n) || n < 1 || n > 64) fail('setNumThreads', 'n', 'an integer in 1..64', describe(n));
   return native.setNumThreads(n);
 }
+
+export { memoryStats, resetPeakMemoryStats, emptyCache, type MemStats } from './memory';

@@ -25,6 +25,17 @@ export interface LiveStorages {
   cudaBytes: number;
 }
 
+/** One device's allocator statistics (bytes in the allocator's rounded block sizes). */
+export interface NativeMemStats {
+  allocated: number;
+  reserved: number;
+  peakAllocated: number;
+  peakReserved: number;
+  blocks: number;
+  systemAllocs: number;
+  cacheHits: number;
+}
+
 export interface RuntimeInfo {
   threads: number;
   cudaCompiled: boolean;
@@ -77,6 +88,12 @@ type S = NativeStorage;
 export interface NativeAddon {
   Storage: new (device: Device, dtype: DType, numel: number) => NativeStorage;
   liveStorages(): LiveStorages;
+  // memory.cc
+  memoryStats(device: Device): NativeMemStats;
+  resetPeakMemoryStats(device: Device): void;
+  emptyCache(device: Device): void;
+  setPoison(on: boolean): boolean;
+  copy_storage(dst: S, dstOffset: number, src: S, srcOffset: number, count: number): void;
   runtimeInfo(): RuntimeInfo;
   setNumThreads(n: number): number;
   // info.cc
@@ -112,9 +129,6 @@ export interface NativeAddon {
   sum_to(out: S, inp: S, inShape: number[], outShape: number[]): void;
   // bias_grad.cc: dbias (C) = sum of dout (N, C, HW) over N and HW
   bias_grad(dbias: S, dout: S, N: number, C: number, HW: number): void;
-  // copy.cc
-  strided_copy(out: S, outOffset: number, inp: S, inpOffset: number, shape: number[], strides: number[]): void;
-  fill(out: S, value: number, offset: number, n: number): void;
   // gemm.cc: for b < batch, C_b = alpha * opA(A_b) @ opB(B_b) + beta * C_b (row-major; see gemm.cc)
   gemm_strided_batched(
     C: S, A: S, B: S, M: number, N: number, K: number, batch: number, transA: boolean, transB: boolean,
@@ -135,11 +149,11 @@ export interface NativeAddon {
   cross_entropy_backward(dlogits: S, dloss: S, stats: S, logits: S, target: S, N: number, K: number, labelSmoothing: number): void;
   cross_entropy_soft_forward(loss: S, losses: S, stats: S, logits: S, target: S, N: number, K: number, labelSmoothing: number): void;
   cross_entropy_soft_backward(dlogits: S, dloss: S, stats: S, logits: S, target: S, N: number, K: number, labelSmoothing: number): void;
-  // adamw.cc (in place; step counts from 1)
-  adamw_step(param: S, expAvg: S, expAvgSq: S, grad: S, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void;
-  // sgd.cc (in place)
-  sgd_step(param: S, grad: S, n: number, lr: number, weightDecay: number): void;
-  sgd_momentum_step(param: S, momentumBuffer: S, grad: S, n: number, lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: boolean, first: boolean): void;
+  // adamw.cc: multi-tensor, in place; element k of every list has ns[k] elements; steps count from 1
+  adamw_step(params: S[], expAvgs: S[], expAvgSqs: S[], grads: S[], ns: number[], steps: number[], lr: number, beta1: number, beta2: number, eps: number, weightDecay: number): void;
+  // sgd.cc: multi-tensor, in place; firsts[k]: tensor k's momentum buffer is not yet initialised
+  sgd_step(params: S[], grads: S[], ns: number[], lr: number, weightDecay: number): void;
+  sgd_momentum_step(params: S[], momentumBuffers: S[], grads: S[], ns: number[], firsts: boolean[], lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: boolean): void;
 }
 
 function load(): NativeAddon {

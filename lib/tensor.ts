@@ -2,7 +2,7 @@
 // with the autograd fields (requiresGrad, grad, gradFn). Views share storage and cost
 // nothing; kernels get contiguous data through contiguous().
 import type { Node } from './autograd';
-import { RepmlpError, shapeStr } from './errors';
+import { describe, fail, RepmlpError, shapeStr } from './errors';
 import { native, type Device, type DType, type NativeStorage } from './native';
 import { keep, trackTensor } from './scope';
 import { finalizer, StorageRef } from './storage';
@@ -138,12 +138,23 @@ export class Tensor {
   contiguous(): Tensor {
     return views.contiguous(this);
   }
-  /** Returns a copy on `device` (host round trip; not differentiable). */
+  /**
+   * Returns a contiguous copy on `device` (one direct copy between the devices; not
+   * differentiable), or this tensor when it is already there.
+   */
   to(device: Device): Tensor {
+    if (device !== 'cpu' && device !== 'cuda') fail('to', 'device', "'cpu' or 'cuda'", describe(device));
     if (device === this.device) return this;
-    const src = this.data();
+    const src = this.isContiguous ? this : views.materialize(this, false);
     const out = Tensor.empty(this.shape, { device, dtype: this.dtype });
-    out.storage.write(src, 0);
+    try {
+      native.copy_storage(out.storage, 0, src.storage, src.offset, this.numel);
+    } catch (e) {
+      out.dispose();
+      throw e;
+    } finally {
+      if (src !== this) src.dispose();
+    }
     return out;
   }
   /** A tensor with the same data that does not require grad (shares storage). */

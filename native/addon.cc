@@ -52,7 +52,7 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
   register_gelu(exports);
   register_reduce(exports);
   register_bias_grad(exports);
-  register_copy(exports);
+  register_memory(exports);
   register_gemm(exports);
   register_info(exports);
   register_relu(exports);

@@ -42,15 +42,24 @@ class Args {
   }
   // An array of integers (a shape or strides), at most 8 long.
   std::vector<int64_t> dims(size_t i, const char* name) const {
-    if (!info_[i].IsArray()) fail_arg(name, "an array of integers", type_of(info_[i]));
-    auto a = info_[i].As<Napi::Array>();
+    auto a = array(i, name, "an array of integers");
     if (a.Length() > 8) fail_arg(name, "at most 8 dimensions", std::to_string(a.Length()));
-    std::vector<int64_t> out(a.Length());
+    return integers(a, name);
+  }
+  // An array of non-negative integers of any length (per-tensor sizes of a multi-tensor op).
+  std::vector<int64_t> sizes(size_t i, const char* name) const {
+    std::vector<int64_t> out = integers(array(i, name, "an array of non-negative integers"), name);
+    for (int64_t v : out)
+      if (v < 0) fail_arg(name, "an array of non-negative integers", "a negative element");
+    return out;
+  }
+  std::vector<bool> flags(size_t i, const char* name) const {
+    auto a = array(i, name, "an array of booleans");
+    std::vector<bool> out(a.Length());
     for (uint32_t k = 0; k < a.Length(); ++k) {
       Napi::Value v = a[k];
-      const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0.5;
-      if (d != static_cast<double>(static_cast<int64_t>(d))) fail_arg(name, "an array of integers", "a non-integer element");
-      out[k] = static_cast<int64_t>(d);
+      if (!v.IsBoolean()) fail_arg(name, "an array of booleans", "an element that is " + type_of(v));
+      out[k] = v.As<Napi::Boolean>().Value();
     }
     return out;
   }
@@ -66,6 +75,21 @@ class Args {
   int64_t* i64(size_t i, const char* name, int64_t need, int64_t offset = 0) {
     return static_cast<int64_t*>(storage(i, name, DType::I64, need, offset));
   }
+  // An array of float32 storages, element k holding at least need[k] elements.
+  std::vector<float*> f32_list(size_t i, const char* name, const std::vector<int64_t>& need) {
+    auto a = array(i, name, "an array of Storages");
+    if (a.Length() != need.size())
+      fail_arg(name, std::to_string(need.size()) + " storages", std::to_string(a.Length()));
+    std::vector<float*> out(need.size());
+    for (uint32_t k = 0; k < a.Length(); ++k) {
+      const std::string item = std::string(name) + "[" + std::to_string(k) + "]";
+      out[k] = static_cast<float*>(storage_of(a[k], item.c_str(), DType::F32, need[k], 0));
+    }
+    return out;
+  }
+
+  // A live storage of any dtype and device (for bindings that check those themselves).
+  Storage& any_storage(size_t i, const char* name) const { return live_storage(info_[i], name); }
 
   // The device of the storages seen so far (CPU when none).
   Device device() const { return device_; }
@@ -77,11 +101,31 @@ class Args {
   }
 
  private:
-  void* storage(size_t i, const char* name, DType dtype, int64_t need, int64_t offset) {
-    if (!StorageObject::Is(info_[i])) fail_arg(name, "a Storage", type_of(info_[i]));
-    StorageObject* so = StorageObject::Unwrap(info_[i]);
+  Napi::Array array(size_t i, const char* name, const char* expected) const {
+    if (!info_[i].IsArray()) fail_arg(name, expected, type_of(info_[i]));
+    return info_[i].As<Napi::Array>();
+  }
+  std::vector<int64_t> integers(const Napi::Array& a, const char* name) const {
+    std::vector<int64_t> out(a.Length());
+    for (uint32_t k = 0; k < a.Length(); ++k) {
+      Napi::Value v = a[k];
+      const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0.5;
+      if (d != static_cast<double>(static_cast<int64_t>(d))) fail_arg(name, "an array of integers", "a non-integer element");
+      out[k] = static_cast<int64_t>(d);
+    }
+    return out;
+  }
+  Storage& live_storage(const Napi::Value& v, const char* name) const {
+    if (!StorageObject::Is(v)) fail_arg(name, "a Storage", type_of(v));
+    StorageObject* so = StorageObject::Unwrap(v);
     if (so->disposed()) fail_arg(name, "a live storage", "a disposed one");
-    Storage& s = so->storage();
+    return so->storage();
+  }
+  void* storage(size_t i, const char* name, DType dtype, int64_t need, int64_t offset) {
+    return storage_of(info_[i], name, dtype, need, offset);
+  }
+  void* storage_of(const Napi::Value& v, const char* name, DType dtype, int64_t need, int64_t offset) {
+    Storage& s = live_storage(v, name);
     if (s.dtype != dtype) fail_arg(name, std::string("a ") + dtype_name(dtype) + " storage", dtype_name(s.dtype));
     if (seen_device_ && s.device != device_)
       fail_arg(name, std::string("a storage on ") + device_name(device_) + " like the arguments before it",

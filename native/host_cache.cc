@@ -16,6 +16,16 @@ struct Cache {
   std::unordered_map<size_t, std::vector<void*>> free_blocks;  // rounded size -> blocks
   size_t cached = 0;
   size_t limit = default_limit();
+  MemStats st;  // reserved is derived: allocated + cached
+
+  void on_handed_out(size_t r, bool hit) {
+    st.allocated += static_cast<int64_t>(r);
+    st.blocks++;
+    (hit ? st.cache_hits : st.system_allocs)++;
+    if (st.allocated > st.peak_allocated) st.peak_allocated = st.allocated;
+    const int64_t reserved = st.allocated + static_cast<int64_t>(cached);
+    if (reserved > st.peak_reserved) st.peak_reserved = reserved;
+  }
 
   static size_t default_limit() {
     if (const char* env = std::getenv("REPMLP_CPU_CACHE_MB")) {
@@ -56,6 +66,7 @@ void* alloc(size_t bytes) {
       void* p = it->second.back();
       it->second.pop_back();
       c.cached -= r;
+      c.on_handed_out(r, true);
       return p;
     }
   }
@@ -65,6 +76,8 @@ void* alloc(size_t bytes) {
     p = std::aligned_alloc(64, r);
   }
   if (!p) throw Error("out of host memory: could not allocate " + std::to_string(bytes) + " bytes");
+  std::lock_guard<std::mutex> lock(c.m);
+  c.on_handed_out(r, false);
   return p;
 }
 
@@ -73,6 +86,8 @@ void release(void* p, size_t bytes) {
   const size_t r = rounded(bytes == 0 ? 1 : bytes);
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.m);
+  c.st.allocated -= static_cast<int64_t>(r);
+  c.st.blocks--;
   if (r > c.limit) {
     std::free(p);
     return;
@@ -92,6 +107,21 @@ int64_t cached_bytes() {
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.m);
   return static_cast<int64_t>(c.cached);
+}
+
+MemStats stats() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.m);
+  MemStats s = c.st;
+  s.reserved = s.allocated + static_cast<int64_t>(c.cached);
+  return s;
+}
+
+void reset_peak() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.m);
+  c.st.peak_allocated = c.st.allocated;
+  c.st.peak_reserved = c.st.allocated + static_cast<int64_t>(c.cached);
 }
 
 }  // namespace repmlp::host_cache

@@ -12,8 +12,12 @@ int device_count(std::string* why) {
 }
 void* malloc(size_t) { throw Error(kWhy); }
 void free(void*) {}
+MemStats memory_stats() { return {}; }
+void reset_peak() {}
+void empty_cache() {}
 void memcpy_d2h(void*, const void*, size_t) { throw Error(kWhy); }
 void memcpy_h2d(void*, const void*, size_t) { throw Error(kWhy); }
-void memset_zero(void*, size_t) { throw Error(kWhy); }
+void memcpy_d2d(void*, const void*, size_t) { throw Error(kWhy); }
+void memset_bytes(void*, int, size_t) { throw Error(kWhy); }
 
 }  // namespace repmlp::cuda

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-// `npm run test:gpu`: runs the whole uvu suite with tensors on CUDA (REPMLP_TEST_DEVICE=cuda),
-// where every op is also checked against its CPU kernel. Without a usable GPU it prints one
-// skip line and exits 0, so `npm test` on the CPU is unaffected.
+// `npm run test:gpu`: runs the whole uvu suite with tensors on CUDA (REPMLP_TEST_DEVICE=cuda):
+// every op against PyTorch's goldens and, in test/backend, against its CPU kernel on fresh
+// random inputs; the model and Locality Injection tests. Then the GPU-only files in test/gpu
+// (a 200-step training run, out-of-memory recovery). Tests poison new allocations (NaN).
+// Without a usable GPU it prints one skip line and exits 0, so `npm test` on the CPU is
+// unaffected.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
@@ -13,10 +16,17 @@ if (!rt.cudaCompiled || rt.cudaDevices === 0) {
   console.log(`test:gpu: skipped: no usable CUDA device (${rt.cudaCompiled ? rt.cudaReason : 'this build has no CUDA support'})`);
   process.exit(0);
 }
+const info = addon.cudaInfo();
+const d = info.devices[0];
+console.log(`test:gpu: ${d.name} (compute capability ${d.computeCapability}), driver ${info.driverVersion}, ` +
+  `runtime ${info.runtimeVersion}, cuBLAS ${info.cublas.found ? `${info.cublas.version} from ${info.cublas.path}` : 'NOT FOUND'}`);
+if (!info.cublas.found) {
+  console.log('test:gpu: cuBLAS was not found; GEMM tests will fail. Tried:');
+  for (const t of info.cublas.tried) console.log(`  ${t.path}: ${t.error}`);
+}
 const uvu = path.join(root, 'node_modules', 'uvu', 'bin.js');
-const r = spawnSync(process.execPath, [uvu, '-r', 'tsx/cjs', 'test', '.test.ts$'], {
-  cwd: root,
-  stdio: 'inherit',
-  env: { ...process.env, REPMLP_TEST_DEVICE: 'cuda' },
-});
-process.exit(r.status ?? 1);
+const env = { ...process.env, REPMLP_TEST_DEVICE: 'cuda' };
+for (const [dir, pattern] of [['test', '.test.ts$'], ['test/gpu', '.gpu.ts$']]) {
+  const r = spawnSync(process.execPath, [uvu, '-r', 'tsx/cjs', dir, pattern], { cwd: root, stdio: 'inherit', env });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}

@@ -4,9 +4,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as assert from 'uvu/assert';
-import { liveStorages, tensor, Tensor, type Device } from '../lib/index';
+import { liveStorages, setPoison, tensor, Tensor, type Device } from '../lib/index';
 import { readSafetensors, type HostTensor } from '../lib/safetensors';
 import { Rng } from '../lib/rng';
+
+// Every new tensor starts as NaN (int64: -1) in tests, so a kernel that leaves part of its
+// output unwritten fails the comparisons instead of passing on leftover values.
+setPoison(true);
 
 /** 'cpu' for `npm test`; 'cuda' under `npm run test:gpu`. */
 export const DEVICE: Device = process.env.REPMLP_TEST_DEVICE === 'cuda' ? 'cuda' : 'cpu';

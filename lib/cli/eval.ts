@@ -25,7 +25,7 @@ Options:
   --data-dir <dir>    where the data set's files are
   --batch-size <B>    images per batch (default 64)
   --limit-test <N>    use only the first N test images
-  --device <d>        cpu (default) or cuda
+  --device <d>        auto (default: cuda when a GPU and cuBLAS are usable, else cpu), cpu or cuda
   --json              print the result as JSON
   -h, --help          show this help`;
 

@@ -1,11 +1,13 @@
 // `repmlp info [--json]`: the version, the backends, the CUDA devices and cuBLAS.
+import { chooseBackend } from '../backend';
 import { info, type Info } from '../info';
 import { parseArgs, table, type Command } from './command';
 
 const usage = `Usage: repmlp info [--json]
 
-Shows the repmlp version, the CPU backend (threads), and the CUDA backend: whether a
-device is usable (and why not), the devices, driver and runtime versions, and where
+Shows the repmlp version, the backend used when no device is named (and why), the CPU
+backend (threads), and the CUDA backend: whether a device is usable (and why not), the
+devices, driver and runtime versions, and where
 cuBLAS was found (or every place it was looked for).
 
 Options:
@@ -16,10 +18,19 @@ function gib(bytes: number | null): string {
   return bytes === null ? '?' : `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 }
 
+/** Which backend `--device auto` and the trainer use, and why (an invalid REPMLP_DEVICE is reported, not thrown). */
+function backendLine(i: Info): string {
+  try {
+    return chooseBackend(i, process.env.REPMLP_DEVICE).reason;
+  } catch (e) {
+    return `none: ${(e as Error).message}`;
+  }
+}
+
 /** The short human-readable form. */
 export function formatInfo(i: Info): string {
   const { cpu, cuda } = i.backends;
-  const lines: string[] = [`repmlp ${i.version}`, ''];
+  const lines: string[] = [`repmlp ${i.version}`, `backend ${backendLine(i)}`, ''];
   lines.push(
     table([
       ['backend', 'available', 'details'],
@@ -65,7 +76,7 @@ export const command: Command = {
       return 0;
     }
     const i = info();
-    io.out((flags.has('json') ? JSON.stringify(i, null, 2) : formatInfo(i)) + '\n');
+    io.out((flags.has('json') ? JSON.stringify({ ...i, backend: backendLine(i) }, null, 2) : formatInfo(i)) + '\n');
     return 0;
   },
 };

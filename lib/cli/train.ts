@@ -1,4 +1,5 @@
 // `repmlp train`: trains RepMLPNet on Fashion-MNIST (or CIFAR) with lib/train/trainer.ts.
+import { defaultDevice } from '../backend';
 import { presetNames, type PresetName } from '../models/presets';
 import type { Device } from '../tensor';
 import type { DataName, TrainOptions } from '../train/trainer';
@@ -24,7 +25,7 @@ Options:
   --batch-size <B>       images per step (default 64)
   --out <dir>            run directory (default runs/<data>-<arch>)
   --resume               continue from <out>/last.safetensors
-  --device <d>           cpu (default) or cuda
+  --device <d>           auto (default: cuda when a GPU and cuBLAS are usable, else cpu), cpu or cuda
   --lr <x>               peak learning rate (default 0.002)
   --min-lr <x>           learning rate at the end of the cosine (default 1e-5)
   --weight-decay <x>     AdamW weight decay on >= 2-d tensors (default 0.05)
@@ -76,11 +77,12 @@ export function dataOpt(command: string, opts: Options): DataName {
   return v;
 }
 
-/** --device: cpu or cuda. */
+/** --device: auto (the default: the backend chosen at load, see lib/backend.ts), cpu or cuda. */
 export function deviceOpt(command: string, opts: Options): Device {
-  const v = opts.values.get('device') ?? 'cpu';
-  if (v !== 'cpu' && v !== 'cuda') throw new UsageError(`${command}: expected cpu or cuda for --device but received '${v}'`);
-  return v;
+  const v = opts.values.get('device') ?? 'auto';
+  if (v !== 'auto' && v !== 'cpu' && v !== 'cuda')
+    throw new UsageError(`${command}: expected auto, cpu or cuda for --device but received '${v}'`);
+  return v === 'auto' ? defaultDevice() : v;
 }
 
 /** The trainer's options from a command line (exported for the tests). */

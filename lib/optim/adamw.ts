@@ -1,5 +1,5 @@
 // AdamW (Loshchilov & Hutter) with torch.optim.AdamW's semantics (amsgrad off): decoupled
-// weight decay, bias-corrected moments, one fused native kernel per parameter and step.
+// weight decay, bias-corrected moments, one fused multi-tensor native call per group and step.
 import { describe, fail } from '../errors';
 import type { HostTensor } from '../safetensors';
 import { native } from '../native';
@@ -55,15 +55,21 @@ export class AdamW extends Optimizer<AdamWHyper> {
     };
   }
 
-  protected update(p: Tensor, grad: Tensor, h: AdamWHyper): void {
-    let s = this.state.get(p);
-    if (!s) {
-      s = { step: 0, expAvg: keep(zeros(p.shape, { device: p.device })), expAvgSq: keep(zeros(p.shape, { device: p.device })) };
-      this.state.set(p, s);
-    }
-    const step = s.step + 1;
-    native.adamw_step(p.storage, s.expAvg.storage, s.expAvgSq.storage, grad.storage, p.numel, h.lr, h.betas[0], h.betas[1], h.eps, h.weightDecay, step);
-    s.step = step;
+  protected updateGroup(params: Tensor[], grads: Tensor[], h: AdamWHyper): void {
+    const states = params.map((p) => {
+      let s = this.state.get(p);
+      if (!s) {
+        s = { step: 0, expAvg: keep(zeros(p.shape, { device: p.device })), expAvgSq: keep(zeros(p.shape, { device: p.device })) };
+        this.state.set(p, s);
+      }
+      return s;
+    });
+    native.adamw_step(
+      params.map((p) => p.storage), states.map((s) => s.expAvg.storage), states.map((s) => s.expAvgSq.storage),
+      grads.map((g) => g.storage), params.map((p) => p.numel), states.map((s) => s.step + 1),
+      h.lr, h.betas[0], h.betas[1], h.eps, h.weightDecay,
+    );
+    for (const s of states) s.step++;
   }
 
   protected saveState(p: Tensor): Record<string, HostTensor> | null {

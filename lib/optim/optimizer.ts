@@ -1,5 +1,5 @@
 // The shared base of the optimizers: parameter groups with their own hyperparameters,
-// step() (skips parameters without a gradient; calls the subclass's fused native update;
+// step() (skips parameters without a gradient; calls the subclass's fused multi-tensor update;
 // records no autograd), zeroGrad(), a settable learning rate, and stateDict() /
 // loadStateDict() with host tensors (PyTorch's key names: step, exp_avg, exp_avg_sq,
 // momentum_buffer) so a checkpoint resumes exactly. State tensors are kept out of every
@@ -98,8 +98,11 @@ export abstract class Optimizer<H extends BaseHyper> {
 
   /** Checks a group's hyperparameters (naming the group `where`); returns a fresh copy of them. */
   protected abstract parseHyper(raw: Record<string, unknown>, where: string): H;
-  /** Updates one parameter in place from its (dense) gradient. */
-  protected abstract update(p: Tensor, grad: Tensor, hyper: H): void;
+  /**
+   * Updates parameters of one group, all on one device, in place from their (dense)
+   * gradients: one fused multi-tensor native call.
+   */
+  protected abstract updateGroup(params: Tensor[], grads: Tensor[], hyper: H): void;
   /** The parameter's state as host tensors, or null when it has none. */
   protected abstract saveState(p: Tensor): Record<string, HostTensor> | null;
   /** Checks a saved state entry for p (throws with `where` in the message). */
@@ -129,6 +132,8 @@ export abstract class Optimizer<H extends BaseHyper> {
     this.paramGroups.forEach((group, gi) => {
       const where = this.paramGroups.length > 1 ? `paramGroups[${gi}]` : 'params';
       const hyper = this.hyperOf(group, where);
+      // Every parameter is checked before any is updated; then one call per device.
+      const byDevice = new Map<string, { params: Tensor[]; grads: Tensor[] }>();
       group.params.forEach((p, i) => {
         const pname = this.paramGroups.length > 1 ? `${where}.params[${i}]` : `params[${i}]`;
         checkParam(this.name, pname, p);
@@ -137,8 +142,13 @@ export abstract class Optimizer<H extends BaseHyper> {
         if (g.disposed) fail(this.name, `${pname}.grad`, 'a live gradient', 'a disposed one');
         if (g.dtype !== 'float32' || g.device !== p.device || shapeStr(g.shape) !== shapeStr(p.shape))
           fail(this.name, `${pname}.grad`, `a float32 gradient of shape ${shapeStr(p.shape)} on ${p.device}`, `a ${g.dtype} one of shape ${shapeStr(g.shape)} on ${g.device}`);
-        withDense([g], (gd) => callNative(() => this.update(p, gd, hyper)));
+        let list = byDevice.get(p.device);
+        if (!list) byDevice.set(p.device, (list = { params: [], grads: [] }));
+        list.params.push(p);
+        list.grads.push(g);
       });
+      for (const { params, grads } of byDevice.values())
+        withDense(grads, (...dense) => callNative(() => this.updateGroup(params, dense, hyper)));
     });
   }
 

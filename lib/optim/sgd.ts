@@ -1,6 +1,6 @@
 // SGD with momentum, torch.optim.SGD's semantics: coupled weight decay (g + wd * p), a
 // momentum buffer started from the first gradient, dampening, optional Nesterov; one
-// fused native kernel per parameter and step.
+// fused multi-tensor native call per group and step.
 import { describe, fail } from '../errors';
 import type { HostTensor } from '../safetensors';
 import { native } from '../native';
@@ -46,25 +46,30 @@ export class SGD extends Optimizer<SGDHyper> {
     return h;
   }
 
-  protected update(p: Tensor, grad: Tensor, h: SGDHyper): void {
+  protected updateGroup(params: Tensor[], grads: Tensor[], h: SGDHyper): void {
+    const ns = params.map((p) => p.numel);
     if (h.momentum === 0) {
-      native.sgd_step(p.storage, grad.storage, p.numel, h.lr, h.weightDecay);
+      native.sgd_step(params.map((p) => p.storage), grads.map((g) => g.storage), ns, h.lr, h.weightDecay);
       return;
     }
-    let buf = this.buffers.get(p);
-    const first = !buf;
-    if (!buf) {
-      buf = keep(Tensor.empty(p.shape, { device: p.device }));
-      this.buffers.set(p, buf);
-    }
+    const firsts = params.map((p) => !this.buffers.has(p));
+    const bufs = params.map((p, i) => {
+      if (firsts[i]) this.buffers.set(p, keep(Tensor.empty(p.shape, { device: p.device })));
+      return this.buffers.get(p)!;
+    });
     try {
-      native.sgd_momentum_step(p.storage, buf.storage, grad.storage, p.numel, h.lr, h.momentum, h.dampening, h.weightDecay, h.nesterov, first);
+      native.sgd_momentum_step(
+        params.map((p) => p.storage), bufs.map((b) => b.storage), grads.map((g) => g.storage), ns, firsts,
+        h.lr, h.momentum, h.dampening, h.weightDecay, h.nesterov,
+      );
     } catch (e) {
-      // An uninitialised buffer must not survive a failed first step.
-      if (first) {
-        buf.dispose();
-        this.buffers.delete(p);
-      }
+      // Uninitialised buffers must not survive a failed first step.
+      params.forEach((p, i) => {
+        if (firsts[i]) {
+          bufs[i].dispose();
+          this.buffers.delete(p);
+        }
+      });
       throw e;
     }
   }

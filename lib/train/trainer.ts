@@ -13,6 +13,7 @@
 // Read-backs: the epoch's train loss is summed on the device and read only when logging or
 // saving; the logits (B x K floats) are read every step for the train accuracy (there is no
 // argmax op), which on the CPU is a copy of a few hundred floats.
+import { backend } from '../backend';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { noGrad } from '../autograd';
@@ -64,7 +65,8 @@ export interface TrainOptions {
   /** global gradient-norm limit (default 0: no clipping) */
   clipGrad?: number;
   seed?: number;
-  device?: Device;
+  /** 'auto' (the default): CUDA when usable, else the CPU (see backend()) */
+  device?: Device | 'auto';
   /** the run directory (default runs/<data>-<arch>) */
   out?: string;
   resume?: boolean;
@@ -245,8 +247,9 @@ export async function train(options: TrainOptions = {}): Promise<TrainSummary> {
   const saveEvery = posInt('saveEvery', options.saveEvery, 200);
   const maxSteps = options.maxSteps === undefined ? Infinity : posInt('maxSteps', options.maxSteps, 1);
   const augment = options.augment ?? true;
-  const device = options.device ?? 'cpu';
-  if (device !== 'cpu' && device !== 'cuda') fail(OP, 'device', "'cpu' or 'cuda'", describe(device));
+  const deviceOption = options.device ?? 'auto';
+  if (deviceOption !== 'auto' && deviceOption !== 'cpu' && deviceOption !== 'cuda') fail(OP, 'device', "'auto', 'cpu' or 'cuda'", describe(deviceOption));
+  const device: Device = deviceOption === 'auto' ? backend().device : deviceOption;
   const arch = options.arch ?? 'small';
   const archName = typeof arch === 'string' ? arch : 'custom';
   const out = path.resolve(options.out ?? path.join('runs', `${dataName}-${archName}`));
@@ -320,6 +323,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainSummary> {
       writeFileAtomic(metricsFile, '');
     }
     writeFileAtomic(path.join(out, 'config.json'), JSON.stringify({ config, options: recorded }, null, 2) + '\n');
+    if (deviceOption === 'auto') log(`backend ${backend().reason}`);
     log(`model: RepMLPNet ${archName}, ${model.parameterCount()} parameters, input ${inputSize}x${inputSize}, device ${device}; ` +
       `${epochs} epoch${epochs === 1 ? '' : 's'} x ${stepsPerEpoch} steps of ${batchSize}; out ${out}`);
 

@@ -3,12 +3,13 @@
 // reduced in double (warp shuffles, then one warp over the warp sums) into a partial; one
 // thread per channel then sums its partials in order. The variance is a second pass over
 // (x - mean)^2. Elementwise passes use grid-stride loops. Scratch space comes from the
-// stream-ordered allocator (cudaMallocAsync), so nothing is cached between calls.
+// caching allocator (scratch.cuh).
 #include <algorithm>
 
 #include "block_reduce.cuh"
 #include "check.cuh"
 #include "kernels.h"
+#include "scratch.cuh"
 
 namespace repmlp::cuda {
 namespace {
@@ -32,23 +33,6 @@ Split split_for(int64_t M, int64_t C) {
   parts = std::min<int64_t>(parts, std::max<int64_t>(1, 1024 / std::max<int64_t>(C, 1)));
   return {std::max<int64_t>(1, (M + parts - 1) / parts), parts};
 }
-
-// Scratch memory on the stream, freed (stream-ordered) when it goes out of scope.
-class Scratch {
- public:
-  explicit Scratch(size_t bytes) {
-    if (bytes) REPMLP_CUDA_CHECK(cudaMallocAsync(&p_, bytes, 0));
-  }
-  ~Scratch() {
-    if (p_) cudaFreeAsync(p_, 0);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  char* get() const { return static_cast<char*>(p_); }
-
- private:
-  void* p_ = nullptr;
-};
 
 // part: (C, parts); inp: (N, C, HW); center: (C) or null.
 // part[c, p] = sum over values j of block p of channel c of x (center null) or (x - center[c])^2.
@@ -212,7 +196,7 @@ void batchnorm_forward_train(float* out, float* mean_saved, float* invstd_saved,
   const int64_t M = N * HW, n = N * C * HW;
   const Split s = split_for(M, C);
   // scratch: part (C, parts) double, mean_d (C) double, scale, shift (C) float
-  Scratch scratch(sizeof(double) * (C * s.parts + C) + sizeof(float) * 2 * C);
+  Scratch<char> scratch(sizeof(double) * (C * s.parts + C) + sizeof(float) * 2 * C);
   double* part = reinterpret_cast<double*>(scratch.get());
   double* mean_d = part + C * s.parts;
   float* scale = reinterpret_cast<float*>(mean_d + C);
@@ -236,7 +220,7 @@ void batchnorm_forward_eval(float* out, const float* inp, const float* running_m
                             const float* weight, const float* bias, int64_t N, int64_t C, int64_t HW, float eps) {
   const int64_t n = N * C * HW;
   if (n == 0) return;
-  Scratch scratch(sizeof(float) * C);
+  Scratch<char> scratch(sizeof(float) * C);
   float* scale = reinterpret_cast<float*>(scratch.get());
   eval_scale_kernel<<<blocks_for(C), 256>>>(scale, running_var, weight, C, eps);
   REPMLP_CUDA_LAUNCHED("batchnorm_forward_eval: eval_scale_kernel");
@@ -251,7 +235,7 @@ void batchnorm_backward(float* dinp, float* dweight, float* dbias, const float* 
   const int64_t M = N * HW, n = N * C * HW;
   const Split s = split_for(M, C);
   // scratch: part_dy, part_dyxmu, part_xmu (C, parts) double; k, mdy, proj (C) float
-  Scratch scratch(sizeof(double) * 3 * C * s.parts + sizeof(float) * 3 * C);
+  Scratch<char> scratch(sizeof(double) * 3 * C * s.parts + sizeof(float) * 3 * C);
   double* part_dy = reinterpret_cast<double*>(scratch.get());
   double* part_dyxmu = part_dy + C * s.parts;
   double* part_xmu = part_dyxmu + C * s.parts;
@@ -274,7 +258,7 @@ void batchnorm_backward_eval(float* dinp, float* dweight, float* dbias, const fl
   const int64_t M = N * HW, n = N * C * HW;
   const Split s = split_for(M, C);
   // scratch: part_dy, part_dyxmu, part_xmu (C, parts) double; invstd, scale, mdy, proj (C) float
-  Scratch scratch(sizeof(double) * 3 * C * s.parts + sizeof(float) * 4 * C);
+  Scratch<char> scratch(sizeof(double) * 3 * C * s.parts + sizeof(float) * 4 * C);
   double* part_dy = reinterpret_cast<double*>(scratch.get());
   double* part_dyxmu = part_dy + C * s.parts;
   double* part_xmu = part_dyxmu + C * s.parts;

@@ -71,13 +71,18 @@ void cross_entropy_soft_forward(float* loss, float* losses, float* stats, const 
 void cross_entropy_soft_backward(float* dlogits, const float* dloss, const float* stats, const float* logits,
                                  const float* target, int64_t N, int64_t K, float eps);
 
-// adamw.cc
-void adamw_step(float* param, float* exp_avg, float* exp_avg_sq, const float* grad, int64_t n, double lr,
-                double beta1, double beta2, double eps, double weight_decay, int64_t step);
+// adamw.cc (multi-tensor: element k of each list has ns[k] elements)
+void adamw_step(const std::vector<float*>& params, const std::vector<float*>& exp_avgs,
+                const std::vector<float*>& exp_avg_sqs, const std::vector<const float*>& grads,
+                const std::vector<int64_t>& ns, const std::vector<int64_t>& steps, double lr, double beta1,
+                double beta2, double eps, double weight_decay);
 
-// sgd.cc
-void sgd_step(float* param, const float* grad, int64_t n, float lr, float weight_decay);
-void sgd_momentum_step(float* param, float* momentum_buffer, const float* grad, int64_t n, float lr, float momentum,
-                       float dampening, float weight_decay, bool nesterov, bool first);
+// sgd.cc (multi-tensor)
+void sgd_step(const std::vector<float*>& params, const std::vector<const float*>& grads, const std::vector<int64_t>& ns,
+              float lr, float weight_decay);
+void sgd_momentum_step(const std::vector<float*>& params, const std::vector<float*>& momentum_buffers,
+                       const std::vector<const float*>& grads, const std::vector<int64_t>& ns,
+                       const std::vector<bool>& firsts, float lr, float momentum, float dampening, float weight_decay,
+                       bool nesterov);
 
 }  // namespace repmlp::cuda

@@ -8,6 +8,7 @@
 #include "block_reduce.cuh"
 #include "check.cuh"
 #include "kernels.h"
+#include "scratch.cuh"
 
 namespace repmlp::cuda {
 
@@ -87,17 +88,6 @@ __global__ void zero_kernel(float* out, int64_t n) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) out[i] = 0.f;
 }
 
-// Stream-ordered scratch for the partial sums, freed (stream-ordered) on every exit path.
-struct Scratch {
-  double* p = nullptr;
-  explicit Scratch(int64_t n) {
-    if (n > 0) REPMLP_CUDA_CHECK(cudaMallocAsync(reinterpret_cast<void**>(&p), n * sizeof(double), 0));
-  }
-  ~Scratch() {
-    if (p) cudaFreeAsync(p, 0);
-  }
-};
-
 static unsigned grid_for(int64_t tasks) { return static_cast<unsigned>(std::min<int64_t>(std::max<int64_t>(tasks, 1), 65535 * 8)); }
 
 void sum_to(float* out, const float* inp, const std::vector<int64_t>& in_shape, const std::vector<int64_t>& out_shape) {
@@ -115,11 +105,11 @@ void sum_to(float* out, const float* inp, const std::vector<int64_t>& in_shape, 
     const int64_t M = p.rows, total = p.outer * p.L;
     const int64_t nsplit = std::clamp<int64_t>((1024 + M - 1) / M, 1, std::max<int64_t>(1, total / 8192));
     const int64_t chunk = (total + nsplit - 1) / nsplit;
-    Scratch scratch(nsplit > 1 ? M * nsplit : 0);
-    sum_rows_kernel<<<grid_for(M * nsplit), 256>>>(out, scratch.p, inp, kept, red, M, p.outer, p.L, nsplit, chunk);
+    Scratch<double> scratch(nsplit > 1 ? M * nsplit : 0);
+    sum_rows_kernel<<<grid_for(M * nsplit), 256>>>(out, scratch.get(), inp, kept, red, M, p.outer, p.L, nsplit, chunk);
     REPMLP_CUDA_LAUNCHED("sum_to");
     if (nsplit > 1) {
-      sum_partials_kernel<<<blocks_for(M), 256>>>(out, scratch.p, M, nsplit, nsplit, 1);
+      sum_partials_kernel<<<blocks_for(M), 256>>>(out, scratch.get(), M, nsplit, nsplit, 1);
       REPMLP_CUDA_LAUNCHED("sum_to");
     }
   } else {
@@ -128,11 +118,11 @@ void sum_to(float* out, const float* inp, const std::vector<int64_t>& in_shape, 
     const int64_t n_out = p.rows * p.L, R = p.outer;
     const int64_t nsplit = std::clamp<int64_t>((65536 + n_out - 1) / n_out, 1, std::max<int64_t>(1, R / 32));
     const int64_t chunk = (R + nsplit - 1) / nsplit;
-    Scratch scratch(nsplit > 1 ? n_out * nsplit : 0);
-    sum_cols_kernel<<<blocks_for(n_out * nsplit), 256>>>(out, scratch.p, inp, kept, red, p.rows, R, p.L, nsplit, chunk);
+    Scratch<double> scratch(nsplit > 1 ? n_out * nsplit : 0);
+    sum_cols_kernel<<<blocks_for(n_out * nsplit), 256>>>(out, scratch.get(), inp, kept, red, p.rows, R, p.L, nsplit, chunk);
     REPMLP_CUDA_LAUNCHED("sum_to");
     if (nsplit > 1) {
-      sum_partials_kernel<<<blocks_for(n_out), 256>>>(out, scratch.p, n_out, nsplit, 1, n_out);
+      sum_partials_kernel<<<blocks_for(n_out), 256>>>(out, scratch.get(), n_out, nsplit, 1, n_out);
       REPMLP_CUDA_LAUNCHED("sum_to");
     }
   }

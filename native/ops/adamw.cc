@@ -1,11 +1,13 @@
-// Fused in-place AdamW step with torch.optim.AdamW's semantics (amsgrad off), for one
-// tensor of n elements at step t (t >= 1, already counted):
+// Fused multi-tensor AdamW step with torch.optim.AdamW's semantics (amsgrad off): one call
+// updates every parameter of a group in place. For tensor k (n_k elements) at its step t_k
+// (t >= 1, already counted):
 //   p <- p * (1 - lr * wd)                               (decoupled weight decay)
 //   m <- b1 * m + (1 - b1) * g
 //   v <- b2 * v + (1 - b2) * g^2
 //   p <- p - (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
-// The bias corrections are computed once per call in double; the elementwise update runs
-// in float like PyTorch's. Hyperparameters arrive as doubles (JS numbers).
+// The bias corrections are computed per tensor in double; the elementwise update runs in
+// float like PyTorch's. Hyperparameters arrive as doubles (JS numbers). The CUDA twin
+// updates up to 24 tensors per launch (cuda/adamw.cu).
 #include <cmath>
 
 #include "../args.h"
@@ -14,47 +16,55 @@
 namespace repmlp {
 namespace cpu {
 
-// param, exp_avg, exp_avg_sq, grad: (n)
-void adamw_step(float* param, float* exp_avg, float* exp_avg_sq, const float* grad, int64_t n, double lr,
-                double beta1, double beta2, double eps, double weight_decay, int64_t step) {
+// params[k], exp_avgs[k], exp_avg_sqs[k], grads[k]: (ns[k])
+void adamw_step(const std::vector<float*>& params, const std::vector<float*>& exp_avgs,
+                const std::vector<float*>& exp_avg_sqs, const std::vector<const float*>& grads,
+                const std::vector<int64_t>& ns, const std::vector<int64_t>& steps, double lr, double beta1,
+                double beta2, double eps, double weight_decay) {
   const float decay = static_cast<float>(1.0 - lr * weight_decay);
   const float b1 = static_cast<float>(beta1), b2 = static_cast<float>(beta2), epsf = static_cast<float>(eps);
   const float one_b1 = static_cast<float>(1.0 - beta1), one_b2 = static_cast<float>(1.0 - beta2);
-  const double bc1 = 1.0 - std::pow(beta1, static_cast<double>(step));
-  const double bc2 = 1.0 - std::pow(beta2, static_cast<double>(step));
-  const float step_size = static_cast<float>(lr / bc1), bc2_sqrt = static_cast<float>(std::sqrt(bc2));
-  // GCC vectorises this loop only under -fno-math-errno (sqrt keeps an errno branch
-  // otherwise); the step is memory-bound either way.
-  parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      const float g = grad[i];
-      const float m = exp_avg[i] * b1 + one_b1 * g;
-      const float v = exp_avg_sq[i] * b2 + one_b2 * (g * g);
-      exp_avg[i] = m;
-      exp_avg_sq[i] = v;
-      param[i] = param[i] * decay - step_size * (m / (std::sqrt(v) / bc2_sqrt + epsf));
-    }
-  });
+  for (size_t k = 0; k < params.size(); ++k) {
+    const double bc1 = 1.0 - std::pow(beta1, static_cast<double>(steps[k]));
+    const double bc2 = 1.0 - std::pow(beta2, static_cast<double>(steps[k]));
+    const float step_size = static_cast<float>(lr / bc1), bc2_sqrt = static_cast<float>(std::sqrt(bc2));
+    float *param = params[k], *exp_avg = exp_avgs[k], *exp_avg_sq = exp_avg_sqs[k];
+    const float* grad = grads[k];
+    // GCC vectorises this loop only under -fno-math-errno (sqrt keeps an errno branch
+    // otherwise); the step is memory-bound either way.
+    parallel_for(ns[k], 1 << 14, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        const float g = grad[i];
+        const float m = exp_avg[i] * b1 + one_b1 * g;
+        const float v = exp_avg_sq[i] * b2 + one_b2 * (g * g);
+        exp_avg[i] = m;
+        exp_avg_sq[i] = v;
+        param[i] = param[i] * decay - step_size * (m / (std::sqrt(v) / bc2_sqrt + epsf));
+      }
+    });
+  }
 }
 
 }  // namespace cpu
 
-// adamw_step(param, expAvg, expAvgSq, grad, n, lr, beta1, beta2, eps, weightDecay, step)
+// adamw_step(params[], expAvgs[], expAvgSqs[], grads[], ns[], steps[], lr, beta1, beta2, eps, weightDecay)
 static Napi::Value adamw_step(const Napi::CallbackInfo& info) {
   Args a(info, "adamw_step", 11);
-  const int64_t n = a.size(4, "n");
-  const double lr = a.number(5, "lr"), beta1 = a.number(6, "beta1"), beta2 = a.number(7, "beta2");
-  const double eps = a.number(8, "eps"), wd = a.number(9, "weightDecay");
-  const int64_t step = a.size(10, "step");
-  if (step < 1) a.fail_arg("step", "a step count >= 1", std::to_string(step));
+  const std::vector<int64_t> ns = a.sizes(4, "ns"), steps = a.sizes(5, "steps");
+  if (steps.size() != ns.size()) a.fail_arg("steps", std::to_string(ns.size()) + " step counts", std::to_string(steps.size()));
+  for (int64_t t : steps)
+    if (t < 1) a.fail_arg("steps", "step counts >= 1", std::to_string(t));
+  const double lr = a.number(6, "lr"), beta1 = a.number(7, "beta1"), beta2 = a.number(8, "beta2");
+  const double eps = a.number(9, "eps"), wd = a.number(10, "weightDecay");
   if (!(beta1 >= 0 && beta1 < 1)) a.fail_arg("beta1", "a number in [0, 1)", std::to_string(beta1));
   if (!(beta2 >= 0 && beta2 < 1)) a.fail_arg("beta2", "a number in [0, 1)", std::to_string(beta2));
-  float* param = a.f32(0, "param", n);
-  float* exp_avg = a.f32(1, "expAvg", n);
-  float* exp_avg_sq = a.f32(2, "expAvgSq", n);
-  const float* grad = a.f32(3, "grad", n);
-  if (a.device() == Device::CPU) cpu::adamw_step(param, exp_avg, exp_avg_sq, grad, n, lr, beta1, beta2, eps, wd, step);
-  else REPMLP_CUDA(a, adamw_step(param, exp_avg, exp_avg_sq, grad, n, lr, beta1, beta2, eps, wd, step));
+  const std::vector<float*> params = a.f32_list(0, "params", ns), exp_avgs = a.f32_list(1, "expAvgs", ns);
+  const std::vector<float*> exp_avg_sqs = a.f32_list(2, "expAvgSqs", ns);
+  const std::vector<float*> g = a.f32_list(3, "grads", ns);
+  const std::vector<const float*> grads(g.begin(), g.end());  // read only
+  if (params.empty()) return info.Env().Undefined();
+  if (a.device() == Device::CPU) cpu::adamw_step(params, exp_avgs, exp_avg_sqs, grads, ns, steps, lr, beta1, beta2, eps, wd);
+  else REPMLP_CUDA(a, adamw_step(params, exp_avgs, exp_avg_sqs, grads, ns, steps, lr, beta1, beta2, eps, wd));
   return info.Env().Undefined();
 }
 

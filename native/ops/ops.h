@@ -10,7 +10,7 @@ void register_copy(Napi::Object exports);
 void register_gelu(Napi::Object exports);
 void register_reduce(Napi::Object exports);
 void register_bias_grad(Napi::Object exports);
-void register_copy(Napi::Object exports);
+void register_memory(Napi::Object exports);  // memory.cc: allocator stats, poisoning, copy_storage
 void register_gemm(Napi::Object exports);
 void register_info(Napi::Object exports);  // info.cc: cudaInfo, setTf32
 void register_relu(Napi::Object exports);

@@ -1,63 +1,81 @@
-// Fused in-place SGD steps with torch.optim.SGD's semantics, for one tensor of n elements:
+// Fused multi-tensor SGD steps with torch.optim.SGD's semantics: one call updates every
+// parameter of a group in place. For each tensor (n elements):
 //   d = g + wd * p
 //   momentum == 0:  p <- p - lr * d                                 (sgd_step)
-//   momentum > 0:   buf <- d on the first step,                     (sgd_momentum_step)
+//   momentum > 0:   buf <- d on the tensor's first step,            (sgd_momentum_step)
 //                   else buf <- momentum * buf + (1 - dampening) * d
 //                   p <- p - lr * (nesterov ? d + momentum * buf : buf)
-// The gradient is read, never written.
+// The gradient is read, never written. The CUDA twin updates up to 24 tensors per launch.
 #include "../args.h"
 #include "../parallel.h"
 
 namespace repmlp {
 namespace cpu {
 
-// param, grad: (n)
-void sgd_step(float* param, const float* grad, int64_t n, float lr, float weight_decay) {
-  parallel_for(n, 1 << 15, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) param[i] -= lr * (grad[i] + weight_decay * param[i]);
-  });
+// params[k], grads[k]: (ns[k])
+void sgd_step(const std::vector<float*>& params, const std::vector<const float*>& grads, const std::vector<int64_t>& ns,
+              float lr, float weight_decay) {
+  for (size_t k = 0; k < params.size(); ++k) {
+    float* param = params[k];
+    const float* grad = grads[k];
+    parallel_for(ns[k], 1 << 15, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) param[i] -= lr * (grad[i] + weight_decay * param[i]);
+    });
+  }
 }
 
-// param, momentum_buffer, grad: (n)
-void sgd_momentum_step(float* param, float* momentum_buffer, const float* grad, int64_t n, float lr, float momentum,
-                       float dampening, float weight_decay, bool nesterov, bool first) {
+// params[k], momentum_buffers[k], grads[k]: (ns[k]); firsts[k]: the buffer is uninitialised
+void sgd_momentum_step(const std::vector<float*>& params, const std::vector<float*>& momentum_buffers,
+                       const std::vector<const float*>& grads, const std::vector<int64_t>& ns,
+                       const std::vector<bool>& firsts, float lr, float momentum, float dampening, float weight_decay,
+                       bool nesterov) {
   const float take = 1.f - dampening;
-  parallel_for(n, 1 << 15, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      const float d = grad[i] + weight_decay * param[i];
-      const float buf = first ? d : momentum_buffer[i] * momentum + take * d;
-      momentum_buffer[i] = buf;
-      param[i] -= lr * (nesterov ? d + momentum * buf : buf);
-    }
-  });
+  for (size_t k = 0; k < params.size(); ++k) {
+    float *param = params[k], *momentum_buffer = momentum_buffers[k];
+    const float* grad = grads[k];
+    const bool first = firsts[k];
+    parallel_for(ns[k], 1 << 15, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        const float d = grad[i] + weight_decay * param[i];
+        const float buf = first ? d : momentum_buffer[i] * momentum + take * d;
+        momentum_buffer[i] = buf;
+        param[i] -= lr * (nesterov ? d + momentum * buf : buf);
+      }
+    });
+  }
 }
 
 }  // namespace cpu
 
-// sgd_step(param, grad, n, lr, weightDecay)
+static std::vector<const float*> read_only(const std::vector<float*>& v) { return {v.begin(), v.end()}; }
+
+// sgd_step(params[], grads[], ns[], lr, weightDecay)
 static Napi::Value sgd_step(const Napi::CallbackInfo& info) {
   Args a(info, "sgd_step", 5);
-  const int64_t n = a.size(2, "n");
+  const std::vector<int64_t> ns = a.sizes(2, "ns");
   const float lr = static_cast<float>(a.number(3, "lr")), wd = static_cast<float>(a.number(4, "weightDecay"));
-  float* param = a.f32(0, "param", n);
-  const float* grad = a.f32(1, "grad", n);
-  if (a.device() == Device::CPU) cpu::sgd_step(param, grad, n, lr, wd);
-  else REPMLP_CUDA(a, sgd_step(param, grad, n, lr, wd));
+  const std::vector<float*> params = a.f32_list(0, "params", ns);
+  const std::vector<const float*> grads = read_only(a.f32_list(1, "grads", ns));
+  if (params.empty()) return info.Env().Undefined();
+  if (a.device() == Device::CPU) cpu::sgd_step(params, grads, ns, lr, wd);
+  else REPMLP_CUDA(a, sgd_step(params, grads, ns, lr, wd));
   return info.Env().Undefined();
 }
 
-// sgd_momentum_step(param, momentumBuffer, grad, n, lr, momentum, dampening, weightDecay, nesterov, first)
+// sgd_momentum_step(params[], momentumBuffers[], grads[], ns[], firsts[], lr, momentum, dampening, weightDecay, nesterov)
 static Napi::Value sgd_momentum_step(const Napi::CallbackInfo& info) {
   Args a(info, "sgd_momentum_step", 10);
-  const int64_t n = a.size(3, "n");
-  const float lr = static_cast<float>(a.number(4, "lr")), momentum = static_cast<float>(a.number(5, "momentum"));
-  const float dampening = static_cast<float>(a.number(6, "dampening")), wd = static_cast<float>(a.number(7, "weightDecay"));
-  const bool nesterov = a.flag(8, "nesterov"), first = a.flag(9, "first");
-  float* param = a.f32(0, "param", n);
-  float* buf = a.f32(1, "momentumBuffer", n);
-  const float* grad = a.f32(2, "grad", n);
-  if (a.device() == Device::CPU) cpu::sgd_momentum_step(param, buf, grad, n, lr, momentum, dampening, wd, nesterov, first);
-  else REPMLP_CUDA(a, sgd_momentum_step(param, buf, grad, n, lr, momentum, dampening, wd, nesterov, first));
+  const std::vector<int64_t> ns = a.sizes(3, "ns");
+  const std::vector<bool> firsts = a.flags(4, "firsts");
+  if (firsts.size() != ns.size()) a.fail_arg("firsts", std::to_string(ns.size()) + " flags", std::to_string(firsts.size()));
+  const float lr = static_cast<float>(a.number(5, "lr")), momentum = static_cast<float>(a.number(6, "momentum"));
+  const float dampening = static_cast<float>(a.number(7, "dampening")), wd = static_cast<float>(a.number(8, "weightDecay"));
+  const bool nesterov = a.flag(9, "nesterov");
+  const std::vector<float*> params = a.f32_list(0, "params", ns), bufs = a.f32_list(1, "momentumBuffers", ns);
+  const std::vector<const float*> grads = read_only(a.f32_list(2, "grads", ns));
+  if (params.empty()) return info.Env().Undefined();
+  if (a.device() == Device::CPU) cpu::sgd_momentum_step(params, bufs, grads, ns, firsts, lr, momentum, dampening, wd, nesterov);
+  else REPMLP_CUDA(a, sgd_momentum_step(params, bufs, grads, ns, firsts, lr, momentum, dampening, wd, nesterov));
   return info.Env().Undefined();
 }
 

@@ -98,9 +98,12 @@ test('SGD: rejects bad options with clear messages', () => {
 test('SGD: the native bindings re-check their arguments', () => {
   const s = (n: number) => new native.Storage(DEVICE, 'float32', n);
   const a = s(4), b = s(2);
-  assertThrows(() => native.sgd_step(a, b, 4, 0.1, 0), /sgd_step: expected a storage of at least 4 elements for grad but received one of 2/);
-  assertThrows(() => native.sgd_momentum_step(a, b, a, 4, 0.1, 0.9, 0, 0, false, true), /sgd_momentum_step: expected a storage of at least 4 elements for momentumBuffer but received one of 2/);
-  assertThrows(() => native.sgd_momentum_step(a, a, a, 4, 0.1, 0.9, 0, 0, 'no' as never, true), /sgd_momentum_step: expected a boolean for nesterov but received a string/);
+  assertThrows(() => native.sgd_step([a], [b], [4], 0.1, 0), /sgd_step: expected a storage of at least 4 elements for grads\[0\] but received one of 2/);
+  assertThrows(() => native.sgd_step([a, a], [a], [4, 4], 0.1, 0), /sgd_step: expected 2 storages for grads but received 1/);
+  assertThrows(() => native.sgd_momentum_step([a], [b], [a], [4], [true], 0.1, 0.9, 0, 0, false), /sgd_momentum_step: expected a storage of at least 4 elements for momentumBuffers\[0\] but received one of 2/);
+  assertThrows(() => native.sgd_momentum_step([a], [a], [a], [4], [], 0.1, 0.9, 0, 0, false), /sgd_momentum_step: expected 1 flags for firsts but received 0/);
+  assertThrows(() => native.sgd_momentum_step([a], [a], [a], [4], [1 as never], 0.1, 0.9, 0, 0, false), /sgd_momentum_step: expected an array of booleans for firsts but received an element that is a number/);
+  assertThrows(() => native.sgd_momentum_step([a], [a], [a], [4], [true], 0.1, 0.9, 0, 0, 'no' as never), /sgd_momentum_step: expected a boolean for nesterov but received a string/);
   for (const u of [a, b]) u.dispose();
 });
 

@@ -113,7 +113,7 @@ test('a run stopped mid-epoch and resumed repeats the uninterrupted run exactly'
 test('train: bad options', async () => {
   await rejects(train({ epochs: 0 }), /^train: expected a positive integer for epochs but received 0/);
   await rejects(train({ lr: -1 }), /^train: expected a finite number >= 0 for lr but received -1/);
-  await rejects(train({ device: 'tpu' as never }), /^train: expected 'cpu' or 'cuda' for device but received 'tpu'/);
+  await rejects(train({ device: 'tpu' as never }), /^train: expected 'auto', 'cpu' or 'cuda' for device but received 'tpu'/);
   await rejects(train({ arch: { ...TINY, inChannels: 3 }, dataDir }), /^train: expected 1 \(the data set's channels\) for arch.inChannels but received 3/);
   await rejects(train({ data: 'cifar10' }), /^train: expected the directory of the cifar10 binary version for dataDir but received none/);
 });
@@ -124,7 +124,7 @@ test('repmlp train: option errors exit with 2 and the usage', async () => {
     [['--batch-size', '0'], /^repmlp train: expected a positive integer for --batch-size but received '0'/],
     [['--lr', '-1'], /^repmlp train: expected a number >= 0 for --lr but received '-1'/],
     [['--label-smoothing', '2'], /^repmlp train: expected a number in \[0, 1\] for --label-smoothing but received '2'/],
-    [['--device', 'tpu'], /^repmlp train: expected cpu or cuda for --device but received 'tpu'/],
+    [['--device', 'tpu'], /^repmlp train: expected auto, cpu or cuda for --device but received 'tpu'/],
     [['--data', 'mnist'], /^repmlp train: expected fashion-mnist, cifar10 or cifar100 for --data but received 'mnist'/],
     [['--arch', 'nope'], /^repmlp train: --arch 'nope' is neither a preset/],
     [['--bogus'], /^repmlp train: unknown option '--bogus'/],

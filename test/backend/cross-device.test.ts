@@ -1,0 +1,232 @@
+// Every op on the device under test against the CPU kernels, on fresh random inputs each
+// run (the seed is printed in a failure's message; REPMLP_TEST_SEED repeats a run). New
+// tensors are poisoned (NaN / -1, see test/helpers.ts), so an output element a kernel
+// forgets to write shows up as a NaN.
+//
+// Under `npm run test:gpu` the device under test is CUDA: forward outputs, every input
+// gradient, running statistics and optimizer states must agree with the CPU within float32
+// rounding (different summation orders). Under `npm test` it is the CPU itself: the two runs
+// must then agree bit for bit, which checks that the CPU kernels are deterministic (their
+// reductions add in a fixed order whatever the thread count) and write all of their output.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  AdamW, add, batchNorm2d, info, bmm, conv1x1, conv2d, contiguous, crossEntropy, expand, gelu, globalAvgPool, linear,
+  matmul, mean, mul, mulScalar, addScalar, partition, permute, preset, relu, RepMLPNet, Rng, scope, setNumThreads,
+  setSharingFc, SGD, sigmoid, sub, sum, tensor, unpartition, type Device, type Tensor,
+} from '../../lib/index';
+import { DEVICE, diff } from '../helpers';
+
+const SEED = process.env.REPMLP_TEST_SEED ? Number(process.env.REPMLP_TEST_SEED) : Date.now() % 1_000_000;
+const OTHER: Device = DEVICE;
+const EXACT = OTHER === 'cpu';
+// For the CUDA comparison: |other - cpu| <= ATOL + RTOL * max |cpu| per tensor.
+const RTOL = 2e-5, ATOL = 1e-6;
+
+type Kind = 'normal' | 'positive' | 'labels' | 'probs';
+interface Input {
+  shape: number[];
+  kind?: Kind;
+  /** number of classes for 'labels' (int64) */
+  classes?: number;
+  grad?: boolean; // default true for float inputs
+}
+
+interface Case {
+  name: string;
+  inputs: Input[];
+  /** the op under test; its first result is differentiated, the rest (if any) only compared */
+  run: (xs: Tensor[]) => Tensor | Tensor[];
+}
+
+function hostData(inp: Input, rng: Rng): Float32Array | BigInt64Array {
+  const n = inp.shape.reduce((a, b) => a * b, 1);
+  if (inp.kind === 'labels') return BigInt64Array.from({ length: n }, () => BigInt(rng.int(inp.classes!)));
+  const d = new Float32Array(n);
+  for (let i = 0; i < n; i++) d[i] = inp.kind === 'positive' ? 0.5 + rng.uniform() : rng.normal();
+  if (inp.kind === 'probs') {
+    const K = inp.shape[inp.shape.length - 1];
+    for (let r = 0; r < n / K; r++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += (d[r * K + k] = Math.exp(d[r * K + k]));
+      for (let k = 0; k < K; k++) d[r * K + k] /= s;
+    }
+  }
+  return d;
+}
+
+/** Runs a case on one device and returns every result on the host: outputs, then gradients. */
+function runOn(device: Device, c: Case, data: (Float32Array | BigInt64Array)[], cotangentSeed: number): Map<string, Float32Array> {
+  return scope(() => {
+    const xs = c.inputs.map((inp, i) => {
+      const t = tensor(data[i], inp.shape, { device, dtype: inp.kind === 'labels' ? 'int64' : 'float32' });
+      return inp.kind !== 'labels' && inp.kind !== 'probs' && inp.grad !== false ? t.requiresGrad_() : t;
+    });
+    const res = c.run(xs);
+    const outs = Array.isArray(res) ? res : [res];
+    const got = new Map<string, Float32Array>();
+    outs.forEach((o, i) => got.set(`output ${i}`, o.toFloat32Array()));
+    if (outs[0].requiresGrad) {
+      const rng = new Rng(cotangentSeed);
+      const w = tensor(Float32Array.from({ length: outs[0].numel }, () => rng.normal()), outs[0].shape, { device });
+      outs[0].backward(w);
+      xs.forEach((x, i) => {
+        if (x.requiresGrad) got.set(`grad of input ${i}`, x.grad!.toFloat32Array());
+      });
+    }
+    // Inputs changed in place (running statistics) are results too.
+    xs.forEach((x, i) => {
+      if (!x.requiresGrad && x.dtype === 'float32') got.set(`input ${i} after`, x.toFloat32Array());
+    });
+    return got;
+  });
+}
+
+function compare(label: string, cpu: Map<string, Float32Array>, other: Map<string, Float32Array>): void {
+  assert.equal([...other.keys()], [...cpu.keys()], `${label}: results`);
+  for (const [key, e] of cpu) {
+    const a = other.get(key)!;
+    const what = `${label} ${key} (${OTHER} vs cpu, seed ${SEED})`;
+    for (let i = 0; i < e.length; i++) {
+      if (!Number.isFinite(e[i])) assert.unreachable(`${what}: cpu element ${i} is ${e[i]} (unwritten output?)`);
+      if (!Number.isFinite(a[i])) assert.unreachable(`${what}: ${OTHER} element ${i} is ${a[i]} (unwritten output?)`);
+    }
+    if (EXACT) {
+      const first = e.findIndex((v, i) => !Object.is(v, a[i]));
+      assert.is(first, -1, `${what}: differs at element ${first}: ${a[first]} vs ${e[first]}`);
+    } else {
+      const d = diff(a, e);
+      let scale = 0;
+      for (const v of e) scale = Math.max(scale, Math.abs(v));
+      assert.ok(d.maxAbs <= ATOL + RTOL * scale, `${what}: max abs diff ${d.maxAbs.toExponential(3)} (rel ${d.rel.toExponential(3)})`);
+    }
+  }
+}
+
+function check(c: Case, index: number): void {
+  const rng = new Rng(SEED * 131 + index);
+  const data = c.inputs.map((inp) => hostData(inp, rng));
+  const cpu = runOn('cpu', c, data, SEED + index);
+  // On the CPU the second run uses one thread, so thread-count independence is checked too.
+  const threads = info().backends.cpu.threads;
+  if (EXACT) setNumThreads(1);
+  try {
+    compare(c.name, cpu, runOn(OTHER, c, data, SEED + index));
+  } finally {
+    setNumThreads(threads);
+  }
+}
+
+const f = (...shape: number[]): Input => ({ shape });
+const bnState = (C: number): Input[] => [{ shape: [C], grad: false }, { shape: [C], kind: 'positive', grad: false }];
+
+const CASES: Case[] = [
+  { name: 'conv2d 3x3 pad 1 + bias', inputs: [f(2, 4, 7, 9), f(6, 4, 3, 3), f(6)], run: ([x, w, b]) => conv2d(x, w, b, { padding: 1 }) },
+  { name: 'conv2d grouped, stride 2', inputs: [f(2, 4, 9, 8), f(6, 2, 3, 3), f(6)], run: ([x, w, b]) => conv2d(x, w, b, { stride: 2, padding: 1, groups: 2 }) },
+  ...[1, 3, 5].map((k): Case => ({
+    name: `conv2d depthwise ${k}x${k}`,
+    inputs: [f(2, 8, 6, 5), f(8, 1, k, k)],
+    run: ([x, w]) => conv2d(x, w, null, { padding: (k - 1) / 2, groups: 8 }),
+  })),
+  { name: 'conv2d patch 2x2 stride 2', inputs: [f(2, 3, 8, 8), f(5, 3, 2, 2), f(5)], run: ([x, w, b]) => conv2d(x, w, b, { stride: 2 }) },
+  { name: 'conv1x1 + bias', inputs: [f(2, 6, 5, 4), f(7, 6, 1, 1), f(7)], run: ([x, w, b]) => conv1x1(x, w, b) },
+  { name: 'linear', inputs: [f(5, 12), f(7, 12), f(7)], run: ([x, w, b]) => linear(x, w, b) },
+  { name: 'matmul', inputs: [f(4, 6), f(6, 3)], run: ([a, b]) => matmul(a, b) },
+  { name: 'bmm', inputs: [f(3, 4, 5), f(3, 5, 2)], run: ([a, b]) => bmm(a, b) },
+  { name: 'setSharingFc S=1', inputs: [f(3, 2, 3, 4), f(12, 12, 1, 1)], run: ([x, w]) => setSharingFc(x, w, 1, 3, 4) },
+  { name: 'setSharingFc S=4 + bias', inputs: [f(2, 8, 3, 4), f(48, 12, 1, 1), f(48)], run: ([x, w, b]) => setSharingFc(x, w, 4, 3, 4, b) },
+  {
+    name: 'batchNorm2d train, running stats',
+    inputs: [f(4, 3, 5, 6), f(3), f(3), ...bnState(3)],
+    run: ([x, w, b, rm, rv]) => batchNorm2d(x, w, b, rm, rv, null, { training: true, momentum: 0.1 }),
+  },
+  {
+    name: 'batchNorm2d train, large channel (two-level reduction)',
+    inputs: [f(4, 2, 64, 72), f(2), f(2), ...bnState(2)],
+    run: ([x, w, b, rm, rv]) => batchNorm2d(x, w, b, rm, rv, null, { training: true }),
+  },
+  {
+    name: 'batchNorm2d eval',
+    inputs: [f(2, 5, 3, 4), f(5), f(5), ...bnState(5)],
+    run: ([x, w, b, rm, rv]) => batchNorm2d(x, w, b, rm, rv, null, { training: false }),
+  },
+  { name: 'gelu', inputs: [f(10007)], run: ([x]) => gelu(x) },
+  { name: 'relu', inputs: [f(3, 1001)], run: ([x]) => relu(x) },
+  { name: 'sigmoid', inputs: [f(4099)], run: ([x]) => sigmoid(x) },
+  { name: 'add broadcast', inputs: [f(2, 3, 4, 5), f(3, 1, 1)], run: ([a, b]) => add(a, b) },
+  { name: 'sub broadcast', inputs: [f(2, 1, 4, 5), f(2, 3, 1, 5)], run: ([a, b]) => sub(a, b) },
+  { name: 'mul broadcast', inputs: [f(2, 3, 4, 5), f(2, 3, 1, 1)], run: ([a, b]) => mul(a, b) },
+  { name: 'mulScalar, addScalar', inputs: [f(3, 7)], run: ([x]) => addScalar(mulScalar(x, -1.5), 0.25) },
+  { name: 'sum over dims', inputs: [f(3, 4, 5, 6)], run: ([x]) => sum(x, [0, 2]) },
+  { name: 'sum of many (split reduction)', inputs: [f(200003)], run: ([x]) => sum(x) },
+  { name: 'sum over leading rows (column reduction)', inputs: [f(4096, 40)], run: ([x]) => sum(x, [0], true) },
+  { name: 'mean', inputs: [f(3, 4, 5)], run: ([x]) => mean(x, [1, 2], true) },
+  { name: 'expand', inputs: [f(3, 1, 5)], run: ([x]) => expand(x, [2, 3, 4, 5]) },
+  { name: 'globalAvgPool', inputs: [f(2, 6, 5, 7)], run: ([x]) => globalAvgPool(x) },
+  { name: 'partition', inputs: [f(2, 3, 8, 6)], run: ([x]) => contiguous(partition(x, 4, 3)) },
+  { name: 'unpartition', inputs: [f(8, 3, 4, 3)], run: ([x]) => contiguous(unpartition(x, 8, 6)) },
+  { name: 'permute + contiguous', inputs: [f(2, 3, 4, 5)], run: ([x]) => contiguous(permute(x, [3, 1, 0, 2])) },
+  {
+    name: 'crossEntropy, hard labels, smoothing 0.1',
+    inputs: [f(9, 13), { shape: [9], kind: 'labels', classes: 13 }],
+    run: ([z, y]) => crossEntropy(z, y, { labelSmoothing: 0.1 }),
+  },
+  { name: 'crossEntropy, soft targets', inputs: [f(6, 700), { shape: [6, 700], kind: 'probs' }], run: ([z, p]) => crossEntropy(z, p) },
+];
+
+CASES.forEach((c, i) => test(c.name, () => check(c, i)));
+
+function optimizerCase(name: string, make: (params: Tensor[]) => { step(): void; zeroGrad(): void }, index: number): void {
+  test(name, () => {
+    const rng = new Rng(SEED * 977 + index);
+    // More tensors than one multi-tensor launch takes (24), one larger than a block's chunk.
+    const shapes = [[5, 4], [7], [3, 2, 2, 2], [20011], ...Array.from({ length: 26 }, (_, i) => [1 + (i % 5)])];
+    const init = shapes.map((s) => hostData({ shape: s }, rng));
+    const grads = [0, 1, 2].map(() => shapes.map((s) => hostData({ shape: s }, rng)));
+    const runDevice = (device: Device) =>
+      scope(() => {
+        const params = init.map((d, i) => tensor(d, shapes[i], { device }).requiresGrad_());
+        const opt = make(params);
+        grads.forEach((step, t) => {
+          opt.zeroGrad();
+          // Tensor 2 gets no gradient in the first step, so step counts differ between tensors.
+          params.forEach((p, i) => (t === 0 && i === 2) || sum(mul(p, tensor(step[i], shapes[i], { device }))).backward());
+          opt.step();
+        });
+        return new Map(params.map((p, i) => [`param ${i}`, p.toFloat32Array()]));
+      });
+    compare(name, runDevice('cpu'), runDevice(OTHER));
+  });
+}
+optimizerCase('AdamW, weight decay, 3 steps', (p) => new AdamW(p, { lr: 1e-2, weightDecay: 0.05 }), 0);
+optimizerCase('SGD, Nesterov momentum, 3 steps', (p) => new SGD(p, { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 1e-4 }), 1);
+
+test('RepMLPNet: training step outputs and gradients, then Locality Injection', () => {
+  const cfg = {
+    ...preset('small', { inChannels: 2, numClasses: 5 }),
+    numBlocks: [1, 1], channels: [8, 16], hs: [4, 2], ws: [2, 2], sharesetsNums: [2, 4], reparamConvK: [1, 3],
+  };
+  const rng = new Rng(SEED);
+  const x = hostData({ shape: [3, 2, 8, 8] }, rng);
+  const y = hostData({ shape: [3], kind: 'labels', classes: 5 }, rng);
+  const runDevice = (device: Device) =>
+    scope(() => {
+      const model = new RepMLPNet(cfg, { seed: SEED, device });
+      const out = new Map<string, Float32Array>();
+      const logits = model.forward(tensor(x, [3, 2, 8, 8], { device }));
+      out.set('train logits', logits.toFloat32Array());
+      crossEntropy(logits, tensor(y, [3], { device, dtype: 'int64' })).backward();
+      for (const [n, p] of model.namedParameters()) out.set(`grad ${n}`, p.grad!.toFloat32Array());
+      model.eval();
+      const inp = tensor(x, [3, 2, 8, 8], { device });
+      out.set('eval logits', model.forward(inp).toFloat32Array());
+      model.localityInjection();
+      out.set('deploy logits', model.forward(inp).toFloat32Array());
+      for (const [n, t] of model.stateDict()) if (t.dtype === 'float32') out.set(`deploy ${n}`, Float32Array.from(t.data as Float32Array));
+      model.dispose();
+      return out;
+    });
+  compare('RepMLPNet', runDevice('cpu'), runDevice(OTHER));
+});
+
+test.run();

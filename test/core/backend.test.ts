@@ -1,0 +1,60 @@
+// The backend chosen when no device is named: CUDA only with a usable device and cuBLAS.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { backend, chooseBackend } from '../../lib/backend';
+import { info, type Info } from '../../lib/info';
+import { DEVICE, assertThrows } from '../helpers';
+
+function fakeInfo(o: { compiled?: boolean; devices?: number; cublas?: boolean; reason?: string }): Info {
+  const devices = Array.from({ length: o.devices ?? 0 }, (_, index) => ({
+    index, name: 'NVIDIA H100 80GB HBM3', computeCapability: '9.0', totalMemory: 80e9,
+  }));
+  const available = (o.compiled ?? true) && devices.length > 0;
+  return {
+    version: '0.0.0',
+    backends: {
+      cpu: { available: true, threads: 2 },
+      cuda: {
+        available,
+        ...(available ? {} : { reason: o.reason ?? 'no usable CUDA device: no NVIDIA driver found' }),
+        compiled: o.compiled ?? true,
+        devices,
+        driverVersion: devices.length ? '13.0' : null,
+        runtimeVersion: '13.0',
+        cublas: o.cublas
+          ? { found: true, path: '/usr/lib/libcublasLt.so.13', version: '13.0.2', tried: [], tf32: false }
+          : { found: false, path: null, version: null, tried: [{ path: 'libcublasLt.so.13', error: 'not found' }], tf32: false },
+      },
+    },
+  };
+}
+
+test('cuda with a device and cuBLAS; the cpu otherwise, with the reason', () => {
+  const gpu = chooseBackend(fakeInfo({ devices: 1, cublas: true }), undefined);
+  assert.is(gpu.device, 'cuda');
+  assert.match(gpu.reason, /^cuda: NVIDIA H100 80GB HBM3 \(compute capability 9\.0\), driver 13\.0, cuBLAS 13\.0\.2 from \/usr\/lib\/libcublasLt\.so\.13$/);
+  const noBlas = chooseBackend(fakeInfo({ devices: 1, cublas: false }), undefined);
+  assert.is(noBlas.device, 'cpu');
+  assert.match(noBlas.reason, /^cpu \(2 threads\): NVIDIA H100 80GB HBM3 \(compute capability 9\.0\) is present but cuBLAS was not found \(1 place tried; set REPMLP_CUBLAS_PATH/);
+  const noGpu = chooseBackend(fakeInfo({ devices: 0 }), undefined);
+  assert.equal(noGpu, { device: 'cpu', reason: 'cpu (2 threads): no usable CUDA device: no NVIDIA driver found' });
+  const noCuda = chooseBackend(fakeInfo({ compiled: false, reason: 'this build of repmlp has no CUDA support' }), '');
+  assert.equal(noCuda, { device: 'cpu', reason: 'cpu (2 threads): this build of repmlp has no CUDA support' });
+});
+
+test('REPMLP_DEVICE overrides the choice, and says so', () => {
+  assert.equal(chooseBackend(fakeInfo({ devices: 1, cublas: true }), 'cpu'), { device: 'cpu', reason: 'cpu: chosen by REPMLP_DEVICE=cpu' });
+  assert.match(chooseBackend(fakeInfo({ devices: 1, cublas: true }), 'cuda').reason, /\(chosen by REPMLP_DEVICE=cuda\)$/);
+  assertThrows(() => chooseBackend(fakeInfo({ devices: 0 }), 'cuda'), /^REPMLP_DEVICE=cuda, but CUDA cannot be used: no usable CUDA device/);
+  assertThrows(() => chooseBackend(fakeInfo({ devices: 1, cublas: true }), 'gpu'), /^REPMLP_DEVICE: expected 'cpu' or 'cuda' for the environment variable but received 'gpu'/);
+});
+
+test('this machine: the GPU run chooses cuda, a machine without a usable GPU the cpu', () => {
+  const b = backend();
+  const cuda = info().backends.cuda;
+  if (process.env.REPMLP_DEVICE) return; // an explicit choice is checked above
+  assert.is(b.device, cuda.available && cuda.cublas.found ? 'cuda' : 'cpu', b.reason);
+  if (DEVICE === 'cuda') assert.is(b.device, 'cuda', b.reason);
+});
+
+test.run();
