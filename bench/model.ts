@@ -222,7 +222,7 @@ function main(): void {
   const notes = [
     'img/s from the median step / forward; train split: forward + loss, backward, optimizer step (ms, median)',
     'ratio: repmlp img/s / PyTorch img/s (above 1: repmlp is faster)',
-    `memory: repmlp ${rows[0]?.memory ?? '-'}${rows[0]?.memory === 'process max RSS' ? ' (one process for every model: includes the models before)' : ''}; PyTorch ${rows[0]?.pytorch?.memory ?? '-'}${rows[0]?.pytorch?.memory === 'process max RSS' ? ' (one process per model)' : ''}`,
+    `peak memory during the training steps: repmlp ${rows[0]?.memory ?? '-'} (memoryStats: live tensor bytes); PyTorch ${rows[0]?.pytorch?.memory ?? '-'}${rows[0]?.pytorch?.memory === 'max RSS growth' ? ' (the process max RSS above its RSS before the model was built: weights, activations, gradients, optimizer state, and whatever its allocators keep)' : ''}`,
     ...peerNotes,
   ];
   if (ctx.json) {

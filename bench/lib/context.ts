@@ -6,8 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randn } from '../../lib/creation';
-import * as infoModule from '../../lib/info';
-import { info, setNumThreads } from '../../lib/info';
+import { info, memoryStats, resetPeakMemoryStats, setNumThreads } from '../../lib/info';
 import { matmul } from '../../lib/ops/matmul';
 import { Rng } from '../../lib/rng';
 import { scope } from '../../lib/scope';
@@ -136,38 +135,22 @@ export function gemmPeak(ctx: Context): GemmPeak {
 
 // ---- peak memory ----
 
-interface MemStats {
-  peakAllocatedBytes: number;
-}
-type MemoryStatsFn = () => { cpu: MemStats; cuda: MemStats | null };
-
-/** How peak memory is measured: the allocator's own counters when lib/info has them, else the process's maximum RSS. */
+/** Peak memory from repmlp's allocators (tensor memory, cached blocks excluded), per device. */
 export interface MemoryProbe {
-  /** 'allocator peak' (lib/info memoryStats) or 'process max RSS' (never resets: includes everything run before) */
-  kind: 'allocator peak' | 'process max RSS';
+  kind: 'allocator peak';
   reset(): void;
   peakBytes(): number;
 }
 
-function fn(x: unknown): x is (...args: never[]) => unknown {
-  return typeof x === 'function';
-}
-
 export function memoryProbe(device: Device): MemoryProbe {
-  const mod: Record<string, unknown> = infoModule;
-  const stats = mod.memoryStats, reset = mod.resetPeakMemoryStats;
-  if (fn(stats) && fn(reset)) {
-    const read = stats as MemoryStatsFn;
-    return {
-      kind: 'allocator peak',
-      reset: () => void (reset as () => void)(),
-      peakBytes: () => {
-        const s = read();
-        return (device === 'cuda' ? s.cuda?.peakAllocatedBytes : s.cpu.peakAllocatedBytes) ?? 0;
-      },
-    };
-  }
-  return { kind: 'process max RSS', reset: () => {}, peakBytes: () => process.resourceUsage().maxRSS * 1024 };
+  return {
+    kind: 'allocator peak',
+    reset: () => resetPeakMemoryStats(device),
+    peakBytes: () => {
+      const s = memoryStats();
+      return (device === 'cuda' ? s.cuda?.peakAllocatedBytes : s.cpu.peakAllocatedBytes) ?? 0;
+    },
+  };
 }
 
 // ---- the PyTorch peer ----

@@ -1,7 +1,8 @@
-// A small self-contained SVG writer for grouped bar charts (no dependency): one group of
-// bars per category (a shape, a model), one bar colour per series (repmlp, PyTorch, ...),
-// a linear or logarithmic value axis with gridlines, and a legend. Missing values leave a
-// gap in their group.
+// Grouped bar charts as SVG (no dependency; elements from lib/viz/svg.ts): one group of bars
+// per category (a shape, a model), one bar colour per series (repmlp, PyTorch, ...), a linear
+// or logarithmic value axis with gridlines, and a legend. Missing values leave a gap in their
+// group.
+import { el, escapeXml, svgDocument, text } from '../../lib/viz/svg';
 
 export interface BarChart {
   title: string;
@@ -18,11 +19,6 @@ export interface BarChart {
 }
 
 const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
-
-/** Escapes text for an XML text node or attribute. */
-export function escapeXml(s: string): string {
-  return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
-}
 
 /** Round tick values covering [0, max] (linear) or the decades around [min, max] (log). */
 export function axisTicks(min: number, max: number, log: boolean): number[] {
@@ -66,36 +62,32 @@ export function barChartSvg(chart: BarChart): string {
   };
 
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`);
-  out.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
-  out.push(`<text x="${width / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${escapeXml(chart.title)}</text>`);
+  out.push(el('rect', { width, height, fill: '#ffffff' }));
+  out.push(text(chart.title, { x: width / 2, y: 20, 'text-anchor': 'middle', 'font-size': 14, 'font-weight': 'bold' }));
   for (const t of ticks) {
-    const ty = y(t).toFixed(1);
-    out.push(`<line x1="${left}" x2="${left + plotW}" y1="${ty}" y2="${ty}" stroke="#dddddd"/>`);
-    out.push(`<text x="${left - 6}" y="${ty}" text-anchor="end" dominant-baseline="middle">${escapeXml(tickText(t))}</text>`);
+    out.push(el('line', { x1: left, x2: left + plotW, y1: y(t), y2: y(t), stroke: '#dddddd' }));
+    out.push(text(tickText(t), { x: left - 6, y: y(t), 'text-anchor': 'end', 'dominant-baseline': 'middle', 'font-size': 11 }));
   }
-  out.push(`<text transform="translate(16 ${top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(chart.yLabel + (log ? ' (log scale)' : ''))}</text>`);
-  out.push(`<line x1="${left}" x2="${left}" y1="${top}" y2="${top + plotH}" stroke="#333333"/>`);
-  out.push(`<line x1="${left}" x2="${left + plotW}" y1="${top + plotH}" y2="${top + plotH}" stroke="#333333"/>`);
+  out.push(text(chart.yLabel + (log ? ' (log scale)' : ''), { transform: `translate(16 ${top + plotH / 2}) rotate(-90)`, 'text-anchor': 'middle', 'font-size': 11 }));
+  out.push(el('line', { x1: left, x2: left, y1: top, y2: top + plotH, stroke: '#333333' }));
+  out.push(el('line', { x1: left, x2: left + plotW, y1: top + plotH, y2: top + plotH, stroke: '#333333' }));
   chart.groups.forEach((g, gi) => {
     const gx = left + gi * groupW + gap / 2;
     chart.series.forEach((s, si) => {
       const v = s.values[gi];
       if (v === null || !Number.isFinite(v) || (log && v <= 0)) return;
       const by = y(v), base = y(lo);
-      out.push(
-        `<rect x="${(gx + si * barW).toFixed(1)}" y="${by.toFixed(1)}" width="${barW - 2}" height="${Math.max(base - by, 0).toFixed(1)}" fill="${PALETTE[si % PALETTE.length]}"><title>${escapeXml(`${s.name}, ${g}: ${tickText(v)}`)}</title></rect>`,
-      );
+      const bar = { x: gx + si * barW, y: by, width: barW - 2, height: Math.max(base - by, 0), fill: PALETTE[si % PALETTE.length] };
+      out.push(el('rect', bar, el('title', {}, escapeXml(`${s.name}, ${g}: ${tickText(v)}`))));
     });
     const cx = gx + (chart.series.length * barW) / 2;
-    out.push(`<text transform="translate(${cx.toFixed(1)} ${top + plotH + 12}) rotate(30)" text-anchor="start">${escapeXml(g)}</text>`);
+    out.push(text(g, { transform: `translate(${cx.toFixed(1)} ${top + plotH + 12}) rotate(30)`, 'text-anchor': 'start', 'font-size': 11 }));
   });
   const ly = top + plotH + 80;
   chart.series.forEach((s, si) => {
-    out.push(`<rect x="${left}" y="${ly + si * 18}" width="12" height="12" fill="${PALETTE[si % PALETTE.length]}"/>`);
-    out.push(`<text x="${left + 18}" y="${ly + si * 18 + 10}">${escapeXml(s.name)}</text>`);
+    out.push(el('rect', { x: left, y: ly + si * 18, width: 12, height: 12, fill: PALETTE[si % PALETTE.length] }));
+    out.push(text(s.name, { x: left + 18, y: ly + si * 18 + 10, 'font-size': 11 }));
   });
-  if (chart.note) out.push(`<text x="${left}" y="${ly + legendH + 14}" fill="#555555">${escapeXml(chart.note)}</text>`);
-  out.push('</svg>');
-  return out.join('\n') + '\n';
+  if (chart.note) out.push(text(chart.note, { x: left, y: ly + legendH + 14, fill: '#555555', 'font-size': 11 }));
+  return svgDocument(width, height, out);
 }
