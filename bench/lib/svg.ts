@@ -23,7 +23,8 @@ const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b
 /** Round tick values covering [0, max] (linear) or the decades around [min, max] (log). */
 export function axisTicks(min: number, max: number, log: boolean): number[] {
   if (log) {
-    const lo = Math.floor(Math.log10(min)), hi = Math.ceil(Math.log10(max));
+    // a value on an exact decade still gets a visible bar: the axis starts a decade lower
+    const lo = Math.floor(Math.log10(min) - 1e-9), hi = Math.ceil(Math.log10(max));
     return Array.from({ length: hi - lo + 1 }, (_, i) => 10 ** (lo + i));
   }
   const rough = max / 5;
@@ -54,8 +55,11 @@ export function barChartSvg(chart: BarChart): string {
   const groupW = chart.series.length * barW + gap;
   const plotW = Math.max(groupW * chart.groups.length, 240);
   const legendH = 18 * chart.series.length;
-  const width = left + plotW + 20;
-  const height = top + plotH + 90 + legendH + (chart.note ? 20 : 0);
+  // group labels are rotated 30 degrees: about 5.5 px right and 3.2 px down per character
+  const longest = Math.max(0, ...chart.groups.map((g) => g.length));
+  const width = Math.max(left + plotW + Math.max(20, longest * 5.5 - groupW / 2), chart.title.length * 8 + 20);
+  const labelsH = 24 + longest * 3.2;
+  const height = top + plotH + labelsH + legendH + (chart.note ? 34 : 14);
   const y = (v: number) => {
     const f = log ? (Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo)) : (v - lo) / (hi - lo);
     return top + plotH - f * plotH;
@@ -83,7 +87,7 @@ export function barChartSvg(chart: BarChart): string {
     const cx = gx + (chart.series.length * barW) / 2;
     out.push(text(g, { transform: `translate(${cx.toFixed(1)} ${top + plotH + 12}) rotate(30)`, 'text-anchor': 'start', 'font-size': 11 }));
   });
-  const ly = top + plotH + 80;
+  const ly = top + plotH + labelsH;
   chart.series.forEach((s, si) => {
     out.push(el('rect', { x: left, y: ly + si * 18, width: 12, height: 12, fill: PALETTE[si % PALETTE.length] }));
     out.push(text(s.name, { x: left + 18, y: ly + si * 18 + 10, 'font-size': 11 }));

@@ -73,6 +73,8 @@ class RepMLPBlock(nn.Module):
         """Locality Injection (design.md §3): the deploy-form fc3 weight and bias."""
         hw = self.h * self.w
         w, b = fuse_bn(self.fc3.weight, self.fc3_bn)
+        if not self.ks:  # no Local Perceptron: only fc3_bn to fold
+            return w, b
         K = max(self.ks)
         kernel = torch.zeros(self.S, 1, K, K)
         kbias = torch.zeros(self.S)
