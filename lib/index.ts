@@ -15,3 +15,4 @@ export * from './data/index';
 export * from './train/index';
 export { readSafetensors, writeSafetensors, parseSafetensors, serializeSafetensors, type HostTensor, type WriteOptions } from './safetensors';
 export { readPth, readStateDict } from './pth';
+export * from './onnx/index';
