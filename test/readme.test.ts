@@ -20,7 +20,7 @@ function run(code: string) {
 }
 
 test('README: the training example runs and its loss falls', () => {
-  assert.is(examples.length, 2, 'README has two ts examples');
+  assert.is(examples.length, 3, 'README has three ts examples');
   const r = run(examples[0]);
   const losses = [...r.stdout.matchAll(/loss (\d+\.\d+)/g)].map((x) => Number(x[1]));
   assert.is(losses.length, 4, r.stdout);
@@ -32,6 +32,11 @@ test('README: the RepMLPNet example trains a step, injects locality and saves', 
   const m = /max \|diff\|: (\S+)/.exec(r.stdout);
   assert.ok(m, r.stdout);
   assert.ok(Number(m![1]) < 1e-4, r.stdout);
+});
+
+test('README: the ONNX example exports the small model', () => {
+  const r = run(examples[2]);
+  assert.match(r.stdout, /^\d+ bytes, \d+ nodes: input \[batch,1,32,32\] -> logits \[batch,10\]$/m);
 });
 
 test.run();

@@ -5,6 +5,7 @@ import { RepmlpError } from '../errors';
 import { presetNames } from '../models/presets';
 import type { RepMLPNetConfig } from '../models/repmlpnet';
 import type { HostTensor } from '../safetensors';
+import type { OnnxSummary } from '../onnx/export';
 import { parseOptions, resolveArch } from './arch';
 import { UsageError, type Command } from './command';
 import { weightsForm } from './eval';
@@ -69,8 +70,8 @@ export const command: Command = {
     const { readStateDict } = require('../pth') as typeof import('../pth');
     const ck = require('../train/checkpoint') as typeof import('../train/checkpoint');
     const { RepMLPNet } = require('../models/repmlpnet') as typeof import('../models/repmlpnet');
-    const { onnxInputSize, onnxModel, encodeOnnx } = require('../onnx/export') as typeof import('../onnx/export');
-    const { writeFileAtomic } = require('../safetensors') as typeof import('../safetensors');
+    const { writeOnnx } = require('../onnx/export') as typeof import('../onnx/export');
+    const { onnxInputSize } = require('../onnx/options') as typeof import('../onnx/options');
 
     const start = process.hrtime.bigint();
     let state = readStateDict(weights);
@@ -94,29 +95,24 @@ export const command: Command = {
     const [H, W] = onnxInputSize(config, inputSize, 'export-onnx');
     const form = weightsForm(state);
     const model = new RepMLPNet({ ...config, deploy: form === 'deploy' });
-    let proto: ReturnType<typeof onnxModel>;
+    let summary: OnnxSummary;
     try {
       model.loadStateDict(state);
       model.eval();
       // a training-form model converts in place here: it is ours and not used afterwards
       if (form === 'train') model.localityInjection();
-      proto = onnxModel(model, { inputSize: [H, W] });
+      summary = writeOnnx(output, model, { inputSize: [H, W] });
     } finally {
       model.dispose();
     }
-    const bytes = encodeOnnx(proto);
-    writeFileAtomic(output, bytes);
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    const nodes = proto.graph?.node ?? [];
-    const counts = new Map<string, number>();
-    for (const n of nodes) counts.set(n.opType ?? '', (counts.get(n.opType ?? '') ?? 0) + 1);
-    const ops = [...counts].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ');
+    const dims = (d: (number | string)[]) => `[${d.join(', ')}]`;
     io.out(
       [
         `${weights}: ${form} form${form === 'train' ? ' (converted by Locality Injection)' : ''}, ${name}`,
-        `input [batch, ${config.inChannels}, ${H}, ${W}] -> logits [batch, ${config.numClasses}], opset ${proto.opsetImport?.[0]?.version}`,
-        `${nodes.length} nodes: ${ops}`,
-        `wrote ${output}: ${formatBytes(bytes.length)} in ${seconds.toFixed(2)} s`,
+        `${summary.input.name} ${dims(summary.input.dims)} -> ${summary.output.name} ${dims(summary.output.dims)}, opset ${summary.opset}, ${summary.parameters} parameters`,
+        `${summary.nodes} nodes: ${summary.ops.map(([op, n]) => `${op} ${n}`).join(', ')}`,
+        `wrote ${output}: ${formatBytes(summary.bytes)} in ${seconds.toFixed(2)} s`,
       ].join('\n') + '\n',
     );
     return 0;

@@ -5,13 +5,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { onnx } from 'onnx-proto';
-import {
-  decodeOnnx, exportOnnx, ONNX_IR_VERSION, ONNX_OPSET, onnxModel, RepMLPNet, Rng, writeOnnx, type RepMLPNetConfig,
-} from '../../lib/index';
+import { exportOnnx, ONNX_IR_VERSION, ONNX_OPSET, RepMLPNet, Rng, writeOnnx, type RepMLPNetConfig } from '../../lib/index';
 import { packageVersion } from '../../lib/info';
 import { assertNoLeak, assertThrows } from '../helpers';
-import { compareWithOrt, openSession, randomizeBns, STANDARD_OPS } from './ort';
+import { compareWithOrt, decodeOnnx, FLOAT, INT64, openSession, randomizeBns, STANDARD_OPS, type DecodedModel } from './ort';
 
 interface Case {
   name: string;
@@ -60,8 +57,8 @@ function build(config: RepMLPNetConfig, seed: number, deploy = false): RepMLPNet
   return model.eval();
 }
 
-function opTypes(m: onnx.ModelProto): Set<string> {
-  return new Set(m.graph!.node.map((n) => n.opType));
+function opTypes(m: DecodedModel): Set<string> {
+  return new Set(m.nodes.map((n) => n.opType));
 }
 
 CASES.forEach((c, ci) => {
@@ -89,7 +86,7 @@ test('exportOnnx: a deploy-form model exports the same graph as its training for
     deploy.eval().localityInjection();
     const a = decodeOnnx(exportOnnx(train, { inputSize: c.inputSize }));
     const b = decodeOnnx(exportOnnx(deploy, { inputSize: c.inputSize }));
-    assert.equal(a.graph!.node.map((n) => n.name), b.graph!.node.map((n) => n.name));
+    assert.equal(a.nodes, b.nodes);
     const session = await openSession(exportOnnx(deploy, { inputSize: c.inputSize }));
     const worst = await compareWithOrt(session, deploy, [3, c.H, c.W], [2, 5], new Rng(7));
     assert.ok(worst <= 1e-4, `relative difference ${worst}`);
@@ -104,35 +101,31 @@ test('exportOnnx: opset, IR version, producer, dynamic batch, standard ops only,
   const model = build(c.config, 4);
   try {
     const m = decodeOnnx(exportOnnx(model, { inputSize: c.inputSize }));
-    assert.is(Number(m.irVersion), ONNX_IR_VERSION);
+    assert.is(m.irVersion, ONNX_IR_VERSION);
     assert.is(ONNX_OPSET >= 13, true);
-    assert.equal(m.opsetImport.map((o) => [o.domain, Number(o.version)]), [['', ONNX_OPSET]]);
+    assert.equal(m.opsets, [['', ONNX_OPSET]]);
     assert.is(m.producerName, 'repmlp');
     assert.is(m.producerVersion, packageVersion());
-    const g = m.graph!;
-    const dims = (v: onnx.IValueInfoProto) => v.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue));
-    assert.equal(g.input.map((v) => v.name), ['input']);
-    assert.equal(dims(g.input[0]), ['batch', 3, 16, 32]);
-    assert.equal(g.output.map((v) => v.name), ['logits']);
-    assert.equal(dims(g.output[0]), ['batch', 5]);
+    assert.equal(m.inputs, [{ name: 'input', dims: ['batch', 3, 16, 32] }]);
+    assert.equal(m.outputs, [{ name: 'logits', dims: ['batch', 5] }]);
     // every op is a standard one, in the default domain
-    for (const n of g.node) assert.is(n.domain ?? '', '', `${n.name} domain`);
+    for (const n of m.nodes) assert.is(n.domain, '', `${n.name} domain`);
     const ops = opTypes(m);
     for (const op of ops) assert.ok(STANDARD_OPS.has(op), `non-standard op ${op}`);
     for (const op of ['Conv', 'BatchNormalization', 'MatMul', 'Erf', 'Gemm', 'Transpose']) assert.ok(ops.has(op), `uses ${op}`);
     // every Reshape infers at most one dimension and keeps no batch size fixed
-    const inits = new Map(g.initializer.map((t) => [t.name, t]));
-    for (const n of g.node.filter((x) => x.opType === 'Reshape')) {
+    const inits = new Map(m.initializers.map((t) => [t.name, t]));
+    for (const n of m.nodes.filter((x) => x.opType === 'Reshape')) {
       const shape = inits.get(n.input[1])!;
-      assert.is(shape.dataType, onnx.TensorProto.DataType.INT64);
+      assert.is(shape.dataType, INT64);
       const raw = shape.rawData;
       const v = new BigInt64Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
       assert.is([...v].filter((d) => d === -1n).length, 1, `${n.name} shape [${v}]`);
     }
     // weights are float32 raw_data; fc3 of stage 2 (S = 4, 2 x 4 partition) as (S, hw, hw)
-    for (const t of g.initializer) assert.ok(t.dataType === onnx.TensorProto.DataType.FLOAT || t.dataType === onnx.TensorProto.DataType.INT64, t.name);
+    for (const t of m.initializers) assert.ok(t.dataType === FLOAT || t.dataType === INT64, t.name);
     const fc3 = inits.get('stages.1.0.repmlp_block.fc3.weight')!;
-    assert.equal(fc3.dims.map(Number), [4, 8, 8]);
+    assert.equal(fc3.dims, [4, 8, 8]);
     assert.is(fc3.rawData.byteLength, 4 * 4 * 8 * 8);
   } finally {
     model.dispose();
@@ -153,17 +146,26 @@ test('exportOnnx: a copy does the conversion and is freed; the model is untouche
   }
 });
 
-test('writeOnnx: writes the exported bytes atomically (no temporary file left)', () => {
+test('writeOnnx: writes the exported bytes atomically (no temporary file left) and sums them up', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'repmlp-onnx-'));
   const c = CASES[2];
   const model = build(c.config, 6);
   try {
     const file = path.join(dir, 'sub', 'model.onnx');
-    const bytes = writeOnnx(file, model, { inputSize: c.inputSize });
-    assert.equal(new Uint8Array(fs.readFileSync(file)), new Uint8Array(bytes));
-    assert.equal(new Uint8Array(bytes), new Uint8Array(exportOnnx(model, { inputSize: c.inputSize })));
+    const summary = writeOnnx(file, model, { inputSize: c.inputSize });
+    const bytes = new Uint8Array(fs.readFileSync(file));
+    assert.equal(bytes, new Uint8Array(exportOnnx(model, { inputSize: c.inputSize })));
     assert.equal(fs.readdirSync(path.join(dir, 'sub')), ['model.onnx']);
-    assert.is(onnxModel(model, { inputSize: c.inputSize }).graph!.node!.length, decodeOnnx(bytes).graph!.node.length);
+    const m = decodeOnnx(bytes);
+    const counts = new Map<string, number>();
+    for (const n of m.nodes) counts.set(n.opType, (counts.get(n.opType) ?? 0) + 1);
+    const floats = m.initializers.filter((t) => t.dataType === FLOAT).reduce((a, t) => a + t.rawData.byteLength / 4, 0);
+    assert.equal(summary, {
+      bytes: bytes.byteLength, opset: ONNX_OPSET, irVersion: ONNX_IR_VERSION,
+      input: { name: 'input', dims: ['batch', 2, 16, 32] }, output: { name: 'logits', dims: ['batch', 3] },
+      nodes: m.nodes.length, ops: [...counts].sort((a, b) => b[1] - a[1]), initializers: m.initializers.length, parameters: floats,
+    });
+    assert.is(summary.ops.find(([op]) => op === 'MatMul')![1], 2);
   } finally {
     model.dispose();
     fs.rmSync(dir, { recursive: true, force: true });

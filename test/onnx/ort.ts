@@ -1,6 +1,7 @@
 // What the ONNX tests share: random BN statistics (so that folding and BatchNormalization
 // nodes matter), onnxruntime-node (CPU) as the third-party runtime, and the comparison with
 // repmlp's own eval-mode forward.
+import { onnx } from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { randn, scope, type RepMLPNet, type Rng } from '../../lib/index';
 import { diff } from '../helpers';
@@ -10,6 +11,48 @@ export const STANDARD_OPS = new Set([
   'Conv', 'BatchNormalization', 'Relu', 'Sigmoid', 'Erf', 'Div', 'Add', 'Mul', 'Reshape', 'Transpose',
   'MatMul', 'Gemm', 'GlobalAveragePool', 'Flatten',
 ]);
+
+export interface DecodedNode { name: string; opType: string; domain: string; input: string[]; output: string[] }
+export interface DecodedTensor { name: string; dims: number[]; dataType: number; rawData: Uint8Array }
+export interface DecodedValue { name: string; dims: (number | string)[] }
+/** The parts of a ModelProto the tests look at, every optional field filled in. */
+export interface DecodedModel {
+  irVersion: number;
+  opsets: [string, number][];
+  producerName: string;
+  producerVersion: string;
+  nodes: DecodedNode[];
+  initializers: DecodedTensor[];
+  inputs: DecodedValue[];
+  outputs: DecodedValue[];
+}
+
+export const FLOAT = onnx.TensorProto.DataType.FLOAT;
+export const INT64 = onnx.TensorProto.DataType.INT64;
+
+/** Exported bytes decoded by onnx-proto (independently of the exporter's own objects). */
+export function decodeOnnx(bytes: Uint8Array): DecodedModel {
+  const m = onnx.ModelProto.decode(bytes);
+  const g = m.graph ?? {};
+  const value = (v: onnx.IValueInfoProto): DecodedValue => ({
+    name: v.name ?? '',
+    dims: (v.type?.tensorType?.shape?.dim ?? []).map((d) => d.dimParam || Number(d.dimValue)),
+  });
+  return {
+    irVersion: Number(m.irVersion),
+    opsets: m.opsetImport.map((o) => [o.domain ?? '', Number(o.version)]),
+    producerName: m.producerName,
+    producerVersion: m.producerVersion,
+    nodes: (g.node ?? []).map((n) => ({
+      name: n.name ?? '', opType: n.opType ?? '', domain: n.domain ?? '', input: n.input ?? [], output: n.output ?? [],
+    })),
+    initializers: (g.initializer ?? []).map((t) => ({
+      name: t.name ?? '', dims: (t.dims ?? []).map(Number), dataType: t.dataType ?? 0, rawData: t.rawData ?? new Uint8Array(0),
+    })),
+    inputs: (g.input ?? []).map(value),
+    outputs: (g.output ?? []).map(value),
+  };
+}
 
 /** BN running statistics and affine parameters away from the identity (var in [0.5, 2)). */
 export function randomizeBns(model: RepMLPNet, rng: Rng): void {
