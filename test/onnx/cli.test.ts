@@ -5,8 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { main } from '../../lib/cli';
-import type { Io } from '../../lib/cli/command';
+import { assertRejects } from '../helpers';
+import { runCli } from '../cli/run-cli';
 import { AdamW, preset, RepMLPNet, Rng, writeSafetensors, type RepMLPNetConfig } from '../../lib/index';
 import { writeCheckpoint, type CheckpointMeta } from '../../lib/train/checkpoint';
 import { compareWithOrt, decodeOnnx, openSession, randomizeBns } from './ort';
@@ -21,24 +21,6 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'repmlp-export-onnx-'));
 const partJson = path.join(tmp, 'part.json');
 fs.writeFileSync(partJson, JSON.stringify(PART));
 
-async function run(args: string[]) {
-  const io: Io & { stdout: string; stderr: string } = {
-    stdout: '', stderr: '', out: (t) => void (io.stdout += t), err: (t) => void (io.stderr += t),
-  };
-  const code = await main(args, io);
-  return { code, stdout: io.stdout, stderr: io.stderr };
-}
-
-async function rejects(p: Promise<unknown>, re: RegExp): Promise<void> {
-  try {
-    await p;
-  } catch (e) {
-    assert.match((e as Error).message, re);
-    return;
-  }
-  assert.unreachable(`expected an error matching ${re}`);
-}
-
 function build(config: RepMLPNetConfig, seed: number): RepMLPNet {
   const rng = new Rng(seed);
   const model = new RepMLPNet({ ...config, deploy: false }, { rng });
@@ -52,7 +34,7 @@ test('export-onnx: training-form safetensors with partitions -> onnxruntime matc
     const weights = path.join(tmp, 'part-train.safetensors');
     writeSafetensors(weights, model.stateDict());
     const out = path.join(tmp, 'part.onnx');
-    const r = await run(['export-onnx', '--arch', partJson, '--weights', weights, out, '--input-size', '16x32']);
+    const r = await runCli(['export-onnx', '--arch', partJson, '--weights', weights, out, '--input-size', '16x32']);
     assert.is(r.code, 0, r.stderr);
     assert.match(r.stdout, `${weights}: train form (converted by Locality Injection), ${partJson}`);
     assert.match(r.stdout, /\ninput \[batch, 3, 16, 32\] -> logits \[batch, 5\], opset 17, \d+ parameters\n/);
@@ -75,7 +57,7 @@ test('export-onnx: a preset with deploy-form weights takes channels and classes 
     const weights = path.join(tmp, 'small-deploy.safetensors');
     writeSafetensors(weights, model.stateDict());
     const out = path.join(tmp, 'small.onnx');
-    const r = await run(['export-onnx', '--arch', 'small', '--weights', weights, out]);
+    const r = await runCli(['export-onnx', '--arch', 'small', '--weights', weights, out]);
     assert.is(r.code, 0, r.stderr);
     assert.match(r.stdout, `${weights}: deploy form, small\ninput [batch, 1, 32, 32] -> logits [batch, 7]`);
     const worst = await compareWithOrt(await openSession(out), model, [1, 32, 32], [1, 2], new Rng(4));
@@ -96,7 +78,7 @@ test('export-onnx: a training checkpoint brings its config (no --arch needed)', 
     };
     writeCheckpoint(file, { model: model.stateDict(), optimizer: opt.stateDict(), meta });
     const out = path.join(tmp, 'ck.onnx');
-    const r = await run(['export-onnx', '--weights', file, out, '--input-size', '16x32']);
+    const r = await runCli(['export-onnx', '--weights', file, out, '--input-size', '16x32']);
     assert.is(r.code, 0, r.stderr);
     assert.match(r.stdout, "train form (converted by Locality Injection), the checkpoint's config");
     const worst = await compareWithOrt(await openSession(out), model, [3, 16, 32], [3], new Rng(6));
@@ -107,7 +89,7 @@ test('export-onnx: a training checkpoint brings its config (no --arch needed)', 
 });
 
 test('export-onnx: --help', async () => {
-  const r = await run(['export-onnx', '--help']);
+  const r = await runCli(['export-onnx', '--help']);
   assert.is(r.code, 0);
   assert.match(r.stdout, /^Usage: repmlp export-onnx --arch/);
 });
@@ -123,7 +105,7 @@ test('export-onnx: bad command lines exit with 2 and the usage', async () => {
     [['--weights', weights, 'o.onnx'], 'export-onnx: --arch <preset | config.json> is required for weights that are not a training checkpoint'],
   ];
   for (const [args, message] of cases) {
-    const r = await run(['export-onnx', ...args]);
+    const r = await runCli(['export-onnx', ...args]);
     assert.is(r.code, 2, args.join(' '));
     assert.ok(r.stderr.startsWith(`repmlp ${message}`), r.stderr);
     assert.match(r.stderr, 'Usage: repmlp export-onnx');
@@ -133,14 +115,14 @@ test('export-onnx: bad command lines exit with 2 and the usage', async () => {
 test('export-onnx: missing weights, weights of another model, an input size that does not fit', async () => {
   const out = path.join(tmp, 'never.onnx');
   const missing = path.join(tmp, 'missing.safetensors');
-  await rejects(run(['export-onnx', '--arch', 'small', '--weights', missing, out]), new RegExp(`^export-onnx: ${missing} does not exist$`));
+  await assertRejects(runCli(['export-onnx', '--arch', 'small', '--weights', missing, out]), new RegExp(`^export-onnx: ${missing} does not exist$`));
   const weights = path.join(tmp, 'part-train.safetensors');
-  await rejects(run(['export-onnx', '--arch', 'cifar', '--weights', weights, out]), /^loadStateDict: the state dict does not fit RepMLPNet: .*stages\.0\.0\.repmlp_block\.fc3\.weight/);
-  await rejects(run(['export-onnx', '--arch', partJson, '--weights', weights, out, '--input-size', '16x24']),
+  await assertRejects(runCli(['export-onnx', '--arch', 'cifar', '--weights', weights, out]), /^loadStateDict: the state dict does not fit RepMLPNet: .*stages\.0\.0\.repmlp_block\.fc3\.weight/);
+  await assertRejects(runCli(['export-onnx', '--arch', partJson, '--weights', weights, out, '--input-size', '16x24']),
     /^export-onnx: expected a height and width whose stage-2 map \(input \/ 4\) is a multiple of its partition 2 x 4 for inputSize but received 16 x 24/);
   const badJson = path.join(tmp, 'bad.json');
   fs.writeFileSync(badJson, JSON.stringify({ ...PART, channels: [8] }));
-  await rejects(run(['export-onnx', '--arch', badJson, '--weights', weights, out]), /^config .*bad\.json: expected 2 entries \(one per stage, like numBlocks\) in 'channels' but received 1$/);
+  await assertRejects(runCli(['export-onnx', '--arch', badJson, '--weights', weights, out]), /^config .*bad\.json: expected 2 entries \(one per stage, like numBlocks\) in 'channels' but received 1$/);
   assert.not.ok(fs.existsSync(out), 'no output on failure');
 });
 
