@@ -4,9 +4,8 @@ import * as fs from 'node:fs';
 import { RepmlpError } from '../errors';
 import { presetNames } from '../models/presets';
 import type { RepMLPNetConfig } from '../models/repmlpnet';
-import type { HostTensor } from '../safetensors';
 import type { OnnxSummary } from '../onnx/export';
-import { parseOptions, resolveArch } from './arch';
+import { fitPresetToWeights, parseOptions, resolveArch } from './arch';
 import { UsageError, type Command } from './command';
 import { weightsForm } from './eval';
 
@@ -36,16 +35,6 @@ function parseInputSize(v: string | undefined): [number, number] | undefined {
   return [Number(m[1]), Number(m[2] ?? m[1])];
 }
 
-/** A preset gets the weights' input channels and classes (a model trained on other data). */
-function fitPreset(config: RepMLPNetConfig, state: Map<string, HostTensor>): RepMLPNetConfig {
-  const stem = state.get('conv_embedding.conv.weight'), head = state.get('head.weight');
-  return {
-    ...config,
-    ...(stem?.shape.length === 4 ? { inChannels: stem.shape[1] } : {}),
-    ...(head?.shape.length === 2 ? { numClasses: head.shape[0] } : {}),
-  };
-}
-
 function formatBytes(n: number): string {
   return n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${(n / 1e3).toFixed(1)} kB`;
 }
@@ -67,25 +56,18 @@ export const command: Command = {
     const archValue = opts.values.get('arch');
     if (!fs.existsSync(weights)) throw new RepmlpError(`export-onnx: ${weights} does not exist`);
 
-    const { readStateDict } = require('../pth') as typeof import('../pth');
     const ck = require('../train/checkpoint') as typeof import('../train/checkpoint');
     const { RepMLPNet } = require('../models/repmlpnet') as typeof import('../models/repmlpnet');
     const { writeOnnx } = require('../onnx/export') as typeof import('../onnx/export');
     const { onnxInputSize } = require('../onnx/options') as typeof import('../onnx/options');
 
     const start = process.hrtime.bigint();
-    let state = readStateDict(weights);
-    let saved: RepMLPNetConfig | null = null;
-    if (ck.isCheckpoint(state.keys())) {
-      const meta = ck.readSafetensorsMetadata(fs.readFileSync(weights), weights);
-      if (meta.config) saved = JSON.parse(meta.config) as RepMLPNetConfig;
-      state = ck.modelState(state);
-    }
+    const { state, config: saved } = ck.readModelWeights(weights);
     let name: string, config: RepMLPNetConfig;
     if (archValue !== undefined) {
       const arch = resolveArch('export-onnx', archValue);
       name = arch.name;
-      config = (presetNames as string[]).includes(archValue) ? fitPreset(arch.config, state) : arch.config;
+      config = (presetNames as string[]).includes(archValue) ? fitPresetToWeights(arch.config, state) : arch.config;
     } else if (saved) {
       name = 'the checkpoint\'s config';
       config = saved;
