@@ -11,7 +11,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  AdamW, add, batchNorm2d, info, bmm, conv1x1, conv2d, contiguous, crossEntropy, expand, gelu, globalAvgPool, linear,
+  AdamW, add, batchNorm2d, correctCount, info, bmm, conv1x1, conv2d, contiguous, crossEntropy, expand, gelu, globalAvgPool, linear,
   matmul, mean, mul, mulScalar, addScalar, partition, permute, preset, relu, RepMLPNet, Rng, scope, setNumThreads,
   setSharingFc, SGD, sigmoid, sub, sum, tensor, unpartition, type Device, type Tensor,
 } from '../../lib/index';
@@ -171,6 +171,7 @@ const CASES: Case[] = [
     inputs: [f(9, 13), { shape: [9], kind: 'labels', classes: 13 }],
     run: ([z, y]) => crossEntropy(z, y, { labelSmoothing: 0.1 }),
   },
+  { name: 'correctCount', inputs: [{ shape: [300, 7], grad: false }, { shape: [300], kind: 'labels', classes: 7 }], run: ([z, y]) => correctCount(z, y) },
   { name: 'crossEntropy, soft targets', inputs: [f(6, 700), { shape: [6, 700], kind: 'probs' }], run: ([z, p]) => crossEntropy(z, p) },
 ];
 
