@@ -9,6 +9,8 @@ export interface TensorSpec {
   shape?: readonly (number | null)[]; // null: any size in that dimension
 }
 
+const article = (dtype: DType) => (dtype === 'int64' ? 'an' : 'a');
+
 /** Checks that `t` is a live tensor matching spec; returns it. */
 export function checkTensor(op: string, name: string, t: unknown, spec: TensorSpec = {}): Tensor {
   if (typeof t !== 'object' || t === null || (t as { isTensor?: unknown }).isTensor !== true)
@@ -16,7 +18,7 @@ export function checkTensor(op: string, name: string, t: unknown, spec: TensorSp
   const x = t as Tensor;
   if (x.disposed) fail(op, name, 'a live tensor', 'a disposed one');
   const dtype = spec.dtype ?? 'float32';
-  if (x.dtype !== dtype) fail(op, name, `a ${dtype} tensor`, `an ${x.dtype} tensor`.replace('an float', 'a float'));
+  if (x.dtype !== dtype) fail(op, name, `${article(dtype)} ${dtype} tensor`, `${article(x.dtype)} ${x.dtype} tensor`);
   const ndim = spec.ndim ?? spec.shape?.length;
   if (ndim !== undefined && x.ndim !== ndim) fail(op, name, `a ${ndim}-d tensor`, `shape ${shapeStr(x.shape)}`);
   if (spec.shape && spec.shape.some((d, i) => d !== null && d !== x.shape[i]))

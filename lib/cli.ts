@@ -28,6 +28,11 @@ const commands: readonly Entry[] = [
     load: () => (require('./cli/verify') as typeof import('./cli/verify')).command,
   },
   {
+    name: 'export-onnx',
+    summary: 'export weights (either form) to an ONNX model of the deploy form (opset 17)',
+    load: () => (require('./cli/export-onnx') as typeof import('./cli/export-onnx')).command,
+  },
+  {
     name: 'train',
     summary: 'train RepMLPNet on Fashion-MNIST or CIFAR (checkpoints, resume, deploy form)',
     load: () => (require('./cli/train') as typeof import('./cli/train')).command,

@@ -18,3 +18,4 @@ export * from './train/index';
 export { readSafetensors, writeSafetensors, parseSafetensors, serializeSafetensors, type HostTensor, type WriteOptions } from './safetensors';
 export { readPth, readStateDict } from './pth';
 export * from './viz/index';
+export * from './onnx/index';

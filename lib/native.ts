@@ -149,6 +149,8 @@ export interface NativeAddon {
   cross_entropy_backward(dlogits: S, dloss: S, stats: S, logits: S, target: S, N: number, K: number, labelSmoothing: number): void;
   cross_entropy_soft_forward(loss: S, losses: S, stats: S, logits: S, target: S, N: number, K: number, labelSmoothing: number): void;
   cross_entropy_soft_backward(dlogits: S, dloss: S, stats: S, logits: S, target: S, N: number, K: number, labelSmoothing: number): void;
+  // correct_count.cc: out (1) = rows of logits (N, K) whose argmax is labels[i] (int64)
+  correct_count(out: S, logits: S, labels: S, N: number, K: number): void;
   // adamw.cc: multi-tensor, in place; element k of every list has ns[k] elements; steps count from 1
   adamw_step(params: S[], expAvgs: S[], expAvgSqs: S[], grads: S[], ns: number[], steps: number[], lr: number, beta1: number, beta2: number, eps: number, weightDecay: number): void;
   // sgd.cc: multi-tensor, in place; firsts[k]: tensor k's momentum buffer is not yet initialised

@@ -59,6 +59,7 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
   register_scale(exports);
   register_sigmoid(exports);
   register_cross_entropy(exports);
+  register_correct_count(exports);
   register_adamw(exports);
   register_sgd(exports);
   return exports;

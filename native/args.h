@@ -126,7 +126,7 @@ class Args {
   }
   void* storage_of(const Napi::Value& v, const char* name, DType dtype, int64_t need, int64_t offset) {
     Storage& s = live_storage(v, name);
-    if (s.dtype != dtype) fail_arg(name, std::string("a ") + dtype_name(dtype) + " storage", dtype_name(s.dtype));
+    if (s.dtype != dtype) fail_arg(name, std::string(dtype == DType::I64 ? "an " : "a ") + dtype_name(dtype) + " storage", dtype_name(s.dtype));
     if (seen_device_ && s.device != device_)
       fail_arg(name, std::string("a storage on ") + device_name(device_) + " like the arguments before it",
                std::string("one on ") + device_name(s.device));

@@ -22,7 +22,14 @@ bool poison_enabled() { return poison_flag().load(); }
 void* device_alloc(Device d, size_t bytes) {
   if (d == Device::CUDA) {
     void* p = cuda::malloc(bytes);
-    if (poison_enabled() && bytes) cuda::memset_bytes(p, 0xFF, bytes);
+    if (poison_enabled() && bytes) {
+      try {
+        cuda::memset_bytes(p, 0xFF, bytes);
+      } catch (...) {
+        cuda::free(p);
+        throw;
+      }
+    }
     return p;
   }
   void* p = host_cache::alloc(bytes);  // 64-byte aligned, cached

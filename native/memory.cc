@@ -56,7 +56,7 @@ static Napi::Value copy_storage(const Napi::CallbackInfo& info) {
   const int64_t dst_off = a.size(1, "dstOffset");
   Storage& src = a.any_storage(2, "src");
   const int64_t src_off = a.size(3, "srcOffset"), n = a.size(4, "count");
-  if (dst.dtype != src.dtype) a.fail_arg("src", std::string("a ") + dtype_name(dst.dtype) + " storage like dst", dtype_name(src.dtype));
+  if (dst.dtype != src.dtype) a.fail_arg("src", std::string(dst.dtype == DType::I64 ? "an " : "a ") + dtype_name(dst.dtype) + " storage like dst", dtype_name(src.dtype));
   if (dst_off + n > dst.numel) a.fail_arg("dst", "a storage of at least " + std::to_string(dst_off + n) + " elements", "one of " + std::to_string(dst.numel));
   if (src_off + n > src.numel) a.fail_arg("src", "a storage of at least " + std::to_string(src_off + n) + " elements", "one of " + std::to_string(src.numel));
   const size_t es = dtype_size(dst.dtype);

@@ -3,8 +3,8 @@
 // every op against PyTorch's goldens and, in test/backend, against its CPU kernel on fresh
 // random inputs; the model and Locality Injection tests. Then the GPU-only files in test/gpu
 // (a 200-step training run, out-of-memory recovery). Tests poison new allocations (NaN).
-// Without a usable GPU it prints one skip line and exits 0, so `npm test` on the CPU is
-// unaffected.
+// Without a GPU (no driver, or no device) it prints one skip line and exits 0; a driver that
+// cannot run this build (e.g. older than the CUDA runtime it was compiled with) fails.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
@@ -13,8 +13,12 @@ const root = path.join(__dirname, '..');
 const addon = require('node-gyp-build')(root);
 const rt = addon.runtimeInfo();
 if (!rt.cudaCompiled || rt.cudaDevices === 0) {
-  console.log(`test:gpu: skipped: no usable CUDA device (${rt.cudaCompiled ? rt.cudaReason : 'this build has no CUDA support'})`);
-  process.exit(0);
+  const why = rt.cudaCompiled ? rt.cudaReason : 'this build has no CUDA support';
+  // No driver or no device: a machine without a GPU, skipped. A driver that is there but
+  // cannot run this build (too old for its CUDA runtime, a broken install) is a failure.
+  const noGpu = !rt.cudaCompiled || /^no NVIDIA driver found|^no CUDA device found|no CUDA-capable device/.test(rt.cudaReason);
+  console.log(`test:gpu: ${noGpu ? 'skipped' : 'FAILED'}: no usable CUDA device (${why})`);
+  process.exit(noGpu ? 0 : 1);
 }
 const info = addon.cudaInfo();
 const d = info.devices[0];

@@ -166,6 +166,17 @@ export function assertNoLeak(name: string, fn: () => void, times = 1): void {
   assert.equal(after, before, `${name}: live storages before/after`);
 }
 
+/** Asserts that p rejects with an error whose message matches re. */
+export async function assertRejects(p: Promise<unknown>, re: RegExp): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    assert.match((e as Error).message, re);
+    return;
+  }
+  assert.unreachable(`expected a rejection matching ${re}`);
+}
+
 /** Asserts fn throws an error whose message matches re. */
 export function assertThrows(fn: () => unknown, re: RegExp): void {
   try {

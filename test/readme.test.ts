@@ -34,8 +34,15 @@ test('README: the RepMLPNet example trains a step, injects locality and saves', 
   assert.ok(Number(m![1]) < 1e-4, r.stdout);
 });
 
+test('README: the ONNX example exports the small model', () => {
+  const onnx = examples.find((e) => e.includes('exportOnnx'));
+  assert.ok(onnx, 'README has the ONNX example');
+  const r = run(onnx!);
+  assert.match(r.stdout, /^\d+ bytes, \d+ nodes: input \[batch,1,32,32\] -> logits \[batch,10\]$/m);
+});
+
 test('README: every other ts example runs', () => {
-  for (const code of examples.slice(2)) run(code);
+  for (const code of examples.slice(2).filter((e) => !e.includes('exportOnnx'))) run(code);
 });
 
 test.run();

@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import { preset, presetInputSize, presetNames, type PresetName } from '../models/presets';
 import type { RepMLPNetConfig } from '../models/repmlpnet';
+import type { HostTensor } from '../safetensors';
 import { RepmlpError } from '../errors';
 import { UsageError } from './command';
 
@@ -102,4 +103,14 @@ export function resolveArch(command: string, value: string | undefined): Arch {
   }
   const config = configFromJson(json, value);
   return { name: value, config, inputSize: config.hs[0] * config.patchSize };
+}
+
+/** A preset's config with the input channels and classes of the weights (the conv_embedding and head shapes). */
+export function fitPresetToWeights(config: RepMLPNetConfig, state: Map<string, HostTensor>): RepMLPNetConfig {
+  const stem = state.get('conv_embedding.conv.weight'), head = state.get('head.weight');
+  return {
+    ...config,
+    ...(stem?.shape.length === 4 ? { inChannels: stem.shape[1] } : {}),
+    ...(head?.shape.length === 2 ? { numClasses: head.shape[0] } : {}),
+  };
 }

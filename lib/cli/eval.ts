@@ -62,19 +62,12 @@ export const command: Command = {
     const archValue = opts.values.get('arch');
     if (!fs.existsSync(weights)) throw new RepmlpError(`eval: ${weights} does not exist`);
 
-    const { readStateDict } = require('../pth') as typeof import('../pth');
     const ck = require('../train/checkpoint') as typeof import('../train/checkpoint');
     const tr = require('../train/trainer') as typeof import('../train/trainer');
     const { RepMLPNet } = require('../models/repmlpnet') as typeof import('../models/repmlpnet');
     const { DataLoader } = require('../data/loader') as typeof import('../data/loader');
 
-    let state = readStateDict(weights);
-    let saved: RepMLPNetConfig | null = null;
-    if (ck.isCheckpoint(state.keys())) {
-      const meta = ck.readSafetensorsMetadata(fs.readFileSync(weights), weights);
-      if (meta.config) saved = JSON.parse(meta.config) as RepMLPNetConfig;
-      state = ck.modelState(state);
-    }
+    const { state, config: saved } = ck.readModelWeights(weights);
     const ds = tr.loadData(data, opts.values.get('data-dir'));
     const channels = ds.test.c ?? 1;
     let config: RepMLPNetConfig;

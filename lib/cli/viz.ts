@@ -4,9 +4,8 @@ import * as fs from 'node:fs';
 import { RepmlpError } from '../errors';
 import { preset, presetNames, type PresetName } from '../models/presets';
 import type { RepMLPNetConfig } from '../models/repmlpnet';
-import type { HostTensor } from '../safetensors';
 import type { LocalityMaps, LocalityStats, LocalitySummary, WindowStats } from '../viz/locality';
-import { intOption, parseOptions, resolveArch, type Options } from './arch';
+import { fitPresetToWeights, intOption, parseOptions, resolveArch, type Options } from './arch';
 import { UsageError, type Command } from './command';
 import { weightsForm } from './eval';
 
@@ -66,12 +65,6 @@ function rangeOption(opts: Options, name: string, dflt: number, n: number, what:
   return v;
 }
 
-// A preset with the input channels and classes of the weights (conv_embedding and head shapes).
-function presetFor(name: PresetName, state: Map<string, HostTensor>): RepMLPNetConfig {
-  const emb = state.get('conv_embedding.conv.weight'), head = state.get('head.weight');
-  return preset(name, { inChannels: emb?.shape[1], numClasses: head?.shape[0] });
-}
-
 export const command: Command = {
   name: 'viz',
   usage,
@@ -91,23 +84,15 @@ export const command: Command = {
     const archValue = opts.values.get('arch');
     if (!fs.existsSync(weights)) throw new RepmlpError(`viz: ${weights} does not exist`);
 
-    const { readStateDict } = require('../pth') as typeof import('../pth');
     const ck = require('../train/checkpoint') as typeof import('../train/checkpoint');
-    let state = readStateDict(weights);
-    let saved: RepMLPNetConfig | null = null, savedArch: string | null = null;
-    if (ck.isCheckpoint(state.keys())) {
-      const meta = ck.readSafetensorsMetadata(fs.readFileSync(weights), weights);
-      if (meta.config) saved = JSON.parse(meta.config) as RepMLPNetConfig;
-      if (meta.options) savedArch = (JSON.parse(meta.options) as { arch?: string }).arch ?? null;
-      state = ck.modelState(state);
-    }
+    const { state, config: saved, arch: savedArch } = ck.readModelWeights(weights);
     if (weightsForm(state) === 'deploy')
       throw new RepmlpError(`viz: expected training-form weights (fc3 with fc3_bn and the conv branches) for --weights but received a deploy-form state dict in ${weights}: Locality Injection has already merged them, so there is no "before" to show`);
     let config: RepMLPNetConfig;
     if (archValue === undefined) {
       if (!saved) throw new UsageError('viz: --arch <preset | config.json> is required for weights that are not a training checkpoint');
       config = saved;
-    } else if ((presetNames as string[]).includes(archValue)) config = presetFor(archValue as PresetName, state);
+    } else if ((presetNames as string[]).includes(archValue)) config = fitPresetToWeights(preset(archValue as PresetName), state);
     else config = resolveArch('viz', archValue).config;
 
     // The choices, checked against the config before anything is built.

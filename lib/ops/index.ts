@@ -12,6 +12,7 @@ export { sum, mean } from './sum';
 export { expand } from './expand';
 export { globalAvgPool } from './avgpool';
 export { crossEntropy, type CrossEntropyOptions } from './cross_entropy';
+export { correctCount } from './correct_count';
 export { matmul, bmm } from './matmul';
 export { linear } from './linear';
 export { conv1x1 } from './conv1x1';

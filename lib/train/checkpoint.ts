@@ -6,7 +6,9 @@
 import * as fs from 'node:fs';
 import type { LoaderState } from '../data/loader';
 import { RepmlpError } from '../errors';
+import type { RepMLPNetConfig } from '../models/repmlpnet';
 import type { BaseHyper, OptimizerStateDict } from '../optim/optimizer';
+import { readStateDict } from '../pth';
 import { parseSafetensors, writeSafetensors, type HostTensor } from '../safetensors';
 
 /** Where a run stands and what it needs to continue exactly. */
@@ -77,6 +79,27 @@ export function modelState(tensors: Map<string, HostTensor>): Map<string, HostTe
   const out = new Map<string, HostTensor>();
   for (const [k, v] of tensors) if (k.startsWith('model.')) out.set(k.slice(6), v);
   return out;
+}
+
+export interface ModelWeights {
+  /** the model's state dict */
+  state: Map<string, HostTensor>;
+  /** the config and the arch name a training checkpoint recorded; null for plain state dicts */
+  config: RepMLPNetConfig | null;
+  arch: string | null;
+}
+
+/**
+ * A model's weights from a state dict (.safetensors or .pth) or from a training checkpoint
+ * (whose `model.` tensors are taken, with the config and arch it recorded).
+ */
+export function readModelWeights(file: string): ModelWeights {
+  const tensors = readStateDict(file);
+  if (!isCheckpoint(tensors.keys())) return { state: tensors, config: null, arch: null };
+  const meta = readSafetensorsMetadata(fs.readFileSync(file), file);
+  const config = meta.config ? (JSON.parse(meta.config) as RepMLPNetConfig) : null;
+  const arch = meta.options ? ((JSON.parse(meta.options) as { arch?: string }).arch ?? null) : null;
+  return { state: modelState(tensors), config, arch };
 }
 
 /** Reads a checkpoint written by writeCheckpoint. */

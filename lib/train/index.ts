@@ -1,4 +1,4 @@
 // Training: the schedule, checkpoints and the trainer.
 export { cosineSchedule, type CosineScheduleOptions } from './schedule';
 export { writeCheckpoint, readCheckpoint, isCheckpoint, modelState, type Checkpoint, type CheckpointMeta } from './checkpoint';
-export { train, evaluate, loadData, countCorrect, clipGradNorm, limitDataset, type TrainOptions, type TrainSummary, type DataName } from './trainer';
+export { train, evaluate, loadData, clipGradNorm, limitDataset, type TrainOptions, type TrainSummary, type DataName } from './trainer';

@@ -10,21 +10,22 @@
 // `resume` continues from last.safetensors; on the CPU the resumed run repeats the
 // uninterrupted one exactly (same batches, same Rng states, same optimizer and BN state).
 //
-// Read-backs: the epoch's train loss is summed on the device and read only when logging or
-// saving; the logits (B x K floats) are read every step for the train accuracy (there is no
-// argmax op), which on the CPU is a copy of a few hundred floats.
-import { backend } from '../backend';
+// Read-backs: the epoch's train loss and its count of correct predictions (correctCount) are
+// summed on the device and read only when logging, drawing the progress line or saving, so
+// a step queues its kernels without waiting for the GPU; evaluate() reads back once.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { backend } from '../backend';
 import { noGrad } from '../autograd';
 import { tensor } from '../creation';
 import { loadCifar10, loadCifar100 } from '../data/cifar';
 import { loadFashionMnist } from '../data/fashion-mnist';
-import { batchToTensors, DataLoader, type ImageDataset } from '../data/loader';
+import { batchToTensors, DataLoader, type Batch, type ImageDataset } from '../data/loader';
 import { describe, fail, RepmlpError } from '../errors';
 import { preset, presetNames, type PresetName } from '../models/presets';
 import { RepMLPNet, type RepMLPNetConfig } from '../models/repmlpnet';
 import { add, mul } from '../ops/arithmetic';
+import { correctCount } from '../ops/correct_count';
 import { crossEntropy } from '../ops/cross_entropy';
 import { mulScalar } from '../ops/scalar';
 import { sum } from '../ops/sum';
@@ -172,27 +173,54 @@ export function resolveConfig(arch: PresetName | RepMLPNetConfig, channels: numb
   return { ...arch, deploy: false };
 }
 
-/** Top-1 accuracy of `model` (switched to eval mode) over one pass of `loader`. */
+/** Top-1 accuracy of `model` (switched to eval mode) over one pass of `loader`; reads back once. */
 export async function evaluate(model: RepMLPNet, loader: DataLoader, device: Device = 'cpu'): Promise<{ correct: number; total: number; accuracy: number }> {
   model.eval();
-  let correct = 0, total = 0;
-  for await (const batch of loader.batches()) {
-    const logits = scope(() => noGrad(() => model.forward(batchToTensors(batch, device).x).toFloat32Array()));
-    correct += countCorrect(logits, batch.labels, batch.numClasses);
-    total += batch.labels.length;
+  const correctSum = new DeviceSum(device);
+  let total = 0;
+  try {
+    for await (const batch of loader.batches()) {
+      scope(() => noGrad(() => correctSum.add(correctCount(model.forward(batchToTensors(batch, device).x), labelsOf(batch, device)))));
+      total += batch.labels.length;
+    }
+    const correct = correctSum.read();
+    return { correct, total, accuracy: total ? correct / total : 0 };
+  } finally {
+    correctSum.dispose();
   }
-  return { correct, total, accuracy: total ? correct / total : 0 };
 }
 
-/** Rows of (B, K) logits whose largest entry is at the label. */
-export function countCorrect(logits: Float32Array, labels: BigInt64Array, K: number): number {
-  let correct = 0;
-  for (let i = 0; i < labels.length; i++) {
-    let best = 0;
-    for (let k = 1; k < K; k++) if (logits[i * K + k] > logits[i * K + best]) best = k;
-    if (BigInt(best) === labels[i]) correct++;
+/** The batch's hard labels (int64) on the device. */
+function labelsOf(batch: Batch, device: Device): Tensor {
+  return tensor(batch.labels, [batch.labels.length], { device, dtype: 'int64' });
+}
+
+/**
+ * A float32 running sum kept on the device, so that a training step adds to it without
+ * waiting for the device; read() is the one place that does.
+ */
+class DeviceSum {
+  private sum: Tensor;
+  constructor(private readonly device: Device, start = 0) {
+    this.sum = keep(tensor(Float32Array.of(start), [], { device }));
   }
-  return correct;
+  add(t: Tensor): void {
+    noGrad(() => {
+      const s = keep(add(this.sum, t));
+      this.sum.dispose();
+      this.sum = s;
+    });
+  }
+  read(): number {
+    return this.sum.item();
+  }
+  reset(start = 0): void {
+    this.sum.dispose();
+    this.sum = keep(tensor(Float32Array.of(start), [], { device: this.device }));
+  }
+  dispose(): void {
+    this.sum.dispose();
+  }
 }
 
 /** Scales the gradients in place so that their global L2 norm is at most maxNorm; returns the norm before. */
@@ -282,7 +310,8 @@ export async function train(options: TrainOptions = {}): Promise<TrainSummary> {
 
   const model = new RepMLPNet(config, { seed, device });
   const opt = new AdamW(splitWeightDecay(model.parameters(), weightDecay), { lr, weightDecay });
-  let lossSum: Tensor = keep(tensor(new Float32Array(1), [], { device }));
+  // Summed on the device over the epoch; read back only when logging or saving.
+  const lossSum = new DeviceSum(device), correctSum = new DeviceSum(device);
   const metricsFile = path.join(out, 'metrics.jsonl');
   const lastFile = path.join(out, 'last.safetensors');
   let meta: CheckpointMeta = {
@@ -295,7 +324,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainSummary> {
     options.onMetrics?.(r);
   };
   const save = (file: string) => {
-    const m = { ...meta, loader: trainLoader.state(), epochLoss: lossSum.item() };
+    const m = { ...meta, loader: trainLoader.state(), epochLoss: lossSum.read(), epochCorrect: correctSum.read() };
     writeCheckpoint(file, { model: model.stateDict(), optimizer: opt.stateDict(), meta: m });
   };
 
@@ -310,8 +339,8 @@ export async function train(options: TrainOptions = {}): Promise<TrainSummary> {
       opt.loadStateDict(ck.optimizer);
       trainLoader.setState(ck.meta.loader);
       meta = ck.meta;
-      lossSum.dispose();
-      lossSum = keep(tensor(Float32Array.of(meta.epochLoss), [], { device }));
+      lossSum.reset(meta.epochLoss);
+      correctSum.reset(meta.epochCorrect);
       // Records written after the checkpoint are repeated by this run.
       const kept = fs.existsSync(metricsFile)
         ? fs.readFileSync(metricsFile, 'utf8').split('\n').filter((l) => l && (JSON.parse(l) as { step: number }).step <= meta.step)
@@ -340,7 +369,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainSummary> {
         const batch = await trainLoader.next();
         const rate = schedule(meta.step);
         opt.lr = rate;
-        const logits = scope(() => {
+        scope(() => {
           opt.zeroGrad();
           const { x, y } = batchToTensors(batch, device);
           const z = model.forward(x);
@@ -348,16 +377,11 @@ export async function train(options: TrainOptions = {}): Promise<TrainSummary> {
           loss.backward();
           if (clipGrad > 0) clipGradNorm(model.parameters(), clipGrad);
           opt.step();
-          noGrad(() => {
-            const s = keep(add(lossSum, loss));
-            lossSum.dispose();
-            lossSum = s;
-          });
-          return z.toFloat32Array();
+          lossSum.add(loss);
+          correctSum.add(correctCount(z, y.dtype === 'int64' ? y : labelsOf(batch, device)));
         });
         opt.zeroGrad();
         const B = batch.labels.length;
-        meta.epochCorrect += countCorrect(logits, batch.labels, batch.numClasses);
         meta.epochSeen += B;
         meta.batch++;
         meta.step++;
@@ -367,7 +391,8 @@ export async function train(options: TrainOptions = {}): Promise<TrainSummary> {
         trainSeconds += (Date.now() - t0) / 1000;
         const endOfEpoch = meta.batch === stepsPerEpoch;
         if (meta.step % logEvery === 0 || endOfEpoch) {
-          const epochLoss = lossSum.item();
+          const epochLoss = lossSum.read();
+          meta.epochCorrect = correctSum.read();
           lastLoss = epochLoss / meta.batch;
           const secs = Math.max(1e-3, (Date.now() - windowStart) / 1000);
           const ips = windowImages / secs;
@@ -380,6 +405,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainSummary> {
         }
         if (tty && (Date.now() - lastDraw > 100 || endOfEpoch)) {
           lastDraw = Date.now();
+          meta.epochCorrect = correctSum.read();
           const eta = ((totalSteps - meta.step) * trainSeconds) / stepsThisRun;
           write(`\repoch ${epoch + 1}/${epochs} step ${meta.batch}/${stepsPerEpoch} loss ${Number.isNaN(lastLoss) ? '-' : lastLoss.toFixed(4)} ` +
             `acc ${pct(meta.epochCorrect / meta.epochSeen)} ${(trainImages / Math.max(trainSeconds, 1e-3)).toFixed(0)} img/s ETA ${duration(eta)}   `);
@@ -394,7 +420,8 @@ export async function train(options: TrainOptions = {}): Promise<TrainSummary> {
       if (stopped) break;
       if (tty) write('\n');
       const ev = await evaluate(model, testLoader, device);
-      const trainLoss = lossSum.item() / stepsPerEpoch;
+      const trainLoss = lossSum.read() / stepsPerEpoch;
+      meta.epochCorrect = correctSum.read();
       const trainAcc = meta.epochCorrect / meta.epochSeen;
       meta.lastAccuracy = ev.accuracy;
       const best = ev.accuracy > meta.bestAccuracy;
@@ -406,8 +433,8 @@ export async function train(options: TrainOptions = {}): Promise<TrainSummary> {
       meta.batch = 0;
       meta.epochCorrect = 0;
       meta.epochSeen = 0;
-      lossSum.dispose();
-      lossSum = keep(tensor(new Float32Array(1), [], { device }));
+      lossSum.reset();
+      correctSum.reset();
       if (best) save(path.join(out, 'best.safetensors'));
       save(lastFile);
       if (meta.step >= maxSteps || options.shouldStop?.(meta.step) === true) stopped = meta.epoch < epochs;
@@ -435,6 +462,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainSummary> {
     return summary;
   } finally {
     lossSum.dispose();
+    correctSum.dispose();
     await trainLoader.close();
     await testLoader.close();
     opt.dispose();

@@ -19,7 +19,8 @@
 
 namespace repmlp::cuda {
 
-// C: batch x (M, N) with row stride ldc and batch stride strideC; C = beta * C (K == 0).
+// C: batch x (M, N) with row stride ldc and batch stride strideC; C = beta * C (K == 0 or
+// alpha == 0).
 __global__ void gemm_scale_kernel(float* C, float beta, int64_t M, int64_t N, int64_t ldc, int64_t strideC, int64_t n) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
     const int64_t b = i / (M * N), r = i % (M * N);
@@ -49,7 +50,9 @@ void gemm_strided_batched(float* C, const float* A, const float* B, int64_t M, i
                 ", N=" + std::to_string(N) + ", K=" + std::to_string(K) + ", batch=" + std::to_string(batch));
   if (M == 0 || N == 0 || batch == 0) return;
   check_ld("ldc", ldc, N);
-  if (K == 0) {  // an empty sum: C = beta * C, done here rather than relying on cuBLAS for k = 0
+  // An empty sum, or alpha == 0: C = beta * C without reading A or B, as the CPU kernel does
+  // (cuBLAS does not promise to skip them: a NaN or Inf there could reach C).
+  if (K == 0 || alpha == 0.f) {
     const int64_t n = batch * M * N;
     gemm_scale_kernel<<<blocks_for(n), 256>>>(C, beta, M, N, ldc, strideC, n);
     REPMLP_CUDA_LAUNCHED("gemm_strided_batched");

@@ -71,6 +71,9 @@ void cross_entropy_soft_forward(float* loss, float* losses, float* stats, const 
 void cross_entropy_soft_backward(float* dlogits, const float* dloss, const float* stats, const float* logits,
                                  const float* target, int64_t N, int64_t K, float eps);
 
+// correct_count.cc: out (1) = rows of logits (N, K) whose argmax is the label
+void correct_count(float* out, const float* logits, const int64_t* labels, int64_t N, int64_t K);
+
 // adamw.cc (multi-tensor: element k of each list has ns[k] elements)
 void adamw_step(const std::vector<float*>& params, const std::vector<float*>& exp_avgs,
                 const std::vector<float*>& exp_avg_sqs, const std::vector<const float*>& grads,

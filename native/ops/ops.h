@@ -17,6 +17,7 @@ void register_relu(Napi::Object exports);
 void register_scale(Napi::Object exports);
 void register_sigmoid(Napi::Object exports);
 void register_cross_entropy(Napi::Object exports);
+void register_correct_count(Napi::Object exports);
 void register_adamw(Napi::Object exports);
 void register_sgd(Napi::Object exports);
 }  // namespace repmlp

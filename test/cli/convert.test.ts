@@ -4,12 +4,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { runCli } from './run-cli';
 import { flops, parameterCount, preset, type PresetName, type RepMLPNetConfig } from '../../lib/index';
-import { main } from '../../lib/cli';
-import type { Io } from '../../lib/cli/command';
 import type { VerifyResult } from '../../lib/cli/verify';
 import { readSafetensors, writeSafetensors, type HostTensor } from '../../lib/safetensors';
-import { assertClose, assertThrows } from '../helpers';
+import { assertClose, assertThrows, assertRejects } from '../helpers';
 
 const root = path.join(__dirname, '..', '..');
 const fixtures = path.join(root, 'test', 'fixtures');
@@ -30,17 +29,6 @@ function section(prefix: string): Map<string, HostTensor> {
   const out = new Map<string, HostTensor>();
   for (const [k, v] of golden) if (k.startsWith(`${prefix}.`)) out.set(k.slice(prefix.length + 1), v);
   return out;
-}
-
-function buffers(): Io & { stdout: string; stderr: string } {
-  const io = { stdout: '', stderr: '', out: (t: string) => void (io.stdout += t), err: (t: string) => void (io.stderr += t) };
-  return io;
-}
-
-async function run(args: string[]) {
-  const io = buffers();
-  const code = await main(args, io);
-  return { code, stdout: io.stdout, stderr: io.stderr };
 }
 
 // The state the fixture's deploy form was computed from: the initial parameters and the BN
@@ -72,7 +60,7 @@ function checkDeploy(file: string): Map<string, HostTensor> {
 
 test('convert: a DataParallel .pth checkpoint to the deploy form (PyTorch reference)', async () => {
   const out = path.join(tmp, 'from-pth.safetensors');
-  const r = await run(['convert', path.join(fixtures, 'pth_repmlpnet.pth'), out, '--arch', smallJson]);
+  const r = await runCli(['convert', path.join(fixtures, 'pth_repmlpnet.pth'), out, '--arch', smallJson]);
   assert.is(r.code, 0, r.stderr);
   const deployParams = parameterCount({ ...SMALL, deploy: true });
   assert.match(r.stdout, new RegExp(`^converted .*pth_repmlpnet\\.pth -> .*from-pth\\.safetensors: 157 keys in, \\d+ keys out, ${deployParams} parameters \\(deploy form\\), \\d+\\.\\d\\d s\\n$`));
@@ -85,7 +73,7 @@ test('convert: from a .safetensors checkpoint, the same result', async () => {
   const input = path.join(tmp, 'train.safetensors');
   writeSafetensors(input, trainState());
   const out = path.join(tmp, 'from-st.safetensors');
-  const r = await run(['convert', input, out, '--arch', smallJson]);
+  const r = await runCli(['convert', input, out, '--arch', smallJson]);
   assert.is(r.code, 0, r.stderr);
   const a = checkDeploy(out);
   const b = readSafetensors(path.join(tmp, 'from-pth.safetensors'));
@@ -95,41 +83,31 @@ test('convert: from a .safetensors checkpoint, the same result', async () => {
 test('convert: strict loading, usage errors', async () => {
   // the weights do not fit the `small` preset: every problem in one error, nothing written
   const out = path.join(tmp, 'never.safetensors');
-  await assertRejects(run(['convert', path.join(fixtures, 'pth_repmlpnet.pth'), out, '--arch', 'small']), /^loadStateDict: the state dict does not fit RepMLPNet: missing keys: stages\.0\.1\.repmlp_block\.gp\.fc1\.weight, .*; mis-shaped keys: conv_embedding\.conv\.weight: expected float32 \(32, 3, 2, 2\) but received float32 \(8, 1, 2, 2\)/);
+  await assertRejects(runCli(['convert', path.join(fixtures, 'pth_repmlpnet.pth'), out, '--arch', 'small']), /^loadStateDict: the state dict does not fit RepMLPNet: missing keys: stages\.0\.1\.repmlp_block\.gp\.fc1\.weight, .*; mis-shaped keys: conv_embedding\.conv\.weight: expected float32 \(32, 3, 2, 2\) but received float32 \(8, 1, 2, 2\)/);
   assert.not.ok(fs.existsSync(out));
   const partial = path.join(tmp, 'partial.safetensors');
   const sd = trainState();
   sd.delete('head.bias');
   writeSafetensors(partial, sd);
-  await assertRejects(run(['convert', partial, out, '--arch', smallJson]), /missing keys: head\.bias$/);
+  await assertRejects(runCli(['convert', partial, out, '--arch', smallJson]), /missing keys: head\.bias$/);
 
-  let r = await run(['convert', 'a.pth', 'b.safetensors']);
+  let r = await runCli(['convert', 'a.pth', 'b.safetensors']);
   assert.is(r.code, 2);
   assert.match(r.stderr, /^repmlp convert: --arch <preset \| config\.json> is required\n\nUsage: repmlp convert/);
-  r = await run(['convert', 'a.pth', '--arch', 'small']);
+  r = await runCli(['convert', 'a.pth', '--arch', 'small']);
   assert.is(r.code, 2);
   assert.match(r.stderr, /convert: expected an input checkpoint and an output \.safetensors file/);
-  r = await run(['convert', 'a', 'b', 'c', '--arch', 'small']);
+  r = await runCli(['convert', 'a', 'b', 'c', '--arch', 'small']);
   assert.match(r.stderr, /convert: unexpected argument 'c'/);
-  r = await run(['convert', 'a', 'b', '--arch']);
+  r = await runCli(['convert', 'a', 'b', '--arch']);
   assert.match(r.stderr, /convert: option '--arch' needs a value/);
-  r = await run(['convert', 'a', 'b', '--arch', 'RepMLPNet-X']);
+  r = await runCli(['convert', 'a', 'b', '--arch', 'RepMLPNet-X']);
   assert.is(r.code, 2);
   assert.match(r.stderr, /convert: --arch 'RepMLPNet-X' is neither a preset \(RepMLPNet-T224, .*small\) nor a config file/);
-  r = await run(['convert', '--help']);
+  r = await runCli(['convert', '--help']);
   assert.is(r.code, 0);
   assert.match(r.stdout, /^Usage: repmlp convert <in\.safetensors \| in\.pth> <out\.safetensors> --arch/);
 });
-
-async function assertRejects(p: Promise<unknown>, re: RegExp): Promise<void> {
-  try {
-    await p;
-  } catch (e) {
-    assert.match((e as Error).message, re);
-    return;
-  }
-  assert.unreachable(`expected an error matching ${re}`);
-}
 
 test('config JSON: unknown fields, wrong types, missing fields, bad JSON', async () => {
   const cases: [unknown, RegExp][] = [
@@ -144,15 +122,15 @@ test('config JSON: unknown fields, wrong types, missing fields, bad JSON', async
   const bad = path.join(tmp, 'bad.json');
   for (const [json, re] of cases) {
     fs.writeFileSync(bad, JSON.stringify(json));
-    await assertRejects(run(['verify', '--arch', bad]), re);
+    await assertRejects(runCli(['verify', '--arch', bad]), re);
   }
   fs.writeFileSync(bad, '{"inChannels": 1,');
-  await assertRejects(run(['verify', '--arch', bad]), /^config .*bad\.json: not valid JSON \(/);
-  await assertRejects(run(['verify', '--arch', path.join(tmp, 'none.json')]), /^config .*none\.json: could not read it: ENOENT/);
+  await assertRejects(runCli(['verify', '--arch', bad]), /^config .*bad\.json: not valid JSON \(/);
+  await assertRejects(runCli(['verify', '--arch', path.join(tmp, 'none.json')]), /^config .*none\.json: could not read it: ENOENT/);
 });
 
 test('verify: random init and a checkpoint, text and JSON, exit codes', async () => {
-  let r = await run(['verify', '--arch', smallJson, '--batch', '2', '--seed', '5', '--json']);
+  let r = await runCli(['verify', '--arch', smallJson, '--batch', '2', '--seed', '5', '--json']);
   assert.is(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout) as VerifyResult;
   assert.equal(
@@ -166,7 +144,7 @@ test('verify: random init and a checkpoint, text and JSON, exit codes', async ()
   assert.ok(j.maxRelDiff < 1e-5 && j.maxAbsDiff >= 0, String(j.maxRelDiff));
 
   const weights = path.join(fixtures, 'pth_repmlpnet.pth');
-  r = await run(['verify', '--arch', smallJson, '--weights', weights]);
+  r = await runCli(['verify', '--arch', smallJson, '--weights', weights]);
   assert.is(r.code, 0, r.stderr);
   const lines = r.stdout.split('\n');
   assert.match(lines[0], /^.*small\.json: input 16x16, batch 2, seed 0, weights .*pth_repmlpnet\.pth$/);
@@ -182,19 +160,19 @@ test('verify: random init and a checkpoint, text and JSON, exit codes', async ()
   sd.set('head.weight', { ...w, data: nan });
   const nanFile = path.join(tmp, 'nan.safetensors');
   writeSafetensors(nanFile, sd);
-  r = await run(['verify', '--arch', smallJson, '--weights', nanFile]);
+  r = await runCli(['verify', '--arch', smallJson, '--weights', nanFile]);
   assert.is(r.code, 1);
   assert.match(r.stdout, /max abs diff NaN, max rel diff NaN \(limit 0\.0001\): FAILED\n$/);
 
-  r = await run(['verify', '--arch', 'small', '--batch', '0']);
+  r = await runCli(['verify', '--arch', 'small', '--batch', '0']);
   assert.is(r.code, 2);
   assert.match(r.stderr, /^repmlp verify: expected an integer >= 1 for --batch but received '0'/);
-  r = await run(['verify', '--arch', 'small', '--seed', '-1']);
+  r = await runCli(['verify', '--arch', 'small', '--seed', '-1']);
   assert.is(r.code, 2);
   assert.match(r.stderr, /^repmlp verify: expected an integer >= 0 for --seed but received '-1'/);
-  r = await run(['verify', 'extra', '--arch', 'small']);
+  r = await runCli(['verify', 'extra', '--arch', 'small']);
   assert.match(r.stderr, /verify: unexpected argument 'extra'/);
-  r = await run(['verify']);
+  r = await runCli(['verify']);
   assert.match(r.stderr, /verify: --arch <preset \| config\.json> is required/);
 });
 

@@ -5,9 +5,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { assertRejects } from '../helpers';
+import { runCli } from './run-cli';
 import { fc3LocalityMaps, fc3LocalitySummary, localityStats, kernelWindow, preset, RepMLPNet, Rng, type RepMLPNetConfig } from '../../lib/index';
-import { main } from '../../lib/cli';
-import type { Io } from '../../lib/cli/command';
 import type { VizResult } from '../../lib/cli/viz';
 import { writeSafetensors, type HostTensor } from '../../lib/safetensors';
 import { all, parseXml } from '../viz/xml';
@@ -37,22 +37,6 @@ const state = randomState(CFG, 7);
 const weights = path.join(tmp, 'train.safetensors');
 writeSafetensors(weights, state);
 
-async function run(args: string[]) {
-  const io: Io & { stdout: string; stderr: string } = { stdout: '', stderr: '', out: (t) => void (io.stdout += t), err: (t) => void (io.stderr += t) };
-  const code = await main(args, io);
-  return { code, stdout: io.stdout, stderr: io.stderr };
-}
-
-async function assertRejects(p: Promise<unknown>, re: RegExp): Promise<void> {
-  try {
-    await p;
-  } catch (e) {
-    assert.match((e as Error).message, re);
-    return;
-  }
-  assert.unreachable(`expected an error matching ${re}`);
-}
-
 function reference(cfg: RepMLPNetConfig, sd: Map<string, HostTensor>, stage: number, block: number, channel: number, y: number, x: number, k: number) {
   const m = new RepMLPNet(cfg);
   try {
@@ -66,7 +50,7 @@ function reference(cfg: RepMLPNetConfig, sd: Map<string, HostTensor>, stage: num
 
 test('viz: a state dict with a config file: defaults (stage 0, block 0, channel 0, the center), text output and the SVG', async () => {
   const out = path.join(tmp, 'default.svg');
-  const r = await run(['viz', '--weights', weights, '--arch', cfgJson, out]);
+  const r = await runCli(['viz', '--weights', weights, '--arch', cfgJson, out]);
   assert.is(r.code, 0, r.stderr);
   const ref = reference(CFG, state, 0, 0, 0, 3, 3, 3);
   const e = (v: number) => v.toExponential(3).replace('.', '\\.').replace('+', '\\+');
@@ -90,7 +74,7 @@ test('viz: a state dict with a config file: defaults (stage 0, block 0, channel 
 test('viz: chosen block, channel, point, window and scale; JSON; a preset; a training checkpoint', async () => {
   const out = path.join(tmp, 'chosen.svg');
   const args = ['--stage', '1', '--block', '1', '--channel', '6', '--point', '0,2', '--window', '1', '--scale', 'shared', '--json', out];
-  const r = await run(['viz', '--weights', weights, '--arch', cfgJson, ...args]);
+  const r = await runCli(['viz', '--weights', weights, '--arch', cfgJson, ...args]);
   assert.is(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout) as VizResult;
   const ref = reference(CFG, state, 1, 1, 6, 0, 2, 1);
@@ -105,7 +89,7 @@ test('viz: chosen block, channel, point, window and scale; JSON; a preset; a tra
   const smallState = randomState(small, 2);
   const smallWeights = path.join(tmp, 'small.safetensors');
   writeSafetensors(smallWeights, smallState);
-  const p = await run(['viz', '--weights', smallWeights, '--arch', 'small', '--stage', '2', '--json', out]);
+  const p = await runCli(['viz', '--weights', smallWeights, '--arch', 'small', '--stage', '2', '--json', out]);
   assert.is(p.code, 0, p.stderr);
   const pj = JSON.parse(p.stdout) as VizResult;
   assert.equal([pj.h, pj.w, pj.point, pj.S], [4, 4, [2, 2], 8]);
@@ -116,10 +100,10 @@ test('viz: chosen block, channel, point, window and scale; JSON; a preset; a tra
   writeSafetensors(ckpt, new Map([...state].map(([k, v]) => [`model.${k}`, v])), {
     metadata: { format: 'repmlp-train', config: JSON.stringify(CFG), options: JSON.stringify({ arch: 'tiny' }) },
   });
-  const c = await run(['viz', '--weights', ckpt, out]);
+  const c = await runCli(['viz', '--weights', ckpt, out]);
   assert.is(c.code, 0, c.stderr);
   assert.ok(all(parseXml(fs.readFileSync(out, 'utf8')), (n) => n.name === 'text').some((n) => n.text === `tiny · ${ckpt}`));
-  const d = await run(['viz', '--weights', weights, '--arch', cfgJson, path.join(tmp, 'same.svg')]);
+  const d = await runCli(['viz', '--weights', weights, '--arch', cfgJson, path.join(tmp, 'same.svg')]);
   assert.is(c.stdout.replace(out, ''), d.stdout.replace(path.join(tmp, 'same.svg'), ''));
 });
 
@@ -131,7 +115,7 @@ test('viz: without conv branches, a dashed reference 3 x 3 window', async () => 
   const w = path.join(tmp, 'noconv.safetensors');
   writeSafetensors(w, sd);
   const out = path.join(tmp, 'noconv.svg');
-  const r = await run(['viz', '--weights', w, '--arch', file, out]);
+  const r = await runCli(['viz', '--weights', w, '--arch', file, out]);
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stdout, /conv kernels none\n.*\nmean \|W\| in the reference 3 x 3 window \(no conv branches\):\n/);
   const svg = parseXml(fs.readFileSync(out, 'utf8'));
@@ -143,7 +127,7 @@ test('viz: without conv branches, a dashed reference 3 x 3 window', async () => 
 test('viz: errors', async () => {
   const out = path.join(tmp, 'err.svg');
   const usage = async (args: string[], re: RegExp) => {
-    const r = await run(['viz', ...args]);
+    const r = await runCli(['viz', ...args]);
     assert.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, re);
     assert.match(r.stderr, /\n\nUsage: repmlp viz --weights <file>/);
@@ -165,23 +149,23 @@ test('viz: errors', async () => {
   await usage(['--weights', weights, out], /^repmlp viz: --arch <preset \| config\.json> is required for weights that are not a training checkpoint\n/);
   await usage([...w, out, 'extra.svg'], /^repmlp viz: unexpected argument 'extra\.svg'\n/);
 
-  await assertRejects(run(['viz', '--weights', path.join(tmp, 'missing.safetensors'), '--arch', cfgJson, out]), /^viz: .*missing\.safetensors does not exist$/);
+  await assertRejects(runCli(['viz', '--weights', path.join(tmp, 'missing.safetensors'), '--arch', cfgJson, out]), /^viz: .*missing\.safetensors does not exist$/);
   // a deploy-form state dict has no "before"
   const m = new RepMLPNet(CFG);
   m.loadStateDict(state);
   const deploy = path.join(tmp, 'deploy.safetensors');
   writeSafetensors(deploy, m.localityInjection().stateDict());
   m.dispose();
-  await assertRejects(run(['viz', '--weights', deploy, '--arch', cfgJson, out]),
+  await assertRejects(runCli(['viz', '--weights', deploy, '--arch', cfgJson, out]),
     /^viz: expected training-form weights \(fc3 with fc3_bn and the conv branches\) for --weights but received a deploy-form state dict in .*deploy\.safetensors: Locality Injection has already merged them, so there is no "before" to show$/);
   // weights of another architecture: the loader names the keys
-  await assertRejects(run(['viz', '--weights', weights, '--arch', 'small', out]), /^loadStateDict: the state dict does not fit RepMLPNet: missing keys: /);
+  await assertRejects(runCli(['viz', '--weights', weights, '--arch', 'small', out]), /^loadStateDict: the state dict does not fit RepMLPNet: missing keys: /);
   assert.not.ok(fs.existsSync(out));
 
-  const h = await run(['viz', '--help']);
+  const h = await runCli(['viz', '--help']);
   assert.is(h.code, 0);
   assert.match(h.stdout, /^Usage: repmlp viz --weights <file> \[--arch <preset \| config\.json>\]/);
-  const list = await run(['--help']);
+  const list = await runCli(['--help']);
   assert.match(list.stdout, /\n  viz +draw the FC3 locality picture/);
 });
 

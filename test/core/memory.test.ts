@@ -69,7 +69,7 @@ test('copy_storage: same-device copies and its native checks', () => {
     a.write(Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8]), 0);
     native.copy_storage(b, 2, a, 1, 5);
     assert.equal(Array.from(b.read(2, 5) as Float32Array), [2, 3, 4, 5, 6]);
-    assertThrows(() => native.copy_storage(i, 0, a, 0, 1), /^copy_storage: expected a int64 storage like dst for src but received float32/);
+    assertThrows(() => native.copy_storage(i, 0, a, 0, 1), /^copy_storage: expected an int64 storage like dst for src but received float32/);
     assertThrows(() => native.copy_storage(b, 4, a, 0, 5), /^copy_storage: expected a storage of at least 9 elements for dst but received one of 8/);
     assertThrows(() => native.copy_storage(b, 0, a, 7, 2), /^copy_storage: expected a storage of at least 9 elements for src but received one of 8/);
   } finally {

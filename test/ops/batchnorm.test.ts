@@ -234,7 +234,7 @@ test('batchNorm2d: rejects bad arguments with clear messages', () => {
   assertThrows(() => bn({ runningMean: null }, { training: false }), /batchNorm2d: expected a Tensor in eval mode for runningMean but received null/);
   assertThrows(() => bn({ runningVar: null }), /batchNorm2d: expected a Tensor like runningMean for runningVar but received null/);
   const f1 = zeros([1], { device: DEVICE });
-  assertThrows(() => bn({ numBatchesTracked: f1 }), /batchNorm2d: expected a int64 tensor for numBatchesTracked but received a float32 tensor/);
+  assertThrows(() => bn({ numBatchesTracked: f1 }), /batchNorm2d: expected an int64 tensor for numBatchesTracked but received a float32 tensor/);
   const i2 = tensor(BigInt64Array.from([0n, 0n]), [2], { device: DEVICE });
   assertThrows(() => bn({ numBatchesTracked: i2 }), /batchNorm2d: expected a tensor of one element for numBatchesTracked but received shape \(2\)/);
   assertThrows(() => bn({}, {}), /batchNorm2d: expected a boolean for options.training but received undefined/);
@@ -271,7 +271,7 @@ test('batchNorm2d kernels: native argument checks', () => {
   assertThrows(() => native.batchnorm_backward_eval(st(out), st(w), st(b), st(out), st(small), st(mean), st(invstd), st(w), 2, 3, 4, 1e-5),
     /batchnorm_backward_eval: expected a storage of at least 24 elements for inp but received one of 10/);
   const nbt = tensor(BigInt64Array.from([5n]), [1], { device: DEVICE });
-  assertThrows(() => native.add_scalar_i64(st(out), 1, 0, 1), /add_scalar_i64: expected a int64 storage for out but received float32/);
+  assertThrows(() => native.add_scalar_i64(st(out), 1, 0, 1), /add_scalar_i64: expected an int64 storage for out but received float32/);
   assertThrows(() => native.add_scalar_i64(nbt.storage, 1, 1, 1), /add_scalar_i64: expected a storage of at least 2 elements for out but received one of 1/);
   native.add_scalar_i64(nbt.storage, 3, 0, 1);
   assert.is(nbt.item(), 8);

@@ -116,7 +116,7 @@ test('crossEntropy: the native bindings re-check their arguments', () => {
   const loss = s(1), losses = s(4), stats = s(12), logits = s(12), small = s(5);
   const labels = new native.Storage(DEVICE, 'int64', 4);
   assertThrows(() => native.cross_entropy_forward(loss, losses, stats, small, labels, 4, 3, 0), /cross_entropy_forward: expected a storage of at least 12 elements for logits but received one of 5/);
-  assertThrows(() => native.cross_entropy_forward(loss, losses, stats, logits, logits, 4, 3, 0), /cross_entropy_forward: expected a int64 storage for target but received float32/);
+  assertThrows(() => native.cross_entropy_forward(loss, losses, stats, logits, logits, 4, 3, 0), /cross_entropy_forward: expected an int64 storage for target but received float32/);
   assertThrows(() => native.cross_entropy_soft_backward(logits, loss, stats, logits, small, 4, 3, 0), /cross_entropy_soft_backward: expected a storage of at least 12 elements for target/);
   assertThrows(() => native.cross_entropy_backward(logits, loss, stats, logits, labels, 4, 3, -0.5), /cross_entropy_backward: expected a number in \[0, 1\] for labelSmoothing/);
   for (const u of [loss, losses, stats, logits, small, labels]) u.dispose();

@@ -3,9 +3,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { runCli as cli } from '../cli/run-cli';
+import { assertRejects } from '../helpers';
 import { fashionMnistSampleDir, liveStorages, readSafetensors, type RepMLPNetConfig } from '../../lib/index';
-import { main } from '../../lib/cli';
-import type { Io } from '../../lib/cli/command';
 import { train, type TrainOptions, type TrainSummary } from '../../lib/train/trainer';
 
 // A reduced `small` (one unit per stage, narrow) on the shipped sample.
@@ -31,28 +31,6 @@ async function run(opts: TrainOptions): Promise<{ summary: TrainSummary; text: s
     write: (t) => void (text += t), tty: false,
   });
   return { summary, text };
-}
-
-/** Asserts that p rejects with an error whose message matches re. */
-async function rejects(p: Promise<unknown>, re: RegExp): Promise<void> {
-  try {
-    await p;
-  } catch (e) {
-    assert.match((e as Error).message, re);
-    return;
-  }
-  assert.unreachable(`expected a rejection matching ${re}`);
-}
-
-function buffers(): Io & { stdout: string; stderr: string } {
-  const io = { stdout: '', stderr: '', out: (t: string) => void (io.stdout += t), err: (t: string) => void (io.stderr += t) };
-  return io;
-}
-
-async function cli(args: string[]) {
-  const io = buffers();
-  const code = await main(args, io);
-  return { code, stdout: io.stdout, stderr: io.stderr };
 }
 
 const one = path.join(tmp, 'one');
@@ -95,7 +73,7 @@ test('a run stopped mid-epoch and resumed repeats the uninterrupted run exactly'
   const full = path.join(tmp, 'full'), part = path.join(tmp, 'part');
   const a = await run({ ...base, out: full });
   // killed during step 9: the last save was at step 8, lines 9.. are repeated by the resumed run
-  await rejects(run({ ...base, out: part, prefetch: false, shouldStop: (s) => { if (s === 9) throw new Error('killed'); return false; } }), /killed/);
+  await assertRejects(run({ ...base, out: part, prefetch: false, shouldStop: (s) => { if (s === 9) throw new Error('killed'); return false; } }), /killed/);
   assert.equal(metrics(part).filter((r) => r.type === 'step').length, 9);
   const b = await run({ ...base, out: part, resume: true, prefetch: false });
   assert.match(b.text, /resuming from .*last\.safetensors: epoch 2, batch 2\/6, step 8/);
@@ -107,15 +85,15 @@ test('a run stopped mid-epoch and resumed repeats the uninterrupted run exactly'
   // maxSteps stops after saving; a resume with other options is refused
   const c = await run({ ...base, out: path.join(tmp, 'max'), maxSteps: 3 });
   assert.equal([c.summary.stopped, c.summary.steps, c.summary.deployTestAccuracy], [true, 3, null]);
-  await rejects(run({ ...base, lr: 1e-3, out: path.join(tmp, 'max'), resume: true }), /^train: expected .* to come from a run with the same config and options/);
+  await assertRejects(run({ ...base, lr: 1e-3, out: path.join(tmp, 'max'), resume: true }), /^train: expected .* to come from a run with the same config and options/);
 });
 
 test('train: bad options', async () => {
-  await rejects(train({ epochs: 0 }), /^train: expected a positive integer for epochs but received 0/);
-  await rejects(train({ lr: -1 }), /^train: expected a finite number >= 0 for lr but received -1/);
-  await rejects(train({ device: 'tpu' as never }), /^train: expected 'auto', 'cpu' or 'cuda' for device but received 'tpu'/);
-  await rejects(train({ arch: { ...TINY, inChannels: 3 }, dataDir }), /^train: expected 1 \(the data set's channels\) for arch.inChannels but received 3/);
-  await rejects(train({ data: 'cifar10' }), /^train: expected the directory of the cifar10 binary version for dataDir but received none/);
+  await assertRejects(train({ epochs: 0 }), /^train: expected a positive integer for epochs but received 0/);
+  await assertRejects(train({ lr: -1 }), /^train: expected a finite number >= 0 for lr but received -1/);
+  await assertRejects(train({ device: 'tpu' as never }), /^train: expected 'auto', 'cpu' or 'cuda' for device but received 'tpu'/);
+  await assertRejects(train({ arch: { ...TINY, inChannels: 3 }, dataDir }), /^train: expected 1 \(the data set's channels\) for arch.inChannels but received 3/);
+  await assertRejects(train({ data: 'cifar10' }), /^train: expected the directory of the cifar10 binary version for dataDir but received none/);
 });
 
 test('repmlp train: option errors exit with 2 and the usage', async () => {
