@@ -1,7 +1,6 @@
 // conv2d: PyTorch F.conv2d (cross-correlation, zero padding, stride, groups, optional bias)
 // and its backward. Two CPU paths:
-//   depthwise (groups == Cin == Cout): direct loops per (n, c) plane, the k x k window loops
-//     outside and the output row inside, so the spatial loop vectorises;
+//   depthwise (groups == Cin == Cout): direct loops per (n, c) plane, in conv2d_depthwise.cc;
 //   dense / grouped: im2col of a tile of output positions into a thread-local buffer and a
 //     blocked matrix multiply (1x1 stride-1 unpadded convs read the input in place).
 // Sums of more than a few terms run in float over blocks of kBlock terms that are then added
@@ -12,43 +11,12 @@
 
 #include "../args.h"
 #include "../parallel.h"
+#include "conv2d.h"
 
 namespace repmlp {
 namespace cpu {
+using namespace conv;
 namespace {
-
-constexpr int64_t kBlock = 64;   // terms summed in float before joining a double accumulator
-constexpr int64_t kCols = 256;   // columns per chunk of accumulate_rows
-
-struct Geom {
-  int64_t N, Cin, H, W, Cout, kh, kw, sh, sw, ph, pw, G;
-  int64_t Ho, Wo, P, Cin_g, Cout_g, kk, K;  // P = Ho*Wo, kk = kh*kw, K = Cin_g*kk
-
-  Geom(int64_t N_, int64_t Cin_, int64_t H_, int64_t W_, int64_t Cout_, int64_t kh_, int64_t kw_, int64_t sh_,
-       int64_t sw_, int64_t ph_, int64_t pw_, int64_t G_)
-      : N(N_), Cin(Cin_), H(H_), W(W_), Cout(Cout_), kh(kh_), kw(kw_), sh(sh_), sw(sw_), ph(ph_), pw(pw_), G(G_) {
-    Ho = (H + 2 * ph - kh) / sh + 1;
-    Wo = (W + 2 * pw - kw) / sw + 1;
-    P = Ho * Wo;
-    Cin_g = Cin / G;
-    Cout_g = Cout / G;
-    kk = kh * kw;
-    K = Cin_g * kk;
-  }
-  bool depthwise() const { return G == Cin && G == Cout; }
-  bool pointwise() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
-  // Output positions per im2col tile: the tile buffer holds about 32K floats.
-  int64_t tile() const { return std::min(std::max<int64_t>(P, 1), std::clamp<int64_t>(32768 / std::max<int64_t>(K, 1), 32, kCols)); }
-};
-
-// The outputs o in [0, n_out) whose input position o * stride + shift lies in [0, n_in):
-// [lo, hi) (empty when hi <= lo).
-inline void valid_range(int64_t n_out, int64_t stride, int64_t shift, int64_t n_in, int64_t& lo, int64_t& hi) {
-  lo = shift >= 0 ? 0 : (-shift + stride - 1) / stride;
-  const int64_t top = n_in - 1 - shift;
-  hi = top < 0 ? 0 : std::min(n_out, top / stride + 1);
-  if (hi < lo) hi = lo;
-}
 
 // For m < M: acc[m * ldacc + c] += sum_{r < R} a[m * am + r * as] * B[r * ldb + c], c < C.
 // acc: (M, C) double, leading dimension ldacc; a: M coefficient vectors of R entries;
@@ -125,127 +93,9 @@ void im2col_t(float* colT, const float* x, const Geom& s, int64_t p0, int64_t np
   }
 }
 
-std::vector<float>& scratch_f32(int slot) {
-  thread_local std::vector<float> buf[2];
-  return buf[slot];
-}
 std::vector<double>& scratch_f64() {
   thread_local std::vector<double> buf;
   return buf;
-}
-
-// ---- depthwise path: groups == Cin == Cout ----
-
-// out: (N, C, Ho, Wo); inp: (N, C, H, W); weight: (C, 1, kh, kw); bias: (C) or null
-void depthwise_forward(float* out, const float* inp, const float* weight, const float* bias, const Geom& s) {
-  parallel_for(s.N * s.Cin, 1, [&](int64_t b, int64_t e) {
-    for (int64_t nc = b; nc < e; ++nc) {
-      const int64_t c = nc % s.Cin;
-      const float* x = inp + nc * s.H * s.W;
-      const float* w = weight + c * s.kk;
-      float* o = out + nc * s.P;
-      const float b0 = bias ? bias[c] : 0.f;
-      for (int64_t ho = 0; ho < s.Ho; ++ho) {
-        float* __restrict orow = o + ho * s.Wo;
-        for (int64_t wo = 0; wo < s.Wo; ++wo) orow[wo] = b0;
-        for (int64_t i = 0; i < s.kh; ++i) {
-          const int64_t hi = ho * s.sh - s.ph + i;
-          if (hi < 0 || hi >= s.H) continue;
-          const float* __restrict xrow = x + hi * s.W;
-          for (int64_t j = 0; j < s.kw; ++j) {
-            const float wv = w[i * s.kw + j];
-            const int64_t off = j - s.pw;
-            int64_t lo, hi_;
-            valid_range(s.Wo, s.sw, off, s.W, lo, hi_);
-            if (s.sw == 1)
-              for (int64_t wo = lo; wo < hi_; ++wo) orow[wo] += wv * xrow[wo + off];
-            else
-              for (int64_t wo = lo; wo < hi_; ++wo) orow[wo] += wv * xrow[wo * s.sw + off];
-          }
-        }
-      }
-    }
-  });
-}
-
-// dinp: (N, C, H, W), overwritten; dout: (N, C, Ho, Wo); weight: (C, 1, kh, kw)
-void depthwise_backward_input(float* dinp, const float* dout, const float* weight, const Geom& s) {
-  parallel_for(s.N * s.Cin, 1, [&](int64_t b, int64_t e) {
-    for (int64_t nc = b; nc < e; ++nc) {
-      const int64_t c = nc % s.Cin;
-      float* dx = dinp + nc * s.H * s.W;
-      const float* d = dout + nc * s.P;
-      const float* w = weight + c * s.kk;
-      std::fill(dx, dx + s.H * s.W, 0.f);
-      for (int64_t ho = 0; ho < s.Ho; ++ho) {
-        const float* __restrict drow = d + ho * s.Wo;
-        for (int64_t i = 0; i < s.kh; ++i) {
-          const int64_t hi = ho * s.sh - s.ph + i;
-          if (hi < 0 || hi >= s.H) continue;
-          float* __restrict dxrow = dx + hi * s.W;
-          for (int64_t j = 0; j < s.kw; ++j) {
-            const float wv = w[i * s.kw + j];
-            const int64_t off = j - s.pw;
-            int64_t lo, hi_;
-            valid_range(s.Wo, s.sw, off, s.W, lo, hi_);
-            if (s.sw == 1)
-              for (int64_t wo = lo; wo < hi_; ++wo) dxrow[wo + off] += wv * drow[wo];
-            else
-              for (int64_t wo = lo; wo < hi_; ++wo) dxrow[wo * s.sw + off] += wv * drow[wo];
-          }
-        }
-      }
-    }
-  });
-}
-
-// dweight: (C, 1, kh, kw), overwritten; dout: (N, C, Ho, Wo); inp: (N, C, H, W).
-// The batch is cut into a fixed number of slices (not the thread count) summed in order.
-void depthwise_backward_weight(float* dweight, const float* dout, const float* inp, const Geom& s) {
-  const int64_t C = s.Cin, slices = std::max<int64_t>(1, std::min<int64_t>(s.N, 8));
-  std::vector<double> partial(C * slices * s.kk, 0.0);  // (C, slices, kh, kw)
-  parallel_for(C * slices, 1, [&](int64_t b, int64_t e) {
-    std::vector<float>& tmp = scratch_f32(0);
-    tmp.resize(s.Wo);
-    for (int64_t cs = b; cs < e; ++cs) {
-      const int64_t c = cs / slices, sl = cs % slices;
-      double* acc = partial.data() + cs * s.kk;
-      for (int64_t n = s.N * sl / slices; n < s.N * (sl + 1) / slices; ++n) {
-        const float* x = inp + (n * C + c) * s.H * s.W;
-        const float* d = dout + (n * C + c) * s.P;
-        for (int64_t i = 0; i < s.kh; ++i) {
-          int64_t hlo, hhi;
-          valid_range(s.Ho, s.sh, i - s.ph, s.H, hlo, hhi);
-          for (int64_t j = 0; j < s.kw; ++j) {
-            const int64_t off = j - s.pw;
-            int64_t lo, hi_;
-            valid_range(s.Wo, s.sw, off, s.W, lo, hi_);
-            double sum = 0.0;
-            for (int64_t h0 = hlo; h0 < hhi; h0 += kBlock) {
-              float* __restrict t = tmp.data();
-              for (int64_t wo = lo; wo < hi_; ++wo) t[wo] = 0.f;
-              for (int64_t ho = h0; ho < std::min(hhi, h0 + kBlock); ++ho) {
-                const float* __restrict drow = d + ho * s.Wo;
-                const float* __restrict xrow = x + (ho * s.sh - s.ph + i) * s.W;
-                if (s.sw == 1)
-                  for (int64_t wo = lo; wo < hi_; ++wo) t[wo] += drow[wo] * xrow[wo + off];
-                else
-                  for (int64_t wo = lo; wo < hi_; ++wo) t[wo] += drow[wo] * xrow[wo * s.sw + off];
-              }
-              for (int64_t wo = lo; wo < hi_; ++wo) sum += t[wo];
-            }
-            acc[i * s.kw + j] += sum;
-          }
-        }
-      }
-    }
-  });
-  for (int64_t c = 0; c < C; ++c)
-    for (int64_t k = 0; k < s.kk; ++k) {
-      double sum = 0.0;
-      for (int64_t sl = 0; sl < slices; ++sl) sum += partial[(c * slices + sl) * s.kk + k];
-      dweight[c * s.kk + k] = static_cast<float>(sum);
-    }
 }
 
 // ---- dense / grouped path ----
