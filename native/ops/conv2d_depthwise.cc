@@ -83,45 +83,17 @@ void backward_input_rows(float* dinp, const float* dout, const float* weight, co
   });
 }
 
-// dweight: (C, 1, kh, kw), overwritten; dout: (N, C, Ho, Wo); inp: (N, C, H, W).
-// The batch is cut into a fixed number of slices (not the thread count) summed in order.
-void backward_weight_rows(float* dweight, const float* dout, const float* inp, const Geom& s) {
+// dweight: (C, 1, kh, kw), overwritten, from plane(acc, n, c), which adds the (n, c) plane's
+// contribution to acc (kh, kw) in double. The batch is cut into a fixed number of slices (not
+// the thread count), each summed in order, then the slices in order.
+template <typename Plane>
+void weight_grad_by_slices(float* dweight, const Geom& s, Plane plane) {
   const int64_t C = s.Cin, slices = std::max<int64_t>(1, std::min<int64_t>(s.N, 8));
   std::vector<double> partial(C * slices * s.kk, 0.0);  // (C, slices, kh, kw)
   parallel_for(C * slices, 1, [&](int64_t b, int64_t e) {
-    std::vector<float>& tmp = scratch_f32(0);
-    tmp.resize(s.Wo);
     for (int64_t cs = b; cs < e; ++cs) {
       const int64_t c = cs / slices, sl = cs % slices;
-      double* acc = partial.data() + cs * s.kk;
-      for (int64_t n = s.N * sl / slices; n < s.N * (sl + 1) / slices; ++n) {
-        const float* x = inp + (n * C + c) * s.H * s.W;
-        const float* d = dout + (n * C + c) * s.P;
-        for (int64_t i = 0; i < s.kh; ++i) {
-          int64_t hlo, hhi;
-          valid_range(s.Ho, s.sh, i - s.ph, s.H, hlo, hhi);
-          for (int64_t j = 0; j < s.kw; ++j) {
-            const int64_t off = j - s.pw;
-            int64_t lo, hi_;
-            valid_range(s.Wo, s.sw, off, s.W, lo, hi_);
-            double sum = 0.0;
-            for (int64_t h0 = hlo; h0 < hhi; h0 += kBlock) {
-              float* __restrict t = tmp.data();
-              for (int64_t wo = lo; wo < hi_; ++wo) t[wo] = 0.f;
-              for (int64_t ho = h0; ho < std::min(hhi, h0 + kBlock); ++ho) {
-                const float* __restrict drow = d + ho * s.Wo;
-                const float* __restrict xrow = x + (ho * s.sh - s.ph + i) * s.W;
-                if (s.sw == 1)
-                  for (int64_t wo = lo; wo < hi_; ++wo) t[wo] += drow[wo] * xrow[wo + off];
-                else
-                  for (int64_t wo = lo; wo < hi_; ++wo) t[wo] += drow[wo] * xrow[wo * s.sw + off];
-              }
-              for (int64_t wo = lo; wo < hi_; ++wo) sum += t[wo];
-            }
-            acc[i * s.kw + j] += sum;
-          }
-        }
-      }
+      for (int64_t n = s.N * sl / slices; n < s.N * (sl + 1) / slices; ++n) plane(partial.data() + cs * s.kk, n, c);
     }
   });
   for (int64_t c = 0; c < C; ++c)
@@ -130,6 +102,40 @@ void backward_weight_rows(float* dweight, const float* dout, const float* inp, c
       for (int64_t sl = 0; sl < slices; ++sl) sum += partial[(c * slices + sl) * s.kk + k];
       dweight[c * s.kk + k] = static_cast<float>(sum);
     }
+}
+
+// dweight: (C, 1, kh, kw), overwritten; dout: (N, C, Ho, Wo); inp: (N, C, H, W)
+void backward_weight_rows(float* dweight, const float* dout, const float* inp, const Geom& s) {
+  weight_grad_by_slices(dweight, s, [&](double* acc, int64_t n, int64_t c) {
+    std::vector<float>& tmp = scratch_f32(0);
+    tmp.resize(s.Wo);
+    const float* x = inp + (n * s.Cin + c) * s.H * s.W;
+    const float* d = dout + (n * s.Cin + c) * s.P;
+    for (int64_t i = 0; i < s.kh; ++i) {
+      int64_t hlo, hhi;
+      valid_range(s.Ho, s.sh, i - s.ph, s.H, hlo, hhi);
+      for (int64_t j = 0; j < s.kw; ++j) {
+        const int64_t off = j - s.pw;
+        int64_t lo, hi_;
+        valid_range(s.Wo, s.sw, off, s.W, lo, hi_);
+        double sum = 0.0;
+        for (int64_t h0 = hlo; h0 < hhi; h0 += kBlock) {
+          float* __restrict t = tmp.data();
+          for (int64_t wo = lo; wo < hi_; ++wo) t[wo] = 0.f;
+          for (int64_t ho = h0; ho < std::min(hhi, h0 + kBlock); ++ho) {
+            const float* __restrict drow = d + ho * s.Wo;
+            const float* __restrict xrow = x + (ho * s.sh - s.ph + i) * s.W;
+            if (s.sw == 1)
+              for (int64_t wo = lo; wo < hi_; ++wo) t[wo] += drow[wo] * xrow[wo + off];
+            else
+              for (int64_t wo = lo; wo < hi_; ++wo) t[wo] += drow[wo] * xrow[wo * s.sw + off];
+          }
+          for (int64_t wo = lo; wo < hi_; ++wo) sum += t[wo];
+        }
+        acc[i * s.kw + j] += sum;
+      }
+    }
+  });
 }
 
 // ---- flat: stride 1, narrow planes ----
@@ -208,44 +214,29 @@ void backward_input_flat(float* dinp, const float* dout, const float* weight, co
   });
 }
 
-// The batch is cut into a fixed number of slices (not the thread count) summed in order.
 void backward_weight_flat(float* dweight, const float* dout, const float* inp, const Geom& s) {
   const Flat f(s);
-  const int64_t C = s.Cin, slices = std::max<int64_t>(1, std::min<int64_t>(s.N, 8));
-  std::vector<double> partial(C * slices * s.kk, 0.0);  // (C, slices, kh, kw)
-  parallel_for(C * slices, 1, [&](int64_t b, int64_t e) {
+  weight_grad_by_slices(dweight, s, [&](double* acc, int64_t n, int64_t c) {
     std::vector<float>& buf = scratch_f32(0);
     buf.resize(f.padded + f.ext);
     float* __restrict xp = buf.data();
     float* __restrict dp = xp + f.padded;
-    for (int64_t cs = b; cs < e; ++cs) {
-      const int64_t c = cs / slices, sl = cs % slices;
-      double* acc = partial.data() + cs * s.kk;
-      for (int64_t n = s.N * sl / slices; n < s.N * (sl + 1) / slices; ++n) {
-        pad_plane(xp, inp + (n * C + c) * s.H * s.W, s, f);
-        widen_plane(dp, dout + (n * C + c) * s.P, s, f);
-        for (int64_t i = 0; i < s.kh; ++i)
-          for (int64_t j = 0; j < s.kw; ++j) {
-            // Eight float lanes over the plane (at most 32 x 34 values), joined in double.
-            const float* __restrict x = xp + i * f.Wp + j;
-            float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-            int64_t q = 0;
-            for (; q + 8 <= f.ext; q += 8)
-              for (int k = 0; k < 8; ++k) lane[k] += dp[q + k] * x[q + k];
-            double sum = 0.0;
-            for (; q < f.ext; ++q) sum += static_cast<double>(dp[q]) * x[q];
-            for (int k = 0; k < 8; ++k) sum += lane[k];
-            acc[i * s.kw + j] += sum;
-          }
+    pad_plane(xp, inp + (n * s.Cin + c) * s.H * s.W, s, f);
+    widen_plane(dp, dout + (n * s.Cin + c) * s.P, s, f);
+    for (int64_t i = 0; i < s.kh; ++i)
+      for (int64_t j = 0; j < s.kw; ++j) {
+        // Eight float lanes over the plane (at most 32 x 34 values), joined in double.
+        const float* __restrict x = xp + i * f.Wp + j;
+        float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        int64_t q = 0;
+        for (; q + 8 <= f.ext; q += 8)
+          for (int k = 0; k < 8; ++k) lane[k] += dp[q + k] * x[q + k];
+        double sum = 0.0;
+        for (; q < f.ext; ++q) sum += static_cast<double>(dp[q]) * x[q];
+        for (int k = 0; k < 8; ++k) sum += lane[k];
+        acc[i * s.kw + j] += sum;
       }
-    }
   });
-  for (int64_t c = 0; c < C; ++c)
-    for (int64_t k = 0; k < s.kk; ++k) {
-      double sum = 0.0;
-      for (int64_t sl = 0; sl < slices; ++sl) sum += partial[(c * slices + sl) * s.kk + k];
-      dweight[c * s.kk + k] = static_cast<float>(sum);
-    }
 }
 
 }  // namespace
