@@ -13,6 +13,8 @@
 //   holds. cudaErrorMemoryAllocation is not sticky, so the process goes on working.
 #include <cuda_runtime.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <string>
