@@ -38,8 +38,9 @@ inline float exp_f(float x) {
   return p * pow2i(k1) * pow2i(k - k1);
 }
 
-// erfc(z) for z >= 0 given z and hz2 = z^2 split as hi + lo with hi exact in float.
-__attribute__((always_inline)) inline float erfc_pos(float z, float z2_hi, float z2_lo) {
+// erfc(z) for z >= 0 given z, z^2 split as hi + lo with hi exact in float, and
+// exp_neg_hi = exp_f(-hi) (callers that also need exp(-z^2) compute it once).
+__attribute__((always_inline)) inline float erfc_pos(float z, float exp_neg_hi, float z2_lo) {
   const float t = 1.f / (1.f + 0.5f * z);
   float p = 0.17087277f;
   p = p * t - 0.82215223f;
@@ -52,7 +53,7 @@ __attribute__((always_inline)) inline float erfc_pos(float z, float z2_hi, float
   p = p * t + 1.00002368f;
   p = p * t - 1.26551223f;
   // exp(-z^2) is taken on the exact high part alone so its rounding is not amplified.
-  return t * exp_f(-z2_hi) * exp_f(p - z2_lo);
+  return t * exp_neg_hi * exp_f(p - z2_lo);
 }
 
 }  // namespace repmlp::cpu

@@ -48,6 +48,16 @@ test('gelu: tails and a non-contiguous input', () => {
   y.dispose();
 });
 
+test('gelu: huge inputs give x or 0 and a gradient of 1 or 0, not NaN (as PyTorch)', () => {
+  scope(() => {
+    const x = tensor([1e20, -1e20, 3e38, -3e38, 20, -20], [6], { device: DEVICE }).requiresGrad_();
+    const y = gelu(x);
+    y.backward(tensor(new Float32Array(6).fill(1), [6], { device: DEVICE }));
+    assert.equal(Array.from(y.toFloat32Array()), [Math.fround(1e20), 0, Math.fround(3e38), 0, 20, 0]);
+    assert.equal(Array.from(x.grad!.toFloat32Array()), [1, 0, 1, 0, 1, 0]);
+  });
+});
+
 test('gelu: rejects bad input with a clear message', () => {
   assertThrows(() => gelu(tensor(BigInt64Array.from([1n]))), /gelu: expected a float32 tensor for x but received an int64 tensor/);
   assertThrows(() => gelu(undefined as never), /gelu: expected a Tensor for x but received undefined/);
