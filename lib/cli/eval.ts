@@ -1,6 +1,7 @@
 // `repmlp eval --weights <file> [--arch <a>] [--data fashion-mnist]`: top-1 test accuracy of
 // training-form or deploy-form weights (told apart by their keys).
 import * as fs from 'node:fs';
+import { backend } from '../backend';
 import { presetNames, preset, type PresetName } from '../models/presets';
 import type { RepMLPNetConfig } from '../models/repmlpnet';
 import { RepmlpError } from '../errors';
@@ -56,7 +57,8 @@ export const command: Command = {
     const weights = opts.values.get('weights');
     if (weights === undefined) throw new UsageError('eval: --weights <file> is required');
     const data = dataOpt('eval', opts);
-    const device = deviceOpt('eval', opts);
+    const deviceOption = deviceOpt('eval', opts);
+    const device = deviceOption === 'auto' ? backend().device : deviceOption;
     const batchSize = intOpt('eval', opts, 'batch-size') ?? 64;
     const limitTest = intOpt('eval', opts, 'limit-test');
     const archValue = opts.values.get('arch');
@@ -90,7 +92,7 @@ export const command: Command = {
       const r: EvalResult = { weights, form, accuracy: ev.accuracy, correct: ev.correct, total: ev.total, dataSource: ds.source };
       if (opts.flags.has('json')) io.out(JSON.stringify(r) + '\n');
       else
-        io.out(`${ds.description}\n${weights} (${form} form): top-1 accuracy ${(100 * ev.accuracy).toFixed(2)}% (${ev.correct}/${ev.total}) on the ${data} test split\n`);
+        io.out(`${deviceOption === 'auto' ? `backend ${backend().reason}\n` : ''}${ds.description}\n${weights} (${form} form): top-1 accuracy ${(100 * ev.accuracy).toFixed(2)}% (${ev.correct}/${ev.total}) on the ${data} test split\n`);
     } finally {
       await loader.close();
       model.dispose();

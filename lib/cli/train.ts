@@ -1,5 +1,4 @@
 // `repmlp train`: trains RepMLPNet on Fashion-MNIST (or CIFAR) with lib/train/trainer.ts.
-import { defaultDevice } from '../backend';
 import { presetNames, type PresetName } from '../models/presets';
 import type { Device } from '../tensor';
 import type { DataName, TrainOptions } from '../train/trainer';
@@ -77,12 +76,12 @@ export function dataOpt(command: string, opts: Options): DataName {
   return v;
 }
 
-/** --device: auto (the default: the backend chosen at load, see lib/backend.ts), cpu or cuda. */
-export function deviceOpt(command: string, opts: Options): Device {
+/** --device: auto (the default: the backend chosen at first use, see lib/backend.ts), cpu or cuda. */
+export function deviceOpt(command: string, opts: Options): Device | 'auto' {
   const v = opts.values.get('device') ?? 'auto';
   if (v !== 'auto' && v !== 'cpu' && v !== 'cuda')
     throw new UsageError(`${command}: expected auto, cpu or cuda for --device but received '${v}'`);
-  return v === 'auto' ? defaultDevice() : v;
+  return v;
 }
 
 /** The trainer's options from a command line (exported for the tests). */

@@ -62,6 +62,8 @@ test('one epoch: the loss falls, every file is written, the JSON summary is the 
   // the deploy form classifies the test images exactly as the training form
   assert.equal(summary.deployTestAccuracy, summary.testAccuracy);
   assert.match(text, /test accuracy: training form .*, deploy form .* \(difference 0\.00 points\)/);
+  // No device named: the backend chosen at first use is logged with its reason.
+  assert.match(text, /^backend (cpu \(\d+ threads?\): .+|cuda: .+)$/m);
   const deploy = readSafetensors(path.join(one, 'deploy.safetensors'));
   assert.ok(deploy.has('stages.0.0.repmlp_block.fc3.bias'));
   assert.not.ok([...deploy.keys()].some((k) => k.includes('repconv') || k.includes('fc3_bn')));
@@ -136,6 +138,7 @@ test('repmlp train and eval from the command line', async () => {
   }
   const text = await cli(['eval', '--weights', path.join(out, 'deploy.safetensors'), '--arch', tinyJson, '--data-dir', dataDir, '--limit-test', '96']);
   assert.match(text.stdout, /deploy\.safetensors \(deploy form\): top-1 accuracy \d+\.\d\d% \(\d+\/96\) on the fashion-mnist test split/);
+  assert.match(text.stdout, /^backend (cpu|cuda)/);
   const noArch = await cli(['eval', '--weights', path.join(out, 'deploy.safetensors'), '--data-dir', dataDir]);
   assert.equal(noArch.code, 2);
   assert.match(noArch.stderr, /^repmlp eval: --arch <preset \| config.json> is required for weights that are not a training checkpoint/);
