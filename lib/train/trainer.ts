@@ -173,8 +173,12 @@ export function resolveConfig(arch: PresetName | RepMLPNetConfig, channels: numb
   return { ...arch, deploy: false };
 }
 
-/** Top-1 accuracy of `model` (switched to eval mode) over one pass of `loader`; reads back once. */
-export async function evaluate(model: RepMLPNet, loader: DataLoader, device: Device = 'cpu'): Promise<{ correct: number; total: number; accuracy: number }> {
+/**
+ * Top-1 accuracy of `model` (switched to eval mode) over one pass of `loader`, with the
+ * batches on `device` (default: where the model's parameters are); reads back once.
+ */
+export async function evaluate(model: RepMLPNet, loader: DataLoader, device?: Device): Promise<{ correct: number; total: number; accuracy: number }> {
+  device ??= model.parameters()[0]?.device ?? 'cpu';
   model.eval();
   const correctSum = new DeviceSum(device);
   let total = 0;
