@@ -1,8 +1,9 @@
 // The Local Perceptron's depthwise convs on their share-set planes: forward and
 // forward + backward of conv2d with groups = channels, k x k with padding k / 2, at the
 // shapes RepMLPNet's branches see ((B*C/S, S, h, w) at batch 64 for `small`, and T224's last
-// stage at batch 8). Run: npx tsx bench/depthwise.ts [--threads N] [--device cpu|cuda]
-import { conv2d, randn, Rng, scope, setNumThreads, type Device } from '../lib/index';
+// stage at batch 8). Run: npm run bench:depthwise [-- --threads N] [--device cpu|cuda]
+// (default device: CUDA when usable, as everywhere)
+import { conv2d, defaultDevice, randn, Rng, scope, setNumThreads, type Device } from '../lib/index';
 import { intOption, parseOptions } from './lib/args';
 import { measure } from './lib/stats';
 import { formatTable } from './lib/table';
@@ -10,7 +11,7 @@ import { formatTable } from './lib/table';
 const CMD = 'bench:depthwise';
 const v = parseOptions(CMD, process.argv.slice(2), {});
 if (v.threads !== undefined) setNumThreads(intOption(CMD, v, 'threads', 1, 1, 64));
-const device = (v.device ?? 'cpu') as Device;
+const device = (v.device ?? defaultDevice()) as Device;
 if (device !== 'cpu' && device !== 'cuda') throw new Error(`${CMD}: expected cpu or cuda for --device but received ${String(device)}`);
 
 const cases: [string, number[], number][] = [

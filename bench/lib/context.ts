@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { defaultDevice } from '../../lib/backend';
 import { randn } from '../../lib/creation';
 import { info, memoryStats, resetPeakMemoryStats, setNumThreads } from '../../lib/info';
 import { matmul } from '../../lib/ops/matmul';
@@ -24,12 +25,6 @@ export interface Context {
   timing: TimingOptions;
   /** the interpreter that runs bench/peers/*.py, or null with --no-peer */
   python: string | null;
-}
-
-/** CUDA when the addon has a usable device and cuBLAS loaded, else the CPU. */
-export function defaultDevice(): Device {
-  const cuda = info().backends.cuda;
-  return cuda.available && cuda.cublas.found ? 'cuda' : 'cpu';
 }
 
 /** --python, else REPMLP_BENCH_PYTHON, else Debian's /usr/bin/python3 when present, else python3. */
