@@ -1,5 +1,6 @@
 // exportOnnx checked by a third party: onnxruntime-node (CPU) runs the exported graph and its
-// logits are compared with repmlp's eval-mode forward at two batch sizes.
+// logits are compared with repmlp's eval-mode forward at two batch sizes. The models live on
+// the device under test (the export reads their weights back to the host).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -7,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { exportOnnx, ONNX_IR_VERSION, ONNX_OPSET, RepMLPNet, Rng, writeOnnx, type RepMLPNetConfig } from '../../lib/index';
 import { packageVersion } from '../../lib/info';
-import { assertNoLeak, assertThrows } from '../helpers';
+import { assertNoLeak, assertThrows, DEVICE } from '../helpers';
 import { compareWithOrt, decodeOnnx, FLOAT, INT64, openSession, randomizeBns, STANDARD_OPS, type DecodedModel } from './ort';
 
 interface Case {
@@ -52,7 +53,7 @@ const CASES: Case[] = [
 
 function build(config: RepMLPNetConfig, seed: number, deploy = false): RepMLPNet {
   const rng = new Rng(seed);
-  const model = new RepMLPNet({ ...config, deploy }, { rng });
+  const model = new RepMLPNet({ ...config, deploy }, { rng, device: DEVICE });
   randomizeBns(model, rng);
   return model.eval();
 }
@@ -80,7 +81,7 @@ CASES.forEach((c, ci) => {
 test('exportOnnx: a deploy-form model exports the same graph as its training form', async () => {
   const c = CASES[0];
   const train = build(c.config, 3);
-  const deploy = new RepMLPNet({ ...c.config, deploy: false }, { seed: 0 });
+  const deploy = new RepMLPNet({ ...c.config, deploy: false }, { seed: 0, device: DEVICE });
   try {
     deploy.loadStateDict(train.stateDict());
     deploy.eval().localityInjection();

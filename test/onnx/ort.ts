@@ -86,7 +86,7 @@ export async function compareWithOrt(
   let worst = 0;
   for (const N of batches) {
     const dims = [N, ...input];
-    const x = randn(dims, rng);
+    const x = randn(dims, rng, { device: model.parameters()[0].device });
     const host = x.toFloat32Array();
     const expected = scope(() => model.forward(x).toFloat32Array());
     x.dispose();
