@@ -163,53 +163,52 @@ void widen_plane(float* dp, const float* d, const Geom& s, const Flat& f) {
   }
 }
 
-void forward_flat(float* out, const float* inp, const float* weight, const float* bias, const Geom& s) {
-  const Flat f(s);
+// Runs plane(nc, padded, ext) for every (n, c) plane in parallel, with this thread's two
+// buffers: padded ((Hp + 1) * Wp floats) and ext (Ho * Wp floats).
+template <typename Plane>
+void for_each_plane(const Geom& s, const Flat& f, Plane plane) {
   parallel_for(s.N * s.Cin, 1, [&](int64_t b, int64_t e) {
     std::vector<float>& buf = scratch_f32(0);
     buf.resize(f.padded + f.ext);
-    float* __restrict xp = buf.data();
-    float* __restrict acc = xp + f.padded;
-    for (int64_t nc = b; nc < e; ++nc) {
-      const int64_t c = nc % s.Cin;
-      const float* w = weight + c * s.kk;
-      pad_plane(xp, inp + nc * s.H * s.W, s, f);
-      std::fill(acc, acc + f.ext, bias ? bias[c] : 0.f);
-      for (int64_t i = 0; i < s.kh; ++i)
-        for (int64_t j = 0; j < s.kw; ++j) {
-          const float wv = w[i * s.kw + j];
-          const float* __restrict x = xp + i * f.Wp + j;
-          for (int64_t q = 0; q < f.ext; ++q) acc[q] += wv * x[q];
-        }
-      float* o = out + nc * s.P;
-      for (int64_t ho = 0; ho < s.Ho; ++ho) std::copy(acc + ho * f.Wp, acc + ho * f.Wp + s.Wo, o + ho * s.Wo);
-    }
+    for (int64_t nc = b; nc < e; ++nc) plane(nc, buf.data(), buf.data() + f.padded);
+  });
+}
+
+void forward_flat(float* out, const float* inp, const float* weight, const float* bias, const Geom& s) {
+  const Flat f(s);
+  for_each_plane(s, f, [&](int64_t nc, float* __restrict xp, float* __restrict acc) {
+    const int64_t c = nc % s.Cin;
+    const float* w = weight + c * s.kk;
+    pad_plane(xp, inp + nc * s.H * s.W, s, f);
+    std::fill(acc, acc + f.ext, bias ? bias[c] : 0.f);
+    for (int64_t i = 0; i < s.kh; ++i)
+      for (int64_t j = 0; j < s.kw; ++j) {
+        const float wv = w[i * s.kw + j];
+        const float* __restrict x = xp + i * f.Wp + j;
+        for (int64_t q = 0; q < f.ext; ++q) acc[q] += wv * x[q];
+      }
+    float* o = out + nc * s.P;
+    for (int64_t ho = 0; ho < s.Ho; ++ho) std::copy(acc + ho * f.Wp, acc + ho * f.Wp + s.Wo, o + ho * s.Wo);
   });
 }
 
 void backward_input_flat(float* dinp, const float* dout, const float* weight, const Geom& s) {
   const Flat f(s);
-  parallel_for(s.N * s.Cin, 1, [&](int64_t b, int64_t e) {
-    std::vector<float>& buf = scratch_f32(0);
-    buf.resize(f.padded + f.ext);
-    float* __restrict dxp = buf.data();
-    float* __restrict dp = dxp + f.padded;
-    for (int64_t nc = b; nc < e; ++nc) {
-      const int64_t c = nc % s.Cin;
-      const float* w = weight + c * s.kk;
-      widen_plane(dp, dout + nc * s.P, s, f);
-      std::fill(dxp, dxp + f.padded, 0.f);
-      for (int64_t i = 0; i < s.kh; ++i)
-        for (int64_t j = 0; j < s.kw; ++j) {
-          const float wv = w[i * s.kw + j];
-          float* __restrict dx = dxp + i * f.Wp + j;
-          for (int64_t q = 0; q < f.ext; ++q) dx[q] += wv * dp[q];
-        }
-      float* dx = dinp + nc * s.H * s.W;
-      for (int64_t h = 0; h < s.H; ++h) {
-        const float* row = dxp + (h + s.ph) * f.Wp + s.pw;
-        std::copy(row, row + s.W, dx + h * s.W);
+  for_each_plane(s, f, [&](int64_t nc, float* __restrict dxp, float* __restrict dp) {
+    const int64_t c = nc % s.Cin;
+    const float* w = weight + c * s.kk;
+    widen_plane(dp, dout + nc * s.P, s, f);
+    std::fill(dxp, dxp + f.padded, 0.f);
+    for (int64_t i = 0; i < s.kh; ++i)
+      for (int64_t j = 0; j < s.kw; ++j) {
+        const float wv = w[i * s.kw + j];
+        float* __restrict dx = dxp + i * f.Wp + j;
+        for (int64_t q = 0; q < f.ext; ++q) dx[q] += wv * dp[q];
       }
+    float* dx = dinp + nc * s.H * s.W;
+    for (int64_t h = 0; h < s.H; ++h) {
+      const float* row = dxp + (h + s.ph) * f.Wp + s.pw;
+      std::copy(row, row + s.W, dx + h * s.W);
     }
   });
 }
