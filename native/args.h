@@ -63,6 +63,8 @@ class Args {
     }
     return out;
   }
+  // An optional argument left out with null (or undefined).
+  bool is_null(size_t i) const { return info_[i].IsNull() || info_[i].IsUndefined(); }
   bool flag(size_t i, const char* name) const {
     if (!info_[i].IsBoolean()) fail_arg(name, "a boolean", type_of(info_[i]));
     return info_[i].As<Napi::Boolean>().Value();

@@ -11,6 +11,9 @@ namespace repmlp {
 
 enum class DType : int { F32 = 0, I64 = 1 };
 enum class Device : int { CPU = 0, CUDA = 1 };
+// An activation applied in the same pass as another op's output (ops/activation.h); the
+// codes are part of the binding interface.
+enum class Act : int { None = 0, ReLU = 1, GELU = 2 };
 
 inline const char* dtype_name(DType d) { return d == DType::F32 ? "float32" : "int64"; }
 inline size_t dtype_size(DType d) { return d == DType::F32 ? 4 : 8; }

@@ -12,7 +12,6 @@ import { globalAvgPool } from '../ops/avgpool';
 import { batchNorm2d } from '../ops/batchnorm';
 import { conv2d } from '../ops/conv2d';
 import { expand } from '../ops/expand';
-import { gelu } from '../ops/gelu';
 import { partition, unpartition } from '../ops/partition';
 import { relu } from '../ops/relu';
 import { setSharingFc } from '../ops/setsharing_fc';
@@ -279,22 +278,22 @@ export class RepMLPBlock extends Module {
   }
 }
 
-/** ffn_fc1 (1x1 conv C -> hidden + BN) -> GELU -> ffn_fc2 (1x1 conv hidden -> C + BN). */
+/** ffn_fc1 (1x1 conv C -> hidden + BN) -> GELU -> ffn_fc2 (1x1 conv hidden -> C + BN); the GELU
+ * runs in ffn_fc1's BN pass. */
 export class FFNBlock extends Module {
   readonly ffnFc1: ConvBN;
   readonly ffnFc2: ConvBN;
 
   constructor(C: number, hidden: number, ctx: Ctx) {
     super();
-    this.ffnFc1 = this.registerModule('ffn_fc1', new ConvBN(C, hidden, 1, ctx));
+    this.ffnFc1 = this.registerModule('ffn_fc1', new ConvBN(C, hidden, 1, { ...ctx, activation: 'gelu' }));
     this.ffnFc2 = this.registerModule('ffn_fc2', new ConvBN(hidden, C, 1, ctx));
   }
 
   forward(x: Tensor): Tensor {
-    const a = this.ffnFc1.forward(x);
-    const g = gelu(a);
+    const g = this.ffnFc1.forward(x);
     const y = this.ffnFc2.forward(g);
-    free(a, g);
+    g.dispose();
     return y;
   }
 }
@@ -371,7 +370,7 @@ export class RepMLPNet extends Module {
     const ctx = ctxOf(opts);
     const ch = cfg.channels;
     const p = cfg.patchSize;
-    this.convEmbedding = this.registerModule('conv_embedding', new ConvBN(cfg.inChannels, ch[0], p, { ...ctx, stride: p, relu: true }));
+    this.convEmbedding = this.registerModule('conv_embedding', new ConvBN(cfg.inChannels, ch[0], p, { ...ctx, stride: p, activation: 'relu' }));
     const stages: ModuleList<RepMLPNetUnit>[] = [];
     const embeds: ConvBN[] = [];
     for (let i = 0; i < cfg.numBlocks.length; i++) {
@@ -382,7 +381,7 @@ export class RepMLPNet extends Module {
           globalPerceptronReduce: cfg.globalPerceptronReduce, deploy: cfg.deploy,
         }, ctx));
       stages.push(new ModuleList(units));
-      if (i < cfg.numBlocks.length - 1) embeds.push(new ConvBN(ch[i], ch[i + 1], 2, { ...ctx, stride: 2, relu: true }));
+      if (i < cfg.numBlocks.length - 1) embeds.push(new ConvBN(ch[i], ch[i + 1], 2, { ...ctx, stride: 2, activation: 'relu' }));
     }
     this.stages = this.registerModule('stages', new ModuleList(stages));
     this.embeds = this.registerModule('embeds', new ModuleList(embeds));

@@ -2,12 +2,12 @@
 // Conv2d, Linear (kaiming-uniform, i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and
 // bias, drawn from a seeded Rng), BatchNorm2d (ones, zeros, running statistics 0 and 1,
 // num_batches_tracked an int64 scalar), and ConvBN: the reference code's
-// nn.Sequential(conv, bn[, relu]) with keys conv.weight and bn.*.
-import { batchNorm2d } from '../ops/batchnorm';
+// nn.Sequential(conv, bn[, relu]) with keys conv.weight and bn.*, whose activation (ReLU, or
+// the FFN's GELU) runs in the BN's output pass.
+import { batchNorm2d, type BatchNormActivation } from '../ops/batchnorm';
 import { conv1x1 } from '../ops/conv1x1';
 import { conv2d } from '../ops/conv2d';
 import { linear } from '../ops/linear';
-import { relu } from '../ops/relu';
 import { checkInt } from '../check';
 import { describe, fail } from '../errors';
 import { full, rand, tensor } from '../creation';
@@ -154,11 +154,13 @@ export class BatchNorm2d extends Module {
     return this.buffer('num_batches_tracked');
   }
 
-  forward(x: Tensor): Tensor {
+  /** act(BN(x)); the activation (default none) is applied in the same pass. */
+  forward(x: Tensor, activation: BatchNormActivation = 'none'): Tensor {
     return batchNorm2d(x, this.weight, this.bias, this.runningMean, this.runningVar, this.numBatchesTracked, {
       training: this.training,
       momentum: this.momentum,
       eps: this.eps,
+      activation,
     });
   }
 }
@@ -167,25 +169,33 @@ export interface ConvBNOptions extends InitOptions {
   stride?: number;
   padding?: number;
   groups?: number;
-  /** A ReLU after the BN (the reference's conv_bn_relu). Default false. */
-  relu?: boolean;
+  /**
+   * An activation after the BN, computed in the BN's output pass: 'relu' is the reference's
+   * conv_bn_relu, 'gelu' the FFN's first layer with its GELU. Default 'none'.
+   */
+  activation?: BatchNormActivation;
 }
 
-/** conv (no bias) -> bn [-> relu]: keys conv.weight, bn.*. */
+/** conv (no bias) -> bn [-> activation]: keys conv.weight, bn.*. */
 export class ConvBN extends Module {
   readonly conv: Conv2d;
   readonly bn: BatchNorm2d;
-  readonly relu: boolean;
+  readonly activation: BatchNormActivation;
 
   constructor(inChannels: number, outChannels: number, kernelSize: number, opts: ConvBNOptions) {
     super();
     this.conv = this.registerModule('conv', new Conv2d(inChannels, outChannels, kernelSize, { ...opts, bias: false }));
     this.bn = this.registerModule('bn', new BatchNorm2d(outChannels, { device: opts.device }));
-    this.relu = opts.relu ?? false;
+    const activation = opts.activation ?? 'none';
+    if (!['none', 'relu', 'gelu'].includes(activation))
+      fail('ConvBN', 'activation', "'none', 'relu' or 'gelu'", describe(activation));
+    this.activation = activation;
   }
 
   forward(x: Tensor): Tensor {
-    const y = this.bn.forward(this.conv.forward(x));
-    return this.relu ? relu(y) : y;
+    const c = this.conv.forward(x);
+    const y = this.bn.forward(c, this.activation);
+    c.dispose();
+    return y;
   }
 }

@@ -55,13 +55,14 @@ function convAttrs(conv: Conv2d) {
   return { kernel_shape: { ints: [k, k] }, strides: { ints: [s, s] }, pads: { ints: [p, p, p, p] }, group: { int: groups } };
 }
 
-/** Conv with the BN folded in [-> Relu]. */
+/** Conv with the BN folded in [-> Relu | GELU]. */
 function convBn(g: GraphBuilder, name: string, m: ConvBN, x: string): string {
   const { weight, bias } = foldBn(m.conv, m.bn);
   const w = g.float(`${name}.weight`, m.conv.weight.shape, weight);
   const b = g.float(`${name}.bias`, [bias.length], bias);
   const y = g.node('Conv', [x, w, b], `${name}.conv`, convAttrs(m.conv));
-  return m.relu ? g.node('Relu', [y], `${name}.relu`) : y;
+  if (m.activation === 'relu') return g.node('Relu', [y], `${name}.relu`);
+  return m.activation === 'gelu' ? gelu(g, `${name}.gelu`, y) : y;
 }
 
 /** A 1x1 conv with its own bias (the Global Perceptron's fc1 and fc2). */
@@ -145,8 +146,7 @@ function unit(g: GraphBuilder, name: string, u: RepMLPNetUnit, x: string, H: num
   const y = g.node('Add', [x, b], `${name}.add1`);
   const c = batchNorm(g, `${name}.prebn2`, u.prebn2, y);
   const f1 = convBn(g, `${name}.ffn_block.ffn_fc1`, u.ffnBlock.ffnFc1, c);
-  const act = gelu(g, `${name}.ffn_block.gelu`, f1);
-  const f2 = convBn(g, `${name}.ffn_block.ffn_fc2`, u.ffnBlock.ffnFc2, act);
+  const f2 = convBn(g, `${name}.ffn_block.ffn_fc2`, u.ffnBlock.ffnFc2, f1);
   return g.node('Add', [y, f2], `${name}.add2`);
 }
 

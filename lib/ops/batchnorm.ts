@@ -2,7 +2,10 @@
 // variance per channel over (N, H, W), update runningMean / runningVar (unbiased variance)
 // in place with `momentum`, and count numBatchesTracked. Eval: normalise with the running
 // statistics. Gradients for x, weight and bias in both modes (through the batch statistics
-// in training; with the statistics constant in eval).
+// in training; with the statistics constant in eval). An activation may follow in the same
+// pass (conv -> BN -> ReLU, conv -> BN -> GELU): its input is then never stored, and backward
+// takes ReLU's mask from the output and GELU's derivative at the input recomputed from x
+// (native/ops/batchnorm.cc).
 import { isGradEnabled, record } from '../autograd';
 import { checkSameDevice, checkTensor } from '../check';
 import { describe, fail, shapeStr } from '../errors';
@@ -17,7 +20,22 @@ export interface BatchNormOptions {
   momentum?: number;
   /** Added to the variance before the square root (default 1e-5). */
   eps?: number;
+  /**
+   * An activation applied to the output in the same pass: act(batchNorm2d(x)) with the same
+   * values and gradients as relu() or gelu() after it, one pass over memory and one saved
+   * tensor fewer. Default 'none'.
+   */
+  activation?: BatchNormActivation;
 }
+
+export type BatchNormActivation = 'none' | 'relu' | 'gelu';
+// The native codes (native/common.h, Act).
+const ACT_CODES: Record<BatchNormActivation, number> = { none: 0, relu: 1, gelu: 2 };
+
+// One backward kernel call: the gradients, dout, then the saved tensors (x, weight, the two
+// statistics) and the activation's extra (the output for ReLU, the bias for GELU, else null).
+type BackwardKernel = (dx: Tensor, dw: Tensor, db: Tensor, g: Tensor, x: Tensor, w: Tensor, s1: Tensor, s2: Tensor,
+  out: Tensor | null, b: Tensor | null) => void;
 
 const OP = 'batchNorm2d';
 
@@ -66,6 +84,10 @@ export function batchNorm2d(
     fail(OP, 'options.momentum', 'a number in [0, 1]', describe(momentum));
   const eps = opts.eps ?? 1e-5;
   if (typeof eps !== 'number' || !(eps > 0) || !Number.isFinite(eps)) fail(OP, 'options.eps', 'a positive finite number', describe(eps));
+  const activation = opts.activation ?? 'none';
+  if (typeof activation !== 'string' || !Object.hasOwn(ACT_CODES, activation))
+    fail(OP, 'options.activation', "'none', 'relu' or 'gelu'", describe(activation));
+  const act = ACT_CODES[activation];
   const rm = checkBuffer('runningMean', runningMean, C, !training);
   const rv = checkBuffer('runningVar', runningVar, C, !training);
   if ((rm === null) !== (rv === null))
@@ -82,47 +104,48 @@ export function batchNorm2d(
   const device = x.device;
   const y = Tensor.empty(x.shape, { device });
   const tracking = isGradEnabled() && (x.requiresGrad || weight.requiresGrad || bias.requiresGrad);
+  const name = activation === 'none' ? OP : `${OP}+${activation}`;
+  // Saved besides x, weight and the two statistics.
+  const extra = activation === 'relu' ? [y] : activation === 'gelu' ? [bias] : [];
+  const backward = (kernel: BackwardKernel) => (g: Tensor, saved: readonly Tensor[], needs: readonly boolean[]) => {
+    const [xs, ws, s1, s2, es] = saved;
+    const dx = Tensor.empty(xs.shape, { device: g.device });
+    const dw = Tensor.empty([C], { device: g.device });
+    const db = Tensor.empty([C], { device: g.device });
+    withDense([g, xs, ws, es ?? ws], (gd, xd, wd, ed) =>
+      kernel(dx, dw, db, gd, xd, wd, s1, s2, activation === 'relu' ? ed : null, activation === 'gelu' ? ed : null),
+    );
+    return keepNeeded([dx, dw, db], needs);
+  };
   if (training) {
     // mean, invstd: (C) batch statistics saved for backward
     const mean = Tensor.empty([C], { device });
     const invstd = Tensor.empty([C], { device });
     withDense([x, weight, bias], (xd, wd, bd) =>
       native.batchnorm_forward_train(y.storage, mean.storage, invstd.storage, rm?.storage ?? null, rv?.storage ?? null,
-        xd.storage, wd.storage, bd.storage, N, C, HW, momentum, eps),
+        xd.storage, wd.storage, bd.storage, N, C, HW, momentum, eps, act),
     );
     if (nbt) native.add_scalar_i64(nbt.storage, 1, nbt.offset, 1);
     if (tracking)
-      record('batchNorm2d', y, [x, weight, bias], [x, weight, mean, invstd], (g, [xs, ws, ms, is], needs) => {
-        const dx = Tensor.empty(xs.shape, { device: g.device });
-        const dw = Tensor.empty([C], { device: g.device });
-        const db = Tensor.empty([C], { device: g.device });
-        withDense([g, xs, ws], (gd, xd, wd) =>
-          native.batchnorm_backward(dx.storage, dw.storage, db.storage, gd.storage, xd.storage, ms.storage, is.storage,
-            wd.storage, N, C, HW),
-        );
-        return keepNeeded([dx, dw, db], needs);
-      });
+      record(name, y, [x, weight, bias], [x, weight, mean, invstd, ...extra], backward((dx, dw, db, g, xd, wd, ms, is, out, bd) =>
+        native.batchnorm_backward(dx.storage, dw.storage, db.storage, g.storage, out?.storage ?? null, xd.storage,
+          ms.storage, is.storage, wd.storage, bd?.storage ?? null, N, C, HW, act),
+      ));
     mean.dispose();
     invstd.dispose();
     return y;
   }
   withDense([x, weight, bias], (xd, wd, bd) =>
-    native.batchnorm_forward_eval(y.storage, xd.storage, rm!.storage, rv!.storage, wd.storage, bd.storage, N, C, HW, eps),
+    native.batchnorm_forward_eval(y.storage, xd.storage, rm!.storage, rv!.storage, wd.storage, bd.storage, N, C, HW, eps, act),
   );
   if (tracking) {
     // The running statistics as they were in this forward pass (a later training step
     // updates the buffers in place).
     const m0 = clone(rm!), v0 = clone(rv!);
-    record('batchNorm2d', y, [x, weight, bias], [x, weight, m0, v0], (g, [xs, ws, ms, vs], needs) => {
-      const dx = Tensor.empty(xs.shape, { device: g.device });
-      const dw = Tensor.empty([C], { device: g.device });
-      const db = Tensor.empty([C], { device: g.device });
-      withDense([g, xs, ws], (gd, xd, wd) =>
-        native.batchnorm_backward_eval(dx.storage, dw.storage, db.storage, gd.storage, xd.storage, ms.storage, vs.storage,
-          wd.storage, N, C, HW, eps),
-      );
-      return keepNeeded([dx, dw, db], needs);
-    });
+    record(name, y, [x, weight, bias], [x, weight, m0, v0, ...extra], backward((dx, dw, db, g, xd, wd, ms, vs, out, bd) =>
+      native.batchnorm_backward_eval(dx.storage, dw.storage, db.storage, g.storage, out?.storage ?? null, xd.storage,
+        ms.storage, vs.storage, wd.storage, bd?.storage ?? null, N, C, HW, eps, act),
+    ));
     m0.dispose();
     v0.dispose();
   }

@@ -4,8 +4,14 @@
 // thread per channel then sums its partials in order. The variance is a second pass over
 // (x - mean)^2. Elementwise passes use grid-stride loops. Scratch space comes from the
 // caching allocator (scratch.cuh).
+//
+// A fused activation (ops/activation.h) is a template parameter of the output pass and of
+// the gradient partial sums: the latter turn dout into dt = dout * act'(t) on the fly
+// (ReLU from the saved output, GELU from t recomputed from x) and write dt into dinp, which
+// the input-gradient pass then overwrites in place.
 #include <algorithm>
 
+#include "activation.cuh"
 #include "block_reduce.cuh"
 #include "check.cuh"
 #include "kernels.h"
@@ -54,18 +60,43 @@ __global__ void channel_partial_kernel(double* part, const float* inp, const dou
   if (threadIdx.x == 0) part[c * parts + p] = acc;
 }
 
+// The gradient of BN's own output t from dout, the gradient of act(t): t is recomputed as
+// (x - center) * scale + shift for GELU; ReLU reads its saved output.
+template <Act A>
+__device__ __forceinline__ float act_grad(float dy, float y, float x, float center, float scale, float shift) {
+  if constexpr (A == Act::ReLU) return y > 0.f ? dy : 0.f;
+  else if constexpr (A == Act::GELU) return dy * gelu_grad_f((x - center) * scale + shift);
+  else return dy;
+}
+
+// What the gradient partial sums need for the activation. dt, out: (N, C, HW); t_scale,
+// t_shift: (C). dt receives dout * act'(t) (unused without an activation); out is read for
+// ReLU and t_scale, t_shift (with the centre mean) for GELU; the others may be null.
+struct ActGrad {
+  float* dt;
+  const float* out;
+  const float* t_scale;
+  const float* t_shift;
+};
+
 // part_dy, part_dyxmu, part_xmu: (C, parts); dout, inp: (N, C, HW); mean: (C).
-// Partial sums of dy, dy * (x - mean[c]) and x - mean[c].
-__global__ void grad_partial_kernel(double* part_dy, double* part_dyxmu, double* part_xmu, const float* dout,
-                                    const float* inp, const float* mean, int64_t C, int64_t HW, int64_t M, int64_t per,
-                                    int64_t parts) {
+// Partial sums of dy, dy * (x - mean[c]) and x - mean[c], with dy = dout * act'(t).
+template <Act A>
+__global__ void grad_partial_kernel(double* part_dy, double* part_dyxmu, double* part_xmu, ActGrad ag,
+                                    const float* dout, const float* inp, const float* mean, int64_t C, int64_t HW,
+                                    int64_t M, int64_t per, int64_t parts) {
   const int64_t c = blockIdx.x / parts, p = blockIdx.x % parts;
   const int64_t j0 = p * per, j1 = min(M, j0 + per);
-  const double m = mean[c];
+  const float mf = mean[c];
+  const float ts = A == Act::GELU ? ag.t_scale[c] : 0.f, tb = A == Act::GELU ? ag.t_shift[c] : 0.f;
+  const double m = mf;
   double a = 0, b = 0, d = 0;
   for (int64_t j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
     const int64_t k = channel_index(j, c, C, HW);
-    const double g = dout[k], xm = static_cast<double>(inp[k]) - m;
+    const float x = inp[k];
+    const float gf = act_grad<A>(dout[k], A == Act::ReLU ? ag.out[k] : 0.f, x, mf, ts, tb);
+    if (A != Act::None) ag.dt[k] = gf;
+    const double g = gf, xm = static_cast<double>(x) - m;
     a += g;
     b += g * xm;
     d += xm;
@@ -125,14 +156,22 @@ __global__ void eval_scale_kernel(float* scale, const float* running_var, const 
 }
 
 // out, inp: (N, C, HW); center, shift: (C) or null (zero); scale: (C).
-// out = (inp - center[c]) * scale[c] + shift[c]
+// out = act((inp - center[c]) * scale[c] + shift[c])
+template <Act A>
 __global__ void affine_kernel(float* out, const float* inp, const float* center, const float* scale,
                               const float* shift, int64_t C, int64_t HW, int64_t n) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
     const int64_t c = (i / HW) % C;
     const float m = center ? center[c] : 0.f, b = shift ? shift[c] : 0.f;
-    out[i] = (inp[i] - m) * scale[c] + b;
+    out[i] = activate<A>((inp[i] - m) * scale[c] + b);
   }
+}
+
+// t_scale: (C) = invstd * weight in double, rounded once: the GELU backward's recomputation
+// of the training forward's scale.
+__global__ void t_scale_kernel(float* t_scale, const float* invstd, const float* weight, int64_t C) {
+  for (int64_t c = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; c < C; c += (int64_t)gridDim.x * blockDim.x)
+    t_scale[c] = static_cast<float>(static_cast<double>(invstd[c]) * weight[c]);
 }
 
 // dweight, dbias, k, mdy, proj: (C); part_*: (C, parts), part_xmu null in eval; invstd,
@@ -179,19 +218,47 @@ __global__ void add_scalar_i64_kernel(int64_t* out, int64_t value, int64_t n) {
 
 unsigned grid_of(int64_t blocks) { return static_cast<unsigned>(blocks); }
 
-// Partial sums of dy, dy * (x - mean) and x - mean per (channel, block): (C, parts) each.
-void grad_partials(double* part_dy, double* part_dyxmu, double* part_xmu, const float* dout, const float* inp,
-                   const float* mean, int64_t C, int64_t HW, int64_t M, const Split& s) {
-  grad_partial_kernel<<<grid_of(C * s.parts), kThreads>>>(part_dy, part_dyxmu, part_xmu, dout, inp, mean, C, HW, M,
-                                                          s.per, s.parts);
+// out = act((inp - center[c]) * scale[c] + shift[c]) over n = N*C*HW elements.
+void affine(float* out, const float* inp, const float* center, const float* scale, const float* shift, int64_t C,
+            int64_t HW, int64_t n, Act act) {
+  if (n == 0) return;
+  switch (act) {
+    case Act::ReLU: affine_kernel<Act::ReLU><<<blocks_for(n), 256>>>(out, inp, center, scale, shift, C, HW, n); break;
+    case Act::GELU: affine_kernel<Act::GELU><<<blocks_for(n), 256>>>(out, inp, center, scale, shift, C, HW, n); break;
+    default: affine_kernel<Act::None><<<blocks_for(n), 256>>>(out, inp, center, scale, shift, C, HW, n);
+  }
+  REPMLP_CUDA_LAUNCHED("batchnorm: affine_kernel");
+}
+
+// Partial sums of dy, dy * (x - mean) and x - mean per (channel, block): (C, parts) each,
+// with dy = dout * act'(t) written to ag.dt. Returns where dy is: ag.dt, or dout without an
+// activation.
+const float* grad_partials(double* part_dy, double* part_dyxmu, double* part_xmu, const ActGrad& ag, Act act,
+                           const float* dout, const float* inp, const float* mean, int64_t C, int64_t HW, int64_t M,
+                           const Split& s) {
+  const unsigned grid = grid_of(C * s.parts);
+  switch (act) {
+    case Act::ReLU:
+      grad_partial_kernel<Act::ReLU><<<grid, kThreads>>>(part_dy, part_dyxmu, part_xmu, ag, dout, inp, mean, C, HW, M,
+                                                         s.per, s.parts);
+      break;
+    case Act::GELU:
+      grad_partial_kernel<Act::GELU><<<grid, kThreads>>>(part_dy, part_dyxmu, part_xmu, ag, dout, inp, mean, C, HW, M,
+                                                         s.per, s.parts);
+      break;
+    default:
+      grad_partial_kernel<Act::None><<<grid, kThreads>>>(part_dy, part_dyxmu, part_xmu, ag, dout, inp, mean, C, HW, M,
+                                                         s.per, s.parts);
+  }
   REPMLP_CUDA_LAUNCHED("batchnorm: grad_partial_kernel");
+  return act == Act::None ? dout : ag.dt;
 }
 
 }  // namespace
 
 void batchnorm_forward_train(float* out, float* mean_saved, float* invstd_saved, float* running_mean,
                              float* running_var, const float* inp, const float* weight, const float* bias, int64_t N,
-                             int64_t C, int64_t HW, float momentum, float eps, bool update_running) {
+                             int64_t C, int64_t HW, float momentum, float eps, bool update_running, Act act) {
   if (C == 0) return;
   const int64_t M = N * HW, n = N * C * HW;
   const Split s = split_for(M, C);
@@ -211,72 +278,79 @@ void batchnorm_forward_train(float* out, float* mean_saved, float* invstd_saved,
                                               update_running ? running_var : nullptr, part, mean_d, mean_saved, weight,
                                               bias, C, s.parts, M, momentum, eps);
   REPMLP_CUDA_LAUNCHED("batchnorm_forward_train: finalize_var_kernel");
-  if (n == 0) return;
-  affine_kernel<<<blocks_for(n), 256>>>(out, inp, mean_saved, scale, shift, C, HW, n);
-  REPMLP_CUDA_LAUNCHED("batchnorm_forward_train: affine_kernel");
+  affine(out, inp, mean_saved, scale, shift, C, HW, n, act);
 }
 
 void batchnorm_forward_eval(float* out, const float* inp, const float* running_mean, const float* running_var,
-                            const float* weight, const float* bias, int64_t N, int64_t C, int64_t HW, float eps) {
+                            const float* weight, const float* bias, int64_t N, int64_t C, int64_t HW, float eps, Act act) {
   const int64_t n = N * C * HW;
   if (n == 0) return;
   Scratch<char> scratch(sizeof(float) * C);
   float* scale = reinterpret_cast<float*>(scratch.get());
   eval_scale_kernel<<<blocks_for(C), 256>>>(scale, running_var, weight, C, eps);
   REPMLP_CUDA_LAUNCHED("batchnorm_forward_eval: eval_scale_kernel");
-  affine_kernel<<<blocks_for(n), 256>>>(out, inp, running_mean, scale, bias, C, HW, n);
-  REPMLP_CUDA_LAUNCHED("batchnorm_forward_eval: affine_kernel");
+  affine(out, inp, running_mean, scale, bias, C, HW, n, act);
 }
 
-void batchnorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                        const float* mean_saved, const float* invstd_saved, const float* weight, int64_t N, int64_t C,
-                        int64_t HW) {
+void batchnorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* out,
+                        const float* inp, const float* mean_saved, const float* invstd_saved, const float* weight,
+                        const float* bias, int64_t N, int64_t C, int64_t HW, Act act) {
   if (C == 0) return;
   const int64_t M = N * HW, n = N * C * HW;
   const Split s = split_for(M, C);
-  // scratch: part_dy, part_dyxmu, part_xmu (C, parts) double; k, mdy, proj (C) float
-  Scratch<char> scratch(sizeof(double) * 3 * C * s.parts + sizeof(float) * 3 * C);
+  // scratch: part_dy, part_dyxmu, part_xmu (C, parts) double; k, mdy, proj, t_scale (C) float
+  Scratch<char> scratch(sizeof(double) * 3 * C * s.parts + sizeof(float) * 4 * C);
   double* part_dy = reinterpret_cast<double*>(scratch.get());
   double* part_dyxmu = part_dy + C * s.parts;
   double* part_xmu = part_dyxmu + C * s.parts;
   float* k = reinterpret_cast<float*>(part_xmu + C * s.parts);
   float* mdy = k + C;
   float* proj = mdy + C;
-  grad_partials(part_dy, part_dyxmu, part_xmu, dout, inp, mean_saved, C, HW, M, s);
+  float* t_scale = proj + C;
+  if (act == Act::GELU) {
+    t_scale_kernel<<<blocks_for(C), 256>>>(t_scale, invstd_saved, weight, C);
+    REPMLP_CUDA_LAUNCHED("batchnorm_backward: t_scale_kernel");
+  }
+  const float* dy =
+      grad_partials(part_dy, part_dyxmu, part_xmu, {dinp, out, t_scale, bias}, act, dout, inp, mean_saved, C, HW, M, s);
   finalize_grad_kernel<<<blocks_for(C), 256>>>(dweight, dbias, k, mdy, proj, part_dy, part_dyxmu, part_xmu,
                                                invstd_saved, weight, C, s.parts, M);
   REPMLP_CUDA_LAUNCHED("batchnorm_backward: finalize_grad_kernel");
   if (n == 0) return;
-  dinp_train_kernel<<<blocks_for(n), 256>>>(dinp, dout, inp, k, mdy, proj, mean_saved, C, HW, n);
+  dinp_train_kernel<<<blocks_for(n), 256>>>(dinp, dy, inp, k, mdy, proj, mean_saved, C, HW, n);
   REPMLP_CUDA_LAUNCHED("batchnorm_backward: dinp_train_kernel");
 }
 
-void batchnorm_backward_eval(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                             const float* running_mean, const float* running_var, const float* weight, int64_t N,
-                             int64_t C, int64_t HW, float eps) {
+void batchnorm_backward_eval(float* dinp, float* dweight, float* dbias, const float* dout, const float* out,
+                             const float* inp, const float* running_mean, const float* running_var,
+                             const float* weight, const float* bias, int64_t N, int64_t C, int64_t HW, float eps,
+                             Act act) {
   if (C == 0) return;
   const int64_t M = N * HW, n = N * C * HW;
   const Split s = split_for(M, C);
-  // scratch: part_dy, part_dyxmu, part_xmu (C, parts) double; invstd, scale, mdy, proj (C) float
-  Scratch<char> scratch(sizeof(double) * 3 * C * s.parts + sizeof(float) * 4 * C);
+  // scratch: part_dy, part_dyxmu, part_xmu (C, parts) double; invstd, scale, k, mdy, proj (C) float
+  Scratch<char> scratch(sizeof(double) * 3 * C * s.parts + sizeof(float) * 5 * C);
   double* part_dy = reinterpret_cast<double*>(scratch.get());
   double* part_dyxmu = part_dy + C * s.parts;
   double* part_xmu = part_dyxmu + C * s.parts;
   float* invstd = reinterpret_cast<float*>(part_xmu + C * s.parts);
   float* scale = invstd + C;
-  float* mdy = scale + C;
+  float* k = scale + C;
+  float* mdy = k + C;
   float* proj = mdy + C;
   eval_invstd_kernel<<<blocks_for(C), 256>>>(invstd, running_var, C, eps);
   REPMLP_CUDA_LAUNCHED("batchnorm_backward_eval: eval_invstd_kernel");
-  grad_partials(part_dy, part_dyxmu, part_xmu, dout, inp, running_mean, C, HW, M, s);
-  // The running mean is the exact centre (no delta); scale = weight * invstd lands in the
-  // k slot; mdy and proj are not used in eval.
-  finalize_grad_kernel<<<blocks_for(C), 256>>>(dweight, dbias, scale, mdy, proj, part_dy, part_dyxmu, nullptr, invstd,
+  // scale = weight / sqrt(running_var + eps), as in the forward: GELU's t is recomputed with
+  // it and dinp = dy * scale.
+  eval_scale_kernel<<<blocks_for(C), 256>>>(scale, running_var, weight, C, eps);
+  REPMLP_CUDA_LAUNCHED("batchnorm_backward_eval: eval_scale_kernel");
+  const float* dy =
+      grad_partials(part_dy, part_dyxmu, part_xmu, {dinp, out, scale, bias}, act, dout, inp, running_mean, C, HW, M, s);
+  // The running mean is the exact centre (no delta); k, mdy and proj are not used in eval.
+  finalize_grad_kernel<<<blocks_for(C), 256>>>(dweight, dbias, k, mdy, proj, part_dy, part_dyxmu, nullptr, invstd,
                                                weight, C, s.parts, M);
   REPMLP_CUDA_LAUNCHED("batchnorm_backward_eval: finalize_grad_kernel");
-  if (n == 0) return;
-  affine_kernel<<<blocks_for(n), 256>>>(dinp, dout, nullptr, scale, nullptr, C, HW, n);
-  REPMLP_CUDA_LAUNCHED("batchnorm_backward_eval: affine_kernel");
+  affine(dinp, dy, nullptr, scale, nullptr, C, HW, n, Act::None);
 }
 
 void add_scalar_i64(int64_t* out, int64_t value, int64_t n) {

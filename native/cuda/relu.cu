@@ -1,4 +1,5 @@
 // CUDA twin of ops/relu.cc.
+#include "activation.cuh"
 #include "check.cuh"
 #include "kernels.h"
 
@@ -7,7 +8,7 @@ namespace repmlp::cuda {
 // out, inp: (n)
 __global__ void relu_forward_kernel(float* out, const float* inp, int64_t n) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-    out[i] = inp[i] > 0.f ? inp[i] : 0.f;
+    out[i] = relu_f(inp[i]);
 }
 
 // dinp, dout, out: (n)

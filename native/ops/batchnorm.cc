@@ -4,6 +4,13 @@
 // the running statistics. Backward: through the batch statistics in training, with the
 // statistics held constant in eval. add_scalar_i64 counts num_batches_tracked.
 //
+// An activation (activation.h: none, ReLU or GELU) may follow in the same pass: out =
+// act(t) with t the normalised, affine output, which is then never stored. Backward turns
+// dout into dt = dout * act'(t) plane by plane, writing dt into dinp (which the last pass
+// overwrites in place), from the saved output for ReLU (as PyTorch's ReLU does) and from t
+// recomputed from x for GELU. That saves a write and a read of t in the forward pass, two
+// passes in the backward, and keeps t out of the activation memory between them.
+//
 // Reductions are two-level and deterministic: a double partial per (n, c) plane, computed
 // in parallel over the N*C planes, then summed per channel in a fixed order. The variance
 // is a second pass over (x - mean)^2, so large means do not cancel.
@@ -12,6 +19,7 @@
 
 #include "../args.h"
 #include "../parallel.h"
+#include "activation.h"
 
 namespace repmlp {
 namespace cpu {
@@ -80,9 +88,27 @@ void reduce_planes(double* out, const double* part, int64_t N, int64_t C) {
 // Planes per parallel chunk: about 16K elements.
 inline int64_t plane_grain(int64_t HW) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(HW, 1)); }
 
-// y = (x - m) * a + b over one plane.
+// y = (x - m) * a + b over one plane, then the activation.
 __attribute__((target_clones("arch=x86-64-v3", "default"))) void affine_plane(float* y, const float* x, float m, float a, float b, int64_t HW) {
   for (int64_t i = 0; i < HW; ++i) y[i] = (x[i] - m) * a + b;
+}
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void affine_relu_plane(float* y, const float* x, float m, float a, float b,
+                                                                     int64_t HW) {
+  for (int64_t i = 0; i < HW; ++i) y[i] = relu_f((x[i] - m) * a + b);
+}
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void affine_gelu_plane(float* y, const float* x, float m, float a, float b,
+                                                                     int64_t HW) {
+  for (int64_t i = 0; i < HW; ++i) y[i] = gelu_f((x[i] - m) * a + b);
+}
+
+// dt = dy * (y > 0) over one plane: ReLU's mask from its saved output y.
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void relu_grad_plane(float* dt, const float* dy, const float* y, int64_t HW) {
+  for (int64_t i = 0; i < HW; ++i) dt[i] = y[i] > 0.f ? dy[i] : 0.f;
+}
+// dt = dy * GELU'(t) over one plane, t = (x - m) * a + b recomputed from the input.
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void gelu_grad_plane(float* dt, const float* dy, const float* x, float m, float a,
+                                                                   float b, int64_t HW) {
+  for (int64_t i = 0; i < HW; ++i) dt[i] = dy[i] * gelu_grad_f((x[i] - m) * a + b);
 }
 
 // d = k * (g - md - (x - m) * pr) over one plane: the training backward's input gradient.
@@ -91,13 +117,14 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void backward_plane(
   for (int64_t i = 0; i < HW; ++i) d[i] = k * (g[i] - md - (x[i] - m) * pr);
 }
 
-// out = (inp - center[c]) * scale[c] + shift[c] for every plane (n, c).
+// out = act((inp - center[c]) * scale[c] + shift[c]) for every plane (n, c).
 // out, inp: (N, C, HW); center, scale, shift: (C)
 void affine_planes(float* out, const float* inp, const float* center, const float* scale, const float* shift,
-                   int64_t N, int64_t C, int64_t HW) {
+                   int64_t N, int64_t C, int64_t HW, Act act) {
+  auto plane = act == Act::ReLU ? affine_relu_plane : act == Act::GELU ? affine_gelu_plane : affine_plane;
   parallel_for(N * C, plane_grain(HW), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
-      affine_plane(out + p * HW, inp + p * HW, center[p % C], scale[p % C], shift[p % C], HW);
+      plane(out + p * HW, inp + p * HW, center[p % C], scale[p % C], shift[p % C], HW);
     }
   });
 }
@@ -109,7 +136,7 @@ void affine_planes(float* out, const float* inp, const float* center, const floa
 // place when update_running; weight, bias: (C).
 void batchnorm_forward_train(float* out, float* mean_saved, float* invstd_saved, float* running_mean,
                              float* running_var, const float* inp, const float* weight, const float* bias, int64_t N,
-                             int64_t C, int64_t HW, float momentum, float eps, bool update_running) {
+                             int64_t C, int64_t HW, float momentum, float eps, bool update_running, Act act) {
   const int64_t P = N * C, M = N * HW;
   std::vector<double> part(P), mean(C), ssd(C);
   parallel_for(P, plane_grain(HW), [&](int64_t p0, int64_t p1) {
@@ -138,50 +165,83 @@ void batchnorm_forward_train(float* out, float* mean_saved, float* invstd_saved,
       running_var[c] = static_cast<float>((1.0 - momentum) * running_var[c] + momentum * unbiased);
     }
   }
-  affine_planes(out, inp, mean_saved, scale.data(), shift.data(), N, C, HW);
+  affine_planes(out, inp, mean_saved, scale.data(), shift.data(), N, C, HW, act);
+}
+
+// scale (C) = weight / sqrt(running_var + eps): eval's per-channel factor.
+static std::vector<float> eval_scale(const float* running_var, const float* weight, int64_t C, float eps) {
+  std::vector<float> scale(C);
+  for (int64_t c = 0; c < C; ++c)
+    scale[c] = static_cast<float>(static_cast<double>(weight[c]) / std::sqrt(static_cast<double>(running_var[c]) + eps));
+  return scale;
 }
 
 // Eval forward with the running statistics. out, inp: (N, C, HW); running_mean,
 // running_var, weight, bias: (C)
 void batchnorm_forward_eval(float* out, const float* inp, const float* running_mean, const float* running_var,
-                            const float* weight, const float* bias, int64_t N, int64_t C, int64_t HW, float eps) {
-  std::vector<float> scale(C);
-  for (int64_t c = 0; c < C; ++c)
-    scale[c] = static_cast<float>(static_cast<double>(weight[c]) / std::sqrt(static_cast<double>(running_var[c]) + eps));
-  affine_planes(out, inp, running_mean, scale.data(), bias, N, C, HW);
+                            const float* weight, const float* bias, int64_t N, int64_t C, int64_t HW, float eps, Act act) {
+  const std::vector<float> scale = eval_scale(running_var, weight, C, eps);
+  affine_planes(out, inp, running_mean, scale.data(), bias, N, C, HW, act);
 }
 
-// Per-channel sums of dout, dout * (inp - mean) and inp - mean in double.
-// dout, inp: (N, C, HW); mean, s_dy, s_dyxmu, s_xmu: (C)
+// How backward gets from dout (the gradient of act(t)) to dt (that of BN's own output t):
+// the activation, its saved output out (ReLU) and the per-channel affine that recomputes t
+// from x (GELU): t = (x - center[c]) * scale[c] + shift[c].
+struct ActGrad {
+  Act act;
+  const float* out;  // (N, C, HW), ReLU only
+  const float* center;  // (C), GELU only, and the two below
+  const float* scale;
+  const float* shift;
+};
+
+// Per-channel sums of dt, dt * (inp - mean) and inp - mean in double, where dt is dout
+// through the activation's derivative. Unless act is none, dt is written to dt_out plane by
+// plane (each plane while it is in cache) and the returned pointer is dt_out; else dout.
+// dt_out, dout, inp: (N, C, HW); mean, s_dy, s_dyxmu, s_xmu: (C)
 struct GradSums {
   std::vector<double> dy, dyxmu, xmu;
+  const float* dt;
 };
-static GradSums channel_grad_sums(const float* dout, const float* inp, const float* mean, int64_t N, int64_t C,
-                                  int64_t HW) {
+static GradSums channel_grad_sums(float* dt_out, const float* dout, const float* inp, const float* mean, int64_t N,
+                                  int64_t C, int64_t HW, const ActGrad& ag) {
   const int64_t P = N * C;
   std::vector<double> pa(P), pb(P), pd(P);
   parallel_for(P, plane_grain(HW), [&](int64_t p0, int64_t p1) {
-    for (int64_t p = p0; p < p1; ++p)
-      grad_sums_f64(dout + p * HW, inp + p * HW, mean[p % C], HW, &pa[p], &pb[p], &pd[p]);
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t c = p % C, o = p * HW;
+      const float* g = dout + o;
+      if (ag.act == Act::ReLU) relu_grad_plane(dt_out + o, g, ag.out + o, HW);
+      else if (ag.act == Act::GELU) gelu_grad_plane(dt_out + o, g, inp + o, ag.center[c], ag.scale[c], ag.shift[c], HW);
+      if (ag.act != Act::None) g = dt_out + o;
+      grad_sums_f64(g, inp + o, mean[c], HW, &pa[p], &pb[p], &pd[p]);
+    }
   });
-  GradSums s{std::vector<double>(C), std::vector<double>(C), std::vector<double>(C)};
+  GradSums s{std::vector<double>(C), std::vector<double>(C), std::vector<double>(C),
+             ag.act == Act::None ? dout : dt_out};
   reduce_planes(s.dy.data(), pa.data(), N, C);
   reduce_planes(s.dyxmu.data(), pb.data(), N, C);
   reduce_planes(s.xmu.data(), pd.data(), N, C);
   return s;
 }
 
-// Training backward through the batch statistics. dinp, dout, inp: (N, C, HW);
-// dweight, dbias, mean_saved, invstd_saved, weight: (C). With xhat = (x - mean) * invstd and
-// M = N*HW: dbias = sum(dy), dweight = sum(dy * xhat),
+// Training backward through the batch statistics. dinp, dout, out, inp: (N, C, HW);
+// dweight, dbias, mean_saved, invstd_saved, weight, bias: (C). With dy = dout * act'(t),
+// xhat = (x - mean) * invstd and M = N*HW: dbias = sum(dy), dweight = sum(dy * xhat),
 // dinp = weight * invstd * (dy - dbias / M - xhat * dweight / M).
 // mean_saved is the float-rounded batch mean; delta = mean(x - mean_saved) (in double)
-// recovers the exact centre.
-void batchnorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                        const float* mean_saved, const float* invstd_saved, const float* weight, int64_t N, int64_t C,
-                        int64_t HW) {
+// recovers the exact centre. out is read for ReLU only, bias for GELU only (else null): GELU
+// recomputes t = (x - mean_saved) * weight * invstd_saved + bias, which differs from the
+// forward's t by float rounding alone.
+void batchnorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* out,
+                        const float* inp, const float* mean_saved, const float* invstd_saved, const float* weight,
+                        const float* bias, int64_t N, int64_t C, int64_t HW, Act act) {
   const double M = static_cast<double>(N * HW);
-  const GradSums sums = channel_grad_sums(dout, inp, mean_saved, N, C, HW);
+  std::vector<float> t_scale(act == Act::GELU ? C : 0);
+  for (size_t c = 0; c < t_scale.size(); ++c)
+    t_scale[c] = static_cast<float>(static_cast<double>(invstd_saved[c]) * weight[c]);
+  const GradSums sums =
+      channel_grad_sums(dinp, dout, inp, mean_saved, N, C, HW, {act, out, mean_saved, t_scale.data(), bias});
   // dinp = k * (dy - mdy - (x - mean_saved) * proj) with k = weight * invstd,
   // proj = invstd^2 * s_dyxmu / M and mdy = s_dy / M - delta * proj.
   std::vector<float> kk(C), mdy(C), proj(C);
@@ -198,26 +258,30 @@ void batchnorm_backward(float* dinp, float* dweight, float* dbias, const float* 
   parallel_for(N * C, plane_grain(HW), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t c = p % C;
-      backward_plane(dinp + p * HW, dout + p * HW, inp + p * HW, kk[c], mdy[c], mean_saved[c], proj[c], HW);
+      backward_plane(dinp + p * HW, sums.dt + p * HW, inp + p * HW, kk[c], mdy[c], mean_saved[c], proj[c], HW);
     }
   });
 }
 
-// Eval backward (statistics constant). dinp, dout, inp: (N, C, HW); dweight, dbias,
-// running_mean, running_var, weight: (C). dinp = dy * weight * invstd,
-// dweight = sum(dy * (x - running_mean) * invstd), dbias = sum(dy).
-void batchnorm_backward_eval(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                             const float* running_mean, const float* running_var, const float* weight, int64_t N,
-                             int64_t C, int64_t HW, float eps) {
-  const GradSums sums = channel_grad_sums(dout, inp, running_mean, N, C, HW);
-  std::vector<float> scale(C), zero(C, 0.f);
+// Eval backward (statistics constant). dinp, dout, out, inp: (N, C, HW); dweight, dbias,
+// running_mean, running_var, weight, bias: (C). With dy = dout * act'(t):
+// dinp = dy * weight * invstd, dweight = sum(dy * (x - running_mean) * invstd),
+// dbias = sum(dy). out is read for ReLU only, bias for GELU only (else null); GELU's t is
+// recomputed exactly as the forward computed it.
+void batchnorm_backward_eval(float* dinp, float* dweight, float* dbias, const float* dout, const float* out,
+                             const float* inp, const float* running_mean, const float* running_var,
+                             const float* weight, const float* bias, int64_t N, int64_t C, int64_t HW, float eps,
+                             Act act) {
+  const std::vector<float> scale = eval_scale(running_var, weight, C, eps);
+  const GradSums sums =
+      channel_grad_sums(dinp, dout, inp, running_mean, N, C, HW, {act, out, running_mean, scale.data(), bias});
+  std::vector<float> zero(C, 0.f);
   for (int64_t c = 0; c < C; ++c) {
     const double invstd = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps);
     dbias[c] = static_cast<float>(sums.dy[c]);
     dweight[c] = static_cast<float>(sums.dyxmu[c] * invstd);
-    scale[c] = static_cast<float>(invstd * weight[c]);
   }
-  affine_planes(dinp, dout, zero.data(), scale.data(), zero.data(), N, C, HW);
+  affine_planes(dinp, sums.dt, zero.data(), scale.data(), zero.data(), N, C, HW, Act::None);
 }
 
 // out: (n) int64, out[i] += value
@@ -247,17 +311,39 @@ float eps_arg(Args& a, size_t i) {
   return static_cast<float>(eps);
 }
 
+Act act_arg(Args& a, size_t i) {
+  const int64_t act = a.integer(i, "act");
+  if (act < 0 || act > 2) a.fail_arg("act", "0 (none), 1 (ReLU) or 2 (GELU)", std::to_string(act));
+  return static_cast<Act>(act);
+}
+
+// What backward reads besides its usual inputs: the forward output at index i for ReLU and
+// the bias at index j for GELU; both are null otherwise.
+struct ActSaved {
+  const float* out;
+  const float* bias;
+};
+ActSaved act_saved(Args& a, Act act, size_t i, size_t j, const Sizes& s) {
+  ActSaved r{nullptr, nullptr};
+  if (act == Act::ReLU) r.out = a.f32(i, "out", s.numel);
+  else if (!a.is_null(i)) a.fail_arg("out", "null unless act is ReLU", "a Storage");
+  if (act == Act::GELU) r.bias = a.f32(j, "bias", s.C);
+  else if (!a.is_null(j)) a.fail_arg("bias", "null unless act is GELU", "a Storage");
+  return r;
+}
+
 }  // namespace
 
 // batchnorm_forward_train(out, meanSaved, invstdSaved, runningMean | null, runningVar | null,
-//                         inp, weight, bias, N, C, HW, momentum, eps)
+//                         inp, weight, bias, N, C, HW, momentum, eps, act)
 // With null running buffers the running statistics are not updated.
 static Napi::Value batchnorm_forward_train(const Napi::CallbackInfo& info) {
-  Args a(info, "batchnorm_forward_train", 13);
+  Args a(info, "batchnorm_forward_train", 14);
   const Sizes s = sizes(a, 8);
   const double momentum = a.number(11, "momentum");
   if (!(momentum >= 0 && momentum <= 1)) a.fail_arg("momentum", "a number in [0, 1]", std::to_string(momentum));
   const float eps = eps_arg(a, 12);
+  const Act act = act_arg(a, 13);
   if (s.N * s.HW < 2 && s.C > 0)
     a.fail_arg("N * HW", "more than 1 value per channel when training", std::to_string(s.N * s.HW));
   const bool update = !info[3].IsNull() || !info[4].IsNull();
@@ -271,18 +357,19 @@ static Napi::Value batchnorm_forward_train(const Napi::CallbackInfo& info) {
   const float* bias = a.f32(7, "bias", s.C);
   const float m = static_cast<float>(momentum);
   if (a.device() == Device::CPU)
-    cpu::batchnorm_forward_train(out, mean, invstd, rmean, rvar, inp, weight, bias, s.N, s.C, s.HW, m, eps, update);
+    cpu::batchnorm_forward_train(out, mean, invstd, rmean, rvar, inp, weight, bias, s.N, s.C, s.HW, m, eps, update, act);
   else
     REPMLP_CUDA(a, batchnorm_forward_train(out, mean, invstd, rmean, rvar, inp, weight, bias, s.N, s.C, s.HW, m, eps,
-                                           update));
+                                           update, act));
   return info.Env().Undefined();
 }
 
-// batchnorm_forward_eval(out, inp, runningMean, runningVar, weight, bias, N, C, HW, eps)
+// batchnorm_forward_eval(out, inp, runningMean, runningVar, weight, bias, N, C, HW, eps, act)
 static Napi::Value batchnorm_forward_eval(const Napi::CallbackInfo& info) {
-  Args a(info, "batchnorm_forward_eval", 10);
+  Args a(info, "batchnorm_forward_eval", 11);
   const Sizes s = sizes(a, 6);
   const float eps = eps_arg(a, 9);
+  const Act act = act_arg(a, 10);
   float* out = a.f32(0, "out", s.numel);
   const float* inp = a.f32(1, "inp", s.numel);
   const float* rmean = a.f32(2, "runningMean", s.C);
@@ -290,48 +377,60 @@ static Napi::Value batchnorm_forward_eval(const Napi::CallbackInfo& info) {
   const float* weight = a.f32(4, "weight", s.C);
   const float* bias = a.f32(5, "bias", s.C);
   if (a.device() == Device::CPU)
-    cpu::batchnorm_forward_eval(out, inp, rmean, rvar, weight, bias, s.N, s.C, s.HW, eps);
+    cpu::batchnorm_forward_eval(out, inp, rmean, rvar, weight, bias, s.N, s.C, s.HW, eps, act);
   else
-    REPMLP_CUDA(a, batchnorm_forward_eval(out, inp, rmean, rvar, weight, bias, s.N, s.C, s.HW, eps));
+    REPMLP_CUDA(a, batchnorm_forward_eval(out, inp, rmean, rvar, weight, bias, s.N, s.C, s.HW, eps, act));
   return info.Env().Undefined();
 }
 
-// batchnorm_backward(dinp, dweight, dbias, dout, inp, meanSaved, invstdSaved, weight, N, C, HW)
+// batchnorm_backward(dinp, dweight, dbias, dout, out | null, inp, meanSaved, invstdSaved, weight,
+//                    bias | null, N, C, HW, act)
+// out (the forward output) is given for ReLU only, bias for GELU only.
 static Napi::Value batchnorm_backward(const Napi::CallbackInfo& info) {
-  Args a(info, "batchnorm_backward", 11);
-  const Sizes s = sizes(a, 8);
+  Args a(info, "batchnorm_backward", 14);
+  const Sizes s = sizes(a, 10);
+  const Act act = act_arg(a, 13);
   float* dinp = a.f32(0, "dinp", s.numel);
   float* dweight = a.f32(1, "dweight", s.C);
   float* dbias = a.f32(2, "dbias", s.C);
   const float* dout = a.f32(3, "dout", s.numel);
-  const float* inp = a.f32(4, "inp", s.numel);
-  const float* mean = a.f32(5, "meanSaved", s.C);
-  const float* invstd = a.f32(6, "invstdSaved", s.C);
-  const float* weight = a.f32(7, "weight", s.C);
+  const ActSaved saved = act_saved(a, act, 4, 9, s);
+  const float* inp = a.f32(5, "inp", s.numel);
+  const float* mean = a.f32(6, "meanSaved", s.C);
+  const float* invstd = a.f32(7, "invstdSaved", s.C);
+  const float* weight = a.f32(8, "weight", s.C);
   if (a.device() == Device::CPU)
-    cpu::batchnorm_backward(dinp, dweight, dbias, dout, inp, mean, invstd, weight, s.N, s.C, s.HW);
+    cpu::batchnorm_backward(dinp, dweight, dbias, dout, saved.out, inp, mean, invstd, weight, saved.bias, s.N, s.C,
+                            s.HW, act);
   else
-    REPMLP_CUDA(a, batchnorm_backward(dinp, dweight, dbias, dout, inp, mean, invstd, weight, s.N, s.C, s.HW));
+    REPMLP_CUDA(a, batchnorm_backward(dinp, dweight, dbias, dout, saved.out, inp, mean, invstd, weight, saved.bias,
+                                      s.N, s.C, s.HW, act));
   return info.Env().Undefined();
 }
 
-// batchnorm_backward_eval(dinp, dweight, dbias, dout, inp, runningMean, runningVar, weight, N, C, HW, eps)
+// batchnorm_backward_eval(dinp, dweight, dbias, dout, out | null, inp, runningMean, runningVar,
+//                         weight, bias | null, N, C, HW, eps, act)
+// out (the forward output) is given for ReLU only, bias for GELU only.
 static Napi::Value batchnorm_backward_eval(const Napi::CallbackInfo& info) {
-  Args a(info, "batchnorm_backward_eval", 12);
-  const Sizes s = sizes(a, 8);
-  const float eps = eps_arg(a, 11);
+  Args a(info, "batchnorm_backward_eval", 15);
+  const Sizes s = sizes(a, 10);
+  const float eps = eps_arg(a, 13);
+  const Act act = act_arg(a, 14);
   float* dinp = a.f32(0, "dinp", s.numel);
   float* dweight = a.f32(1, "dweight", s.C);
   float* dbias = a.f32(2, "dbias", s.C);
   const float* dout = a.f32(3, "dout", s.numel);
-  const float* inp = a.f32(4, "inp", s.numel);
-  const float* rmean = a.f32(5, "runningMean", s.C);
-  const float* rvar = a.f32(6, "runningVar", s.C);
-  const float* weight = a.f32(7, "weight", s.C);
+  const ActSaved saved = act_saved(a, act, 4, 9, s);
+  const float* inp = a.f32(5, "inp", s.numel);
+  const float* rmean = a.f32(6, "runningMean", s.C);
+  const float* rvar = a.f32(7, "runningVar", s.C);
+  const float* weight = a.f32(8, "weight", s.C);
   if (a.device() == Device::CPU)
-    cpu::batchnorm_backward_eval(dinp, dweight, dbias, dout, inp, rmean, rvar, weight, s.N, s.C, s.HW, eps);
+    cpu::batchnorm_backward_eval(dinp, dweight, dbias, dout, saved.out, inp, rmean, rvar, weight, saved.bias, s.N, s.C,
+                                 s.HW, eps, act);
   else
-    REPMLP_CUDA(a, batchnorm_backward_eval(dinp, dweight, dbias, dout, inp, rmean, rvar, weight, s.N, s.C, s.HW, eps));
+    REPMLP_CUDA(a, batchnorm_backward_eval(dinp, dweight, dbias, dout, saved.out, inp, rmean, rvar, weight,
+                                           saved.bias, s.N, s.C, s.HW, eps, act));
   return info.Env().Undefined();
 }
 

@@ -1,8 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { batchNorm2d, noGrad, Rng, scope, tensor, zeros, type Tensor } from '../../lib/index';
+import { batchNorm2d, gelu, noGrad, relu, Rng, scope, tensor, zeros, type Tensor } from '../../lib/index';
+import type { BatchNormActivation } from '../../lib/ops/batchnorm';
 import { native } from '../../lib/native';
 import { assertClose, assertNoLeak, assertThrows, DEVICE, fixture, fromHost, gradcheck, randomInput } from '../helpers';
+import { geluRef } from './elementwise-ref';
 
 const golden = fixture('batchnorm');
 
@@ -29,8 +31,8 @@ function dispose(m: Module): void {
   for (const t of Object.values(m)) t.dispose();
 }
 
-function forward(m: Module, x: Tensor, training: boolean): Tensor {
-  return batchNorm2d(x, m.weight, m.bias, m.runningMean, m.runningVar, m.numBatchesTracked, { training });
+function forward(m: Module, x: Tensor, training: boolean, activation?: BatchNormActivation): Tensor {
+  return batchNorm2d(x, m.weight, m.bias, m.runningMean, m.runningVar, m.numBatchesTracked, { training, activation });
 }
 
 // The statistics are reduced in double and the float-rounded mean is corrected for, so
@@ -39,9 +41,9 @@ const TIGHT = { rtol: 1e-5, atol: 1e-7 };
 
 // One forward/backward of `step` (a fixture prefix) compared with torch; view reshapes x
 // to the shape the BatchNorm sees and back.
-function checkStep(m: Module, step: string, training: boolean, view?: number[]): void {
+function checkStep(m: Module, step: string, training: boolean, view?: number[], activation?: BatchNormActivation): void {
   const x = fromHost(golden(`${step}.x`), true);
-  const y = view ? forward(m, x.reshape(...view), training).reshape(...x.shape) : forward(m, x, training);
+  const y = view ? forward(m, x.reshape(...view), training).reshape(...x.shape) : forward(m, x, training, activation);
   assertClose(`batchNorm2d ${step} forward vs torch`, y, golden(`${step}.y`), TIGHT);
   y.backward(fromHost(golden(`${step}.w`)));
   assertClose(`batchNorm2d ${step} dx vs torch`, x.grad!, golden(`${step}.dx`), TIGHT);
@@ -116,6 +118,16 @@ test('batchNorm2d: a large mean with a small spread', () => {
   dispose(m);
 });
 
+for (const act of ['relu', 'gelu'] as const) {
+  test(`batchNorm2d + ${act} (fused): training then eval match PyTorch's F.${act}(bn(x))`, () => {
+    const m = module(`act.${act}`);
+    checkStep(m, `act.${act}.train`, true, undefined, act);
+    checkStats(m, `act.${act}.train`);
+    checkStep(m, `act.${act}.eval`, false, undefined, act);
+    dispose(m);
+  });
+}
+
 // float64 references: x (N, C, H, W) flat; stats per channel over (N, H, W).
 function refBatchNorm(x: Float64Array, shape: number[], w: Float64Array, b: Float64Array, stats: { mean: Float64Array; variance: Float64Array } | null, eps = 1e-5): Float64Array {
   const [N, C, H, W] = shape, HW = H * W, M = N * HW;
@@ -171,6 +183,65 @@ test('batchNorm2d: eval mode vs a float64 reference and finite differences', () 
   rm.dispose();
   rv.dispose();
 });
+
+const ACT_REFS = { relu: (v: number) => Math.max(v, 0), gelu: geluRef };
+
+for (const act of ['relu', 'gelu'] as const) {
+  test(`batchNorm2d + ${act} (fused): training and eval vs a float64 reference and finite differences`, () => {
+    const rng = new Rng(act === 'relu' ? 21 : 22);
+    const shape = [3, 2, 2, 3];
+    const f = ACT_REFS[act];
+    const rm = zeros([2], { device: DEVICE }), rv = zeros([2], { device: DEVICE });
+    gradcheck({
+      name: `batchNorm2d+${act} train`,
+      rng,
+      inputs: [randomInput(shape, rng), randomInput([2], rng, 0.5), randomInput([2], rng)],
+      op: ([x, w, b]) => batchNorm2d(x, w, b, rm, rv, null, { training: true, activation: act }),
+      ref: ([x, w, b]) => refBatchNorm(x, shape, w, b, null).map(f),
+    });
+    const mean = Float64Array.from([0.3, -0.2]), variance = Float64Array.from([0.5, 2]);
+    const em = tensor(Float32Array.from(mean), [2], { device: DEVICE }), ev = tensor(Float32Array.from(variance), [2], { device: DEVICE });
+    gradcheck({
+      name: `batchNorm2d+${act} eval`,
+      rng,
+      inputs: [randomInput(shape, rng), randomInput([2], rng), randomInput([2], rng)],
+      op: ([x, w, b]) => batchNorm2d(x, w, b, em, ev, null, { training: false, activation: act }),
+      ref: ([x, w, b]) => refBatchNorm(x, shape, w, b, { mean, variance }).map(f),
+    });
+    for (const t of [rm, rv, em, ev]) t.dispose();
+  });
+
+  test(`batchNorm2d + ${act} (fused) equals ${act}(batchNorm2d(x)): values, gradients, running statistics`, () => {
+    const rng = new Rng(act === 'relu' ? 31 : 32);
+    // (N, C, H, W) with planes wider than a vector and a ragged tail
+    const shape = [3, 4, 5, 7];
+    const n = shape.reduce((a, b) => a * b, 1);
+    const rand = (len: number, scale = 1) => Float32Array.from({ length: len }, () => rng.normal() * scale);
+    const xd = rand(n, 2), gd = rand(n), wd = rand(4), bd = rand(4);
+    const run = (fused: boolean, training: boolean) => {
+      const x = tensor(xd, shape, { device: DEVICE }).requiresGrad_();
+      const w = tensor(wd, [4], { device: DEVICE }).requiresGrad_();
+      const b = tensor(bd, [4], { device: DEVICE }).requiresGrad_();
+      const rm = tensor([0.1, 0.2, -0.3, 0], [4], { device: DEVICE }), rv = tensor([1, 2, 0.5, 4], [4], { device: DEVICE });
+      const opts = { training, activation: fused ? act : undefined };
+      const t = batchNorm2d(x, w, b, rm, rv, null, opts);
+      const y = fused ? t : act === 'relu' ? relu(t) : gelu(t);
+      y.backward(tensor(gd, shape, { device: DEVICE }));
+      return { y, dx: x.grad!, dw: w.grad!, db: b.grad!, rm, rv };
+    };
+    for (const training of [true, false]) {
+      const f = run(true, training), u = run(false, training);
+      const tag = `batchNorm2d+${act} ${training ? 'train' : 'eval'} fused vs unfused`;
+      const tol = { rtol: 1e-5, atol: 1e-6 };
+      assertClose(`${tag}: y`, f.y, u.y.toFloat32Array(), tol);
+      assertClose(`${tag}: dx`, f.dx, u.dx.toFloat32Array(), tol);
+      assertClose(`${tag}: dweight`, f.dw, u.dw.toFloat32Array(), tol);
+      assertClose(`${tag}: dbias`, f.db, u.db.toFloat32Array(), tol);
+      assertClose(`${tag}: running_mean`, f.rm, u.rm.toFloat32Array(), { rtol: 0, atol: 0 });
+      assertClose(`${tag}: running_var`, f.rv, u.rv.toFloat32Array(), { rtol: 0, atol: 0 });
+    }
+  });
+}
 
 test('batchNorm2d: momentum and eps options, no running buffers, a permuted input', () => {
   const rng = new Rng(5);
@@ -241,6 +312,9 @@ test('batchNorm2d: rejects bad arguments with clear messages', () => {
   assertThrows(() => bn({}, null), /batchNorm2d: expected an object with a boolean training for options but received null/);
   assertThrows(() => bn({}, { training: true, momentum: 2 }), /batchNorm2d: expected a number in \[0, 1\] for options.momentum but received 2/);
   assertThrows(() => bn({}, { training: true, eps: 0 }), /batchNorm2d: expected a positive finite number for options.eps but received 0/);
+  assertThrows(() => bn({}, { training: true, activation: 'silu' }),
+    /batchNorm2d: expected 'none', 'relu' or 'gelu' for options.activation but received 'silu'/);
+  assertThrows(() => bn({}, { training: true, activation: 'toString' }), /batchNorm2d: expected 'none', 'relu' or 'gelu' for options.activation/);
   const x1 = zeros([1, 3, 1, 1], { device: DEVICE });
   assertThrows(() => bn({ x: x1 }), /batchNorm2d: expected more than 1 value per channel when training for x but received shape \(1, 3, 1, 1\)/);
   const big = zeros([2, 3], { device: DEVICE });
@@ -258,18 +332,34 @@ test('batchNorm2d kernels: native argument checks', () => {
   const s = (n: number) => zeros([n], { device: DEVICE });
   const [out, mean, invstd, inp, w, b, small] = [s(24), s(3), s(3), s(24), s(3), s(3), s(10)];
   const st = (t: Tensor) => t.storage;
-  assertThrows(() => native.batchnorm_forward_train(st(small), st(mean), st(invstd), null, null, st(inp), st(w), st(b), 2, 3, 4, 0.1, 1e-5),
+  assertThrows(() => native.batchnorm_forward_train(st(small), st(mean), st(invstd), null, null, st(inp), st(w), st(b), 2, 3, 4, 0.1, 1e-5, 0),
     /batchnorm_forward_train: expected a storage of at least 24 elements for out but received one of 10/);
-  assertThrows(() => native.batchnorm_forward_train(st(out), st(mean), st(invstd), st(mean), null, st(inp), st(w), st(b), 2, 3, 4, 0.1, 1e-5),
+  assertThrows(() => native.batchnorm_forward_train(st(out), st(mean), st(invstd), st(mean), null, st(inp), st(w), st(b), 2, 3, 4, 0.1, 1e-5, 0),
     /batchnorm_forward_train: expected a Storage for runningVar but received null/);
-  assertThrows(() => native.batchnorm_forward_train(st(out), st(mean), st(invstd), null, null, st(inp), st(w), st(b), 1, 3, 1, 0.1, 1e-5),
+  assertThrows(() => native.batchnorm_forward_train(st(out), st(mean), st(invstd), null, null, st(inp), st(w), st(b), 1, 3, 1, 0.1, 1e-5, 0),
     /batchnorm_forward_train: expected more than 1 value per channel when training for N \* HW but received 1/);
-  assertThrows(() => native.batchnorm_forward_eval(st(out), st(inp), st(mean), st(invstd), st(w), st(b), 2, 3, 4, -1),
+  assertThrows(() => native.batchnorm_forward_train(st(out), st(mean), st(invstd), null, null, st(inp), st(w), st(b), 2, 3, 4, 0.1, 1e-5, 3),
+    /batchnorm_forward_train: expected 0 \(none\), 1 \(ReLU\) or 2 \(GELU\) for act but received 3/);
+  assertThrows(() => native.batchnorm_forward_eval(st(out), st(inp), st(mean), st(invstd), st(w), st(b), 2, 3, 4, -1, 0),
     /batchnorm_forward_eval: expected a positive finite number for eps but received -1/);
-  assertThrows(() => native.batchnorm_backward(st(out), st(w), st(b), st(out), st(inp), st(mean), st(invstd), st(w), 2, 3, 4.5),
+  assertThrows(() => native.batchnorm_forward_eval(st(out), st(inp), st(mean), st(invstd), st(w), st(b), 2, 3, 4, 1e-5, 1.5),
+    /batchnorm_forward_eval: expected an integer for act but received 1.5/);
+  assertThrows(() => native.batchnorm_backward(st(out), st(w), st(b), st(out), null, st(inp), st(mean), st(invstd), st(w), null, 2, 3, 4.5, 0),
     /batchnorm_backward: expected a non-negative integer for HW but received 4.5/);
-  assertThrows(() => native.batchnorm_backward_eval(st(out), st(w), st(b), st(out), st(small), st(mean), st(invstd), st(w), 2, 3, 4, 1e-5),
+  assertThrows(() => native.batchnorm_backward(st(out), st(w), st(b), st(out), null, st(inp), st(mean), st(invstd), st(w), null, 2, 3, 4, 1),
+    /batchnorm_backward: expected a Storage for out but received null/);
+  assertThrows(() => native.batchnorm_backward(st(out), st(w), st(b), st(out), st(small), st(inp), st(mean), st(invstd), st(w), null, 2, 3, 4, 1),
+    /batchnorm_backward: expected a storage of at least 24 elements for out but received one of 10/);
+  assertThrows(() => native.batchnorm_backward(st(out), st(w), st(b), st(out), st(out), st(inp), st(mean), st(invstd), st(w), null, 2, 3, 4, 2),
+    /batchnorm_backward: expected null unless act is ReLU for out but received a Storage/);
+  assertThrows(() => native.batchnorm_backward(st(out), st(w), st(b), st(out), null, st(inp), st(mean), st(invstd), st(w), null, 2, 3, 4, 2),
+    /batchnorm_backward: expected a Storage for bias but received null/);
+  assertThrows(() => native.batchnorm_backward(st(out), st(w), st(b), st(out), null, st(inp), st(mean), st(invstd), st(w), st(b), 2, 3, 4, 0),
+    /batchnorm_backward: expected null unless act is GELU for bias but received a Storage/);
+  assertThrows(() => native.batchnorm_backward_eval(st(out), st(w), st(b), st(out), null, st(small), st(mean), st(invstd), st(w), null, 2, 3, 4, 1e-5, 0),
     /batchnorm_backward_eval: expected a storage of at least 24 elements for inp but received one of 10/);
+  assertThrows(() => native.batchnorm_backward_eval(st(out), st(w), st(b), st(out), null, st(inp), st(mean), st(invstd), st(w), null, 2, 3, 4, 1e-5, -1),
+    /batchnorm_backward_eval: expected 0 \(none\), 1 \(ReLU\) or 2 \(GELU\) for act but received -1/);
   const nbt = tensor(BigInt64Array.from([5n]), [1], { device: DEVICE });
   assertThrows(() => native.add_scalar_i64(st(out), 1, 0, 1), /add_scalar_i64: expected an int64 storage for out but received float32/);
   assertThrows(() => native.add_scalar_i64(nbt.storage, 1, 1, 1), /add_scalar_i64: expected a storage of at least 2 elements for out but received one of 1/);
@@ -290,6 +380,10 @@ test('batchNorm2d: no leaks in a scope (training and eval, forward and backward)
       const g = tensor(Float32Array.from({ length: 24 }, () => rng.normal()), [2, 3, 2, 2], { device: DEVICE });
       batchNorm2d(x, w, b, rm, rv, nbt, { training: true }).backward(g);
       batchNorm2d(x, w, b, rm, rv, nbt, { training: false }).backward(g);
+      for (const activation of ['relu', 'gelu'] as const) {
+        batchNorm2d(x, w, b, rm, rv, nbt, { training: true, activation }).backward(g);
+        batchNorm2d(x, w, b, rm, rv, nbt, { training: false, activation }).backward(g);
+      }
       batchNorm2d(x.permute(0, 1, 3, 2), w, b, rm, rv, nbt, { training: true }).backward(g);
       // a forward whose graph is never run
       batchNorm2d(x, w, b, rm, rv, nbt, { training: false });
