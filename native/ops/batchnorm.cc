@@ -88,27 +88,17 @@ void reduce_planes(double* out, const double* part, int64_t N, int64_t C) {
 // Planes per parallel chunk: about 16K elements.
 inline int64_t plane_grain(int64_t HW) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(HW, 1)); }
 
-// y = (x - m) * a + b over one plane, then the activation.
+// y = (x - m) * a + b over one plane.
 __attribute__((target_clones("arch=x86-64-v3", "default"))) void affine_plane(float* y, const float* x, float m, float a, float b, int64_t HW) {
   for (int64_t i = 0; i < HW; ++i) y[i] = (x[i] - m) * a + b;
 }
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void affine_relu_plane(float* y, const float* x, float m, float a, float b,
-                                                                     int64_t HW) {
-  for (int64_t i = 0; i < HW; ++i) y[i] = relu_f((x[i] - m) * a + b);
-}
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void affine_gelu_plane(float* y, const float* x, float m, float a, float b,
-                                                                     int64_t HW) {
-  for (int64_t i = 0; i < HW; ++i) y[i] = gelu_f((x[i] - m) * a + b);
-}
 
-// dt = dy * (y > 0) over one plane: ReLU's mask from its saved output y.
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void relu_grad_plane(float* dt, const float* dy, const float* y, int64_t HW) {
-  for (int64_t i = 0; i < HW; ++i) dt[i] = y[i] > 0.f ? dy[i] : 0.f;
-}
-// dt = dy * GELU'(t) over one plane, t = (x - m) * a + b recomputed from the input.
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void gelu_grad_plane(float* dt, const float* dy, const float* x, float m, float a,
-                                                                   float b, int64_t HW) {
-  for (int64_t i = 0; i < HW; ++i) dt[i] = dy[i] * gelu_grad_f((x[i] - m) * a + b);
+// The activation in place over y[0..n): a chunk of planes just written, still in cache. One
+// flat loop rather than one per plane keeps the vector loops long when planes are small.
+void activate_in_place(float* y, int64_t n, Act act) {
+  if (act == Act::GELU) gelu_forward_range(y, y, 0, n);
+  else if (act == Act::ReLU)
+    for (int64_t i = 0; i < n; ++i) y[i] = relu_f(y[i]);
 }
 
 // d = k * (g - md - (x - m) * pr) over one plane: the training backward's input gradient.
@@ -121,11 +111,11 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void backward_plane(
 // out, inp: (N, C, HW); center, scale, shift: (C)
 void affine_planes(float* out, const float* inp, const float* center, const float* scale, const float* shift,
                    int64_t N, int64_t C, int64_t HW, Act act) {
-  auto plane = act == Act::ReLU ? affine_relu_plane : act == Act::GELU ? affine_gelu_plane : affine_plane;
   parallel_for(N * C, plane_grain(HW), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
-      plane(out + p * HW, inp + p * HW, center[p % C], scale[p % C], shift[p % C], HW);
+      affine_plane(out + p * HW, inp + p * HW, center[p % C], scale[p % C], shift[p % C], HW);
     }
+    activate_in_place(out + p0 * HW, (p1 - p0) * HW, act);
   });
 }
 
@@ -196,8 +186,8 @@ struct ActGrad {
 };
 
 // Per-channel sums of dt, dt * (inp - mean) and inp - mean in double, where dt is dout
-// through the activation's derivative. Unless act is none, dt is written to dt_out plane by
-// plane (each plane while it is in cache) and the returned pointer is dt_out; else dout.
+// through the activation's derivative. Unless act is none, dt is written to dt_out chunk by
+// chunk (and summed while in cache) and the returned pointer is dt_out; else dout.
 // dt_out, dout, inp: (N, C, HW); mean, s_dy, s_dyxmu, s_xmu: (C)
 struct GradSums {
   std::vector<double> dy, dyxmu, xmu;
@@ -207,18 +197,20 @@ static GradSums channel_grad_sums(float* dt_out, const float* dout, const float*
                                   int64_t C, int64_t HW, const ActGrad& ag) {
   const int64_t P = N * C;
   std::vector<double> pa(P), pb(P), pd(P);
+  const float* dt = ag.act == Act::None ? dout : dt_out;
   parallel_for(P, plane_grain(HW), [&](int64_t p0, int64_t p1) {
-    for (int64_t p = p0; p < p1; ++p) {
-      const int64_t c = p % C, o = p * HW;
-      const float* g = dout + o;
-      if (ag.act == Act::ReLU) relu_grad_plane(dt_out + o, g, ag.out + o, HW);
-      else if (ag.act == Act::GELU) gelu_grad_plane(dt_out + o, g, inp + o, ag.center[c], ag.scale[c], ag.shift[c], HW);
-      if (ag.act != Act::None) g = dt_out + o;
-      grad_sums_f64(g, inp + o, mean[c], HW, &pa[p], &pb[p], &pd[p]);
+    const int64_t o0 = p0 * HW, o1 = p1 * HW;
+    if (ag.act == Act::ReLU) {
+      for (int64_t i = o0; i < o1; ++i) dt_out[i] = ag.out[i] > 0.f ? dout[i] : 0.f;
+    } else if (ag.act == Act::GELU) {
+      // t recomputed into dt_out, then dt = dout * GELU'(t) in place
+      for (int64_t p = p0; p < p1; ++p)
+        affine_plane(dt_out + p * HW, inp + p * HW, ag.center[p % C], ag.scale[p % C], ag.shift[p % C], HW);
+      gelu_backward_range(dt_out, dout, dt_out, o0, o1);
     }
+    for (int64_t p = p0; p < p1; ++p) grad_sums_f64(dt + p * HW, inp + p * HW, mean[p % C], HW, &pa[p], &pb[p], &pd[p]);
   });
-  GradSums s{std::vector<double>(C), std::vector<double>(C), std::vector<double>(C),
-             ag.act == Act::None ? dout : dt_out};
+  GradSums s{std::vector<double>(C), std::vector<double>(C), std::vector<double>(C), dt};
   reduce_planes(s.dy.data(), pa.data(), N, C);
   reduce_planes(s.dyxmu.data(), pb.data(), N, C);
   reduce_planes(s.xmu.data(), pd.data(), N, C);

@@ -1,6 +1,7 @@
 // ReLU: out = max(inp, 0); backward dinp = dout * (out > 0).
 #include "../args.h"
 #include "../parallel.h"
+#include "activation.h"
 
 namespace repmlp {
 namespace cpu {
@@ -8,7 +9,7 @@ namespace cpu {
 // out, inp: (n)
 void relu_forward(float* out, const float* inp, int64_t n) {
   parallel_for(n, 1 << 15, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) out[i] = inp[i] > 0.f ? inp[i] : 0.f;
+    for (int64_t i = b; i < e; ++i) out[i] = relu_f(inp[i]);
   });
 }
 

@@ -166,6 +166,18 @@ const CASES: Case[] = [
     inputs: [f(2, 5, 3, 4), f(5), f(5), ...bnState(5)],
     run: ([x, w, b, rm, rv]) => batchNorm2d(x, w, b, rm, rv, null, { training: false }),
   },
+  ...(['relu', 'gelu'] as const).flatMap((activation): Case[] => [
+    {
+      name: `batchNorm2d train + ${activation} (fused)`,
+      inputs: [f(3, 4, 9, 7), f(4), f(4), ...bnState(4)],
+      run: ([x, w, b, rm, rv]) => batchNorm2d(x, w, b, rm, rv, null, { training: true, activation }),
+    },
+    {
+      name: `batchNorm2d eval + ${activation} (fused)`,
+      inputs: [f(2, 5, 3, 4), f(5), f(5), ...bnState(5)],
+      run: ([x, w, b, rm, rv]) => batchNorm2d(x, w, b, rm, rv, null, { training: false, activation }),
+    },
+  ]),
   { name: 'gelu', inputs: [f(10007)], run: ([x]) => gelu(x) },
   { name: 'relu', inputs: [f(3, 1001)], run: ([x]) => relu(x) },
   { name: 'sigmoid', inputs: [f(4099)], run: ([x]) => sigmoid(x) },
