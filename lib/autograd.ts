@@ -121,15 +121,39 @@ function owned(g: Tensor): Tensor {
 
 function cloneDense(t: Tensor): Tensor {
   const out = Tensor.empty(t.shape, { device: t.device, dtype: t.dtype });
-  native.scale(out.storage, t.contiguous().storage, 1, 0, t.numel);
+  const c = t.contiguous();
+  native.scale(out.storage, c.storage, 1, 0, t.numel);
+  if (c !== t) c.dispose();
   return out;
 }
 
+// into += g in place (into is exclusive and dense); consumes g.
 function accumulate(into: Tensor, g: Tensor): void {
   const c = g.contiguous();
   native.axpy(into.storage, c.storage, 1, into.numel);
   if (c !== g) c.dispose();
   g.dispose();
+}
+
+// The sum of two gradient contributions to one tensor; consumes both. In place when either
+// is ours alone and dense; otherwise one new tensor written in one pass, so that a shared or
+// strided gradient (a view that add, reshape or permute passed on) is never copied first.
+function addGrads(prev: Tensor, g: Tensor): Tensor {
+  if (prev.isExclusiveDense) {
+    accumulate(prev, g);
+    return prev;
+  }
+  if (g.isExclusiveDense) {
+    accumulate(g, prev);
+    return g;
+  }
+  const out = Tensor.empty(prev.shape, { device: prev.device });
+  // The kernel reads any strides from element 0 of a storage; offset views are copied first.
+  const a = prev.offset === 0 ? prev : prev.contiguous();
+  const b = g.offset === 0 ? g : g.contiguous();
+  native.binary_forward(out.storage, a.storage, b.storage, 'add', [...out.shape], [...a.strides], [...b.strides]);
+  for (const t of [a, b, prev, g]) t.dispose(); // dispose is idempotent
+  return out;
 }
 
 export function backward(root: Tensor, gradient: Tensor | undefined, opts: { retainGraph?: boolean } = {}): void {
@@ -170,9 +194,9 @@ export function backward(root: Tensor, gradient: Tensor | undefined, opts: { ret
         if (shapeStr(gi.shape) !== shapeStr(inp.shape))
           throw new RepmlpError(`backward: ${node.name} returned a gradient of shape ${shapeStr(gi.shape)} for input ${i} of shape ${shapeStr(inp.shape)}`);
         if (inp.gradFn) {
+          // Summed when a second contribution comes; read, never written, by the rule it feeds.
           const prev = grads.get(inp.gradFn);
-          if (prev) accumulate(prev, gi);
-          else grads.set(inp.gradFn, owned(gi));
+          grads.set(inp.gradFn, prev ? addGrads(prev, gi) : gi);
         } else {
           accumulateLeaf(inp, gi);
         }

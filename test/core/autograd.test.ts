@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { liveStorages, noGrad, relu, scope, tensor, Tensor } from '../../lib/index';
+import { add, liveStorages, mul, mulScalar, noGrad, relu, scope, tensor, Tensor } from '../../lib/index';
 import { assertThrows, DEVICE } from '../helpers';
 
 const opts = { device: DEVICE };
@@ -25,6 +25,32 @@ test('autograd: a tensor used twice sums its gradients', () => {
   assert.equal(x.grad!.toArray(), [1, 0, 3]);
   // two paths from x: x -> relu -> out1, x -> permute/reshape -> relu -> out2 is covered in tensor tests
   for (const t of [x, a, b]) t.dispose();
+});
+
+test('autograd: contributions that are shared or strided views of one gradient are summed right', () => {
+  // x (2, 3) -> t = 3x, a non-leaf whose gradient gets several contributions:
+  //   add(t, t): two views of the same incoming gradient (neither may be written in place)
+  //   permute(t) and a slice of t: strided and offset views
+  //   mul(t, t): fresh tensors (summed in place)
+  const x = tensor([1, -2, 3, 0.5, 4, -1], [2, 3], opts).requiresGrad_();
+  const before = liveStorages();
+  scope(() => {
+    const t = mulScalar(x, 3);
+    const s1 = add(t, t); // d/dt: 2
+    const s2 = t.permute(1, 0).permute(1, 0); // d/dt: 1 through two strided views
+    const s3 = mul(t, t); // d/dt: 2t
+    const row = t.slice(1, 2); // the second row (1, 3), an offset view, used twice and broadcast over 2 rows
+    const total = add(add(add(s1, s2), s3), add(row, row)); // d/dt: 4 on the second row
+    total.backward(tensor([1, 1, 1, 1, 1, 1], [2, 3], opts));
+  });
+  // d total / dx = 3 * (2 + 1 + 2 * 3x + [second row: 4])
+  const xs = [1, -2, 3, 0.5, 4, -1];
+  const expected = xs.map((v, i) => 3 * (3 + 6 * v + (i >= 3 ? 4 : 0)));
+  assert.equal([...x.grad!.toFloat32Array()], expected);
+  x.grad!.dispose();
+  x.grad = null;
+  assert.equal(liveStorages(), before);
+  x.dispose();
 });
 
 test('autograd: no-grad mode records nothing; inputs without requiresGrad get no gradient', () => {
