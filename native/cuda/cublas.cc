@@ -187,6 +187,18 @@ std::vector<std::string> site_packages() {
   std::vector<std::string> roots;
   for (const char* var : {"VIRTUAL_ENV", "CONDA_PREFIX"})
     if (!env(var).empty()) roots.push_back(env(var) + "/lib");
+  // Every python3 on PATH: <prefix>/bin/python3 has its packages under <prefix>/lib (a venv
+  // that is on PATH but not activated, such as a machine image's PyTorch).
+  const std::string path = env("PATH");
+  for (size_t begin = 0; begin <= path.size();) {
+    size_t end = path.find(':', begin);
+    if (end == std::string::npos) end = path.size();
+    std::string dir = path.substr(begin, end - begin);
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    const size_t slash = dir.rfind('/');
+    if (slash != std::string::npos && slash > 0 && exists(dir + "/python3")) roots.push_back(dir.substr(0, slash) + "/lib");
+    begin = end + 1;
+  }
   if (!env("HOME").empty()) roots.push_back(env("HOME") + "/.local/lib");
   roots.push_back("/usr/local/lib");
   roots.push_back("/usr/lib");

@@ -8,8 +8,9 @@
 //      (LD_LIBRARY_PATH, the ldconfig cache, the system folders)
 //   3. $CUDA_HOME/lib64, /usr/local/cuda/lib64, $CONDA_PREFIX/lib (a CUDA toolkit)
 //   4. pip wheels: <site-packages>/nvidia/cu13/lib and <site-packages>/nvidia/cublas/lib
-//      for the site-packages of $VIRTUAL_ENV, $CONDA_PREFIX, ~/.local, /usr/local/lib and
-//      /usr/lib (every python3* found there)
+//      for the site-packages of $VIRTUAL_ENV, $CONDA_PREFIX, every python3 on $PATH
+//      (<prefix>/bin/python3 -> <prefix>/lib), ~/.local, /usr/local/lib and /usr/lib (every
+//      python3* found there)
 // In each folder libcublasLt (same version) is opened first with RTLD_GLOBAL so that
 // libcublas resolves against it. A found library is kept for the life of the process; a
 // failed search is repeated on the next request (so REPMLP_CUBLAS_PATH may be set later).

@@ -1,8 +1,12 @@
 // The backend chosen when no device is named: CUDA only with a usable device and cuBLAS.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backend, chooseBackend } from '../../lib/backend';
 import { info, type Info } from '../../lib/info';
+import { native } from '../../lib/native';
 import { DEVICE, assertThrows } from '../helpers';
 
 function fakeInfo(o: { compiled?: boolean; devices?: number; cublas?: boolean; reason?: string }): Info {
@@ -55,6 +59,38 @@ test('this machine: the GPU run chooses cuda, a machine without a usable GPU the
   if (process.env.REPMLP_DEVICE) return; // an explicit choice is checked above
   assert.is(b.device, cuda.available && cuda.cublas.found ? 'cuda' : 'cpu', b.reason);
   if (DEVICE === 'cuda') assert.is(b.device, 'cuda', b.reason);
+});
+
+test('cuBLAS search: the site-packages of a python3 on PATH (a venv that is not activated)', () => {
+  const cu = native.cudaInfo();
+  if (!cu.compiled) {
+    // A build without CUDA never searches.
+    assert.is(cu.cublas.found, false);
+    return;
+  }
+  // <venv>/bin/python3 on PATH, a wheel folder under <venv>/lib/python3.12/site-packages holding
+  // a file named like cuBLAS that is no library: the search must try it and say why it failed.
+  const venv = fs.mkdtempSync(path.join(os.tmpdir(), 'repmlp-venv-'));
+  const lib = path.join(venv, 'lib', 'python3.12', 'site-packages', 'nvidia', 'cublas', 'lib');
+  fs.mkdirSync(path.join(venv, 'bin'));
+  fs.writeFileSync(path.join(venv, 'bin', 'python3'), '#!/bin/sh\n', { mode: 0o755 });
+  fs.mkdirSync(lib, { recursive: true });
+  fs.writeFileSync(path.join(lib, 'libcublas.so.12'), 'not an ELF file');
+  const saved = { PATH: process.env.PATH, VIRTUAL_ENV: process.env.VIRTUAL_ENV };
+  try {
+    process.env.PATH = `${path.join(venv, 'bin')}${path.delimiter}${saved.PATH ?? ''}`;
+    delete process.env.VIRTUAL_ENV;
+    const { cublas } = native.cudaInfo();
+    // Where a real cuBLAS loads before the wheel folders (a GPU machine), the search stops there.
+    if (cublas.found) return;
+    const tried = cublas.tried.find((t) => t.path === path.join(lib, 'libcublas.so.12'));
+    assert.ok(tried, `tried: ${JSON.stringify(cublas.tried, null, 1)}`);
+    assert.match(tried!.error, /libcublas\.so\.12: (file too short|invalid ELF header)/);
+  } finally {
+    process.env.PATH = saved.PATH;
+    if (saved.VIRTUAL_ENV !== undefined) process.env.VIRTUAL_ENV = saved.VIRTUAL_ENV;
+    fs.rmSync(venv, { recursive: true, force: true });
+  }
 });
 
 test.run();
