@@ -27,10 +27,19 @@ export interface Context {
   python: string | null;
 }
 
-/** --python, else REPMLP_BENCH_PYTHON, else Debian's /usr/bin/python3 when present, else python3. */
-export function peerPython(v: Values): string {
+/**
+ * --python, else REPMLP_BENCH_PYTHON, else the first of `python3` on PATH and Debian's
+ * /usr/bin/python3 that imports torch (torch with CUDA for a CUDA run), else /usr/bin/python3
+ * or python3, whose failure the PyTorch columns then report.
+ */
+export function peerPython(v: Values, device: 'cpu' | 'cuda'): string {
   if (typeof v.python === 'string') return v.python;
   if (process.env.REPMLP_BENCH_PYTHON) return process.env.REPMLP_BENCH_PYTHON;
+  const probe = device === 'cuda' ? 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 3)' : 'import torch';
+  for (const python of ['python3', '/usr/bin/python3']) {
+    const r = spawnSync(python, ['-c', probe], { stdio: 'ignore', timeout: 120_000 });
+    if (r.status === 0) return python;
+  }
   return fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 }
 
@@ -57,7 +66,7 @@ export function makeContext(command: string, v: Values, timing: { full: TimingOp
       repeats: intOption(command, v, 'repeats', base.repeats, 1, 10000),
       minSampleMs: base.minSampleMs,
     },
-    python: v['no-peer'] ? null : peerPython(v),
+    python: v['no-peer'] ? null : peerPython(v, dev),
   };
 }
 
