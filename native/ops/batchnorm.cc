@@ -6,10 +6,11 @@
 //
 // An activation (activation.h: none, ReLU or GELU) may follow in the same pass: out =
 // act(t) with t the normalised, affine output, which is then never stored. Backward turns
-// dout into dt = dout * act'(t) plane by plane, writing dt into dinp (which the last pass
-// overwrites in place), from the saved output for ReLU (as PyTorch's ReLU does) and from t
-// recomputed from x for GELU. That saves a write and a read of t in the forward pass, two
-// passes in the backward, and keeps t out of the activation memory between them.
+// dout into dt = dout * act'(t) one chunk of planes at a time, right before summing it,
+// writing dt into dinp (which the last pass overwrites in place), from the saved output for
+// ReLU (as PyTorch's ReLU does) and from t recomputed from x for GELU. That saves a write and
+// a read of t in the forward pass, two passes in the backward, and keeps t out of the
+// activation memory between them.
 //
 // Reductions are two-level and deterministic: a double partial per (n, c) plane, computed
 // in parallel over the N*C planes, then summed per channel in a fixed order. The variance
