@@ -1,11 +1,16 @@
 // CUDA twin of ops/conv2d.cc: F.conv2d (stride, zero padding, groups, optional bias) and
 // its backward. Forward and dinp: one thread per output / input element, gathering over its
-// window (no atomics). dweight and dbias: one block per element, a deterministic block
-// reduction over (n, ho, wo). Sums run in float over blocks of kBlock terms that are then
-// added in double, as on the CPU.
+// window (no atomics). dweight and dbias: deterministic block reductions over (n, ho, wo);
+// when there are few such sums (a depthwise branch over S = 1..8 share-sets has 1-72 weights
+// over millions of terms) each is cut into parts reduced by their own blocks and added in
+// order by a second kernel, with the cut a function of the shapes alone. Sums run in float
+// over blocks of kBlock terms that are then added in double, as on the CPU.
+#include <algorithm>
+
 #include "block_reduce.cuh"
 #include "check.cuh"
 #include "kernels.h"
+#include "scratch.cuh"
 
 namespace repmlp::cuda {
 namespace {
@@ -98,38 +103,87 @@ __global__ void conv2d_backward_input_kernel(float* dinp, const float* dout, con
   }
 }
 
-// dweight: (Cout, Cin_g, kh, kw); dout: (N, Cout, Ho, Wo); inp: (N, Cin, H, W).
-// One block per weight element; its threads stride over (n, ho, wo).
-__global__ void conv2d_backward_weight_kernel(float* dweight, const float* dout, const float* inp, Geom s) {
-  const int64_t elems = s.Cout * s.K, m_total = s.N * s.P;
-  for (int64_t e = blockIdx.x; e < elems; e += gridDim.x) {
+// How the m_total = N*Ho*Wo terms of each of `sums` reductions are cut: into `parts` ranges of
+// `per` terms, so that there are about 1024 blocks in all when the sums are few, but never
+// fewer than 4096 terms per block. A function of the shapes only: results do not depend on
+// the GPU.
+struct Split {
+  int64_t per, parts;
+};
+Split split_for(int64_t m_total, int64_t sums) {
+  int64_t parts = std::max<int64_t>(1, (1024 + sums - 1) / sums);
+  parts = std::min<int64_t>(parts, std::max<int64_t>(1, m_total / 4096));
+  return {std::max<int64_t>(1, (m_total + parts - 1) / parts), parts};
+}
+
+// Writes the sum of task t = (e, q) (output e, part q): out[e] when there is one part, else
+// part[t] for finalize_parts_kernel.
+__device__ __forceinline__ void store_sum(float* out, double* part, int64_t t, int64_t e, double v) {
+  if (part) part[t] = v;
+  else out[e] = (float)v;
+}
+
+// dweight: (Cout, Cin_g, kh, kw), or part: (Cout*K, parts) when parts > 1; dout: (N, Cout, Ho, Wo);
+// inp: (N, Cin, H, W). Task t = (e, q): one block sums the terms m = (n, ho, wo) in
+// [q*per, (q+1)*per) of weight element e, its threads striding over them.
+__global__ void conv2d_backward_weight_kernel(float* dweight, double* part, const float* dout, const float* inp, Geom s,
+                                              int64_t per, int64_t parts) {
+  const int64_t tasks = s.Cout * s.K * parts, m_total = s.N * s.P;
+  for (int64_t t = blockIdx.x; t < tasks; t += gridDim.x) {
+    const int64_t e = t / parts, q = t % parts;
     const int64_t co = e / s.K, k = e % s.K;
     const int64_t ci = k / (s.kh * s.kw), i = (k / s.kw) % s.kh, j = k % s.kw;
     const int64_t c = (co / s.Cout_g) * s.Cin_g + ci;
+    const int64_t m0 = q * per, m1 = min(m_total, m0 + per);
     BlockedSum acc;
-    for (int64_t m = threadIdx.x; m < m_total; m += blockDim.x) {
+    for (int64_t m = m0 + threadIdx.x; m < m1; m += blockDim.x) {
       const int64_t n = m / s.P, p = m % s.P, ho = p / s.Wo, wo = p % s.Wo;
       const int64_t hi = ho * s.sh - s.ph + i, wi = wo * s.sw - s.pw + j;
       if (hi < 0 || hi >= s.H || wi < 0 || wi >= s.W) continue;
       acc.add(dout[(n * s.Cout + co) * s.P + p] * inp[((n * s.Cin + c) * s.H + hi) * s.W + wi]);
     }
     const double total = block_sum(acc.value());
-    if (threadIdx.x == 0) dweight[e] = (float)total;
+    if (threadIdx.x == 0) store_sum(dweight, part, t, e, total);
   }
 }
 
-// dbias: (Cout); dout: (N, Cout, Ho, Wo). One block per output channel.
-__global__ void conv2d_backward_bias_kernel(float* dbias, const float* dout, Geom s) {
-  const int64_t m_total = s.N * s.P;
-  for (int64_t co = blockIdx.x; co < s.Cout; co += gridDim.x) {
+// dbias: (Cout), or part: (Cout, parts) when parts > 1; dout: (N, Cout, Ho, Wo). Tasks as above.
+__global__ void conv2d_backward_bias_kernel(float* dbias, double* part, const float* dout, Geom s, int64_t per,
+                                            int64_t parts) {
+  const int64_t tasks = s.Cout * parts, m_total = s.N * s.P;
+  for (int64_t t = blockIdx.x; t < tasks; t += gridDim.x) {
+    const int64_t co = t / parts, q = t % parts;
+    const int64_t m0 = q * per, m1 = min(m_total, m0 + per);
     BlockedSum acc;
-    for (int64_t m = threadIdx.x; m < m_total; m += blockDim.x) acc.add(dout[((m / s.P) * s.Cout + co) * s.P + m % s.P]);
+    for (int64_t m = m0 + threadIdx.x; m < m1; m += blockDim.x) acc.add(dout[((m / s.P) * s.Cout + co) * s.P + m % s.P]);
     const double total = block_sum(acc.value());
-    if (threadIdx.x == 0) dbias[co] = (float)total;
+    if (threadIdx.x == 0) store_sum(dbias, part, t, co, total);
   }
 }
 
-unsigned reduction_blocks(int64_t elems) { return (unsigned)(elems < (1 << 20) ? elems : (1 << 20)); }
+// out: (n_out); part: (n_out, parts). out[e] = the parts of e added in order.
+__global__ void finalize_parts_kernel(float* out, const double* part, int64_t n_out, int64_t parts) {
+  for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n_out; e += (int64_t)gridDim.x * blockDim.x) {
+    double v = 0;
+    for (int64_t q = 0; q < parts; ++q) v += part[e * parts + q];
+    out[e] = (float)v;
+  }
+}
+
+unsigned reduction_blocks(int64_t tasks) { return (unsigned)(tasks < (1 << 20) ? tasks : (1 << 20)); }
+
+// out (n_out) = the reductions of one backward kernel, launched by `launch(part, per, parts)`
+// over n_out * parts tasks, with the second pass when parts > 1.
+template <typename Launch>
+void reduce_split(float* out, int64_t n_out, int64_t m_total, const char* what, Launch launch) {
+  const Split sp = split_for(m_total, n_out);
+  Scratch<double> part(sp.parts > 1 ? n_out * sp.parts : 0);
+  launch(part.get(), sp.per, sp.parts, reduction_blocks(n_out * sp.parts));
+  REPMLP_CUDA_LAUNCHED(what);
+  if (sp.parts == 1) return;
+  finalize_parts_kernel<<<blocks_for(n_out), 256>>>(out, part.get(), n_out, sp.parts);
+  REPMLP_CUDA_LAUNCHED(what);
+}
 
 }  // namespace
 
@@ -152,14 +206,17 @@ void conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dou
     conv2d_backward_input_kernel<<<blocks_for(in_total, kThreads), kThreads>>>(dinp, dout, weight, s);
     REPMLP_CUDA_LAUNCHED("conv2d_backward (dinp)");
   }
-  if (dweight && w_total > 0) {
-    conv2d_backward_weight_kernel<<<reduction_blocks(w_total), kThreads>>>(dweight, dout, inp, s);
-    REPMLP_CUDA_LAUNCHED("conv2d_backward (dweight)");
-  }
-  if (dbias && s.Cout > 0) {
-    conv2d_backward_bias_kernel<<<reduction_blocks(s.Cout), kThreads>>>(dbias, dout, s);
-    REPMLP_CUDA_LAUNCHED("conv2d_backward (dbias)");
-  }
+  const int64_t m_total = s.N * s.P;
+  if (dweight && w_total > 0)
+    reduce_split(dweight, w_total, m_total, "conv2d_backward (dweight)",
+                 [&](double* part, int64_t per, int64_t parts, unsigned blocks) {
+                   conv2d_backward_weight_kernel<<<blocks, kThreads>>>(dweight, part, dout, inp, s, per, parts);
+                 });
+  if (dbias && s.Cout > 0)
+    reduce_split(dbias, s.Cout, m_total, "conv2d_backward (dbias)",
+                 [&](double* part, int64_t per, int64_t parts, unsigned blocks) {
+                   conv2d_backward_bias_kernel<<<blocks, kThreads>>>(dbias, part, dout, s, per, parts);
+                 });
 }
 
 }  // namespace repmlp::cuda

@@ -1,33 +1,53 @@
 // CUDA twins of ops/copy.cc: strided_copy (views -> contiguous) and fill.
+#include <algorithm>
+
 #include "check.cuh"
 #include "kernels.h"
 
 namespace repmlp::cuda {
 
+template <typename I>
 struct ViewDims {
   int nd;
-  int64_t shape[8], strides[8];
+  I shape[8], strides[8];
 };
 
-template <typename T>
-__global__ void strided_copy_kernel(T* out, const T* inp, ViewDims v, int64_t n) {
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-    int64_t rem = i, off = 0;
+// out: (n) contiguous over v.shape; inp: the strided view v. I is uint32_t whenever every
+// index fits (64-bit division is many instructions on a GPU), else int64_t.
+template <typename T, typename I>
+__global__ void strided_copy_kernel(T* out, const T* inp, ViewDims<I> v, I n) {
+  for (I i = blockIdx.x * (I)blockDim.x + threadIdx.x; i < n; i += (I)gridDim.x * blockDim.x) {
+    I rem = i, off = 0;
     for (int d = v.nd - 1; d >= 0; --d) {
-      off += (rem % v.shape[d]) * v.strides[d];
-      rem /= v.shape[d];
+      const I q = rem / v.shape[d];
+      off += (rem - q * v.shape[d]) * v.strides[d];
+      rem = q;
     }
     out[i] = inp[off];
   }
 }
 
+template <typename T, typename I>
+static void launch_strided_copy(T* out, const T* inp, const std::vector<int64_t>& shape,
+                                const std::vector<int64_t>& strides, int64_t n) {
+  ViewDims<I> v{static_cast<int>(shape.size()), {}, {}};
+  for (int d = 0; d < v.nd; ++d) v.shape[d] = static_cast<I>(shape[d]), v.strides[d] = static_cast<I>(strides[d]);
+  strided_copy_kernel<T, I><<<blocks_for(n), 256>>>(out, inp, v, static_cast<I>(n));
+}
+
 template <typename T>
 static void strided_copy(T* out, const T* inp, const std::vector<int64_t>& shape, const std::vector<int64_t>& strides) {
-  ViewDims v{static_cast<int>(shape.size()), {}, {}};
-  int64_t n = 1;
-  for (int d = 0; d < v.nd; ++d) v.shape[d] = shape[d], v.strides[d] = strides[d], n *= shape[d];
+  int64_t n = 1, extent = 1;
+  bool non_negative = true;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    n *= shape[d];
+    if (shape[d] > 0) extent += (shape[d] - 1) * strides[d];
+    non_negative = non_negative && strides[d] >= 0;
+  }
   if (n == 0) return;
-  strided_copy_kernel<<<blocks_for(n), 256>>>(out, inp, v, n);
+  // 32-bit indices when the output, the input's extent and a grid-stride step all fit.
+  if (non_negative && std::max(n, extent) < (int64_t(1) << 30)) launch_strided_copy<T, uint32_t>(out, inp, shape, strides, n);
+  else launch_strided_copy<T, int64_t>(out, inp, shape, strides, n);
   REPMLP_CUDA_LAUNCHED("strided_copy");
 }
 

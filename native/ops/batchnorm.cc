@@ -15,6 +15,7 @@
 // Reductions are two-level and deterministic: a double partial per (n, c) plane, computed
 // in parallel over the N*C planes, then summed per channel in a fixed order. The variance
 // is a second pass over (x - mean)^2, so large means do not cancel.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -229,7 +230,8 @@ static GradSums channel_grad_sums(float* dt_out, const float* dout, const float*
 void batchnorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* out,
                         const float* inp, const float* mean_saved, const float* invstd_saved, const float* weight,
                         const float* bias, int64_t N, int64_t C, int64_t HW, Act act) {
-  const double M = static_cast<double>(N * HW);
+  // (With no values, M = 1 keeps every sum 0 and the gradients 0, as on CUDA.)
+  const double M = static_cast<double>(std::max<int64_t>(N * HW, 1));
   std::vector<float> t_scale(act == Act::GELU ? C : 0);
   for (size_t c = 0; c < t_scale.size(); ++c)
     t_scale[c] = static_cast<float>(static_cast<double>(invstd_saved[c]) * weight[c]);

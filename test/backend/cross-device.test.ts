@@ -144,6 +144,12 @@ const CASES: Case[] = [
     run: ([x, w]) => conv2d(x, w, null, { padding: (k - 1) / 2, groups: 8 }),
   })),
   { name: 'conv2d depthwise 3x3 on a wide map (row kernel)', inputs: [f(2, 3, 4, 40), f(3, 1, 3, 3)], run: ([x, w]) => conv2d(x, w, null, { padding: 1, groups: 3 }) },
+  {
+    // 18 weight sums and 2 bias sums over 64 x 16 x 16 terms: each cut into parts (two-level reduction on CUDA)
+    name: 'conv2d depthwise 3x3 + bias over many planes (split weight and bias reductions)',
+    inputs: [f(64, 2, 16, 16), f(2, 1, 3, 3), f(2)],
+    run: ([x, w, b]) => conv2d(x, w, b, { padding: 1, groups: 2 }),
+  },
   { name: 'conv2d patch 2x2 stride 2', inputs: [f(2, 3, 8, 8), f(5, 3, 2, 2), f(5)], run: ([x, w, b]) => conv2d(x, w, b, { stride: 2 }) },
   { name: 'conv1x1 + bias', inputs: [f(2, 6, 5, 4), f(7, 6, 1, 1), f(7)], run: ([x, w, b]) => conv1x1(x, w, b) },
   { name: 'linear', inputs: [f(5, 12), f(7, 12), f(7)], run: ([x, w, b]) => linear(x, w, b) },

@@ -360,6 +360,9 @@ test('batchNorm2d kernels: native argument checks', () => {
     /batchnorm_backward_eval: expected a storage of at least 24 elements for inp but received one of 10/);
   assertThrows(() => native.batchnorm_backward_eval(st(out), st(w), st(b), st(out), null, st(inp), st(mean), st(invstd), st(w), null, 2, 3, 4, 1e-5, -1),
     /batchnorm_backward_eval: expected 0 \(none\), 1 \(ReLU\) or 2 \(GELU\) for act but received -1/);
+  // No values per channel (N = 0): every gradient sum is 0, never 0/0.
+  native.batchnorm_backward(st(out), st(w), st(b), st(out), null, st(inp), st(mean), st(invstd), st(w), null, 0, 3, 4, 0);
+  assert.equal([...w.toFloat32Array(), ...b.toFloat32Array()], [0, 0, 0, 0, 0, 0]);
   const nbt = tensor(BigInt64Array.from([5n]), [1], { device: DEVICE });
   assertThrows(() => native.add_scalar_i64(st(out), 1, 0, 1), /add_scalar_i64: expected an int64 storage for out but received float32/);
   assertThrows(() => native.add_scalar_i64(nbt.storage, 1, 1, 1), /add_scalar_i64: expected a storage of at least 2 elements for out but received one of 1/);
