@@ -112,10 +112,11 @@ export interface NativeAddon {
     strideH: number, strideW: number, padH: number, padW: number, groups: number,
   ): void;
   // batchnorm.cc (running buffers null: not updated)
-  // act: 0 none, 1 ReLU, 2 GELU applied to the output in the same pass. Backward takes the
-  // forward output for ReLU and the bias for GELU (null otherwise).
-  batchnorm_forward_train(out: S, meanSaved: S, invstdSaved: S, runningMean: S | null, runningVar: S | null, inp: S, weight: S, bias: S, N: number, C: number, HW: number, momentum: number, eps: number, act: number): void;
-  batchnorm_forward_eval(out: S, inp: S, runningMean: S, runningVar: S, weight: S, bias: S, N: number, C: number, HW: number, eps: number, act: number): void;
+  // act: 0 none, 1 ReLU, 2 GELU applied to the output in the same pass; residual: null, or added
+  // to the output in the same pass (only with act 0). Backward takes the forward output for
+  // ReLU and the bias for GELU (null otherwise).
+  batchnorm_forward_train(out: S, meanSaved: S, invstdSaved: S, runningMean: S | null, runningVar: S | null, inp: S, residual: S | null, weight: S, bias: S, N: number, C: number, HW: number, momentum: number, eps: number, act: number): void;
+  batchnorm_forward_eval(out: S, inp: S, residual: S | null, runningMean: S, runningVar: S, weight: S, bias: S, N: number, C: number, HW: number, eps: number, act: number): void;
   batchnorm_backward(dinp: S, dweight: S, dbias: S, dout: S, out: S | null, inp: S, meanSaved: S, invstdSaved: S, weight: S, bias: S | null, N: number, C: number, HW: number, act: number): void;
   batchnorm_backward_eval(dinp: S, dweight: S, dbias: S, dout: S, out: S | null, inp: S, runningMean: S, runningVar: S, weight: S, bias: S | null, N: number, C: number, HW: number, eps: number, act: number): void;
   add_scalar_i64(out: S, value: number, offset: number, n: number): void;

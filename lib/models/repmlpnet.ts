@@ -192,10 +192,10 @@ export class RepMLPBlock extends Module {
       sum = this.fc3Bn!.forward(fcS);
       free(fc, fcS);
       const convIn = reshape(parts, [-1, S, h, w]);
+      // each branch's BN adds the running sum in its output pass
       for (const k of this.reparamConvK) {
-        const c = this.repconv(k)!.forward(convIn);
-        const s = add(sum, c);
-        free(sum, c);
+        const s = this.repconv(k)!.forward(convIn, sum);
+        free(sum);
         sum = s;
       }
       free(convIn);
@@ -290,9 +290,10 @@ export class FFNBlock extends Module {
     this.ffnFc2 = this.registerModule('ffn_fc2', new ConvBN(hidden, C, 1, ctx));
   }
 
-  forward(x: Tensor): Tensor {
+  /** ffn(x), plus `residual` when given (added in ffn_fc2's BN pass). */
+  forward(x: Tensor, residual: Tensor | null = null): Tensor {
     const g = this.ffnFc1.forward(x);
-    const y = this.ffnFc2.forward(g);
+    const y = this.ffnFc2.forward(g, residual);
     g.dispose();
     return y;
   }
@@ -318,9 +319,8 @@ export class RepMLPNetUnit extends Module {
     const b = this.repmlpBlock.forward(a);
     const y = add(x, b);
     const c = this.prebn2.forward(y);
-    const d = this.ffnBlock.forward(c);
-    const z = add(y, d);
-    free(a, b, y, c, d);
+    const z = this.ffnBlock.forward(c, y);
+    free(a, b, y, c);
     return z;
   }
 }

@@ -154,13 +154,17 @@ export class BatchNorm2d extends Module {
     return this.buffer('num_batches_tracked');
   }
 
-  /** act(BN(x)); the activation (default none) is applied in the same pass. */
-  forward(x: Tensor, activation: BatchNormActivation = 'none'): Tensor {
+  /**
+   * act(BN(x)), or BN(x) + residual: the activation (default none) or the residual is applied
+   * in the same pass.
+   */
+  forward(x: Tensor, activation: BatchNormActivation = 'none', residual: Tensor | null = null): Tensor {
     return batchNorm2d(x, this.weight, this.bias, this.runningMean, this.runningVar, this.numBatchesTracked, {
       training: this.training,
       momentum: this.momentum,
       eps: this.eps,
       activation,
+      residual,
     });
   }
 }
@@ -192,9 +196,10 @@ export class ConvBN extends Module {
     this.activation = activation;
   }
 
-  forward(x: Tensor): Tensor {
+  /** act(bn(conv(x))), plus `residual` (a tensor of the output's shape) when given, in the BN's pass. */
+  forward(x: Tensor, residual: Tensor | null = null): Tensor {
     const c = this.conv.forward(x);
-    const y = this.bn.forward(c, this.activation);
+    const y = this.bn.forward(c, this.activation, residual);
     c.dispose();
     return y;
   }

@@ -5,7 +5,8 @@
 // in training; with the statistics constant in eval). An activation may follow in the same
 // pass (conv -> BN -> ReLU, conv -> BN -> GELU): its input is then never stored, and backward
 // takes ReLU's mask from the output and GELU's derivative at the input recomputed from x
-// (native/ops/batchnorm.cc).
+// (native/ops/batchnorm.cc). Or a residual may be added in the same pass (a branch summed into
+// another, a block's output into the residual stream).
 import { isGradEnabled, record } from '../autograd';
 import { checkSameDevice, checkTensor } from '../check';
 import { describe, fail, shapeStr } from '../errors';
@@ -26,6 +27,11 @@ export interface BatchNormOptions {
    * tensor fewer. Default 'none'.
    */
   activation?: BatchNormActivation;
+  /**
+   * A tensor of x's shape added to the output in the same pass: batchNorm2d(x) + residual, whose
+   * gradient is the output's. Not with an activation. Default none.
+   */
+  residual?: Tensor | null;
 }
 
 export type BatchNormActivation = 'none' | 'relu' | 'gelu';
@@ -88,6 +94,11 @@ export function batchNorm2d(
   if (typeof activation !== 'string' || !Object.hasOwn(ACT_CODES, activation))
     fail(OP, 'options.activation', "'none', 'relu' or 'gelu'", describe(activation));
   const act = ACT_CODES[activation];
+  let residual: Tensor | null = null;
+  if (opts.residual !== undefined && opts.residual !== null) {
+    residual = checkTensor(OP, 'options.residual', opts.residual, { shape: x.shape });
+    if (activation !== 'none') fail(OP, 'options.residual', `no residual with activation '${activation}'`, 'a Tensor');
+  }
   const rm = checkBuffer('runningMean', runningMean, C, !training);
   const rv = checkBuffer('runningVar', runningVar, C, !training);
   if ((rm === null) !== (rv === null))
@@ -97,14 +108,15 @@ export function batchNorm2d(
     nbt = checkTensor(OP, 'numBatchesTracked', numBatchesTracked, { dtype: 'int64' });
     if (nbt.numel !== 1) fail(OP, 'numBatchesTracked', 'a tensor of one element', `shape ${shapeStr(nbt.shape)}`);
   }
-  checkSameDevice(OP, { x, weight, bias, runningMean: rm, runningVar: rv, numBatchesTracked: nbt });
+  checkSameDevice(OP, { x, weight, bias, runningMean: rm, runningVar: rv, numBatchesTracked: nbt, 'options.residual': residual });
   const HW = H * W;
   if (training && N * HW < 2) fail(OP, 'x', 'more than 1 value per channel when training', `shape ${shapeStr(x.shape)}`);
 
   const device = x.device;
   const y = Tensor.empty(x.shape, { device });
-  const tracking = isGradEnabled() && (x.requiresGrad || weight.requiresGrad || bias.requiresGrad);
-  const name = activation === 'none' ? OP : `${OP}+${activation}`;
+  const inputs = residual ? [x, weight, bias, residual] : [x, weight, bias];
+  const tracking = isGradEnabled() && inputs.some((t) => t.requiresGrad);
+  const name = residual ? `${OP}+residual` : activation === 'none' ? OP : `${OP}+${activation}`;
   // Saved besides x, weight and the two statistics.
   const extra = activation === 'relu' ? [y] : activation === 'gelu' ? [bias] : [];
   const backward = (kernel: BackwardKernel) => (g: Tensor, saved: readonly Tensor[], needs: readonly boolean[]) => {
@@ -115,19 +127,22 @@ export function batchNorm2d(
     withDense([g, xs, ws, es ?? ws], (gd, xd, wd, ed) =>
       kernel(dx, dw, db, gd, xd, wd, s1, s2, activation === 'relu' ? ed : null, activation === 'gelu' ? ed : null),
     );
-    return keepNeeded([dx, dw, db], needs);
+    const grads = keepNeeded([dx, dw, db], needs);
+    // The residual's gradient is the output's (a view: a rule never returns g itself).
+    if (residual) grads.push(needs[3] ? g.view(g.shape, g.strides, g.offset) : null);
+    return grads;
   };
   if (training) {
     // mean, invstd: (C) batch statistics saved for backward
     const mean = Tensor.empty([C], { device });
     const invstd = Tensor.empty([C], { device });
-    withDense([x, weight, bias], (xd, wd, bd) =>
+    withDense([x, weight, bias, residual ?? x], (xd, wd, bd, rd) =>
       native.batchnorm_forward_train(y.storage, mean.storage, invstd.storage, rm?.storage ?? null, rv?.storage ?? null,
-        xd.storage, wd.storage, bd.storage, N, C, HW, momentum, eps, act),
+        xd.storage, residual ? rd.storage : null, wd.storage, bd.storage, N, C, HW, momentum, eps, act),
     );
     if (nbt) native.add_scalar_i64(nbt.storage, 1, nbt.offset, 1);
     if (tracking)
-      record(name, y, [x, weight, bias], [x, weight, mean, invstd, ...extra], backward((dx, dw, db, g, xd, wd, ms, is, out, bd) =>
+      record(name, y, inputs, [x, weight, mean, invstd, ...extra], backward((dx, dw, db, g, xd, wd, ms, is, out, bd) =>
         native.batchnorm_backward(dx.storage, dw.storage, db.storage, g.storage, out?.storage ?? null, xd.storage,
           ms.storage, is.storage, wd.storage, bd?.storage ?? null, N, C, HW, act),
       ));
@@ -135,14 +150,15 @@ export function batchNorm2d(
     invstd.dispose();
     return y;
   }
-  withDense([x, weight, bias], (xd, wd, bd) =>
-    native.batchnorm_forward_eval(y.storage, xd.storage, rm!.storage, rv!.storage, wd.storage, bd.storage, N, C, HW, eps, act),
+  withDense([x, weight, bias, residual ?? x], (xd, wd, bd, rd) =>
+    native.batchnorm_forward_eval(y.storage, xd.storage, residual ? rd.storage : null, rm!.storage, rv!.storage, wd.storage,
+      bd.storage, N, C, HW, eps, act),
   );
   if (tracking) {
     // The running statistics as they were in this forward pass (a later training step
     // updates the buffers in place).
     const m0 = clone(rm!), v0 = clone(rv!);
-    record(name, y, [x, weight, bias], [x, weight, m0, v0, ...extra], backward((dx, dw, db, g, xd, wd, ms, vs, out, bd) =>
+    record(name, y, inputs, [x, weight, m0, v0, ...extra], backward((dx, dw, db, g, xd, wd, ms, vs, out, bd) =>
       native.batchnorm_backward_eval(dx.storage, dw.storage, db.storage, g.storage, out?.storage ?? null, xd.storage,
         ms.storage, vs.storage, wd.storage, bd?.storage ?? null, N, C, HW, eps, act),
     ));

@@ -8,7 +8,8 @@
 // A fused activation (ops/activation.h) is a template parameter of the output pass and of
 // the gradient partial sums: the latter turn dout into dt = dout * act'(t) on the fly
 // (ReLU from the saved output, GELU from t recomputed from x) and write dt into dinp, which
-// the input-gradient pass then overwrites in place.
+// the input-gradient pass then overwrites in place. A residual, when given, is added in the
+// output pass (its gradient is dout itself).
 #include <algorithm>
 
 #include "activation.cuh"
@@ -155,15 +156,16 @@ __global__ void eval_scale_kernel(float* scale, const float* running_var, const 
     scale[c] = static_cast<float>(static_cast<double>(weight[c]) / sqrt(static_cast<double>(running_var[c]) + eps));
 }
 
-// out, inp: (N, C, HW); center, shift: (C) or null (zero); scale: (C).
-// out = act((inp - center[c]) * scale[c] + shift[c])
+// out, inp, residual: (N, C, HW), residual may be null; center, shift: (C) or null (zero); scale: (C).
+// out = act((inp - center[c]) * scale[c] + shift[c]) [+ residual]
 template <Act A>
-__global__ void affine_kernel(float* out, const float* inp, const float* center, const float* scale,
-                              const float* shift, int64_t C, int64_t HW, int64_t n) {
+__global__ void affine_kernel(float* out, const float* inp, const float* residual, const float* center,
+                              const float* scale, const float* shift, int64_t C, int64_t HW, int64_t n) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
     const int64_t c = (i / HW) % C;
     const float m = center ? center[c] : 0.f, b = shift ? shift[c] : 0.f;
-    out[i] = activate<A>((inp[i] - m) * scale[c] + b);
+    const float v = activate<A>((inp[i] - m) * scale[c] + b);
+    out[i] = residual ? v + residual[i] : v;
   }
 }
 
@@ -218,14 +220,15 @@ __global__ void add_scalar_i64_kernel(int64_t* out, int64_t value, int64_t n) {
 
 unsigned grid_of(int64_t blocks) { return static_cast<unsigned>(blocks); }
 
-// out = act((inp - center[c]) * scale[c] + shift[c]) over n = N*C*HW elements.
+// out = act((inp - center[c]) * scale[c] + shift[c]) [+ residual] over n = N*C*HW elements.
 void affine(float* out, const float* inp, const float* center, const float* scale, const float* shift, int64_t C,
-            int64_t HW, int64_t n, Act act) {
+            int64_t HW, int64_t n, Act act, const float* residual = nullptr) {
   if (n == 0) return;
+  const unsigned grid = blocks_for(n);
   switch (act) {
-    case Act::ReLU: affine_kernel<Act::ReLU><<<blocks_for(n), 256>>>(out, inp, center, scale, shift, C, HW, n); break;
-    case Act::GELU: affine_kernel<Act::GELU><<<blocks_for(n), 256>>>(out, inp, center, scale, shift, C, HW, n); break;
-    default: affine_kernel<Act::None><<<blocks_for(n), 256>>>(out, inp, center, scale, shift, C, HW, n);
+    case Act::ReLU: affine_kernel<Act::ReLU><<<grid, 256>>>(out, inp, residual, center, scale, shift, C, HW, n); break;
+    case Act::GELU: affine_kernel<Act::GELU><<<grid, 256>>>(out, inp, residual, center, scale, shift, C, HW, n); break;
+    default: affine_kernel<Act::None><<<grid, 256>>>(out, inp, residual, center, scale, shift, C, HW, n);
   }
   REPMLP_CUDA_LAUNCHED("batchnorm: affine_kernel");
 }
@@ -257,8 +260,9 @@ const float* grad_partials(double* part_dy, double* part_dyxmu, double* part_xmu
 }  // namespace
 
 void batchnorm_forward_train(float* out, float* mean_saved, float* invstd_saved, float* running_mean,
-                             float* running_var, const float* inp, const float* weight, const float* bias, int64_t N,
-                             int64_t C, int64_t HW, float momentum, float eps, bool update_running, Act act) {
+                             float* running_var, const float* inp, const float* residual, const float* weight,
+                             const float* bias, int64_t N, int64_t C, int64_t HW, float momentum, float eps,
+                             bool update_running, Act act) {
   if (C == 0) return;
   const int64_t M = N * HW, n = N * C * HW;
   const Split s = split_for(M, C);
@@ -278,18 +282,19 @@ void batchnorm_forward_train(float* out, float* mean_saved, float* invstd_saved,
                                               update_running ? running_var : nullptr, part, mean_d, mean_saved, weight,
                                               bias, C, s.parts, M, momentum, eps);
   REPMLP_CUDA_LAUNCHED("batchnorm_forward_train: finalize_var_kernel");
-  affine(out, inp, mean_saved, scale, shift, C, HW, n, act);
+  affine(out, inp, mean_saved, scale, shift, C, HW, n, act, residual);
 }
 
-void batchnorm_forward_eval(float* out, const float* inp, const float* running_mean, const float* running_var,
-                            const float* weight, const float* bias, int64_t N, int64_t C, int64_t HW, float eps, Act act) {
+void batchnorm_forward_eval(float* out, const float* inp, const float* residual, const float* running_mean,
+                            const float* running_var, const float* weight, const float* bias, int64_t N, int64_t C,
+                            int64_t HW, float eps, Act act) {
   const int64_t n = N * C * HW;
   if (n == 0) return;
   Scratch<char> scratch(sizeof(float) * C);
   float* scale = reinterpret_cast<float*>(scratch.get());
   eval_scale_kernel<<<blocks_for(C), 256>>>(scale, running_var, weight, C, eps);
   REPMLP_CUDA_LAUNCHED("batchnorm_forward_eval: eval_scale_kernel");
-  affine(out, inp, running_mean, scale, bias, C, HW, n, act);
+  affine(out, inp, running_mean, scale, bias, C, HW, n, act, residual);
 }
 
 void batchnorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* out,

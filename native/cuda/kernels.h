@@ -15,12 +15,14 @@ void conv2d_forward(float* out, const float* inp, const float* weight, const flo
 void conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight,
                      int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw,
                      int64_t strideH, int64_t strideW, int64_t padH, int64_t padW, int64_t groups);
-// batchnorm.cc (act: the activation fused after the affine output)
+// batchnorm.cc (act: the activation fused after the affine output; residual: null, or added to it)
 void batchnorm_forward_train(float* out, float* mean_saved, float* invstd_saved, float* running_mean,
-                             float* running_var, const float* inp, const float* weight, const float* bias, int64_t N,
-                             int64_t C, int64_t HW, float momentum, float eps, bool update_running, Act act);
-void batchnorm_forward_eval(float* out, const float* inp, const float* running_mean, const float* running_var,
-                            const float* weight, const float* bias, int64_t N, int64_t C, int64_t HW, float eps, Act act);
+                             float* running_var, const float* inp, const float* residual, const float* weight,
+                             const float* bias, int64_t N, int64_t C, int64_t HW, float momentum, float eps,
+                             bool update_running, Act act);
+void batchnorm_forward_eval(float* out, const float* inp, const float* residual, const float* running_mean,
+                            const float* running_var, const float* weight, const float* bias, int64_t N, int64_t C,
+                            int64_t HW, float eps, Act act);
 void batchnorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* out,
                         const float* inp, const float* mean_saved, const float* invstd_saved, const float* weight,
                         const float* bias, int64_t N, int64_t C, int64_t HW, Act act);

@@ -12,6 +12,10 @@
 // a read of t in the forward pass, two passes in the backward, and keeps t out of the
 // activation memory between them.
 //
+// A residual (a tensor of the output's shape) may be added in the same pass instead, out = t +
+// residual (conv branches summed into fc3_bn's output, an FFN's output into the unit's
+// residual stream); its gradient is dout itself, so backward does not change.
+//
 // Reductions are two-level and deterministic: a double partial per (n, c) plane, computed
 // in parallel over the N*C planes, then summed per channel in a fixed order. The variance
 // is a second pass over (x - mean)^2, so large means do not cancel.
@@ -109,26 +113,30 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void backward_plane(
   for (int64_t i = 0; i < HW; ++i) d[i] = k * (g[i] - md - (x[i] - m) * pr);
 }
 
-// out = act((inp - center[c]) * scale[c] + shift[c]) for every plane (n, c).
-// out, inp: (N, C, HW); center, scale, shift: (C)
+// out = act((inp - center[c]) * scale[c] + shift[c]) [+ residual] for every plane (n, c).
+// out, inp, residual: (N, C, HW), residual may be null; center, scale, shift: (C)
 void affine_planes(float* out, const float* inp, const float* center, const float* scale, const float* shift,
-                   int64_t N, int64_t C, int64_t HW, Act act) {
+                   int64_t N, int64_t C, int64_t HW, Act act, const float* residual = nullptr) {
   parallel_for(N * C, plane_grain(HW), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       affine_plane(out + p * HW, inp + p * HW, center[p % C], scale[p % C], shift[p % C], HW);
     }
-    activate_in_place(out + p0 * HW, (p1 - p0) * HW, act);
+    const int64_t o0 = p0 * HW, o1 = p1 * HW;
+    activate_in_place(out + o0, o1 - o0, act);
+    if (residual)
+      for (int64_t i = o0; i < o1; ++i) out[i] += residual[i];
   });
 }
 
 }  // namespace
 
-// Training forward. out, inp: (N, C, HW); mean_saved, invstd_saved: (C) batch mean and
-// 1/sqrt(biased var + eps), saved for backward; running_mean, running_var: (C), updated in
-// place when update_running; weight, bias: (C).
+// Training forward. out, inp, residual: (N, C, HW), residual may be null; mean_saved,
+// invstd_saved: (C) batch mean and 1/sqrt(biased var + eps), saved for backward; running_mean,
+// running_var: (C), updated in place when update_running; weight, bias: (C).
 void batchnorm_forward_train(float* out, float* mean_saved, float* invstd_saved, float* running_mean,
-                             float* running_var, const float* inp, const float* weight, const float* bias, int64_t N,
-                             int64_t C, int64_t HW, float momentum, float eps, bool update_running, Act act) {
+                             float* running_var, const float* inp, const float* residual, const float* weight,
+                             const float* bias, int64_t N, int64_t C, int64_t HW, float momentum, float eps,
+                             bool update_running, Act act) {
   const int64_t P = N * C, M = N * HW;
   std::vector<double> part(P), mean(C), ssd(C);
   parallel_for(P, plane_grain(HW), [&](int64_t p0, int64_t p1) {
@@ -157,7 +165,7 @@ void batchnorm_forward_train(float* out, float* mean_saved, float* invstd_saved,
       running_var[c] = static_cast<float>((1.0 - momentum) * running_var[c] + momentum * unbiased);
     }
   }
-  affine_planes(out, inp, mean_saved, scale.data(), shift.data(), N, C, HW, act);
+  affine_planes(out, inp, mean_saved, scale.data(), shift.data(), N, C, HW, act, residual);
 }
 
 // scale (C) = weight / sqrt(running_var + eps): eval's per-channel factor.
@@ -168,12 +176,13 @@ static std::vector<float> eval_scale(const float* running_var, const float* weig
   return scale;
 }
 
-// Eval forward with the running statistics. out, inp: (N, C, HW); running_mean,
-// running_var, weight, bias: (C)
-void batchnorm_forward_eval(float* out, const float* inp, const float* running_mean, const float* running_var,
-                            const float* weight, const float* bias, int64_t N, int64_t C, int64_t HW, float eps, Act act) {
+// Eval forward with the running statistics. out, inp, residual: (N, C, HW), residual may be
+// null; running_mean, running_var, weight, bias: (C)
+void batchnorm_forward_eval(float* out, const float* inp, const float* residual, const float* running_mean,
+                            const float* running_var, const float* weight, const float* bias, int64_t N, int64_t C,
+                            int64_t HW, float eps, Act act) {
   const std::vector<float> scale = eval_scale(running_var, weight, C, eps);
-  affine_planes(out, inp, running_mean, scale.data(), bias, N, C, HW, act);
+  affine_planes(out, inp, running_mean, scale.data(), bias, N, C, HW, act, residual);
 }
 
 // How backward gets from dout (the gradient of act(t)) to dt (that of BN's own output t):
@@ -312,6 +321,14 @@ Act act_arg(Args& a, size_t i) {
   return static_cast<Act>(act);
 }
 
+// The residual added to the output, or null. It cannot come with an activation: backward
+// takes ReLU's mask from the output, which the residual would change.
+const float* residual_arg(Args& a, size_t i, Act act, const Sizes& s) {
+  if (a.is_null(i)) return nullptr;
+  if (act != Act::None) a.fail_arg("residual", "null when act is not 0 (none)", "a Storage");
+  return a.f32(i, "residual", s.numel);
+}
+
 // What backward reads besides its usual inputs: the forward output at index i for ReLU and
 // the bias at index j for GELU; both are null otherwise.
 struct ActSaved {
@@ -330,15 +347,15 @@ ActSaved act_saved(Args& a, Act act, size_t i, size_t j, const Sizes& s) {
 }  // namespace
 
 // batchnorm_forward_train(out, meanSaved, invstdSaved, runningMean | null, runningVar | null,
-//                         inp, weight, bias, N, C, HW, momentum, eps, act)
+//                         inp, residual | null, weight, bias, N, C, HW, momentum, eps, act)
 // With null running buffers the running statistics are not updated.
 static Napi::Value batchnorm_forward_train(const Napi::CallbackInfo& info) {
-  Args a(info, "batchnorm_forward_train", 14);
-  const Sizes s = sizes(a, 8);
-  const double momentum = a.number(11, "momentum");
+  Args a(info, "batchnorm_forward_train", 15);
+  const Sizes s = sizes(a, 9);
+  const double momentum = a.number(12, "momentum");
   if (!(momentum >= 0 && momentum <= 1)) a.fail_arg("momentum", "a number in [0, 1]", std::to_string(momentum));
-  const float eps = eps_arg(a, 12);
-  const Act act = act_arg(a, 13);
+  const float eps = eps_arg(a, 13);
+  const Act act = act_arg(a, 14);
   if (s.N * s.HW < 2 && s.C > 0)
     a.fail_arg("N * HW", "more than 1 value per channel when training", std::to_string(s.N * s.HW));
   const bool update = !info[3].IsNull() || !info[4].IsNull();
@@ -348,33 +365,36 @@ static Napi::Value batchnorm_forward_train(const Napi::CallbackInfo& info) {
   float* rmean = update ? a.f32(3, "runningMean", s.C) : nullptr;
   float* rvar = update ? a.f32(4, "runningVar", s.C) : nullptr;
   const float* inp = a.f32(5, "inp", s.numel);
-  const float* weight = a.f32(6, "weight", s.C);
-  const float* bias = a.f32(7, "bias", s.C);
+  const float* residual = residual_arg(a, 6, act, s);
+  const float* weight = a.f32(7, "weight", s.C);
+  const float* bias = a.f32(8, "bias", s.C);
   const float m = static_cast<float>(momentum);
   if (a.device() == Device::CPU)
-    cpu::batchnorm_forward_train(out, mean, invstd, rmean, rvar, inp, weight, bias, s.N, s.C, s.HW, m, eps, update, act);
+    cpu::batchnorm_forward_train(out, mean, invstd, rmean, rvar, inp, residual, weight, bias, s.N, s.C, s.HW, m, eps,
+                                 update, act);
   else
-    REPMLP_CUDA(a, batchnorm_forward_train(out, mean, invstd, rmean, rvar, inp, weight, bias, s.N, s.C, s.HW, m, eps,
-                                           update, act));
+    REPMLP_CUDA(a, batchnorm_forward_train(out, mean, invstd, rmean, rvar, inp, residual, weight, bias, s.N, s.C, s.HW,
+                                           m, eps, update, act));
   return info.Env().Undefined();
 }
 
-// batchnorm_forward_eval(out, inp, runningMean, runningVar, weight, bias, N, C, HW, eps, act)
+// batchnorm_forward_eval(out, inp, residual | null, runningMean, runningVar, weight, bias, N, C, HW, eps, act)
 static Napi::Value batchnorm_forward_eval(const Napi::CallbackInfo& info) {
-  Args a(info, "batchnorm_forward_eval", 11);
-  const Sizes s = sizes(a, 6);
-  const float eps = eps_arg(a, 9);
-  const Act act = act_arg(a, 10);
+  Args a(info, "batchnorm_forward_eval", 12);
+  const Sizes s = sizes(a, 7);
+  const float eps = eps_arg(a, 10);
+  const Act act = act_arg(a, 11);
   float* out = a.f32(0, "out", s.numel);
   const float* inp = a.f32(1, "inp", s.numel);
-  const float* rmean = a.f32(2, "runningMean", s.C);
-  const float* rvar = a.f32(3, "runningVar", s.C);
-  const float* weight = a.f32(4, "weight", s.C);
-  const float* bias = a.f32(5, "bias", s.C);
+  const float* residual = residual_arg(a, 2, act, s);
+  const float* rmean = a.f32(3, "runningMean", s.C);
+  const float* rvar = a.f32(4, "runningVar", s.C);
+  const float* weight = a.f32(5, "weight", s.C);
+  const float* bias = a.f32(6, "bias", s.C);
   if (a.device() == Device::CPU)
-    cpu::batchnorm_forward_eval(out, inp, rmean, rvar, weight, bias, s.N, s.C, s.HW, eps, act);
+    cpu::batchnorm_forward_eval(out, inp, residual, rmean, rvar, weight, bias, s.N, s.C, s.HW, eps, act);
   else
-    REPMLP_CUDA(a, batchnorm_forward_eval(out, inp, rmean, rvar, weight, bias, s.N, s.C, s.HW, eps, act));
+    REPMLP_CUDA(a, batchnorm_forward_eval(out, inp, residual, rmean, rvar, weight, bias, s.N, s.C, s.HW, eps, act));
   return info.Env().Undefined();
 }
 

@@ -172,6 +172,16 @@ const CASES: Case[] = [
     inputs: [f(2, 5, 3, 4), f(5), f(5), ...bnState(5)],
     run: ([x, w, b, rm, rv]) => batchNorm2d(x, w, b, rm, rv, null, { training: false }),
   },
+  {
+    name: 'batchNorm2d train + residual (fused)',
+    inputs: [f(3, 4, 9, 7), f(4), f(4), ...bnState(4), f(3, 4, 9, 7)],
+    run: ([x, w, b, rm, rv, r]) => batchNorm2d(x, w, b, rm, rv, null, { training: true, residual: r }),
+  },
+  {
+    name: 'batchNorm2d eval + residual (fused)',
+    inputs: [f(2, 5, 3, 4), f(5), f(5), ...bnState(5), f(2, 5, 3, 4)],
+    run: ([x, w, b, rm, rv, r]) => batchNorm2d(x, w, b, rm, rv, null, { training: false, residual: r }),
+  },
   ...(['relu', 'gelu'] as const).flatMap((activation): Case[] => [
     {
       name: `batchNorm2d train + ${activation} (fused)`,

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { batchNorm2d, gelu, noGrad, relu, Rng, scope, tensor, zeros, type Tensor } from '../../lib/index';
+import { add, batchNorm2d, gelu, noGrad, relu, Rng, scope, tensor, zeros, type Tensor } from '../../lib/index';
 import type { BatchNormActivation } from '../../lib/ops/batchnorm';
 import { native } from '../../lib/native';
 import { assertClose, assertNoLeak, assertThrows, DEVICE, fixture, fromHost, gradcheck, randomInput } from '../helpers';
@@ -128,6 +128,28 @@ for (const act of ['relu', 'gelu'] as const) {
   });
 }
 
+test('batchNorm2d + residual (fused): training then eval match PyTorch\'s bn(x) + r, with dr', () => {
+  const m = module('residual');
+  for (const [mode, training] of [['train', true], ['eval', false]] as const) {
+    const step = `residual.${mode}`;
+    const x = fromHost(golden(`${step}.x`), true), r = fromHost(golden(`${step}.r`), true);
+    const y = batchNorm2d(x, m.weight, m.bias, m.runningMean, m.runningVar, m.numBatchesTracked, { training, residual: r });
+    assertClose(`batchNorm2d ${step} forward vs torch`, y, golden(`${step}.y`), TIGHT);
+    y.backward(fromHost(golden(`${step}.w`)));
+    assertClose(`batchNorm2d ${step} dx vs torch`, x.grad!, golden(`${step}.dx`), TIGHT);
+    assertClose(`batchNorm2d ${step} dr vs torch`, r.grad!, golden(`${step}.dr`), { rtol: 0, atol: 0 });
+    assertClose(`batchNorm2d ${step} dweight vs torch`, m.weight.grad!, golden(`${step}.dweight`), TIGHT);
+    assertClose(`batchNorm2d ${step} dbias vs torch`, m.bias.grad!, golden(`${step}.dbias`), TIGHT);
+    for (const p of [m.weight, m.bias]) {
+      p.grad!.dispose();
+      p.grad = null;
+    }
+    for (const t of [x, r, y]) t.dispose();
+  }
+  checkStats(m, 'residual');
+  dispose(m);
+});
+
 // float64 references: x (N, C, H, W) flat; stats per channel over (N, H, W).
 function refBatchNorm(x: Float64Array, shape: number[], w: Float64Array, b: Float64Array, stats: { mean: Float64Array; variance: Float64Array } | null, eps = 1e-5): Float64Array {
   const [N, C, H, W] = shape, HW = H * W, M = N * HW;
@@ -243,6 +265,39 @@ for (const act of ['relu', 'gelu'] as const) {
   });
 }
 
+test('batchNorm2d + residual (fused): training and eval vs a float64 reference and finite differences; equals add()', () => {
+  const rng = new Rng(41);
+  const shape = [3, 2, 2, 3];
+  const rm = zeros([2], { device: DEVICE }), rv = zeros([2], { device: DEVICE });
+  const addRef = (y: Float64Array, r: Float64Array) => y.map((v, i) => v + r[i]);
+  gradcheck({
+    name: 'batchNorm2d+residual train',
+    rng,
+    inputs: [randomInput(shape, rng), randomInput([2], rng, 0.5), randomInput([2], rng), randomInput(shape, rng)],
+    op: ([x, w, b, r]) => batchNorm2d(x, w, b, rm, rv, null, { training: true, residual: r }),
+    ref: ([x, w, b, r]) => addRef(refBatchNorm(x, shape, w, b, null), r),
+  });
+  const mean = Float64Array.from([0.3, -0.2]), variance = Float64Array.from([0.5, 2]);
+  const em = tensor(Float32Array.from(mean), [2], { device: DEVICE }), ev = tensor(Float32Array.from(variance), [2], { device: DEVICE });
+  gradcheck({
+    name: 'batchNorm2d+residual eval',
+    rng,
+    inputs: [randomInput(shape, rng), randomInput([2], rng), randomInput([2], rng), randomInput(shape, rng)],
+    op: ([x, w, b, r]) => batchNorm2d(x, w, b, em, ev, null, { training: false, residual: r }),
+    ref: ([x, w, b, r]) => addRef(refBatchNorm(x, shape, w, b, { mean, variance }), r),
+  });
+  // the same values as add(batchNorm2d(x), r), for a residual given as a permuted view
+  scope(() => {
+    const x = tensor(Float32Array.from({ length: 60 }, () => rng.normal()), [2, 3, 2, 5], { device: DEVICE });
+    const w = tensor([1, -0.5, 2], [3], { device: DEVICE }), b = tensor([0.1, 0, -1], [3], { device: DEVICE });
+    const r = tensor(Float32Array.from({ length: 60 }, () => rng.normal()), [2, 3, 5, 2], { device: DEVICE }).permute(0, 1, 3, 2);
+    const fused = batchNorm2d(x, w, b, null, null, null, { training: true, residual: r });
+    const unfused = add(batchNorm2d(x, w, b, null, null, null, { training: true }), r);
+    assertClose('batchNorm2d+residual fused vs add()', fused, unfused.toFloat32Array(), { rtol: 0, atol: 0 });
+  });
+  for (const t of [rm, rv, em, ev]) t.dispose();
+});
+
 test('batchNorm2d: momentum and eps options, no running buffers, a permuted input', () => {
   const rng = new Rng(5);
   const shape = [2, 3, 2, 2];
@@ -315,6 +370,11 @@ test('batchNorm2d: rejects bad arguments with clear messages', () => {
   assertThrows(() => bn({}, { training: true, activation: 'silu' }),
     /batchNorm2d: expected 'none', 'relu' or 'gelu' for options.activation but received 'silu'/);
   assertThrows(() => bn({}, { training: true, activation: 'toString' }), /batchNorm2d: expected 'none', 'relu' or 'gelu' for options.activation/);
+  const r3 = zeros([2, 3, 2, 1], { device: DEVICE }), r4 = zeros([2, 3, 2, 2], { device: DEVICE });
+  assertThrows(() => bn({}, { training: true, residual: r3 }), /batchNorm2d: expected shape \(2, 3, 2, 2\) for options.residual but received shape \(2, 3, 2, 1\)/);
+  assertThrows(() => bn({}, { training: true, residual: 'x' }), /batchNorm2d: expected a Tensor for options.residual but received 'x'/);
+  assertThrows(() => bn({}, { training: false, residual: r4, activation: 'relu' }),
+    /batchNorm2d: expected no residual with activation 'relu' for options.residual but received a Tensor/);
   const x1 = zeros([1, 3, 1, 1], { device: DEVICE });
   assertThrows(() => bn({ x: x1 }), /batchNorm2d: expected more than 1 value per channel when training for x but received shape \(1, 3, 1, 1\)/);
   const big = zeros([2, 3], { device: DEVICE });
@@ -324,7 +384,7 @@ test('batchNorm2d: rejects bad arguments with clear messages', () => {
   assertThrows(() => bn({ runningMean: needsGrad }), /batchNorm2d: expected a buffer that does not require grad for runningMean but received a tensor with requiresGrad true/);
   // nothing was updated by the failed calls
   assert.is(m.numBatchesTracked.item(), 0);
-  for (const t of [x, x3, w4, f1, i2, x1, big, offsetView, needsGrad]) t.dispose();
+  for (const t of [x, x3, w4, f1, i2, x1, big, offsetView, needsGrad, r3, r4]) t.dispose();
   dispose(m);
 });
 
@@ -332,18 +392,22 @@ test('batchNorm2d kernels: native argument checks', () => {
   const s = (n: number) => zeros([n], { device: DEVICE });
   const [out, mean, invstd, inp, w, b, small] = [s(24), s(3), s(3), s(24), s(3), s(3), s(10)];
   const st = (t: Tensor) => t.storage;
-  assertThrows(() => native.batchnorm_forward_train(st(small), st(mean), st(invstd), null, null, st(inp), st(w), st(b), 2, 3, 4, 0.1, 1e-5, 0),
+  assertThrows(() => native.batchnorm_forward_train(st(small), st(mean), st(invstd), null, null, st(inp), null, st(w), st(b), 2, 3, 4, 0.1, 1e-5, 0),
     /batchnorm_forward_train: expected a storage of at least 24 elements for out but received one of 10/);
-  assertThrows(() => native.batchnorm_forward_train(st(out), st(mean), st(invstd), st(mean), null, st(inp), st(w), st(b), 2, 3, 4, 0.1, 1e-5, 0),
+  assertThrows(() => native.batchnorm_forward_train(st(out), st(mean), st(invstd), st(mean), null, st(inp), null, st(w), st(b), 2, 3, 4, 0.1, 1e-5, 0),
     /batchnorm_forward_train: expected a Storage for runningVar but received null/);
-  assertThrows(() => native.batchnorm_forward_train(st(out), st(mean), st(invstd), null, null, st(inp), st(w), st(b), 1, 3, 1, 0.1, 1e-5, 0),
+  assertThrows(() => native.batchnorm_forward_train(st(out), st(mean), st(invstd), null, null, st(inp), null, st(w), st(b), 1, 3, 1, 0.1, 1e-5, 0),
     /batchnorm_forward_train: expected more than 1 value per channel when training for N \* HW but received 1/);
-  assertThrows(() => native.batchnorm_forward_train(st(out), st(mean), st(invstd), null, null, st(inp), st(w), st(b), 2, 3, 4, 0.1, 1e-5, 3),
+  assertThrows(() => native.batchnorm_forward_train(st(out), st(mean), st(invstd), null, null, st(inp), null, st(w), st(b), 2, 3, 4, 0.1, 1e-5, 3),
     /batchnorm_forward_train: expected 0 \(none\), 1 \(ReLU\) or 2 \(GELU\) for act but received 3/);
-  assertThrows(() => native.batchnorm_forward_eval(st(out), st(inp), st(mean), st(invstd), st(w), st(b), 2, 3, 4, -1, 0),
+  assertThrows(() => native.batchnorm_forward_eval(st(out), st(inp), null, st(mean), st(invstd), st(w), st(b), 2, 3, 4, -1, 0),
     /batchnorm_forward_eval: expected a positive finite number for eps but received -1/);
-  assertThrows(() => native.batchnorm_forward_eval(st(out), st(inp), st(mean), st(invstd), st(w), st(b), 2, 3, 4, 1e-5, 1.5),
+  assertThrows(() => native.batchnorm_forward_eval(st(out), st(inp), null, st(mean), st(invstd), st(w), st(b), 2, 3, 4, 1e-5, 1.5),
     /batchnorm_forward_eval: expected an integer for act but received 1.5/);
+  assertThrows(() => native.batchnorm_forward_eval(st(out), st(inp), st(small), st(mean), st(invstd), st(w), st(b), 2, 3, 4, 1e-5, 0),
+    /batchnorm_forward_eval: expected a storage of at least 24 elements for residual but received one of 10/);
+  assertThrows(() => native.batchnorm_forward_train(st(out), st(mean), st(invstd), null, null, st(inp), st(inp), st(w), st(b), 2, 3, 4, 0.1, 1e-5, 2),
+    /batchnorm_forward_train: expected null when act is not 0 \(none\) for residual but received a Storage/);
   assertThrows(() => native.batchnorm_backward(st(out), st(w), st(b), st(out), null, st(inp), st(mean), st(invstd), st(w), null, 2, 3, 4.5, 0),
     /batchnorm_backward: expected a non-negative integer for HW but received 4.5/);
   assertThrows(() => native.batchnorm_backward(st(out), st(w), st(b), st(out), null, st(inp), st(mean), st(invstd), st(w), null, 2, 3, 4, 1),
@@ -383,6 +447,9 @@ test('batchNorm2d: no leaks in a scope (training and eval, forward and backward)
       const g = tensor(Float32Array.from({ length: 24 }, () => rng.normal()), [2, 3, 2, 2], { device: DEVICE });
       batchNorm2d(x, w, b, rm, rv, nbt, { training: true }).backward(g);
       batchNorm2d(x, w, b, rm, rv, nbt, { training: false }).backward(g);
+      const r = tensor(Float32Array.from({ length: 24 }, () => rng.normal()), [2, 3, 2, 2], { device: DEVICE }).requiresGrad_();
+      batchNorm2d(x, w, b, rm, rv, nbt, { training: true, residual: r }).backward(g);
+      batchNorm2d(x, w, b, rm, rv, nbt, { training: false, residual: r.permute(0, 1, 3, 2) }).backward(g);
       for (const activation of ['relu', 'gelu'] as const) {
         batchNorm2d(x, w, b, rm, rv, nbt, { training: true, activation }).backward(g);
         batchNorm2d(x, w, b, rm, rv, nbt, { training: false, activation }).backward(g);
