@@ -3,89 +3,182 @@
 // RepMLPNet runs them: the FFN's first layer (BN -> GELU on 4C channels), the embeddings
 // (BN -> ReLU), a conv branch's BN summed into fc3_bn's output and an FFN's output added to the
 // residual stream. Fused and unfused are timed back to back on the same tensors, so their
-// ratio is robust to a noisy machine.
-// Run: npm run bench:fusion [-- --threads N] [--device cpu|cuda] [--quick]
-// (default device: CUDA when usable, as everywhere)
+// ratio is robust to a noisy machine; PyTorch runs the same composition (bench/peers/fusion.py,
+// eager, and through torch.compile on CUDA, which fuses it too).
+//
+//   npx tsx bench/fusion.ts [--quick] [--json] [--device cpu|cuda] [--threads N] [--no-peer]
+//       [--python PATH] [--warmup N] [--repeats N]
+import * as os from 'node:os';
 import {
-  add, batchNorm2d, defaultDevice, full, gelu, memoryStats, randn, relu, resetPeakMemoryStats, Rng, scope, setNumThreads,
-  type Device, type Tensor,
+  add, batchNorm2d, full, gelu, memoryStats, randn, relu, resetPeakMemoryStats, Rng, scope, type Tensor,
 } from '../lib/index';
-import { intOption, parseOptions } from './lib/args';
-import { measure } from './lib/stats';
-import { formatTable } from './lib/table';
+import { parseOptions } from './lib/args';
+import { describeMachine, log, makeContext, runPeer, syncOn, type Context } from './lib/context';
+import { measure, type Timing } from './lib/stats';
+import { formatTable, type Column } from './lib/table';
 
 const CMD = 'bench:fusion';
-const v = parseOptions(CMD, process.argv.slice(2), {});
-if (v.threads !== undefined) setNumThreads(intOption(CMD, v, 'threads', 1, 1, 64));
-const device = (v.device ?? defaultDevice()) as Device;
-if (device !== 'cpu' && device !== 'cuda') throw new Error(`${CMD}: expected cpu or cuda for --device but received ${String(device)}`);
-const quick = v.quick === true;
+const USAGE = `npm run bench:fusion [-- --quick] [--json] [--device cpu|cuda] [--threads N] [--no-peer] [--python PATH]
+  [--warmup N] [--repeats N]
+BatchNorm with a fused ReLU / GELU / residual against BatchNorm and a separate op, and PyTorch's eager
+(and, on CUDA, compiled) run of the same composition.`;
 
 type Fused = 'relu' | 'gelu' | 'residual';
-const cases: [string, number[], Fused][] = [
-  ['small FFN stage 1: 4C = 128, 16x16', [64, 128, 16, 16], 'gelu'],
-  ['small FFN stage 2: 4C = 256, 8x8', [64, 256, 8, 8], 'gelu'],
-  ['small FFN stage 3: 4C = 512, 4x4', [64, 512, 4, 4], 'gelu'],
-  ['small embedding: 32, 16x16', [64, 32, 16, 16], 'relu'],
-  ['T224 FFN stage 1: 4C = 256, 56x56 (batch 8)', [8, 256, 56, 56], 'gelu'],
-  ['T224 FFN stage 3: 4C = 1024, 14x14 (batch 8)', [8, 1024, 14, 14], 'gelu'],
-  ['small stage 1 branch sum: (B*C/S, S) = (1024, 2), 16x16', [1024, 2, 16, 16], 'residual'],
-  ['small stage 1 FFN residual: 32, 16x16', [64, 32, 16, 16], 'residual'],
-  ['T224 stage 3 FFN residual: 256, 14x14 (batch 8)', [8, 256, 14, 14], 'residual'],
-];
+interface Case {
+  id: string;
+  label: string;
+  shape: number[];
+  fused: Fused;
+}
 
-const rng = new Rng(0);
-const timing = quick ? { warmup: 1, repeats: 5, minSampleMs: 10 } : { warmup: 3, repeats: 15, minSampleMs: 20 };
-const rows = cases.flatMap(([name, shape, fusedOp]) => {
+const CASES: Case[] = [
+  { id: 'small-ffn-1', label: 'small FFN stage 1: 4C = 128, 16x16', shape: [64, 128, 16, 16], fused: 'gelu' },
+  { id: 'small-ffn-2', label: 'small FFN stage 2: 4C = 256, 8x8', shape: [64, 256, 8, 8], fused: 'gelu' },
+  { id: 'small-ffn-3', label: 'small FFN stage 3: 4C = 512, 4x4', shape: [64, 512, 4, 4], fused: 'gelu' },
+  { id: 'small-embed', label: 'small embedding: 32, 16x16', shape: [64, 32, 16, 16], fused: 'relu' },
+  { id: 't224-ffn-1', label: 'T224 FFN stage 1: 4C = 256, 56x56 (batch 8)', shape: [8, 256, 56, 56], fused: 'gelu' },
+  { id: 't224-ffn-3', label: 'T224 FFN stage 3: 4C = 1024, 14x14 (batch 8)', shape: [8, 1024, 14, 14], fused: 'gelu' },
+  { id: 'small-branch', label: 'small stage 1 branch sum: (B*C/S, S) = (1024, 2), 16x16', shape: [1024, 2, 16, 16], fused: 'residual' },
+  { id: 'small-ffn-res', label: 'small stage 1 FFN residual: 32, 16x16', shape: [64, 32, 16, 16], fused: 'residual' },
+  { id: 't224-ffn-res', label: 'T224 stage 3 FFN residual: 256, 14x14 (batch 8)', shape: [8, 256, 14, 14], fused: 'residual' },
+];
+// On CUDA the batch is 8x larger, so that a kernel's work outweighs its launch.
+const cudaShape = (s: number[]) => [s[0] * 8, ...s.slice(1)];
+
+interface Side {
+  infer: Timing;
+  train: Timing;
+  /** peak MiB allocated from a training forward to the end of its backward */
+  mib: number;
+}
+interface Row {
+  id: string;
+  label: string;
+  shape: number[];
+  fused: Fused;
+  unfused: Side;
+  repmlp: Side;
+  pytorch: { infer: Timing; train: Timing; compiledInfer: Timing | null; compiledTrain: Timing | null } | null;
+}
+
+function measureCase(c: Case, ctx: Context, rng: Rng): Row {
+  const device = ctx.device;
+  const shape = device === 'cuda' ? cudaShape(c.shape) : c.shape;
   const C = shape[1];
   const x = randn(shape, rng, { device }).requiresGrad_();
   const w = randn([C], rng, { device }).requiresGrad_();
   const b = randn([C], rng, { device }).requiresGrad_();
+  const r = randn(shape, rng, { device }).requiresGrad_();
   const rm = full([C], 0, { device }), rv = full([C], 1, { device });
   const g = randn(shape, rng, { device });
-  const r = randn(shape, rng, { device }).requiresGrad_();
-  const sync = () => void w.toFloat32Array();
-  const run = (fused: boolean, training: boolean): Tensor => {
-    if (fusedOp === 'residual')
-      return fused ? batchNorm2d(x, w, b, rm, rv, null, { training, residual: r }) : add(batchNorm2d(x, w, b, rm, rv, null, { training }), r);
-    const y = batchNorm2d(x, w, b, rm, rv, null, { training, activation: fused ? fusedOp : 'none' });
-    return fused ? y : fusedOp === 'relu' ? relu(y) : gelu(y);
-  };
-  const clearGrads = () => {
-    for (const t of [x, w, b, r]) {
-      t.grad?.dispose();
-      t.grad = null;
-    }
-  };
-  // Peak bytes allocated from the forward to the end of backward, over what was live before.
-  const peak = (fused: boolean) => {
-    const stats = () => memoryStats()[device]!;
-    const base = stats().allocatedBytes;
-    resetPeakMemoryStats(device);
-    scope(() => run(fused, true).backward(g));
-    clearGrads();
-    return (stats().peakAllocatedBytes - base) / 2 ** 20;
-  };
-  const out = [false, true].map((fused) => ({
-    infer: measure(() => scope(() => void run(fused, false)), sync, timing).ms,
-    train: measure(() => scope(() => {
+  const leaves = [x, w, b, r];
+  try {
+    const run = (fused: boolean, training: boolean): Tensor => {
+      if (c.fused === 'residual')
+        return fused ? batchNorm2d(x, w, b, rm, rv, null, { training, residual: r }) : add(batchNorm2d(x, w, b, rm, rv, null, { training }), r);
+      const y = batchNorm2d(x, w, b, rm, rv, null, { training, activation: fused ? c.fused : 'none' });
+      return fused ? y : c.fused === 'relu' ? relu(y) : gelu(y);
+    };
+    const clearGrads = () => {
+      for (const t of leaves) {
+        t.grad?.dispose();
+        t.grad = null;
+      }
+    };
+    const sync = () => syncOn(w);
+    const step = (fused: boolean) => scope(() => {
       run(fused, true).backward(g);
       clearGrads();
-    }), sync, timing).ms,
-    mib: peak(fused),
-  }));
-  for (const t of [x, w, b, rm, rv, g, r]) t.dispose();
-  const [u, f] = out;
-  return [[
-    name, `(${shape.join(', ')})`, `bn+${fusedOp}`,
-    u.infer.toFixed(3), f.infer.toFixed(3), (u.infer / f.infer).toFixed(2),
-    u.train.toFixed(3), f.train.toFixed(3), (u.train / f.train).toFixed(2),
-    u.mib.toFixed(1), f.mib.toFixed(1),
-  ]];
-});
-console.log(`${CMD}: ${device}; median ms; speed-up = unfused / fused; MiB: peak allocated during forward + backward`);
-console.log(formatTable(
-  ['case', 'input', 'op', 'eval fwd', 'fused', 'speed-up', 'train fwd+bwd', 'fused', 'speed-up', 'MiB', 'fused']
-    .map((header, i) => ({ header, cell: (r: string[]) => r[i], align: i > 2 ? 'right' as const : 'left' as const })),
-  rows,
-));
+    });
+    const side = (fused: boolean): Side => {
+      const infer = measure(() => scope(() => void run(fused, false)), sync, ctx.timing);
+      const train = measure(() => step(fused), sync, ctx.timing);
+      const stats = () => memoryStats()[device]!;
+      const base = stats().allocatedBytes;
+      resetPeakMemoryStats(device);
+      step(fused);
+      return { infer, train, mib: (stats().peakAllocatedBytes - base) / 2 ** 20 };
+    };
+    const unfused = side(false), repmlp = side(true);
+    return { id: c.id, label: c.label, shape, fused: c.fused, unfused, repmlp, pytorch: null };
+  } finally {
+    for (const t of [...leaves, rm, rv, g]) t.dispose();
+  }
+}
+
+function main(): void {
+  const v = parseOptions(CMD, process.argv.slice(2), {});
+  if (v.help) {
+    console.log(USAGE);
+    return;
+  }
+  const ctx = makeContext(CMD, v, {
+    full: { warmup: 3, repeats: 15, minSampleMs: 20 },
+    quick: { warmup: 1, repeats: 5, minSampleMs: 10 },
+  });
+  const cases = ctx.quick ? CASES.filter((c) => c.id.startsWith('small')) : CASES;
+  const machine = describeMachine(ctx);
+  log(`${CMD}: ${cases.length} cases on ${ctx.device}, ${ctx.threads} threads${ctx.quick ? ' (quick)' : ''}`);
+  const rng = new Rng(0);
+  const rows = cases.map((c) => {
+    const row = measureCase(c, ctx, rng);
+    log(`  ${c.id}: train fwd+bwd ${row.unfused.train.ms.toFixed(3)} -> ${row.repmlp.train.ms.toFixed(3)} ms fused`);
+    return row;
+  });
+
+  type PeerRow = { id: string; infer: Timing; train: Timing; compiledInfer: Timing | null; compiledTrain: Timing | null };
+  type PeerDoc = { peer: string; threads: number; device: string; compile: string | null; rows: PeerRow[] };
+  const peer = runPeer<PeerDoc>(ctx, 'fusion.py', {
+    device: ctx.device, threads: ctx.threads, timing: ctx.timing, compile: ctx.device === 'cuda',
+    cases: rows.map((r) => ({ id: r.id, shape: r.shape, fused: r.fused })),
+  });
+  if (peer.ok) for (const p of peer.value.rows) {
+    const row = rows.find((r) => r.id === p.id);
+    if (row) row.pytorch = { infer: p.infer, train: p.train, compiledInfer: p.compiledInfer, compiledTrain: p.compiledTrain };
+  } else log(`${CMD}: PyTorch peer: ${peer.error}`);
+  machine.loadEnd = os.loadavg()[0];
+
+  const notes = [
+    'median ms per call; eval: BN in eval mode, no gradients; train: forward in training mode + backward to x, weight, bias (and the residual)',
+    'x fused: unfused / fused repmlp time; torch: PyTorch eager running the same composition (bn then F.relu / F.gelu / +); x torch: torch / repmlp fused',
+    'MiB: peak allocated from a training forward to the end of its backward (repmlp, unfused / fused)',
+    ...(peer.ok && peer.value.compile ? [`PyTorch compiled: ${peer.value.compile}`] : []),
+    ...(peer.ok ? [] : [`PyTorch peer: ${peer.error}`]),
+  ];
+  if (ctx.json) {
+    process.stdout.write(JSON.stringify({
+      command: CMD, machine, options: { timing: ctx.timing },
+      peer: peer.ok ? { name: peer.value.peer, threads: peer.value.threads, compile: peer.value.compile } : { error: peer.error },
+      rows, notes,
+    }) + '\n');
+    return;
+  }
+  console.log(`${machine.cpu}${machine.gpu ? `, ${machine.gpu}` : ''}; ${machine.device}, ${machine.threads} threads; repmlp ${machine.repmlp}, ${peer.ok ? peer.value.peer : 'no PyTorch peer'}; load ${machine.loadStart.toFixed(2)} -> ${machine.loadEnd?.toFixed(2)}`);
+  const ms = (t: Timing | null | undefined) => (t ? t.ms.toFixed(3) : '-');
+  const ratio = (a: Timing | null | undefined, b: Timing) => (a ? (a.ms / b.ms).toFixed(2) : '-');
+  const compiled = rows.some((r) => r.pytorch?.compiledTrain);
+  const cols: Column<Row>[] = [
+    { header: 'case', cell: (r) => r.label, align: 'left' },
+    { header: 'input', cell: (r) => `(${r.shape.join(', ')})`, align: 'left' },
+    { header: 'op', cell: (r) => `bn+${r.fused}`, align: 'left' },
+    { header: 'eval unfused', cell: (r) => ms(r.unfused.infer), align: 'right' },
+    { header: 'fused', cell: (r) => ms(r.repmlp.infer), align: 'right' },
+    { header: 'x fused', cell: (r) => ratio(r.unfused.infer, r.repmlp.infer), align: 'right' },
+    { header: 'torch', cell: (r) => ms(r.pytorch?.infer), align: 'right' },
+    { header: 'x torch', cell: (r) => ratio(r.pytorch?.infer, r.repmlp.infer), align: 'right' },
+    { header: 'train unfused', cell: (r) => ms(r.unfused.train), align: 'right' },
+    { header: 'fused', cell: (r) => ms(r.repmlp.train), align: 'right' },
+    { header: 'x fused', cell: (r) => ratio(r.unfused.train, r.repmlp.train), align: 'right' },
+    { header: 'torch', cell: (r) => ms(r.pytorch?.train), align: 'right' },
+    { header: 'x torch', cell: (r) => ratio(r.pytorch?.train, r.repmlp.train), align: 'right' },
+    ...(compiled ? [
+      { header: 'compiled eval', cell: (r: Row) => ms(r.pytorch?.compiledInfer), align: 'right' as const },
+      { header: 'compiled train', cell: (r: Row) => ms(r.pytorch?.compiledTrain), align: 'right' as const },
+    ] : []),
+    { header: 'MiB', cell: (r) => `${r.unfused.mib.toFixed(1)} / ${r.repmlp.mib.toFixed(1)}`, align: 'right' },
+  ];
+  console.log(formatTable(cols, rows));
+  for (const n of notes) console.log(`  ${n}`);
+}
+
+main();
