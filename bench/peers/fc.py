@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import compile_support, emit, gemm_peak, measure, read_spec, setup, sync_fn  # noqa: E402
+from harness import compile_plan, document, emit, gemm_peak, measure, read_spec, setup, sync_fn  # noqa: E402
 from repmlpnet_torch import RepMLPBlock  # noqa: E402
 
 
@@ -73,23 +73,15 @@ def main():
     dev = setup(spec)
     sync = sync_fn(dev)
     timing = spec["timing"]
-    can_compile, why_not = compile_support(dev)
-    want_compile = bool(spec.get("compile"))
+    use_compile, compile_note = compile_plan(spec, dev)
     rows = []
     for c in spec["cases"]:
         fn, args, backward = BUILD[c["kind"]](c, dev)
         row = {"id": c["id"], "eager": measure(runner(fn, args, backward), sync, timing), "compiled": None}
-        if want_compile and can_compile:
+        if use_compile:
             row["compiled"] = measure(runner(torch.compile(fn), args, backward), sync, timing)
         rows.append(row)
-    emit({
-        "peer": f"pytorch {torch.__version__}",
-        "threads": torch.get_num_threads(),
-        "device": str(dev),
-        "gemmPeak": gemm_peak(dev, timing),
-        "compile": None if not want_compile else ("torch.compile" if can_compile else f"skipped: {why_not}"),
-        "rows": rows,
-    })
+    emit(document(dev, compile_note, rows, gemmPeak=gemm_peak(dev, timing)))
 
 
 if __name__ == "__main__":

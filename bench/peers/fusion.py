@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import compile_support, emit, measure, read_spec, setup, sync_fn  # noqa: E402
+from harness import compile_plan, document, emit, measure, read_spec, setup, sync_fn  # noqa: E402
 
 
 class BnThen(torch.nn.Module):
@@ -30,19 +30,24 @@ class BnThen(torch.nn.Module):
         return y + r
 
 
-def runners(module, x, r, g):
+def timings(fn, module, x, r, g, sync, timing):
+    """(eval, train) medians of fn (the module, or its compiled form): eval mode without
+    gradients, then a training-mode forward + backward."""
     leaves = (x, r)
 
     def infer():
         with torch.no_grad():
-            module(x, r)
+            fn(x, r)
 
     def train():
         for t in leaves:
             t.grad = None
         module.zero_grad(set_to_none=True)
-        module(x, r).backward(g)
-    return infer, train
+        fn(x, r).backward(g)
+    module.eval()
+    t_infer = measure(infer, sync, timing)
+    module.train()
+    return t_infer, measure(train, sync, timing)
 
 
 def main():
@@ -50,8 +55,7 @@ def main():
     dev = setup(spec)
     sync = sync_fn(dev)
     timing = spec["timing"]
-    can_compile, why_not = compile_support(dev)
-    want_compile = bool(spec.get("compile"))
+    use_compile, compile_note = compile_plan(spec, dev)
     rows = []
     for c in spec["cases"]:
         shape = c["shape"]
@@ -60,27 +64,11 @@ def main():
         r = torch.randn(*shape, device=dev, requires_grad=c["fused"] == "residual")
         g = torch.randn(*shape, device=dev)
         row = {"id": c["id"], "compiledInfer": None, "compiledTrain": None}
-        variants = [("", module)]
-        if want_compile and can_compile:
-            variants.append(("compiled", torch.compile(module)))
-        for prefix, m in variants:
-            infer, train = runners(m, x, r, g)
-            module.eval()
-            t_infer = measure(infer, sync, timing)
-            module.train()
-            t_train = measure(train, sync, timing)
-            if prefix:
-                row["compiledInfer"], row["compiledTrain"] = t_infer, t_train
-            else:
-                row["infer"], row["train"] = t_infer, t_train
+        row["infer"], row["train"] = timings(module, module, x, r, g, sync, timing)
+        if use_compile:
+            row["compiledInfer"], row["compiledTrain"] = timings(torch.compile(module), module, x, r, g, sync, timing)
         rows.append(row)
-    emit({
-        "peer": f"pytorch {torch.__version__}",
-        "threads": torch.get_num_threads(),
-        "device": str(dev),
-        "compile": None if not want_compile else ("torch.compile" if can_compile else f"skipped: {why_not}"),
-        "rows": rows,
-    })
+    emit(document(dev, compile_note, rows))
 
 
 if __name__ == "__main__":

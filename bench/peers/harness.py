@@ -60,6 +60,21 @@ def compile_support(device):
     return True, None
 
 
+def compile_plan(spec, device):
+    """(whether to time torch.compile too, the note for the JSON document): when the spec asks
+    for it and torch can; the note says why not otherwise, and is None when it was not asked."""
+    if not spec.get("compile"):
+        return False, None
+    ok, why_not = compile_support(device)
+    return ok, "torch.compile" if ok else f"skipped: {why_not}"
+
+
+def document(device, compile_note, rows, **extra):
+    """The JSON document a peer prints: who ran, where, the compile note and the rows."""
+    return {"peer": f"pytorch {torch.__version__}", "threads": torch.get_num_threads(), "device": str(device),
+            "compile": compile_note, "rows": rows, **extra}
+
+
 def gemm_peak(device, timing):
     n = 4096 if device.type == "cuda" else 1024
     a = torch.randn(n, n, device=device)
