@@ -23,9 +23,19 @@ namespace {
 
 constexpr int kThreads = 256;  // a multiple of 32: block_sum_all relies on whole warps
 
+// Element indices are of type I in every kernel below: uint32_t whenever every index of the
+// tensor, and a grid-stride step past the last, fits (64-bit division is many instructions on
+// a GPU, and these kernels divide once or twice per element), else int64_t.
+template <typename F>
+void with_index_type(int64_t n, F&& f) {
+  if (n < (int64_t(1) << 30)) f(uint32_t{0});
+  else f(int64_t{0});
+}
+
 // The element of channel c at position j of its M = N*HW values. inp: (N, C, HW)
-__device__ __forceinline__ int64_t channel_index(int64_t j, int64_t c, int64_t C, int64_t HW) {
-  const int64_t n = j / HW;
+template <typename I>
+__device__ __forceinline__ I channel_index(I j, I c, I C, I HW) {
+  const I n = j / HW;
   return (n * C + c) * HW + (j - n * HW);
 }
 
@@ -43,19 +53,20 @@ Split split_for(int64_t M, int64_t C) {
 
 // part: (C, parts); inp: (N, C, HW); center: (C) or null.
 // part[c, p] = sum over values j of block p of channel c of x (center null) or (x - center[c])^2.
-__global__ void channel_partial_kernel(double* part, const float* inp, const double* center, int64_t C, int64_t HW,
-                                       int64_t M, int64_t per, int64_t parts) {
+template <typename I>
+__global__ void channel_partial_kernel(double* part, const float* inp, const double* center, I C, I HW, int64_t M,
+                                       int64_t per, int64_t parts) {
   const int64_t c = blockIdx.x / parts, p = blockIdx.x % parts;
-  const int64_t j0 = p * per, j1 = min(M, j0 + per);
+  const I j0 = static_cast<I>(p * per), j1 = static_cast<I>(min(M, p * per + per)), ci = static_cast<I>(c);
   double acc = 0;
   if (center) {
     const double m = center[c];
-    for (int64_t j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
-      const double d = static_cast<double>(inp[channel_index(j, c, C, HW)]) - m;
+    for (I j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
+      const double d = static_cast<double>(inp[channel_index(j, ci, C, HW)]) - m;
       acc += d * d;
     }
   } else {
-    for (int64_t j = j0 + threadIdx.x; j < j1; j += blockDim.x) acc += static_cast<double>(inp[channel_index(j, c, C, HW)]);
+    for (I j = j0 + threadIdx.x; j < j1; j += blockDim.x) acc += static_cast<double>(inp[channel_index(j, ci, C, HW)]);
   }
   acc = block_sum_all(acc);
   if (threadIdx.x == 0) part[c * parts + p] = acc;
@@ -82,18 +93,18 @@ struct ActGrad {
 
 // part_dy, part_dyxmu, part_xmu: (C, parts); dout, inp: (N, C, HW); mean: (C).
 // Partial sums of dy, dy * (x - mean[c]) and x - mean[c], with dy = dout * act'(t).
-template <Act A>
+template <Act A, typename I>
 __global__ void grad_partial_kernel(double* part_dy, double* part_dyxmu, double* part_xmu, ActGrad ag,
-                                    const float* dout, const float* inp, const float* mean, int64_t C, int64_t HW,
-                                    int64_t M, int64_t per, int64_t parts) {
+                                    const float* dout, const float* inp, const float* mean, I C, I HW, int64_t M,
+                                    int64_t per, int64_t parts) {
   const int64_t c = blockIdx.x / parts, p = blockIdx.x % parts;
-  const int64_t j0 = p * per, j1 = min(M, j0 + per);
+  const I j0 = static_cast<I>(p * per), j1 = static_cast<I>(min(M, p * per + per)), ci = static_cast<I>(c);
   const float mf = mean[c];
   const float ts = A == Act::GELU ? ag.t_scale[c] : 0.f, tb = A == Act::GELU ? ag.t_shift[c] : 0.f;
   const double m = mf;
   double a = 0, b = 0, d = 0;
-  for (int64_t j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
-    const int64_t k = channel_index(j, c, C, HW);
+  for (I j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
+    const I k = channel_index(j, ci, C, HW);
     const float x = inp[k];
     const float gf = act_grad<A>(dout[k], A == Act::ReLU ? ag.out[k] : 0.f, x, mf, ts, tb);
     if (A != Act::None) ag.dt[k] = gf;
@@ -158,11 +169,11 @@ __global__ void eval_scale_kernel(float* scale, const float* running_var, const 
 
 // out, inp, residual: (N, C, HW), residual may be null; center, shift: (C) or null (zero); scale: (C).
 // out = act((inp - center[c]) * scale[c] + shift[c]) [+ residual]
-template <Act A>
+template <Act A, typename I>
 __global__ void affine_kernel(float* out, const float* inp, const float* residual, const float* center,
-                              const float* scale, const float* shift, int64_t C, int64_t HW, int64_t n) {
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t c = (i / HW) % C;
+                              const float* scale, const float* shift, I C, I HW, I n) {
+  for (I i = blockIdx.x * (I)blockDim.x + threadIdx.x; i < n; i += (I)gridDim.x * blockDim.x) {
+    const I c = (i / HW) % C;
     const float m = center ? center[c] : 0.f, b = shift ? shift[c] : 0.f;
     const float v = activate<A>((inp[i] - m) * scale[c] + b);
     out[i] = residual ? v + residual[i] : v;
@@ -204,10 +215,11 @@ __global__ void eval_invstd_kernel(float* invstd, const float* running_var, int6
 }
 
 // dinp, dout, inp: (N, C, HW); k, mdy, proj, mean: (C). dinp = k * (dy - mdy - (x - mean) * proj)
+template <typename I>
 __global__ void dinp_train_kernel(float* dinp, const float* dout, const float* inp, const float* k, const float* mdy,
-                                  const float* proj, const float* mean, int64_t C, int64_t HW, int64_t n) {
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t c = (i / HW) % C;
+                                  const float* proj, const float* mean, I C, I HW, I n) {
+  for (I i = blockIdx.x * (I)blockDim.x + threadIdx.x; i < n; i += (I)gridDim.x * blockDim.x) {
+    const I c = (i / HW) % C;
     dinp[i] = k[c] * (dout[i] - mdy[c] - (inp[i] - mean[c]) * proj[c]);
   }
 }
@@ -225,11 +237,15 @@ void affine(float* out, const float* inp, const float* center, const float* scal
             int64_t HW, int64_t n, Act act, const float* residual = nullptr) {
   if (n == 0) return;
   const unsigned grid = blocks_for(n);
-  switch (act) {
-    case Act::ReLU: affine_kernel<Act::ReLU><<<grid, 256>>>(out, inp, residual, center, scale, shift, C, HW, n); break;
-    case Act::GELU: affine_kernel<Act::GELU><<<grid, 256>>>(out, inp, residual, center, scale, shift, C, HW, n); break;
-    default: affine_kernel<Act::None><<<grid, 256>>>(out, inp, residual, center, scale, shift, C, HW, n);
-  }
+  with_index_type(n, [&](auto zero) {
+    using I = decltype(zero);
+    const I c = static_cast<I>(C), hw = static_cast<I>(HW), ni = static_cast<I>(n);
+    switch (act) {
+      case Act::ReLU: affine_kernel<Act::ReLU, I><<<grid, 256>>>(out, inp, residual, center, scale, shift, c, hw, ni); break;
+      case Act::GELU: affine_kernel<Act::GELU, I><<<grid, 256>>>(out, inp, residual, center, scale, shift, c, hw, ni); break;
+      default: affine_kernel<Act::None, I><<<grid, 256>>>(out, inp, residual, center, scale, shift, c, hw, ni);
+    }
+  });
   REPMLP_CUDA_LAUNCHED("batchnorm: affine_kernel");
 }
 
@@ -240,19 +256,23 @@ const float* grad_partials(double* part_dy, double* part_dyxmu, double* part_xmu
                            const float* dout, const float* inp, const float* mean, int64_t C, int64_t HW, int64_t M,
                            const Split& s) {
   const unsigned grid = grid_of(C * s.parts);
-  switch (act) {
-    case Act::ReLU:
-      grad_partial_kernel<Act::ReLU><<<grid, kThreads>>>(part_dy, part_dyxmu, part_xmu, ag, dout, inp, mean, C, HW, M,
-                                                         s.per, s.parts);
-      break;
-    case Act::GELU:
-      grad_partial_kernel<Act::GELU><<<grid, kThreads>>>(part_dy, part_dyxmu, part_xmu, ag, dout, inp, mean, C, HW, M,
-                                                         s.per, s.parts);
-      break;
-    default:
-      grad_partial_kernel<Act::None><<<grid, kThreads>>>(part_dy, part_dyxmu, part_xmu, ag, dout, inp, mean, C, HW, M,
-                                                         s.per, s.parts);
-  }
+  with_index_type(M * C, [&](auto zero) {
+    using I = decltype(zero);
+    const I c = static_cast<I>(C), hw = static_cast<I>(HW);
+    switch (act) {
+      case Act::ReLU:
+        grad_partial_kernel<Act::ReLU, I><<<grid, kThreads>>>(part_dy, part_dyxmu, part_xmu, ag, dout, inp, mean, c, hw,
+                                                              M, s.per, s.parts);
+        break;
+      case Act::GELU:
+        grad_partial_kernel<Act::GELU, I><<<grid, kThreads>>>(part_dy, part_dyxmu, part_xmu, ag, dout, inp, mean, c, hw,
+                                                              M, s.per, s.parts);
+        break;
+      default:
+        grad_partial_kernel<Act::None, I><<<grid, kThreads>>>(part_dy, part_dyxmu, part_xmu, ag, dout, inp, mean, c, hw,
+                                                              M, s.per, s.parts);
+    }
+  });
   REPMLP_CUDA_LAUNCHED("batchnorm: grad_partial_kernel");
   return act == Act::None ? dout : ag.dt;
 }
@@ -272,12 +292,19 @@ void batchnorm_forward_train(float* out, float* mean_saved, float* invstd_saved,
   double* mean_d = part + C * s.parts;
   float* scale = reinterpret_cast<float*>(mean_d + C);
   float* shift = scale + C;
-  channel_partial_kernel<<<grid_of(C * s.parts), kThreads>>>(part, inp, nullptr, C, HW, M, s.per, s.parts);
-  REPMLP_CUDA_LAUNCHED("batchnorm_forward_train: channel_partial_kernel");
+  // sums of x, then of (x - mean)^2, per (channel, part)
+  const auto partials = [&](const double* center) {
+    with_index_type(n, [&](auto zero) {
+      using I = decltype(zero);
+      channel_partial_kernel<I><<<grid_of(C * s.parts), kThreads>>>(part, inp, center, static_cast<I>(C),
+                                                                     static_cast<I>(HW), M, s.per, s.parts);
+    });
+    REPMLP_CUDA_LAUNCHED("batchnorm_forward_train: channel_partial_kernel");
+  };
+  partials(nullptr);
   finalize_mean_kernel<<<blocks_for(C), 256>>>(mean_d, mean_saved, part, C, s.parts, M);
   REPMLP_CUDA_LAUNCHED("batchnorm_forward_train: finalize_mean_kernel");
-  channel_partial_kernel<<<grid_of(C * s.parts), kThreads>>>(part, inp, mean_d, C, HW, M, s.per, s.parts);
-  REPMLP_CUDA_LAUNCHED("batchnorm_forward_train: channel_partial_kernel");
+  partials(mean_d);
   finalize_var_kernel<<<blocks_for(C), 256>>>(invstd_saved, scale, shift, update_running ? running_mean : nullptr,
                                               update_running ? running_var : nullptr, part, mean_d, mean_saved, weight,
                                               bias, C, s.parts, M, momentum, eps);
@@ -322,7 +349,11 @@ void batchnorm_backward(float* dinp, float* dweight, float* dbias, const float* 
                                                invstd_saved, weight, C, s.parts, M);
   REPMLP_CUDA_LAUNCHED("batchnorm_backward: finalize_grad_kernel");
   if (n == 0) return;
-  dinp_train_kernel<<<blocks_for(n), 256>>>(dinp, dy, inp, k, mdy, proj, mean_saved, C, HW, n);
+  with_index_type(n, [&](auto zero) {
+    using I = decltype(zero);
+    dinp_train_kernel<I><<<blocks_for(n), 256>>>(dinp, dy, inp, k, mdy, proj, mean_saved, static_cast<I>(C),
+                                                 static_cast<I>(HW), static_cast<I>(n));
+  });
   REPMLP_CUDA_LAUNCHED("batchnorm_backward: dinp_train_kernel");
 }
 
