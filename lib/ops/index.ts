@@ -3,7 +3,7 @@ export { reshape, permute, slice, contiguous } from './views';
 export { relu } from './relu';
 export { partition, unpartition } from './partition';
 export { conv2d, type Conv2dOptions } from './conv2d';
-export { batchNorm2d, type BatchNormOptions } from './batchnorm';
+export { batchNorm2d, type BatchNormActivation, type BatchNormOptions } from './batchnorm';
 export { gelu } from './gelu';
 export { sigmoid } from './sigmoid';
 export { add, sub, mul } from './arithmetic';
