@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import compile_plan, document, emit, gemm_peak, measure, read_spec, setup, sync_fn  # noqa: E402
+from harness import compile_plan, document, emit, gemm_peak, measure, start  # noqa: E402
 from repmlpnet_torch import RepMLPBlock  # noqa: E402
 
 
@@ -69,10 +69,7 @@ def runner(fn, args, backward):
 
 
 def main():
-    spec = read_spec()
-    dev = setup(spec)
-    sync = sync_fn(dev)
-    timing = spec["timing"]
+    spec, dev, sync, timing = start()
     use_compile, compile_note = compile_plan(spec, dev)
     rows = []
     for c in spec["cases"]:

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import compile_plan, document, emit, measure, read_spec, setup, sync_fn  # noqa: E402
+from harness import compile_plan, document, emit, measure, start  # noqa: E402
 
 
 class BnThen(torch.nn.Module):
@@ -51,10 +51,7 @@ def timings(fn, module, x, r, g, sync, timing):
 
 
 def main():
-    spec = read_spec()
-    dev = setup(spec)
-    sync = sync_fn(dev)
-    timing = spec["timing"]
+    spec, dev, sync, timing = start()
     use_compile, compile_note = compile_plan(spec, dev)
     rows = []
     for c in spec["cases"]:

@@ -60,6 +60,14 @@ def compile_support(device):
     return True, None
 
 
+def start():
+    """The spec from stdin, its device (threads and seed set), that device's sync function and
+    the spec's timing: what every peer's main begins with."""
+    spec = read_spec()
+    dev = setup(spec)
+    return spec, dev, sync_fn(dev), spec["timing"]
+
+
 def compile_plan(spec, device):
     """(whether to time torch.compile too, the note for the JSON document): when the spec asks
     for it and torch can; the note says why not otherwise, and is None when it was not asked."""
