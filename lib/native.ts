@@ -162,6 +162,12 @@ export interface NativeAddon {
 }
 
 function load(): NativeAddon {
+  // A build elsewhere, by path (the CUDA emulator's build for its tests).
+  const explicit = process.env.REPMLP_ADDON;
+  if (explicit) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(path.resolve(explicit)) as NativeAddon;
+  }
   // lib/ when run from source (tsx), dist/lib/ when compiled.
   const up1 = path.join(__dirname, '..');
   const root = fs.existsSync(path.join(up1, 'package.json')) ? up1 : path.join(up1, '..');

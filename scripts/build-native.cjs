@@ -9,8 +9,12 @@ const path = require('node:path');
 
 const root = path.join(__dirname, '..');
 const args = ['--directory', root];
+// REPMLP_CUDA_EMULATOR=1 (tests only, see test/cuda-emu): the CUDA backend on the CPU
+// emulator, built in build-emu/ so that build/ keeps the real addon.
+const emulator = process.env.REPMLP_CUDA_EMULATOR === '1';
+if (emulator) args.push('--out', path.join(root, 'build-emu'), '--CDREPMLP_CUDA_EMULATOR=ON');
 // Always explicit: the CMake cache would otherwise keep the previous build's choice.
-args.push(`--CDREPMLP_CUDA=${process.env.REPMLP_CUDA === '0' ? 'OFF' : 'ON'}`);
+args.push(`--CDREPMLP_CUDA=${process.env.REPMLP_CUDA === '0' || emulator ? 'OFF' : 'ON'}`);
 if (process.env.REPMLP_CUDA_ARCHS) args.push(`--CDREPMLP_CUDA_ARCHS=${process.env.REPMLP_CUDA_ARCHS}`);
 // prebuildify passes node-gyp style flags (rebuild, --target=<node version>, --arch=...,
 // --devdir=..., --release). Only --arch carries over: cmake-js's --target names a CMake

@@ -10,7 +10,8 @@ const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..');
-const addon = require('node-gyp-build')(root);
+// REPMLP_ADDON: the addon to test, by path, as lib/native.ts loads it (see test-emu.cjs).
+const addon = process.env.REPMLP_ADDON ? require(path.resolve(process.env.REPMLP_ADDON)) : require('node-gyp-build')(root);
 const rt = addon.runtimeInfo();
 if (!rt.cudaCompiled || rt.cudaDevices === 0) {
   const why = rt.cudaCompiled ? rt.cudaReason : 'this build has no CUDA support';

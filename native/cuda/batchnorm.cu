@@ -21,7 +21,7 @@
 namespace repmlp::cuda {
 namespace {
 
-constexpr int kThreads = 256;  // a multiple of 32: block_sum_all relies on whole warps
+constexpr int kThreads = 256;  // a multiple of 32: block_sum relies on whole warps
 
 // Element indices are of type I in every kernel below: uint32_t whenever every index of the
 // tensor, and a grid-stride step past the last, fits (64-bit division is many instructions on
@@ -68,7 +68,7 @@ __global__ void channel_partial_kernel(double* part, const float* inp, const dou
   } else {
     for (I j = j0 + threadIdx.x; j < j1; j += blockDim.x) acc += static_cast<double>(inp[channel_index(j, ci, C, HW)]);
   }
-  acc = block_sum_all(acc);
+  acc = block_sum(acc);
   if (threadIdx.x == 0) part[c * parts + p] = acc;
 }
 
@@ -113,9 +113,9 @@ __global__ void grad_partial_kernel(double* part_dy, double* part_dyxmu, double*
     b += g * xm;
     d += xm;
   }
-  a = block_sum_all(a);
-  b = block_sum_all(b);
-  d = block_sum_all(d);
+  a = block_sum(a);
+  b = block_sum(b);
+  d = block_sum(d);
   if (threadIdx.x == 0) {
     part_dy[c * parts + p] = a;
     part_dyxmu[c * parts + p] = b;

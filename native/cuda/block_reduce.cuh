@@ -1,10 +1,16 @@
-// Deterministic block-wide sums in double (warp shuffles, then one warp over the per-warp
-// partials; no atomics), shared by the CUDA kernels. blockDim.x must be a multiple of 32,
-// at most 1024. Both may be called back to back in one kernel.
+// Deterministic warp- and block-wide sums in double (warp shuffles, then one warp over the
+// per-warp partials; no atomics), shared by the CUDA kernels. blockDim.x must be a multiple of 32,
+// at most 1024. block_sum may be called back to back in one kernel.
 #pragma once
 #include <cuda_runtime.h>
 
 namespace repmlp::cuda {
+
+// Sum of v over the warp, valid in every lane (a butterfly: the same order in every lane).
+__device__ inline double warp_sum(double v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
 
 // Sum of v over the block, valid in thread 0.
 __device__ inline double block_sum(double v) {
@@ -19,17 +25,6 @@ __device__ inline double block_sum(double v) {
   }
   __syncthreads();  // warp_sums may be reused by the next call
   return v;
-}
-
-// Sum of v over the block, valid in every thread.
-__device__ inline double block_sum_all(double v) {
-  __shared__ double total;
-  v = block_sum(v);
-  if (threadIdx.x == 0) total = v;
-  __syncthreads();
-  const double r = total;
-  __syncthreads();  // total may be rewritten by the next call
-  return r;
 }
 
 }  // namespace repmlp::cuda

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <limits>
 
+#include "block_reduce.cuh"
 #include "check.cuh"
 #include "kernels.h"
 
@@ -24,11 +25,6 @@ __device__ unsigned long long g_bad_row;
 
 __device__ float warp_max(float v) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
-
-__device__ double warp_sum(double v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   return v;
 }
 

@@ -27,7 +27,9 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
 
 // cudaInfo() in a fresh process (the addon loaded as lib/native.ts loads it).
 function freshCudaInfo(env: NodeJS.ProcessEnv): CudaInfo {
-  const script = "process.stdout.write(JSON.stringify(require('node-gyp-build')(process.cwd()).cudaInfo()))";
+  const script =
+    "const a = process.env.REPMLP_ADDON ? require(require('path').resolve(process.env.REPMLP_ADDON)) : require('node-gyp-build')(process.cwd());" +
+    'process.stdout.write(JSON.stringify(a.cudaInfo()))';
   const r = spawnSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env } });
   assert.is(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as CudaInfo;

@@ -1,0 +1,669 @@
+// The CUDA emulator's runtime: kernel launches, block barriers and warp shuffles run as
+// fibers on the calling OS thread, and device memory is host memory with a guard page after
+// every allocation. See README.md for what it checks and what it cannot.
+//
+// A launch runs its blocks one after another. Each thread of a block is a fiber with its own
+// stack; a fiber runs until it finishes or reaches __syncthreads or a warp shuffle, and the
+// scheduler releases a barrier when every live thread of the block waits there, and a shuffle
+// when every live lane of the warp does. Anything else is a deadlock, reported as a launch
+// failure, as is a shuffle mask that names missing or finished lanes.
+#include <cuda_runtime.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#if !defined(__x86_64__)
+#error "the CUDA emulator's fibers are written for x86-64"
+#endif
+
+// cuda_emu_switch(save, load): saves the callee-saved registers on the current stack, stores
+// the stack pointer in *save, and continues on the stack `load` (System V x86-64 ABI).
+extern "C" void cuda_emu_switch(void** save, void* load);
+asm(R"(
+  .text
+  .globl cuda_emu_switch
+  .hidden cuda_emu_switch
+  .type cuda_emu_switch, @function
+cuda_emu_switch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size cuda_emu_switch, .-cuda_emu_switch
+)");
+
+namespace cuda_emu {
+
+const ThreadCtx* g_ctx = nullptr;
+
+namespace {
+
+// ---------------------------------------------------------------------------------------
+// Errors: the last error of this host thread, with a detail for launch failures.
+
+thread_local cudaError_t g_last = cudaSuccess;
+thread_local std::string g_detail;
+
+cudaError_t fail(cudaError_t e, const std::string& detail = "") {
+  g_last = e;
+  g_detail = detail;
+  return e;
+}
+
+// ---------------------------------------------------------------------------------------
+// Device memory: each allocation is mapped on its own, its end against a PROT_NONE page, so
+// a kernel that reads or writes past it faults at once (and the handler below names the
+// launch). New memory is filled with 0xFF bytes (NaN floats), as cudaMalloc's is undefined.
+
+constexpr size_t kAlign = 256;  // cudaMalloc's alignment
+
+struct Mapping {
+  char* base;
+  size_t length, bytes;
+};
+
+struct Memory {
+  std::mutex m;
+  std::map<uintptr_t, Mapping> live;  // user pointer -> its mapping
+  size_t used = 0;
+  size_t limit = [] {
+    const char* v = std::getenv("CUDA_EMU_MEMORY_MIB");
+    const size_t mib = v && *v ? std::strtoull(v, nullptr, 10) : 4096;
+    return mib << 20;
+  }();
+};
+
+Memory& memory() {
+  static Memory* m = new Memory();  // never destroyed: storages may be freed during exit
+  return *m;
+}
+
+size_t page() {
+  static const size_t p = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return p;
+}
+
+size_t round_up(size_t n, size_t q) { return (n + q - 1) / q * q; }
+
+// True when [p, p + bytes) lies inside one device allocation.
+bool is_device(const void* p, size_t bytes) {
+  Memory& mem = memory();
+  std::lock_guard<std::mutex> lock(mem.m);
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  auto it = mem.live.upper_bound(a);
+  if (it == mem.live.begin()) return false;
+  --it;
+  return a >= it->first && a + bytes <= it->first + it->second.bytes;
+}
+
+// ---------------------------------------------------------------------------------------
+// Fibers and the block scheduler.
+
+constexpr size_t kStackBytes = size_t{256} << 10;
+constexpr unsigned kMaxThreads = 1024;
+
+enum class State { Runnable, AtBarrier, AtWarp, Done };
+
+struct Fiber {
+  void* sp = nullptr;
+  char* stack = nullptr;  // lowest usable byte; a guard page lies below it
+  State state = State::Runnable;
+  unsigned index = 0;  // the thread's linear index in its block
+  ThreadCtx ctx{};
+  unsigned mask = 0;  // the shuffle waited on: mask, own bits, source lane, result
+  uint64_t bits = 0, result = 0;
+  int src = 0;
+};
+
+struct Launch {
+  const LaunchConfig* cfg = nullptr;
+  void (*body)(void*) = nullptr;
+  void* state = nullptr;
+  unsigned threads = 0;  // per block
+  std::vector<Fiber> fibers;  // one per thread once the block has left the runner
+  Fiber runner;               // runs the block's threads one after another (see run_block)
+  bool in_runner = false;     // the runner still runs the block
+  Fiber* current = nullptr;
+  void* scheduler_sp = nullptr;
+};
+
+// The launch running now: one at a time in the process (launch() holds a mutex), so plain
+// globals, which are cheaper to reach from a shared library than thread_locals.
+Launch* g_launch = nullptr;
+thread_local bool g_in_launch = false;  // on this host thread
+
+// CUDA_EMU_STATS=1: launches, blocks and threads run, printed at exit; =2 also per launch
+// site, with the time spent there.
+struct SiteStats {
+  uint64_t launches = 0, threads = 0;
+  double seconds = 0;
+};
+struct Stats {
+  uint64_t launches = 0, blocks = 0, threads = 0;
+  std::map<std::pair<std::string, int>, SiteStats> sites;
+  ~Stats() {
+    const char* v = std::getenv("CUDA_EMU_STATS");
+    if (!v || (*v != '1' && *v != '2')) return;
+    std::fprintf(stderr, "cuda emulator: %llu launches, %llu blocks, %llu threads\n",
+                 static_cast<unsigned long long>(launches), static_cast<unsigned long long>(blocks),
+                 static_cast<unsigned long long>(threads));
+    for (const auto& [site, st] : sites)
+      std::fprintf(stderr, "  %s:%d  %llu launches, %llu threads, %.3f s\n", site.first.c_str(), site.second,
+                   static_cast<unsigned long long>(st.launches), static_cast<unsigned long long>(st.threads), st.seconds);
+  }
+} g_stats;
+const bool g_site_stats = [] {
+  const char* v = std::getenv("CUDA_EMU_STATS");
+  return v && *v == '2';
+}();
+std::vector<char*> g_stacks;  // reused by every launch
+
+// A block starts on one fiber, the runner, that runs its threads one after another: thread t
+// runs to its end before t + 1 starts, which is also the order in which separate fibers
+// would first run. If a thread waits (a barrier, a shuffle), the runner becomes that thread's
+// fiber and the threads after it get fibers of their own (run_block). Kernels that never
+// wait thus cost a function call per thread instead of two context switches.
+extern "C" [[noreturn]] void cuda_emu_runner_entry() {
+  Launch* l = g_launch;
+  Fiber& r = l->runner;
+  const dim3 bd = l->cfg->block;
+  uint3& idx = r.ctx.thread_idx;
+  const bool flat = bd.y == 1 && bd.z == 1;
+  for (unsigned t = 0; t < l->threads; ++t) {
+    r.index = t;
+    idx = flat ? uint3{t, 0, 0} : uint3{t % bd.x, (t / bd.x) % bd.y, t / (bd.x * bd.y)};
+    l->body(l->state);
+    if (!l->in_runner) break;  // this thread waited and has become fibers[t]
+  }
+  l->current->state = State::Done;
+  void* unused;
+  cuda_emu_switch(&unused, l->scheduler_sp);
+  __builtin_unreachable();
+}
+
+extern "C" [[noreturn]] void cuda_emu_fiber_entry() {
+  Launch* l = g_launch;
+  l->body(l->state);
+  l->current->state = State::Done;
+  void* unused;
+  cuda_emu_switch(&unused, l->scheduler_sp);
+  __builtin_unreachable();
+}
+
+char* stack_for(size_t i) {
+  while (g_stacks.size() <= i) {
+    const size_t len = kStackBytes + page();
+    void* m = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) {
+      std::perror("cuda emulator: mmap of a fiber stack");
+      std::abort();
+    }
+    mprotect(m, page(), PROT_NONE);  // overflow faults instead of corrupting a neighbour
+    g_stacks.push_back(static_cast<char*>(m) + page());
+  }
+  return g_stacks[i];
+}
+
+// A fresh fiber whose first switch enters `entry`: six zeroed callee-saved registers, then
+// the entry as the return address, then an empty slot so that the entry starts with the
+// stack alignment of a called function (rsp = 8 mod 16).
+void start_fiber(Fiber* f, void (*entry)()) {
+  auto** sp = reinterpret_cast<void**>(f->stack + kStackBytes);
+  *--sp = nullptr;
+  *--sp = reinterpret_cast<void*>(entry);
+  for (int r = 0; r < 6; ++r) *--sp = nullptr;
+  f->sp = sp;
+  f->state = State::Runnable;
+}
+
+void wait(State s) {
+  Launch* l = g_launch;
+  if (!l) {
+    std::fprintf(stderr, "cuda emulator: __syncthreads or a shuffle outside a kernel\n");
+    std::abort();
+  }
+  Fiber* f = l->current;
+  f->state = s;
+  cuda_emu_switch(&f->sp, l->scheduler_sp);
+}
+
+std::string where(const Launch& l, const dim3& block) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "the kernel launched at %s:%d, block (%u, %u, %u)", l.cfg->file, l.cfg->line,
+                block.x, block.y, block.z);
+  return buf;
+}
+
+// The bookkeeping of one block: which threads may run, and how many wait where.
+struct BlockRun {
+  Launch& l;
+  unsigned n;
+  std::vector<unsigned> runnable, waiting_warps, still_waiting;
+  std::vector<unsigned> warp_waiting, warp_done;  // per warp: lanes in a shuffle, lanes finished
+  unsigned done = 0, at_barrier = 0;
+
+  BlockRun(Launch& launch, unsigned threads)
+      : l(launch), n(threads), warp_waiting((threads + 31) / 32), warp_done((threads + 31) / 32) {}
+
+  unsigned lanes(unsigned w) const { return std::min(n, w * 32 + 32) - w * 32; }
+
+  void after_run(unsigned t) {
+    const unsigned w = t / 32;
+    switch (l.fibers[t].state) {
+      case State::Done: done++, warp_done[w]++; break;
+      case State::AtBarrier: at_barrier++; break;
+      case State::AtWarp:
+        if (warp_waiting[w]++ == 0) waiting_warps.push_back(w);
+        break;
+      case State::Runnable: break;
+    }
+  }
+
+  // Releases warp w when every lane that has not finished waits in a shuffle: each gets the
+  // bits of its source lane. False with *error set when a mask names a missing or finished lane.
+  bool release_warp(unsigned w, std::string* error) {
+    const unsigned lo = w * 32, count = lanes(w);
+    unsigned waiting = 0;  // bit per lane
+    for (unsigned i = 0; i < count; ++i) waiting |= (l.fibers[lo + i].state == State::AtWarp ? 1u : 0u) << i;
+    for (unsigned i = 0; i < count; ++i) {
+      const Fiber& f = l.fibers[lo + i];
+      if (!(waiting >> i & 1u) || !(f.mask & ~waiting)) continue;
+      const unsigned lane = static_cast<unsigned>(__builtin_ctz(f.mask & ~waiting));
+      char mask[16];
+      std::snprintf(mask, sizeof mask, "%08x", f.mask);
+      *error = std::string("a warp shuffle's mask 0x") + mask + " names lane " + std::to_string(lane) + " of warp " +
+               std::to_string(w) + (lane >= count ? ", which is not in the block" : ", which has finished");
+      return false;
+    }
+    for (unsigned i = 0; i < count; ++i) {
+      Fiber& f = l.fibers[lo + i];
+      if (!(waiting >> i & 1u)) continue;
+      const unsigned src = static_cast<unsigned>(f.src) - lo;  // in [0, 32)
+      f.result = waiting >> src & f.mask >> src & 1u ? l.fibers[f.src].bits : f.bits;
+    }
+    for (unsigned i = 0; i < count; ++i)
+      if (waiting >> i & 1u) {
+        l.fibers[lo + i].state = State::Runnable;
+        runnable.push_back(lo + i);
+      }
+    warp_waiting[w] = 0;
+    return true;
+  }
+};
+
+// The runner's thread t waited: threads before it have finished, t continues on the runner's
+// stack as fibers[t], and every later thread gets a fiber of its own.
+void leave_runner(Launch& l, BlockRun& b) {
+  const dim3 bd = l.cfg->block;
+  const unsigned n = l.threads, t = l.runner.index;
+  l.in_runner = false;
+  l.fibers.resize(n);
+  for (unsigned u = 0; u < t; ++u) {
+    l.fibers[u].state = State::Done;
+    b.after_run(u);
+  }
+  l.fibers[t] = l.runner;
+  b.after_run(t);
+  for (unsigned u = t + 1; u < n; ++u) {
+    Fiber& f = l.fibers[u];
+    f.stack = stack_for(u);
+    f.index = u;
+    f.ctx = l.runner.ctx;
+    f.ctx.thread_idx = {u % bd.x, (u / bd.x) % bd.y, u / (bd.x * bd.y)};
+    start_fiber(&f, cuda_emu_fiber_entry);
+    b.runnable.push_back(u);
+  }
+}
+
+// Runs one block to the end. Returns an empty string, or what went wrong.
+std::string run_block(Launch& l, const dim3& block_idx) {
+  const unsigned n = l.threads;
+  BlockRun b(l, n);
+  Fiber& r = l.runner;
+  r.stack = stack_for(kMaxThreads);
+  r.ctx.block_idx = {block_idx.x, block_idx.y, block_idx.z};
+  r.ctx.block_dim = l.cfg->block;
+  r.ctx.grid_dim = l.cfg->grid;
+  start_fiber(&r, cuda_emu_runner_entry);
+  l.in_runner = true;
+  l.current = &r;
+  g_ctx = &r.ctx;
+  cuda_emu_switch(&l.scheduler_sp, r.sp);
+  if (r.state == State::Done) return "";
+  leave_runner(l, b);
+  std::vector<unsigned> now;
+  for (;;) {
+    now.swap(b.runnable);
+    b.runnable.clear();
+    for (unsigned t : now) {
+      Fiber& f = l.fibers[t];
+      l.current = &f;
+      g_ctx = &f.ctx;
+      cuda_emu_switch(&l.scheduler_sp, f.sp);
+      b.after_run(t);
+    }
+    g_ctx = nullptr;
+    if (b.done == n) return "";
+    // Warps whose live lanes all wait in a shuffle go on; the others keep waiting.
+    b.still_waiting.clear();
+    for (unsigned w : b.waiting_warps) {
+      if (b.warp_waiting[w] + b.warp_done[w] < b.lanes(w)) {
+        b.still_waiting.push_back(w);
+        continue;
+      }
+      std::string error;
+      if (!b.release_warp(w, &error)) return error + " in " + where(l, block_idx);
+    }
+    b.waiting_warps.swap(b.still_waiting);
+    if (!b.runnable.empty()) continue;
+    if (b.at_barrier + b.done == n) {
+      for (unsigned t = 0; t < n; ++t)
+        if (l.fibers[t].state == State::AtBarrier) {
+          l.fibers[t].state = State::Runnable;
+          b.runnable.push_back(t);
+        }
+      b.at_barrier = 0;
+      continue;
+    }
+    return "deadlock: " + std::to_string(b.at_barrier) + " threads wait at __syncthreads while " +
+           std::to_string(n - b.done - b.at_barrier) + " wait in a warp shuffle whose warp has lanes elsewhere, in " +
+           where(l, block_idx);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Invalid memory accesses inside a kernel: name the launch, then die as the fault would.
+
+struct sigaction g_old_segv, g_old_bus;
+
+void on_fault(int sig, siginfo_t* info, void* uctx) {
+  Launch* l = g_in_launch ? g_launch : nullptr;
+  if (l && l->current) {
+    const ThreadCtx& c = l->current->ctx;
+    char buf[512];
+    const int len = std::snprintf(
+        buf, sizeof buf, "cuda emulator: invalid %s at address %p in %s, thread (%u, %u, %u)\n",
+        sig == SIGSEGV ? "memory access (past a device allocation, a host pointer or a freed block)" : "bus access",
+        info->si_addr, where(*l, dim3(c.block_idx.x, c.block_idx.y, c.block_idx.z)).c_str(), c.thread_idx.x,
+        c.thread_idx.y, c.thread_idx.z);
+    if (len > 0) (void)!write(2, buf, static_cast<size_t>(std::min<int>(len, sizeof buf - 1)));
+    signal(sig, SIG_DFL);
+    return;  // the access faults again, now with the default action
+  }
+  const struct sigaction& old = sig == SIGSEGV ? g_old_segv : g_old_bus;
+  if (old.sa_flags & SA_SIGINFO) {
+    old.sa_sigaction(sig, info, uctx);
+  } else if (old.sa_handler == SIG_DFL || old.sa_handler == SIG_IGN) {
+    signal(sig, SIG_DFL);
+  } else {
+    old.sa_handler(sig);
+  }
+}
+
+void install_fault_handler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa {};
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &g_old_segv);
+    sigaction(SIGBUS, &sa, &g_old_bus);
+  });
+  // A fault on an overflowing fiber stack needs another stack to report from.
+  thread_local bool alt = [] {
+    stack_t ss{};
+    ss.ss_size = size_t{64} << 10;
+    ss.ss_sp = std::malloc(ss.ss_size);
+    return ss.ss_sp && sigaltstack(&ss, nullptr) == 0;
+  }();
+  (void)alt;
+}
+
+}  // namespace
+
+uint64_t sync_warp_exchange(unsigned mask, uint64_t bits, int src) {
+  Launch* l = g_launch;
+  if (l) {
+    Fiber* f = l->current;
+    const int self = static_cast<int>(f->index);
+    f->mask = mask;
+    f->bits = bits;
+    f->src = src >= 0 && src < 32 ? (self & ~31) + src : self;
+  }
+  wait(State::AtWarp);
+  return g_launch->current->result;
+}
+
+void sync_block() { wait(State::AtBarrier); }
+
+cudaError_t symbol_copy(void* dst, const void* src, size_t bytes) {
+  std::memcpy(dst, src, bytes);
+  return cudaSuccess;
+}
+
+void launch(const LaunchConfig& cfg, void (*body)(void*), void* state) {
+  const dim3 g = cfg.grid, b = cfg.block;
+  const uint64_t threads = uint64_t{b.x} * b.y * b.z;
+  char buf[256];
+  if (g_in_launch) {
+    std::fprintf(stderr, "cuda emulator: a kernel launched from inside a kernel (%s:%d)\n", cfg.file, cfg.line);
+    std::abort();
+  }
+  if (threads == 0 || threads > kMaxThreads || b.z > 64 || g.x == 0 || g.y == 0 || g.z == 0 || g.x > 0x7fffffffu ||
+      g.y > 65535 || g.z > 65535) {
+    std::snprintf(buf, sizeof buf, "grid (%u, %u, %u) with blocks of (%u, %u, %u) threads at %s:%d", g.x, g.y, g.z, b.x,
+                  b.y, b.z, cfg.file, cfg.line);
+    fail(cudaErrorInvalidConfiguration, buf);
+    return;
+  }
+  if (cfg.shared_bytes != 0) {
+    std::snprintf(buf, sizeof buf, "dynamic shared memory (%zu bytes) at %s:%d is not emulated", cfg.shared_bytes,
+                  cfg.file, cfg.line);
+    fail(cudaErrorInvalidConfiguration, buf);
+    return;
+  }
+  install_fault_handler();
+  // Blocks share their __shared__ statics, so launches from several host threads take turns.
+  static std::mutex one_at_a_time;
+  std::lock_guard<std::mutex> lock(one_at_a_time);
+  Launch l;
+  l.cfg = &cfg;
+  l.threads = static_cast<unsigned>(threads);
+  l.body = body;
+  l.state = state;
+  g_launch = &l;
+  g_in_launch = true;
+  std::string error;
+  g_stats.launches++;
+  g_stats.blocks += uint64_t{g.x} * g.y * g.z;
+  g_stats.threads += uint64_t{g.x} * g.y * g.z * threads;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (unsigned z = 0; z < g.z && error.empty(); ++z)
+    for (unsigned y = 0; y < g.y && error.empty(); ++y)
+      for (unsigned x = 0; x < g.x && error.empty(); ++x) error = run_block(l, dim3(x, y, z));
+  if (g_site_stats) {
+    SiteStats& st = g_stats.sites[{cfg.file, cfg.line}];
+    st.launches++;
+    st.threads += uint64_t{g.x} * g.y * g.z * threads;
+    st.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  g_launch = nullptr;
+  g_in_launch = false;
+  g_ctx = nullptr;
+  if (!error.empty()) {
+    std::fprintf(stderr, "cuda emulator: %s\n", error.c_str());
+    fail(cudaErrorLaunchFailure, error);
+  }
+}
+
+}  // namespace cuda_emu
+
+// -----------------------------------------------------------------------------------------
+// The runtime API.
+
+using cuda_emu::fail;
+
+cudaError_t cudaGetDeviceCount(int* count) {
+  *count = 1;
+  return cudaSuccess;
+}
+cudaError_t cudaGetDevice(int* device) {
+  *device = 0;
+  return cudaSuccess;
+}
+cudaError_t cudaSetDevice(int device) { return device == 0 ? cudaSuccess : fail(cudaErrorInvalidDevice); }
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
+  if (device != 0) return fail(cudaErrorInvalidDevice);
+  *prop = cudaDeviceProp{};
+  std::snprintf(prop->name, sizeof prop->name, "repmlp CUDA emulator (CPU)");
+  prop->totalGlobalMem = cuda_emu::memory().limit;
+  prop->major = 9;
+  prop->minor = 0;
+  prop->multiProcessorCount = 1;
+  prop->maxThreadsPerBlock = 1024;
+  prop->warpSize = 32;
+  return cudaSuccess;
+}
+cudaError_t cudaDriverGetVersion(int* version) {
+  *version = 13000;
+  return cudaSuccess;
+}
+cudaError_t cudaRuntimeGetVersion(int* version) {
+  *version = 13000;
+  return cudaSuccess;
+}
+cudaError_t cudaGetLastError() {
+  const cudaError_t e = cuda_emu::g_last;
+  cuda_emu::g_last = cudaSuccess;
+  return e;
+}
+cudaError_t cudaPeekAtLastError() { return cuda_emu::g_last; }
+
+const char* cudaGetErrorString(cudaError_t e) {
+  const char* base = "unrecognized error code";
+  switch (e) {
+    case cudaSuccess: return "no error";
+    case cudaErrorInvalidValue: base = "invalid argument"; break;
+    case cudaErrorMemoryAllocation: base = "out of memory"; break;
+    case cudaErrorInvalidConfiguration: base = "invalid configuration argument"; break;
+    case cudaErrorInvalidSymbol: base = "invalid device symbol"; break;
+    case cudaErrorInvalidDevicePointer: base = "invalid device pointer"; break;
+    case cudaErrorInvalidMemcpyDirection: base = "invalid copy direction for memcpy"; break;
+    case cudaErrorInsufficientDriver: base = "CUDA driver version is insufficient for CUDA runtime version"; break;
+    case cudaErrorNoDevice: base = "no CUDA-capable device is detected"; break;
+    case cudaErrorInvalidDevice: base = "invalid device ordinal"; break;
+    case cudaErrorLaunchFailure: base = "unspecified launch failure"; break;
+  }
+  // The detail of the last failure of this kind on this thread, as a debugger would show.
+  thread_local std::string s;
+  s = base;
+  if (!cuda_emu::g_detail.empty()) s += " (emulator: " + cuda_emu::g_detail + ")";
+  return s.c_str();
+}
+
+cudaError_t cudaMalloc(void** p, size_t bytes) {
+  using namespace cuda_emu;
+  *p = nullptr;
+  if (bytes == 0) return cudaSuccess;
+  Memory& mem = memory();
+  const size_t rounded = round_up(bytes, kAlign);
+  {
+    std::lock_guard<std::mutex> lock(mem.m);
+    if (mem.used + rounded > mem.limit) return fail(cudaErrorMemoryAllocation);
+    mem.used += rounded;
+  }
+  const size_t length = round_up(rounded, page()) + page();
+  void* m = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m == MAP_FAILED) {
+    std::lock_guard<std::mutex> lock(mem.m);
+    mem.used -= rounded;
+    return fail(cudaErrorMemoryAllocation);
+  }
+  char* base = static_cast<char*>(m);
+  mprotect(base + length - page(), page(), PROT_NONE);
+  char* user = base + length - page() - rounded;
+  std::memset(user, 0xFF, rounded);
+  std::lock_guard<std::mutex> lock(mem.m);
+  mem.live.emplace(reinterpret_cast<uintptr_t>(user), Mapping{base, length, rounded});
+  *p = user;
+  return cudaSuccess;
+}
+
+cudaError_t cudaFree(void* p) {
+  using namespace cuda_emu;
+  if (!p) return cudaSuccess;
+  Memory& mem = memory();
+  Mapping m{};
+  {
+    std::lock_guard<std::mutex> lock(mem.m);
+    auto it = mem.live.find(reinterpret_cast<uintptr_t>(p));
+    if (it == mem.live.end()) return fail(cudaErrorInvalidDevicePointer, "cudaFree of a pointer cudaMalloc did not return");
+    m = it->second;
+    mem.used -= m.bytes;
+    mem.live.erase(it);
+  }
+  munmap(m.base, m.length);
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
+  cuda_emu::Memory& mem = cuda_emu::memory();
+  std::lock_guard<std::mutex> lock(mem.m);
+  *free_bytes = mem.limit - mem.used;
+  *total_bytes = mem.limit;
+  return cudaSuccess;
+}
+
+// Copies check that each side is where `kind` says it is: a device pointer must lie, with the
+// whole range, inside one allocation; a host pointer must not be a device one.
+static cudaError_t checked_copy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, const char* api) {
+  using cuda_emu::is_device;
+  if (bytes == 0) return cudaSuccess;
+  if (kind == cudaMemcpyDefault)
+    kind = is_device(src, 1) ? (is_device(dst, 1) ? cudaMemcpyDeviceToDevice : cudaMemcpyDeviceToHost)
+                             : (is_device(dst, 1) ? cudaMemcpyHostToDevice : cudaMemcpyHostToHost);
+  const bool dst_dev = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
+  const bool src_dev = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice;
+  if (kind < cudaMemcpyHostToHost || kind > cudaMemcpyDeviceToDevice) return fail(cudaErrorInvalidMemcpyDirection);
+  if (dst_dev != is_device(dst, bytes) || src_dev != is_device(src, bytes))
+    return fail(cudaErrorInvalidValue, std::string(api) + ": a pointer is not where the copy's direction says, or the " +
+                                           std::to_string(bytes) + " bytes run past its allocation");
+  std::memmove(dst, src, bytes);
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
+  return checked_copy(dst, src, bytes, kind, "cudaMemcpy");
+}
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t) {
+  return checked_copy(dst, src, bytes, kind, "cudaMemcpyAsync");
+}
+cudaError_t cudaMemsetAsync(void* p, int value, size_t bytes, cudaStream_t) {
+  if (bytes == 0) return cudaSuccess;
+  if (!cuda_emu::is_device(p, bytes))
+    return fail(cudaErrorInvalidValue, "cudaMemsetAsync: the range is not inside one device allocation");
+  std::memset(p, value, bytes);
+  return cudaSuccess;
+}
+cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
