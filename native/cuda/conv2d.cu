@@ -18,10 +18,15 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int kBlock = 64;
 
-struct Geom {
-  int64_t N, Cin, H, W, Cout, kh, kw, sh, sw, ph, pw, G;
-  int64_t Ho, Wo, P, Cin_g, Cout_g, K;  // P = Ho*Wo, K = Cin_g*kh*kw
+// The shapes in the kernels' index type I: int whenever every index fits (see with_geom),
+// else int64_t (64-bit division is many instructions on a GPU, and these kernels divide
+// several times per element).
+template <typename I>
+struct GeomT {
+  I N, Cin, H, W, Cout, kh, kw, sh, sw, ph, pw, G;
+  I Ho, Wo, P, Cin_g, Cout_g, K;  // P = Ho*Wo, K = Cin_g*kh*kw
 };
+using Geom = GeomT<int64_t>;
 
 Geom make_geom(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw, int64_t sh,
                int64_t sw, int64_t ph, int64_t pw, int64_t G) {
@@ -52,20 +57,21 @@ struct BlockedSum {
 };
 
 // out: (N, Cout, Ho, Wo); inp: (N, Cin, H, W); weight: (Cout, Cin_g, kh, kw); bias: (Cout) or null
-__global__ void conv2d_forward_kernel(float* out, const float* inp, const float* weight, const float* bias, Geom s) {
-  const int64_t total = s.N * s.Cout * s.P;
-  for (int64_t idx = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; idx < total; idx += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t wo = idx % s.Wo, ho = (idx / s.Wo) % s.Ho, co = (idx / s.P) % s.Cout, n = idx / (s.P * s.Cout);
-    const int64_t g = co / s.Cout_g;
+template <typename I>
+__global__ void conv2d_forward_kernel(float* out, const float* inp, const float* weight, const float* bias, GeomT<I> s) {
+  const I total = s.N * s.Cout * s.P;
+  for (I idx = blockIdx.x * (I)blockDim.x + threadIdx.x; idx < total; idx += (I)gridDim.x * blockDim.x) {
+    const I wo = idx % s.Wo, ho = (idx / s.Wo) % s.Ho, co = (idx / s.P) % s.Cout, n = idx / (s.P * s.Cout);
+    const I g = co / s.Cout_g;
     const float* x = inp + (n * s.Cin + g * s.Cin_g) * s.H * s.W;
     const float* w = weight + co * s.K;
     BlockedSum acc;
-    for (int64_t ci = 0; ci < s.Cin_g; ++ci)
-      for (int64_t i = 0; i < s.kh; ++i) {
-        const int64_t hi = ho * s.sh - s.ph + i;
+    for (I ci = 0; ci < s.Cin_g; ++ci)
+      for (I i = 0; i < s.kh; ++i) {
+        const I hi = ho * s.sh - s.ph + i;
         if (hi < 0 || hi >= s.H) continue;
-        for (int64_t j = 0; j < s.kw; ++j) {
-          const int64_t wi = wo * s.sw - s.pw + j;
+        for (I j = 0; j < s.kw; ++j) {
+          const I wi = wo * s.sw - s.pw + j;
           if (wi < 0 || wi >= s.W) continue;
           acc.add(w[(ci * s.kh + i) * s.kw + j] * x[(ci * s.H + hi) * s.W + wi]);
         }
@@ -76,24 +82,25 @@ __global__ void conv2d_forward_kernel(float* out, const float* inp, const float*
 
 // dinp: (N, Cin, H, W); dout: (N, Cout, Ho, Wo); weight: (Cout, Cin_g, kh, kw).
 // Each input element gathers the outputs whose window covers it.
-__global__ void conv2d_backward_input_kernel(float* dinp, const float* dout, const float* weight, Geom s) {
-  const int64_t total = s.N * s.Cin * s.H * s.W;
-  for (int64_t idx = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; idx < total; idx += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t wi = idx % s.W, hi = (idx / s.W) % s.H, c = (idx / (s.H * s.W)) % s.Cin, n = idx / (s.H * s.W * s.Cin);
-    const int64_t g = c / s.Cin_g, ci = c % s.Cin_g;
+template <typename I>
+__global__ void conv2d_backward_input_kernel(float* dinp, const float* dout, const float* weight, GeomT<I> s) {
+  const I total = s.N * s.Cin * s.H * s.W;
+  for (I idx = blockIdx.x * (I)blockDim.x + threadIdx.x; idx < total; idx += (I)gridDim.x * blockDim.x) {
+    const I wi = idx % s.W, hi = (idx / s.W) % s.H, c = (idx / (s.H * s.W)) % s.Cin, n = idx / (s.H * s.W * s.Cin);
+    const I g = c / s.Cin_g, ci = c % s.Cin_g;
     BlockedSum acc;
-    for (int64_t co = g * s.Cout_g; co < (g + 1) * s.Cout_g; ++co) {
+    for (I co = g * s.Cout_g; co < (g + 1) * s.Cout_g; ++co) {
       const float* d = dout + (n * s.Cout + co) * s.P;
       const float* w = weight + (co * s.Cin_g + ci) * s.kh * s.kw;
-      for (int64_t i = 0; i < s.kh; ++i) {
-        const int64_t th = hi + s.ph - i;  // = ho * sh
+      for (I i = 0; i < s.kh; ++i) {
+        const I th = hi + s.ph - i;  // = ho * sh
         if (th < 0 || th % s.sh) continue;
-        const int64_t ho = th / s.sh;
+        const I ho = th / s.sh;
         if (ho >= s.Ho) continue;
-        for (int64_t j = 0; j < s.kw; ++j) {
-          const int64_t tw = wi + s.pw - j;  // = wo * sw
+        for (I j = 0; j < s.kw; ++j) {
+          const I tw = wi + s.pw - j;  // = wo * sw
           if (tw < 0 || tw % s.sw) continue;
-          const int64_t wo = tw / s.sw;
+          const I wo = tw / s.sw;
           if (wo >= s.Wo) continue;
           acc.add(w[i * s.kw + j] * d[ho * s.Wo + wo]);
         }
@@ -126,19 +133,20 @@ __device__ __forceinline__ void store_sum(float* out, double* part, int64_t t, i
 // dweight: (Cout, Cin_g, kh, kw), or part: (Cout*K, parts) when parts > 1; dout: (N, Cout, Ho, Wo);
 // inp: (N, Cin, H, W). Task t = (e, q): one block sums the terms m = (n, ho, wo) in
 // [q*per, (q+1)*per) of weight element e, its threads striding over them.
-__global__ void conv2d_backward_weight_kernel(float* dweight, double* part, const float* dout, const float* inp, Geom s,
-                                              int64_t per, int64_t parts) {
-  const int64_t tasks = s.Cout * s.K * parts, m_total = s.N * s.P;
-  for (int64_t t = blockIdx.x; t < tasks; t += gridDim.x) {
-    const int64_t e = t / parts, q = t % parts;
-    const int64_t co = e / s.K, k = e % s.K;
-    const int64_t ci = k / (s.kh * s.kw), i = (k / s.kw) % s.kh, j = k % s.kw;
-    const int64_t c = (co / s.Cout_g) * s.Cin_g + ci;
-    const int64_t m0 = q * per, m1 = min(m_total, m0 + per);
+template <typename I>
+__global__ void conv2d_backward_weight_kernel(float* dweight, double* part, const float* dout, const float* inp,
+                                              GeomT<I> s, I per, I parts) {
+  const I tasks = s.Cout * s.K * parts, m_total = s.N * s.P;
+  for (I t = blockIdx.x; t < tasks; t += gridDim.x) {
+    const I e = t / parts, q = t % parts;
+    const I co = e / s.K, k = e % s.K;
+    const I ci = k / (s.kh * s.kw), i = (k / s.kw) % s.kh, j = k % s.kw;
+    const I c = (co / s.Cout_g) * s.Cin_g + ci;
+    const I m0 = q * per, m1 = min(m_total, m0 + per);
     BlockedSum acc;
-    for (int64_t m = m0 + threadIdx.x; m < m1; m += blockDim.x) {
-      const int64_t n = m / s.P, p = m % s.P, ho = p / s.Wo, wo = p % s.Wo;
-      const int64_t hi = ho * s.sh - s.ph + i, wi = wo * s.sw - s.pw + j;
+    for (I m = m0 + threadIdx.x; m < m1; m += blockDim.x) {
+      const I n = m / s.P, p = m % s.P, ho = p / s.Wo, wo = p % s.Wo;
+      const I hi = ho * s.sh - s.ph + i, wi = wo * s.sw - s.pw + j;
       if (hi < 0 || hi >= s.H || wi < 0 || wi >= s.W) continue;
       acc.add(dout[(n * s.Cout + co) * s.P + p] * inp[((n * s.Cin + c) * s.H + hi) * s.W + wi]);
     }
@@ -148,14 +156,14 @@ __global__ void conv2d_backward_weight_kernel(float* dweight, double* part, cons
 }
 
 // dbias: (Cout), or part: (Cout, parts) when parts > 1; dout: (N, Cout, Ho, Wo). Tasks as above.
-__global__ void conv2d_backward_bias_kernel(float* dbias, double* part, const float* dout, Geom s, int64_t per,
-                                            int64_t parts) {
-  const int64_t tasks = s.Cout * parts, m_total = s.N * s.P;
-  for (int64_t t = blockIdx.x; t < tasks; t += gridDim.x) {
-    const int64_t co = t / parts, q = t % parts;
-    const int64_t m0 = q * per, m1 = min(m_total, m0 + per);
+template <typename I>
+__global__ void conv2d_backward_bias_kernel(float* dbias, double* part, const float* dout, GeomT<I> s, I per, I parts) {
+  const I tasks = s.Cout * parts, m_total = s.N * s.P;
+  for (I t = blockIdx.x; t < tasks; t += gridDim.x) {
+    const I co = t / parts, q = t % parts;
+    const I m0 = q * per, m1 = min(m_total, m0 + per);
     BlockedSum acc;
-    for (int64_t m = m0 + threadIdx.x; m < m1; m += blockDim.x) acc.add(dout[((m / s.P) * s.Cout + co) * s.P + m % s.P]);
+    for (I m = m0 + threadIdx.x; m < m1; m += blockDim.x) acc.add(dout[((m / s.P) * s.Cout + co) * s.P + m % s.P]);
     const double total = block_sum(acc.value());
     if (threadIdx.x == 0) store_sum(dbias, part, t, co, total);
   }
@@ -185,6 +193,18 @@ void reduce_split(float* out, int64_t n_out, int64_t m_total, const char* what, 
   REPMLP_CUDA_LAUNCHED(what);
 }
 
+// Calls f with s in int when every index of the input, the output, the weight and the
+// reductions' tasks (at most 1024 parts per weight) fits with room for a grid-stride step,
+// else in int64_t.
+template <typename F>
+void with_geom(const Geom& s, F&& f) {
+  const int64_t most = std::max({s.N * s.Cin * s.H * s.W, s.N * s.Cout * s.P, s.Cout * s.K * 1024});
+  if (most >= (int64_t(1) << 30)) return f(s);
+  auto i = [](int64_t v) { return static_cast<int>(v); };
+  f(GeomT<int>{i(s.N), i(s.Cin), i(s.H), i(s.W), i(s.Cout), i(s.kh), i(s.kw), i(s.sh), i(s.sw), i(s.ph), i(s.pw),
+               i(s.G), i(s.Ho), i(s.Wo), i(s.P), i(s.Cin_g), i(s.Cout_g), i(s.K)});
+}
+
 }  // namespace
 
 void conv2d_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t N, int64_t Cin,
@@ -193,7 +213,9 @@ void conv2d_forward(float* out, const float* inp, const float* weight, const flo
   const Geom s = make_geom(N, Cin, H, W, Cout, kh, kw, strideH, strideW, padH, padW, groups);
   const int64_t total = s.N * s.Cout * s.P;
   if (total == 0) return;
-  conv2d_forward_kernel<<<blocks_for(total, kThreads), kThreads>>>(out, inp, weight, bias, s);
+  with_geom(s, [&](auto g) {
+    conv2d_forward_kernel<<<blocks_for(total, kThreads), kThreads>>>(out, inp, weight, bias, g);
+  });
   REPMLP_CUDA_LAUNCHED("conv2d_forward");
 }
 
@@ -201,22 +223,24 @@ void conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dou
                      int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw,
                      int64_t strideH, int64_t strideW, int64_t padH, int64_t padW, int64_t groups) {
   const Geom s = make_geom(N, Cin, H, W, Cout, kh, kw, strideH, strideW, padH, padW, groups);
-  const int64_t in_total = s.N * s.Cin * s.H * s.W, w_total = s.Cout * s.K;
-  if (dinp && in_total > 0) {
-    conv2d_backward_input_kernel<<<blocks_for(in_total, kThreads), kThreads>>>(dinp, dout, weight, s);
-    REPMLP_CUDA_LAUNCHED("conv2d_backward (dinp)");
-  }
-  const int64_t m_total = s.N * s.P;
-  if (dweight && w_total > 0)
-    reduce_split(dweight, w_total, m_total, "conv2d_backward (dweight)",
-                 [&](double* part, int64_t per, int64_t parts, unsigned blocks) {
-                   conv2d_backward_weight_kernel<<<blocks, kThreads>>>(dweight, part, dout, inp, s, per, parts);
-                 });
-  if (dbias && s.Cout > 0)
-    reduce_split(dbias, s.Cout, m_total, "conv2d_backward (dbias)",
-                 [&](double* part, int64_t per, int64_t parts, unsigned blocks) {
-                   conv2d_backward_bias_kernel<<<blocks, kThreads>>>(dbias, part, dout, s, per, parts);
-                 });
+  const int64_t in_total = s.N * s.Cin * s.H * s.W, w_total = s.Cout * s.K, m_total = s.N * s.P;
+  with_geom(s, [&](auto g) {
+    using I = decltype(g.N);
+    if (dinp && in_total > 0) {
+      conv2d_backward_input_kernel<<<blocks_for(in_total, kThreads), kThreads>>>(dinp, dout, weight, g);
+      REPMLP_CUDA_LAUNCHED("conv2d_backward (dinp)");
+    }
+    if (dweight && w_total > 0)
+      reduce_split(dweight, w_total, m_total, "conv2d_backward (dweight)",
+                   [&](double* part, int64_t per, int64_t parts, unsigned blocks) {
+                     conv2d_backward_weight_kernel<<<blocks, kThreads>>>(dweight, part, dout, inp, g, (I)per, (I)parts);
+                   });
+    if (dbias && s.Cout > 0)
+      reduce_split(dbias, s.Cout, m_total, "conv2d_backward (dbias)",
+                   [&](double* part, int64_t per, int64_t parts, unsigned blocks) {
+                     conv2d_backward_bias_kernel<<<blocks, kThreads>>>(dbias, part, dout, g, (I)per, (I)parts);
+                   });
+  });
 }
 
 }  // namespace repmlp::cuda
