@@ -2,8 +2,9 @@
 // fibers on the calling OS thread, and device memory is host memory with a guard page after
 // every allocation. See README.md for what it checks and what it cannot.
 //
-// A launch runs its blocks one after another. Each thread of a block is a fiber with its own
-// stack; a fiber runs until it finishes or reaches __syncthreads or a warp shuffle, and the
+// A launch runs its blocks one after another. A block's threads run in order on one fiber
+// (the runner) until one reaches __syncthreads or a warp shuffle; from then on that thread and
+// every later one has a fiber with its own stack, which runs until it finishes or waits. The
 // scheduler releases a barrier when every live thread of the block waits there, and a shuffle
 // when every live lane of the warp does. Anything else is a deadlock, reported as a launch
 // failure, as is a shuffle mask that names missing or finished lanes.
