@@ -20,9 +20,17 @@ function run(script, args, env) {
 console.log('test:emu: building the CUDA backend on the CPU emulator (build-emu/)');
 run('build-native.cjs', [], { ...process.env, REPMLP_CUDA_EMULATOR: '1' });
 const libs = path.join(emuDir, 'cuda-emu');
+const addonPath = path.join(emuDir, 'Release', 'repmlp.node');
+// test-gpu.cjs skips where it sees no CUDA device; here that would be a broken emulator
+// build, so it fails instead.
+const info = require(addonPath).cudaInfo();
+if (!info.compiled || info.devices.length !== 1 || !/emulator/.test(info.devices[0].name ?? '')) {
+  console.error(`test:emu: FAILED: ${addonPath} is not the emulator's build (cudaInfo: ${JSON.stringify(info)})`);
+  process.exit(1);
+}
 run('test-gpu.cjs', [], {
   REPMLP_SMOKE_STEPS: '40',
   ...process.env,
-  REPMLP_ADDON: path.join(emuDir, 'Release', 'repmlp.node'),
+  REPMLP_ADDON: addonPath,
   LD_LIBRARY_PATH: [libs, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':'),
 });
