@@ -147,6 +147,9 @@ export interface NativeAddon {
   // sigmoid.cc
   sigmoid_forward(out: S, inp: S, n: number): void;
   sigmoid_backward(dinp: S, dout: S, out: S, n: number): void;
+  // unpartition_gate.cc
+  unpartition_gate_forward(out: S, y: S, gate: S, residual: S | null, N: number, C: number, Hp: number, h: number, Wp: number, w: number): void;
+  unpartition_gate_backward(dy: S, dgate: S, dout: S, y: S, gate: S, N: number, C: number, Hp: number, h: number, Wp: number, w: number): void;
   // cross_entropy.cc: stats (N, 3) = row max, log sum exp(x - max), sum of the target distribution
   cross_entropy_forward(loss: S, losses: S, stats: S, logits: S, target: S, N: number, K: number, labelSmoothing: number): void;
   cross_entropy_backward(dlogits: S, dloss: S, stats: S, logits: S, target: S, N: number, K: number, labelSmoothing: number): void;

@@ -58,6 +58,7 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
   register_relu(exports);
   register_scale(exports);
   register_sigmoid(exports);
+  register_unpartition_gate(exports);
   register_cross_entropy(exports);
   register_correct_count(exports);
   register_adamw(exports);

@@ -7,12 +7,13 @@ import { noGrad } from '../autograd';
 import { checkInt, checkTensor } from '../check';
 import { tensor, zeros } from '../creation';
 import { describe, fail, shapeStr } from '../errors';
-import { add, mul } from '../ops/arithmetic';
+import { add } from '../ops/arithmetic';
 import { globalAvgPool } from '../ops/avgpool';
 import { batchNorm2d } from '../ops/batchnorm';
 import { conv2d } from '../ops/conv2d';
 import { expand } from '../ops/expand';
-import { partition, unpartition } from '../ops/partition';
+import { partition } from '../ops/partition';
+import { unpartitionGate } from '../ops/unpartition_gate';
 import { relu } from '../ops/relu';
 import { setSharingFc } from '../ops/setsharing_fc';
 import { sigmoid } from '../ops/sigmoid';
@@ -172,7 +173,8 @@ export class RepMLPBlock extends Module {
     return this._deploy ? null : ((this.child(`repconv${k}`) as ConvBN | null) ?? null);
   }
 
-  forward(x: Tensor): Tensor {
+  /** The block's output, unpartition(...) * gate, plus `residual` (x's shape) when given. */
+  forward(x: Tensor, residual: Tensor | null = null): Tensor {
     const op = 'RepMLPBlock';
     checkTensor(op, 'x', x, { shape: [null, this.C, null, null] });
     const [N, C, H, W] = x.shape;
@@ -200,10 +202,10 @@ export class RepMLPBlock extends Module {
       }
       free(convIn);
     }
+    // un-partition, gate and residual add in one pass: (N, C, H, W)
     const back = reshape(sum, [N * (H / h) * (W / w), C, h, w]);
-    const un = unpartition(back, H, W);
-    const out = mul(un, gate);
-    free(gate, parts, sum, back, un);
+    const out = unpartitionGate(back, gate, H, W, { residual });
+    free(gate, parts, sum, back);
     return out;
   }
 
@@ -316,11 +318,10 @@ export class RepMLPNetUnit extends Module {
 
   forward(x: Tensor): Tensor {
     const a = this.prebn1.forward(x);
-    const b = this.repmlpBlock.forward(a);
-    const y = add(x, b);
+    const y = this.repmlpBlock.forward(a, x); // x + block(a)
     const c = this.prebn2.forward(y);
     const z = this.ffnBlock.forward(c, y);
-    free(a, b, y, c);
+    free(a, y, c);
     return z;
   }
 }

@@ -7,7 +7,7 @@
 // takes ReLU's mask from the output and GELU's derivative at the input recomputed from x
 // (native/ops/batchnorm.cc). Or a residual may be added in the same pass (a branch summed into
 // another, a block's output into the residual stream).
-import { isGradEnabled, record } from '../autograd';
+import { isGradEnabled, keepNeeded, record } from '../autograd';
 import { checkSameDevice, checkTensor } from '../check';
 import { describe, fail, shapeStr } from '../errors';
 import { native } from '../native';
@@ -168,11 +168,3 @@ export function batchNorm2d(
   return y;
 }
 
-// The kernels compute every gradient at once; frees those no input needs.
-function keepNeeded(grads: Tensor[], needs: readonly boolean[]): (Tensor | null)[] {
-  return grads.map((t, i) => {
-    if (needs[i]) return t;
-    t.dispose();
-    return null;
-  });
-}

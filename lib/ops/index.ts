@@ -2,6 +2,7 @@
 export { reshape, permute, slice, contiguous } from './views';
 export { relu } from './relu';
 export { partition, unpartition } from './partition';
+export { unpartitionGate, type UnpartitionGateOptions } from './unpartition_gate';
 export { conv2d, type Conv2dOptions } from './conv2d';
 export { batchNorm2d, type BatchNormActivation, type BatchNormOptions } from './batchnorm';
 export { gelu } from './gelu';

@@ -56,6 +56,12 @@ void scale(float* out, const float* x, float alpha, float beta, int64_t n);
 void gelu_forward(float* out, const float* inp, int64_t n);
 void gelu_backward(float* dinp, const float* dout, const float* inp, int64_t n);
 
+// unpartition_gate.cc (residual: null, or added to the output)
+void unpartition_gate_forward(float* out, const float* y, const float* gate, const float* residual, int64_t N,
+                              int64_t C, int64_t Hp, int64_t h, int64_t Wp, int64_t w);
+void unpartition_gate_backward(float* dy, float* dgate, const float* dout, const float* y, const float* gate,
+                               int64_t N, int64_t C, int64_t Hp, int64_t h, int64_t Wp, int64_t w);
+
 // sigmoid.cc
 void sigmoid_forward(float* out, const float* inp, int64_t n);
 void sigmoid_backward(float* dinp, const float* dout, const float* out, int64_t n);

@@ -14,7 +14,7 @@ import {
   AdamW, add, addScalar, batchNorm2d, bmm, conv1x1, conv2d, contiguous, correctCount, crossEntropy, expand, full, gelu,
   globalAvgPool, info, linear,
   matmul, mean, mul, mulScalar, partition, permute, preset, relu, RepMLPNet, Rng, scope, setNumThreads,
-  setSharingFc, SGD, sigmoid, sub, sum, tensor, unpartition, type Device, type Tensor,
+  setSharingFc, SGD, sigmoid, sub, sum, tensor, unpartition, unpartitionGate, type Device, type Tensor,
 } from '../../lib/index';
 import { native } from '../../lib/native';
 import { DEVICE, diff } from '../helpers';
@@ -209,6 +209,17 @@ const CASES: Case[] = [
   { name: 'globalAvgPool', inputs: [f(2, 6, 5, 7)], run: ([x]) => globalAvgPool(x) },
   { name: 'partition', inputs: [f(2, 3, 8, 6)], run: ([x]) => contiguous(partition(x, 4, 3)) },
   { name: 'unpartition', inputs: [f(8, 3, 4, 3)], run: ([x]) => contiguous(unpartition(x, 8, 6)) },
+  {
+    name: 'unpartitionGate + residual, 3 x 3 partitions',
+    inputs: [f(18, 5, 4, 3), f(2, 5, 1, 1), f(2, 5, 12, 9)],
+    run: ([y, g, r]) => unpartitionGate(y, g, 12, 9, { residual: r }),
+  },
+  { name: 'unpartitionGate, one partition', inputs: [f(3, 7, 6, 5), f(3, 7, 1, 1)], run: ([y, g]) => unpartitionGate(y, g, 6, 5) },
+  {
+    name: 'unpartitionGate + residual, large planes (a block per plane)',
+    inputs: [f(4, 2, 32, 24), f(1, 2, 1, 1), f(1, 2, 64, 48)],
+    run: ([y, g, r]) => unpartitionGate(y, g, 64, 48, { residual: r }),
+  },
   { name: 'permute + contiguous', inputs: [f(2, 3, 4, 5)], run: ([x]) => contiguous(permute(x, [3, 1, 0, 2])) },
   {
     name: 'crossEntropy, hard labels, smoothing 0.1',
