@@ -2,15 +2,18 @@
 // never stored) against BatchNorm then a separate relu() / gelu() / add(), at the shapes
 // RepMLPNet runs them: the FFN's first layer (BN -> GELU on 4C channels), the embeddings
 // (BN -> ReLU), a conv branch's BN summed into fc3_bn's output and an FFN's output added to the
-// residual stream. Fused and unfused are timed back to back on the same tensors, so their
-// ratio is robust to a noisy machine; PyTorch runs the same composition (bench/peers/fusion.py,
-// eager, and through torch.compile on CUDA, which fuses it too).
+// residual stream. And the end of each RepMLP block, unpartitionGate (un-partition, gate and
+// residual add in one pass) against unpartition(), mul() and add(). Fused and unfused are timed
+// back to back on the same tensors, so their ratio is robust to a noisy machine; PyTorch runs
+// the same composition (bench/peers/fusion.py, eager, and through torch.compile on CUDA, which
+// fuses it too).
 //
 //   npx tsx bench/fusion.ts [--quick] [--json] [--device cpu|cuda] [--threads N] [--no-peer]
 //       [--python PATH] [--warmup N] [--repeats N]
 import * as os from 'node:os';
 import {
-  add, batchNorm2d, full, gelu, memoryStats, randn, relu, resetPeakMemoryStats, Rng, scope, type Tensor,
+  add, batchNorm2d, full, gelu, memoryStats, mul, randn, relu, resetPeakMemoryStats, Rng, scope, unpartition,
+  unpartitionGate, type Device, type Tensor,
 } from '../lib/index';
 import { parseOptions } from './lib/args';
 import { describeMachine, log, makeContext, runPeer, syncOn, type Context } from './lib/context';
@@ -20,15 +23,18 @@ import { formatTable, type Column } from './lib/table';
 const CMD = 'bench:fusion';
 const USAGE = `npm run bench:fusion [-- --quick] [--json] [--device cpu|cuda] [--threads N] [--no-peer] [--python PATH]
   [--warmup N] [--repeats N]
-BatchNorm with a fused ReLU / GELU / residual against BatchNorm and a separate op, and PyTorch's eager
-(and, on CUDA, compiled) run of the same composition.`;
+BatchNorm with a fused ReLU / GELU / residual against BatchNorm and a separate op, unpartitionGate against
+unpartition + mul + add, and PyTorch's eager (and, on CUDA, compiled) run of the same composition.`;
 
-type Fused = 'relu' | 'gelu' | 'residual';
+type Fused = 'relu' | 'gelu' | 'residual' | 'gate';
 interface Case {
   id: string;
   label: string;
+  /** the input (BatchNorm) or the output map (gate) */
   shape: number[];
   fused: Fused;
+  /** gate: the partitions' height and width */
+  parts?: [number, number];
 }
 
 const CASES: Case[] = [
@@ -41,6 +47,10 @@ const CASES: Case[] = [
   { id: 'small-branch', label: 'small stage 1 branch sum: (B*C/S, S) = (1024, 2), 16x16', shape: [1024, 2, 16, 16], fused: 'residual' },
   { id: 'small-ffn-res', label: 'small stage 1 FFN residual: 32, 16x16', shape: [64, 32, 16, 16], fused: 'residual' },
   { id: 't224-ffn-res', label: 'T224 stage 3 FFN residual: 256, 14x14 (batch 8)', shape: [8, 256, 14, 14], fused: 'residual' },
+  { id: 'small-gate-1', label: 'small stage 1 block end: 32, 16x16', shape: [64, 32, 16, 16], fused: 'gate', parts: [16, 16] },
+  { id: 'small-gate-3', label: 'small stage 3 block end: 128, 4x4', shape: [64, 128, 4, 4], fused: 'gate', parts: [4, 4] },
+  { id: 't224-gate-1', label: 'T224 stage 1 block end: 64, 56x56 (batch 8)', shape: [8, 64, 56, 56], fused: 'gate', parts: [56, 56] },
+  { id: 'parts-gate', label: '64, 56x56 in 7x7 partitions (batch 8)', shape: [8, 64, 56, 56], fused: 'gate', parts: [7, 7] },
 ];
 // On CUDA the batch is 8x larger, so that a kernel's work outweighs its launch.
 const cudaShape = (s: number[]) => [s[0] * 8, ...s.slice(1)];
@@ -56,36 +66,61 @@ interface Row {
   label: string;
   shape: number[];
   fused: Fused;
+  parts?: [number, number];
   unfused: Side;
   repmlp: Side;
   pytorch: { infer: Timing; train: Timing; compiledInfer: Timing | null; compiledTrain: Timing | null } | null;
 }
 
-function measureCase(c: Case, ctx: Context, rng: Rng): Row {
-  const device = ctx.device;
-  const shape = device === 'cuda' ? cudaShape(c.shape) : c.shape;
+/** A case's tensors: the leaves that get gradients, the others, and the op fused or not. */
+interface Setup {
+  leaves: Tensor[];
+  others: Tensor[];
+  run: (fused: boolean, training: boolean) => Tensor;
+}
+
+function bnSetup(c: Case, shape: number[], device: Device, rng: Rng): Setup {
   const C = shape[1];
   const x = randn(shape, rng, { device }).requiresGrad_();
   const w = randn([C], rng, { device }).requiresGrad_();
   const b = randn([C], rng, { device }).requiresGrad_();
   const r = randn(shape, rng, { device }).requiresGrad_();
   const rm = full([C], 0, { device }), rv = full([C], 1, { device });
+  const run = (fused: boolean, training: boolean): Tensor => {
+    if (c.fused === 'residual')
+      return fused ? batchNorm2d(x, w, b, rm, rv, null, { training, residual: r }) : add(batchNorm2d(x, w, b, rm, rv, null, { training }), r);
+    const act = c.fused === 'relu' ? 'relu' : 'gelu';
+    const y = batchNorm2d(x, w, b, rm, rv, null, { training, activation: fused ? act : 'none' });
+    return fused ? y : act === 'relu' ? relu(y) : gelu(y);
+  };
+  return { leaves: [x, w, b, r], others: [rm, rv], run };
+}
+
+// The block's partitions y and gate, and the residual stream x; `training` plays no part.
+function gateSetup(c: Case, shape: number[], device: Device, rng: Rng): Setup {
+  const [N, C, H, W] = shape;
+  const [h, w] = c.parts!;
+  const y = randn([N * (H / h) * (W / w), C, h, w], rng, { device }).requiresGrad_();
+  const gate = randn([N, C, 1, 1], rng, { device }).requiresGrad_();
+  const x = randn(shape, rng, { device }).requiresGrad_();
+  const run = (fused: boolean): Tensor =>
+    fused ? unpartitionGate(y, gate, H, W, { residual: x }) : add(mul(unpartition(y, H, W), gate), x);
+  return { leaves: [y, gate, x], others: [], run };
+}
+
+function measureCase(c: Case, ctx: Context, rng: Rng): Row {
+  const device = ctx.device;
+  const shape = device === 'cuda' ? cudaShape(c.shape) : c.shape;
+  const { leaves, others, run } = (c.fused === 'gate' ? gateSetup : bnSetup)(c, shape, device, rng);
   const g = randn(shape, rng, { device });
-  const leaves = [x, w, b, r];
   try {
-    const run = (fused: boolean, training: boolean): Tensor => {
-      if (c.fused === 'residual')
-        return fused ? batchNorm2d(x, w, b, rm, rv, null, { training, residual: r }) : add(batchNorm2d(x, w, b, rm, rv, null, { training }), r);
-      const y = batchNorm2d(x, w, b, rm, rv, null, { training, activation: fused ? c.fused : 'none' });
-      return fused ? y : c.fused === 'relu' ? relu(y) : gelu(y);
-    };
     const clearGrads = () => {
       for (const t of leaves) {
         t.grad?.dispose();
         t.grad = null;
       }
     };
-    const sync = () => syncOn(w);
+    const sync = () => syncOn(leaves[0]);
     const step = (fused: boolean) => scope(() => {
       run(fused, true).backward(g);
       clearGrads();
@@ -100,9 +135,9 @@ function measureCase(c: Case, ctx: Context, rng: Rng): Row {
       return { infer, train, mib: (stats().peakAllocatedBytes - base) / 2 ** 20 };
     };
     const unfused = side(false), repmlp = side(true);
-    return { id: c.id, label: c.label, shape, fused: c.fused, unfused, repmlp, pytorch: null };
+    return { id: c.id, label: c.label, shape, fused: c.fused, parts: c.parts, unfused, repmlp, pytorch: null };
   } finally {
-    for (const t of [...leaves, rm, rv, g]) t.dispose();
+    for (const t of [...leaves, ...others, g]) t.dispose();
   }
 }
 
@@ -130,7 +165,7 @@ function main(): void {
   type PeerDoc = { peer: string; threads: number; device: string; compile: string | null; rows: PeerRow[] };
   const peer = runPeer<PeerDoc>(ctx, 'fusion.py', {
     device: ctx.device, threads: ctx.threads, timing: ctx.timing, compile: ctx.device === 'cuda',
-    cases: rows.map((r) => ({ id: r.id, shape: r.shape, fused: r.fused })),
+    cases: rows.map((r) => ({ id: r.id, shape: r.shape, fused: r.fused, parts: r.parts ?? null })),
   });
   if (peer.ok) for (const p of peer.value.rows) {
     const row = rows.find((r) => r.id === p.id);
@@ -140,7 +175,8 @@ function main(): void {
 
   const notes = [
     'median ms per call; eval: BN in eval mode, no gradients; train: forward in training mode + backward to x, weight, bias (and the residual)',
-    'x fused: unfused / fused repmlp time; torch: PyTorch eager running the same composition (bn then F.relu / F.gelu / +); x torch: torch / repmlp fused',
+    'gate rows: eval is the forward without gradients; train adds the backward to the partitions, the gate and the residual',
+    'x fused: unfused / fused repmlp time; torch: PyTorch eager running the same composition (bn then F.relu / F.gelu / +; the reshape/permute un-partition * gate + x); x torch: torch / repmlp fused',
     'MiB: peak allocated from a training forward to the end of its backward (repmlp, unfused / fused)',
     ...(peer.ok && peer.value.compile ? [`PyTorch compiled: ${peer.value.compile}`] : []),
     ...(peer.ok ? [] : [`PyTorch peer: ${peer.error}`]),
@@ -160,7 +196,7 @@ function main(): void {
   const cols: Column<Row>[] = [
     { header: 'case', cell: (r) => r.label, align: 'left' },
     { header: 'input', cell: (r) => `(${r.shape.join(', ')})`, align: 'left' },
-    { header: 'op', cell: (r) => `bn+${r.fused}`, align: 'left' },
+    { header: 'op', cell: (r) => (r.fused === 'gate' ? `gate ${r.parts!.join('x')}` : `bn+${r.fused}`), align: 'left' },
     { header: 'eval unfused', cell: (r) => ms(r.unfused.infer), align: 'right' },
     { header: 'fused', cell: (r) => ms(r.repmlp.infer), align: 'right' },
     { header: 'x fused', cell: (r) => ratio(r.unfused.infer, r.repmlp.infer), align: 'right' },

@@ -1,8 +1,9 @@
 """PyTorch peer of bench/fusion.ts: BatchNorm2d followed by F.relu, F.gelu (exact) or the
-addition of a residual, timed with harness.py's methodology: eval mode without gradients, and
-a training-mode forward + backward to the input, the BN's parameters and the residual. On
-CUDA each case also runs through torch.compile (which fuses the pair) when torch has it.
-Reads the cases as JSON on stdin and prints one JSON document."""
+addition of a residual, and the end of a RepMLP block (un-partition by reshape / permute,
+multiply by the gate, add the residual stream), timed with harness.py's methodology: eval mode
+without gradients, and a training-mode forward + backward to every input and the BN's
+parameters. On CUDA each case also runs through torch.compile (which fuses the ops) when torch
+has it. Reads the cases as JSON on stdin and prints one JSON document."""
 import os
 import sys
 
@@ -30,20 +31,33 @@ class BnThen(torch.nn.Module):
         return y + r
 
 
-def timings(fn, module, x, r, g, sync, timing):
+class GateEnd(torch.nn.Module):
+    """unpartition(y) * gate + x: the end of a RepMLP block and the unit's residual add."""
+
+    def __init__(self, H, W):
+        super().__init__()
+        self.H, self.W = H, W
+
+    def forward(self, y, gate, x):
+        C, h, w = y.shape[1:]
+        H, W = self.H, self.W
+        u = y.reshape(-1, H // h, W // w, C, h, w).permute(0, 3, 1, 4, 2, 5).reshape(-1, C, H, W)
+        return u * gate + x
+
+
+def timings(fn, module, inputs, g, sync, timing):
     """(eval, train) medians of fn (the module, or its compiled form): eval mode without
     gradients, then a training-mode forward + backward."""
-    leaves = (x, r)
 
     def infer():
         with torch.no_grad():
-            fn(x, r)
+            fn(*inputs)
 
     def train():
-        for t in leaves:
+        for t in inputs:
             t.grad = None
         module.zero_grad(set_to_none=True)
-        fn(x, r).backward(g)
+        fn(*inputs).backward(g)
     module.eval()
     t_infer = measure(infer, sync, timing)
     module.train()
@@ -56,14 +70,22 @@ def main():
     rows = []
     for c in spec["cases"]:
         shape = c["shape"]
-        module = BnThen(shape[1], c["fused"]).to(dev)
         x = torch.randn(*shape, device=dev, requires_grad=True)
-        r = torch.randn(*shape, device=dev, requires_grad=c["fused"] == "residual")
+        if c["fused"] == "gate":
+            N, C, H, W = shape
+            h, w = c["parts"]
+            module = GateEnd(H, W)
+            y = torch.randn(N * (H // h) * (W // w), C, h, w, device=dev, requires_grad=True)
+            gate = torch.randn(N, C, 1, 1, device=dev, requires_grad=True)
+            inputs = (y, gate, x)
+        else:
+            module = BnThen(shape[1], c["fused"]).to(dev)
+            inputs = (x, torch.randn(*shape, device=dev, requires_grad=c["fused"] == "residual"))
         g = torch.randn(*shape, device=dev)
         row = {"id": c["id"], "compiledInfer": None, "compiledTrain": None}
-        row["infer"], row["train"] = timings(module, module, x, r, g, sync, timing)
+        row["infer"], row["train"] = timings(module, module, inputs, g, sync, timing)
         if use_compile:
-            row["compiledInfer"], row["compiledTrain"] = timings(torch.compile(module), module, x, r, g, sync, timing)
+            row["compiledInfer"], row["compiledTrain"] = timings(torch.compile(module), module, inputs, g, sync, timing)
         rows.append(row)
     emit(document(dev, compile_note, rows))
 

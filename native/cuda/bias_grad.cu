@@ -1,6 +1,6 @@
 // CUDA twin of ops/bias_grad.cc: one block per channel (grid-stride over channels), each
-// thread sums a strided share of the N*HW elements in double, then a deterministic
-// warp-shuffle and shared-memory reduction.
+// thread sums a strided share of the N*HW elements in double, then a deterministic block sum.
+#include "block_reduce.cuh"
 #include "check.cuh"
 #include "kernels.h"
 
@@ -10,7 +10,6 @@ constexpr int kBiasGradThreads = 256;
 
 // dbias: (C); dout: (N, C, HW)
 __global__ void bias_grad_kernel(float* dbias, const float* dout, int64_t N, int64_t C, int64_t HW) {
-  __shared__ double warp_sums[kBiasGradThreads / 32];
   const int64_t count = N * HW;
   for (int64_t c = blockIdx.x; c < C; c += gridDim.x) {
     double s = 0.0;
@@ -18,16 +17,8 @@ __global__ void bias_grad_kernel(float* dbias, const float* dout, int64_t N, int
       const int64_t n = i / HW, p = i - n * HW;
       s += dout[(n * C + c) * HW + p];
     }
-    for (int off = 16; off > 0; off >>= 1) s += __shfl_down_sync(0xffffffffu, s, off);
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    if (lane == 0) warp_sums[warp] = s;
-    __syncthreads();
-    if (warp == 0) {
-      s = lane < kBiasGradThreads / 32 ? warp_sums[lane] : 0.0;
-      for (int off = 16; off > 0; off >>= 1) s += __shfl_down_sync(0xffffffffu, s, off);
-      if (lane == 0) dbias[c] = static_cast<float>(s);
-    }
-    __syncthreads();  // warp_sums is reused by the next channel
+    s = block_sum(s);
+    if (threadIdx.x == 0) dbias[c] = static_cast<float>(s);
   }
 }
 

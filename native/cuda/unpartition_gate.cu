@@ -102,8 +102,8 @@ void unpartition_gate_forward(float* out, const float* y, const float* gate, con
                               int64_t C, int64_t Hp, int64_t h, int64_t Wp, int64_t w) {
   with_parts(N, C, Hp, h, Wp, w, [&](auto p, auto numel, auto, auto same) {
     if (numel == 0) return;
-    unpartition_gate_forward_kernel<decltype(same)::value>
-        <<<blocks_for(numel, kThreads), kThreads>>>(out, y, gate, residual, p, numel);
+    constexpr bool kSame = decltype(same)::value;
+    unpartition_gate_forward_kernel<kSame><<<blocks_for(numel, kThreads), kThreads>>>(out, y, gate, residual, p, numel);
     REPMLP_CUDA_LAUNCHED("unpartition_gate_forward");
   });
 }
