@@ -28,13 +28,16 @@ __device__ __forceinline__ I y_offset(const Parts<I>& p, I t, I e) {
   return (((n * p.Hp + hp) * p.Wp + wp) * p.C + c) * p.hw + i * p.w + j;
 }
 
+// The kernels take `Same`, std::true_type when y and out share their layout (one partition per
+// map), else std::false_type, as their last argument.
+
 // out, residual: (N, C, Hp*h, W); y: (N*Hp*Wp, C, h, w); gate: (N*C); residual may be null
-template <bool kSame, typename I>
+template <typename I, typename Same>
 __global__ void unpartition_gate_forward_kernel(float* out, const float* y, const float* gate, const float* residual,
-                                                Parts<I> p, I numel) {
+                                                Parts<I> p, I numel, Same) {
   for (I idx = blockIdx.x * (I)blockDim.x + threadIdx.x; idx < numel; idx += (I)gridDim.x * blockDim.x) {
     const I t = idx / p.plane;
-    const float v = y[y_offset<kSame>(p, t, idx - t * p.plane)] * gate[t];
+    const float v = y[y_offset<Same::value>(p, t, idx - t * p.plane)] * gate[t];
     out[idx] = residual ? v + residual[idx] : v;
   }
 }
@@ -56,22 +59,22 @@ __device__ __forceinline__ double plane_backward(float* dy, const float* dout, c
 }
 
 // One block per plane (planes of more than kWarpPlaneMax elements).
-template <bool kSame, typename I>
+template <typename I, typename Same>
 __global__ void unpartition_gate_backward_kernel(float* dy, float* dgate, const float* dout, const float* y,
-                                                 const float* gate, Parts<I> p, I planes) {
+                                                 const float* gate, Parts<I> p, I planes, Same) {
   for (I t = blockIdx.x; t < planes; t += gridDim.x) {
-    const double acc = block_sum(plane_backward<kSame>(dy, dout, y, gate, p, t, (I)threadIdx.x, (I)blockDim.x));
+    const double acc = block_sum(plane_backward<Same::value>(dy, dout, y, gate, p, t, (I)threadIdx.x, (I)blockDim.x));
     if (threadIdx.x == 0) dgate[t] = static_cast<float>(acc);
   }
 }
 
 // One warp per plane (small planes, such as the 4x4 to 16x16 maps of `small`).
-template <bool kSame, typename I>
+template <typename I, typename Same>
 __global__ void unpartition_gate_backward_warp_kernel(float* dy, float* dgate, const float* dout, const float* y,
-                                                      const float* gate, Parts<I> p, I planes) {
+                                                      const float* gate, Parts<I> p, I planes, Same) {
   const I lane = threadIdx.x & 31, warps = (I)gridDim.x * (blockDim.x >> 5);
   for (I t = (blockIdx.x * (I)blockDim.x + threadIdx.x) >> 5; t < planes; t += warps) {
-    const double acc = warp_sum(plane_backward<kSame>(dy, dout, y, gate, p, t, lane, (I)32));
+    const double acc = warp_sum(plane_backward<Same::value>(dy, dout, y, gate, p, t, lane, (I)32));
     if (lane == 0) dgate[t] = static_cast<float>(acc);
   }
 }
@@ -102,8 +105,7 @@ void unpartition_gate_forward(float* out, const float* y, const float* gate, con
                               int64_t C, int64_t Hp, int64_t h, int64_t Wp, int64_t w) {
   with_parts(N, C, Hp, h, Wp, w, [&](auto p, auto numel, auto, auto same) {
     if (numel == 0) return;
-    constexpr bool kSame = decltype(same)::value;
-    unpartition_gate_forward_kernel<kSame><<<blocks_for(numel, kThreads), kThreads>>>(out, y, gate, residual, p, numel);
+    unpartition_gate_forward_kernel<<<blocks_for(numel, kThreads), kThreads>>>(out, y, gate, residual, p, numel, same);
     REPMLP_CUDA_LAUNCHED("unpartition_gate_forward");
   });
 }
@@ -112,14 +114,13 @@ void unpartition_gate_backward(float* dy, float* dgate, const float* dout, const
                                int64_t N, int64_t C, int64_t Hp, int64_t h, int64_t Wp, int64_t w) {
   with_parts(N, C, Hp, h, Wp, w, [&](auto p, auto, auto planes, auto same) {
     if (planes == 0) return;
-    constexpr bool kSame = decltype(same)::value;
     const int64_t grid_limit = 65535 * 8;
     if (p.plane <= kWarpPlaneMax) {
       const unsigned blocks = static_cast<unsigned>(std::min<int64_t>((planes + 7) / 8, grid_limit));
-      unpartition_gate_backward_warp_kernel<kSame><<<blocks, kThreads>>>(dy, dgate, dout, y, gate, p, planes);
+      unpartition_gate_backward_warp_kernel<<<blocks, kThreads>>>(dy, dgate, dout, y, gate, p, planes, same);
     } else {
       const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(planes, grid_limit));
-      unpartition_gate_backward_kernel<kSame><<<blocks, kThreads>>>(dy, dgate, dout, y, gate, p, planes);
+      unpartition_gate_backward_kernel<<<blocks, kThreads>>>(dy, dgate, dout, y, gate, p, planes, same);
     }
     REPMLP_CUDA_LAUNCHED("unpartition_gate_backward");
   });
