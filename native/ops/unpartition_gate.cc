@@ -28,20 +28,35 @@ static void for_each_row(int64_t n, int64_t c, int64_t C, int64_t Hp, int64_t h,
         fn(plane + (hp * h + i) * W + wp * w, (((n * Hp + hp) * Wp + wp) * C + c) * h * w + i * w, w);
 }
 
+// One row: out = y * g (+ residual), n elements.
+__attribute__((target_clones("arch=x86-64-v3", "default"))) static void gate_row(
+    float* __restrict__ out, const float* __restrict__ y, float g, const float* __restrict__ residual, int64_t n) {
+  if (residual)
+    for (int64_t j = 0; j < n; ++j) out[j] = y[j] * g + residual[j];
+  else
+    for (int64_t j = 0; j < n; ++j) out[j] = y[j] * g;
+}
+
+// One row of backward: dy = dout * g, n elements; returns the sum of dout * y in double.
+__attribute__((target_clones("arch=x86-64-v3", "default"))) static double gate_row_backward(
+    float* __restrict__ dy, const float* __restrict__ dout, const float* __restrict__ y, float g, int64_t n) {
+  double acc = 0.0;
+  for (int64_t j = 0; j < n; ++j) {
+    dy[j] = dout[j] * g;
+    acc += static_cast<double>(dout[j]) * static_cast<double>(y[j]);
+  }
+  return acc;
+}
+
 // out: (N, C, Hp*h, Wp*w); y: (N*Hp*Wp, C, h, w); gate: (N, C); residual: out's shape, or null
 void unpartition_gate_forward(float* out, const float* y, const float* gate, const float* residual, int64_t N,
                               int64_t C, int64_t Hp, int64_t h, int64_t Wp, int64_t w) {
   const int64_t plane = Hp * h * Wp * w;
   parallel_for(N * C, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(plane, 1)), [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      const float g = gate[t];
-      for_each_row(t / C, t % C, C, Hp, h, Wp, w, [&](int64_t o, int64_t yo, int64_t count) {
-        if (residual)
-          for (int64_t j = 0; j < count; ++j) out[o + j] = y[yo + j] * g + residual[o + j];
-        else
-          for (int64_t j = 0; j < count; ++j) out[o + j] = y[yo + j] * g;
+    for (int64_t t = t0; t < t1; ++t)
+      for_each_row(t / C, t % C, C, Hp, h, Wp, w, [&](int64_t o, int64_t yo, int64_t n) {
+        gate_row(out + o, y + yo, gate[t], residual ? residual + o : nullptr, n);
       });
-    }
   });
 }
 
@@ -51,14 +66,9 @@ void unpartition_gate_backward(float* dy, float* dgate, const float* dout, const
   const int64_t plane = Hp * h * Wp * w;
   parallel_for(N * C, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(plane, 1)), [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
-      const float g = gate[t];
       double acc = 0.0;
-      for_each_row(t / C, t % C, C, Hp, h, Wp, w, [&](int64_t o, int64_t yo, int64_t count) {
-        for (int64_t j = 0; j < count; ++j) {
-          const float d = dout[o + j];
-          dy[yo + j] = d * g;
-          acc += static_cast<double>(d) * static_cast<double>(y[yo + j]);
-        }
+      for_each_row(t / C, t % C, C, Hp, h, Wp, w, [&](int64_t o, int64_t yo, int64_t n) {
+        acc += gate_row_backward(dy + yo, dout + o, y + yo, gate[t], n);
       });
       dgate[t] = static_cast<float>(acc);
     }
