@@ -10,52 +10,70 @@
 // Backward, per (n, c) plane in one pass: dy = dout * gate (in y's layout) and
 // dgate[n, c] = sum over the plane of dout * y, accumulated in double. The residual's gradient
 // is dout itself (the caller passes it on).
+#include <vector>
+
 #include "../args.h"
 #include "../parallel.h"
 
 namespace repmlp {
 namespace cpu {
 
-// Calls fn(out_offset, y_offset, count) for each row of w elements of plane (n, c): the
-// elements out[out_offset + j] and y[y_offset + j], j < count, correspond.
+// rows rows of n elements, row r scaled by gate[r]: out = y * gate (+ residual). The rows are
+// contiguous in out, y and residual (one call per chunk of planes when y and out share their
+// layout, one per row of a partition otherwise).
+__attribute__((target_clones("arch=x86-64-v3", "default"))) static void gate_rows(
+    float* __restrict__ out, const float* __restrict__ y, const float* __restrict__ gate,
+    const float* __restrict__ residual, int64_t rows, int64_t n) {
+  for (int64_t r = 0; r < rows; ++r, out += n, y += n) {
+    const float g = gate[r];
+    if (residual) {
+      for (int64_t j = 0; j < n; ++j) out[j] = y[j] * g + residual[j];
+      residual += n;
+    } else {
+      for (int64_t j = 0; j < n; ++j) out[j] = y[j] * g;
+    }
+  }
+}
+
+// Backward of gate_rows: dy = dout * gate[r]; sums[r] += the row's sum of dout * y in double.
+__attribute__((target_clones("arch=x86-64-v3", "default"))) static void gate_rows_backward(
+    float* __restrict__ dy, double* __restrict__ sums, const float* __restrict__ dout, const float* __restrict__ y,
+    const float* __restrict__ gate, int64_t rows, int64_t n) {
+  for (int64_t r = 0; r < rows; ++r, dy += n, dout += n, y += n) {
+    const float g = gate[r];
+    double acc = 0.0;
+    for (int64_t j = 0; j < n; ++j) {
+      dy[j] = dout[j] * g;
+      acc += static_cast<double>(dout[j]) * static_cast<double>(y[j]);
+    }
+    sums[r] += acc;
+  }
+}
+
+// Calls fn(out_offset, y_offset) for each row of w elements of plane t = n * C + c: the
+// elements out[out_offset + j] and y[y_offset + j], j < w, correspond.
 template <typename Fn>
-static void for_each_row(int64_t n, int64_t c, int64_t C, int64_t Hp, int64_t h, int64_t Wp, int64_t w, Fn fn) {
-  const int64_t W = Wp * w, plane = (n * C + c) * Hp * h * W;
-  if (Hp == 1 && Wp == 1) return fn(plane, plane, h * w);  // one partition: the same layout
+static void for_each_row(int64_t t, int64_t C, int64_t Hp, int64_t h, int64_t Wp, int64_t w, Fn fn) {
+  const int64_t n = t / C, c = t % C, W = Wp * w, plane = t * Hp * h * W;
   for (int64_t hp = 0; hp < Hp; ++hp)
     for (int64_t i = 0; i < h; ++i)
-      for (int64_t wp = 0; wp < Wp; ++wp)
-        fn(plane + (hp * h + i) * W + wp * w, (((n * Hp + hp) * Wp + wp) * C + c) * h * w + i * w, w);
-}
-
-// One row: out = y * g (+ residual), n elements.
-__attribute__((target_clones("arch=x86-64-v3", "default"))) static void gate_row(
-    float* __restrict__ out, const float* __restrict__ y, float g, const float* __restrict__ residual, int64_t n) {
-  if (residual)
-    for (int64_t j = 0; j < n; ++j) out[j] = y[j] * g + residual[j];
-  else
-    for (int64_t j = 0; j < n; ++j) out[j] = y[j] * g;
-}
-
-// One row of backward: dy = dout * g, n elements; returns the sum of dout * y in double.
-__attribute__((target_clones("arch=x86-64-v3", "default"))) static double gate_row_backward(
-    float* __restrict__ dy, const float* __restrict__ dout, const float* __restrict__ y, float g, int64_t n) {
-  double acc = 0.0;
-  for (int64_t j = 0; j < n; ++j) {
-    dy[j] = dout[j] * g;
-    acc += static_cast<double>(dout[j]) * static_cast<double>(y[j]);
-  }
-  return acc;
+      for (int64_t wp = 0; wp < Wp; ++wp) fn(plane + (hp * h + i) * W + wp * w, (((n * Hp + hp) * Wp + wp) * C + c) * h * w + i * w);
 }
 
 // out: (N, C, Hp*h, Wp*w); y: (N*Hp*Wp, C, h, w); gate: (N, C); residual: out's shape, or null
 void unpartition_gate_forward(float* out, const float* y, const float* gate, const float* residual, int64_t N,
                               int64_t C, int64_t Hp, int64_t h, int64_t Wp, int64_t w) {
   const int64_t plane = Hp * h * Wp * w;
+  const bool same = Hp == 1 && Wp == 1;  // one partition per map: y and out share their layout
   parallel_for(N * C, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(plane, 1)), [&](int64_t t0, int64_t t1) {
+    if (same) {
+      const int64_t o = t0 * plane;
+      gate_rows(out + o, y + o, gate + t0, residual ? residual + o : nullptr, t1 - t0, plane);
+      return;
+    }
     for (int64_t t = t0; t < t1; ++t)
-      for_each_row(t / C, t % C, C, Hp, h, Wp, w, [&](int64_t o, int64_t yo, int64_t n) {
-        gate_row(out + o, y + yo, gate[t], residual ? residual + o : nullptr, n);
+      for_each_row(t, C, Hp, h, Wp, w, [&](int64_t o, int64_t yo) {
+        gate_rows(out + o, y + yo, gate + t, residual ? residual + o : nullptr, 1, w);
       });
   });
 }
@@ -64,14 +82,19 @@ void unpartition_gate_forward(float* out, const float* y, const float* gate, con
 void unpartition_gate_backward(float* dy, float* dgate, const float* dout, const float* y, const float* gate,
                                int64_t N, int64_t C, int64_t Hp, int64_t h, int64_t Wp, int64_t w) {
   const int64_t plane = Hp * h * Wp * w;
+  const bool same = Hp == 1 && Wp == 1;
   parallel_for(N * C, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(plane, 1)), [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      double acc = 0.0;
-      for_each_row(t / C, t % C, C, Hp, h, Wp, w, [&](int64_t o, int64_t yo, int64_t n) {
-        acc += gate_row_backward(dy + yo, dout + o, y + yo, gate[t], n);
-      });
-      dgate[t] = static_cast<float>(acc);
+    std::vector<double> sums(t1 - t0, 0.0);  // dgate[t0 + k], accumulated in double
+    if (same) {
+      const int64_t o = t0 * plane;
+      gate_rows_backward(dy + o, sums.data(), dout + o, y + o, gate + t0, t1 - t0, plane);
+    } else {
+      for (int64_t t = t0; t < t1; ++t)
+        for_each_row(t, C, Hp, h, Wp, w, [&](int64_t o, int64_t yo) {
+          gate_rows_backward(dy + yo, &sums[t - t0], dout + o, y + yo, gate + t, 1, w);
+        });
     }
+    for (int64_t t = t0; t < t1; ++t) dgate[t] = static_cast<float>(sums[t - t0]);
   });
 }
 
