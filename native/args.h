@@ -5,7 +5,9 @@
 #pragma once
 #include <napi.h>
 
+#include <initializer_list>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common.h"
@@ -96,6 +98,26 @@ class Args {
   // The device of the storages seen so far (CPU when none).
   Device device() const { return device_; }
   const char* op() const { return op_; }
+
+  // The product of sizes, failing when it does not fit in 64 bits.
+  int64_t product(std::initializer_list<int64_t> sizes) const {
+    int64_t p = 1;
+    for (int64_t x : sizes)
+      if (__builtin_mul_overflow(p, x, &p)) fail("expected sizes whose products fit in 64 bits");
+    return p;
+  }
+
+  // Outputs (name, pointer; null ones skipped) must not share a storage with each other or
+  // with the inputs: the kernels read their inputs while they write.
+  using Named = std::pair<const char*, const void*>;
+  void check_distinct(std::initializer_list<Named> outs, std::initializer_list<Named> all) const {
+    for (const auto& o : outs) {
+      if (!o.second) continue;
+      for (const auto& x : all)
+        if (x.second == o.second && x.first != o.first)
+          fail_arg(o.first, std::string("a storage distinct from ") + x.first, "the same storage");
+    }
+  }
 
   [[noreturn]] void fail(const std::string& what) const { throw Error(std::string(op_) + ": " + what); }
   [[noreturn]] void fail_arg(const char* name, const std::string& expected, const std::string& received) const {

@@ -41,9 +41,7 @@ void bias_grad(float* dbias, const float* dout, int64_t N, int64_t C, int64_t HW
 static Napi::Value bias_grad(const Napi::CallbackInfo& info) {
   Args a(info, "bias_grad", 5);
   const int64_t N = a.size(2, "N"), C = a.size(3, "C"), HW = a.size(4, "HW");
-  int64_t n;
-  if (__builtin_mul_overflow(N, C, &n) || __builtin_mul_overflow(n, HW, &n))
-    a.fail_arg("N, C, HW", "sizes whose product fits in 64 bits", "an overflowing product");
+  const int64_t n = a.product({N, C, HW});
   float* dbias = a.f32(0, "dbias", C);
   const float* dout = a.f32(1, "dout", n);
   if (a.device() == Device::CPU) cpu::bias_grad(dbias, dout, N, C, HW);

@@ -255,13 +255,6 @@ struct ConvArgs {
   int64_t inp_numel, weight_numel, out_numel;
 };
 
-int64_t checked_product(const Args& a, std::initializer_list<int64_t> xs) {
-  int64_t p = 1;
-  for (int64_t x : xs)
-    if (__builtin_mul_overflow(p, x, &p)) a.fail("expected sizes whose products fit in 64 bits");
-  return p;
-}
-
 ConvArgs conv_args(const Args& a, size_t first) {
   ConvArgs c;
   c.N = a.size(first, "N");
@@ -292,9 +285,9 @@ ConvArgs conv_args(const Args& a, size_t first) {
     a.fail_arg("kw", "at most the padded width " + std::to_string(c.W + 2 * c.pw), std::to_string(c.kw));
   c.Ho = (c.H + 2 * c.ph - c.kh) / c.sh + 1;
   c.Wo = (c.W + 2 * c.pw - c.kw) / c.sw + 1;
-  c.inp_numel = checked_product(a, {c.N, c.Cin, c.H, c.W});
-  c.weight_numel = checked_product(a, {c.Cout, c.Cin / c.G, c.kh, c.kw});
-  c.out_numel = checked_product(a, {c.N, c.Cout, c.Ho, c.Wo});
+  c.inp_numel = a.product({c.N, c.Cin, c.H, c.W});
+  c.weight_numel = a.product({c.Cout, c.Cin / c.G, c.kh, c.kw});
+  c.out_numel = a.product({c.N, c.Cout, c.Ho, c.Wo});
   return c;
 }
 
@@ -303,16 +296,6 @@ float* optional_f32(Args& a, const Napi::CallbackInfo& info, size_t i, const cha
   return info[i].IsNull() ? nullptr : a.f32(i, name, need);
 }
 
-// Outputs must not share a storage with each other or with the inputs.
-void check_distinct(const Args& a, std::initializer_list<std::pair<const char*, const void*>> outs,
-                    std::initializer_list<std::pair<const char*, const void*>> all) {
-  for (const auto& o : outs) {
-    if (!o.second) continue;
-    for (const auto& x : all)
-      if (x.second == o.second && x.first != o.first)
-        a.fail_arg(o.first, std::string("a storage distinct from ") + x.first, "the same storage");
-  }
-}
 
 }  // namespace
 
@@ -324,7 +307,7 @@ static Napi::Value conv2d_forward(const Napi::CallbackInfo& info) {
   const float* inp = a.f32(1, "inp", c.inp_numel);
   const float* weight = a.f32(2, "weight", c.weight_numel);
   const float* bias = optional_f32(a, info, 3, "bias", c.Cout);
-  check_distinct(a, {{"out", out}}, {{"out", out}, {"inp", inp}, {"weight", weight}, {"bias", bias}});
+  a.check_distinct({{"out", out}}, {{"out", out}, {"inp", inp}, {"weight", weight}, {"bias", bias}});
   if (a.device() == Device::CPU)
     cpu::conv2d_forward(out, inp, weight, bias, c.N, c.Cin, c.H, c.W, c.Cout, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.G);
   else
@@ -344,7 +327,7 @@ static Napi::Value conv2d_backward(const Napi::CallbackInfo& info) {
   const float* dout = a.f32(3, "dout", c.out_numel);
   const float* inp = dweight || !info[4].IsNull() ? a.f32(4, "inp", c.inp_numel) : nullptr;
   const float* weight = dinp || !info[5].IsNull() ? a.f32(5, "weight", c.weight_numel) : nullptr;
-  check_distinct(a, {{"dinp", dinp}, {"dweight", dweight}, {"dbias", dbias}},
+  a.check_distinct({{"dinp", dinp}, {"dweight", dweight}, {"dbias", dbias}},
                  {{"dinp", dinp}, {"dweight", dweight}, {"dbias", dbias}, {"dout", dout}, {"inp", inp}, {"weight", weight}});
   if (a.device() == Device::CPU)
     cpu::conv2d_backward(dinp, dweight, dbias, dout, inp, weight, c.N, c.Cin, c.H, c.W, c.Cout, c.kh, c.kw, c.sh, c.sw,

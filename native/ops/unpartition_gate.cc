@@ -104,14 +104,13 @@ namespace {
 
 // The (N, C, Hp, h, Wp, w) sizes at arguments i..i+5, and the element counts they give.
 struct Geometry {
-  int64_t N, C, Hp, h, Wp, w, numel;
+  int64_t N, C, Hp, h, Wp, w, planes, numel;
 };
 Geometry geometry(Args& a, size_t i) {
   Geometry g{a.size(i, "N"), a.size(i + 1, "C"), a.size(i + 2, "Hp"), a.size(i + 3, "h"), a.size(i + 4, "Wp"),
-             a.size(i + 5, "w"), 0};
-  const double planes = static_cast<double>(g.N) * g.C, numel = planes * g.Hp * g.h * g.Wp * g.w;
-  if (planes > 9.0e15 || numel > 9.0e15) a.fail_arg("N * C * Hp * h * Wp * w", "a size below 2^53", std::to_string(numel));
-  g.numel = g.N * g.C * g.Hp * g.h * g.Wp * g.w;
+             a.size(i + 5, "w"), 0, 0};
+  g.planes = a.product({g.N, g.C});
+  g.numel = a.product({g.planes, g.Hp, g.h, g.Wp, g.w});
   return g;
 }
 
@@ -123,8 +122,9 @@ static Napi::Value unpartition_gate_forward(const Napi::CallbackInfo& info) {
   const Geometry g = geometry(a, 4);
   float* out = a.f32(0, "out", g.numel);
   const float* y = a.f32(1, "y", g.numel);
-  const float* gate = a.f32(2, "gate", g.N * g.C);
+  const float* gate = a.f32(2, "gate", g.planes);
   const float* residual = a.is_null(3) ? nullptr : a.f32(3, "residual", g.numel);
+  a.check_distinct({{"out", out}}, {{"out", out}, {"y", y}, {"gate", gate}, {"residual", residual}});
   if (a.device() == Device::CPU) cpu::unpartition_gate_forward(out, y, gate, residual, g.N, g.C, g.Hp, g.h, g.Wp, g.w);
   else REPMLP_CUDA(a, unpartition_gate_forward(out, y, gate, residual, g.N, g.C, g.Hp, g.h, g.Wp, g.w));
   return info.Env().Undefined();
@@ -135,10 +135,11 @@ static Napi::Value unpartition_gate_backward(const Napi::CallbackInfo& info) {
   Args a(info, "unpartition_gate_backward", 11);
   const Geometry g = geometry(a, 5);
   float* dy = a.f32(0, "dy", g.numel);
-  float* dgate = a.f32(1, "dgate", g.N * g.C);
+  float* dgate = a.f32(1, "dgate", g.planes);
   const float* dout = a.f32(2, "dout", g.numel);
   const float* y = a.f32(3, "y", g.numel);
-  const float* gate = a.f32(4, "gate", g.N * g.C);
+  const float* gate = a.f32(4, "gate", g.planes);
+  a.check_distinct({{"dy", dy}, {"dgate", dgate}}, {{"dy", dy}, {"dgate", dgate}, {"dout", dout}, {"y", y}, {"gate", gate}});
   if (a.device() == Device::CPU) cpu::unpartition_gate_backward(dy, dgate, dout, y, gate, g.N, g.C, g.Hp, g.h, g.Wp, g.w);
   else REPMLP_CUDA(a, unpartition_gate_backward(dy, dgate, dout, y, gate, g.N, g.C, g.Hp, g.h, g.Wp, g.w));
   return info.Env().Undefined();

@@ -101,6 +101,14 @@ test('unpartitionGate: rejects bad input with a clear message', () => {
       () => native.unpartition_gate_backward(y.storage, t([2]).storage, out.storage, y.storage, gate.storage, 1, 3, 2, 2, 2, 2),
       /unpartition_gate_backward: expected a storage of at least 3 elements for dgate but received/,
     );
+    assertThrows(
+      () => native.unpartition_gate_forward(y.storage, y.storage, gate.storage, null, 1, 3, 2, 2, 2, 2),
+      /unpartition_gate_forward: expected a storage distinct from y for out but received the same storage/,
+    );
+    assertThrows(
+      () => native.unpartition_gate_backward(out.storage, gate.storage, out.storage, y.storage, gate.storage, 1, 3, 2, 2, 2, 2),
+      /unpartition_gate_backward: expected a storage distinct from dout for dy but received the same storage/,
+    );
   });
 });
 
