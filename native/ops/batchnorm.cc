@@ -36,7 +36,7 @@ namespace {
 // doubles per vector instead of two.
 
 // Sum of x[0..n) in double with eight independent accumulators (vectorisable).
-__attribute__((target_clones("arch=x86-64-v3", "default"))) double sum_f64(const float* x, int64_t n) {
+__attribute__((always_inline)) inline double sum_f64(const float* x, int64_t n) {
   double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -46,7 +46,7 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) double sum_f64(const
 }
 
 // Sum of (x - m)^2 over x[0..n) in double.
-__attribute__((target_clones("arch=x86-64-v3", "default"))) double sum_sq_dev_f64(const float* x, double m, int64_t n) {
+__attribute__((always_inline)) inline double sum_sq_dev_f64(const float* x, double m, int64_t n) {
   double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -62,8 +62,8 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) double sum_sq_dev_f6
 }
 
 // Sums of dy, dy * (x - m) and x - m over [0..n) in double.
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void grad_sums_f64(const float* dy, const float* x, double m, int64_t n, double* s_dy, double* s_dyxmu,
-                          double* s_xmu) {
+__attribute__((always_inline)) inline void grad_sums_f64(const float* dy, const float* x, double m, int64_t n,
+                                                       double* s_dy, double* s_dyxmu, double* s_xmu) {
   double a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0}, d[4] = {0, 0, 0, 0};
   int64_t i = 0;
   for (; i + 4 <= n; i += 4)
@@ -84,6 +84,28 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void grad_sums_f64(c
   *s_xmu = (d[0] + d[1]) + (d[2] + d[3]);
 }
 
+// The plane loops over [p0, p1) (c = p % C) that call the three sums above: one call of a
+// clone per chunk of planes rather than per plane, whose dispatch (an indirect call) would
+// cost as much as the sum itself on 4x4 planes. The sums inline into each clone.
+// part[p] = sum of plane p of x
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void plane_sums(double* part, const float* x, int64_t p0,
+                                                                            int64_t p1, int64_t HW) {
+  for (int64_t p = p0; p < p1; ++p) part[p] = sum_f64(x + p * HW, HW);
+}
+// part[p] = sum over plane p of (x - mean[c])^2
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void plane_sq_devs(double* part, const float* x,
+                                                                               const double* mean, int64_t p0,
+                                                                               int64_t p1, int64_t C, int64_t HW) {
+  for (int64_t p = p0; p < p1; ++p) part[p] = sum_sq_dev_f64(x + p * HW, mean[p % C], HW);
+}
+// (a, b, d)[p] = grad_sums_f64 of plane p of dy and x, with mean[c]
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void plane_grad_sums(double* a, double* b, double* d,
+                                                                                 const float* dy, const float* x,
+                                                                                 const float* mean, int64_t p0,
+                                                                                 int64_t p1, int64_t C, int64_t HW) {
+  for (int64_t p = p0; p < p1; ++p) grad_sums_f64(dy + p * HW, x + p * HW, mean[p % C], HW, &a[p], &b[p], &d[p]);
+}
+
 // Per-channel sums of part (N*C, plane-major) in a fixed order: out[c] = sum_n part[n*C + c].
 void reduce_planes(double* out, const double* part, int64_t N, int64_t C) {
   for (int64_t c = 0; c < C; ++c) out[c] = 0;
@@ -94,9 +116,18 @@ void reduce_planes(double* out, const double* part, int64_t N, int64_t C) {
 // Planes per parallel chunk: about 16K elements.
 inline int64_t plane_grain(int64_t HW) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(HW, 1)); }
 
-// y = (x - m) * a + b over one plane.
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void affine_plane(float* y, const float* x, float m, float a, float b, int64_t HW) {
-  for (int64_t i = 0; i < HW; ++i) y[i] = (x[i] - m) * a + b;
+// y = (x - center[c]) * scale[c] + shift[c] over planes [p0, p1) of HW elements, c = p % C;
+// y and x point at plane p0 and may be the same (in place). One call per chunk of planes, not
+// per plane: 4x4 planes would otherwise pay an indirect call (the clone's dispatch) for every
+// 16 elements.
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void affine_range(
+    float* y, const float* x, const float* center, const float* scale, const float* shift,
+    int64_t p0, int64_t p1, int64_t C, int64_t HW) {
+  for (int64_t p = p0; p < p1; ++p, y += HW, x += HW) {
+    const int64_t c = p % C;
+    const float m = center[c], a = scale[c], b = shift[c];
+    for (int64_t i = 0; i < HW; ++i) y[i] = (x[i] - m) * a + b;
+  }
 }
 
 // The activation in place over y[0..n): a chunk of planes just written, still in cache. One
@@ -107,10 +138,16 @@ void activate_in_place(float* y, int64_t n, Act act) {
     for (int64_t i = 0; i < n; ++i) y[i] = relu_f(y[i]);
 }
 
-// d = k * (g - md - (x - m) * pr) over one plane: the training backward's input gradient.
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void backward_plane(float* d, const float* g, const float* x, float k, float md, float m, float pr,
-                                                                int64_t HW) {
-  for (int64_t i = 0; i < HW; ++i) d[i] = k * (g[i] - md - (x[i] - m) * pr);
+// d = k[c] * (g - md[c] - (x - m[c]) * pr[c]) over planes [p0, p1), c = p % C, the pointers at
+// plane p0 (d may be g): the training backward's input gradient.
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void backward_range(
+    float* d, const float* g, const float* x, const float* k, const float* md,
+    const float* m, const float* pr, int64_t p0, int64_t p1, int64_t C, int64_t HW) {
+  for (int64_t p = p0; p < p1; ++p, d += HW, g += HW, x += HW) {
+    const int64_t c = p % C;
+    const float kc = k[c], mdc = md[c], mc = m[c], prc = pr[c];
+    for (int64_t i = 0; i < HW; ++i) d[i] = kc * (g[i] - mdc - (x[i] - mc) * prc);
+  }
 }
 
 // out = act((inp - center[c]) * scale[c] + shift[c]) [+ residual] for every plane (n, c).
@@ -118,10 +155,8 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void backward_plane(
 void affine_planes(float* out, const float* inp, const float* center, const float* scale, const float* shift,
                    int64_t N, int64_t C, int64_t HW, Act act, const float* residual = nullptr) {
   parallel_for(N * C, plane_grain(HW), [&](int64_t p0, int64_t p1) {
-    for (int64_t p = p0; p < p1; ++p) {
-      affine_plane(out + p * HW, inp + p * HW, center[p % C], scale[p % C], shift[p % C], HW);
-    }
     const int64_t o0 = p0 * HW, o1 = p1 * HW;
+    affine_range(out + o0, inp + o0, center, scale, shift, p0, p1, C, HW);
     activate_in_place(out + o0, o1 - o0, act);
     if (residual)
       for (int64_t i = o0; i < o1; ++i) out[i] += residual[i];
@@ -140,12 +175,12 @@ void batchnorm_forward_train(float* out, float* mean_saved, float* invstd_saved,
   const int64_t P = N * C, M = N * HW;
   std::vector<double> part(P), mean(C), ssd(C);
   parallel_for(P, plane_grain(HW), [&](int64_t p0, int64_t p1) {
-    for (int64_t p = p0; p < p1; ++p) part[p] = sum_f64(inp + p * HW, HW);
+    plane_sums(part.data(), inp, p0, p1, HW);
   });
   reduce_planes(mean.data(), part.data(), N, C);
   for (int64_t c = 0; c < C; ++c) mean[c] /= static_cast<double>(M);
   parallel_for(P, plane_grain(HW), [&](int64_t p0, int64_t p1) {
-    for (int64_t p = p0; p < p1; ++p) part[p] = sum_sq_dev_f64(inp + p * HW, mean[p % C], HW);
+    plane_sq_devs(part.data(), inp, mean.data(), p0, p1, C, HW);
   });
   reduce_planes(ssd.data(), part.data(), N, C);
   // y = (x - mean_f) * scale + shift, where mean_f is the float mean and the shift absorbs
@@ -215,11 +250,10 @@ static GradSums channel_grad_sums(float* dt_out, const float* dout, const float*
       for (int64_t i = o0; i < o1; ++i) dt_out[i] = ag.out[i] > 0.f ? dout[i] : 0.f;
     } else if (ag.act == Act::GELU) {
       // t recomputed into dt_out, then dt = dout * GELU'(t) in place
-      for (int64_t p = p0; p < p1; ++p)
-        affine_plane(dt_out + p * HW, inp + p * HW, ag.center[p % C], ag.scale[p % C], ag.shift[p % C], HW);
+      affine_range(dt_out + o0, inp + o0, ag.center, ag.scale, ag.shift, p0, p1, C, HW);
       gelu_backward_range(dt_out, dout, dt_out, o0, o1);
     }
-    for (int64_t p = p0; p < p1; ++p) grad_sums_f64(dt + p * HW, inp + p * HW, mean[p % C], HW, &pa[p], &pb[p], &pd[p]);
+    plane_grad_sums(pa.data(), pb.data(), pd.data(), dt, inp, mean, p0, p1, C, HW);
   });
   GradSums s{std::vector<double>(C), std::vector<double>(C), std::vector<double>(C), dt};
   reduce_planes(s.dy.data(), pa.data(), N, C);
@@ -260,10 +294,8 @@ void batchnorm_backward(float* dinp, float* dweight, float* dbias, const float* 
     proj[c] = static_cast<float>(pr);
   }
   parallel_for(N * C, plane_grain(HW), [&](int64_t p0, int64_t p1) {
-    for (int64_t p = p0; p < p1; ++p) {
-      const int64_t c = p % C;
-      backward_plane(dinp + p * HW, sums.dt + p * HW, inp + p * HW, kk[c], mdy[c], mean_saved[c], proj[c], HW);
-    }
+    const int64_t o = p0 * HW;
+    backward_range(dinp + o, sums.dt + o, inp + o, kk.data(), mdy.data(), mean_saved, proj.data(), p0, p1, C, HW);
   });
 }
 
