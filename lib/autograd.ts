@@ -69,10 +69,6 @@ export class Node {
   }
 }
 
-/**
- * Records `out = op(inputs)` for autograd when gradients are enabled and some input needs one.
- * `saved` are the tensors the backward rule reads. Returns out.
- */
 /** For kernels that compute every gradient at once: frees those no input needs. */
 export function keepNeeded(grads: Tensor[], needs: readonly boolean[]): (Tensor | null)[] {
   return grads.map((t, i) => {
@@ -82,6 +78,10 @@ export function keepNeeded(grads: Tensor[], needs: readonly boolean[]): (Tensor 
   });
 }
 
+/**
+ * Records `out = op(inputs)` for autograd when gradients are enabled and some input needs one.
+ * `saved` are the tensors the backward rule reads. Returns out.
+ */
 export function record(name: string, out: Tensor, inputs: Tensor[], saved: Tensor[], rule: BackwardFn): Tensor {
   if (!gradEnabled) return out;
   const needs = inputs.map((t) => t.requiresGrad);

@@ -296,7 +296,6 @@ float* optional_f32(Args& a, const Napi::CallbackInfo& info, size_t i, const cha
   return info[i].IsNull() ? nullptr : a.f32(i, name, need);
 }
 
-
 }  // namespace
 
 // conv2d_forward(out, inp, weight, bias | null, N, Cin, H, W, Cout, kh, kw, strideH, strideW, padH, padW, groups)
