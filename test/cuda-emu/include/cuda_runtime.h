@@ -23,8 +23,9 @@
 #define __forceinline__ __inline__ __attribute__((always_inline))
 #define __launch_bounds__(...)
 // Blocks run one after another on one OS thread, so a static variable is one block's shared
-// memory (its value is not cleared between blocks, as on a GPU it is not defined).
-#define __shared__ static
+// memory. They all lie in one section, which the runtime fills with 0xFF bytes (NaN floats)
+// before each block: a block's shared memory starts undefined on a GPU.
+#define __shared__ static __attribute__((section("cuda_emu_shared")))
 
 // ---- types ----
 struct uint3 {
@@ -70,7 +71,7 @@ struct cudaDeviceProp {
   int warpSize;
 };
 
-// ---- the runtime API (runtime.cc) ----
+// ---- the runtime API (api.cc, memory.cc) ----
 cudaError_t cudaGetDeviceCount(int* count);
 cudaError_t cudaGetDevice(int* device);
 cudaError_t cudaSetDevice(int device);
@@ -116,7 +117,7 @@ cudaError_t cudaMemcpyFromSymbol(void* dst, const T& symbol, size_t bytes, size_
   return cuda_emu::symbol_copy(dst, reinterpret_cast<const char*>(&symbol) + offset, bytes);
 }
 
-// ---- the thread that runs, and block-level synchronisation (runtime.cc) ----
+// ---- the thread that runs, and block-level synchronisation (launch.cc) ----
 namespace cuda_emu {
 
 struct ThreadCtx {
@@ -233,7 +234,7 @@ inline LaunchConfig launch_config(const char* file, int line, dim3 grid, dim3 bl
   return {file, line, grid, block, shared_bytes, stream};
 }
 
-// Runs body(thread) for every thread of the grid (runtime.cc); records a launch error for
+// Runs body(thread) for every thread of the grid (launch.cc); records a launch error for
 // cudaGetLastError when the configuration is invalid or a block cannot finish.
 void launch(const LaunchConfig& cfg, void (*body)(void* state), void* state);
 
