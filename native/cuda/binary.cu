@@ -17,6 +17,7 @@ __device__ __forceinline__ float apply(float x, float y) {
   else return x * y;
 }
 
+// Coalesced dimensions (at most 8), innermost first.
 template <typename I>
 struct BinaryDims {
   int nd;
@@ -30,12 +31,16 @@ __global__ void binary_flat_kernel(float* out, const float* a, const float* b, i
     out[i] = apply<OP>(a[i], b[i]);
 }
 
-// out: (n) contiguous over d.shape; a, b: strided views of d.shape
+// out: (n) contiguous over d.shape; a, b: strided views of d.shape. The dimension loop is
+// unrolled so that d is read from the kernel's parameters (a run-time index would make nvcc
+// copy it to local memory).
 template <int OP, typename I>
 __global__ void binary_strided_kernel(float* out, const float* a, const float* b, BinaryDims<I> d, I n) {
   for (I i = blockIdx.x * (I)blockDim.x + threadIdx.x; i < n; i += (I)gridDim.x * blockDim.x) {
     I rem = i, oa = 0, ob = 0;
-    for (int k = d.nd - 1; k >= 0; --k) {
+#pragma unroll
+    for (int k = 0; k < 8; ++k) {
+      if (k == d.nd) break;
       const I q = rem / d.shape[k], j = rem - q * d.shape[k];
       oa += j * d.a_strides[k];
       ob += j * d.b_strides[k];
@@ -47,10 +52,11 @@ __global__ void binary_strided_kernel(float* out, const float* a, const float* b
 
 template <int OP, typename I>
 static void launch_strided(float* out, const float* a, const float* b, const BinaryPlan& p) {
-  BinaryDims<I> d{static_cast<int>(p.shape.size()), {}, {}, {}};
-  for (int k = 0; k < d.nd; ++k)
-    d.shape[k] = static_cast<I>(p.shape[k]), d.a_strides[k] = static_cast<I>(p.a_strides[k]),
-    d.b_strides[k] = static_cast<I>(p.b_strides[k]);
+  const int nd = static_cast<int>(p.shape.size());
+  BinaryDims<I> d{nd, {}, {}, {}};
+  for (int k = 0; k < nd; ++k)
+    d.shape[k] = static_cast<I>(p.shape[nd - 1 - k]), d.a_strides[k] = static_cast<I>(p.a_strides[nd - 1 - k]),
+    d.b_strides[k] = static_cast<I>(p.b_strides[nd - 1 - k]);
   binary_strided_kernel<OP, I><<<blocks_for(p.numel), 256>>>(out, a, b, d, static_cast<I>(p.numel));
 }
 

@@ -6,6 +6,7 @@
 
 namespace repmlp::cuda {
 
+// A strided view of at most 8 dimensions, innermost first.
 template <typename I>
 struct ViewDims {
   int nd;
@@ -13,12 +14,16 @@ struct ViewDims {
 };
 
 // out: (n) contiguous over v.shape; inp: the strided view v. I is uint32_t whenever every
-// index fits (64-bit division is many instructions on a GPU), else int64_t.
+// index fits (64-bit division is many instructions on a GPU), else int64_t. The dimension
+// loop is unrolled so that v is read from the kernel's parameters: a loop over a run-time
+// index makes nvcc copy v to local memory (a stack frame per thread).
 template <typename T, typename I>
 __global__ void strided_copy_kernel(T* out, const T* inp, ViewDims<I> v, I n) {
   for (I i = blockIdx.x * (I)blockDim.x + threadIdx.x; i < n; i += (I)gridDim.x * blockDim.x) {
     I rem = i, off = 0;
-    for (int d = v.nd - 1; d >= 0; --d) {
+#pragma unroll
+    for (int d = 0; d < 8; ++d) {
+      if (d == v.nd) break;
       const I q = rem / v.shape[d];
       off += (rem - q * v.shape[d]) * v.strides[d];
       rem = q;
@@ -30,8 +35,10 @@ __global__ void strided_copy_kernel(T* out, const T* inp, ViewDims<I> v, I n) {
 template <typename T, typename I>
 static void launch_strided_copy(T* out, const T* inp, const std::vector<int64_t>& shape,
                                 const std::vector<int64_t>& strides, int64_t n) {
-  ViewDims<I> v{static_cast<int>(shape.size()), {}, {}};
-  for (int d = 0; d < v.nd; ++d) v.shape[d] = static_cast<I>(shape[d]), v.strides[d] = static_cast<I>(strides[d]);
+  const int nd = static_cast<int>(shape.size());
+  ViewDims<I> v{nd, {}, {}};
+  for (int d = 0; d < nd; ++d)
+    v.shape[d] = static_cast<I>(shape[nd - 1 - d]), v.strides[d] = static_cast<I>(strides[nd - 1 - d]);
   strided_copy_kernel<T, I><<<blocks_for(n), 256>>>(out, inp, v, static_cast<I>(n));
 }
 

@@ -222,6 +222,16 @@ const CASES: Case[] = [
   },
   { name: 'permute + contiguous', inputs: [f(2, 3, 4, 5)], run: ([x]) => contiguous(permute(x, [3, 1, 0, 2])) },
   {
+    name: 'permute + contiguous, 8 dimensions that do not coalesce',
+    inputs: [f(2, 3, 2, 3, 2, 3, 2, 3)],
+    run: ([x]) => contiguous(permute(x, [7, 5, 3, 1, 6, 4, 2, 0])),
+  },
+  {
+    name: 'add of two views over 8 dimensions',
+    inputs: [f(3, 2, 3, 2, 3, 2, 3, 2), f(2, 3, 2, 3, 2, 3, 3, 1)],
+    run: ([a, b]) => add(permute(a, [1, 0, 3, 2, 5, 4, 7, 6]), permute(b, [0, 1, 2, 3, 4, 5, 7, 6])),
+  },
+  {
     name: 'crossEntropy, hard labels, smoothing 0.1',
     inputs: [f(9, 13), { shape: [9], kind: 'labels', classes: 13 }],
     run: ([z, y]) => crossEntropy(z, y, { labelSmoothing: 0.1 }),

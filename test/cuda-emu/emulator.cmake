@@ -4,7 +4,8 @@
 set(_emu ${CMAKE_SOURCE_DIR}/test/cuda-emu)
 
 # A copy of the CUDA source `in` with its launches rewritten (rewrite.cmake), appended to the
-# list `out_list`; nvcc declares the runtime API in every .cu file without an include.
+# list `out_list`; nvcc declares the runtime API in every .cu file without an include, and
+# nvcc's pragmas (`#pragma unroll`) mean nothing to g++.
 function(cuda_emu_rewrite in out_list)
   get_filename_component(_name ${in} NAME_WE)
   set(_out ${CMAKE_BINARY_DIR}/cuda-emu/${_name}.cu.cc)
@@ -12,7 +13,8 @@ function(cuda_emu_rewrite in out_list)
                      COMMAND ${CMAKE_COMMAND} -DIN=${in} -DOUT=${_out} -P ${_emu}/rewrite.cmake
                      DEPENDS ${in} ${_emu}/rewrite.cmake
                      COMMENT "cuda-emu: rewriting launches in ${_name}.cu")
-  set_source_files_properties(${_out} PROPERTIES COMPILE_OPTIONS "-include;${_emu}/include/cuda_runtime.h")
+  set_source_files_properties(${_out} PROPERTIES COMPILE_OPTIONS
+                              "-include;${_emu}/include/cuda_runtime.h;-Wno-unknown-pragmas")
   set(${out_list} ${${out_list}} ${_out} PARENT_SCOPE)
 endfunction()
 
