@@ -2,7 +2,8 @@
 // Builds the native addon from source with cmake-js (build/Release/repmlp.node).
 // npm's install hook calls it only when node-gyp-build finds no prebuild; prebuildify
 // calls it through --node-gyp. Environment: REPMLP_CUDA=0 builds the CPU backend only;
-// REPMLP_CUDA_ARCHS="75;80;..." picks the CUDA architectures.
+// REPMLP_CUDA_ARCHS="75;80;..." picks the CUDA architectures; REPMLP_WERROR=1 (CI) makes
+// compiler warnings errors, ptxas's register spills and local memory included.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
@@ -15,6 +16,7 @@ const emulator = process.env.REPMLP_CUDA_EMULATOR === '1';
 if (emulator) args.push('--out', path.join(root, 'build-emu'), '--CDREPMLP_CUDA_EMULATOR=ON');
 // Always explicit: the CMake cache would otherwise keep the previous build's choice.
 args.push(`--CDREPMLP_CUDA=${process.env.REPMLP_CUDA === '0' || emulator ? 'OFF' : 'ON'}`);
+args.push(`--CDREPMLP_WERROR=${process.env.REPMLP_WERROR === '1' ? 'ON' : 'OFF'}`);
 if (process.env.REPMLP_CUDA_ARCHS) args.push(`--CDREPMLP_CUDA_ARCHS=${process.env.REPMLP_CUDA_ARCHS}`);
 // prebuildify passes node-gyp style flags (rebuild, --target=<node version>, --arch=...,
 // --devdir=..., --release). Only --arch carries over: cmake-js's --target names a CMake

@@ -121,7 +121,7 @@ __global__ void ce_soft_forward_kernel(float* losses, float* stats, const float*
 }
 
 // loss: (1) = mean of losses (N), summed in double by one block (NaN when N is 0).
-__global__ void ce_mean_kernel(float* loss, const float* losses, int64_t N) {
+__global__ void __launch_bounds__(kMeanThreads) ce_mean_kernel(float* loss, const float* losses, int64_t N) {
   __shared__ double shd[32];
   double s = 0;
   for (int64_t i = threadIdx.x; i < N; i += blockDim.x) s += losses[i];

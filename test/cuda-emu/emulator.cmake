@@ -49,3 +49,9 @@ add_executable(cuda_emu_selftest ${_selftest} $<TARGET_OBJECTS:cuda_emu_runtime>
 target_include_directories(cuda_emu_selftest BEFORE PRIVATE ${_emu}/include)
 target_compile_options(cuda_emu_selftest PRIVATE -O2 -Wall -Wextra)
 set_target_properties(cuda_emu_selftest PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/cuda-emu)
+
+if(REPMLP_WERROR)
+  foreach(_t cuda_emu_runtime cublas_emu cuda_emu_selftest)
+    target_compile_options(${_t} PRIVATE -Werror)
+  endforeach()
+endif()
