@@ -2,12 +2,14 @@
 // `npm run test:emu`: the GPU test suite (`npm run test:gpu`) on a machine without a GPU.
 // Builds the addon with the CUDA backend compiled against the CPU emulator in test/cuda-emu
 // (build-emu/, incremental), then runs
-//   1. the emulator's self-test, in both thread orders;
+//   1. the emulator's self-test, in the two settings below;
 //   2. scripts/test-gpu.cjs on that addon, with the emulator's cuBLAS found through the dynamic
 //      loader's search path (the training smoke run takes 40 steps instead of 200,
 //      REPMLP_SMOKE_STEPS; the emulator runs a step of `small` in about 6 s);
-//   3. the uvu suite on CUDA again with blocks and threads in reverse order
-//      (CUDA_EMU_ORDER=reverse), so that a race between threads shows in one of the two runs.
+//   3. the uvu suite on CUDA again with blocks and threads in reverse order and each
+//      allocation against a guard page at its start instead of its end (CUDA_EMU_ORDER=reverse,
+//      CUDA_EMU_GUARD=before), so that a race between threads shows in one of the two runs,
+//      and a read before the start of a tensor faults.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
@@ -33,17 +35,18 @@ if (!info.compiled || info.devices.length !== 1 || !/emulator/.test(info.devices
   console.error(`test:emu: FAILED: ${addonPath} is not the emulator's build (cudaInfo: ${JSON.stringify(info)})`);
   process.exit(1);
 }
-for (const order of ['forward', 'reverse'])
-  run(path.join(libs, 'cuda_emu_selftest'), [], { ...process.env, CUDA_EMU_ORDER: order });
+const SECOND = { CUDA_EMU_ORDER: 'reverse', CUDA_EMU_GUARD: 'before' };
+for (const setting of [{ CUDA_EMU_ORDER: 'forward', CUDA_EMU_GUARD: 'after' }, SECOND])
+  run(path.join(libs, 'cuda_emu_selftest'), [], { ...process.env, ...setting });
 const env = {
   ...process.env,
   REPMLP_ADDON: addonPath,
   LD_LIBRARY_PATH: [libs, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':'),
 };
 node('test-gpu.cjs', [], { REPMLP_SMOKE_STEPS: '40', ...env });
-console.log('test:emu: the suite on CUDA again, blocks and threads in reverse order (CUDA_EMU_ORDER=reverse)');
+console.log('test:emu: the suite on CUDA again, in reverse order, guard pages before allocations (CUDA_EMU_ORDER=reverse CUDA_EMU_GUARD=before)');
 run(process.execPath, [path.join(root, 'node_modules', 'uvu', 'bin.js'), '-r', 'tsx/cjs', 'test', '.test.ts$'], {
   ...env,
   REPMLP_TEST_DEVICE: 'cuda',
-  CUDA_EMU_ORDER: 'reverse',
+  ...SECOND,
 });

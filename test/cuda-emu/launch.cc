@@ -381,7 +381,7 @@ void on_fault(int sig, siginfo_t* info, void* uctx) {
     char buf[512];
     const int len = std::snprintf(
         buf, sizeof buf, "cuda emulator: invalid %s at address %p in %s, thread (%u, %u, %u)\n",
-        sig == SIGSEGV ? "memory access (past a device allocation, a host pointer or a freed block)" : "bus access",
+        sig == SIGSEGV ? "memory access (outside a device allocation, a host pointer or a freed block)" : "bus access",
         info->si_addr, where(*l, dim3(c.block_idx.x, c.block_idx.y, c.block_idx.z)).c_str(), c.thread_idx.x,
         c.thread_idx.y, c.thread_idx.z);
     if (len > 0) (void)!write(2, buf, static_cast<size_t>(std::min<int>(len, sizeof buf - 1)));

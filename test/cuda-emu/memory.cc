@@ -1,15 +1,32 @@
-// The emulator's device memory. Each allocation is mapped on its own, its end against a
-// PROT_NONE page, so a kernel that reads or writes past it faults at once (and launch.cc's
-// handler names the launch). New memory is filled with 0xFF bytes (NaN floats), as
-// cudaMalloc's is undefined. Copies check that each pointer is on the side their direction
-// says, with the whole range inside one allocation.
+// The emulator's device memory. Each allocation is mapped on its own between two PROT_NONE
+// pages, against the one after it (or, with CUDA_EMU_GUARD=before, the one before it), so a
+// kernel that reads or writes past that end faults at once (and launch.cc's handler names the
+// launch). The new mapping is filled with 0xFF bytes (NaN floats), as cudaMalloc's memory is
+// undefined, so an access just past the other end reads poison before it reaches a guard.
+// Copies check that each pointer is on the side their direction says, with the whole range
+// inside one allocation.
 #include <sys/mman.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "internal.h"
 
 namespace cuda_emu {
+namespace {
+
+// CUDA_EMU_GUARD: "after" (the default) or "before", the end of each allocation that touches
+// a guard page.
+const bool g_guard_before = [] {
+  const char* v = std::getenv("CUDA_EMU_GUARD");
+  if (!v || !*v || std::strcmp(v, "after") == 0) return false;
+  if (std::strcmp(v, "before") == 0) return true;
+  std::fprintf(stderr, "cuda emulator: CUDA_EMU_GUARD is '%s'; it takes after or before\n", v);
+  std::abort();
+}();
+
+}  // namespace
 
 Memory& memory() {
   static Memory* m = new Memory();  // never destroyed: storages may be freed during exit
@@ -47,7 +64,8 @@ cudaError_t cudaMalloc(void** p, size_t bytes) {
     if (mem.used + rounded > mem.limit) return fail(cudaErrorMemoryAllocation);
     mem.used += rounded;
   }
-  const size_t length = round_up(rounded, page()) + page();
+  // [guard page][usable pages][guard page], the allocation at one end of the usable pages.
+  const size_t usable = round_up(rounded, page()), length = usable + 2 * page();
   void* m = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (m == MAP_FAILED) {
     std::lock_guard<std::mutex> lock(mem.m);
@@ -55,9 +73,10 @@ cudaError_t cudaMalloc(void** p, size_t bytes) {
     return fail(cudaErrorMemoryAllocation);
   }
   char* base = static_cast<char*>(m);
-  mprotect(base + length - page(), page(), PROT_NONE);
-  char* user = base + length - page() - rounded;
-  std::memset(user, 0xFF, rounded);
+  mprotect(base, page(), PROT_NONE);
+  mprotect(base + page() + usable, page(), PROT_NONE);
+  std::memset(base + page(), 0xFF, usable);
+  char* user = g_guard_before ? base + page() : base + page() + usable - rounded;
   std::lock_guard<std::mutex> lock(mem.m);
   mem.live.emplace(reinterpret_cast<uintptr_t>(user), Mapping{base, length, rounded});
   *p = user;

@@ -1,8 +1,9 @@
 // The emulator's own tests: kernels with the bugs it claims to catch (races, unwritten
 // shared memory, deadlocks, bad launches, accesses past an allocation, host/device mix-ups),
 // each checked to be caught, and correct kernels checked to pass. Built as
-// build-emu/cuda-emu/cuda_emu_selftest; `npm run test:emu` runs it in both thread orders
-// (CUDA_EMU_ORDER=forward and reverse) before the GPU suite. Exits 1 if a check fails.
+// build-emu/cuda-emu/cuda_emu_selftest; `npm run test:emu` runs it in the two settings it runs
+// the suite in (CUDA_EMU_ORDER=forward with CUDA_EMU_GUARD=after, then reverse with before)
+// before the suite. Exits 1 if a check fails.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -65,9 +66,9 @@ __global__ void deadlock_kernel(unsigned* out) {
 // A shuffle whose mask names lanes past the end of a 16-thread block.
 __global__ void bad_mask_kernel(unsigned* out) { out[threadIdx.x] = __shfl_sync(0xffffffffu, threadIdx.x, 0); }
 
-// in, out: (1). Thread 0 reads the element past the end.
-__global__ void read_past_kernel(unsigned* out, const unsigned* in, int n) {
-  if (threadIdx.x == 0) out[0] = in[n];
+// out: (1). Thread 0 reads in[index], which may lie outside the allocation.
+__global__ void read_at_kernel(unsigned* out, const unsigned* in, long index) {
+  if (threadIdx.x == 0) out[0] = in[index];
 }
 
 std::vector<unsigned> run_neighbour(int step, bool sync, unsigned n) {
@@ -120,10 +121,12 @@ bool dies_with(F f, const char* needle) {
 }  // namespace
 
 int main() {
-  const char* order = std::getenv("CUDA_EMU_ORDER");
+  const char *order = std::getenv("CUDA_EMU_ORDER"), *guard = std::getenv("CUDA_EMU_GUARD");
   const bool reverse = order && std::strcmp(order, "reverse") == 0;
+  const bool guard_before = guard && std::strcmp(guard, "before") == 0;
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // in order with the emulator's messages on stderr
-  std::printf("cuda emulator self-test, %s thread order\n", reverse ? "reverse" : "forward");
+  std::printf("cuda emulator self-test: %s order, guard page %s each allocation\n", reverse ? "reverse" : "forward",
+              guard_before ? "before" : "after");
 
   // Races between the threads of a block: one of the two orders reads the poison.
   const unsigned n = 256;
@@ -193,15 +196,20 @@ int main() {
           "an allocation past the device's memory fails");
     cudaGetLastError();
 
-    // An access past the end faults at once and names the launch.
-    check(dies_with(
-              [&] {
-                unsigned* in = nullptr;
-                cudaMalloc(&in, 64 * sizeof(unsigned));
-                read_past_kernel<<<1, 32>>>(d, in, 64);
-              },
-              "invalid memory access"),
-          "a read past the end of an allocation faults and names the launch");
+    // Reads just outside an allocation of 64 elements: the end against the guard page faults
+    // at once and the handler names the launch; the other end reads poison.
+    unsigned* in = nullptr;
+    cudaMalloc(&in, 64 * sizeof(unsigned));
+    const long guarded = guard_before ? -1 : 64, other = guard_before ? 64 : -1;
+    const std::string side = guard_before ? "before the start" : "past the end";
+    check(dies_with([&] { read_at_kernel<<<1, 32>>>(d, in, guarded); }, "invalid memory access"),
+          "a read " + side + " of an allocation faults and names the launch");
+    read_at_kernel<<<1, 32>>>(d, in, other);
+    unsigned read = 0;
+    cudaMemcpy(&read, d, sizeof read, cudaMemcpyDeviceToHost);
+    check(read == kPoison, std::string("a read ") + (guard_before ? "past the end" : "before the start") +
+                            " of an allocation reads poison");
+    cudaFree(in);
     cudaFree(d);
   }
 
