@@ -11,9 +11,9 @@
 //
 // The order is forward (block 0 first, thread 0 first) unless CUDA_EMU_ORDER=reverse. A race
 // (two threads or blocks touching the same memory with no barrier between them) gives a
-// result that depends on which runs first, so one of the two orders shows it: forward catches
-// a read of what a later thread writes, reverse a read of what an earlier one writes, and a
-// write over what an earlier thread has still to read.
+// result that depends on which runs first, so one of the two orders shows it: forward shows a
+// read of what a later thread writes and a write over what a later thread has still to read,
+// reverse the same with an earlier thread.
 #include <signal.h>
 #include <sys/mman.h>
 
