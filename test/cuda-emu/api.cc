@@ -1,6 +1,7 @@
 // The emulator's runtime API outside memory and launches: one device of compute capability
 // 9.0, versions, errors and (on one always-synchronous stream) synchronisation.
 #include <cstdio>
+#include <cstring>
 
 #include "internal.h"
 
@@ -13,6 +14,14 @@ cudaError_t fail(cudaError_t e, const std::string& detail) {
   g_last = e;
   g_detail = detail;
   return e;
+}
+
+bool env_switch(const char* name, const char* first, const char* second) {
+  const char* v = std::getenv(name);
+  if (!v || !*v || std::strcmp(v, first) == 0) return false;
+  if (std::strcmp(v, second) == 0) return true;
+  std::fprintf(stderr, "cuda emulator: %s is '%s'; it takes %s or %s\n", name, v, first, second);
+  std::abort();
 }
 
 }  // namespace cuda_emu

@@ -17,6 +17,10 @@ extern thread_local cudaError_t g_last;
 extern thread_local std::string g_detail;
 cudaError_t fail(cudaError_t e, const std::string& detail = "");
 
+// A two-valued environment switch (api.cc): false for `first` (also when unset or empty), true
+// for `second`; any other value stops the process with a message naming both.
+bool env_switch(const char* name, const char* first, const char* second);
+
 constexpr size_t kAlign = 256;  // cudaMalloc's alignment
 
 struct Mapping {

@@ -62,13 +62,7 @@ const ThreadCtx* g_ctx = nullptr;
 namespace {
 
 // CUDA_EMU_ORDER: "forward" (the default) or "reverse" (see the top of this file).
-const bool g_reverse = [] {
-  const char* v = std::getenv("CUDA_EMU_ORDER");
-  if (!v || !*v || std::strcmp(v, "forward") == 0) return false;
-  if (std::strcmp(v, "reverse") == 0) return true;
-  std::fprintf(stderr, "cuda emulator: CUDA_EMU_ORDER is '%s'; it takes forward or reverse\n", v);
-  std::abort();
-}();
+const bool g_reverse = env_switch("CUDA_EMU_ORDER", "forward", "reverse");
 
 // The i-th of n threads (or blocks) to run.
 template <typename T>

@@ -7,8 +7,6 @@
 // inside one allocation.
 #include <sys/mman.h>
 
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 
 #include "internal.h"
@@ -18,13 +16,7 @@ namespace {
 
 // CUDA_EMU_GUARD: "after" (the default) or "before", the end of each allocation that touches
 // a guard page.
-const bool g_guard_before = [] {
-  const char* v = std::getenv("CUDA_EMU_GUARD");
-  if (!v || !*v || std::strcmp(v, "after") == 0) return false;
-  if (std::strcmp(v, "before") == 0) return true;
-  std::fprintf(stderr, "cuda emulator: CUDA_EMU_GUARD is '%s'; it takes after or before\n", v);
-  std::abort();
-}();
+const bool g_guard_before = env_switch("CUDA_EMU_GUARD", "after", "before");
 
 }  // namespace
 
