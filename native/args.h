@@ -76,6 +76,10 @@ class Args {
   float* f32(size_t i, const char* name, int64_t need, int64_t offset = 0) {
     return static_cast<float*>(storage(i, name, DType::F32, need, offset));
   }
+  // f32, or nullptr when the argument is null (undefined is refused, as a missing argument).
+  float* optional_f32(size_t i, const char* name, int64_t need) {
+    return info_[i].IsNull() ? nullptr : f32(i, name, need);
+  }
   int64_t* i64(size_t i, const char* name, int64_t need, int64_t offset = 0) {
     return static_cast<int64_t*>(storage(i, name, DType::I64, need, offset));
   }

@@ -291,11 +291,6 @@ ConvArgs conv_args(const Args& a, size_t first) {
   return c;
 }
 
-// A float32 storage, or nullptr when the argument is null.
-float* optional_f32(Args& a, const Napi::CallbackInfo& info, size_t i, const char* name, int64_t need) {
-  return info[i].IsNull() ? nullptr : a.f32(i, name, need);
-}
-
 }  // namespace
 
 // conv2d_forward(out, inp, weight, bias | null, N, Cin, H, W, Cout, kh, kw, strideH, strideW, padH, padW, groups)
@@ -305,7 +300,7 @@ static Napi::Value conv2d_forward(const Napi::CallbackInfo& info) {
   float* out = a.f32(0, "out", c.out_numel);
   const float* inp = a.f32(1, "inp", c.inp_numel);
   const float* weight = a.f32(2, "weight", c.weight_numel);
-  const float* bias = optional_f32(a, info, 3, "bias", c.Cout);
+  const float* bias = a.optional_f32(3, "bias", c.Cout);
   a.check_distinct({{"out", out}}, {{"out", out}, {"inp", inp}, {"weight", weight}, {"bias", bias}});
   if (a.device() == Device::CPU)
     cpu::conv2d_forward(out, inp, weight, bias, c.N, c.Cin, c.H, c.W, c.Cout, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.G);
@@ -320,9 +315,9 @@ static Napi::Value conv2d_forward(const Napi::CallbackInfo& info) {
 static Napi::Value conv2d_backward(const Napi::CallbackInfo& info) {
   Args a(info, "conv2d_backward", 18);
   const ConvArgs c = conv_args(a, 6);
-  float* dinp = optional_f32(a, info, 0, "dinp", c.inp_numel);
-  float* dweight = optional_f32(a, info, 1, "dweight", c.weight_numel);
-  float* dbias = optional_f32(a, info, 2, "dbias", c.Cout);
+  float* dinp = a.optional_f32(0, "dinp", c.inp_numel);
+  float* dweight = a.optional_f32(1, "dweight", c.weight_numel);
+  float* dbias = a.optional_f32(2, "dbias", c.Cout);
   const float* dout = a.f32(3, "dout", c.out_numel);
   const float* inp = dweight || !info[4].IsNull() ? a.f32(4, "inp", c.inp_numel) : nullptr;
   const float* weight = dinp || !info[5].IsNull() ? a.f32(5, "weight", c.weight_numel) : nullptr;

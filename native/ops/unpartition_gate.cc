@@ -123,7 +123,7 @@ static Napi::Value unpartition_gate_forward(const Napi::CallbackInfo& info) {
   float* out = a.f32(0, "out", g.numel);
   const float* y = a.f32(1, "y", g.numel);
   const float* gate = a.f32(2, "gate", g.planes);
-  const float* residual = a.is_null(3) ? nullptr : a.f32(3, "residual", g.numel);
+  const float* residual = a.optional_f32(3, "residual", g.numel);
   a.check_distinct({{"out", out}}, {{"out", out}, {"y", y}, {"gate", gate}, {"residual", residual}});
   if (a.device() == Device::CPU) cpu::unpartition_gate_forward(out, y, gate, residual, g.N, g.C, g.Hp, g.h, g.Wp, g.w);
   else REPMLP_CUDA(a, unpartition_gate_forward(out, y, gate, residual, g.N, g.C, g.Hp, g.h, g.Wp, g.w));
