@@ -15,7 +15,11 @@ export * from './nn/index';
 export * from './models/index';
 export * from './data/index';
 export * from './train/index';
-export { readSafetensors, writeSafetensors, parseSafetensors, serializeSafetensors, type HostTensor, type WriteOptions } from './safetensors';
-export { readPth, readStateDict } from './pth';
+export {
+  readSafetensors, writeSafetensors, parseSafetensors, parseSafetensorsHeader, serializeSafetensors, SAFETENSORS_MAX_HEADER_BYTES,
+  type HostTensor, type WriteOptions, type SafetensorsHeader, type SafetensorsEntry,
+} from './safetensors';
+export { readPth, readStateDict, PTH_MAX_PICKLE_BYTES, PTH_MAX_PICKLE_DEPTH, MAX_DEFLATE_RATIO, type PthReadOptions } from './pth';
+export { writeFileAtomic, appendFileChecked, removeStaleTemps, lockDirectory, LOCK_NAME, type DirLock, type LockOptions, type StaleTempOptions } from './io/index';
 export * from './viz/index';
 export * from './onnx/index';

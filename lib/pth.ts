@@ -14,11 +14,31 @@
 //
 // Nested wrappers common in published checkpoints ({'model': sd}, {'state_dict': sd},
 // keys 'module', 'net', 'network') and DataParallel's `module.` prefixes are removed.
+//
+// Reading is bounded, so a hostile file is refused before it takes memory: a deflated
+// entry may declare at most MAX_DEFLATE_RATIO times its compressed size (what deflate can
+// reach) and is inflated with zlib's maxOutputLength set to its declared size (a lying
+// header cannot expand past it); the pickle may be at most PTH_MAX_PICKLE_BYTES and nest at
+// most PTH_MAX_PICKLE_DEPTH containers deep, and one that refers to itself is refused; each
+// storage must hold exactly the bytes its tensors' pickle entries declare.
 import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import { RepmlpError } from './errors';
+import { bytesText } from './io/read';
 import { widenHalf } from './half';
 import { readSafetensors, type HostTensor } from './safetensors';
+
+/** Deflate's largest expansion: about 1032 output bytes per input byte (258-byte matches in 2 bits). */
+export const MAX_DEFLATE_RATIO = 1032;
+/** The largest data.pkl read (a state dict's pickle is kB to a few MB; the tensors are separate entries). */
+export const PTH_MAX_PICKLE_BYTES = 64 * 2 ** 20;
+/** The deepest nesting of lists, tuples and dicts in a pickle (a checkpoint nests a handful). */
+export const PTH_MAX_PICKLE_DEPTH = 100;
+
+export interface PthReadOptions {
+  /** the largest data.pkl accepted, in bytes (default PTH_MAX_PICKLE_BYTES) */
+  maxPickleBytes?: number;
+}
 
 // ---------------------------------------------------------------------------------------
 // zip
@@ -126,15 +146,41 @@ class ZipReader {
     }
   }
 
-  /** The bytes [from, from + len) of an entry (default: all of it), inflated when deflated. */
+  /**
+   * The bytes [from, from + len) of an entry (default: all of it), inflated when deflated.
+   * The declared size is checked against what the compressed bytes can hold before any
+   * memory is taken, and inflation stops at the declared size.
+   */
   data(entry: ZipEntry, from = 0, len = entry.size): Buffer {
+    if (from < 0 || len < 0 || from + len > entry.size)
+      this.bad(`bytes ${from}..${from + len} were asked of entry '${entry.name}', which holds ${entry.size}`);
     const local = this.read(entry.localOffset, 30);
     if (local.readUInt32LE(0) !== 0x04034b50) this.bad(`the local header of '${entry.name}' is broken`);
     const start = entry.localOffset + 30 + local.readUInt16LE(26) + local.readUInt16LE(28);
     if (start + entry.compressedSize > this.fileSize) this.bad(`entry '${entry.name}' runs past the end of the file`);
-    if (entry.method === 0) return this.read(start + from, len); // only the bytes asked for
-    if (entry.method === 8) return zlib.inflateRawSync(this.read(start, entry.compressedSize)).subarray(from, from + len);
+    if (entry.method === 0) {
+      if (entry.size !== entry.compressedSize)
+        this.bad(`stored entry '${entry.name}' declares ${entry.size} bytes but occupies ${entry.compressedSize}`);
+      return this.read(start + from, len); // only the bytes asked for
+    }
+    if (entry.method === 8) return this.inflate(entry, start).subarray(from, from + len);
     return this.bad(`entry '${entry.name}' uses compression method ${entry.method} (only stored and deflated are read)`);
+  }
+
+  /** A deflated entry, inflated to exactly its declared size (refused when it cannot be or is not that). */
+  private inflate(entry: ZipEntry, start: number): Buffer {
+    if (entry.size > entry.compressedSize * MAX_DEFLATE_RATIO)
+      this.bad(`entry '${entry.name}' declares ${bytesText(entry.size)} from ${entry.compressedSize} compressed bytes, more than deflate can produce (${MAX_DEFLATE_RATIO}:1)`);
+    let out: Buffer;
+    try {
+      out = zlib.inflateRawSync(this.read(start, entry.compressedSize), { maxOutputLength: Math.max(1, entry.size) });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+        this.bad(`entry '${entry.name}' inflates to more than the ${bytesText(entry.size)} it declares (refused at that size)`);
+      this.bad(`entry '${entry.name}' holds corrupt deflate data (${(e as Error).message})`);
+    }
+    if (out.length !== entry.size) this.bad(`entry '${entry.name}' inflates to ${out.length} bytes but declares ${entry.size}`);
+    return out;
   }
 
   close(): void {
@@ -176,6 +222,61 @@ class Global {
 
 const MARK = Symbol('mark');
 type Value = unknown;
+
+const isIndex = (v: Value): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isContainer = (v: Value): v is Value[] | Map<Value, Value> => Array.isArray(v) || v instanceof Map;
+
+/** A short rendering of a pickled value for messages: a few levels and items, never the whole (possibly cyclic) graph. */
+function brief(v: Value, depth = 0): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '...' : v);
+  if (v === null) return 'None';
+  if (typeof v !== 'object') return String(v);
+  if (depth >= 2) return Array.isArray(v) ? '[...]' : v instanceof Map ? '{...}' : v.constructor.name;
+  if (Array.isArray(v)) return `[${v.slice(0, 4).map((x) => brief(x, depth + 1)).join(', ')}${v.length > 4 ? ', ...' : ''}]`;
+  if (v instanceof Map) return `{${[...v.keys()].slice(0, 4).map((k) => brief(k, depth + 1)).join(', ')}${v.size > 4 ? ', ...' : ''}}`;
+  if (v instanceof Global) return `${v.module}.${v.name}`;
+  return v.constructor.name;
+}
+
+/** The containers directly inside a list, tuple or dict (a dict's keys and values). */
+function childrenOf(v: Value[] | Map<Value, Value>): Value[] {
+  return Array.isArray(v) ? v : [...v.keys(), ...v.values()];
+}
+
+/**
+ * Checks the graph of containers under `root` without recursion: no container inside
+ * itself (memo references can build cycles) and no path deeper than `limit`. Each container
+ * is explored once (its height remembered), so shared subgraphs cost nothing extra.
+ */
+function checkNesting(root: Value, limit: number, bad: (what: string) => never): void {
+  if (!isContainer(root)) return;
+  const height = new Map<object, number>(); // containers done: the depth of the deepest path below
+  const onPath = new Set<object>();
+  const frames: { node: object; items: Value[]; next: number; height: number }[] = [];
+  const enter = (node: Value[] | Map<Value, Value>) => {
+    if (frames.length >= limit) bad(`the pickle nests deeper than ${limit} levels`);
+    onPath.add(node);
+    frames.push({ node, items: childrenOf(node), next: 0, height: 1 });
+  };
+  enter(root);
+  while (frames.length) {
+    const f = frames[frames.length - 1];
+    if (f.next < f.items.length) {
+      const c = f.items[f.next++];
+      if (!isContainer(c)) continue;
+      if (onPath.has(c)) bad('the pickle refers to itself (a list or dict that contains itself), which no state dict does');
+      const h = height.get(c);
+      if (h === undefined) enter(c);
+      else if (frames.length + h > limit) bad(`the pickle nests deeper than ${limit} levels`);
+      else f.height = Math.max(f.height, h + 1);
+      continue;
+    }
+    frames.pop();
+    onPath.delete(f.node);
+    height.set(f.node, f.height);
+    if (frames.length) frames[frames.length - 1].height = Math.max(frames[frames.length - 1].height, f.height + 1);
+  }
+}
 
 class Unpickler {
   private pos = 0;
@@ -232,22 +333,24 @@ class Unpickler {
   }
 
   private persistent(pid: Value): StorageRef {
-    if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) this.bad(`unsupported persistent id ${JSON.stringify(String(pid))}`);
+    if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) this.bad(`unsupported persistent id ${brief(pid)}`);
     const [, cls, key, , numel] = pid as [string, Value, Value, Value, Value];
     if (!(cls instanceof Global) || cls.module !== 'torch' || !(cls.name in STORAGES))
-      this.bad(`storage type ${cls instanceof Global ? `${cls.module}.${cls.name}` : String(cls)} is not supported (supported: float32, float16, bfloat16, int64)`);
-    return new StorageRef(STORAGES[cls.name], String(key), Number(numel));
+      this.bad(`storage type ${brief(cls)} is not supported (supported: float32, float16, bfloat16, int64)`);
+    if (typeof key !== 'string' && !isIndex(key)) this.bad(`expected a string key for a storage but received ${brief(key)}`);
+    if (!isIndex(numel)) this.bad(`expected a non-negative integer element count for storage '${key}' but received ${brief(numel)}`);
+    return new StorageRef(STORAGES[cls.name], String(key), numel);
   }
 
   private reduce(fn: Value, args: Value): Value {
-    if (!(fn instanceof Global) || !Array.isArray(args)) this.bad('REDUCE on something that is not a known global');
+    if (!(fn instanceof Global) || !Array.isArray(args)) this.bad(`REDUCE of ${brief(fn)} on ${brief(args)}, which is not a known global with arguments`);
     const name = `${fn.module}.${fn.name}`;
     if (name === 'collections.OrderedDict') return new Map();
     if (name === 'torch._utils._rebuild_tensor_v2') {
       const [storage, offset, shape, stride] = args as [Value, Value, Value, Value];
-      if (!(storage instanceof StorageRef) || !Array.isArray(shape) || !Array.isArray(stride))
-        this.bad('_rebuild_tensor_v2 with unexpected arguments');
-      return new TensorRef(storage, Number(offset), shape.map(Number), stride.map(Number));
+      if (!(storage instanceof StorageRef) || !isIndex(offset) || !Array.isArray(shape) || !shape.every(isIndex) || !Array.isArray(stride) || !stride.every(isIndex) || stride.length !== shape.length)
+        this.bad(`expected (storage, offset, shape, stride) of non-negative integers for _rebuild_tensor_v2 but received ${brief(args)}`);
+      return new TensorRef(storage, offset, [...shape], [...stride]);
     }
     if (name === 'torch._utils._rebuild_parameter') {
       const t = (args as Value[])[0];
@@ -263,7 +366,11 @@ class Unpickler {
       switch (op) {
         case 0x80: this.byte(); break; // PROTO
         case 0x95: this.bytes(8); break; // FRAME
-        case 0x2e: return this.pop(); // STOP
+        case 0x2e: { // STOP
+          const root = this.pop();
+          checkNesting(root, PTH_MAX_PICKLE_DEPTH, (what) => this.bad(what));
+          return root;
+        }
         case 0x28: this.marks.push(this.stack.length); break; // MARK
         case 0x4e: this.stack.push(null); break; // NONE
         case 0x88: this.stack.push(true); break; // NEWTRUE
@@ -302,7 +409,7 @@ class Unpickler {
           break;
         }
         case 0x61: { const v = this.pop(); const l = this.top(); if (!Array.isArray(l)) this.bad('APPEND to a non-list'); l.push(v); break; } // APPEND
-        case 0x65: { const items = this.popMark(); const l = this.top(); if (!Array.isArray(l)) this.bad('APPENDS to a non-list'); l.push(...items); break; } // APPENDS
+        case 0x65: { const items = this.popMark(); const l = this.top(); if (!Array.isArray(l)) this.bad('APPENDS to a non-list'); for (const x of items) l.push(x); break; } // APPENDS
         case 0x73: { const v = this.pop(), k = this.pop(); this.setItems(this.top(), [k, v]); break; } // SETITEM
         case 0x75: { const items = this.popMark(); this.setItems(this.top(), items); break; } // SETITEMS
         case 0x71: this.memo.set(this.byte(), this.top()); break; // BINPUT
@@ -352,50 +459,56 @@ function isContiguous(shape: number[], stride: number[]): boolean {
   return true;
 }
 
-/** The state dict inside a checkpoint object: a dict of tensors, possibly wrapped. */
+/** The state dict inside a checkpoint object: a dict of tensors, possibly wrapped (the graph is acyclic: checkNesting). */
 function findStateDict(obj: Value, file: string): Map<Value, Value> {
   const isTensors = (m: Value): m is Map<Value, Value> =>
     m instanceof Map && m.size > 0 && [...m.values()].every((v) => v instanceof TensorRef);
-  if (isTensors(obj)) return obj;
-  if (obj instanceof Map) {
-    for (const key of ['state_dict', 'model', 'module', 'net', 'network']) {
-      const inner = obj.get(key);
-      if (inner instanceof Map) return findStateDict(inner, file);
+  for (let at = obj; ; ) {
+    if (isTensors(at)) return at;
+    if (!(at instanceof Map)) throw new RepmlpError(`pth: ${file} holds ${brief(at)} rather than a dict of tensors`);
+    const key = ['state_dict', 'model', 'module', 'net', 'network'].find((k) => at instanceof Map && at.get(k) instanceof Map);
+    if (key === undefined) {
+      const keys = [...at.keys()].slice(0, 20).map((k) => (typeof k === 'string' ? k : brief(k)));
+      throw new RepmlpError(
+        `pth: ${file} holds no state dict of tensors: its ${at === obj ? 'top-level ' : ''}keys are ${keys.length ? keys.join(', ') : '(none)'}${at.size > 20 ? ', ...' : ''} ` +
+          `(looked for a dict of tensors, or one under 'state_dict', 'model', 'module', 'net' or 'network')`,
+      );
     }
-    const keys = [...obj.keys()].map(String);
-    throw new RepmlpError(
-      `pth: ${file} holds no state dict of tensors: its top-level keys are ${keys.length ? keys.join(', ') : '(none)'} ` +
-        `(looked for a dict of tensors, or one under 'state_dict', 'model', 'module', 'net' or 'network')`,
-    );
+    at = at.get(key);
   }
-  throw new RepmlpError(`pth: ${file} holds ${obj === null ? 'None' : typeof obj} rather than a dict of tensors`);
 }
 
 /**
  * Reads the tensors of a PyTorch checkpoint: float32 (float16 and bfloat16 widened) and
  * int64, keyed by name with DataParallel's `module.` prefix removed.
  */
-export function readPth(file: string): Map<string, HostTensor> {
+export function readPth(file: string, opts: PthReadOptions = {}): Map<string, HostTensor> {
   const zip: ZipReader = new ZipReader(file);
   try {
     const pkl = [...zip.entries.keys()].find((n) => /^[^/]+\/data\.pkl$/.test(n));
     if (!pkl) zip.bad("no '<name>/data.pkl' entry");
     const root = pkl.slice(0, -'data.pkl'.length);
-    const obj = new Unpickler(zip.data(zip.entries.get(pkl)!), `${file} (${pkl})`).run();
+    const pklEntry = zip.entries.get(pkl)!;
+    const maxPickle = opts.maxPickleBytes ?? PTH_MAX_PICKLE_BYTES;
+    if (pklEntry.size > maxPickle)
+      zip.bad(`its pickle '${pkl}' declares ${bytesText(pklEntry.size)}, more than the ${bytesText(maxPickle)} limit of a state dict's pickle`);
+    const obj = new Unpickler(zip.data(pklEntry), `${file} (${pkl})`).run();
     const sd = findStateDict(obj, file);
     const out = new Map<string, HostTensor>();
+    for (const k of sd.keys()) if (typeof k !== 'string') zip.bad(`expected string keys in the state dict but received ${brief(k)}`);
     const strip = [...sd.keys()].every((k) => String(k).startsWith('module.'));
     for (const [k, v] of sd) {
       const name = strip ? String(k).slice('module.'.length) : String(k);
       const t = v as TensorRef;
       const { dtype, key, numel } = t.storage;
       const count = t.shape.reduce((a, d) => a * d, 1);
+      if (!Number.isSafeInteger(count)) zip.bad(`tensor '${name}' has shape [${t.shape}], more elements than can be counted`);
       if (!isContiguous(t.shape, t.stride))
         throw new RepmlpError(`pth: ${file}: tensor '${name}' is not contiguous (shape [${t.shape}], strides [${t.stride}]); save tensor.contiguous()`);
       const entry = zip.entries.get(`${root}data/${key}`);
       if (!entry) zip.bad(`tensor '${name}' refers to storage '${key}', which is not in the archive`);
       const size = ITEM_BYTES[dtype];
-      if (entry.size !== numel * size)
+      if (!Number.isSafeInteger(numel * size) || entry.size !== numel * size)
         zip.bad(`storage '${key}' holds ${entry.size} bytes, not the ${numel} ${dtype} elements the pickle says`);
       if (t.offset < 0 || t.offset + count > numel)
         zip.bad(`tensor '${name}' (offset ${t.offset}, ${count} elements) does not fit its storage of ${numel} elements`);

@@ -1,5 +1,7 @@
 // `repmlp convert <in> <out.safetensors> --arch <preset | config.json>`: a training-form
 // checkpoint (.safetensors or PyTorch .pth) to the deploy form by Locality Injection.
+import * as path from 'node:path';
+import { removeStaleTemps } from '../io/atomic';
 import { readStateDict } from '../pth';
 import { RepMLPNet } from '../models/repmlpnet';
 import { parameterCount } from '../models/presets';
@@ -33,6 +35,7 @@ export const command: Command = {
     if (opts.positional.length < 2) throw new UsageError('convert: expected an input checkpoint and an output .safetensors file');
     const [input, output] = opts.positional;
     const arch = resolveArch('convert', opts.values.get('arch'));
+    removeStaleTemps(path.dirname(path.resolve(output)), { base: path.basename(output), report: (t) => io.err(t) });
     const start = process.hrtime.bigint();
     const state = readStateDict(input);
     const model = new RepMLPNet({ ...arch.config, deploy: false });

@@ -1,7 +1,9 @@
 // `repmlp export-onnx --arch <a> --weights <f> <out.onnx> [--input-size N | HxW]`: weights in
 // either form (told apart by their keys) to an ONNX model of the deploy form.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { RepmlpError } from '../errors';
+import { removeStaleTemps } from '../io/atomic';
 import { presetNames } from '../models/presets';
 import type { RepMLPNetConfig } from '../models/repmlpnet';
 import type { OnnxSummary } from '../onnx/export';
@@ -61,6 +63,7 @@ export const command: Command = {
     const { writeOnnx } = require('../onnx/export') as typeof import('../onnx/export');
     const { onnxInputSize } = require('../onnx/options') as typeof import('../onnx/options');
 
+    removeStaleTemps(path.dirname(path.resolve(output)), { base: path.basename(output), report: (t) => io.err(t) });
     const start = process.hrtime.bigint();
     const { state, config: saved } = ck.readModelWeights(weights);
     let name: string, config: RepMLPNetConfig;

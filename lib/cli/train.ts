@@ -12,8 +12,11 @@ learning rate with linear warm-up, label smoothing, random crop and flip. Every 
 with the top-1 accuracy on the test split; the run ends with Locality Injection and the
 deploy form's accuracy beside the training form's. The run directory holds config.json,
 metrics.jsonl, last.safetensors (every epoch and every --save-every steps), best.safetensors
-and deploy.safetensors. Fashion-MNIST comes from Debian's dataset-fashion-mnist when
-installed, else from the sample shipped with repmlp (the output says which).
+and deploy.safetensors, each written atomically (a failed write, e.g. on a full disk, stops
+the run with exit code 1 and leaves the previous file as it was); <out>/train.lock keeps a
+second run out of the directory while this one lasts. Fashion-MNIST comes from Debian's
+dataset-fashion-mnist when installed, else from the sample shipped with repmlp (the output
+says which).
 
 Options:
   --data <d>             fashion-mnist (default), cifar10 or cifar100 (these need --data-dir)
@@ -131,7 +134,7 @@ export const command: Command = {
       return 0;
     }
     const { train } = require('../train/trainer') as typeof import('../train/trainer');
-    await train({ ...options, write: (t) => io.out(t), tty: io.isTty === true });
+    await train({ ...options, write: (t) => io.out(t), warn: (t) => io.err(t), tty: io.isTty === true });
     return 0;
   },
 };

@@ -1,7 +1,9 @@
 // `repmlp viz --weights <file> [--arch <a>] [--stage i --block j --channel c --point y,x] <out.svg>`:
 // the FC3 locality picture (the paper's Figure 3) of one output point of one RepMLP block.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { RepmlpError } from '../errors';
+import { removeStaleTemps, writeFileAtomic } from '../io/atomic';
 import { preset, presetNames, type PresetName } from '../models/presets';
 import type { RepMLPNetConfig } from '../models/repmlpnet';
 import type { LocalityMaps, LocalityStats, LocalitySummary, WindowStats } from '../viz/locality';
@@ -84,6 +86,7 @@ export const command: Command = {
     const archValue = opts.values.get('arch');
     if (!fs.existsSync(weights)) throw new RepmlpError(`viz: ${weights} does not exist`);
 
+    removeStaleTemps(path.dirname(path.resolve(output)), { base: path.basename(output), report: (t) => io.err(t) });
     const ck = require('../train/checkpoint') as typeof import('../train/checkpoint');
     const { state, config: saved, arch: savedArch } = ck.readModelWeights(weights);
     if (weightsForm(state) === 'deploy')
@@ -127,7 +130,7 @@ export const command: Command = {
     const win = viz.kernelWindow(h, w, y, x, windowK);
     const label = `${archValue ?? savedArch ?? 'checkpoint config'} · ${weights}`;
     const svg = viz.renderLocalitySvg(maps, { scale, window: win, label });
-    fs.writeFileSync(output, svg);
+    writeFileAtomic(output, svg, 'viz');
     const stats = viz.localityStats(maps, win)!;
     const r: VizResult = {
       weights, output, stage, block, channel, shareSet: maps.shareSet, S: maps.S, h, w, point: [y, x], K: maps.K, bnScale: maps.bnScale, stats, summary,

@@ -5,8 +5,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RepmlpError } from '../errors';
+import { readFileBounded } from '../io/read';
 
 export const CIFAR_IMAGE_BYTES = 3 * 32 * 32;
+
+/** The largest batch file read (1 GiB; CIFAR-100's train.bin, the largest, is 150 MB). */
+export const CIFAR_MAX_FILE_BYTES = 2 ** 30;
 
 export type CifarVariant = 'cifar10' | 'cifar100';
 
@@ -27,12 +31,7 @@ export interface CifarSplit {
 export function readCifarBatch(file: string, variant: CifarVariant = 'cifar10'): CifarSplit {
   if (variant !== 'cifar10' && variant !== 'cifar100')
     throw new RepmlpError(`readCifarBatch: expected 'cifar10' or 'cifar100' for variant but received ${String(variant)}`);
-  let raw: Buffer;
-  try {
-    raw = fs.readFileSync(file);
-  } catch (e) {
-    throw new RepmlpError(`${file}: cannot read the file (${(e as Error).message})`);
-  }
+  const raw = readFileBounded(file, { maxBytes: CIFAR_MAX_FILE_BYTES });
   const labelBytes = variant === 'cifar10' ? 1 : 2;
   const rec = labelBytes + CIFAR_IMAGE_BYTES;
   const name = variant === 'cifar10' ? 'CIFAR-10' : 'CIFAR-100';

@@ -1,10 +1,10 @@
 // Data sets and the batch loader.
-export { readIdxImages, readIdxLabels, writeIdx, encodeIdx, parseIdx } from './idx';
+export { readIdxImages, readIdxLabels, writeIdx, encodeIdx, parseIdx, IDX_MAX_DATA_BYTES, type IdxReadOptions } from './idx';
 export {
   loadFashionMnist, fashionMnistSampleDir, DEBIAN_FASHION_MNIST_DIR, FASHION_MNIST_CLASSES,
   type FashionMnist, type FashionMnistSource, type ImageSplit,
 } from './fashion-mnist';
-export { readCifarBatch, loadCifar10, loadCifar100, type CifarSplit, type CifarVariant } from './cifar';
+export { readCifarBatch, loadCifar10, loadCifar100, CIFAR_MAX_FILE_BYTES, type CifarSplit, type CifarVariant } from './cifar';
 export {
   DataLoader, batchToTensors, epochOrder,
   type Batch, type DataLoaderOptions, type ImageDataset, type LoaderState,

@@ -2,7 +2,7 @@
 // graph. onnx-proto (and protobufjs) load on the first export, not with the package.
 import { describe, fail } from '../errors';
 import type { RepMLPNet } from '../models/repmlpnet';
-import { writeFileAtomic } from '../safetensors';
+import { writeFileAtomic } from '../io/atomic';
 import type { OnnxExportOptions } from './options';
 
 /** What an exported model holds. */
@@ -62,10 +62,10 @@ export function exportOnnx(model: RepMLPNet, opts: OnnxExportOptions = {}): Uint
   return encode(model, opts).bytes;
 }
 
-/** Exports to `file` atomically (temporary file, fsync, rename); returns what it holds. */
+/** Exports to `file` atomically (lib/io/atomic.ts: temporary file, fsync, rename); returns what it holds. */
 export function writeOnnx(file: string, model: RepMLPNet, opts: OnnxExportOptions = {}): OnnxSummary {
   if (typeof file !== 'string' || file === '') fail('writeOnnx', 'file', 'a file path', describe(file));
   const { bytes, summary } = encode(model, opts);
-  writeFileAtomic(file, bytes);
+  writeFileAtomic(file, bytes, 'writeOnnx');
   return summary;
 }

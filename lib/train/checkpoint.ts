@@ -3,13 +3,13 @@
 // `optimizer.state.<index>.<name>` keys, and everything else (position in the run, loader
 // and Rng state, best accuracy, config, options, optimizer hyperparameters) as JSON strings
 // in the safetensors `__metadata__`.
-import * as fs from 'node:fs';
 import type { LoaderState } from '../data/loader';
-import { RepmlpError } from '../errors';
+import { RepmlpError, shapeStr } from '../errors';
+import { readFileBounded } from '../io/read';
 import type { RepMLPNetConfig } from '../models/repmlpnet';
 import type { BaseHyper, OptimizerStateDict } from '../optim/optimizer';
 import { readStateDict } from '../pth';
-import { parseSafetensors, writeSafetensors, type HostTensor } from '../safetensors';
+import { parseSafetensors, parseSafetensorsMetadata, writeSafetensors, type HostTensor } from '../safetensors';
 
 /** Where a run stands and what it needs to continue exactly. */
 export interface CheckpointMeta {
@@ -53,19 +53,18 @@ export function writeCheckpoint<H extends BaseHyper>(file: string, ck: Checkpoin
   writeSafetensors(file, tensors, { metadata });
 }
 
-/** A Buffer over the same memory (no copy), so the public signatures need no Node.js types. */
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
 /** The `__metadata__` of a safetensors file ({} when it has none). */
 export function readSafetensorsMetadata(bytes: Uint8Array, file: string): Record<string, string> {
-  const buf = asBuffer(bytes);
-  if (buf.length < 8) throw new RepmlpError(`safetensors: ${file} is not a valid safetensors file: too short`);
-  const n = Number(buf.readBigUInt64LE(0));
-  if (n > buf.length - 8) throw new RepmlpError(`safetensors: ${file} is not a valid safetensors file: truncated header`);
-  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as { __metadata__?: Record<string, string> };
-  return header.__metadata__ ?? {};
+  return parseSafetensorsMetadata(bytes, file);
+}
+
+/** A JSON value of the metadata, with the file and the key in the error when it is not JSON. */
+function metaJson(md: Record<string, string>, key: string, file: string): unknown {
+  try {
+    return JSON.parse(md[key]);
+  } catch (e) {
+    throw new RepmlpError(`checkpoint: expected JSON for metadata '${key}' in ${file} but received ${JSON.stringify(md[key].slice(0, 40))} (${(e as Error).message})`);
+  }
 }
 
 /** True when the tensors are a training checkpoint (model. and optimizer. keys). */
@@ -96,20 +95,16 @@ export interface ModelWeights {
 export function readModelWeights(file: string): ModelWeights {
   const tensors = readStateDict(file);
   if (!isCheckpoint(tensors.keys())) return { state: tensors, config: null, arch: null };
-  const meta = readSafetensorsMetadata(fs.readFileSync(file), file);
-  const config = meta.config ? (JSON.parse(meta.config) as RepMLPNetConfig) : null;
-  const arch = meta.options ? ((JSON.parse(meta.options) as { arch?: string }).arch ?? null) : null;
+  const meta = readSafetensorsMetadata(readFileBounded(file, { op: 'checkpoint' }), file);
+  const config = meta.config ? (metaJson(meta, 'config', file) as RepMLPNetConfig) : null;
+  const options = meta.options ? metaJson(meta, 'options', file) : null;
+  const arch = typeof options === 'object' && options !== null && typeof (options as { arch?: unknown }).arch === 'string' ? (options as { arch: string }).arch : null;
   return { state: modelState(tensors), config, arch };
 }
 
 /** Reads a checkpoint written by writeCheckpoint. */
 export function readCheckpoint<H extends BaseHyper = BaseHyper>(file: string): Checkpoint<H> {
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(file);
-  } catch (e) {
-    throw new RepmlpError(`checkpoint: could not read ${file}: ${(e as Error).message}`);
-  }
+  const buf = readFileBounded(file, { op: 'checkpoint' });
   const tensors = parseSafetensors(buf, file);
   const md = readSafetensorsMetadata(buf, file);
   if (md.format !== 'repmlp-train')
@@ -117,7 +112,7 @@ export function readCheckpoint<H extends BaseHyper = BaseHyper>(file: string): C
   const meta: Record<string, unknown> = {};
   for (const k of META_KEYS) {
     if (md[k] === undefined) throw new RepmlpError(`checkpoint: ${file} has no '${k}' in its metadata`);
-    meta[k] = JSON.parse(md[k]);
+    meta[k] = metaJson(md, k, file);
   }
   const state: Record<number, Record<string, HostTensor>> = {};
   for (const [k, v] of tensors) {
@@ -125,6 +120,63 @@ export function readCheckpoint<H extends BaseHyper = BaseHyper>(file: string): C
     if (!m) continue;
     (state[Number(m[1])] ??= {})[m[2]] = v;
   }
-  const paramGroups = JSON.parse(md['optimizer.paramGroups'] ?? '[]') as OptimizerStateDict<H>['paramGroups'];
+  const paramGroups = (md['optimizer.paramGroups'] === undefined ? [] : metaJson(md, 'optimizer.paramGroups', file)) as OptimizerStateDict<H>['paramGroups'];
+  if (!Array.isArray(paramGroups)) throw new RepmlpError(`checkpoint: expected an array for metadata 'optimizer.paramGroups' in ${file} but received ${typeof paramGroups}`);
   return { model: modelState(tensors), optimizer: { state, paramGroups }, meta: meta as unknown as CheckpointMeta };
+}
+
+/** A parameter as the optimizer sees it: its name in the model and its shape. */
+export interface ParamSlot {
+  name: string;
+  shape: readonly number[];
+}
+
+/** What each per-parameter state tensor must look like: the parameter's shape, or one element (a step count). */
+export type StateLayout = Record<string, 'param' | 'count'>;
+
+/**
+ * Checks a checkpoint's optimizer state against the optimizer it is to resume, before
+ * anything is loaded: the same parameter groups with the same number of parameters, and
+ * after step 1 a state entry for every parameter (every parameter of a RepMLPNet gets a
+ * gradient at every step) holding exactly the tensors of `layout`, each of the right
+ * shape. `params` are the optimizer's parameters in its index order (groups concatenated).
+ * Errors name the file, the parameter and the key.
+ */
+export function checkOptimizerState(
+  file: string, sd: OptimizerStateDict<BaseHyper>, params: readonly ParamSlot[], groupSizes: readonly number[], step: number, layout: StateLayout, op = 'checkpoint',
+): void {
+  const groups = sd.paramGroups;
+  if (groups.length !== groupSizes.length)
+    throw new RepmlpError(`${op}: expected ${groupSizes.length} optimizer parameter groups in ${file} but received ${groups.length}`);
+  groups.forEach((g, i) => {
+    const n = Array.isArray(g?.params) ? g.params.length : -1;
+    if (n !== groupSizes[i]) throw new RepmlpError(`${op}: expected ${groupSizes[i]} parameters in optimizer group ${i} of ${file} but received ${n < 0 ? 'none' : n}`);
+  });
+  for (const key of Object.keys(sd.state)) {
+    const i = Number(key);
+    if (!Number.isInteger(i) || i < 0 || i >= params.length)
+      throw new RepmlpError(`${op}: expected optimizer state for parameters 0..${params.length - 1} in ${file} but received an entry for parameter ${key} (keys optimizer.state.${key}.*)`);
+  }
+  params.forEach((p, i) => {
+    const entry = sd.state[i];
+    if (entry === undefined) {
+      if (step > 0) throw new RepmlpError(`${op}: expected the optimizer state of parameter '${p.name}' (optimizer.state.${i}.*) in ${file} but received none; the checkpoint is incomplete`);
+      return;
+    }
+    checkStateEntry(file, entry, p, i, layout, op);
+  });
+}
+
+function checkStateEntry(file: string, entry: Record<string, HostTensor>, p: ParamSlot, i: number, layout: StateLayout, op: string): void {
+  for (const [name, kind] of Object.entries(layout)) {
+    const key = `optimizer.state.${i}.${name}`;
+    const h = entry[name];
+    const shape = kind === 'param' ? p.shape : null;
+    const want = shape ? `a float32 tensor of shape ${shapeStr(shape)}` : 'a one-element tensor';
+    if (h === undefined) throw new RepmlpError(`${op}: expected ${want} for ${key} (parameter '${p.name}') in ${file} but received none`);
+    const ok = shape ? h.dtype === 'float32' && shapeStr(h.shape) === shapeStr(shape) : h.data.length === 1;
+    if (!ok) throw new RepmlpError(`${op}: expected ${want} for ${key} (parameter '${p.name}') in ${file} but received ${h.dtype === 'int64' ? 'an' : 'a'} ${h.dtype} tensor of shape ${shapeStr(h.shape)}`);
+  }
+  for (const name of Object.keys(entry))
+    if (!(name in layout)) throw new RepmlpError(`${op}: expected only ${Object.keys(layout).join(', ')} in the optimizer state of parameter '${p.name}' in ${file} but received optimizer.state.${i}.${name}`);
 }

@@ -9,6 +9,9 @@
 // test accuracy), deploy.safetensors (the deploy-form state dict, reference key names).
 // `resume` continues from last.safetensors; on the CPU the resumed run repeats the
 // uninterrupted one exactly (same batches, same Rng states, same optimizer and BN state).
+// Every file is written atomically (lib/io/atomic.ts): a full disk stops the run with an
+// error naming the file and leaves the previous checkpoint as it was. While the run lasts,
+// `out/train.lock` (lib/io/lock.ts) keeps a second trainer out of the directory.
 //
 // Read-backs: the epoch's train loss and its count of correct predictions (correctCount) are
 // summed on the device and read only when logging, drawing the progress line or saving, so
@@ -31,10 +34,12 @@ import { mulScalar } from '../ops/scalar';
 import { sum } from '../ops/sum';
 import { AdamW } from '../optim/adamw';
 import { splitWeightDecay } from '../optim/optimizer';
-import { writeFileAtomic, writeSafetensors } from '../safetensors';
+import { appendFileChecked, removeStaleTemps, writeFileAtomic } from '../io/atomic';
+import { lockDirectory, type DirLock } from '../io/lock';
+import { writeSafetensors } from '../safetensors';
 import { keep, scope } from '../scope';
 import type { Device, Tensor } from '../tensor';
-import { readCheckpoint, writeCheckpoint, type CheckpointMeta } from './checkpoint';
+import { checkOptimizerState, readCheckpoint, writeCheckpoint, type Checkpoint, type CheckpointMeta, type StateLayout } from './checkpoint';
 import { cosineSchedule } from './schedule';
 
 export type DataName = 'fashion-mnist' | 'cifar10' | 'cifar100';
@@ -85,6 +90,8 @@ export interface TrainOptions {
   prefetch?: boolean;
   /** where the progress goes (default process.stdout) and whether it is a terminal */
   write?: (text: string) => void;
+  /** where warnings go: a stale lock taken over, stale temporary files removed (default process.stderr) */
+  warn?: (text: string) => void;
   tty?: boolean;
   /** called with every record written to metrics.jsonl */
   onMetrics?: (record: Record<string, unknown>) => void;
@@ -286,6 +293,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainSummary> {
   const archName = typeof arch === 'string' ? arch : 'custom';
   const out = path.resolve(options.out ?? path.join('runs', `${dataName}-${archName}`));
   const write = options.write ?? ((t: string) => void process.stdout.write(t));
+  const warn = options.warn ?? ((t: string) => void process.stderr.write(t));
   const tty = options.tty ?? (options.write === undefined && process.stdout.isTTY === true);
   const prefetch = options.prefetch ?? true;
 
@@ -324,7 +332,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainSummary> {
   };
   const log = (line: string) => write(line + '\n');
   const record = (r: Record<string, unknown>) => {
-    fs.appendFileSync(metricsFile, JSON.stringify(r) + '\n');
+    appendFileChecked(metricsFile, JSON.stringify(r) + '\n', OP);
     options.onMetrics?.(r);
   };
   const save = (file: string) => {
@@ -332,30 +340,32 @@ export async function train(options: TrainOptions = {}): Promise<TrainSummary> {
     writeCheckpoint(file, { model: model.stateDict(), optimizer: opt.stateDict(), meta: m });
   };
 
+  let lock: DirLock | null = null;
   try {
-    fs.mkdirSync(out, { recursive: true });
+    // The lock comes before any file of the run directory is read or written.
+    lock = lockDirectory(out, { op: OP, warn });
+    removeStaleTemps(out, { report: warn });
     log(data.description);
     if (options.resume && fs.existsSync(lastFile)) {
       const ck = readCheckpoint<import('../optim/adamw').AdamWHyper>(lastFile);
       if (JSON.stringify(ck.meta.config) !== JSON.stringify(config) || JSON.stringify(ck.meta.options) !== JSON.stringify(recorded))
         throw new RepmlpError(`train: expected ${lastFile} to come from a run with the same config and options but it differs (saved options ${JSON.stringify(ck.meta.options)}); use another --out or drop --resume`);
-      model.loadStateDict(ck.model);
-      opt.loadStateDict(ck.optimizer);
+      checkResumeState(lastFile, ck, model, opt);
+      inFile(lastFile, () => model.loadStateDict(ck.model));
+      inFile(lastFile, () => opt.loadStateDict(ck.optimizer));
       trainLoader.setState(ck.meta.loader);
       meta = ck.meta;
       lossSum.reset(meta.epochLoss);
       correctSum.reset(meta.epochCorrect);
       // Records written after the checkpoint are repeated by this run.
-      const kept = fs.existsSync(metricsFile)
-        ? fs.readFileSync(metricsFile, 'utf8').split('\n').filter((l) => l && (JSON.parse(l) as { step: number }).step <= meta.step)
-        : [];
-      writeFileAtomic(metricsFile, kept.map((l) => l + '\n').join(''));
+      const kept = fs.existsSync(metricsFile) ? metricsUpTo(metricsFile, meta.step) : [];
+      writeFileAtomic(metricsFile, kept.map((l) => l + '\n').join(''), OP);
       log(`resuming from ${lastFile}: epoch ${meta.epoch + 1}, batch ${meta.batch}/${stepsPerEpoch}, step ${meta.step}`);
     } else {
       if (options.resume) log(`no ${lastFile} yet: starting from scratch`);
-      writeFileAtomic(metricsFile, '');
+      writeFileAtomic(metricsFile, '', OP);
     }
-    writeFileAtomic(path.join(out, 'config.json'), JSON.stringify({ config, options: recorded }, null, 2) + '\n');
+    writeFileAtomic(path.join(out, 'config.json'), JSON.stringify({ config, options: recorded }, null, 2) + '\n', OP);
     if (deviceOption === 'auto') log(`backend ${backend().reason}`);
     log(`model: RepMLPNet ${archName}, ${model.parameterCount()} parameters, input ${inputSize}x${inputSize}, device ${device}; ` +
       `${epochs} epoch${epochs === 1 ? '' : 's'} x ${stepsPerEpoch} steps of ${batchSize}; out ${out}`);
@@ -465,11 +475,56 @@ export async function train(options: TrainOptions = {}): Promise<TrainSummary> {
     if (options.json) write(JSON.stringify(summary) + '\n');
     return summary;
   } finally {
-    lossSum.dispose();
-    correctSum.dispose();
-    await trainLoader.close();
-    await testLoader.close();
-    opt.dispose();
-    model.dispose();
+    try {
+      lossSum.dispose();
+      correctSum.dispose();
+      await trainLoader.close();
+      await testLoader.close();
+      opt.dispose();
+      model.dispose();
+    } finally {
+      lock?.release();
+    }
   }
+}
+
+/** AdamW's per-parameter state: a step count and two moments of the parameter's shape. */
+const ADAMW_STATE: StateLayout = { step: 'count', exp_avg: 'param', exp_avg_sq: 'param' };
+
+/** Checks that a checkpoint's optimizer state fits this model's optimizer, naming the parameter at fault. */
+function checkResumeState(file: string, ck: Checkpoint, model: RepMLPNet, opt: AdamW): void {
+  const names = new Map(model.namedParameters().map(([n, t]) => [t, n]));
+  const params = opt.paramGroups.flatMap((g) => g.params).map((p) => ({ name: names.get(p) ?? '?', shape: p.shape }));
+  checkOptimizerState(file, ck.optimizer, params, opt.paramGroups.map((g) => g.params.length), ck.meta.step, ADAMW_STATE, OP);
+}
+
+/** Runs fn; a RepmlpError it throws names `file` (what was being loaded) first. */
+function inFile<T>(file: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof RepmlpError) throw new RepmlpError(`${OP}: ${file}: ${e.message}`);
+    throw e;
+  }
+}
+
+/**
+ * The lines of a metrics log up to `step`. A last line cut short (a process killed while
+ * appending) is dropped; a broken line before it is an error naming the file and the line.
+ */
+function metricsUpTo(file: string, step: number): string[] {
+  const lines = fs.readFileSync(file, 'utf8').split('\n');
+  const kept: string[] = [];
+  lines.forEach((l, i) => {
+    if (!l) return;
+    let r: { step?: unknown };
+    try {
+      r = JSON.parse(l) as { step?: unknown };
+    } catch {
+      if (lines.slice(i + 1).every((x) => x === '')) return;
+      throw new RepmlpError(`${OP}: expected one JSON record per line in ${file} but line ${i + 1} is ${JSON.stringify(l.slice(0, 60))}`);
+    }
+    if (typeof r.step === 'number' && r.step <= step) kept.push(l);
+  });
+  return kept;
 }

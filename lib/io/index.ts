@@ -1,0 +1,4 @@
+// File input and output shared by the readers, the writers and the trainer.
+export { writeFileAtomic, appendFileChecked, removeStaleTemps, ioCause, type StaleTempOptions } from './atomic';
+export { lockDirectory, LOCK_NAME, type DirLock, type LockOptions } from './lock';
+export { readFileBounded, MAX_BUFFER_BYTES } from './read';

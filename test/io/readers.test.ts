@@ -1,0 +1,310 @@
+// The readers on hostile and malformed files, built here: safetensors headers that lie
+// about offsets, shapes, dtypes and metadata; PyTorch zips whose entries inflate beyond what
+// they declare (real deflate bombs, kept at 64 MiB so the test stays small) or declare
+// more than deflate can produce; pickles that refer to themselves or nest without end; IDX
+// gzip bombs. Every refusal names the file, and the bombs are refused without the memory
+// they would inflate to.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { encodeIdx, readIdxImages, readIdxLabels, IDX_MAX_DATA_BYTES } from '../../lib/data/idx';
+import { readCifarBatch } from '../../lib/data/cifar';
+import { loadFashionMnist } from '../../lib/data/fashion-mnist';
+import { readPth } from '../../lib/pth';
+import { parseSafetensors, readSafetensors, writeSafetensors } from '../../lib/safetensors';
+import { readCheckpoint } from '../../lib/train/checkpoint';
+import { assertThrows } from '../helpers';
+import { rssMiB } from './helpers';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'repmlp-readers-'));
+test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const MiB = 2 ** 20;
+const BOMB = 64 * MiB;
+
+/** `bytes` zero bytes after `prefix`, compressed by `make` without ever holding them whole. */
+async function compressedZeros(make: () => zlib.Gzip | zlib.DeflateRaw, bytes: number, prefix = Buffer.alloc(0)): Promise<Buffer> {
+  const z = make();
+  const out: Buffer[] = [];
+  z.on('data', (c: Buffer) => out.push(c));
+  const done = new Promise((resolve) => z.on('end', resolve));
+  z.write(prefix);
+  const chunk = Buffer.alloc(MiB);
+  for (let left = bytes; left > 0; left -= MiB) z.write(left >= MiB ? chunk : chunk.subarray(0, left));
+  z.end();
+  await done;
+  return Buffer.concat(out);
+}
+
+/** Asserts that fn throws matching re and that the resident memory grew by less than limitMiB. */
+function refusedWithin(limitMiB: number, what: string, fn: () => unknown, re: RegExp): void {
+  const before = rssMiB();
+  assertThrows(fn, re);
+  const grew = rssMiB() - before;
+  console.log(`  ${what}: refused, resident memory ${grew >= 0 ? '+' : ''}${grew.toFixed(1)} MiB (it would inflate to ${BOMB / MiB} MiB)`);
+  assert.ok(grew < limitMiB, `${what}: memory grew by ${grew.toFixed(1)} MiB`);
+}
+
+// ---------------------------------------------------------------------------------------
+// safetensors
+
+/** A safetensors file from a header (object or raw text) and `dataLength` data bytes. */
+function st(header: unknown, dataLength: number): Buffer {
+  const json = Buffer.from(typeof header === 'string' ? header : JSON.stringify(header));
+  const n = Buffer.alloc(8);
+  n.writeBigUInt64LE(BigInt(json.length));
+  return Buffer.concat([n, json, Buffer.alloc(dataLength)]);
+}
+
+const F32 = (shape: number[], offsets: unknown) => ({ dtype: 'F32', shape, data_offsets: offsets });
+
+test('safetensors: offsets must tile the data area exactly; shapes, dtypes and metadata are checked', () => {
+  const file = 'bad.safetensors';
+  const cases: [unknown, number, RegExp][] = [
+    [{ w: F32([2], [-8, 0]) }, 8, /tensor 'w' but received \[-8,0\]/],
+    [{ w: F32([2], [8, 0]) }, 8, /expected data_offsets \[begin, end\] of integers with 0 <= begin <= end for tensor 'w' but received \[8,0\]/],
+    [{ w: F32([2], [0.5, 8.5]) }, 9, /data_offsets .* for tensor 'w' but received \[0.5,8.5\]/],
+    [{ w: F32([2], [0, 8]), v: F32([2], [4, 12]) }, 12, /tensor '(v|w)' \(bytes 4\.\.12\) overlaps tensor 'w' \(bytes 0\.\.8\)/],
+    [{ w: F32([2], [0, 8]), v: F32([2], [0, 8]) }, 8, /overlaps tensor/],
+    [{ w: F32([2], [0, 8]), v: F32([1], [12, 16]) }, 16, /bytes 8\.\.12 of the data area belong to no tensor \(between 'w' and 'v'\)/],
+    [{ w: F32([2], [4, 12]) }, 12, /bytes 0\.\.4 of the data area belong to no tensor \(before 'w'\)/],
+    [{ w: F32([2], [0, 8]) }, 20, /12 bytes follow the last tensor's data \(the data area is 20 bytes, the tensors cover 8\)/],
+    [{ w: F32([4], [0, 16]) }, 12, /tensor 'w' spans bytes 0\.\.16, past the end of the 12-byte data area/],
+    [{ w: F32([3], [0, 8]) }, 8, /tensor 'w' spans bytes 0\.\.8, which does not fit shape \[3\] of F32 \(12 bytes\)/],
+    [{ w: F32([-1, -2], [0, 8]) }, 8, /expected an array of non-negative integers for the shape of tensor 'w' but received \[-1,-2\]/],
+    [{ w: { dtype: 'F32', shape: 3, data_offsets: [0, 12] } }, 12, /for the shape of tensor 'w' but received 3/],
+    [{ w: { dtype: 'F32', shape: [3] } }, 12, /data_offsets .* for tensor 'w' but received none/],
+    [{ w: { dtype: 'Q7', shape: [1], data_offsets: [0, 4] } }, 4, /tensor 'w' has an unknown dtype 'Q7'/],
+    [{ w: { dtype: 'F64', shape: [1], data_offsets: [0, 8] } }, 8, /tensor 'w' has dtype F64; supported: F32, F16, BF16, I64/],
+    [{ w: 7 }, 0, /expected an object \{dtype, shape, data_offsets\} for tensor 'w' but received 7/],
+    [{ __metadata__: { format: 1 } }, 0, /expected a string for __metadata__ entry 'format' but received number 1/],
+    [{ __metadata__: ['a'] }, 0, /expected an object of strings for __metadata__ but received \['a'\]/],
+    ['null', 0, /expected a JSON object for its header but received null/],
+    ['[1, 2]', 0, /expected a JSON object for its header but received \[1, 2\]/],
+    ['{"w": ', 0, /its header is not JSON/],
+  ];
+  for (const [header, n, re] of cases) {
+    assertThrows(() => parseSafetensors(st(header, n), file), new RegExp(`^safetensors: bad\\.safetensors is not a valid safetensors file: .*${re.source}`));
+  }
+  // invalid UTF-8, and a header length over the format's 100 MB (refused before reading it)
+  const latin = st('{"w\u00ff": 1}', 0);
+  latin.write('\xff', 11, 'latin1');
+  assertThrows(() => parseSafetensors(latin, file), /bad\.safetensors is not a valid safetensors file: its header is not valid UTF-8/);
+  const huge = Buffer.alloc(16);
+  huge.writeBigUInt64LE(100_000_001n);
+  assertThrows(() => parseSafetensors(huge, file), /its header claims 100000001 bytes, more than the 100000000 a safetensors header may have/);
+  huge.writeBigUInt64LE(2n ** 64n - 1n);
+  assertThrows(() => parseSafetensors(huge, file), /its header claims 18446744073709551615 bytes, more than/);
+  // what the reference writes is read: zero-size tensors, any order of keys, an empty file
+  const ok = parseSafetensors(st({ b: F32([2], [4, 12]), e: F32([0], [4, 4]), a: F32([1], [0, 4]), __metadata__: { k: 'v' } }, 12));
+  assert.equal([...ok.keys()], ['b', 'e', 'a']);
+  assert.equal(parseSafetensors(st({}, 0)).size, 0);
+  // a directory is not read as a file
+  assertThrows(() => readSafetensors(tmp), new RegExp(`^safetensors: ${tmp.replace(/[.]/g, '\\.')}: expected a regular file but received a directory$`));
+});
+
+test('checkpoint: metadata that is not JSON names the file and the key', () => {
+  const file = path.join(tmp, 'ck.safetensors');
+  const md: Record<string, string> = { format: 'repmlp-train', 'optimizer.paramGroups': '[]' };
+  for (const k of ['epoch', 'batch', 'step', 'loader', 'bestAccuracy', 'lastAccuracy', 'epochLoss', 'epochCorrect', 'epochSeen', 'config', 'options']) md[k] = '0';
+  md.loader = '{"seed": 0,';
+  writeSafetensors(file, new Map(), { metadata: md });
+  assertThrows(() => readCheckpoint(file), /^checkpoint: expected JSON for metadata 'loader' in .*ck\.safetensors but received "\{\\"seed\\": 0," \(/);
+});
+
+// ---------------------------------------------------------------------------------------
+// PyTorch zips and pickles
+
+interface ZipPart {
+  name: string;
+  /** the entry's bytes (deflated when `deflate`), or its compressed bytes as given in `raw` */
+  data?: Buffer;
+  raw?: Buffer;
+  deflate?: boolean;
+  /** the uncompressed size the headers declare (default: the real one) */
+  declared?: number;
+}
+
+/** A zip archive with local headers, a central directory and its end record (CRCs left 0: not read). */
+function zip(parts: ZipPart[]): Buffer {
+  const out: Buffer[] = [], dir: Buffer[] = [];
+  let offset = 0;
+  for (const p of parts) {
+    const body = p.raw ?? (p.deflate ? zlib.deflateRawSync(p.data!) : p.data!);
+    const size = p.declared ?? p.data?.length ?? 0;
+    const name = Buffer.from(p.name);
+    const method = p.deflate || p.raw ? 8 : 0;
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(method, 8);
+    local.writeUInt32LE(body.length, 18);
+    local.writeUInt32LE(size, 22);
+    local.writeUInt16LE(name.length, 26);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(method, 10);
+    central.writeUInt32LE(body.length, 20);
+    central.writeUInt32LE(size, 24);
+    central.writeUInt16LE(name.length, 28);
+    central.writeUInt32LE(offset, 42);
+    out.push(local, name, body);
+    dir.push(central, name);
+    offset += 30 + name.length + body.length;
+  }
+  const d = Buffer.concat(dir);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(parts.length, 8);
+  end.writeUInt16LE(parts.length, 10);
+  end.writeUInt32LE(d.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...out, d, end]);
+}
+
+// Pickle opcodes as torch.save writes them (protocol 2).
+const op = (...bytes: number[]) => Buffer.from(bytes);
+const [PROTO2, MARK, STOP, EMPTY_DICT, EMPTY_LIST, TUPLE, SETITEMS, SETITEM, APPEND, NONE, NEWFALSE, BINPERSID, REDUCE, DUP, TUPLE2, BINPUT0, BINGET0] = [
+  op(0x80, 2), op(0x28), op(0x2e), op(0x7d), op(0x5d), op(0x74), op(0x75), op(0x73), op(0x61), op(0x4e), op(0x89), op(0x51), op(0x52), op(0x32), op(0x86), op(0x71, 0), op(0x68, 0),
+];
+function str(s: string): Buffer {
+  const b = Buffer.from(s), n = Buffer.alloc(4);
+  n.writeUInt32LE(b.length);
+  return Buffer.concat([op(0x58), n, b]);
+}
+function int(v: number): Buffer {
+  const b = Buffer.alloc(5);
+  b[0] = 0x4a; // BININT
+  b.writeInt32LE(v, 1);
+  return b;
+}
+const global = (module: string, name: string) => Buffer.from(`c${module}\n${name}\n`, 'latin1');
+const tuple = (items: Buffer[]) => Buffer.concat([MARK, ...items, TUPLE]);
+
+/** torch._utils._rebuild_tensor_v2(storage(key, numel), offset, shape, stride, False, {}). */
+function tensorOps(key: string, numel: number, shape: number[], offset = 0): Buffer {
+  const stride = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
+  const storage = Buffer.concat([tuple([str('storage'), global('torch', 'FloatStorage'), str(key), str('cpu'), int(numel)]), BINPERSID]);
+  return Buffer.concat([global('torch._utils', '_rebuild_tensor_v2'), tuple([storage, int(offset), tuple(shape.map(int)), tuple(stride.map(int)), NEWFALSE, EMPTY_DICT]), REDUCE]);
+}
+
+/** A pickle of {name: tensor, ...}. */
+const stateDict = (entries: [string, Buffer][]) => Buffer.concat([PROTO2, EMPTY_DICT, MARK, ...entries.flatMap(([k, t]) => [str(k), t]), SETITEMS, STOP]);
+
+function pth(name: string, parts: ZipPart[]): string {
+  const file = path.join(tmp, name);
+  fs.writeFileSync(file, zip(parts));
+  return file;
+}
+
+const FOUR = Buffer.from(Float32Array.of(1, 2, 3, 4).buffer);
+const goodPickle = stateDict([['w', tensorOps('0', 4, [2, 2])]]);
+
+test('pth: the archives built here read (stored and deflated)', () => {
+  for (const deflate of [false, true]) {
+    const sd = readPth(pth('good.pth', [{ name: 'archive/data.pkl', data: goodPickle, deflate }, { name: 'archive/data/0', data: FOUR, deflate }]));
+    assert.equal(sd.get('w')!.shape, [2, 2]);
+    assert.equal([...sd.get('w')!.data], [1, 2, 3, 4]);
+  }
+});
+
+test('pth: deflate bombs are refused before they take memory', async () => {
+  const bomb = await compressedZeros(() => zlib.createDeflateRaw({ level: 9 }), BOMB);
+  console.log(`  a ${bomb.length}-byte deflate stream of ${BOMB / MiB} MiB`);
+  // an honest header over the pickle limit
+  const honest = pth('bomb.pth', [{ name: 'archive/data.pkl', raw: bomb, declared: BOMB }]);
+  refusedWithin(24, 'pickle over the limit', () => readPth(honest, { maxPickleBytes: 16 * MiB }),
+    /^pth: .*bomb\.pth is not a PyTorch zip checkpoint: its pickle 'archive\/data\.pkl' declares 67108864 bytes \(64\.0 MiB\), more than the 16777216 bytes \(16\.0 MiB\) limit of a state dict's pickle$/);
+  // a header that lies: inflation stops at the declared size
+  const lying = pth('lying.pth', [{ name: 'archive/data.pkl', raw: bomb, declared: 1000 }]);
+  refusedWithin(24, 'pickle inflating past its size', () => readPth(lying),
+    /^pth: .*lying\.pth is not a PyTorch zip checkpoint: entry 'archive\/data\.pkl' inflates to more than the 1000 bytes it declares \(refused at that size\)$/);
+  const storage = pth('storage.pth', [{ name: 'archive/data.pkl', data: goodPickle }, { name: 'archive/data/0', raw: bomb, declared: 16 }]);
+  refusedWithin(24, 'storage inflating past its size', () => readPth(storage), /storage\.pth is not a PyTorch zip checkpoint: entry 'archive\/data\/0' inflates to more than the 16 bytes it declares/);
+});
+
+test('pth: a declared size that deflate cannot reach from the compressed bytes is refused', () => {
+  const small = zlib.deflateRawSync(goodPickle);
+  const file = pth('ratio.pth', [{ name: 'archive/data.pkl', raw: small, declared: BOMB }, { name: 'archive/data/0', data: FOUR }]);
+  assertThrows(() => readPth(file), new RegExp(`ratio\\.pth is not a PyTorch zip checkpoint: entry 'archive/data\\.pkl' declares 67108864 bytes \\(64\\.0 MiB\\) from ${small.length} compressed bytes, more than deflate can produce \\(1032:1\\)`));
+  const stored = pth('stored.pth', [{ name: 'archive/data.pkl', data: goodPickle, declared: goodPickle.length + 1 }]);
+  assertThrows(() => readPth(stored), /stored\.pth is not a PyTorch zip checkpoint: stored entry 'archive\/data\.pkl' declares \d+ bytes but occupies \d+/);
+});
+
+/** A checkpoint whose data.pkl is `pickle` (and one float storage '0' of 4 elements). */
+const withPickle = (name: string, pickle: Buffer) => pth(name, [{ name: 'archive/data.pkl', data: pickle }, { name: 'archive/data/0', data: FOUR }]);
+
+test('pth: a pickle that refers to itself or nests too deep gets a clear error, not a stack overflow', () => {
+  // d = {}; d['model'] = d (through the memo): the wrapper search would follow it for ever
+  const selfRef = withPickle('self.pth', Buffer.concat([PROTO2, EMPTY_DICT, BINPUT0, str('model'), BINGET0, SETITEM, STOP]));
+  assertThrows(() => readPth(selfRef), /^pth: .*self\.pth \(archive\/data\.pkl\): the pickle refers to itself \(a list or dict that contains itself\), which no state dict does$/);
+  // l = []; l.append(l)
+  const selfList = withPickle('selflist.pth', Buffer.concat([PROTO2, EMPTY_LIST, BINPUT0, BINGET0, APPEND, STOP]));
+  assertThrows(() => readPth(selfList), /selflist\.pth \(archive\/data\.pkl\): the pickle refers to itself/);
+  // {[[[...100000 levels...]]]: None}
+  const N = 100_000;
+  const deep = withPickle('deep.pth', Buffer.concat([PROTO2, EMPTY_DICT, Buffer.alloc(N, 0x5d), Buffer.alloc(N - 1, 0x61), NONE, SETITEM, STOP]));
+  assertThrows(() => readPth(deep), /^pth: .*deep\.pth \(archive\/data\.pkl\): the pickle nests deeper than 100 levels$/);
+  // a tuple shared 60 times over ((x, x), (x, x)) ...: 2^60 paths, each container checked once
+  const shared = Buffer.concat([PROTO2, EMPTY_DICT, EMPTY_LIST, ...Array.from({ length: 60 }, () => Buffer.concat([DUP, TUPLE2])), NONE, SETITEM, STOP]);
+  const t0 = Date.now();
+  assertThrows(() => readPth(withPickle('shared.pth', shared)), /shared\.pth holds no state dict of tensors: its top-level keys are \[\[\[\.\.\.\], \[\.\.\.\]\], \[\[\.\.\.\], \[\.\.\.\]\]\]/);
+  assert.ok(Date.now() - t0 < 2000, `shared pickle checked in ${Date.now() - t0} ms`);
+});
+
+test('pth: malformed state dicts and tensors name the file and what was expected', () => {
+  assertThrows(() => readPth(withPickle('list.pth', Buffer.concat([PROTO2, EMPTY_LIST, STOP]))), /^pth: .*list\.pth holds \[\] rather than a dict of tensors$/);
+  assertThrows(() => readPth(withPickle('none.pth', Buffer.concat([PROTO2, NONE, STOP]))), /^pth: .*none\.pth holds None rather than a dict of tensors$/);
+  assertThrows(() => readPth(withPickle('neg.pth', stateDict([['w', tensorOps('0', 4, [-2, -2])]]))),
+    /neg\.pth \(archive\/data\.pkl\): expected \(storage, offset, shape, stride\) of non-negative integers for _rebuild_tensor_v2 but received \[StorageRef, 0, \[-2, -2\], \[-2, 1\], \.\.\.\]/);
+  assertThrows(() => readPth(withPickle('short.pth', stateDict([['w', tensorOps('0', 4, [8])]]))),
+    /short\.pth is not a PyTorch zip checkpoint: tensor 'w' \(offset 0, 8 elements\) does not fit its storage of 4 elements/);
+  assertThrows(() => readPth(withPickle('numel.pth', stateDict([['w', tensorOps('0', 5, [4])]]))),
+    /numel\.pth is not a PyTorch zip checkpoint: storage '0' holds 16 bytes, not the 5 float32 elements the pickle says/);
+  const intKey = Buffer.concat([PROTO2, EMPTY_DICT, int(3), tensorOps('0', 4, [4]), SETITEM, STOP]);
+  assertThrows(() => readPth(withPickle('key.pth', intKey)), /key\.pth is not a PyTorch zip checkpoint: expected string keys in the state dict but received 3/);
+});
+
+// ---------------------------------------------------------------------------------------
+// IDX and CIFAR
+
+test('IDX: a gzip bomb is refused by its declared size, a lying header at that size', async () => {
+  const header = Buffer.from(encodeIdx([1, 8192, 8192], new Uint8Array(8192 * 8192)).subarray(0, 16));
+  const bomb = path.join(tmp, 'train-images-idx3-ubyte.gz');
+  fs.writeFileSync(bomb, await compressedZeros(() => zlib.createGzip({ level: 9 }), BOMB, header));
+  assert.ok(fs.statSync(bomb).size < MiB);
+  assert.is(IDX_MAX_DATA_BYTES, 2 ** 30);
+  refusedWithin(24, 'IDX over the limit', () => readIdxImages(bomb, { maxBytes: 16 * MiB }),
+    /^.*train-images-idx3-ubyte\.gz: the IDX header declares 1 images of 8192x8192 \(67108864 bytes \(64\.0 MiB\)\), more than the 16777216 bytes \(16\.0 MiB\) limit of one IDX file$/);
+  // 10 labels declared, 64 MiB inflated
+  const dir = fs.mkdtempSync(path.join(tmp, 'fm-'));
+  const lying = path.join(dir, 'train-labels-idx1-ubyte.gz');
+  fs.writeFileSync(lying, await compressedZeros(() => zlib.createGzip({ level: 9 }), BOMB, Buffer.from(encodeIdx([10], new Uint8Array(10)).subarray(0, 8))));
+  refusedWithin(24, 'IDX inflating past its header', () => readIdxLabels(lying),
+    /^.*train-labels-idx1-ubyte\.gz: the gzip stream inflates to more than the 18 bytes its IDX header declares \(refused at that size\)$/);
+  // through the data set loader, the file is named the same way
+  for (const base of ['train-images-idx3-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']) fs.writeFileSync(path.join(dir, base), encodeIdx(base.includes('images') ? [10, 2, 2] : [10], new Uint8Array(base.includes('images') ? 40 : 10)));
+  assertThrows(() => loadFashionMnist({ dir }), /train-labels-idx1-ubyte\.gz: the gzip stream inflates to more than the 18 bytes/);
+});
+
+test('IDX: a gzip header longer than the first probe (a 3 kB file name) still reads', () => {
+  const idx = Buffer.from(encodeIdx([3], Uint8Array.of(7, 8, 9)));
+  const head = Buffer.from([0x1f, 0x8b, 8, 0x08, 0, 0, 0, 0, 0, 3]); // FNAME set
+  const tail = Buffer.alloc(8);
+  tail.writeUInt32LE(zlib.crc32(idx), 0);
+  tail.writeUInt32LE(idx.length, 4);
+  const file = path.join(tmp, 'named-labels.gz');
+  fs.writeFileSync(file, Buffer.concat([head, Buffer.alloc(3000, 0x61), Buffer.from([0]), zlib.deflateRawSync(idx), tail]));
+  assert.equal([...readIdxLabels(file)], [7, 8, 9]);
+});
+
+test('IDX and CIFAR: not a regular file', () => {
+  const dir = path.join(tmp, 'data_batch_1.bin');
+  fs.mkdirSync(dir);
+  assertThrows(() => readCifarBatch(dir), /data_batch_1\.bin: expected a regular file but received a directory$/);
+  assertThrows(() => readIdxLabels(dir), /data_batch_1\.bin: expected a regular file but received a directory$/);
+});
+
+test.run();
