@@ -1,6 +1,8 @@
 // Reference-counted ownership of native storages. Every Tensor object (views included)
-// owns one reference; the storage is freed when the last one is released, by dispose(),
-// by a scope, or by the FinalizationRegistry safety net when a tensor is garbage collected.
+// owns one reference; the storage is freed when the last one is released, by dispose() or
+// by a scope. A storage whose tensors are all garbage collected without dispose() is freed
+// by the native side (native/storage.h): its table holds a weak reference to the native
+// object and sweeps it from the allocations themselves, without waiting for the event loop.
 import { native, type Device, type DType, type NativeStorage } from './native';
 
 export class StorageRef {
@@ -24,9 +26,6 @@ export class StorageRef {
     if (this.refs > 0 && --this.refs === 0) this.raw.dispose();
   }
 }
-
-/** Frees a tensor's reference when the tensor object is collected without dispose(). */
-export const finalizer = new FinalizationRegistry<StorageRef>((ref) => ref.release());
 
 /** Live native storages (for leak tests): buffer counts and bytes per device. */
 export function liveStorages() {

@@ -2,11 +2,13 @@
 
 #include <cstdlib>
 #include <mutex>
+#include <new>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "common.h"
+#include "env.h"
 
 namespace repmlp::host_cache {
 namespace {
@@ -27,12 +29,9 @@ struct Cache {
     if (reserved > st.peak_reserved) st.peak_reserved = reserved;
   }
 
+  // REPMLP_CPU_CACHE_MB, 2048 when unset (a bad value is an Error).
   static size_t default_limit() {
-    if (const char* env = std::getenv("REPMLP_CPU_CACHE_MB")) {
-      const long mb = std::atol(env);
-      if (mb >= 0) return static_cast<size_t>(mb) << 20;
-    }
-    return size_t{2048} << 20;
+    return static_cast<size_t>(env::integer("REPMLP_CPU_CACHE_MB", 0, env::kMaxCacheMb, 2048, "a number of megabytes")) << 20;
   }
 
   void empty_locked() {
@@ -81,7 +80,7 @@ void* alloc(size_t bytes) {
   return p;
 }
 
-void release(void* p, size_t bytes) {
+void release(void* p, size_t bytes) noexcept {
   if (!p) return;
   const size_t r = rounded(bytes == 0 ? 1 : bytes);
   Cache& c = cache();
@@ -93,7 +92,14 @@ void release(void* p, size_t bytes) {
     return;
   }
   if (c.cached + r > c.limit) c.empty_locked();
-  c.free_blocks[r].push_back(p);
+  // Never throws: when the cache cannot grow its lists (out of memory), the block goes back
+  // to the system instead.
+  try {
+    c.free_blocks[r].push_back(p);
+  } catch (const std::bad_alloc&) {
+    std::free(p);
+    return;
+  }
   c.cached += r;
 }
 

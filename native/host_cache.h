@@ -12,7 +12,7 @@
 namespace repmlp::host_cache {
 
 void* alloc(size_t bytes);        // 64-byte aligned; throws repmlp::Error when out of memory
-void release(void* p, size_t bytes);  // bytes: as passed to alloc
+void release(void* p, size_t bytes) noexcept;  // bytes: as passed to alloc
 void empty();                     // frees every cached block
 int64_t cached_bytes();
 MemStats stats();                 // allocated = blocks handed out, reserved = + cached

@@ -9,20 +9,20 @@
 
 #include "args.h"
 #include "device.h"
+#include "storage.h"
 
 namespace repmlp {
 
+// The single device argument of the statistics bindings.
 static Device device_arg(const Napi::CallbackInfo& info, const char* op) {
-  if (info.Length() != 1 || !info[0].IsString())
-    throw Error(std::string(op) + ": expected 'cpu' or 'cuda' for device");
-  const std::string d = info[0].As<Napi::String>();
-  if (d == "cpu") return Device::CPU;
-  if (d == "cuda") return Device::CUDA;
-  throw Error(std::string(op) + ": expected 'cpu' or 'cuda' for device but received '" + d + "'");
+  Args a(info, op, 1);
+  return a.choice(0, "device", {"cpu", "cuda"}) == 0 ? Device::CPU : Device::CUDA;
 }
 
 static Napi::Value memoryStats(const Napi::CallbackInfo& info) {
-  const MemStats s = memory_stats(device_arg(info, "memoryStats"));
+  const Device d = device_arg(info, "memoryStats");
+  sweep_storages(info.Env());
+  const MemStats s = memory_stats(d);
   auto o = Napi::Object::New(info.Env());
   o.Set("allocated", static_cast<double>(s.allocated));
   o.Set("reserved", static_cast<double>(s.reserved));
@@ -40,13 +40,15 @@ static Napi::Value resetPeakMemoryStats(const Napi::CallbackInfo& info) {
 }
 
 static Napi::Value emptyCache(const Napi::CallbackInfo& info) {
-  empty_cache(device_arg(info, "emptyCache"));
+  const Device d = device_arg(info, "emptyCache");
+  sweep_storages(info.Env());
+  empty_cache(d);
   return info.Env().Undefined();
 }
 
 static Napi::Value setPoison(const Napi::CallbackInfo& info) {
-  if (info.Length() != 1 || !info[0].IsBoolean()) throw Error("setPoison: expected a boolean for on");
-  set_poison(info[0].As<Napi::Boolean>().Value());
+  Args a(info, "setPoison", 1);
+  set_poison(a.flag(0, "on"));
   return Napi::Boolean::New(info.Env(), poison_enabled());
 }
 
@@ -57,11 +59,14 @@ static Napi::Value copy_storage(const Napi::CallbackInfo& info) {
   Storage& src = a.any_storage(2, "src");
   const int64_t src_off = a.size(3, "srcOffset"), n = a.size(4, "count");
   if (dst.dtype != src.dtype) a.fail_arg("src", std::string(dst.dtype == DType::I64 ? "an " : "a ") + dtype_name(dst.dtype) + " storage like dst", dtype_name(src.dtype));
-  if (dst_off + n > dst.numel) a.fail_arg("dst", "a storage of at least " + std::to_string(dst_off + n) + " elements", "one of " + std::to_string(dst.numel));
-  if (src_off + n > src.numel) a.fail_arg("src", "a storage of at least " + std::to_string(src_off + n) + " elements", "one of " + std::to_string(src.numel));
+  if (a.add(dst_off, n) > dst.numel) a.fail_arg("dst", "a storage of at least " + std::to_string(dst_off + n) + " elements", "one of " + std::to_string(dst.numel));
+  if (a.add(src_off, n) > src.numel) a.fail_arg("src", "a storage of at least " + std::to_string(src_off + n) + " elements", "one of " + std::to_string(src.numel));
   const size_t es = dtype_size(dst.dtype);
-  copy_between(dst.device, static_cast<char*>(dst.ptr) + dst_off * es, src.device, static_cast<const char*>(src.ptr) + src_off * es,
-               static_cast<size_t>(n) * es);
+  char* d = static_cast<char*>(dst.ptr) + dst_off * es;
+  const char* s = static_cast<const char*>(src.ptr) + src_off * es;
+  // memcpy and cudaMemcpy leave overlapping ranges undefined; ranges apart in one storage are fine.
+  if (dst.device == src.device) a.check_disjoint("dst", d, n * es, "src", s, n * es);
+  copy_between(dst.device, d, src.device, s, static_cast<size_t>(n) * es);
   return info.Env().Undefined();
 }
 

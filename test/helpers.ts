@@ -3,9 +3,11 @@
 // worst difference, and a live-buffer leak check.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import * as assert from 'uvu/assert';
-import { liveStorages, setPoison, tensor, Tensor, type Device } from '../lib/index';
-import { readSafetensors, type HostTensor } from '../lib/safetensors';
+import { liveStorages as liveStoragesNow, setPoison, tensor, Tensor, type Device } from '../lib/index';
+import { readSafetensors, type HostTensor } from '../lib/io/safetensors';
 import { Rng } from '../lib/rng';
 
 // Every new tensor starts as NaN (int64: -1) in tests, so a kernel that leaves part of its
@@ -159,6 +161,20 @@ export function gradcheck(opts: {
 }
 
 /** Runs fn `times` times and asserts the live-buffer count ends where it started. */
+// A full garbage collection on demand (the test command does not pass --expose-gc).
+v8.setFlagsFromString('--expose-gc');
+const collectGarbage = vm.runInNewContext('gc') as () => void;
+
+/**
+ * Live native storages once the collector has taken every unreachable tensor: earlier
+ * tests' dropped tensors are freed whenever a collection happens to run, so leak checks
+ * compare counts taken after a full collection.
+ */
+export function liveStorages(): ReturnType<typeof liveStoragesNow> {
+  collectGarbage();
+  return liveStoragesNow();
+}
+
 export function assertNoLeak(name: string, fn: () => void, times = 1): void {
   const before = liveStorages();
   for (let i = 0; i < times; i++) fn();

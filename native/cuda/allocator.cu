@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <new>
 #include <string>
 #include <unordered_map>
 
@@ -126,7 +127,14 @@ void free(void* p) {
   a.live.erase(it);
   a.st.allocated -= static_cast<int64_t>(size);
   a.st.blocks--;
-  a.cached.emplace(size, p);
+  // Never throws: when the cache's map cannot grow (host out of memory), the block goes back
+  // to the device instead.
+  try {
+    a.cached.emplace(size, p);
+  } catch (const std::bad_alloc&) {
+    cudaFree(p);
+    return;
+  }
   a.cached_bytes += static_cast<int64_t>(size);
 }
 

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { add, liveStorages, mul, mulScalar, noGrad, relu, scope, tensor, Tensor } from '../../lib/index';
-import { assertThrows, DEVICE } from '../helpers';
+import { add, mul, mulScalar, noGrad, relu, scope, tensor, Tensor } from '../../lib/index';
+import { assertThrows, DEVICE, liveStorages } from '../helpers';
 
 const opts = { device: DEVICE };
 

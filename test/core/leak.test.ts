@@ -1,10 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  add, AdamW, batchNorm2d, conv1x1, conv2d, crossEntropy, gelu, globalAvgPool, linear, liveStorages, mul,
+  add, AdamW, batchNorm2d, conv1x1, conv2d, crossEntropy, gelu, globalAvgPool, linear, mul,
   partition, randn, relu, reshape, Rng, scope, setSharingFc, sigmoid, tensor, unpartition, zeros, ones, Tensor,
 } from '../../lib/index';
-import { DEVICE } from '../helpers';
+import { DEVICE, liveStorages } from '../helpers';
 
 // A miniature RepMLP unit written with the raw ops: patch embedding + BN + ReLU, a RepMLP
 // block (global perceptron gate, partitioned set-sharing FC with its share-set BN, and a

@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { emptyCache, empty, memoryStats, resetPeakMemoryStats, scope, setPoison, tensor, type MemStats } from '../../lib/index';
 import { native } from '../../lib/native';
-import { DEVICE, assertThrows } from '../helpers';
+import { DEVICE, assertThrows, liveStorages } from '../helpers';
 
 const stats = (): MemStats => (DEVICE === 'cuda' ? memoryStats().cuda! : memoryStats().cpu);
 const MiB = 2 ** 20;
@@ -76,6 +76,46 @@ test('copy_storage: same-device copies and its native checks', () => {
     a.dispose(), b.dispose(), i.dispose();
   }
   assertThrows(() => native.copy_storage(b, 0, a, 0, 1), /^copy_storage: expected a live storage for dst but received a disposed one/);
+});
+
+// JS code can run while a binding converts its arguments (a getter on a list element). A
+// storage disposed by such code keeps its memory until the call returns (it is pinned), and
+// one disposed before it is reached is refused.
+test('storages: pinned for the whole call while getters dispose them', () => {
+  const make = (v: number) => {
+    const s = new native.Storage(DEVICE, 'float32', 4);
+    s.write(Float32Array.from([v, v, v, v]), 0);
+    return s;
+  };
+  const [p0, p1, g0, g1] = [make(1), make(2), make(10), make(20)];
+  const before = liveStorages().cpuBuffers + liveStorages().cudaBuffers;
+  // Reading params[1] disposes params[0], which the binding has already resolved.
+  const params: unknown[] = [p0];
+  Object.defineProperty(params, 1, { get: () => (p0.dispose(), p1), enumerable: true });
+  native.sgd_step(params as never, [g0, g1], [4, 4], 0.1, 0);
+  assert.ok(p0.disposed);
+  assert.equal(Array.from(p1.read() as Float32Array), [0, 0, 0, 0]);
+  assert.is(liveStorages().cpuBuffers + liveStorages().cudaBuffers, before - 1, 'the pinned storage is freed when the call returns');
+  // Reading grads[0] disposes grads[1] before the binding reaches it.
+  const grads: unknown[] = [];
+  Object.defineProperty(grads, 0, { get: () => (g1.dispose(), g0), enumerable: true });
+  grads[1] = g1;
+  assertThrows(() => native.sgd_step([p1, p1] as never, grads as never, [4, 4], 0.1, 0), /sgd_step: expected a live storage for grads\[1\] but received a disposed one/);
+  for (const s of [p1, g0]) s.dispose();
+});
+
+test('storages: only objects made by the Storage constructor are taken as storages', () => {
+  const s = new native.Storage(DEVICE, 'float32', 4);
+  const slot = Object.getOwnPropertySymbols(s)[0];
+  assert.ok(slot, 'the slot lives under a symbol');
+  assertThrows(() => Object.defineProperty(s, slot, { value: 0 }), /Cannot redefine property/);
+  const fake = Object.create(s);
+  assertThrows(() => native.fill(fake, 1, 0, 4), /^fill: expected a Storage for out but received an object that is not a Storage/);
+  assertThrows(() => native.fill({ [slot]: 0 } as never, 1, 0, 4), /^fill: expected a Storage for out but received an object that is not a Storage/);
+  assertThrows(() => (native.Storage as unknown as () => void)(), /use new Storage/);
+  assertThrows(() => Object.getOwnPropertyDescriptor(Object.getPrototypeOf(s), 'numel')!.get!.call({}), /Storage\.numel: expected a Storage as this/);
+  assertThrows(() => s.read({ valueOf: () => (s.dispose(), 0) } as never, 1), /Storage\.read: expected a number for argument 1/);
+  s.dispose();
 });
 
 test.run();

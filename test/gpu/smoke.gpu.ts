@@ -7,10 +7,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  AdamW, batchToTensors, crossEntropy, DataLoader, empty, fashionMnistSampleDir, full, liveStorages, loadFashionMnist,
+  AdamW, batchToTensors, crossEntropy, DataLoader, empty, fashionMnistSampleDir, full, loadFashionMnist,
   memoryStats, preset, RepMLPNet, scope, splitWeightDecay, sum,
 } from '../../lib/index';
-import { DEVICE } from '../helpers';
+import { DEVICE, liveStorages } from '../helpers';
 
 const STEPS = Number(process.env.REPMLP_SMOKE_STEPS ?? 200);
 if (!(Number.isInteger(STEPS) && STEPS >= 8)) throw new Error(`REPMLP_SMOKE_STEPS: expected an integer >= 8 but received ${process.env.REPMLP_SMOKE_STEPS}`);

@@ -1,8 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { crossEntropy, liveStorages, scope, tensor, Rng, type Tensor } from '../../lib/index';
+import { crossEntropy, scope, tensor, Rng, type Tensor } from '../../lib/index';
 import { native } from '../../lib/native';
-import { assertClose, assertNoLeak, assertThrows, DEVICE, fixture, fromHost, gradcheck, randomInput } from '../helpers';
+import { assertClose, assertNoLeak, assertThrows, DEVICE, fixture, fromHost, gradcheck, randomInput, liveStorages } from '../helpers';
 
 const golden = fixture('cross_entropy');
 

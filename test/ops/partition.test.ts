@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { liveStorages, partition, scope, tensor, unpartition, Rng } from '../../lib/index';
-import { assertClose, assertThrows, DEVICE, fixture, fromHost, gradcheck, randomInput } from '../helpers';
+import { partition, scope, tensor, unpartition, Rng } from '../../lib/index';
+import { assertClose, assertThrows, DEVICE, fixture, fromHost, gradcheck, randomInput, liveStorages } from '../helpers';
 
 const golden = fixture('partition');
 

@@ -1,8 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AdamW, crossEntropy, liveStorages, scope, splitWeightDecay, tensor, type Tensor } from '../../lib/index';
+import { AdamW, crossEntropy, scope, splitWeightDecay, tensor, type Tensor } from '../../lib/index';
 import { native } from '../../lib/native';
-import { assertClose, assertNoLeak, assertThrows, DEVICE, fixture, fromHost } from '../helpers';
+import { assertClose, assertNoLeak, assertThrows, DEVICE, fixture, fromHost, liveStorages } from '../helpers';
 
 const golden = fixture('adamw');
 

@@ -3,9 +3,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AdamW, crossEntropy, liveStorages, randn, RepMLPNet, Rng, scope, splitWeightDecay, tensor, writeSafetensors } from '../../lib/index';
+import { AdamW, crossEntropy, randn, RepMLPNet, Rng, scope, splitWeightDecay, tensor, writeSafetensors } from '../../lib/index';
 import { isCheckpoint, readCheckpoint, writeCheckpoint, type CheckpointMeta } from '../../lib/train/checkpoint';
-import { assertThrows } from '../helpers';
+import { assertThrows, liveStorages } from '../helpers';
 
 const TINY = {
   inChannels: 1, numClasses: 4, patchSize: 2, numBlocks: [1], channels: [8], hs: [4], ws: [4], sharesetsNums: [2], reparamConvK: [1, 3],

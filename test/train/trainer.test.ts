@@ -4,8 +4,8 @@ import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runCli as cli } from '../cli/run-cli';
-import { assertRejects } from '../helpers';
-import { fashionMnistSampleDir, liveStorages, readSafetensors, type RepMLPNetConfig } from '../../lib/index';
+import { assertRejects, liveStorages } from '../helpers';
+import { fashionMnistSampleDir, readSafetensors, type RepMLPNetConfig } from '../../lib/index';
 import { train, type TrainOptions, type TrainSummary } from '../../lib/train/trainer';
 
 // A reduced `small` (one unit per stage, narrow) on the shipped sample.
