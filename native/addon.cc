@@ -2,8 +2,10 @@
 // every kernel binding (registered by the files in ops/).
 #include <napi.h>
 
+#include "args.h"
 #include "common.h"
 #include "device.h"
+#include "env.h"
 #include "ops/ops.h"
 #include "parallel.h"
 #include "storage.h"
@@ -11,7 +13,9 @@
 namespace repmlp {
 
 static Napi::Value live_storages(const Napi::CallbackInfo& info) {
+  Args a(info, "liveStorages", 0);
   auto env = info.Env();
+  sweep_storages(env);
   const auto& c = live_counts();
   auto o = Napi::Object::New(env);
   o.Set("cpuBuffers", static_cast<double>(c.cpu_buffers));
@@ -22,6 +26,7 @@ static Napi::Value live_storages(const Napi::CallbackInfo& info) {
 }
 
 static Napi::Value runtime_info(const Napi::CallbackInfo& info) {
+  Args a(info, "runtimeInfo", 0);
   auto env = info.Env();
   auto o = Napi::Object::New(env);
   o.Set("threads", num_threads());
@@ -33,18 +38,24 @@ static Napi::Value runtime_info(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// setNumThreads(n): 1 <= n <= 1024 threads; returns the number in effect.
 static Napi::Value set_threads(const Napi::CallbackInfo& info) {
-  if (info.Length() != 1 || !info[0].IsNumber())
-    throw Error("setNumThreads: expected a number for threads");
-  set_num_threads(info[0].As<Napi::Number>().Int32Value());
+  Args a(info, "setNumThreads", 1);
+  const int64_t n = a.size(0, "n");
+  if (n < 1 || n > env::kMaxThreads)
+    a.fail_arg("n", "an integer in [1, " + std::to_string(env::kMaxThreads) + "]", std::to_string(n));
+  set_num_threads(static_cast<int>(n));
   return Napi::Number::New(info.Env(), num_threads());
 }
 
 static Napi::Object init(Napi::Env env, Napi::Object exports) {
-  exports.Set("Storage", StorageObject::Init(env));
-  exports.Set("liveStorages", Napi::Function::New(env, live_storages, "liveStorages"));
-  exports.Set("runtimeInfo", Napi::Function::New(env, runtime_info, "runtimeInfo"));
-  exports.Set("setNumThreads", Napi::Function::New(env, set_threads, "setNumThreads"));
+  // A malformed REPMLP_* variable fails the load (require() throws its Error) rather than
+  // being ignored, or misread at some later first use.
+  repmlp::env::check_all();
+  exports.Set("Storage", storage_class(env));
+  REPMLP_EXPORT_AS(exports, "liveStorages", live_storages);
+  REPMLP_EXPORT_AS(exports, "runtimeInfo", runtime_info);
+  REPMLP_EXPORT_AS(exports, "setNumThreads", set_threads);
   register_conv2d(exports);
   register_batchnorm(exports);
   register_binary(exports);

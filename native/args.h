@@ -5,11 +5,18 @@
 #pragma once
 #include <napi.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
 #include <initializer_list>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "checked.h"
 #include "common.h"
 #include "storage.h"
 #ifdef REPMLP_WITH_CUDA
@@ -18,42 +25,53 @@
 
 namespace repmlp {
 
+// Calls the CUDA twin of a kernel, or throws when the addon was built without CUDA.
+#ifdef REPMLP_WITH_CUDA
+#define REPMLP_CUDA(args, call) cuda::call
+#else
+#define REPMLP_CUDA(args, call) (args).fail("this build of repmlp has no CUDA support")
+#endif
+
 class Args {
  public:
   Args(const Napi::CallbackInfo& info, const char* op, size_t count) : info_(info), op_(op) {
     if (info.Length() != count)
       fail("expected " + std::to_string(count) + " arguments but received " + std::to_string(info.Length()));
   }
+  // Every storage resolved through these Args stays pinned (its memory kept, even if JS code
+  // run by a later argument's conversion disposes it) until the binding returns.
+  ~Args() {
+    for (const Storage* s : pinned_) unpin_storage(info_.Env(), *s);
+  }
+  Args(const Args&) = delete;
+  Args& operator=(const Args&) = delete;
 
-  // A non-negative integer size.
+  // A non-negative integer size, at most 2^53 - 1 (checked.h says why).
   int64_t size(size_t i, const char* name) const {
     const double v = number(i, name);
-    if (!(v >= 0) || v != static_cast<double>(static_cast<int64_t>(v)))
-      fail_arg(name, "a non-negative integer", std::to_string(v));
+    if (!is_safe_integer(v) || v < 0) fail_arg(name, "a non-negative integer below 2^53", format_number(v));
     return static_cast<int64_t>(v);
   }
-  // Any integer (strides and offsets may be signed).
+  // Any integer in (-2^53, 2^53) (values that are not sizes: a scalar to add, an enum code).
   int64_t integer(size_t i, const char* name) const {
     const double v = number(i, name);
-    if (v != static_cast<double>(static_cast<int64_t>(v))) fail_arg(name, "an integer", std::to_string(v));
+    if (!is_safe_integer(v)) fail_arg(name, "an integer of magnitude below 2^53", format_number(v));
     return static_cast<int64_t>(v);
   }
   double number(size_t i, const char* name) const {
     if (!info_[i].IsNumber()) fail_arg(name, "a number", type_of(info_[i]));
     return info_[i].As<Napi::Number>().DoubleValue();
   }
-  // An array of integers (a shape or strides), at most 8 long.
+  // An array of at most 8 non-negative integers (a shape or strides; the kernels step
+  // forward only, so negative strides are refused too).
   std::vector<int64_t> dims(size_t i, const char* name) const {
-    auto a = array(i, name, "an array of integers");
+    auto a = array(i, name, "an array of non-negative integers");
     if (a.Length() > 8) fail_arg(name, "at most 8 dimensions", std::to_string(a.Length()));
     return integers(a, name);
   }
   // An array of non-negative integers of any length (per-tensor sizes of a multi-tensor op).
   std::vector<int64_t> sizes(size_t i, const char* name) const {
-    std::vector<int64_t> out = integers(array(i, name, "an array of non-negative integers"), name);
-    for (int64_t v : out)
-      if (v < 0) fail_arg(name, "an array of non-negative integers", "a negative element");
-    return out;
+    return integers(array(i, name, "an array of non-negative integers"), name);
   }
   std::vector<bool> flags(size_t i, const char* name) const {
     auto a = array(i, name, "an array of booleans");
@@ -70,6 +88,24 @@ class Args {
   bool flag(size_t i, const char* name) const {
     if (!info_[i].IsBoolean()) fail_arg(name, "a boolean", type_of(info_[i]));
     return info_[i].As<Napi::Boolean>().Value();
+  }
+  // One of the strings in `choices` (an op or device name); returns its index.
+  size_t choice(size_t i, const char* name, std::initializer_list<const char*> choices) const {
+    std::string expected;  // "'a', 'b' or 'c'"
+    size_t k = 0;
+    for (const char* c : choices) {
+      expected += k == 0 ? "'" : k + 1 == choices.size() ? " or '" : ", '";
+      expected += std::string(c) + "'";
+      ++k;
+    }
+    if (!info_[i].IsString()) fail_arg(name, expected, type_of(info_[i]));
+    const std::string v = info_[i].As<Napi::String>().Utf8Value();
+    k = 0;
+    for (const char* c : choices) {
+      if (v == c) return k;
+      ++k;
+    }
+    fail_arg(name, expected, "'" + v + "'");
   }
 
   // A float32 storage holding at least offset + need elements.
@@ -97,18 +133,27 @@ class Args {
   }
 
   // A live storage of any dtype and device (for bindings that check those themselves).
-  Storage& any_storage(size_t i, const char* name) const { return live_storage(info_[i], name); }
+  Storage& any_storage(size_t i, const char* name) { return live_storage(info_[i], name); }
+  // The dtype of a storage argument (for bindings that serve both dtypes).
+  DType dtype_of(size_t i, const char* name) { return live_storage(info_[i], name).dtype; }
 
   // The device of the storages seen so far (CPU when none).
   Device device() const { return device_; }
   const char* op() const { return op_; }
 
-  // The product of sizes, failing when it does not fit in 64 bits.
-  int64_t product(std::initializer_list<int64_t> sizes) const {
-    int64_t p = 1;
-    for (int64_t x : sizes)
-      if (__builtin_mul_overflow(p, x, &p)) fail("expected sizes whose products fit in 64 bits");
-    return p;
+  // Checked size arithmetic (checked.h), failing with this op's name.
+  int64_t product(std::initializer_list<int64_t> sizes) const { return checked_product(op_, sizes); }
+  int64_t product(const std::vector<int64_t>& sizes) const { return checked_product(op_, sizes); }
+  int64_t add(int64_t a, int64_t b) const { return checked_add(op_, a, b); }
+  int64_t mul(int64_t a, int64_t b) const { return checked_mul(op_, a, b); }
+  // The elements a view of shape with strides reaches (0 when empty); the strides argument
+  // must have one entry per dimension of the shape argument.
+  int64_t extent(const std::vector<int64_t>& shape, const std::vector<int64_t>& strides, const char* strides_name,
+                 const char* shape_name) const {
+    if (strides.size() != shape.size())
+      fail_arg(strides_name, std::string("one stride per dimension of ") + shape_name + " (" + std::to_string(shape.size()) + ")",
+               std::to_string(strides.size()));
+    return checked_extent(op_, shape, strides);
   }
 
   // Outputs (name, pointer; null ones skipped) must not share a storage with each other or
@@ -122,6 +167,56 @@ class Args {
           fail_arg(o.first, std::string("a storage distinct from ") + x.first, "the same storage");
     }
   }
+  // An output range [out, out + n) must not overlap an input range [inp, inp + m) (elements):
+  // for bindings that take offsets into storages, where one storage may legitimately hold
+  // both when the ranges are apart.
+  template <typename T>
+  void check_disjoint(const char* out_name, const T* out, int64_t n, const char* inp_name, const T* inp, int64_t m) const {
+    const auto o = reinterpret_cast<uintptr_t>(out), i = reinterpret_cast<uintptr_t>(inp);
+    const uintptr_t nb = static_cast<uintptr_t>(n) * sizeof(T), mb = static_cast<uintptr_t>(m) * sizeof(T);
+    if (n > 0 && m > 0 && o < i + mb && i < o + nb)
+      fail_arg(out_name, std::string("an output that does not overlap ") + inp_name, "overlapping ranges of one storage");
+  }
+  // The same rule for lists of storages (multi-tensor ops, which update outs in place
+  // elementwise): no storage appears twice among all the outs lists, nor in an ins list.
+  // Sorted, so a group of hundreds of tensors costs no quadratic scan.
+  struct NamedList {
+    const char* name;
+    const std::vector<float*>& ptrs;
+  };
+  void check_distinct_lists(std::initializer_list<NamedList> outs, std::initializer_list<NamedList> ins) const {
+    struct Slot {
+      const float* p;
+      const char* name;
+      size_t k;
+    };
+    std::vector<Slot> written;
+    for (const auto& l : outs)
+      for (size_t k = 0; k < l.ptrs.size(); ++k)
+        if (l.ptrs[k]) written.push_back({l.ptrs[k], l.name, k});
+    // Stable: of two equal pointers the first given stays first, so the error names the later one.
+    std::stable_sort(written.begin(), written.end(), [](const Slot& a, const Slot& b) { return std::less<const float*>()(a.p, b.p); });
+    const auto item = [](const Slot& s) { return std::string(s.name) + "[" + std::to_string(s.k) + "]"; };
+    for (size_t j = 1; j < written.size(); ++j)
+      if (written[j].p == written[j - 1].p)
+        fail_arg(item(written[j]).c_str(), "a storage distinct from " + item(written[j - 1]), "the same storage");
+    for (const auto& l : ins)
+      for (size_t k = 0; k < l.ptrs.size(); ++k) {
+        const float* p = l.ptrs[k];
+        auto it = std::lower_bound(written.begin(), written.end(), p,
+                                   [](const Slot& s, const float* q) { return std::less<const float*>()(s.p, q); });
+        if (p && it != written.end() && it->p == p)
+          fail_arg(item(*it).c_str(), "a storage distinct from " + item({p, l.name, k}), "the same storage");
+      }
+  }
+
+  // Sets n floats at p to 0 on the call's device: the outputs of a call whose inputs are
+  // empty (a sum over nothing), written without running a kernel whose other sizes may be huge.
+  void zero(float* p, int64_t n) const {
+    if (n == 0) return;
+    if (device_ == Device::CPU) std::fill_n(p, n, 0.f);
+    else REPMLP_CUDA(*this, fill_f32(p, 0.f, n));
+  }
 
   [[noreturn]] void fail(const std::string& what) const { throw Error(std::string(op_) + ": " + what); }
   [[noreturn]] void fail_arg(const char* name, const std::string& expected, const std::string& received) const {
@@ -133,21 +228,25 @@ class Args {
     if (!info_[i].IsArray()) fail_arg(name, expected, type_of(info_[i]));
     return info_[i].As<Napi::Array>();
   }
+  // The elements of a, each a non-negative integer below 2^53. The array may have holes
+  // and accessors (element reads can run JS code; Args pins the storages resolved so far).
   std::vector<int64_t> integers(const Napi::Array& a, const char* name) const {
     std::vector<int64_t> out(a.Length());
     for (uint32_t k = 0; k < a.Length(); ++k) {
       Napi::Value v = a[k];
-      const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0.5;
-      if (d != static_cast<double>(static_cast<int64_t>(d))) fail_arg(name, "an array of integers", "a non-integer element");
+      if (!v.IsNumber()) fail_arg(name, "an array of non-negative integers", "an element that is " + type_of(v));
+      const double d = v.As<Napi::Number>().DoubleValue();
+      if (!is_safe_integer(d) || d < 0)
+        fail_arg(name, "an array of non-negative integers below 2^53", "element " + std::to_string(k) + " = " + format_number(d));
       out[k] = static_cast<int64_t>(d);
     }
     return out;
   }
-  Storage& live_storage(const Napi::Value& v, const char* name) const {
-    if (!StorageObject::Is(v)) fail_arg(name, "a Storage", type_of(v));
-    StorageObject* so = StorageObject::Unwrap(v);
-    if (so->disposed()) fail_arg(name, "a live storage", "a disposed one");
-    return so->storage();
+  Storage& live_storage(const Napi::Value& v, const char* name) {
+    pinned_.reserve(pinned_.size() + 1);  // so that recording the pin cannot fail
+    Storage& s = pin_storage(info_.Env(), v, op_, name);
+    pinned_.push_back(&s);
+    return s;
   }
   void* storage(size_t i, const char* name, DType dtype, int64_t need, int64_t offset) {
     return storage_of(info_[i], name, dtype, need, offset);
@@ -160,9 +259,13 @@ class Args {
                std::string("one on ") + device_name(s.device));
     seen_device_ = true;
     device_ = s.device;
-    if (offset < 0 || need < 0 || offset + need > s.numel)
-      fail_arg(name, "a storage of at least " + std::to_string(offset + need) + " elements",
+    // Written so that nothing overflows: offset + need may not fit in 64 bits.
+    if (offset < 0 || need < 0 || need > s.numel || offset > s.numel - need) {
+      int64_t total;
+      const bool wraps = __builtin_add_overflow(offset, need, &total);
+      fail_arg(name, "a storage of at least " + (wraps ? std::string("2^63") : std::to_string(total)) + " elements",
                "one of " + std::to_string(s.numel));
+    }
     return static_cast<char*>(s.ptr) + offset * static_cast<int64_t>(dtype_size(dtype));
   }
 
@@ -181,18 +284,46 @@ class Args {
 
   const Napi::CallbackInfo& info_;
   const char* op_;
+  std::vector<const Storage*> pinned_;
   Device device_ = Device::CPU;
   bool seen_device_ = false;
 };
 
-// Calls the CUDA twin of a kernel, or throws when the addon was built without CUDA.
-#ifdef REPMLP_WITH_CUDA
-#define REPMLP_CUDA(args, call) cuda::call
-#else
-#define REPMLP_CUDA(args, call) (args).fail("this build of repmlp has no CUDA support")
-#endif
+// A binding's body with every C++ exception turned into an Error whose message starts with
+// "<op>:". Kernels and their argument checks throw repmlp::Error; node-addon-api throws
+// Napi::Error for an exception already pending in JS (a getter that threw), which must go on
+// unchanged. Anything else (std::bad_alloc from a vector or string growing, std::length_error
+// for a size no vector can hold, std::system_error from starting threads) would otherwise
+// reach JS without the op's name.
+using Binding = Napi::Value (*)(const Napi::CallbackInfo&);
+inline Napi::Value guarded(const char* op, Binding fn, const Napi::CallbackInfo& info) {
+  try {
+    return fn(info);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const Error& e) {
+    // Errors from below the binding (an allocator, the CUDA runtime) get the op's name too.
+    const std::string prefix = std::string(op) + ":";
+    if (std::string(e.what()).compare(0, prefix.size(), prefix) == 0) throw;
+    throw Error(prefix + " " + e.what());
+  } catch (const std::bad_alloc&) {
+    throw Error(std::string(op) + ": out of host memory (a native buffer or list could not be allocated)");
+  } catch (const std::length_error&) {
+    throw Error(std::string(op) + ": out of host memory (a native buffer would exceed the largest possible size)");
+  } catch (const std::exception& e) {
+    throw Error(std::string(op) + ": " + e.what());
+  } catch (...) {
+    throw Error(std::string(op) + ": an unknown native exception");
+  }
+}
 
+// Registers a binding under a JS name, wrapped by guarded().
+#define REPMLP_EXPORT_AS(exports, name, fn)                                                               \
+  (exports).Set(name, Napi::Function::New(                                                               \
+                          (exports).Env(),                                                               \
+                          [](const Napi::CallbackInfo& info) { return ::repmlp::guarded(name, fn, info); }, \
+                          name))
 // Registers a binding under its own name.
-#define REPMLP_EXPORT(exports, fn) (exports).Set(#fn, Napi::Function::New((exports).Env(), fn, #fn))
+#define REPMLP_EXPORT(exports, fn) REPMLP_EXPORT_AS(exports, #fn, fn)
 
 }  // namespace repmlp

@@ -4,15 +4,13 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "env.h"
 #include "host_cache.h"
 
 namespace repmlp {
 
 static std::atomic<bool>& poison_flag() {
-  static std::atomic<bool> on{[] {
-    const char* env = std::getenv("REPMLP_POISON");
-    return env != nullptr && env[0] != '\0' && std::strcmp(env, "0") != 0;
-  }()};
+  static std::atomic<bool> on{env::flag("REPMLP_POISON", false)};
   return on;
 }
 

@@ -7,6 +7,7 @@
 // cuBLAS needs no GPU: it only opens the library (see cuda/cublas.h).
 #include <napi.h>
 
+#include "args.h"
 #include "common.h"
 #include "device.h"
 #include "ops/ops.h"
@@ -45,8 +46,8 @@ static Napi::Value cublas_info(Napi::Env env) {
 #endif
 
 static Napi::Value cuda_info(const Napi::CallbackInfo& info) {
+  Args a(info, "cudaInfo", 0);
   auto env = info.Env();
-  if (info.Length() != 0) throw Error("cudaInfo: expected no arguments but received " + std::to_string(info.Length()));
   auto o = Napi::Object::New(env);
   auto devices = Napi::Array::New(env);
   o.Set("compiled", cuda::compiled());
@@ -99,20 +100,20 @@ static Napi::Value cuda_info(const Napi::CallbackInfo& info) {
 // setTf32(on): TF32 tensor cores for float32 GEMMs on CUDA; returns the setting now in
 // force. Builds without CUDA have no such GEMMs, so the setting stays false there.
 static Napi::Value set_tf32(const Napi::CallbackInfo& info) {
-  if (info.Length() != 1 || !info[0].IsBoolean())
-    throw Error("setTf32: expected a boolean for on but received " +
-                std::string(info.Length() != 1 ? std::to_string(info.Length()) + " arguments" : "another type"));
+  Args a(info, "setTf32", 1);
+  const bool on = a.flag(0, "on");
 #ifdef REPMLP_WITH_CUDA
-  cuda::set_tf32(info[0].As<Napi::Boolean>().Value());
+  cuda::set_tf32(on);
   return Napi::Boolean::New(info.Env(), cuda::tf32_enabled());
 #else
+  (void)on;  // checked all the same
   return Napi::Boolean::New(info.Env(), false);
 #endif
 }
 
 void register_info(Napi::Object exports) {
-  exports.Set("cudaInfo", Napi::Function::New(exports.Env(), cuda_info, "cudaInfo"));
-  exports.Set("setTf32", Napi::Function::New(exports.Env(), set_tf32, "setTf32"));
+  REPMLP_EXPORT_AS(exports, "cudaInfo", cuda_info);
+  REPMLP_EXPORT_AS(exports, "setTf32", set_tf32);
 }
 
 }  // namespace repmlp

@@ -1,9 +1,10 @@
 #include "parallel.h"
 
+#include "env.h"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -128,13 +129,10 @@ class Pool {
   std::exception_ptr error_;
 };
 
-// REPMLP_NUM_THREADS overrides the number of hardware threads.
+// REPMLP_NUM_THREADS overrides the number of hardware threads (a bad value is an Error).
 int default_threads() {
-  if (const char* env = std::getenv("REPMLP_NUM_THREADS")) {
-    const int n = std::atoi(env);
-    if (n >= 1 && n <= 64) return n;
-  }
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int hw = static_cast<int>(std::clamp<unsigned>(std::thread::hardware_concurrency(), 1, env::kMaxThreads));
+  return static_cast<int>(env::integer("REPMLP_NUM_THREADS", 1, env::kMaxThreads, hw, "a positive integer"));
 }
 
 Pool& pool() {
@@ -146,7 +144,7 @@ Pool& pool() {
 
 int num_threads() { return pool().size(); }
 
-void set_num_threads(int n) { pool().resize(std::clamp(n, 1, 64)); }
+void set_num_threads(int n) { pool().resize(std::clamp<int>(n, 1, env::kMaxThreads)); }
 
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;

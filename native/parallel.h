@@ -11,6 +11,6 @@ namespace repmlp {
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
 int num_threads();
-void set_num_threads(int n);  // 1..64; the default is the number of hardware threads
+void set_num_threads(int n);  // 1..1024; the default is the number of hardware threads
 
 }  // namespace repmlp

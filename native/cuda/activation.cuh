@@ -18,7 +18,10 @@ __device__ __forceinline__ float gelu_grad_f(float x) {
   return cdf + x * pdf;
 }
 
-__device__ __forceinline__ float relu_f(float x) { return x > 0.f ? x : 0.f; }
+// ReLU as PyTorch computes it: NaN stays NaN.
+__device__ __forceinline__ float relu_f(float x) { return x <= 0.f ? 0.f : x; }
+// Its gradient from the saved output (PyTorch's threshold_backward: a NaN output passes dout).
+__device__ __forceinline__ float relu_grad_f(float out, float dout) { return out <= 0.f ? 0.f : dout; }
 
 // act(t), with the activation known at compile time.
 template <Act A>

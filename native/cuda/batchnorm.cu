@@ -76,7 +76,7 @@ __global__ void channel_partial_kernel(double* part, const float* inp, const dou
 // (x - center) * scale + shift for GELU; ReLU reads its saved output.
 template <Act A>
 __device__ __forceinline__ float act_grad(float dy, float y, float x, float center, float scale, float shift) {
-  if constexpr (A == Act::ReLU) return y > 0.f ? dy : 0.f;
+  if constexpr (A == Act::ReLU) return relu_grad_f(y, dy);
   else if constexpr (A == Act::GELU) return dy * gelu_grad_f((x - center) * scale + shift);
   else return dy;
 }
@@ -224,10 +224,10 @@ __global__ void dinp_train_kernel(float* dinp, const float* dout, const float* i
   }
 }
 
-// out: (n), out[i] += value
+// out: (n), out[i] += value, wrapping around (unsigned arithmetic: no signed overflow)
 __global__ void add_scalar_i64_kernel(int64_t* out, int64_t value, int64_t n) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-    out[i] += value;
+    out[i] = static_cast<int64_t>(static_cast<uint64_t>(out[i]) + static_cast<uint64_t>(value));
 }
 
 unsigned grid_of(int64_t blocks) { return static_cast<unsigned>(blocks); }

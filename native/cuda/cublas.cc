@@ -7,9 +7,11 @@
 
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <type_traits>
 
 #include "../common.h"
+#include "../env.h"
 
 namespace repmlp::cuda {
 
@@ -29,10 +31,13 @@ std::mutex g_mutex;
 Loaded g_loaded;                       // guarded by g_mutex; never unloaded once found
 std::vector<cublasHandle_t> g_handles;  // per device, guarded by g_mutex; never destroyed
 std::vector<int> g_handle_mode;        // the math mode each handle was last set to
-bool g_tf32 = [] {
-  const char* v = std::getenv("REPMLP_TF32");
-  return v && std::string(v) == "1";
-}();
+// REPMLP_TF32 (0 or 1), read at first use rather than by a static initializer, which could
+// not throw the Error a bad value is. Guarded by g_mutex.
+std::optional<bool> g_tf32_setting;
+bool& g_tf32_locked() {
+  if (!g_tf32_setting) g_tf32_setting = env::flag("REPMLP_TF32", false);
+  return *g_tf32_setting;
+}
 
 bool is_dir(const std::string& p) {
   struct stat st {};
@@ -282,7 +287,7 @@ CublasStatus cublas_status() {
   st.found = l.found;
   st.path = l.path;
   st.version = l.version;
-  st.tf32 = g_tf32;
+  st.tf32 = g_tf32_locked();
   return st;
 }
 
@@ -329,7 +334,7 @@ cublasHandle_t cublas_handle() {
     if (g_loaded.version.empty() && api.get_version(h, &v) == CUBLAS_STATUS_SUCCESS && v > 0)
       g_loaded.version = std::to_string(v / 10000) + "." + std::to_string(v / 100 % 100) + "." + std::to_string(v % 100);
   }
-  const int mode = g_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH;
+  const int mode = g_tf32_locked() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH;
   if (g_handle_mode[dev] != mode) {
     cublas_check(api.set_math_mode(g_handles[dev], static_cast<cublasMath_t>(mode)), "cublasSetMathMode");
     g_handle_mode[dev] = mode;
@@ -339,12 +344,12 @@ cublasHandle_t cublas_handle() {
 
 bool tf32_enabled() {
   std::lock_guard<std::mutex> lock(g_mutex);
-  return g_tf32;
+  return g_tf32_locked();
 }
 
 void set_tf32(bool on) {
   std::lock_guard<std::mutex> lock(g_mutex);
-  g_tf32 = on;  // applied to each handle before its next GEMM
+  g_tf32_locked() = on;  // applied to each handle before its next GEMM
 }
 
 const char* cublas_status_name(cublasStatus_t s) {

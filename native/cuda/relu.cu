@@ -14,7 +14,7 @@ __global__ void relu_forward_kernel(float* out, const float* inp, int64_t n) {
 // dinp, dout, out: (n)
 __global__ void relu_backward_kernel(float* dinp, const float* dout, const float* out, int64_t n) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-    dinp[i] = out[i] > 0.f ? dout[i] : 0.f;
+    dinp[i] = relu_grad_f(out[i], dout[i]);
 }
 
 void relu_forward(float* out, const float* inp, int64_t n) {

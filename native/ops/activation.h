@@ -10,7 +10,11 @@
 namespace repmlp {
 namespace cpu {
 
-__attribute__((always_inline)) inline float relu_f(float x) { return x > 0.f ? x : 0.f; }
+// ReLU as PyTorch computes it: NaN stays NaN (a NaN weight must show, not turn into 0).
+__attribute__((always_inline)) inline float relu_f(float x) { return x <= 0.f ? 0.f : x; }
+// Its gradient from the saved output, PyTorch's threshold_backward: 0 where out <= 0, else
+// dout (so a NaN output passes dout through, as in PyTorch).
+__attribute__((always_inline)) inline float relu_grad_f(float out, float dout) { return out <= 0.f ? 0.f : dout; }
 
 // Serial loops over [b, e), defined in gelu.cc (vectorised, with an AVX2 clone); the GELU
 // kernel runs them on its parallel chunks and fused ops on theirs, in place where out == inp.

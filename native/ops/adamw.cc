@@ -62,6 +62,9 @@ static Napi::Value adamw_step(const Napi::CallbackInfo& info) {
   const std::vector<float*> exp_avg_sqs = a.f32_list(2, "expAvgSqs", ns);
   const std::vector<float*> g = a.f32_list(3, "grads", ns);
   const std::vector<const float*> grads(g.begin(), g.end());  // read only
+  // Every tensor is updated in place, element by element, reading its param, moments and
+  // grad: a storage given twice would be updated twice, or read after its own update.
+  a.check_distinct_lists({{"params", params}, {"expAvgs", exp_avgs}, {"expAvgSqs", exp_avg_sqs}}, {{"grads", g}});
   if (params.empty()) return info.Env().Undefined();
   if (a.device() == Device::CPU) cpu::adamw_step(params, exp_avgs, exp_avg_sqs, grads, ns, steps, lr, beta1, beta2, eps, wd);
   else REPMLP_CUDA(a, adamw_step(params, exp_avgs, exp_avg_sqs, grads, ns, steps, lr, beta1, beta2, eps, wd));

@@ -247,7 +247,7 @@ static GradSums channel_grad_sums(float* dt_out, const float* dout, const float*
   parallel_for(P, plane_grain(HW), [&](int64_t p0, int64_t p1) {
     const int64_t o0 = p0 * HW, o1 = p1 * HW;
     if (ag.act == Act::ReLU) {
-      for (int64_t i = o0; i < o1; ++i) dt_out[i] = ag.out[i] > 0.f ? dout[i] : 0.f;
+      for (int64_t i = o0; i < o1; ++i) dt_out[i] = relu_grad_f(ag.out[i], dout[i]);
     } else if (ag.act == Act::GELU) {
       // t recomputed into dt_out, then dt = dout * GELU'(t) in place
       affine_range(dt_out + o0, inp + o0, ag.center, ag.scale, ag.shift, p0, p1, C, HW);
@@ -322,7 +322,8 @@ void batchnorm_backward_eval(float* dinp, float* dweight, float* dbias, const fl
 
 // out: (n) int64, out[i] += value
 void add_scalar_i64(int64_t* out, int64_t value, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) out[i] += value;
+  // Wraps around like PyTorch's int64 add, without the undefined behaviour of signed overflow.
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<int64_t>(static_cast<uint64_t>(out[i]) + static_cast<uint64_t>(value));
 }
 
 }  // namespace cpu
@@ -335,9 +336,7 @@ struct Sizes {
 };
 Sizes sizes(Args& a, size_t i) {
   Sizes s{a.size(i, "N"), a.size(i + 1, "C"), a.size(i + 2, "HW"), 0};
-  const double numel = static_cast<double>(s.N) * static_cast<double>(s.C) * static_cast<double>(s.HW);
-  if (numel > 9.0e15) a.fail_arg("N * C * HW", "a size below 2^53", std::to_string(numel));
-  s.numel = s.N * s.C * s.HW;
+  s.numel = a.product({s.N, s.C, s.HW});
   return s;
 }
 
@@ -376,6 +375,16 @@ ActSaved act_saved(Args& a, Act act, size_t i, size_t j, const Sizes& s) {
   return r;
 }
 
+// A backward call with no values (N * C * HW = 0) is done here: dinp is empty, and the
+// parameter gradients, sums over no values, are 0. The kernels would size their per-plane
+// partial sums by N * C, which may be huge when HW is 0.
+bool empty_backward(const Args& a, float* dweight, float* dbias, const Sizes& s) {
+  if (s.numel != 0) return false;
+  a.zero(dweight, s.C);
+  a.zero(dbias, s.C);
+  return true;
+}
+
 }  // namespace
 
 // batchnorm_forward_train(out, meanSaved, invstdSaved, runningMean | null, runningVar | null,
@@ -388,7 +397,7 @@ static Napi::Value batchnorm_forward_train(const Napi::CallbackInfo& info) {
   if (!(momentum >= 0 && momentum <= 1)) a.fail_arg("momentum", "a number in [0, 1]", std::to_string(momentum));
   const float eps = eps_arg(a, 13);
   const Act act = act_arg(a, 14);
-  if (s.N * s.HW < 2 && s.C > 0)
+  if (s.C > 0 && s.N * s.HW < 2)  // (C > 0 first: then N * HW fits, as N * C * HW does)
     a.fail_arg("N * HW", "more than 1 value per channel when training", std::to_string(s.N * s.HW));
   const bool update = !info[3].IsNull() || !info[4].IsNull();
   float* out = a.f32(0, "out", s.numel);
@@ -400,6 +409,10 @@ static Napi::Value batchnorm_forward_train(const Napi::CallbackInfo& info) {
   const float* residual = residual_arg(a, 6, act, s);
   const float* weight = a.f32(7, "weight", s.C);
   const float* bias = a.f32(8, "bias", s.C);
+  a.check_distinct({{"out", out}, {"meanSaved", mean}, {"invstdSaved", invstd}, {"runningMean", rmean}, {"runningVar", rvar}},
+                   {{"out", out}, {"meanSaved", mean}, {"invstdSaved", invstd}, {"runningMean", rmean}, {"runningVar", rvar},
+                    {"inp", inp}, {"residual", residual}, {"weight", weight}, {"bias", bias}});
+  if (s.C == 0) return info.Env().Undefined();  // no channels: nothing to write (N may be huge)
   const float m = static_cast<float>(momentum);
   if (a.device() == Device::CPU)
     cpu::batchnorm_forward_train(out, mean, invstd, rmean, rvar, inp, residual, weight, bias, s.N, s.C, s.HW, m, eps,
@@ -423,6 +436,9 @@ static Napi::Value batchnorm_forward_eval(const Napi::CallbackInfo& info) {
   const float* rvar = a.f32(4, "runningVar", s.C);
   const float* weight = a.f32(5, "weight", s.C);
   const float* bias = a.f32(6, "bias", s.C);
+  a.check_distinct({{"out", out}}, {{"out", out}, {"inp", inp}, {"residual", residual}, {"runningMean", rmean},
+                                    {"runningVar", rvar}, {"weight", weight}, {"bias", bias}});
+  if (s.numel == 0) return info.Env().Undefined();  // no output (N, C or HW is 0)
   if (a.device() == Device::CPU)
     cpu::batchnorm_forward_eval(out, inp, residual, rmean, rvar, weight, bias, s.N, s.C, s.HW, eps, act);
   else
@@ -446,6 +462,10 @@ static Napi::Value batchnorm_backward(const Napi::CallbackInfo& info) {
   const float* mean = a.f32(6, "meanSaved", s.C);
   const float* invstd = a.f32(7, "invstdSaved", s.C);
   const float* weight = a.f32(8, "weight", s.C);
+  a.check_distinct({{"dinp", dinp}, {"dweight", dweight}, {"dbias", dbias}},
+                   {{"dinp", dinp}, {"dweight", dweight}, {"dbias", dbias}, {"dout", dout}, {"out", saved.out}, {"inp", inp},
+                    {"meanSaved", mean}, {"invstdSaved", invstd}, {"weight", weight}, {"bias", saved.bias}});
+  if (empty_backward(a, dweight, dbias, s)) return info.Env().Undefined();
   if (a.device() == Device::CPU)
     cpu::batchnorm_backward(dinp, dweight, dbias, dout, saved.out, inp, mean, invstd, weight, saved.bias, s.N, s.C,
                             s.HW, act);
@@ -472,6 +492,10 @@ static Napi::Value batchnorm_backward_eval(const Napi::CallbackInfo& info) {
   const float* rmean = a.f32(6, "runningMean", s.C);
   const float* rvar = a.f32(7, "runningVar", s.C);
   const float* weight = a.f32(8, "weight", s.C);
+  a.check_distinct({{"dinp", dinp}, {"dweight", dweight}, {"dbias", dbias}},
+                   {{"dinp", dinp}, {"dweight", dweight}, {"dbias", dbias}, {"dout", dout}, {"out", saved.out}, {"inp", inp},
+                    {"runningMean", rmean}, {"runningVar", rvar}, {"weight", weight}, {"bias", saved.bias}});
+  if (empty_backward(a, dweight, dbias, s)) return info.Env().Undefined();
   if (a.device() == Device::CPU)
     cpu::batchnorm_backward_eval(dinp, dweight, dbias, dout, saved.out, inp, rmean, rvar, weight, saved.bias, s.N, s.C,
                                  s.HW, eps, act);

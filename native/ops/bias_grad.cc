@@ -44,6 +44,10 @@ static Napi::Value bias_grad(const Napi::CallbackInfo& info) {
   const int64_t n = a.product({N, C, HW});
   float* dbias = a.f32(0, "dbias", C);
   const float* dout = a.f32(1, "dout", n);
+  a.check_distinct({{"dbias", dbias}}, {{"dbias", dbias}, {"dout", dout}});
+  if (C == 0) return info.Env().Undefined();
+  // Nothing to sum (N or HW is 0): the kernels would still loop over the other size.
+  if (n == 0) return a.zero(dbias, C), info.Env().Undefined();
   if (a.device() == Device::CPU) cpu::bias_grad(dbias, dout, N, C, HW);
   else REPMLP_CUDA(a, bias_grad(dbias, dout, N, C, HW));
   return info.Env().Undefined();

@@ -57,41 +57,19 @@ void binary_forward(float* out, const float* a, const float* b, BinaryOp op, con
 
 }  // namespace cpu
 
-// Elements a strided operand reaches within `shape`: 1 + sum((shape-1) * stride), 0 when empty.
-static int64_t operand_extent(Args& args, const char* name, const std::vector<int64_t>& shape,
-                              const std::vector<int64_t>& strides) {
-  if (strides.size() != shape.size())
-    args.fail_arg(name, "one stride per dimension of outShape (" + std::to_string(shape.size()) + ")",
-                  std::to_string(strides.size()));
-  int64_t last = 0, n = 1;
-  for (size_t d = 0; d < shape.size(); ++d) {
-    if (strides[d] < 0) args.fail_arg(name, "non-negative strides", std::to_string(strides[d]));
-    n *= shape[d];
-    last += (shape[d] - 1) * strides[d];
-  }
-  return n == 0 ? 0 : last + 1;
-}
-
 // binary_forward(out, a, b, op, outShape, aStrides, bStrides); op is 'add', 'sub' or 'mul'.
 static Napi::Value binary_forward(const Napi::CallbackInfo& info) {
   Args a(info, "binary_forward", 7);
-  if (!info[3].IsString()) a.fail_arg("op", "'add', 'sub' or 'mul'", "a value that is not a string");
-  const std::string name = info[3].As<Napi::String>().Utf8Value();
-  BinaryOp op = BinaryOp::Add;
-  if (name == "add") op = BinaryOp::Add;
-  else if (name == "sub") op = BinaryOp::Sub;
-  else if (name == "mul") op = BinaryOp::Mul;
-  else a.fail_arg("op", "'add', 'sub' or 'mul'", "'" + name + "'");
+  const BinaryOp op = static_cast<BinaryOp>(a.choice(3, "op", {"add", "sub", "mul"}));
   const auto shape = a.dims(4, "outShape"), sa = a.dims(5, "aStrides"), sb = a.dims(6, "bStrides");
-  int64_t n = 1;
-  for (auto s : shape) {
-    if (s < 0) a.fail_arg("outShape", "non-negative sizes", std::to_string(s));
-    n *= s;
-  }
-  const int64_t ea = operand_extent(a, "aStrides", shape, sa), eb = operand_extent(a, "bStrides", shape, sb);
+  const int64_t n = a.product(shape), ea = a.extent(shape, sa, "aStrides", "outShape"), eb = a.extent(shape, sb, "bStrides", "outShape");
   float* out = a.f32(0, "out", n);
   const float* pa = a.f32(1, "a", ea);
   const float* pb = a.f32(2, "b", eb);
+  // The kernels read a and b through __restrict__ pointers while writing out, and a
+  // broadcast operand is read again after out's first elements are written.
+  a.check_distinct({{"out", out}}, {{"out", out}, {"a", pa}, {"b", pb}});
+  if (n == 0) return info.Env().Undefined();
   if (a.device() == Device::CPU) cpu::binary_forward(out, pa, pb, op, shape, sa, sb);
   else REPMLP_CUDA(a, binary_forward(out, pa, pb, static_cast<int>(op), shape, sa, sb));
   return info.Env().Undefined();

@@ -302,6 +302,9 @@ static Napi::Value conv2d_forward(const Napi::CallbackInfo& info) {
   const float* weight = a.f32(2, "weight", c.weight_numel);
   const float* bias = a.optional_f32(3, "bias", c.Cout);
   a.check_distinct({{"out", out}}, {{"out", out}, {"inp", inp}, {"weight", weight}, {"bias", bias}});
+  // No output: return before the kernels, whose loops run over the other sizes (huge padding
+  // makes Ho * Wo huge even when N * Cout is 0).
+  if (c.out_numel == 0) return info.Env().Undefined();
   if (a.device() == Device::CPU)
     cpu::conv2d_forward(out, inp, weight, bias, c.N, c.Cin, c.H, c.W, c.Cout, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.G);
   else
@@ -323,6 +326,18 @@ static Napi::Value conv2d_backward(const Napi::CallbackInfo& info) {
   const float* weight = dinp || !info[5].IsNull() ? a.f32(5, "weight", c.weight_numel) : nullptr;
   a.check_distinct({{"dinp", dinp}, {"dweight", dweight}, {"dbias", dbias}},
                  {{"dinp", dinp}, {"dweight", dweight}, {"dbias", dbias}, {"dout", dout}, {"inp", inp}, {"weight", weight}});
+  // Gradients with no elements are not computed (the kernels would loop over the other sizes,
+  // and divide by Cout / groups); with an empty dout every gradient is 0.
+  if (c.inp_numel == 0) dinp = nullptr;
+  if (c.weight_numel == 0) dweight = nullptr;
+  if (c.Cout == 0) dbias = nullptr;
+  if (c.out_numel == 0) {
+    if (dinp) a.zero(dinp, c.inp_numel);
+    if (dweight) a.zero(dweight, c.weight_numel);
+    if (dbias) a.zero(dbias, c.Cout);
+    return info.Env().Undefined();
+  }
+  if (!dinp && !dweight && !dbias) return info.Env().Undefined();
   if (a.device() == Device::CPU)
     cpu::conv2d_backward(dinp, dweight, dbias, dout, inp, weight, c.N, c.Cin, c.H, c.W, c.Cout, c.kh, c.kw, c.sh, c.sw,
                          c.ph, c.pw, c.G);

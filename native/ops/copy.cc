@@ -41,38 +41,27 @@ void fill(T* out, T value, int64_t n) {
 
 }  // namespace cpu
 
-// Elements a view can reach: offset + sum((shape-1)*stride) + 1, with non-negative strides.
-static int64_t view_extent(Args& a, const std::vector<int64_t>& shape, const std::vector<int64_t>& strides,
-                           int64_t* numel) {
-  if (shape.size() != strides.size()) a.fail_arg("strides", "one stride per dimension of shape", std::to_string(strides.size()));
-  int64_t n = 1, last = 0;
-  for (size_t d = 0; d < shape.size(); ++d) {
-    if (shape[d] < 0) a.fail_arg("shape", "non-negative sizes", std::to_string(shape[d]));
-    if (strides[d] < 0) a.fail_arg("strides", "non-negative strides", std::to_string(strides[d]));
-    n *= shape[d];
-    last += (shape[d] - 1) * strides[d];
-  }
-  *numel = n;
-  return n == 0 ? 0 : last + 1;
-}
-
 // strided_copy(out, outOffset, inp, inpOffset, shape, strides): writes the view of inp
-// densely into out from element outOffset; out and inp share a dtype.
+// densely into out from element outOffset; out and inp share a dtype. They may be one
+// storage when the ranges written and read are apart.
 static Napi::Value strided_copy(const Napi::CallbackInfo& info) {
   Args a(info, "strided_copy", 6);
   const int64_t out_offset = a.size(1, "outOffset"), offset = a.size(3, "inpOffset");
   const auto shape = a.dims(4, "shape"), strides = a.dims(5, "strides");
-  int64_t n;
-  const int64_t extent = view_extent(a, shape, strides, &n);
-  const bool is_f32 = StorageObject::Is(info[0]) && StorageObject::Unwrap(info[0])->storage().dtype == DType::F32;
+  const int64_t n = a.product(shape), extent = a.extent(shape, strides, "strides", "shape");
+  const bool is_f32 = a.dtype_of(0, "out") == DType::F32;
   if (is_f32) {
     float* out = a.f32(0, "out", n, out_offset);
     const float* inp = a.f32(2, "inp", extent, offset);
+    a.check_disjoint("out", out, n, "inp", inp, extent);
+    if (n == 0) return info.Env().Undefined();
     if (a.device() == Device::CPU) cpu::strided_copy(out, inp, shape, strides);
     else REPMLP_CUDA(a, strided_copy_f32(out, inp, shape, strides));
   } else {
     int64_t* out = a.i64(0, "out", n, out_offset);
     const int64_t* inp = a.i64(2, "inp", extent, offset);
+    a.check_disjoint("out", out, n, "inp", inp, extent);
+    if (n == 0) return info.Env().Undefined();
     if (a.device() == Device::CPU) cpu::strided_copy(out, inp, shape, strides);
     else REPMLP_CUDA(a, strided_copy_i64(out, inp, shape, strides));
   }
@@ -82,17 +71,19 @@ static Napi::Value strided_copy(const Napi::CallbackInfo& info) {
 // fill(out, value, offset, n)
 static Napi::Value fill(const Napi::CallbackInfo& info) {
   Args a(info, "fill", 4);
-  const double value = a.number(1, "value");
   const int64_t offset = a.size(2, "offset"), n = a.size(3, "n");
-  const bool is_f32 = StorageObject::Is(info[0]) && StorageObject::Unwrap(info[0])->storage().dtype == DType::F32;
+  const bool is_f32 = a.dtype_of(0, "out") == DType::F32;
   if (is_f32) {
+    const double value = a.number(1, "value");
     float* out = a.f32(0, "out", n, offset);
     if (a.device() == Device::CPU) cpu::fill(out, static_cast<float>(value), n);
     else REPMLP_CUDA(a, fill_f32(out, static_cast<float>(value), n));
   } else {
+    // An int64 storage takes integers only: converting NaN or 1e300 to int64 is undefined.
+    const int64_t value = a.integer(1, "value");
     int64_t* out = a.i64(0, "out", n, offset);
-    if (a.device() == Device::CPU) cpu::fill(out, static_cast<int64_t>(value), n);
-    else REPMLP_CUDA(a, fill_i64(out, static_cast<int64_t>(value), n));
+    if (a.device() == Device::CPU) cpu::fill(out, value, n);
+    else REPMLP_CUDA(a, fill_i64(out, value, n));
   }
   return info.Env().Undefined();
 }

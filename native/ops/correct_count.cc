@@ -30,8 +30,9 @@ static Napi::Value correct_count(const Napi::CallbackInfo& info) {
   const int64_t N = a.size(3, "N"), K = a.size(4, "K");
   if (K < 1) a.fail_arg("K", "at least 1 class", std::to_string(K));
   float* out = a.f32(0, "out", 1);
-  const float* logits = a.f32(1, "logits", N * K);
+  const float* logits = a.f32(1, "logits", a.mul(N, K));
   const int64_t* labels = a.i64(2, "labels", N);
+  a.check_distinct({{"out", out}}, {{"out", out}, {"logits", logits}});
   if (a.device() == Device::CPU) cpu::correct_count(out, logits, labels, N, K);
   else REPMLP_CUDA(a, correct_count(out, logits, labels, N, K));
   return info.Env().Undefined();

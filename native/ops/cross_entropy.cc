@@ -148,9 +148,11 @@ static Napi::Value cross_entropy_forward(const Napi::CallbackInfo& info) {
   const float eps = smoothing_arg(a, 7);
   float* loss = a.f32(0, "loss", 1);
   float* losses = a.f32(1, "losses", N);
-  float* stats = a.f32(2, "stats", N * 3);
-  const float* logits = a.f32(3, "logits", N * K);
+  float* stats = a.f32(2, "stats", a.mul(N, 3));
+  const float* logits = a.f32(3, "logits", a.mul(N, K));
   const int64_t* target = a.i64(4, "target", N);
+  a.check_distinct({{"loss", loss}, {"losses", losses}, {"stats", stats}},
+                   {{"loss", loss}, {"losses", losses}, {"stats", stats}, {"logits", logits}});
   int64_t bad = -1;
   if (a.device() == Device::CPU) cpu::cross_entropy_forward(loss, losses, stats, logits, target, N, K, eps, &bad);
   else REPMLP_CUDA(a, cross_entropy_forward(loss, losses, stats, logits, target, N, K, eps, &bad));
@@ -168,11 +170,12 @@ static Napi::Value cross_entropy_backward(const Napi::CallbackInfo& info) {
   Args a(info, "cross_entropy_backward", 8);
   const int64_t N = a.size(5, "N"), K = a.size(6, "K");
   const float eps = smoothing_arg(a, 7);
-  float* dlogits = a.f32(0, "dlogits", N * K);
+  float* dlogits = a.f32(0, "dlogits", a.mul(N, K));
   const float* dloss = a.f32(1, "dloss", 1);
-  const float* stats = a.f32(2, "stats", N * 3);
-  const float* logits = a.f32(3, "logits", N * K);
+  const float* stats = a.f32(2, "stats", a.mul(N, 3));
+  const float* logits = a.f32(3, "logits", a.mul(N, K));
   const int64_t* target = a.i64(4, "target", N);
+  a.check_distinct({{"dlogits", dlogits}}, {{"dlogits", dlogits}, {"dloss", dloss}, {"stats", stats}, {"logits", logits}});
   if (a.device() == Device::CPU) cpu::cross_entropy_backward(dlogits, dloss, stats, logits, target, N, K, eps);
   else REPMLP_CUDA(a, cross_entropy_backward(dlogits, dloss, stats, logits, target, N, K, eps));
   return info.Env().Undefined();
@@ -185,9 +188,11 @@ static Napi::Value cross_entropy_soft_forward(const Napi::CallbackInfo& info) {
   const float eps = smoothing_arg(a, 7);
   float* loss = a.f32(0, "loss", 1);
   float* losses = a.f32(1, "losses", N);
-  float* stats = a.f32(2, "stats", N * 3);
-  const float* logits = a.f32(3, "logits", N * K);
-  const float* target = a.f32(4, "target", N * K);
+  float* stats = a.f32(2, "stats", a.mul(N, 3));
+  const float* logits = a.f32(3, "logits", a.mul(N, K));
+  const float* target = a.f32(4, "target", a.mul(N, K));
+  a.check_distinct({{"loss", loss}, {"losses", losses}, {"stats", stats}},
+                   {{"loss", loss}, {"losses", losses}, {"stats", stats}, {"logits", logits}, {"target", target}});
   if (a.device() == Device::CPU) cpu::cross_entropy_soft_forward(loss, losses, stats, logits, target, N, K, eps);
   else REPMLP_CUDA(a, cross_entropy_soft_forward(loss, losses, stats, logits, target, N, K, eps));
   return info.Env().Undefined();
@@ -198,11 +203,13 @@ static Napi::Value cross_entropy_soft_backward(const Napi::CallbackInfo& info) {
   Args a(info, "cross_entropy_soft_backward", 8);
   const int64_t N = a.size(5, "N"), K = a.size(6, "K");
   const float eps = smoothing_arg(a, 7);
-  float* dlogits = a.f32(0, "dlogits", N * K);
+  float* dlogits = a.f32(0, "dlogits", a.mul(N, K));
   const float* dloss = a.f32(1, "dloss", 1);
-  const float* stats = a.f32(2, "stats", N * 3);
-  const float* logits = a.f32(3, "logits", N * K);
-  const float* target = a.f32(4, "target", N * K);
+  const float* stats = a.f32(2, "stats", a.mul(N, 3));
+  const float* logits = a.f32(3, "logits", a.mul(N, K));
+  const float* target = a.f32(4, "target", a.mul(N, K));
+  a.check_distinct({{"dlogits", dlogits}},
+                   {{"dlogits", dlogits}, {"dloss", dloss}, {"stats", stats}, {"logits", logits}, {"target", target}});
   if (a.device() == Device::CPU) cpu::cross_entropy_soft_backward(dlogits, dloss, stats, logits, target, N, K, eps);
   else REPMLP_CUDA(a, cross_entropy_soft_backward(dlogits, dloss, stats, logits, target, N, K, eps));
   return info.Env().Undefined();

@@ -32,8 +32,9 @@ inline float exp_f(float x) {
   p = p * r + 0.5f;
   p = p * r + 1.f;
   p = p * r + 1.f;
-  // Scale by 2^k in two normal steps so results down to subnormals stay right.
-  const int32_t k = static_cast<int32_t>(kf);
+  // Scale by 2^k in two normal steps so results down to subnormals stay right. A NaN x
+  // gives a NaN p; k is then taken as 0, as converting NaN to an integer is undefined.
+  const int32_t k = static_cast<int32_t>(kf == kf ? kf : 0.f);
   const int32_t k1 = k >> 1;
   return p * pow2i(k1) * pow2i(k - k1);
 }

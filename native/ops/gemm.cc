@@ -215,17 +215,10 @@ void gemm_strided_batched(float* C, const float* A, const float* B, int64_t M, i
 
 // The elements one operand's batch of (rows x cols) matrices reaches from its first one:
 // (batch-1)*stride + (rows-1)*ld + cols, or 0 when the operand is empty.
-static int64_t operand_extent(Args& a, const char* name, int64_t batch, int64_t rows, int64_t cols, int64_t ld,
-                              int64_t stride) {
+static int64_t operand_extent(const Args& a, int64_t batch, int64_t rows, int64_t cols, int64_t ld, int64_t stride) {
   if (batch == 0 || rows == 0 || cols == 0) return 0;
-  int64_t x, y, e;
-  if (__builtin_mul_overflow(batch - 1, stride, &x) || __builtin_mul_overflow(rows - 1, ld, &y) ||
-      __builtin_add_overflow(x, y, &e) || __builtin_add_overflow(e, cols, &e))
-    a.fail_arg(name, "sizes and strides whose extent fits in 64 bits", "an overflowing extent");
-  return e;
+  return a.add(a.add(a.mul(batch - 1, stride), a.mul(rows - 1, ld)), cols);
 }
-
-static bool overlaps(const float* p, int64_t n, const float* q, int64_t m) { return n > 0 && m > 0 && p < q + m && q < p + n; }
 
 // gemm_strided_batched(C, A, B, M, N, K, batch, transA, transB, alpha, beta,
 //                      offC, ldc, strideC, offA, lda, strideA, offB, ldb, strideB)
@@ -246,14 +239,15 @@ static Napi::Value gemm_strided_batched(const Napi::CallbackInfo& info) {
   if (ldb < std::max<int64_t>(1, colsB)) a.fail_arg("ldb", "a leading dimension >= " + std::to_string(std::max<int64_t>(1, colsB)), std::to_string(ldb));
   if (batch > 1 && strideC == 0 && M > 0 && N > 0)
     a.fail_arg("strideC", "a nonzero stride when batch > 1 (output matrices must not alias)", "0");
-  const int64_t extC = operand_extent(a, "C", batch, M, N, ldc, strideC);
-  const int64_t extA = operand_extent(a, "A", batch, rowsA, colsA, lda, strideA);
-  const int64_t extB = operand_extent(a, "B", batch, rowsB, colsB, ldb, strideB);
+  const int64_t extC = operand_extent(a, batch, M, N, ldc, strideC);
+  const int64_t extA = operand_extent(a, batch, rowsA, colsA, lda, strideA);
+  const int64_t extB = operand_extent(a, batch, rowsB, colsB, ldb, strideB);
   float* C = a.f32(0, "C", extC, offC);
   const float* A = a.f32(1, "A", extA, offA);
   const float* B = a.f32(2, "B", extB, offB);
-  if (overlaps(C, extC, A, extA)) a.fail_arg("C", "an output that does not overlap A", "overlapping ranges of one storage");
-  if (overlaps(C, extC, B, extB)) a.fail_arg("C", "an output that does not overlap B", "overlapping ranges of one storage");
+  a.check_disjoint("C", C, extC, "A", A, extA);
+  a.check_disjoint("C", C, extC, "B", B, extB);
+  if (extC == 0) return info.Env().Undefined();  // no output (M, N or batch is 0)
   if (a.device() == Device::CPU)
     cpu::gemm_strided_batched(C, A, B, M, N, K, batch, transA, transB, alpha, beta, ldc, strideC, lda, strideA, ldb,
                               strideB);

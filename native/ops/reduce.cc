@@ -123,17 +123,17 @@ static Napi::Value sum_to(const Napi::CallbackInfo& info) {
   const auto in_shape = a.dims(2, "inShape"), out_shape = a.dims(3, "outShape");
   if (out_shape.size() != in_shape.size())
     a.fail_arg("outShape", std::to_string(in_shape.size()) + " dimensions like inShape", std::to_string(out_shape.size()));
-  int64_t n_in = 1, n_out = 1;
-  for (size_t d = 0; d < in_shape.size(); ++d) {
-    if (in_shape[d] < 0) a.fail_arg("inShape", "non-negative sizes", std::to_string(in_shape[d]));
+  for (size_t d = 0; d < in_shape.size(); ++d)
     if (out_shape[d] != in_shape[d] && out_shape[d] != 1)
       a.fail_arg("outShape", "size " + std::to_string(in_shape[d]) + " or 1 in dimension " + std::to_string(d),
                  std::to_string(out_shape[d]));
-    n_in *= in_shape[d];
-    n_out *= out_shape[d];
-  }
+  const int64_t n_in = a.product(in_shape), n_out = a.product(out_shape);
   float* out = a.f32(0, "out", n_out);
   const float* inp = a.f32(1, "inp", n_in);
+  a.check_distinct({{"out", out}}, {{"out", out}, {"inp", inp}});
+  if (n_out == 0) return info.Env().Undefined();
+  // A sum over no elements; planning it would multiply the other sizes, which may overflow.
+  if (n_in == 0) return a.zero(out, n_out), info.Env().Undefined();
   if (a.device() == Device::CPU) cpu::sum_to(out, inp, in_shape, out_shape);
   else REPMLP_CUDA(a, sum_to(out, inp, in_shape, out_shape));
   return info.Env().Undefined();

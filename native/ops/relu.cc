@@ -1,4 +1,5 @@
-// ReLU: out = max(inp, 0); backward dinp = dout * (out > 0).
+// ReLU: out = max(inp, 0), NaN kept; backward dinp = out <= 0 ? 0 : dout (activation.h).
+// Elementwise: out may be inp, and dinp may be dout or out (each element is read, then written).
 #include "../args.h"
 #include "../parallel.h"
 #include "activation.h"
@@ -16,7 +17,7 @@ void relu_forward(float* out, const float* inp, int64_t n) {
 // dinp, dout, out: (n); the saved forward output decides the mask.
 void relu_backward(float* dinp, const float* dout, const float* out, int64_t n) {
   parallel_for(n, 1 << 15, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) dinp[i] = out[i] > 0.f ? dout[i] : 0.f;
+    for (int64_t i = b; i < e; ++i) dinp[i] = relu_grad_f(out[i], dout[i]);
   });
 }
 

@@ -54,8 +54,9 @@ static Napi::Value sgd_step(const Napi::CallbackInfo& info) {
   Args a(info, "sgd_step", 5);
   const std::vector<int64_t> ns = a.sizes(2, "ns");
   const float lr = static_cast<float>(a.number(3, "lr")), wd = static_cast<float>(a.number(4, "weightDecay"));
-  const std::vector<float*> params = a.f32_list(0, "params", ns);
-  const std::vector<const float*> grads = read_only(a.f32_list(1, "grads", ns));
+  const std::vector<float*> params = a.f32_list(0, "params", ns), g = a.f32_list(1, "grads", ns);
+  a.check_distinct_lists({{"params", params}}, {{"grads", g}});  // in place: each storage once
+  const std::vector<const float*> grads = read_only(g);
   if (params.empty()) return info.Env().Undefined();
   if (a.device() == Device::CPU) cpu::sgd_step(params, grads, ns, lr, wd);
   else REPMLP_CUDA(a, sgd_step(params, grads, ns, lr, wd));
@@ -72,7 +73,9 @@ static Napi::Value sgd_momentum_step(const Napi::CallbackInfo& info) {
   const float dampening = static_cast<float>(a.number(7, "dampening")), wd = static_cast<float>(a.number(8, "weightDecay"));
   const bool nesterov = a.flag(9, "nesterov");
   const std::vector<float*> params = a.f32_list(0, "params", ns), bufs = a.f32_list(1, "momentumBuffers", ns);
-  const std::vector<const float*> grads = read_only(a.f32_list(2, "grads", ns));
+  const std::vector<float*> g = a.f32_list(2, "grads", ns);
+  a.check_distinct_lists({{"params", params}, {"momentumBuffers", bufs}}, {{"grads", g}});  // in place: each storage once
+  const std::vector<const float*> grads = read_only(g);
   if (params.empty()) return info.Env().Undefined();
   if (a.device() == Device::CPU) cpu::sgd_momentum_step(params, bufs, grads, ns, firsts, lr, momentum, dampening, wd, nesterov);
   else REPMLP_CUDA(a, sgd_momentum_step(params, bufs, grads, ns, firsts, lr, momentum, dampening, wd, nesterov));

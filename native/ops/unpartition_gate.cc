@@ -125,6 +125,7 @@ static Napi::Value unpartition_gate_forward(const Napi::CallbackInfo& info) {
   const float* gate = a.f32(2, "gate", g.planes);
   const float* residual = a.optional_f32(3, "residual", g.numel);
   a.check_distinct({{"out", out}}, {{"out", out}, {"y", y}, {"gate", gate}, {"residual", residual}});
+  if (g.numel == 0) return info.Env().Undefined();
   if (a.device() == Device::CPU) cpu::unpartition_gate_forward(out, y, gate, residual, g.N, g.C, g.Hp, g.h, g.Wp, g.w);
   else REPMLP_CUDA(a, unpartition_gate_forward(out, y, gate, residual, g.N, g.C, g.Hp, g.h, g.Wp, g.w));
   return info.Env().Undefined();
@@ -140,6 +141,9 @@ static Napi::Value unpartition_gate_backward(const Napi::CallbackInfo& info) {
   const float* y = a.f32(3, "y", g.numel);
   const float* gate = a.f32(4, "gate", g.planes);
   a.check_distinct({{"dy", dy}, {"dgate", dgate}}, {{"dy", dy}, {"dgate", dgate}, {"dout", dout}, {"y", y}, {"gate", gate}});
+  // Empty planes (a size of 0 among Hp, h, Wp, w): each gate's gradient is a sum over nothing,
+  // and the kernels' row loops would still run over the other, possibly huge, sizes.
+  if (g.numel == 0) return a.zero(dgate, g.planes), info.Env().Undefined();
   if (a.device() == Device::CPU) cpu::unpartition_gate_backward(dy, dgate, dout, y, gate, g.N, g.C, g.Hp, g.h, g.Wp, g.w);
   else REPMLP_CUDA(a, unpartition_gate_backward(dy, dgate, dout, y, gate, g.N, g.C, g.Hp, g.h, g.Wp, g.w));
   return info.Env().Undefined();

@@ -105,7 +105,7 @@ test('add / sub / mul: reject bad input with a clear message', () => {
   assertThrows(() => native.binary_forward(a.storage, a.storage, b.storage, 'div' as never, [2, 3], [3, 1], [0, 1]), /binary_forward: expected 'add', 'sub' or 'mul' for op but received 'div'/);
   assertThrows(() => native.binary_forward(a.storage, a.storage, b.storage, 'add', [2, 3], [3, 1], [4, 1]), /binary_forward: expected a storage of at least 7 elements for b but received one of 4/);
   assertThrows(() => native.binary_forward(a.storage, a.storage, b.storage, 'add', [2, 3], [3, 1], [1]), /binary_forward: expected one stride per dimension of outShape \(2\) for bStrides but received 1/);
-  assertThrows(() => native.binary_forward(a.storage, a.storage, b.storage, 'add', [2, 3], [3, -1], [0, 1]), /binary_forward: expected non-negative strides for aStrides but received -1/);
+  assertThrows(() => native.binary_forward(a.storage, a.storage, b.storage, 'add', [2, 3], [3, -1], [0, 1]), /binary_forward: expected an array of non-negative integers below 2\^53 for aStrides but received element 1 = -1/);
   for (const t of [a, b, c, d]) t.dispose();
 });
 

@@ -342,6 +342,29 @@ test('batchNorm2d: gradients only where asked', () => {
   y.dispose();
 });
 
+test('batchNorm2d + relu (fused): NaN propagates as in PyTorch\'s relu(bn(x))', () => {
+  // x (2, 2, 1, 2) with a NaN in channel 0; weight 1, bias 0, running statistics 0 and 1.
+  const x = tensor([NaN, 1, 2, 3, 4, 5, 6, 7], [2, 2, 1, 2], { device: DEVICE }).requiresGrad_();
+  const w = tensor([1, 1], [2], { device: DEVICE }).requiresGrad_(), b = tensor([0, 0], [2], { device: DEVICE }).requiresGrad_();
+  const rm = tensor([0, 0], [2], { device: DEVICE }), rv = tensor([1, 1], [2], { device: DEVICE });
+  const str = (t: Tensor) => Array.from(t.toFloat32Array()).map((v) => (Number.isNaN(v) ? 'NaN' : 'finite'));
+  // Training: channel 0's batch statistics are NaN, so its whole output is NaN (relu(NaN) = NaN).
+  const yt = batchNorm2d(x, w, b, null, null, null, { training: true, activation: 'relu' });
+  assert.equal(str(yt), ['NaN', 'NaN', 'finite', 'finite', 'NaN', 'NaN', 'finite', 'finite']);
+  yt.dispose();
+  // Eval: only the NaN element is NaN. Backward with dout = 1: relu's gradient passes dout at the
+  // NaN output (out <= 0 is false), so dx = weight * invstd everywhere; dweight sums dout * xhat,
+  // NaN in channel 0; dbias sums dout.
+  const y = batchNorm2d(x, w, b, rm, rv, null, { training: false, activation: 'relu' });
+  assert.equal(str(y), ['NaN', 'finite', 'finite', 'finite', 'finite', 'finite', 'finite', 'finite']);
+  y.backward(tensor([1, 1, 1, 1, 1, 1, 1, 1], [2, 2, 1, 2], { device: DEVICE }));
+  const invstd = 1 / Math.sqrt(1 + 1e-5);
+  assertClose('dx at and around the NaN', x.grad!, new Array(8).fill(invstd));
+  assert.equal(str(w.grad!), ['NaN', 'finite']);
+  assertClose('dbias', b.grad!, [4, 4]);
+  for (const t of [x, w, b, rm, rv, y]) t.dispose();
+});
+
 test('batchNorm2d: rejects bad arguments with clear messages', () => {
   const m = module('eval'); // C = 3
   const x = zeros([2, 3, 2, 2], { device: DEVICE });
@@ -403,13 +426,13 @@ test('batchNorm2d kernels: native argument checks', () => {
   assertThrows(() => native.batchnorm_forward_eval(st(out), st(inp), null, st(mean), st(invstd), st(w), st(b), 2, 3, 4, -1, 0),
     /batchnorm_forward_eval: expected a positive finite number for eps but received -1/);
   assertThrows(() => native.batchnorm_forward_eval(st(out), st(inp), null, st(mean), st(invstd), st(w), st(b), 2, 3, 4, 1e-5, 1.5),
-    /batchnorm_forward_eval: expected an integer for act but received 1.5/);
+    /batchnorm_forward_eval: expected an integer of magnitude below 2\^53 for act but received 1.5/);
   assertThrows(() => native.batchnorm_forward_eval(st(out), st(inp), st(small), st(mean), st(invstd), st(w), st(b), 2, 3, 4, 1e-5, 0),
     /batchnorm_forward_eval: expected a storage of at least 24 elements for residual but received one of 10/);
   assertThrows(() => native.batchnorm_forward_train(st(out), st(mean), st(invstd), null, null, st(inp), st(inp), st(w), st(b), 2, 3, 4, 0.1, 1e-5, 2),
     /batchnorm_forward_train: expected null when act is not 0 \(none\) for residual but received a Storage/);
   assertThrows(() => native.batchnorm_backward(st(out), st(w), st(b), st(out), null, st(inp), st(mean), st(invstd), st(w), null, 2, 3, 4.5, 0),
-    /batchnorm_backward: expected a non-negative integer for HW but received 4.5/);
+    /batchnorm_backward: expected a non-negative integer below 2\^53 for HW but received 4.5/);
   assertThrows(() => native.batchnorm_backward(st(out), st(w), st(b), st(out), null, st(inp), st(mean), st(invstd), st(w), null, 2, 3, 4, 1),
     /batchnorm_backward: expected a Storage for out but received null/);
   assertThrows(() => native.batchnorm_backward(st(out), st(w), st(b), st(out), st(small), st(inp), st(mean), st(invstd), st(w), null, 2, 3, 4, 1),
@@ -424,9 +447,18 @@ test('batchNorm2d kernels: native argument checks', () => {
     /batchnorm_backward_eval: expected a storage of at least 24 elements for inp but received one of 10/);
   assertThrows(() => native.batchnorm_backward_eval(st(out), st(w), st(b), st(out), null, st(inp), st(mean), st(invstd), st(w), null, 2, 3, 4, 1e-5, -1),
     /batchnorm_backward_eval: expected 0 \(none\), 1 \(ReLU\) or 2 \(GELU\) for act but received -1/);
-  // No values per channel (N = 0): every gradient sum is 0, never 0/0.
-  native.batchnorm_backward(st(out), st(w), st(b), st(out), null, st(inp), st(mean), st(invstd), st(w), null, 0, 3, 4, 0);
-  assert.equal([...w.toFloat32Array(), ...b.toFloat32Array()], [0, 0, 0, 0, 0, 0]);
+  // Outputs never share a storage with an input (the kernels read them while writing).
+  assertThrows(() => native.batchnorm_backward(st(out), st(w), st(b), st(out), null, st(inp), st(mean), st(invstd), st(w), null, 2, 3, 4, 0),
+    /batchnorm_backward: expected a storage distinct from dout for dinp but received the same storage/);
+  // No values per channel (N = 0, or HW = 0 with a huge N): every gradient sum is 0, never
+  // 0/0, and written without a pass over N * C planes.
+  for (const [N, HW] of [[0, 4], [2 ** 40, 0]]) {
+    const dw = tensor(new Float32Array(3).fill(NaN), [3], { device: DEVICE }), db = tensor(new Float32Array(3).fill(NaN), [3], { device: DEVICE });
+    native.batchnorm_backward(st(small), st(dw), st(db), st(out), null, st(inp), st(mean), st(invstd), st(w), null, N, 3, HW, 0);
+    assert.equal([...dw.toFloat32Array(), ...db.toFloat32Array()], [0, 0, 0, 0, 0, 0]);
+    dw.dispose();
+    db.dispose();
+  }
   const nbt = tensor(BigInt64Array.from([5n]), [1], { device: DEVICE });
   assertThrows(() => native.add_scalar_i64(st(out), 1, 0, 1), /add_scalar_i64: expected an int64 storage for out but received float32/);
   assertThrows(() => native.add_scalar_i64(nbt.storage, 1, 1, 1), /add_scalar_i64: expected a storage of at least 2 elements for out but received one of 1/);

@@ -64,7 +64,7 @@ test('bias_grad: sums over N and HW in the native kernel', () => {
   const s = new native.Storage(DEVICE, 'float32', 10);
   assertThrows(() => native.bias_grad(s, s, 2, 3, 2), /bias_grad: expected a storage of at least 12 elements for dout but received one of 10/);
   assertThrows(() => native.bias_grad(s, s, 2, 11, 0), /bias_grad: expected a storage of at least 11 elements for dbias but received one of 10/);
-  assertThrows(() => native.bias_grad(s, s, 2.5, 3, 1), /bias_grad: expected a non-negative integer for N but received 2.5/);
+  assertThrows(() => native.bias_grad(s, s, 2.5, 3, 1), /bias_grad: expected a non-negative integer below 2\^53 for N but received 2.5/);
   s.dispose();
 });
 

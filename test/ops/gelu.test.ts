@@ -58,6 +58,16 @@ test('gelu: huge inputs give x or 0 and a gradient of 1 or 0, not NaN (as PyTorc
   });
 });
 
+test('gelu: NaN propagates (as PyTorch): gelu(NaN) and its gradient are NaN', () => {
+  scope(() => {
+    const x = tensor([NaN, 1], [2], { device: DEVICE }).requiresGrad_();
+    const y = gelu(x);
+    y.backward(tensor([1, 1], [2], { device: DEVICE }));
+    assert.equal(Array.from(y.toFloat32Array()).map(Number.isNaN), [true, false]);
+    assert.equal(Array.from(x.grad!.toFloat32Array()).map(Number.isNaN), [true, false]);
+  });
+});
+
 test('gelu: rejects bad input with a clear message', () => {
   assertThrows(() => gelu(tensor(BigInt64Array.from([1n]))), /gelu: expected a float32 tensor for x but received an int64 tensor/);
   assertThrows(() => gelu(undefined as never), /gelu: expected a Tensor for x but received undefined/);
@@ -66,7 +76,7 @@ test('gelu: rejects bad input with a clear message', () => {
   assertThrows(() => gelu(x), /gelu: expected a live tensor for x but received a disposed one/);
   const s = tensor([1, 2, 3]);
   assertThrows(() => native.gelu_forward(s.storage, s.storage, 4), /gelu_forward: expected a storage of at least 4 elements for out but received one of 3/);
-  assertThrows(() => native.gelu_backward(s.storage, s.storage, s.storage, -1), /gelu_backward: expected a non-negative integer for n/);
+  assertThrows(() => native.gelu_backward(s.storage, s.storage, s.storage, -1), /gelu_backward: expected a non-negative integer below 2\^53 for n but received -1/);
   s.dispose();
 });
 

@@ -143,7 +143,7 @@ test('gemm: the binding rejects bad arguments', () => {
   assertThrows(() => call({ ldc: 4 }), /expected a leading dimension >= max\(1, N\) = 5 for ldc but received 4/);
   assertThrows(() => call({ batch: 2, strideC: 0 }), /expected a nonzero stride when batch > 1 \(output matrices must not alias\) for strideC but received 0/);
   assertThrows(() => call({ A: C }), /expected an output that does not overlap A for C/);
-  assertThrows(() => call({ M: -1 }), /expected a non-negative integer for M but received -1/);
+  assertThrows(() => call({ M: -1 }), /expected a non-negative integer below 2\^53 for M but received -1/);
   assertThrows(() => call({ transB: 1 }), /expected a boolean for transB but received a number/);
   assertThrows(() => call({ B: 'x' }), /expected a Storage for B but received a string/);
   assertThrows(() => (native.gemm_strided_batched as unknown as () => void)(), /gemm_strided_batched: expected 20 arguments but received 0/);

@@ -39,6 +39,16 @@ test('sigmoid: saturates without overflow', () => {
   x.dispose();
 });
 
+test('sigmoid: NaN propagates (as PyTorch): sigmoid(NaN) and its gradient are NaN', () => {
+  scope(() => {
+    const x = tensor([NaN, 1], [2], { device: DEVICE }).requiresGrad_();
+    const y = sigmoid(x);
+    y.backward(tensor([1, 1], [2], { device: DEVICE }));
+    assert.equal(Array.from(y.toFloat32Array()).map(Number.isNaN), [true, false]);
+    assert.equal(Array.from(x.grad!.toFloat32Array()).map(Number.isNaN), [true, false]);
+  });
+});
+
 test('sigmoid: rejects bad input with a clear message', () => {
   assertThrows(() => sigmoid(tensor(BigInt64Array.from([1n]))), /sigmoid: expected a float32 tensor for x but received an int64 tensor/);
   assertThrows(() => sigmoid(3 as never), /sigmoid: expected a Tensor for x but received 3/);
