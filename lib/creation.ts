@@ -19,7 +19,8 @@ export function tensor(data: HostData, shape?: readonly number[], opts: TensorOp
     if (data instanceof BigInt64Array) host = data;
     else {
       const arr = Array.from(data as ArrayLike<number>);
-      if (arr.some((v) => !Number.isInteger(v))) fail('tensor', 'data', 'integers for an int64 tensor', 'a non-integer value');
+      const bad = arr.find((v) => !Number.isSafeInteger(v));
+      if (bad !== undefined) fail('tensor', 'data', INT64_NUMBERS, describe(bad));
       host = BigInt64Array.from(arr, (v) => BigInt(v));
     }
   }
@@ -27,8 +28,14 @@ export function tensor(data: HostData, shape?: readonly number[], opts: TensorOp
   return t;
 }
 
+// Numbers become int64 elements only where they are exact integers (magnitude below 2^53):
+// BigInt64Array.from would wrap larger ones silently, and the native fill refuses them.
+// Larger values are given as a BigInt64Array.
+const INT64_NUMBERS = 'integers of magnitude below 2^53 for an int64 tensor (a BigInt64Array for larger ones)';
+
 export function full(shape: readonly number[], value: number, opts: TensorOptions = {}): Tensor {
-  if (typeof value !== 'number' || Number.isNaN(value) && opts.dtype === 'int64') fail('full', 'value', 'a number', describe(value));
+  if (typeof value !== 'number') fail('full', 'value', 'a number', describe(value));
+  if (opts.dtype === 'int64' && !Number.isSafeInteger(value)) fail('full', 'value', INT64_NUMBERS, describe(value));
   return fillTensor(Tensor.empty(shape, opts), value);
 }
 

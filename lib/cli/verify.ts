@@ -3,13 +3,16 @@
 import { randn } from '../creation';
 import { flops } from '../models/flops';
 import { parameterCount } from '../models/presets';
+import { randomizeBatchNorms } from '../models/randomize';
 import { RepMLPNet } from '../models/repmlpnet';
-import { readStateDict } from '../pth';
+import { readStateDict } from '../io/pth';
 import { Rng } from '../rng';
 import { scope } from '../scope';
 import type { Tensor } from '../tensor';
+import { flags, valued } from './args';
+import { resolveArch } from './arch';
 import type { Command } from './command';
-import { intOption, parseOptions, resolveArch } from './arch';
+import { intOption, pathOption, stringOption } from './options';
 
 /** The largest relative difference accepted: max |train - deploy| / max |train|. */
 export const VERIFY_TOLERANCE = 1e-4;
@@ -22,7 +25,9 @@ parameters are randomised too, so that the fusion matters), runs it in eval mode
 random batch at the config's input size, converts it by Locality Injection and runs the
 deploy form on the same batch. Prints the parameter counts, the FLOPs (multiply-adds per
 image) of both forms, and the worst absolute and relative (to the largest logit magnitude)
-difference of the logits. Exits with 1 when the relative difference exceeds ${VERIFY_TOLERANCE}.
+difference of the logits. Exits with 1 when the relative difference exceeds ${VERIFY_TOLERANCE},
+or when a weight or a logit of either form is not finite (NaN or infinite; named in the
+output).
 
 Options:
   --arch <a>       a preset (RepMLPNet-T224, ..., cifar, small) or a JSON file of config fields
@@ -43,20 +48,21 @@ export interface VerifyResult {
   maxAbsDiff: number;
   maxRelDiff: number;
   tolerance: number;
+  /** state-dict keys of the training form holding NaN or infinite values */
+  nonFiniteWeights: string[];
+  /** logits that are NaN or infinite, per form */
+  nonFiniteLogits: { train: number; deploy: number };
   ok: boolean;
 }
 
-// Random BN statistics and affine parameters (running_var in [0.5, 2), weight in [0.5, 1.5)).
-function randomizeBns(model: RepMLPNet, rng: Rng): void {
-  const sd = model.stateDict();
-  for (const [k, v] of sd) {
-    if (v.dtype !== 'float32' || !/(bn|prebn1|prebn2|head_norm)\.(weight|bias|running_mean|running_var)$/.test(k)) continue;
-    const d = v.data as Float32Array;
-    for (let i = 0; i < d.length; i++)
-      d[i] = k.endsWith('running_var') ? 0.5 + 1.5 * rng.uniform() : k.endsWith('weight') ? 0.5 + rng.uniform() : 0.2 * rng.normal();
-  }
-  model.loadStateDict(sd);
+// Keys of float32 tensors that hold a NaN or an infinity.
+function nonFiniteKeys(model: RepMLPNet): string[] {
+  const keys: string[] = [];
+  for (const [k, v] of model.stateDict()) if (v.dtype === 'float32' && !(v.data as Float32Array).every(Number.isFinite)) keys.push(k);
+  return keys;
 }
+
+const countNonFinite = (a: Float32Array) => a.reduce((n, v) => n + (Number.isFinite(v) ? 0 : 1), 0);
 
 function formatG(macs: number): string {
   return `${(macs / 1e9).toFixed(macs < 1e8 ? 4 : 2)} G`;
@@ -65,31 +71,32 @@ function formatG(macs: number): string {
 export const command: Command = {
   name: 'verify',
   usage,
-  run(args, io) {
-    const opts = parseOptions('verify', args, ['arch', 'weights', 'batch', 'seed'], ['json'], 0);
-    if (opts.flags.has('help')) {
-      io.out(usage + '\n');
-      return 0;
-    }
-    const arch = resolveArch('verify', opts.values.get('arch'));
-    const batch = intOption('verify', opts, 'batch', 2, 1);
-    const seed = intOption('verify', opts, 'seed', 0);
-    const weights = opts.values.get('weights') ?? null;
+  options: { ...valued('arch', 'weights', 'batch', 'seed'), ...flags('json') },
+  run(cl, io) {
+    const arch = resolveArch('verify', stringOption(cl.values, 'arch'));
+    const batch = intOption('verify', cl.values, 'batch', { min: 1 }) ?? 2;
+    const seed = intOption('verify', cl.values, 'seed') ?? 0;
+    const weights = pathOption('verify', cl.values, 'weights') ?? null;
     const cfg = { ...arch.config, deploy: false };
     const state = weights === null ? null : readStateDict(weights);
     const rng = new Rng(seed);
     const model = new RepMLPNet(cfg, { rng });
     let maxAbs = 0, maxRef = 0;
+    let nonFiniteWeights: string[] = [];
+    const nonFiniteLogits = { train: 0, deploy: 0 };
     let x: Tensor | undefined;
     try {
       if (state) model.loadStateDict(state);
-      else randomizeBns(model, rng);
+      else randomizeBatchNorms(model, rng);
       model.eval();
+      nonFiniteWeights = nonFiniteKeys(model);
       x = randn([batch, cfg.inChannels, arch.inputSize, arch.inputSize], rng);
       const input = x;
       const a = scope(() => model.forward(input).toFloat32Array());
       model.localityInjection();
       const b = scope(() => model.forward(input).toFloat32Array());
+      nonFiniteLogits.train = countNonFinite(a);
+      nonFiniteLogits.deploy = countNonFinite(b);
       for (let i = 0; i < a.length; i++) {
         maxAbs = Math.max(maxAbs, Math.abs(a[i] - b[i]));
         maxRef = Math.max(maxRef, Math.abs(a[i]));
@@ -104,16 +111,23 @@ export const command: Command = {
       arch: arch.name, inputSize: arch.inputSize, batch, seed, weights,
       params: { train: parameterCount(cfg), deploy: parameterCount({ ...cfg, deploy: true }) },
       flops: { train: flops(cfg, arch.inputSize), deploy: flops({ ...cfg, deploy: true }, arch.inputSize) },
-      maxAbsDiff: maxAbs, maxRelDiff: maxRel, tolerance: VERIFY_TOLERANCE,
-      ok: maxRel <= VERIFY_TOLERANCE, // false for NaN
+      maxAbsDiff: maxAbs, maxRelDiff: maxRel, tolerance: VERIFY_TOLERANCE, nonFiniteWeights, nonFiniteLogits,
+      // false for NaN differences too
+      ok: maxRel <= VERIFY_TOLERANCE && nonFiniteWeights.length === 0 && nonFiniteLogits.train + nonFiniteLogits.deploy === 0,
     };
-    if (opts.flags.has('json')) io.out(JSON.stringify(r, null, 2) + '\n');
+    const finite =
+      nonFiniteWeights.length + nonFiniteLogits.train + nonFiniteLogits.deploy === 0
+        ? 'all finite'
+        : `NOT FINITE: ${nonFiniteWeights.length} weight tensors${nonFiniteWeights.length ? ` (${nonFiniteWeights.slice(0, 5).join(', ')}${nonFiniteWeights.length > 5 ? ', ...' : ''})` : ''}, ` +
+          `${nonFiniteLogits.train} train-form and ${nonFiniteLogits.deploy} deploy-form logits`;
+    if (cl.values.json === true) io.out(JSON.stringify(r, null, 2) + '\n');
     else
       io.out(
         [
           `${r.arch}: input ${r.inputSize}x${r.inputSize}, batch ${batch}, seed ${seed}, weights ${weights ?? 'random init'}`,
           `parameters  train form ${r.params.train}, deploy form ${r.params.deploy}`,
           `FLOPs       train form ${formatG(r.flops.train)}, deploy form ${formatG(r.flops.deploy)} (multiply-adds per image)`,
+          `values      ${finite}`,
           `logits      max abs diff ${maxAbs.toExponential(3)}, max rel diff ${maxRel.toExponential(3)} (limit ${VERIFY_TOLERANCE}): ${r.ok ? 'ok' : 'FAILED'}`,
         ].join('\n') + '\n',
       );

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { runCli } from './run-cli';
 import { flops, parameterCount, preset, type PresetName, type RepMLPNetConfig } from '../../lib/index';
 import type { VerifyResult } from '../../lib/cli/verify';
-import { readSafetensors, writeSafetensors, type HostTensor } from '../../lib/safetensors';
+import { readSafetensors, writeSafetensors, type HostTensor } from '../../lib/io/safetensors';
 import { assertClose, assertThrows, assertRejects } from '../helpers';
 
 const root = path.join(__dirname, '..', '..');
@@ -138,7 +138,8 @@ test('verify: random init and a checkpoint, text and JSON, exit codes', async ()
     {
       arch: smallJson, inputSize: 16, batch: 2, seed: 5, weights: null,
       params: { train: parameterCount(SMALL), deploy: parameterCount({ ...SMALL, deploy: true }) },
-      flops: { train: 155104 + 8960, deploy: 155104 }, maxAbsDiff: 0, maxRelDiff: 0, tolerance: 1e-4, ok: true,
+      flops: { train: 155104 + 8960, deploy: 155104 }, maxAbsDiff: 0, maxRelDiff: 0, tolerance: 1e-4,
+      nonFiniteWeights: [], nonFiniteLogits: { train: 0, deploy: 0 }, ok: true,
     },
   );
   assert.ok(j.maxRelDiff < 1e-5 && j.maxAbsDiff >= 0, String(j.maxRelDiff));
@@ -150,7 +151,8 @@ test('verify: random init and a checkpoint, text and JSON, exit codes', async ()
   assert.match(lines[0], /^.*small\.json: input 16x16, batch 2, seed 0, weights .*pth_repmlpnet\.pth$/);
   assert.match(lines[1], new RegExp(`^parameters  train form ${parameterCount(SMALL)}, deploy form ${parameterCount({ ...SMALL, deploy: true })}$`));
   assert.match(lines[2], /^FLOPs       train form 0\.0002 G, deploy form 0\.0002 G \(multiply-adds per image\)$/);
-  assert.match(lines[3], /^logits      max abs diff \d\.\d{3}e[-+]\d+, max rel diff \d\.\d{3}e-\d+ \(limit 0\.0001\): ok$/);
+  assert.match(lines[3], /^values      all finite$/);
+  assert.match(lines[4], /^logits      max abs diff \d\.\d{3}e[-+]\d+, max rel diff \d\.\d{3}e-\d+ \(limit 0\.0001\): ok$/);
 
   // NaN weights cannot pass: exit 1 and FAILED
   const sd = trainState();
@@ -162,7 +164,20 @@ test('verify: random init and a checkpoint, text and JSON, exit codes', async ()
   writeSafetensors(nanFile, sd);
   r = await runCli(['verify', '--arch', smallJson, '--weights', nanFile]);
   assert.is(r.code, 1);
+  assert.match(r.stdout, /\nvalues      NOT FINITE: 1 weight tensors \(head\.weight\), 2 train-form and 2 deploy-form logits\n/);
   assert.match(r.stdout, /max abs diff NaN, max rel diff NaN \(limit 0\.0001\): FAILED\n$/);
+  // An infinite weight in the Global Perceptron's first FC: named, and the run fails even
+  // where the values that follow it are finite.
+  const fc1 = trainState();
+  const key = [...fc1.keys()].find((k) => /gp\.fc1\.weight$/.test(k))!;
+  const inf = new Float32Array(fc1.get(key)!.data as Float32Array);
+  inf[0] = -Infinity;
+  fc1.set(key, { ...fc1.get(key)!, data: inf });
+  writeSafetensors(nanFile, fc1);
+  r = await runCli(['verify', '--arch', smallJson, '--weights', nanFile, '--json']);
+  assert.is(r.code, 1);
+  assert.equal((JSON.parse(r.stdout) as VerifyResult).nonFiniteWeights, [key]);
+  assert.is((JSON.parse(r.stdout) as VerifyResult).ok, false);
 
   r = await runCli(['verify', '--arch', 'small', '--batch', '0']);
   assert.is(r.code, 2);
@@ -190,7 +205,7 @@ test('the CLI process: --help lists convert and verify, verify exits 1 on failur
   assert.match(bad.stderr, /^repmlp: could not read .*none\.pth: ENOENT/);
 });
 
-// The paper's GFLOPs (design.md §2) are multiply-adds of the deploy form, rounded to 0.1;
+// The paper's GFLOPs are multiply-adds of the deploy form, rounded to 0.1;
 // its L256 entry (11.5) is 0.08 below the 11.58 G that its own architecture gives.
 const GFLOPS: Record<string, number> = {
   'RepMLPNet-T224': 2.8, 'RepMLPNet-B224': 6.7, 'RepMLPNet-T256': 4.2, 'RepMLPNet-B256': 9.6, 'RepMLPNet-D256': 8.6, 'RepMLPNet-L256': 11.5,

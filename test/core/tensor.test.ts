@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { keep, liveStorages, permute, relu, reshape, scope, tensor, zeros, Rng, randn, Tensor } from '../../lib/index';
-import { assertThrows, DEVICE } from '../helpers';
+import { full, keep, permute, relu, reshape, scope, tensor, zeros, Rng, randn, Tensor } from '../../lib/index';
+import { assertThrows, DEVICE, liveStorages } from '../helpers';
 
 const opts = { device: DEVICE };
 
@@ -46,7 +46,7 @@ test('tensor: bad arguments give clear errors', () => {
   assertThrows(() => t.reshape(4, 2), /reshape: expected a shape of 6 elements like \(2, 3\) for shape but received \(4, 2\)/);
   assertThrows(() => t.permute(0, 0), /permute: expected a permutation of 0..1 for dims/);
   assertThrows(() => t.slice(1, 3), /slice: expected 0 <= start <= end <= 2 for range but received start 1 and end 3/);
-  assertThrows(() => tensor([1.5], [1], { dtype: 'int64' }), /tensor: expected integers for an int64 tensor for data/);
+  assertThrows(() => tensor([1.5], [1], { dtype: 'int64' }), /tensor: expected integers of magnitude below 2\^53 for an int64 tensor \(a BigInt64Array for larger ones\) for data but received 1\.5/);
   t.dispose();
   assertThrows(() => t.data(), /expected a live tensor but received one that was disposed/);
   t.dispose(); // twice is fine
@@ -58,7 +58,7 @@ test('tensor: native side rejects bad calls with JS errors', () => {
   assertThrows(() => native.relu_forward(t.storage, t.storage, 4), /relu_forward: expected a storage of at least 4 elements for out but received one of 3/);
   assertThrows(() => native.relu_forward(t.storage, {}, 3), /relu_forward: expected a Storage for inp but received an object/);
   assertThrows(() => native.relu_forward(t.storage, t.storage), /relu_forward: expected 3 arguments but received 2/);
-  assertThrows(() => native.relu_forward(t.storage, t.storage, -1), /relu_forward: expected a non-negative integer for n/);
+  assertThrows(() => native.relu_forward(t.storage, t.storage, -1), /relu_forward: expected a non-negative integer below 2\^53 for n but received -1/);
   assertThrows(() => native.strided_copy(t.storage, 0, t.storage, 0, [4], [1]), /strided_copy: expected a storage of at least 4 elements for out/);
   t.dispose();
 });
@@ -111,6 +111,24 @@ test('views: reshape/permute are differentiable', () => {
   assert.equal(x.grad!.toArray(), [[1, 0, 5], [0, 4, 6]]);
   x.dispose();
   y.dispose();
+});
+
+test('int64 creation refuses numbers it cannot hold exactly instead of wrapping them', () => {
+  const d = { device: DEVICE, dtype: 'int64' as const };
+  const msg = 'integers of magnitude below 2\\^53 for an int64 tensor \\(a BigInt64Array for larger ones\\)';
+  assertThrows(() => tensor([2 ** 70], [1], d), new RegExp(`tensor: expected ${msg} for data but received 1\\.1805916207174113e\\+21`));
+  assertThrows(() => tensor([1, 2 ** 53], [2], d), new RegExp(`tensor: expected ${msg} for data but received 9007199254740992`));
+  assertThrows(() => tensor([1.5], [1], d), /but received 1\.5/);
+  assertThrows(() => full([2], 1e30, d), new RegExp(`full: expected ${msg} for value but received 1e\\+30`));
+  assertThrows(() => full([2], NaN, d), /full: expected integers .* but received NaN/);
+  assertThrows(() => full([2], 0.5, d), /full: expected integers .* but received 0\.5/);
+  const edge = tensor([-(2 ** 53 - 1), 2 ** 53 - 1], [2], d);
+  assert.equal(Array.from(edge.storage.read() as BigInt64Array), [-(2n ** 53n - 1n), 2n ** 53n - 1n]);
+  const big = tensor(BigInt64Array.from([-(2n ** 63n), 2n ** 63n - 1n]), [2], d);
+  assert.equal(Array.from(big.storage.read() as BigInt64Array), [-(2n ** 63n), 2n ** 63n - 1n]);
+  const f = full([2], -(2 ** 53 - 1), d);
+  assert.equal(Array.from(f.storage.read() as BigInt64Array), [-(2n ** 53n - 1n), -(2n ** 53n - 1n)]);
+  for (const t of [edge, big, f]) t.dispose();
 });
 
 test.run();

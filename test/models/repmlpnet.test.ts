@@ -2,11 +2,11 @@ import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  crossEntropy, liveStorages, RepMLPBlock, type RepMLPBlockOptions, parameterCount, preset, presetNames, RepMLPNet, Rng, scope, tensor,
+  crossEntropy, RepMLPBlock, type RepMLPBlockOptions, parameterCount, preset, presetNames, RepMLPNet, Rng, scope, tensor,
   type PresetName, type RepMLPNetConfig, type Tensor,
 } from '../../lib/index';
-import { readSafetensors, type HostTensor } from '../../lib/safetensors';
-import { assertClose, assertNoLeak, assertThrows, DEVICE, fromHost } from '../helpers';
+import { readSafetensors, type HostTensor } from '../../lib/io/safetensors';
+import { assertClose, assertNoLeak, assertThrows, DEVICE, fromHost, liveStorages } from '../helpers';
 
 const golden = readSafetensors(path.join(__dirname, '..', 'fixtures', 'repmlpnet.safetensors'));
 
@@ -190,8 +190,8 @@ test('loadStateDict: one error lists missing, unexpected and mis-shaped keys', (
   model.dispose();
 });
 
-// Exact counts of the training form (numClasses 1000, inChannels 3), and the table's
-// figures in millions (design.md §2; the paper rounds, to within 0.06 M of these).
+// Exact counts of the training form (numClasses 1000, inChannels 3), and the paper's
+// figures in millions (it rounds, to within 0.06 M of these).
 const TABLE: Record<string, [number, number]> = {
   'RepMLPNet-T224': [38_293_608, 38.3],
   'RepMLPNet-B224': [68_242_712, 68.2],
@@ -262,13 +262,29 @@ test('Module: seeded init within PyTorch bounds, modes, state keys, to, dispose'
   assertThrows(() => a.to('tpu' as never), /to: expected 'cpu' or 'cuda' for device but received 'tpu'/);
 });
 
+test('RepMLPNet: configs whose weights no device can hold are refused before anything is built', () => {
+  const before = liveStorages();
+  const t0 = Date.now();
+  assertThrows(
+    () => new RepMLPNet({ ...preset('small'), numBlocks: [100000, 2, 2] }),
+    /^RepMLPNet: expected a config whose tensors fit in the cpu memory \(\d+\.\d GiB\) but received one that needs about 5\d\.\d GiB for its weights alone \(2\d\d\.\d GiB to train with AdamW\); numBlocks \[100000,2,2\]/,
+  );
+  assert.ok(Date.now() - t0 < 100, 'refused before anything is built');
+  assert.equal(liveStorages(), before);
+});
+
 test('RepMLPNet: rejects bad configs and inputs with clear messages', () => {
   const cfg = CONFIGS.part;
-  assertThrows(() => new RepMLPNet({ ...cfg, hs: [4] }), /RepMLPNet: expected 2 entries \(one per stage, like numBlocks\) for hs but received \[4\]/);
-  assertThrows(() => new RepMLPNet({ ...cfg, channels: [8, 0] }), /RepMLPNet: expected a non-empty array of positive integers for channels but received \[8, 0\]/);
+  assertThrows(() => new RepMLPNet({ ...cfg, hs: [4] }), /^RepMLPNet: expected 2 entries \(one per stage, like numBlocks\) in 'hs' but received 1$/);
+  assertThrows(() => new RepMLPNet({ ...cfg, channels: [8, 0] }), /^RepMLPNet: expected an array of positive integers for 'channels' but received \[8,0\]$/);
+  assertThrows(() => new RepMLPNet({ ...cfg, numBlocks: [] }), /^RepMLPNet: expected at least one stage for 'numBlocks' but received \[\]$/);
+  assertThrows(() => new RepMLPNet({ ...cfg, depth: 3 } as never), /^RepMLPNet: unknown field 'depth' \(fields: inChannels, numClasses, patchSize, /);
+  assertThrows(() => new RepMLPNet({ ...cfg, numClasses: undefined } as never), /^RepMLPNet: missing field 'numClasses'$/);
+  assertThrows(() => new RepMLPNet({ ...cfg, deploy: 'yes' } as never), /^RepMLPNet: expected a boolean for 'deploy' but received "yes"$/);
+  assertThrows(() => new RepMLPNet(null as never), /^RepMLPNet: expected an object for config but received null$/);
   assertThrows(() => new RepMLPNet({ ...cfg, sharesetsNums: [3, 4] }), /RepMLPBlock: expected a divisor of the channels 8 for S but received 3/);
   assertThrows(() => new RepMLPNet({ ...cfg, reparamConvK: [1, 2] }), /RepMLPBlock: expected an array of odd kernel sizes for reparamConvK but received \[1, 2\]/);
-  assertThrows(() => new RepMLPNet({ ...cfg, patchSize: 0 }), /RepMLPNet: expected an integer >= 1 for patchSize but received 0/);
+  assertThrows(() => new RepMLPNet({ ...cfg, patchSize: 0 }), /^RepMLPNet: expected a positive integer for 'patchSize' but received 0$/);
   const m = new RepMLPNet(cfg);
   const x = tensor(new Float32Array(2 * 3 * 14 * 14), [2, 3, 14, 14]);
   assertThrows(() => m.forward(x), /RepMLPNet: expected a height and width divisible by 4 \(patch 2, 2 stages\) for x but received shape \(2, 3, 14, 14\)/);
