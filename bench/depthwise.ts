@@ -4,15 +4,15 @@
 // stage at batch 8). Run: npm run bench:depthwise [-- --threads N] [--device cpu|cuda]
 // (default device: CUDA when usable, as everywhere)
 import { conv2d, defaultDevice, randn, Rng, scope, setNumThreads, type Device } from '../lib/index';
-import { intOption, parseOptions } from './lib/args';
+import { choiceOption, intOption, parseOptions } from './lib/args';
 import { measure } from './lib/stats';
 import { formatTable } from './lib/table';
 
 const CMD = 'bench:depthwise';
 const v = parseOptions(CMD, process.argv.slice(2), {});
-if (v.threads !== undefined) setNumThreads(intOption(CMD, v, 'threads', 1, 1, 64));
-const device = (v.device ?? defaultDevice()) as Device;
-if (device !== 'cpu' && device !== 'cuda') throw new Error(`${CMD}: expected cpu or cuda for --device but received ${String(device)}`);
+const threads = intOption(CMD, v, 'threads', { min: 1, max: 64 });
+if (threads !== undefined) setNumThreads(threads);
+const device: Device = choiceOption(CMD, v, 'device', ['cpu', 'cuda'] as const) ?? defaultDevice();
 
 const cases: [string, number[], number][] = [
   ['small stage 1: 16x16, S=2', [1024, 2, 16, 16], 3],

@@ -20,9 +20,10 @@ import { sum } from '../lib/ops/sum';
 import { Rng } from '../lib/rng';
 import { scope } from '../lib/scope';
 import type { Tensor } from '../lib/tensor';
-import { intOption, listOption, parseOptions } from './lib/args';
+import { valued } from '../lib/cli/args';
+import { intOption, listOption } from './lib/args';
 import {
-  describeMachine, gemmPeak, log, makeContext, runPeer, syncOn, writeChart, type Context, type GemmPeak,
+  describeMachine, gemmPeak, log, peerNotes, peerSummary, runPeer, startBench, syncOn, writeChart, type Context, type GemmPeak,
 } from './lib/context';
 import {
   blockMacs, convCost, denseConvMatching, depthwiseConvMatching, fcCost, IMAGENET_PRESETS, presetFc3Shapes,
@@ -235,22 +236,16 @@ const USAGE = `usage: npx tsx bench/fc.ts [--quick] [--json] [--device cpu|cuda]
 // ---- run ----
 
 function main(): void {
-  const v = parseOptions(CMD, process.argv.slice(2), {
-    parts: { type: 'string' }, maps: { type: 'string' }, S: { type: 'string' }, channels: { type: 'string' },
-    k: { type: 'string' }, presets: { type: 'string' },
-  });
-  if (v.help) {
-    console.log(USAGE);
-    return;
-  }
-  const ctx = makeContext(CMD, v, {
+  const started = startBench(CMD, USAGE, valued('parts', 'maps', 'S', 'channels', 'k', 'presets'), {
     full: { warmup: 3, repeats: 10, minSampleMs: 20 },
     quick: { warmup: 1, repeats: 5, minSampleMs: 10 },
   });
+  if (!started) return;
+  const { v, ctx } = started;
   const cuda = ctx.device === 'cuda';
-  const N = intOption(CMD, v, 'batch', cuda ? 64 : 4);
-  const C = intOption(CMD, v, 'channels', 128);
-  const k = intOption(CMD, v, 'k', 3);
+  const N = intOption(CMD, v, 'batch', { min: 1 }) ?? (cuda ? 64 : 4);
+  const C = intOption(CMD, v, 'channels', { min: 1 }) ?? 128;
+  const k = intOption(CMD, v, 'k', { min: 1 }) ?? 3;
   if (k % 2 === 0) throw new Error(`${CMD}: expected an odd kernel size for --k but received ${k}`);
   const parts = listOption(CMD, v, 'parts', PARTS.join(', '), (s) => (PARTS as readonly string[]).includes(s) ? (s as Part) : null) ?? [...PARTS];
   const maps = listOption(CMD, v, 'maps', 'HxW map sizes', parseMap) ?? (ctx.quick ? [{ h: 7, w: 7 }, { h: 14, w: 14 }] : [7, 8, 14, 16].map((h) => ({ h, w: h })));
@@ -322,13 +317,12 @@ function main(): void {
     `% peak: of the larger GEMM rate measured in this run (repmlp ${peak.repmlp.gflops.toFixed(1)}, PyTorch ${peak.pytorch ? peak.pytorch.gflops.toFixed(1) : '-'} GFLOP/s, ${peak.repmlp.n}^3)`,
     'x ref: time / the reference row (conv rows: the FC with the matched S; training-form block rows: the deploy form)',
     'speed-up: PyTorch ms / repmlp ms (above 1: repmlp is faster)',
-    ...(peer.ok && peer.value.compile ? [`PyTorch compiled: ${peer.value.compile}`] : []),
-    ...(peer.ok ? [] : [`PyTorch peer: ${peer.error}`]),
+    ...peerNotes(peer),
   ];
   if (ctx.json) {
     process.stdout.write(JSON.stringify({
       command: CMD, machine, options: { batch: N, channels: C, k, parts, maps, S: Ss, presets, timing: ctx.timing },
-      peer: peer.ok ? { name: peer.value.peer, threads: peer.value.threads, compile: peer.value.compile } : { error: peer.error },
+      peer: peerSummary(peer),
       gemmPeak: peak, rows, charts, notes,
     }) + '\n');
     return;

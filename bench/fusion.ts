@@ -15,8 +15,7 @@ import {
   add, batchNorm2d, full, gelu, memoryStats, mul, randn, relu, resetPeakMemoryStats, Rng, scope, unpartition,
   unpartitionGate, type Device, type Tensor,
 } from '../lib/index';
-import { parseOptions } from './lib/args';
-import { describeMachine, log, makeContext, runPeer, syncOn, type Context } from './lib/context';
+import { describeMachine, log, peerNotes, peerSummary, runPeer, startBench, syncOn, type Context } from './lib/context';
 import { measure, type Timing } from './lib/stats';
 import { formatTable, type Column } from './lib/table';
 
@@ -142,15 +141,12 @@ function measureCase(c: Case, ctx: Context, rng: Rng): Row {
 }
 
 function main(): void {
-  const v = parseOptions(CMD, process.argv.slice(2), {});
-  if (v.help) {
-    console.log(USAGE);
-    return;
-  }
-  const ctx = makeContext(CMD, v, {
+  const started = startBench(CMD, USAGE, {}, {
     full: { warmup: 3, repeats: 15, minSampleMs: 20 },
     quick: { warmup: 1, repeats: 5, minSampleMs: 10 },
   });
+  if (!started) return;
+  const { ctx } = started;
   const cases = ctx.quick ? CASES.filter((c) => c.id.startsWith('small')) : CASES;
   const machine = describeMachine(ctx);
   log(`${CMD}: ${cases.length} cases on ${ctx.device}, ${ctx.threads} threads${ctx.quick ? ' (quick)' : ''}`);
@@ -178,13 +174,12 @@ function main(): void {
     'gate rows: eval is the forward without gradients; train adds the backward to the partitions, the gate and the residual',
     'x fused: unfused / fused repmlp time; torch: PyTorch eager running the same composition (bn then F.relu / F.gelu / +; the reshape/permute un-partition * gate + x); x torch: torch / repmlp fused',
     'MiB: peak allocated from a training forward to the end of its backward (repmlp, unfused / fused)',
-    ...(peer.ok && peer.value.compile ? [`PyTorch compiled: ${peer.value.compile}`] : []),
-    ...(peer.ok ? [] : [`PyTorch peer: ${peer.error}`]),
+    ...peerNotes(peer),
   ];
   if (ctx.json) {
     process.stdout.write(JSON.stringify({
       command: CMD, machine, options: { timing: ctx.timing },
-      peer: peer.ok ? { name: peer.value.peer, threads: peer.value.threads, compile: peer.value.compile } : { error: peer.error },
+      peer: peerSummary(peer),
       rows, notes,
     }) + '\n');
     return;

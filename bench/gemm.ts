@@ -78,7 +78,8 @@ function naive(c: Case, L: ReturnType<typeof layout>, A: Float32Array, B: Float3
 }
 
 const v = parseOptions('bench:gemm', process.argv.slice(2), {});
-if (v.threads !== undefined) setNumThreads(intOption('bench:gemm', v, 'threads', 1, 1, 64));
+const threads = intOption('bench:gemm', v, 'threads', { min: 1, max: 64 });
+if (threads !== undefined) setNumThreads(threads);
 console.log(`threads: ${native.runtimeInfo().threads}`);
 const rows: string[][] = [];
 for (const c of cases) {

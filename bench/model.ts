@@ -21,8 +21,9 @@ import { splitWeightDecay } from '../lib/optim/optimizer';
 import { Rng } from '../lib/rng';
 import { scope } from '../lib/scope';
 import type { Tensor } from '../lib/tensor';
-import { intOption, listOption, parseOptions } from './lib/args';
-import { describeMachine, log, makeContext, memoryProbe, runPeer, syncOn, writeChart, type Context } from './lib/context';
+import { valued } from '../lib/cli/args';
+import { intOption, listOption } from './lib/args';
+import { describeMachine, log, memoryProbe, runPeer, startBench, syncOn, writeChart, type Context } from './lib/context';
 import { IMAGENET_PRESETS } from './lib/shapes';
 import { measure, median, type Timing } from './lib/stats';
 import { barChartSvg } from './lib/svg';
@@ -163,15 +164,12 @@ const USAGE = `usage: npx tsx bench/model.ts [--quick] [--json] [--device cpu|cu
   [--no-peer] [--python PATH] [--charts | --no-charts]`;
 
 function main(): void {
-  const v = parseOptions(CMD, process.argv.slice(2), { models: { type: 'string' } });
-  if (v.help) {
-    console.log(USAGE);
-    return;
-  }
-  const ctx = makeContext(CMD, v, {
+  const started = startBench(CMD, USAGE, valued('models'), {
     full: { warmup: 3, repeats: 20, minSampleMs: 0 },
     quick: { warmup: 2, repeats: 5, minSampleMs: 0 },
   });
+  if (!started) return;
+  const { v, ctx } = started;
   const cuda = ctx.device === 'cuda';
   const names = listOption(CMD, v, 'models', MODEL_NAMES.join(', '), (s) => modelSpec(s)?.name ?? null)
     ?? (ctx.quick ? ['small'] : cuda ? MODEL_NAMES : [...SMALL_CONFIGS, 'T224']);
@@ -183,7 +181,7 @@ function main(): void {
   const peerNotes = new Set<string>();
   let peerName: string | null = null;
   for (const m of models) {
-    const batch = intOption(CMD, v, 'batch', m.small ? (cuda ? 256 : 64) : cuda ? 64 : 8);
+    const batch = intOption(CMD, v, 'batch', { min: 1 }) ?? (m.small ? (cuda ? 256 : 64) : cuda ? 64 : 8);
     // Training steps: --repeats, else 20 (5 for the ImageNet presets on the CPU, whose steps take seconds).
     const steps = v.repeats !== undefined || m.small || cuda ? ctx.timing.repeats : Math.min(ctx.timing.repeats, 5);
     const ours = benchModel(m, batch, steps, ctx);

@@ -10,13 +10,18 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { main } from '../lib/cli';
-import { preset, presetNames, randn, RepMLPNet, Rng, scope, writeSafetensors, type PresetName } from '../lib/index';
+import { flags, parseCommandLine } from '../lib/cli/args';
+import { preset, presetNames, randn, randomizeBatchNorms, RepMLPNet, RepmlpError, Rng, scope, writeSafetensors, type PresetName } from '../lib/index';
+
+const CMD = 'bench:onnx-export';
 
 async function run(): Promise<void> {
-  const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
-  const name = (args[0] ?? 'RepMLPNet-T224') as PresetName;
-  if (!presetNames.includes(name)) throw new Error(`onnx-export: expected a preset (${presetNames.join(', ')}) but received '${name}'`);
-  const batch = Number(args[1] ?? 1);
+  const cl = parseCommandLine(CMD, process.argv.slice(2), flags('no-run'), 2);
+  const name = (cl.positional[0] ?? 'RepMLPNet-T224') as PresetName;
+  if (!presetNames.includes(name)) throw new RepmlpError(`${CMD}: expected a preset (${presetNames.join(', ')}) for [preset] but received '${name}'`);
+  const batchText = cl.positional[1] ?? '1';
+  if (!/^\d+$/.test(batchText) || Number(batchText) < 1) throw new RepmlpError(`${CMD}: expected an integer >= 1 for [batch] but received '${batchText}'`);
+  const batch = Number(batchText);
   const config = preset(name);
   const size = config.hs[0] * config.patchSize;
   const dir = os.tmpdir();
@@ -25,13 +30,7 @@ async function run(): Promise<void> {
 
   const rng = new Rng(0);
   const model = new RepMLPNet({ ...config, deploy: false }, { rng });
-  const sd = model.stateDict();
-  for (const [k, v] of sd)
-    if (/(bn|prebn1|prebn2|head_norm)\.(weight|bias|running_mean|running_var)$/.test(k)) {
-      const d = v.data as Float32Array;
-      for (let i = 0; i < d.length; i++) d[i] = k.endsWith('running_var') ? 0.5 + 1.5 * rng.uniform() : k.endsWith('weight') ? 0.5 + rng.uniform() : 0.2 * rng.normal();
-    }
-  model.loadStateDict(sd);
+  randomizeBatchNorms(model, rng);
   model.eval().localityInjection();
   writeSafetensors(weights, model.stateDict());
 
@@ -40,7 +39,7 @@ async function run(): Promise<void> {
   const code = await main(['export-onnx', '--arch', name, '--weights', weights, out], io);
   if (code !== 0) throw new Error(`export-onnx exited with ${code}`);
   console.log(`export-onnx wall time ${((performance.now() - t0) / 1e3).toFixed(2)} s, ${fs.statSync(out).size} bytes`);
-  if (process.argv.includes('--no-run')) return model.dispose();
+  if (cl.values['no-run'] === true) return model.dispose();
 
   const dims = [batch, config.inChannels, size, size];
   const x = randn(dims, new Rng(1));

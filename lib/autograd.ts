@@ -1,11 +1,12 @@
 // Reverse-mode autograd: ops record a Node (inputs, saved tensors, backward rule) on their
 // output; backward() walks the graph iteratively in reverse topological order, calls each
 // rule once with the summed gradient of its output, accumulates leaf gradients into .grad,
-// and releases each node's saved tensors as soon as it has run.
+// and releases each node's saved tensors as soon as it has run. Loading this module installs
+// backward() as Tensor.backward (see tensor.ts).
 import { RepmlpError, shapeStr } from './errors';
 import { native } from './native';
 import { keep, trackNode } from './scope';
-import { fillTensor, Tensor } from './tensor';
+import { fillTensor, installTensorMethods, Tensor } from './tensor';
 
 /**
  * A backward rule: given the gradient of the output, the saved tensors and which inputs
@@ -220,3 +221,5 @@ function accumulateLeaf(leaf: Tensor, g: Tensor): void {
   if (leaf.grad && !leaf.grad.disposed) accumulate(leaf.grad, g);
   else leaf.grad = keep(owned(g));
 }
+
+installTensorMethods({ backward });

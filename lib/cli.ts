@@ -4,50 +4,28 @@
 // native addon does not load. Exit codes: 0 success, 1 failure, 2 bad command line.
 import type { Command, Io } from './cli/command';
 import { UsageError } from './cli/command';
+import { parseCommandLine } from './cli/args';
 
 interface Entry {
+  /** the command's name, also its file in lib/cli/ */
   name: string;
   summary: string;
-  load: () => Command;
 }
 
 const commands: readonly Entry[] = [
-  {
-    name: 'info',
-    summary: 'show the version, the backends, CUDA devices and cuBLAS',
-    load: () => (require('./cli/info') as typeof import('./cli/info')).command,
-  },
-  {
-    name: 'convert',
-    summary: 'convert training-form weights (.safetensors or .pth) to the deploy form',
-    load: () => (require('./cli/convert') as typeof import('./cli/convert')).command,
-  },
-  {
-    name: 'verify',
-    summary: 'check that Locality Injection keeps the logits; print params and FLOPs',
-    load: () => (require('./cli/verify') as typeof import('./cli/verify')).command,
-  },
-  {
-    name: 'export-onnx',
-    summary: 'export weights (either form) to an ONNX model of the deploy form (opset 17)',
-    load: () => (require('./cli/export-onnx') as typeof import('./cli/export-onnx')).command,
-  },
-  {
-    name: 'train',
-    summary: 'train RepMLPNet on Fashion-MNIST or CIFAR (checkpoints, resume, deploy form)',
-    load: () => (require('./cli/train') as typeof import('./cli/train')).command,
-  },
-  {
-    name: 'eval',
-    summary: 'top-1 test accuracy of training-form or deploy-form weights',
-    load: () => (require('./cli/eval') as typeof import('./cli/eval')).command,
-  },
-  {
-    name: 'viz',
-    summary: 'draw the FC3 locality picture (weights before / after Locality Injection) as SVG',
-    load: () => (require('./cli/viz') as typeof import('./cli/viz')).command,
-  },
+  { name: 'info', summary: 'show the version, the backends, CUDA devices and cuBLAS' },
+  { name: 'convert', summary: 'convert training-form weights (.safetensors or .pth) to the deploy form' },
+  { name: 'verify', summary: 'check that Locality Injection keeps the logits; print params and FLOPs' },
+  { name: 'export-onnx', summary: 'export weights (either form) to an ONNX model of the deploy form (opset 17)' },
+  { name: 'train', summary: 'train RepMLPNet on Fashion-MNIST or CIFAR (checkpoints, resume, deploy form)' },
+  { name: 'eval', summary: 'top-1 test accuracy of training-form or deploy-form weights' },
+  { name: 'viz', summary: 'draw the FC3 locality picture (weights before / after Locality Injection) as SVG' },
 ];
+
+/** The command's module, loaded (required) only when it runs or shows its usage. */
+function load(entry: Entry): Command {
+  return (require(`./cli/${entry.name}`) as { command: Command }).command;
+}
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -76,7 +54,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
   if (name === '--help' || name === '-h' || name === 'help') {
     const topic = name === 'help' ? commands.find((c) => c.name === rest[0]) : undefined;
-    io.out((topic ? topic.load().usage : usage()) + '\n');
+    io.out((topic ? load(topic).usage : usage()) + '\n');
     return 0;
   }
   if (name === '--version' || name === '-v') {
@@ -88,9 +66,14 @@ export async function main(argv: string[], io: Io): Promise<number> {
     io.err(`repmlp: ${name.startsWith('-') ? 'unknown option' : 'unknown command'} '${name}'\n\n${usage()}\n`);
     return 2;
   }
-  const command = entry.load();
+  const command = load(entry);
   try {
-    return await command.run(rest, io);
+    const cl = parseCommandLine(command.name, rest, command.options, command.maxPositional);
+    if (cl.help) {
+      io.out(command.usage + '\n');
+      return 0;
+    }
+    return await command.run(cl, io);
   } catch (e) {
     if (e instanceof UsageError) {
       io.err(`repmlp ${e.message}\n\n${command.usage}\n`);

@@ -1,8 +1,8 @@
 // One error style for the whole package (as sharp does): "<op>: expected X for Y but received Z".
 
 export class RepmlpError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'RepmlpError';
   }
 }
@@ -24,18 +24,4 @@ export function describe(v: unknown): string {
 /** Formats a shape as (2, 3, 4). */
 export function shapeStr(shape: readonly number[]): string {
   return `(${shape.join(', ')})`;
-}
-
-/** Runs a native call; native errors are rethrown with the JS caller's stack. */
-export function callNative<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof Error && !(e instanceof RepmlpError)) {
-      const err = new RepmlpError(e.message);
-      Error.captureStackTrace(err, callNative);
-      throw err;
-    }
-    throw e;
-  }
 }

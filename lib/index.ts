@@ -1,4 +1,8 @@
 // Public API of repmlp.
+// These two install the Tensor methods they implement (the views, backward; see tensor.ts).
+// The exports below load them too; importing them here keeps that true whatever the exports.
+import './ops/views';
+import './autograd';
 export { Tensor, type Device, type DType, type TensorOptions } from './tensor';
 export { tensor, zeros, ones, full, empty, randn, rand } from './creation';
 export { scope, keep } from './scope';
@@ -18,8 +22,8 @@ export * from './train/index';
 export {
   readSafetensors, writeSafetensors, parseSafetensors, parseSafetensorsHeader, serializeSafetensors, SAFETENSORS_MAX_HEADER_BYTES,
   type HostTensor, type WriteOptions, type SafetensorsHeader, type SafetensorsEntry,
-} from './safetensors';
-export { readPth, readStateDict, PTH_MAX_PICKLE_BYTES, PTH_MAX_PICKLE_DEPTH, MAX_DEFLATE_RATIO, type PthReadOptions } from './pth';
+} from './io/safetensors';
+export { readPth, readStateDict, PTH_MAX_PICKLE_BYTES, PTH_MAX_PICKLE_DEPTH, MAX_DEFLATE_RATIO, type PthReadOptions } from './io/pth';
 export { writeFileAtomic, appendFileChecked, removeStaleTemps, lockDirectory, LOCK_NAME, type DirLock, type LockOptions, type StaleTempOptions } from './io/index';
 export * from './viz/index';
 export * from './onnx/index';

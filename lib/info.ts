@@ -73,11 +73,11 @@ export function setTf32(on: boolean): boolean {
 }
 
 /**
- * Sets the number of CPU threads the kernels use (1..64; the default is the number of
+ * Sets the number of CPU threads the kernels use (1..1024; the default is the number of
  * hardware threads, or REPMLP_NUM_THREADS when set). Returns the number in effect.
  */
 export function setNumThreads(n: number): number {
-  if (!Number.isInteger(n) || n < 1 || n > 64) fail('setNumThreads', 'n', 'an integer in 1..64', describe(n));
+  if (!Number.isInteger(n) || n < 1 || n > 1024) fail('setNumThreads', 'n', 'an integer in 1..1024', describe(n));
   return native.setNumThreads(n);
 }
 

@@ -2,8 +2,11 @@
 // node-gyp-build and declares the kernels it exports. Kernel arguments follow the llm.c
 // habit: outputs first, then saved buffers, then inputs, then sizes. Every tensor argument
 // is a Storage holding contiguous data from element 0 unless an offset argument says otherwise.
+// The addon throws plain JS errors (their messages start with the op's name); every binding
+// is wrapped once here, so that callers get a RepmlpError with the same message.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { RepmlpError } from './errors';
 
 export type DType = 'float32' | 'int64';
 export type Device = 'cpu' | 'cuda';
@@ -180,11 +183,71 @@ function load(): NativeAddon {
     return nodeGypBuild(root);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
-    throw new Error(
+    throw new RepmlpError(
       `repmlp: could not load the native addon (${msg}). ` +
         `No prebuild matched this platform and no local build was found; run 'npm run build:native' (needs cmake and a C++17 compiler).`,
     );
   }
 }
 
-export const native: NativeAddon = load();
+// A native error as a RepmlpError with the same message, its stack starting at the caller of
+// `at`; RepmlpErrors and non-errors pass unchanged.
+function asRepmlpError(e: unknown, at: Function): unknown {
+  if (!(e instanceof Error) || e instanceof RepmlpError) return e;
+  const err = new RepmlpError(e.message, { cause: e });
+  Error.captureStackTrace(err, at);
+  return err;
+}
+
+// fn behind one try/catch, called with the caller's `this` (a Storage for its methods).
+function guarded<F extends Function>(fn: F): F {
+  const wrapper = function (this: unknown, ...args: unknown[]): unknown {
+    try {
+      return Reflect.apply(fn, this, args);
+    } catch (e) {
+      throw asRepmlpError(e, wrapper);
+    }
+  };
+  return wrapper as unknown as F;
+}
+
+// A native class with its methods and getters wrapped. The addon's prototype cannot be
+// changed (Node-API defines its members read-only), so the wrapped members sit on a
+// prototype derived from it, and the constructor builds the native object with that
+// prototype (new.target), as a JS subclass would: instanceof the addon's class still holds.
+function guardedClass<C extends Function>(Native: C): C {
+  const base = Native.prototype as object;
+  const proto = Object.create(base) as object;
+  for (const key of Object.getOwnPropertyNames(base)) {
+    if (key === 'constructor') continue;
+    const d = Object.getOwnPropertyDescriptor(base, key)!;
+    if (typeof d.value === 'function') d.value = guarded(d.value);
+    if (d.get) d.get = guarded(d.get);
+    Object.defineProperty(proto, key, d);
+  }
+  const construct = function (this: unknown, ...args: unknown[]): object {
+    try {
+      // Called without new, the addon's constructor refuses the call itself.
+      return new.target ? Reflect.construct(Native, args, construct) : Reflect.apply(Native, this, args);
+    } catch (e) {
+      throw asRepmlpError(e, construct);
+    }
+  };
+  Object.defineProperty(proto, 'constructor', { value: construct });
+  construct.prototype = proto;
+  return construct as unknown as C;
+}
+
+// A class is a function whose prototype has members besides its constructor.
+function isClass(f: Function): boolean {
+  return typeof f.prototype === 'object' && f.prototype !== null && Object.getOwnPropertyNames(f.prototype).length > 1;
+}
+
+function withRepmlpErrors(addon: NativeAddon): NativeAddon {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(addon))
+    out[name] = typeof value !== 'function' ? value : isClass(value) ? guardedClass(value) : guarded(value);
+  return out as unknown as NativeAddon;
+}
+
+export const native: NativeAddon = withRepmlpErrors(load());

@@ -1,15 +1,49 @@
 // Tensor: a view (shape, strides, element offset) of a reference-counted native storage,
 // with the autograd fields (requiresGrad, grad, gradFn). Views share storage and cost
 // nothing; kernels get contiguous data through contiguous().
+//
+// This module imports only what lies below it (errors, native, storage, scope's bookkeeping)
+// and types. The views (ops/views.ts) and backward (autograd.ts) are built on Tensor, so
+// importing them here would close a cycle; they install themselves when they load (see
+// installTensorMethods), and the Tensor methods of the same names call through that table.
 import type { Node } from './autograd';
 import { describe, fail, RepmlpError, shapeStr } from './errors';
 import { native, type Device, type DType, type NativeStorage } from './native';
 import { keep, trackTensor } from './scope';
-import { finalizer, StorageRef } from './storage';
-import * as views from './ops/views';
-import { backward as runBackward } from './autograd';
+import { StorageRef } from './storage';
 
 export type { Device, DType };
+
+/** The Tensor methods implemented by the modules above this one. */
+export interface TensorMethods {
+  reshape(x: Tensor, shape: readonly number[]): Tensor;
+  permute(x: Tensor, dims: readonly number[]): Tensor;
+  slice(x: Tensor, start: number, end: number): Tensor;
+  contiguous(x: Tensor): Tensor;
+  backward(root: Tensor, gradient: Tensor | undefined, opts: { retainGraph?: boolean }): void;
+}
+
+// The module that installs each method, named in the error when it was not loaded.
+const INSTALLED_BY: Readonly<Record<keyof TensorMethods, string>> = {
+  reshape: 'lib/ops/views.ts',
+  permute: 'lib/ops/views.ts',
+  slice: 'lib/ops/views.ts',
+  contiguous: 'lib/ops/views.ts',
+  backward: 'lib/autograd.ts',
+};
+
+const methods: Partial<TensorMethods> = {};
+
+/** @internal Called by ops/views.ts and autograd.ts when they load. */
+export function installTensorMethods(impl: Partial<TensorMethods>): void {
+  Object.assign(methods, impl);
+}
+
+function method<K extends keyof TensorMethods>(name: K): TensorMethods[K] {
+  const m = methods[name];
+  if (!m) fail(`Tensor.${name}`, 'this method', `${INSTALLED_BY[name]} to be loaded`, 'a call before it was (import the package index, which loads it)');
+  return m;
+}
 
 export interface TensorOptions {
   device?: Device;
@@ -55,7 +89,6 @@ export class Tensor {
     this.offset = offset;
     this.dtype = ref.raw.dtype;
     this.device = ref.raw.device;
-    finalizer.register(this, ref, this);
     if (track) trackTensor(this);
   }
 
@@ -115,7 +148,6 @@ export class Tensor {
   /** Frees this tensor's reference to its storage (and its gradient). Safe to call twice. */
   dispose(): void {
     if (!this.ref) return;
-    finalizer.unregister(this);
     this.ref.release();
     this.ref = null;
     this.grad?.dispose();
@@ -123,20 +155,20 @@ export class Tensor {
     // gradFn stays: a disposed intermediate is still an edge of the graph behind it.
   }
 
-  // ---- views and copies (differentiable; see ops/views.ts) ----
+  // ---- views and copies (differentiable; implemented in ops/views.ts) ----
   reshape(...shape: number[]): Tensor {
-    return views.reshape(this, shape);
+    return method('reshape')(this, shape);
   }
   permute(...dims: number[]): Tensor {
-    return views.permute(this, dims);
+    return method('permute')(this, dims);
   }
   /** Rows [start, end) of the leading axis, without a copy. */
   slice(start: number, end?: number): Tensor {
-    return views.slice(this, start, end ?? this.shape[0]);
+    return method('slice')(this, start, end ?? this.shape[0]);
   }
   /** This tensor when it is already contiguous from its storage's start, else a contiguous copy. */
   contiguous(): Tensor {
-    return views.contiguous(this);
+    return method('contiguous')(this);
   }
   /**
    * Returns a contiguous copy on `device` (one direct copy between the devices; not
@@ -145,7 +177,7 @@ export class Tensor {
   to(device: Device): Tensor {
     if (device !== 'cpu' && device !== 'cuda') fail('to', 'device', "'cpu' or 'cuda'", describe(device));
     if (device === this.device) return this;
-    const src = this.isContiguous ? this : views.materialize(this, false);
+    const src = this.isContiguous ? this : materialize(this, false);
     const out = Tensor.empty(this.shape, { device, dtype: this.dtype });
     try {
       native.copy_storage(out.storage, 0, src.storage, src.offset, this.numel);
@@ -166,7 +198,7 @@ export class Tensor {
   /** The elements in row-major order, copied to the host. */
   data(): Float32Array | BigInt64Array {
     if (this.isContiguous) return this.storage.read(this.offset, this.numel);
-    const c = views.materialize(this, false);
+    const c = materialize(this, false);
     try {
       return c.storage.read(0, c.numel);
     } finally {
@@ -197,7 +229,7 @@ export class Tensor {
   // ---- autograd ----
   /** Computes gradients of this scalar (or of `gradient`·this) into the leaves' .grad. */
   backward(gradient?: Tensor, opts: { retainGraph?: boolean } = {}): void {
-    runBackward(this, gradient, opts);
+    method('backward')(this, gradient, opts);
   }
   /** Marks this leaf tensor as needing gradients; returns it. */
   requiresGrad_(flag = true): this {
@@ -219,4 +251,20 @@ export class Tensor {
 export function fillTensor(t: Tensor, value: number): Tensor {
   native.fill(t.storage, value, t.offset, t.numel);
   return t;
+}
+
+/**
+ * @internal A dense copy of any view (no autograd). An untracked copy (track false) belongs
+ * to no scope: its caller frees it.
+ */
+export function materialize(x: Tensor, track = true): Tensor {
+  const out = Tensor.empty(x.shape, { device: x.device, dtype: x.dtype });
+  if (!track) {
+    const t = out.view(out.shape, out.strides, 0, false);
+    out.dispose();
+    native.strided_copy(t.storage, 0, x.storage, x.offset, [...x.shape], [...x.strides]);
+    return t;
+  }
+  native.strided_copy(out.storage, 0, x.storage, x.offset, [...x.shape], [...x.strides]);
+  return out;
 }

@@ -12,7 +12,8 @@ import { matmul } from '../../lib/ops/matmul';
 import { Rng } from '../../lib/rng';
 import { scope } from '../../lib/scope';
 import type { Device, Tensor } from '../../lib/tensor';
-import { chartsWanted, intOption, type Values } from './args';
+import type { OptionSpecs } from '../../lib/cli/args';
+import { chartsWanted, choiceOption, intOption, parseOptions, type Values } from './args';
 import { gflops, measure, type TimingOptions } from './stats';
 
 export interface Context {
@@ -43,15 +44,14 @@ export function peerPython(v: Values, device: 'cpu' | 'cuda'): string {
   return fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 }
 
-export function makeContext(command: string, v: Values, timing: { full: TimingOptions; quick: TimingOptions }): Context {
-  const dev = v.device ?? defaultDevice();
-  if (dev !== 'cpu' && dev !== 'cuda') throw new Error(`${command}: expected cpu or cuda for --device but received ${JSON.stringify(dev)}`);
+export function makeContext(command: string, v: Values, timing: Timings): Context {
+  const dev = choiceOption(command, v, 'device', ['cpu', 'cuda'] as const) ?? defaultDevice();
   if (dev === 'cuda') {
     const cuda = info().backends.cuda;
     if (!cuda.available) throw new Error(`${command}: expected a usable CUDA device for --device cuda but received none (${cuda.reason})`);
     if (!cuda.cublas.found) throw new Error(`${command}: expected cuBLAS for --device cuda but it was not found (see README: cuBLAS search order)`);
   }
-  const threads = setNumThreads(intOption(command, v, 'threads', info().backends.cpu.threads, 1, 64));
+  const threads = setNumThreads(intOption(command, v, 'threads', { min: 1, max: 64 }) ?? info().backends.cpu.threads);
   const quick = v.quick === true;
   const base = quick ? timing.quick : timing.full;
   return {
@@ -62,12 +62,31 @@ export function makeContext(command: string, v: Values, timing: { full: TimingOp
     json: v.json === true,
     charts: chartsWanted(v),
     timing: {
-      warmup: intOption(command, v, 'warmup', base.warmup, 0, 1000),
-      repeats: intOption(command, v, 'repeats', base.repeats, 1, 10000),
+      warmup: intOption(command, v, 'warmup', { min: 0, max: 1000 }) ?? base.warmup,
+      repeats: intOption(command, v, 'repeats', { min: 1, max: 10000 }) ?? base.repeats,
       minSampleMs: base.minSampleMs,
     },
     python: v['no-peer'] ? null : peerPython(v, dev),
   };
+}
+
+/** Timing options of a full run and of a --quick one. */
+export interface Timings {
+  full: TimingOptions;
+  quick: TimingOptions;
+}
+
+/**
+ * The start of a benchmark's main: the command line parsed against the common options plus
+ * `extra`, and the run's context; null once the usage is printed for --help.
+ */
+export function startBench(command: string, usage: string, extra: OptionSpecs, timing: Timings): { v: Values; ctx: Context } | null {
+  const v = parseOptions(command, process.argv.slice(2), extra);
+  if (v.help) {
+    console.log(usage);
+    return null;
+  }
+  return { v, ctx: makeContext(command, v, timing) };
 }
 
 /** Progress and notes go to stderr, so that --json leaves stdout to the one JSON document. */
@@ -180,6 +199,24 @@ export function runPeer<T>(ctx: Context, script: string, spec: object): PeerResu
   } catch {
     return { ok: false, error: `${script} printed no JSON (last line: ${JSON.stringify(line.slice(0, 200))})` };
   }
+}
+
+/** What every peer's document says about itself. */
+export interface PeerInfo {
+  peer: string;
+  threads: number;
+  compile: string | null;
+}
+
+/** The output's notes on the peer: how PyTorch compiled the cases, or why it did not run. */
+export function peerNotes(peer: PeerResult<PeerInfo>): string[] {
+  if (!peer.ok) return [`PyTorch peer: ${peer.error}`];
+  return peer.value.compile ? [`PyTorch compiled: ${peer.value.compile}`] : [];
+}
+
+/** The peer as the JSON output records it. */
+export function peerSummary(peer: PeerResult<PeerInfo>): object {
+  return peer.ok ? { name: peer.value.peer, threads: peer.value.threads, compile: peer.value.compile } : { error: peer.error };
 }
 
 /** Writes an SVG chart into bench/charts/ and returns its path relative to the repository. */

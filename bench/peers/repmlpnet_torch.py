@@ -1,4 +1,4 @@
-"""RepMLPNet in PyTorch, written from the design brief (§2 model, §3 Locality Injection),
+"""RepMLPNet in PyTorch, written from docs/DESIGN.md (the model, exactly; Locality Injection),
 as the peer of repmlp's own model: the golden tensors of the tests
 (test/fixtures/gen_repmlpnet.py) and the PyTorch side of the benchmarks use it.
 cfg: {"in", "classes", "patch", "blocks", "channels", "hs", "ws", "S", "ks", "reduce"}."""
@@ -70,7 +70,7 @@ class RepMLPBlock(nn.Module):
         return out * g
 
     def equivalent_fc3(self):
-        """Locality Injection (design.md §3): the deploy-form fc3 weight and bias."""
+        """Locality Injection (docs/DESIGN.md): the deploy-form fc3 weight and bias."""
         hw = self.h * self.w
         w, b = fuse_bn(self.fc3.weight, self.fc3_bn)
         if not self.ks:  # no Local Perceptron: only fc3_bn to fold

@@ -1,14 +1,12 @@
 // `repmlp convert <in> <out.safetensors> --arch <preset | config.json>`: a training-form
 // checkpoint (.safetensors or PyTorch .pth) to the deploy form by Locality Injection.
-import * as path from 'node:path';
-import { removeStaleTemps } from '../io/atomic';
-import { readStateDict } from '../pth';
 import { RepMLPNet } from '../models/repmlpnet';
 import { parameterCount } from '../models/presets';
-import { writeSafetensors } from '../safetensors';
-import type { Command } from './command';
-import { parseOptions, resolveArch } from './arch';
-import { UsageError } from './command';
+import { writeSafetensors } from '../io/safetensors';
+import { valued } from './args';
+import { clearStaleTemps, UsageError, type Command } from './command';
+import { stringOption } from './options';
+import { resolveModel } from './weights';
 
 const usage = `Usage: repmlp convert <in.safetensors | in.pth> <out.safetensors> --arch <preset | config.json>
 
@@ -26,27 +24,24 @@ Options:
 export const command: Command = {
   name: 'convert',
   usage,
-  run(args, io) {
-    const opts = parseOptions('convert', args, ['arch'], [], 2);
-    if (opts.flags.has('help')) {
-      io.out(usage + '\n');
-      return 0;
-    }
-    if (opts.positional.length < 2) throw new UsageError('convert: expected an input checkpoint and an output .safetensors file');
-    const [input, output] = opts.positional;
-    const arch = resolveArch('convert', opts.values.get('arch'));
-    removeStaleTemps(path.dirname(path.resolve(output)), { base: path.basename(output), report: (t) => io.err(t) });
+  options: valued('arch'),
+  maxPositional: 2,
+  run(cl, io) {
+    if (cl.positional.length < 2) throw new UsageError('convert: expected an input checkpoint and an output .safetensors file');
+    const [input, output] = cl.positional;
     const start = process.hrtime.bigint();
-    const state = readStateDict(input);
-    const model = new RepMLPNet({ ...arch.config, deploy: false });
+    // The preset as named: weights of other channels or classes are an error listing every key that differs.
+    const { state, config, archName } = resolveModel('convert', { weights: input, arch: stringOption(cl.values, 'arch'), fit: 'preset', archRequired: true });
+    clearStaleTemps(output, io);
+    const model = new RepMLPNet({ ...config, deploy: false });
     try {
       model.loadStateDict(state);
       model.eval();
       model.localityInjection();
       const deploy = model.stateDict();
-      writeSafetensors(output, deploy, { metadata: { format: 'pt', arch: arch.name, form: 'deploy' } });
+      writeSafetensors(output, deploy, { metadata: { format: 'pt', arch: archName ?? '', form: 'deploy' } });
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      const params = parameterCount({ ...arch.config, deploy: true });
+      const params = parameterCount({ ...config, deploy: true });
       io.out(`converted ${input} -> ${output}: ${state.size} keys in, ${deploy.size} keys out, ${params} parameters (deploy form), ${seconds.toFixed(2)} s\n`);
     } finally {
       model.dispose();

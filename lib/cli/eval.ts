@@ -1,14 +1,11 @@
 // `repmlp eval --weights <file> [--arch <a>] [--data fashion-mnist]`: top-1 test accuracy of
 // training-form or deploy-form weights (told apart by their keys).
-import * as fs from 'node:fs';
 import { backend } from '../backend';
-import { presetNames, preset, type PresetName } from '../models/presets';
-import type { RepMLPNetConfig } from '../models/repmlpnet';
-import { RepmlpError } from '../errors';
-import type { HostTensor } from '../safetensors';
-import { resolveArch, parseOptions } from './arch';
-import { UsageError, type Command } from './command';
-import { dataOpt, deviceOpt, intOpt } from './train';
+import { DATA_NAMES } from '../data/datasets';
+import { flags, valued } from './args';
+import type { Command } from './command';
+import { checkExists, choiceOption, COUNT, DEVICE_CHOICES, intOption, pathOption, stringOption } from './options';
+import { resolveModel } from './weights';
 
 const usage = `Usage: repmlp eval --weights <file> [--arch <preset | config.json>] [--data fashion-mnist] [--batch-size 64] [--json]
 
@@ -39,58 +36,38 @@ export interface EvalResult {
   dataSource: string;
 }
 
-/** 'train' when the state dict has Local Perceptron branches (fc3_bn, repconv*), else 'deploy'. */
-export function weightsForm(state: Map<string, HostTensor>): 'train' | 'deploy' {
-  for (const k of state.keys()) if (/(^|\.)(fc3_bn|repconv\d+)\./.test(k)) return 'train';
-  return 'deploy';
-}
-
 export const command: Command = {
   name: 'eval',
   usage,
-  async run(args, io) {
-    const opts = parseOptions('eval', args, ['weights', 'arch', 'data', 'data-dir', 'batch-size', 'limit-test', 'device'], ['json'], 0);
-    if (opts.flags.has('help')) {
-      io.out(usage + '\n');
-      return 0;
-    }
-    const weights = opts.values.get('weights');
-    if (weights === undefined) throw new UsageError('eval: --weights <file> is required');
-    const data = dataOpt('eval', opts);
-    const deviceOption = deviceOpt('eval', opts);
+  options: { ...valued('weights', 'arch', 'data', 'data-dir', 'batch-size', 'limit-test', 'device'), ...flags('json') },
+  async run(cl, io) {
+    const v = cl.values;
+    const weights = pathOption('eval', v, 'weights', { required: 'file' });
+    const data = choiceOption('eval', v, 'data', DATA_NAMES) ?? 'fashion-mnist';
+    const deviceOption = choiceOption('eval', v, 'device', DEVICE_CHOICES) ?? 'auto';
     const device = deviceOption === 'auto' ? backend().device : deviceOption;
-    const batchSize = intOpt('eval', opts, 'batch-size') ?? 64;
-    const limitTest = intOpt('eval', opts, 'limit-test');
-    const archValue = opts.values.get('arch');
-    if (!fs.existsSync(weights)) throw new RepmlpError(`eval: ${weights} does not exist`);
+    const batchSize = intOption('eval', v, 'batch-size', COUNT) ?? 64;
+    const limitTest = intOption('eval', v, 'limit-test', COUNT);
+    checkExists('eval', weights);
 
-    const ck = require('../train/checkpoint') as typeof import('../train/checkpoint');
-    const tr = require('../train/trainer') as typeof import('../train/trainer');
+    const { loadData, limitDataset } = require('../data/datasets') as typeof import('../data/datasets');
+    const { evaluate } = require('../train/evaluate') as typeof import('../train/evaluate');
     const { RepMLPNet } = require('../models/repmlpnet') as typeof import('../models/repmlpnet');
     const { DataLoader } = require('../data/loader') as typeof import('../data/loader');
 
-    const { state, config: saved } = ck.readModelWeights(weights);
-    const ds = tr.loadData(data, opts.values.get('data-dir'));
-    const channels = ds.test.c ?? 1;
-    let config: RepMLPNetConfig;
-    if (archValue === undefined) {
-      if (!saved) throw new UsageError('eval: --arch <preset | config.json> is required for weights that are not a training checkpoint');
-      config = saved;
-    } else if ((presetNames as string[]).includes(archValue)) {
-      config = preset(archValue as PresetName, { inChannels: channels, numClasses: ds.numClasses });
-    } else {
-      config = resolveArch('eval', archValue).config;
-    }
-    const form = weightsForm(state);
+    const ds = loadData(data, pathOption('eval', v, 'data-dir'), 'eval');
+    // A preset gets the data set's channels and classes, which the weights must then match.
+    const fit = { inChannels: ds.test.c ?? 1, numClasses: ds.numClasses };
+    const { state, config, form } = resolveModel('eval', { weights, arch: stringOption(v, 'arch'), fit });
     const model = new RepMLPNet({ ...config, deploy: form === 'deploy' }, { device });
     const inputSize = config.hs[0] * config.patchSize;
-    const test = tr.limitDataset(ds.test, limitTest);
+    const test = limitDataset(ds.test, limitTest);
     const loader = new DataLoader(test, { batchSize, shuffle: false, mean: ds.mean, std: ds.std, padTo: inputSize, numClasses: ds.numClasses });
     try {
       model.loadStateDict(state);
-      const ev = await tr.evaluate(model, loader, device);
+      const ev = await evaluate(model, loader, device);
       const r: EvalResult = { weights, form, accuracy: ev.accuracy, correct: ev.correct, total: ev.total, dataSource: ds.source };
-      if (opts.flags.has('json')) io.out(JSON.stringify(r) + '\n');
+      if (v.json === true) io.out(JSON.stringify(r) + '\n');
       else
         io.out(`${deviceOption === 'auto' ? `backend ${backend().reason}\n` : ''}${ds.description}\n${weights} (${form} form): top-1 accuracy ${(100 * ev.accuracy).toFixed(2)}% (${ev.correct}/${ev.total}) on the ${data} test split\n`);
     } finally {

@@ -1,15 +1,10 @@
 // `repmlp export-onnx --arch <a> --weights <f> <out.onnx> [--input-size N | HxW]`: weights in
 // either form (told apart by their keys) to an ONNX model of the deploy form.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { RepmlpError } from '../errors';
-import { removeStaleTemps } from '../io/atomic';
-import { presetNames } from '../models/presets';
-import type { RepMLPNetConfig } from '../models/repmlpnet';
 import type { OnnxSummary } from '../onnx/export';
-import { fitPresetToWeights, parseOptions, resolveArch } from './arch';
-import { UsageError, type Command } from './command';
-import { weightsForm } from './eval';
+import { valued } from './args';
+import { clearStaleTemps, UsageError, type Command } from './command';
+import { checkExists, stringOption } from './options';
+import { resolveModel, weightsAndOutput } from './weights';
 
 const usage = `Usage: repmlp export-onnx --arch <preset | config.json> --weights <file> <out.onnx> [--input-size N | HxW]
 
@@ -44,41 +39,23 @@ function formatBytes(n: number): string {
 export const command: Command = {
   name: 'export-onnx',
   usage,
-  run(args, io) {
-    const opts = parseOptions('export-onnx', args, ['arch', 'weights', 'input-size'], [], 1);
-    if (opts.flags.has('help')) {
-      io.out(usage + '\n');
-      return 0;
-    }
-    const weights = opts.values.get('weights');
-    if (weights === undefined) throw new UsageError('export-onnx: --weights <file> is required');
-    if (opts.positional.length < 1) throw new UsageError('export-onnx: expected an output .onnx file');
-    const output = opts.positional[0];
-    const inputSize = parseInputSize(opts.values.get('input-size'));
-    const archValue = opts.values.get('arch');
-    if (!fs.existsSync(weights)) throw new RepmlpError(`export-onnx: ${weights} does not exist`);
+  options: valued('arch', 'weights', 'input-size'),
+  maxPositional: 1,
+  run(cl, io) {
+    const v = cl.values;
+    const { weights, output } = weightsAndOutput('export-onnx', cl, 'an output .onnx file');
+    const inputSize = parseInputSize(stringOption(v, 'input-size'));
+    checkExists('export-onnx', weights);
 
-    const ck = require('../train/checkpoint') as typeof import('../train/checkpoint');
     const { RepMLPNet } = require('../models/repmlpnet') as typeof import('../models/repmlpnet');
     const { writeOnnx } = require('../onnx/export') as typeof import('../onnx/export');
     const { onnxInputSize } = require('../onnx/options') as typeof import('../onnx/options');
 
-    removeStaleTemps(path.dirname(path.resolve(output)), { base: path.basename(output), report: (t) => io.err(t) });
+    clearStaleTemps(output, io);
     const start = process.hrtime.bigint();
-    const { state, config: saved } = ck.readModelWeights(weights);
-    let name: string, config: RepMLPNetConfig;
-    if (archValue !== undefined) {
-      const arch = resolveArch('export-onnx', archValue);
-      name = arch.name;
-      config = (presetNames as string[]).includes(archValue) ? fitPresetToWeights(arch.config, state) : arch.config;
-    } else if (saved) {
-      name = 'the checkpoint\'s config';
-      config = saved;
-    } else {
-      throw new UsageError('export-onnx: --arch <preset | config.json> is required for weights that are not a training checkpoint');
-    }
+    const { state, config, form, archName, fromCheckpoint } = resolveModel('export-onnx', { weights, arch: stringOption(v, 'arch') });
+    const name = fromCheckpoint ? "the checkpoint's config" : archName;
     const [H, W] = onnxInputSize(config, inputSize, 'export-onnx');
-    const form = weightsForm(state);
     const model = new RepMLPNet({ ...config, deploy: form === 'deploy' });
     let summary: OnnxSummary;
     try {

@@ -1,7 +1,8 @@
 // `repmlp info [--json]`: the version, the backends, the CUDA devices and cuBLAS.
 import { chooseBackend } from '../backend';
 import { info, type Info } from '../info';
-import { parseArgs, table, type Command } from './command';
+import { flags } from './args';
+import { table, type Command } from './command';
 
 const usage = `Usage: repmlp info [--json]
 
@@ -69,14 +70,10 @@ export function formatInfo(i: Info): string {
 export const command: Command = {
   name: 'info',
   usage,
-  run(args, io) {
-    const { flags } = parseArgs('info', args, ['json']);
-    if (flags.has('help')) {
-      io.out(usage + '\n');
-      return 0;
-    }
+  options: flags('json'),
+  run(cl, io) {
     const i = info();
-    io.out((flags.has('json') ? JSON.stringify({ ...i, backend: backendLine(i) }, null, 2) : formatInfo(i)) + '\n');
+    io.out((cl.values.json === true ? JSON.stringify({ ...i, backend: backendLine(i) }, null, 2) : formatInfo(i)) + '\n');
     return 0;
   },
 };

@@ -1,9 +1,10 @@
 // `repmlp train`: trains RepMLPNet on Fashion-MNIST (or CIFAR) with lib/train/trainer.ts.
-import { presetNames, type PresetName } from '../models/presets';
-import type { Device } from '../tensor';
-import type { DataName, TrainOptions } from '../train/trainer';
-import { resolveArch, parseOptions, type Options } from './arch';
-import { UsageError, type Command } from './command';
+import { DATA_NAMES } from '../data/datasets';
+import type { TrainOptions } from '../train/options';
+import { flags, valued, type CommandLine } from './args';
+import { isPresetName, resolveArch } from './arch';
+import type { Command } from './command';
+import { choiceOption, COUNT, DEVICE_CHOICES, intOption, numberOption, pathOption, stringOption, type IntSpec } from './options';
 
 const usage = `Usage: repmlp train [--data fashion-mnist] [--arch small] [--epochs 5] [--batch-size 64] [--out DIR] [options]
 
@@ -46,93 +47,55 @@ Options:
   --json                 print a JSON summary as the last line
   -h, --help             show this help`;
 
-const VALUED = [
-  'data', 'data-dir', 'arch', 'epochs', 'batch-size', 'out', 'device', 'lr', 'min-lr', 'weight-decay', 'warmup', 'label-smoothing',
-  'mixup', 'cutmix', 'clip-grad', 'seed', 'limit-train', 'limit-test', 'log-every', 'save-every', 'max-steps',
-] as const;
+const OPTIONS = {
+  ...valued(
+    'data', 'data-dir', 'arch', 'epochs', 'batch-size', 'out', 'device', 'lr', 'min-lr', 'weight-decay', 'warmup', 'label-smoothing',
+    'mixup', 'cutmix', 'clip-grad', 'seed', 'limit-train', 'limit-test', 'log-every', 'save-every', 'max-steps',
+  ),
+  ...flags('resume', 'json', 'no-augment'),
+};
 
-/** A positive (or, with min 0, non-negative) integer option. */
-export function intOpt(command: string, opts: Options, name: string, min = 1): number | undefined {
-  const v = opts.values.get(name);
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min)
-    throw new UsageError(`${command}: expected ${min === 1 ? 'a positive integer' : `an integer >= ${min}`} for --${name} but received '${v}'`);
-  return n;
-}
-
-/** A finite non-negative number option. */
-export function numOpt(command: string, opts: Options, name: string, max = Infinity): number | undefined {
-  const v = opts.values.get(name);
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > max)
-    throw new UsageError(`${command}: expected ${max === Infinity ? 'a number >= 0' : `a number in [0, ${max}]`} for --${name} but received '${v}'`);
-  return n;
-}
-
-/** --data: one of the supported data sets. */
-export function dataOpt(command: string, opts: Options): DataName {
-  const v = opts.values.get('data') ?? 'fashion-mnist';
-  if (v !== 'fashion-mnist' && v !== 'cifar10' && v !== 'cifar100')
-    throw new UsageError(`${command}: expected fashion-mnist, cifar10 or cifar100 for --data but received '${v}'`);
-  return v;
-}
-
-/** --device: auto (the default: the backend chosen at first use, see lib/backend.ts), cpu or cuda. */
-export function deviceOpt(command: string, opts: Options): Device | 'auto' {
-  const v = opts.values.get('device') ?? 'auto';
-  if (v !== 'auto' && v !== 'cpu' && v !== 'cuda')
-    throw new UsageError(`${command}: expected auto, cpu or cuda for --device but received '${v}'`);
-  return v;
-}
-
-/** The trainer's options from a command line (exported for the tests). */
-export function trainOptions(args: string[]): TrainOptions & { help: boolean } {
-  const opts = parseOptions('train', args, VALUED, ['resume', 'json', 'no-augment'], 0);
-  if (opts.flags.has('help')) return { help: true };
-  const data = dataOpt('train', opts);
-  const archValue = opts.values.get('arch') ?? 'small';
-  let arch: TrainOptions['arch'];
-  if ((presetNames as string[]).includes(archValue)) arch = archValue as PresetName;
-  else arch = resolveArch('train', archValue).config;
-  const archName = (presetNames as string[]).includes(archValue) ? archValue : 'custom';
+/** The trainer's options from a parsed command line (exported for the tests). */
+export function trainOptions(cl: CommandLine): TrainOptions {
+  const v = cl.values;
+  const int = (name: string, spec: IntSpec = COUNT) => intOption('train', v, name, spec);
+  const num = (name: string, max?: number) => numberOption('train', v, name, { max });
+  const data = choiceOption('train', v, 'data', DATA_NAMES) ?? 'fashion-mnist';
+  const archValue = stringOption(v, 'arch') ?? 'small';
+  const arch = isPresetName(archValue) ? archValue : resolveArch('train', archValue).config;
   return {
-    help: false, data, arch,
-    dataDir: opts.values.get('data-dir'),
-    epochs: intOpt('train', opts, 'epochs') ?? 5,
-    batchSize: intOpt('train', opts, 'batch-size') ?? 64,
-    out: opts.values.get('out') ?? `runs/${data}-${archName}`,
-    resume: opts.flags.has('resume'),
-    json: opts.flags.has('json'),
-    device: deviceOpt('train', opts),
-    lr: numOpt('train', opts, 'lr'),
-    minLr: numOpt('train', opts, 'min-lr'),
-    weightDecay: numOpt('train', opts, 'weight-decay'),
-    warmupEpochs: numOpt('train', opts, 'warmup'),
-    labelSmoothing: numOpt('train', opts, 'label-smoothing', 1),
-    mixup: numOpt('train', opts, 'mixup'),
-    cutmix: numOpt('train', opts, 'cutmix'),
-    augment: !opts.flags.has('no-augment'),
-    clipGrad: numOpt('train', opts, 'clip-grad'),
-    seed: intOpt('train', opts, 'seed', 0),
-    limitTrain: intOpt('train', opts, 'limit-train'),
-    limitTest: intOpt('train', opts, 'limit-test'),
-    logEvery: intOpt('train', opts, 'log-every'),
-    saveEvery: intOpt('train', opts, 'save-every'),
-    maxSteps: intOpt('train', opts, 'max-steps'),
+    data, arch,
+    dataDir: pathOption('train', v, 'data-dir'),
+    epochs: int('epochs') ?? 5,
+    batchSize: int('batch-size') ?? 64,
+    out: pathOption('train', v, 'out') ?? `runs/${data}-${isPresetName(archValue) ? archValue : 'custom'}`,
+    resume: v.resume === true,
+    json: v.json === true,
+    device: choiceOption('train', v, 'device', DEVICE_CHOICES) ?? 'auto',
+    lr: num('lr'),
+    minLr: num('min-lr'),
+    weightDecay: num('weight-decay'),
+    warmupEpochs: num('warmup'),
+    labelSmoothing: num('label-smoothing', 1),
+    mixup: num('mixup'),
+    cutmix: num('cutmix'),
+    augment: v['no-augment'] !== true,
+    clipGrad: num('clip-grad'),
+    seed: int('seed', { min: 0 }),
+    limitTrain: int('limit-train'),
+    limitTest: int('limit-test'),
+    logEvery: int('log-every'),
+    saveEvery: int('save-every'),
+    maxSteps: int('max-steps'),
   };
 }
 
 export const command: Command = {
   name: 'train',
   usage,
-  async run(args, io) {
-    const { help, ...options } = trainOptions(args);
-    if (help) {
-      io.out(usage + '\n');
-      return 0;
-    }
+  options: OPTIONS,
+  async run(cl, io) {
+    const options = trainOptions(cl);
     const { train } = require('../train/trainer') as typeof import('../train/trainer');
     await train({ ...options, write: (t) => io.out(t), warn: (t) => io.err(t), tty: io.isTty === true });
     return 0;

@@ -1,15 +1,13 @@
 // `repmlp viz --weights <file> [--arch <a>] [--stage i --block j --channel c --point y,x] <out.svg>`:
 // the FC3 locality picture (the paper's Figure 3) of one output point of one RepMLP block.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { RepmlpError } from '../errors';
-import { removeStaleTemps, writeFileAtomic } from '../io/atomic';
-import { preset, presetNames, type PresetName } from '../models/presets';
+import { writeFileAtomic } from '../io/atomic';
 import type { RepMLPNetConfig } from '../models/repmlpnet';
-import type { LocalityMaps, LocalityStats, LocalitySummary, WindowStats } from '../viz/locality';
-import { fitPresetToWeights, intOption, parseOptions, resolveArch, type Options } from './arch';
-import { UsageError, type Command } from './command';
-import { weightsForm } from './eval';
+import type { LocalityMaps, LocalityOptions, LocalityStats, LocalitySummary, WindowStats } from '../viz/locality';
+import { flags, valued, type Values } from './args';
+import { clearStaleTemps, UsageError, type Command } from './command';
+import { checkExists, choiceOption, intOption, stringOption } from './options';
+import { resolveModel, weightsAndOutput, type ResolvedModel } from './weights';
 
 const usage = `Usage: repmlp viz --weights <file> [--arch <preset | config.json>] [--stage i] [--block j]
                   [--channel c] [--point y,x] [--window k] [--scale panel|shared] [--json] <out.svg>
@@ -61,99 +59,101 @@ export interface VizResult {
   summary: LocalitySummary;
 }
 
-function rangeOption(opts: Options, name: string, dflt: number, n: number, what: string): number {
-  const v = intOption('viz', opts, name, dflt);
-  if (v >= n) throw new UsageError(`viz: expected ${what} in [0, ${n - 1}] for --${name} but received ${v}`);
-  return v;
+/** An index option in [0, n - 1] (default `dflt`); `what` names what it indexes. */
+function rangeOption(v: Values, name: string, dflt: number, n: number, what: string): number {
+  const i = intOption('viz', v, name) ?? dflt;
+  if (i >= n) throw new UsageError(`viz: expected ${what} in [0, ${n - 1}] for --${name} but received ${i}`);
+  return i;
+}
+
+/** Which block, channel and output point to draw, and the window; checked against the config before anything is built. */
+interface Choice extends Required<LocalityOptions> {
+  windowK: number;
+  /** the largest conv kernel, null without conv branches */
+  K: number | null;
+}
+
+function choose(v: Values, config: RepMLPNetConfig): Choice {
+  const stage = rangeOption(v, 'stage', 0, config.numBlocks.length, 'a stage index');
+  const block = rangeOption(v, 'block', 0, config.numBlocks[stage], `a block index of stage ${stage}`);
+  const C = config.channels[stage], h = config.hs[stage], w = config.ws[stage];
+  const channel = rangeOption(v, 'channel', 0, C, `a channel of stage ${stage} (${C} channels)`);
+  let y = h >> 1, x = w >> 1;
+  const point = stringOption(v, 'point');
+  if (point !== undefined) {
+    const m = /^(\d+),(\d+)$/.exec(point);
+    if (!m || Number(m[1]) >= h || Number(m[2]) >= w)
+      throw new UsageError(`viz: expected y,x with 0 <= y < ${h} and 0 <= x < ${w} (the ${h} x ${w} partition of stage ${stage}) for --point but received '${point}'`);
+    y = Number(m[1]);
+    x = Number(m[2]);
+  }
+  const K = config.reparamConvK.length ? Math.max(...config.reparamConvK) : null;
+  const windowK = intOption('viz', v, 'window', { min: 1 }) ?? K ?? 3;
+  if (windowK % 2 === 0) throw new UsageError(`viz: expected an odd window size for --window but received ${windowK}`);
+  return { stage, block, channel, y, x, windowK, K };
+}
+
+/** The text output: the block, the point, and mean |W| inside and outside the window, at the point and pooled. */
+function report(r: VizResult, config: RepMLPNetConfig, c: Choice, row: number): string {
+  const line = (name: string, s: WindowStats) =>
+    `  ${name.padEnd(6)} inside ${s.meanInside.toExponential(3)}  outside ${s.meanOutside.toExponential(3)}  ratio ${s.ratio.toFixed(2)}`;
+  const kind = c.K === null ? `reference ${c.windowK} x ${c.windowK} window (no conv branches)` : `${c.windowK} x ${c.windowK} window`;
+  return [
+    `stages.${r.stage}.${r.block}.repmlp_block: C ${config.channels[r.stage]}, S ${r.S}, partition ${r.h} x ${r.w}, conv kernels ${config.reparamConvK.length ? config.reparamConvK.join(', ') : 'none'}`,
+    `channel ${r.channel} (share-set ${r.shareSet}), output point (${c.y}, ${c.x}): fc3.weight row ${row}, fc3_bn scale ${r.bnScale.toFixed(4)}`,
+    `mean |W| in the ${kind}:`,
+    line('before', r.stats.before),
+    line('after', r.stats.after),
+    `pooled over all ${r.summary.rows} output points of the block (S x h x w), each with its own window:`,
+    line('before', r.summary.before),
+    line('after', r.summary.after),
+    `wrote ${r.output}`,
+  ].join('\n') + '\n';
+}
+
+/** The locality maps of the chosen point and the block's summary, from a model built on a copy of the weights. */
+function localityOf(config: RepMLPNetConfig, state: ResolvedModel['state'], c: Choice): { maps: LocalityMaps; summary: LocalitySummary } {
+  const { RepMLPNet } = require('../models/repmlpnet') as typeof import('../models/repmlpnet');
+  const viz = require('../viz/index') as typeof import('../viz/index');
+  const model = new RepMLPNet({ ...config, deploy: false });
+  try {
+    model.loadStateDict(state);
+    return {
+      maps: viz.fc3LocalityMaps(model, c),
+      summary: viz.fc3LocalitySummary(model, { stage: c.stage, block: c.block, window: c.windowK }),
+    };
+  } finally {
+    model.dispose();
+  }
 }
 
 export const command: Command = {
   name: 'viz',
   usage,
-  run(args, io) {
-    const opts = parseOptions('viz', args, ['weights', 'arch', 'stage', 'block', 'channel', 'point', 'window', 'scale'], ['json'], 1);
-    if (opts.flags.has('help')) {
-      io.out(usage + '\n');
-      return 0;
-    }
-    const weights = opts.values.get('weights');
-    if (weights === undefined) throw new UsageError('viz: --weights <file> is required');
-    if (opts.positional.length < 1) throw new UsageError('viz: expected an output file <out.svg>');
-    const output = opts.positional[0];
+  options: { ...valued('weights', 'arch', 'stage', 'block', 'channel', 'point', 'window', 'scale'), ...flags('json') },
+  maxPositional: 1,
+  run(cl, io) {
+    const v = cl.values;
+    const { weights, output } = weightsAndOutput('viz', cl, 'an output file <out.svg>');
     if (!output.toLowerCase().endsWith('.svg')) throw new UsageError(`viz: expected a file name ending in .svg for <out.svg> but received '${output}'`);
-    const scale = opts.values.get('scale') ?? 'panel';
-    if (scale !== 'panel' && scale !== 'shared') throw new UsageError(`viz: expected panel or shared for --scale but received '${scale}'`);
-    const archValue = opts.values.get('arch');
-    if (!fs.existsSync(weights)) throw new RepmlpError(`viz: ${weights} does not exist`);
+    const scale = choiceOption('viz', v, 'scale', ['panel', 'shared'] as const) ?? 'panel';
+    checkExists('viz', weights);
 
-    removeStaleTemps(path.dirname(path.resolve(output)), { base: path.basename(output), report: (t) => io.err(t) });
-    const ck = require('../train/checkpoint') as typeof import('../train/checkpoint');
-    const { state, config: saved, arch: savedArch } = ck.readModelWeights(weights);
-    if (weightsForm(state) === 'deploy')
+    clearStaleTemps(output, io);
+    const { state, config, form, archName } = resolveModel('viz', { weights, arch: stringOption(v, 'arch') });
+    if (form === 'deploy')
       throw new RepmlpError(`viz: expected training-form weights (fc3 with fc3_bn and the conv branches) for --weights but received a deploy-form state dict in ${weights}: Locality Injection has already merged them, so there is no "before" to show`);
-    let config: RepMLPNetConfig;
-    if (archValue === undefined) {
-      if (!saved) throw new UsageError('viz: --arch <preset | config.json> is required for weights that are not a training checkpoint');
-      config = saved;
-    } else if ((presetNames as string[]).includes(archValue)) config = fitPresetToWeights(preset(archValue as PresetName), state);
-    else config = resolveArch('viz', archValue).config;
-
-    // The choices, checked against the config before anything is built.
-    const stage = rangeOption(opts, 'stage', 0, config.numBlocks.length, 'a stage index');
-    const block = rangeOption(opts, 'block', 0, config.numBlocks[stage], `a block index of stage ${stage}`);
-    const C = config.channels[stage], h = config.hs[stage], w = config.ws[stage];
-    const channel = rangeOption(opts, 'channel', 0, C, `a channel of stage ${stage} (${C} channels)`);
-    let y = h >> 1, x = w >> 1;
-    const point = opts.values.get('point');
-    if (point !== undefined) {
-      const m = /^(\d+),(\d+)$/.exec(point);
-      if (!m || Number(m[1]) >= h || Number(m[2]) >= w)
-        throw new UsageError(`viz: expected y,x with 0 <= y < ${h} and 0 <= x < ${w} (the ${h} x ${w} partition of stage ${stage}) for --point but received '${point}'`);
-      y = Number(m[1]);
-      x = Number(m[2]);
-    }
-    const K = config.reparamConvK.length ? Math.max(...config.reparamConvK) : null;
-    const windowK = intOption('viz', opts, 'window', K ?? 3, 1);
-    if (windowK % 2 === 0) throw new UsageError(`viz: expected an odd window size for --window but received ${windowK}`);
-
-    const { RepMLPNet } = require('../models/repmlpnet') as typeof import('../models/repmlpnet');
+    const c = choose(v, config);
+    const { maps, summary } = localityOf(config, state, c);
     const viz = require('../viz/index') as typeof import('../viz/index');
-    const model = new RepMLPNet({ ...config, deploy: false });
-    let maps: LocalityMaps, summary: LocalitySummary;
-    try {
-      model.loadStateDict(state);
-      maps = viz.fc3LocalityMaps(model, { stage, block, channel, y, x });
-      summary = viz.fc3LocalitySummary(model, { stage, block, window: windowK });
-    } finally {
-      model.dispose();
-    }
-    const win = viz.kernelWindow(h, w, y, x, windowK);
-    const label = `${archValue ?? savedArch ?? 'checkpoint config'} · ${weights}`;
-    const svg = viz.renderLocalitySvg(maps, { scale, window: win, label });
+    const win = viz.kernelWindow(config.hs[c.stage], config.ws[c.stage], c.y, c.x, c.windowK);
+    const svg = viz.renderLocalitySvg(maps, { scale, window: win, label: `${archName ?? 'checkpoint config'} · ${weights}` });
     writeFileAtomic(output, svg, 'viz');
-    const stats = viz.localityStats(maps, win)!;
     const r: VizResult = {
-      weights, output, stage, block, channel, shareSet: maps.shareSet, S: maps.S, h, w, point: [y, x], K: maps.K, bnScale: maps.bnScale, stats, summary,
+      weights, output, stage: c.stage, block: c.block, channel: c.channel, shareSet: maps.shareSet, S: maps.S, h: config.hs[c.stage], w: config.ws[c.stage],
+      point: [c.y, c.x], K: maps.K, bnScale: maps.bnScale, stats: viz.localityStats(maps, win)!, summary,
     };
-    if (opts.flags.has('json')) io.out(JSON.stringify(r, null, 2) + '\n');
-    else {
-      const line = (name: string, s: WindowStats) =>
-        `  ${name.padEnd(6)} inside ${s.meanInside.toExponential(3)}  outside ${s.meanOutside.toExponential(3)}  ratio ${s.ratio.toFixed(2)}`;
-      const kind = K === null ? `reference ${windowK} x ${windowK} window (no conv branches)` : `${windowK} x ${windowK} window`;
-      io.out(
-        [
-          `stages.${stage}.${block}.repmlp_block: C ${C}, S ${maps.S}, partition ${h} x ${w}, conv kernels ${config.reparamConvK.length ? config.reparamConvK.join(', ') : 'none'}`,
-          `channel ${channel} (share-set ${maps.shareSet}), output point (${y}, ${x}): fc3.weight row ${maps.row}, fc3_bn scale ${maps.bnScale.toFixed(4)}`,
-          `mean |W| in the ${kind}:`,
-          line('before', stats.before),
-          line('after', stats.after),
-          `pooled over all ${summary.rows} output points of the block (S x h x w), each with its own window:`,
-          line('before', summary.before),
-          line('after', summary.after),
-          `wrote ${output}`,
-        ].join('\n') + '\n',
-      );
-    }
+    io.out(v.json === true ? JSON.stringify(r, null, 2) + '\n' : report(r, config, c, maps.row));
     return 0;
   },
 };

@@ -9,3 +9,4 @@ export {
   DataLoader, batchToTensors, epochOrder,
   type Batch, type DataLoaderOptions, type ImageDataset, type LoaderState,
 } from './loader';
+export { loadData, limitDataset, DATA_NAMES, type DataName, type LoadedData } from './datasets';

@@ -37,8 +37,8 @@ export function ioCause(e: unknown): string {
 }
 
 /** An error for a write that made no progress: the system accepted 0 bytes. */
-function noProgress(done: number, total: number): Error {
-  return new Error(`a write accepted 0 of the ${total - done} bytes left (${done} of ${total} written); the disk is probably full`);
+function noProgress(done: number, total: number): RepmlpError {
+  return new RepmlpError(`a write accepted 0 of the ${total - done} bytes left (${done} of ${total} written); the disk is probably full`);
 }
 
 /** Writes all of `bytes` at the fd's position, checking each write's count. */

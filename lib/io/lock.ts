@@ -57,13 +57,13 @@ function parseHolder(text: string): Holder | null {
 }
 
 /** The lock's current content and age, or null when it no longer exists. */
-function readLock(file: string): { text: string; ageMs: number } | null {
+function readLock(file: string, op: string): { text: string; ageMs: number } | null {
   try {
     const text = fs.readFileSync(file, 'utf8');
     return { text, ageMs: Date.now() - fs.statSync(file).mtimeMs };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
+    throw new RepmlpError(`${op}: could not read the lock ${file}: ${ioCause(e)}`);
   }
 }
 
@@ -74,13 +74,13 @@ function isStale(holder: Holder | null, ageMs: number): boolean {
 }
 
 /** Removes a stale lock if it still holds `text`; false when someone else changed it first. */
-function takeOver(file: string, text: string): boolean {
+function takeOver(file: string, text: string, op: string): boolean {
   const aside = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.stale`;
   try {
     fs.renameSync(file, aside);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw e;
+    throw new RepmlpError(`${op}: could not take over the stale lock ${file}: ${ioCause(e)}`);
   }
   if (fs.readFileSync(aside, 'utf8') === text) {
     fs.rmSync(aside, { force: true });
@@ -146,11 +146,11 @@ export function lockDirectory(dir: string, opts: LockOptions = {}): DirLock {
   const content = JSON.stringify({ pid: process.pid, host: os.hostname(), started: new Date().toISOString() }) + '\n';
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     if (tryCreate(file, content, op)) return held(file, content);
-    const found = readLock(file);
+    const found = readLock(file, op);
     if (found === null) continue; // released in the meantime
     const holder = parseHolder(found.text);
     if (!isStale(holder, found.ageMs)) throw busy(op, dir, file, holder);
-    if (takeOver(file, found.text))
+    if (takeOver(file, found.text, op))
       warn(`repmlp: took over the stale lock ${file} of ${holder ? `process ${holder.pid} (started ${holder.started}), which is no longer running` : 'a process that died while creating it'}\n`);
   }
   throw new RepmlpError(`${op}: could not lock ${dir}: ${file} changed hands ${ATTEMPTS} times while this process tried to take it`);

@@ -1,4 +1,4 @@
-// RepMLPNet configurations: the paper's ImageNet models (design.md §2; reparamConvK (1, 3),
+// RepMLPNet configurations: the paper's ImageNet models (reparamConvK (1, 3),
 // stages C, 2C, 4C, 8C, one partition per map: hs = ws = input / 4, / 8, / 16, / 32), its
 // CIFAR model, and `small`, a CPU-sized model for 32 x 32 inputs.
 import { fail, describe } from '../errors';

@@ -1,10 +1,12 @@
 // RepMLPNet (Ding et al., CVPR 2022) exactly as the paper's reference PyTorch code builds
-// it (design.md §2): the same module tree, key names, shapes and forward semantics, so a
-// state dict trained there loads here and gives the same outputs. Locality Injection
-// (design.md §3) turns the training form into the deploy form in place, on the model's
-// device, with the project's own kernels.
+// it (docs/DESIGN.md, "The model, exactly"): the same module tree, key names, shapes and
+// forward semantics, so a state dict trained there loads here and gives the same outputs.
+// Locality Injection (docs/DESIGN.md, docs/MODELS.md) turns the training form into the
+// deploy form in place, on the model's device, with the project's own kernels.
 import { noGrad } from '../autograd';
 import { checkInt, checkTensor } from '../check';
+import { checkFits } from './size';
+import { validateConfig } from './config';
 import { tensor, zeros } from '../creation';
 import { describe, fail, shapeStr } from '../errors';
 import { add } from '../ops/arithmetic';
@@ -22,7 +24,7 @@ import { Rng } from '../rng';
 import { scope } from '../scope';
 import type { Device, Tensor } from '../tensor';
 import { BatchNorm2d, Conv2d, ConvBN, Linear, type InitOptions } from '../nn/layers';
-import { Module } from '../nn/module';
+import { Module, ModuleList } from '../nn/module';
 
 export interface RepMLPNetConfig {
   inChannels: number;
@@ -210,7 +212,7 @@ export class RepMLPBlock extends Module {
   }
 
   /**
-   * Locality Injection (design.md §3), in place: fc3_bn and every conv branch (with its BN)
+   * Locality Injection (docs/MODELS.md), in place: fc3_bn and every conv branch (with its BN)
    * merge into fc3, which gains a bias; fc3_bn and repconv* are removed (the deploy form).
    * Runs on the block's device without autograd. Returns this.
    */
@@ -326,36 +328,6 @@ export class RepMLPNetUnit extends Module {
   }
 }
 
-/** A list of modules keyed 0, 1, ... (PyTorch's nn.ModuleList). */
-export class ModuleList<M extends Module> extends Module {
-  readonly items: readonly M[];
-
-  constructor(items: M[]) {
-    super();
-    items.forEach((m, i) => this.registerModule(String(i), m));
-    this.items = items;
-  }
-}
-
-function checkConfig(cfg: RepMLPNetConfig): Required<RepMLPNetConfig> {
-  const op = 'RepMLPNet';
-  if (typeof cfg !== 'object' || cfg === null) fail(op, 'config', 'an object', describe(cfg));
-  checkInt(op, 'inChannels', cfg.inChannels);
-  checkInt(op, 'numClasses', cfg.numClasses);
-  checkInt(op, 'patchSize', cfg.patchSize);
-  const ints = (name: keyof RepMLPNetConfig) => {
-    const v = cfg[name];
-    if (!Array.isArray(v) || v.length === 0 || v.some((d) => !Number.isInteger(d) || d < 1))
-      fail(op, name, 'a non-empty array of positive integers', describe(v));
-    return v as number[];
-  };
-  const n = ints('numBlocks').length;
-  for (const k of ['channels', 'hs', 'ws', 'sharesetsNums'] as const)
-    if (ints(k).length !== n) fail(op, k, `${n} entries (one per stage, like numBlocks)`, describe(cfg[k]));
-  if (!Array.isArray(cfg.reparamConvK)) fail(op, 'reparamConvK', 'an array of odd kernel sizes', describe(cfg.reparamConvK));
-  return { globalPerceptronReduce: 4, deploy: false, ...cfg };
-}
-
 /** The whole network: conv_embedding, stages.{i}.{j}, embeds.{i}, head_norm, head. */
 export class RepMLPNet extends Module {
   readonly config: Required<RepMLPNetConfig>;
@@ -367,8 +339,9 @@ export class RepMLPNet extends Module {
 
   constructor(config: RepMLPNetConfig, opts: BuildOptions = {}) {
     super();
-    const cfg = (this.config = checkConfig(config));
+    const cfg = (this.config = validateConfig(config));
     const ctx = ctxOf(opts);
+    checkFits(cfg, ctx.device ?? 'cpu');
     const ch = cfg.channels;
     const p = cfg.patchSize;
     this.convEmbedding = this.registerModule('conv_embedding', new ConvBN(cfg.inChannels, ch[0], p, { ...ctx, stride: p, activation: 'relu' }));

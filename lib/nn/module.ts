@@ -2,9 +2,10 @@
 // tensors that require grad, exempt from scopes), its buffers (running statistics) and
 // its child modules, each under a name; the dotted paths of those names are the keys of
 // the state dict, exactly as PyTorch's state_dict() spells them (a module's parameters,
-// then its buffers, then its children in registration order).
+// then its buffers, then its children in registration order). ModuleList holds children
+// named 0, 1, ...
 import { describe, fail, RepmlpError, shapeStr } from '../errors';
-import type { HostTensor } from '../safetensors';
+import type { HostTensor } from '../io/safetensors';
 import { keep } from '../scope';
 import type { Device, Tensor } from '../tensor';
 
@@ -215,6 +216,17 @@ export abstract class Module {
     this._params.clear();
     this._buffers.clear();
     this._children.clear();
+  }
+}
+
+/** A list of modules keyed 0, 1, ... (PyTorch's nn.ModuleList). */
+export class ModuleList<M extends Module> extends Module {
+  readonly items: readonly M[];
+
+  constructor(items: M[]) {
+    super();
+    items.forEach((m, i) => this.registerModule(String(i), m));
+    this.items = items;
   }
 }
 

@@ -4,6 +4,7 @@
 // export.ts describes RepMLPNet with it; protobufjs does the encoding.
 import * as os from 'node:os';
 import { onnx } from 'onnx-proto';
+import { fail } from '../errors';
 
 /** An attribute value: an int, a float or a list of ints. */
 export type AttrValue = { int: number } | { float: number } | { ints: readonly number[] };
@@ -58,7 +59,7 @@ export class GraphBuilder {
   /** A float32 initializer; returns its name. `data` is referenced, not copied, until encoding. */
   float(name: string, dims: readonly number[], data: Float32Array): string {
     const count = dims.reduce((a, d) => a * d, 1);
-    if (count !== data.length) throw new Error(`onnx graph: initializer '${name}' has ${data.length} values for dims [${dims}]`);
+    if (count !== data.length) fail('onnx graph', `initializer '${name}'`, `${count} values for dims [${dims.join(', ')}]`, `${data.length}`);
     const n = this.fresh(name);
     this.initializers.push({ name: n, dims: [...dims], dataType: onnx.TensorProto.DataType.FLOAT, rawData: rawBytes(data) });
     return n;
@@ -107,7 +108,7 @@ export class GraphBuilder {
 
   /** Registers a graph input or output name (so that no node output takes it). */
   reserve(name: string): string {
-    if (this.names.has(name)) throw new Error(`onnx graph: the name '${name}' is taken`);
+    if (this.names.has(name)) fail('onnx graph', 'a graph input or output', 'a name not used yet', `'${name}', which is taken`);
     this.names.add(name);
     return name;
   }

@@ -67,7 +67,7 @@ function convBn(g: GraphBuilder, name: string, m: ConvBN, x: string): string {
 
 /** A 1x1 conv with its own bias (the Global Perceptron's fc1 and fc2). */
 function conv(g: GraphBuilder, name: string, m: Conv2d, x: string): string {
-  if (!m.bias) throw new Error(`${OP}: ${name} has no bias`);
+  if (!m.bias) fail(OP, name, 'a conv with a bias', 'one without');
   const w = g.float(`${name}.weight`, m.weight.shape, host(m.weight));
   const b = g.float(`${name}.bias`, m.bias.shape, host(m.bias));
   return g.node('Conv', [x, w, b], name, convAttrs(m));
@@ -103,7 +103,7 @@ function movesData(dims: readonly (number | null)[], perm: readonly number[]): b
 /** The RepMLP block in the deploy form on a (N, C, H, W) map. */
 function repmlpBlock(g: GraphBuilder, name: string, blk: RepMLPBlock, x: string, H: number, W: number): string {
   const { C, h, w, S } = blk;
-  if (!blk.deploy || !blk.fc3.bias) throw new Error(`${OP}: ${name} is not in the deploy form`);
+  if (!blk.deploy || !blk.fc3.bias) fail(OP, name, 'a block in the deploy form (after localityInjection(): fc3 with a bias)', 'one that is not');
   const hw = h * w, hp = H / h, wp = W / w;
   // Global Perceptron: the gate (N, C, 1, 1)
   const pooled = g.node('GlobalAveragePool', [x], `${name}.gp.pool`);

@@ -5,9 +5,8 @@
 import { record } from '../autograd';
 import { checkSameDevice, checkTensor } from '../check';
 import { native } from '../native';
-import { Tensor } from '../tensor';
+import { materialize, Tensor } from '../tensor';
 import { broadcastShapes, broadcastStrides, sumTo } from './broadcast';
-import { materialize } from './views';
 
 type BinaryOp = 'add' | 'sub' | 'mul';
 

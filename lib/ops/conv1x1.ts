@@ -6,9 +6,9 @@
 // needed), dbias = dout summed over n and HW.
 import { record } from '../autograd';
 import { checkSameDevice, checkTensor } from '../check';
-import { fillTensor, Tensor } from '../tensor';
+import { fillTensor, materialize, Tensor } from '../tensor';
 import { biasGrad, fillBias, gemm, rowMajor, transposed } from './gemm';
-import { materialize, withDense } from './views';
+import { withDense } from './views';
 
 // t (N, C, HW) dense -> an untracked dense copy laid out (C, N, HW).
 function channelMajor(t: Tensor, N: number, C: number, HW: number): Tensor {

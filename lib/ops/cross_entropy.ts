@@ -5,7 +5,7 @@
 // smoothed target distribution; the forward saves per-row max and log-sum-exp (stats).
 import { record } from '../autograd';
 import { checkSameDevice, checkTensor } from '../check';
-import { callNative, describe, fail, shapeStr } from '../errors';
+import { describe, fail, shapeStr } from '../errors';
 import { native } from '../native';
 import { Tensor } from '../tensor';
 import { withDense } from './views';
@@ -38,9 +38,7 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyO
   const stats = Tensor.empty([N, 3], { device });
   const forward = hard ? native.cross_entropy_forward : native.cross_entropy_soft_forward;
   try {
-    withDense([logits, target], (x, t) =>
-      callNative(() => forward(loss.storage, losses.storage, stats.storage, x.storage, t.storage, N, K, eps)),
-    );
+    withDense([logits, target], (x, t) => forward(loss.storage, losses.storage, stats.storage, x.storage, t.storage, N, K, eps));
   } catch (e) {
     loss.dispose();
     stats.dispose();

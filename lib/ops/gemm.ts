@@ -3,8 +3,8 @@
 // of row-major matrices (transposed or not) so that views reach the kernel without a copy,
 // and the broadcast and reduction of a bias.
 import { native, type NativeStorage } from '../native';
-import { Tensor } from '../tensor';
-import { materialize, withDense } from './views';
+import { materialize, Tensor } from '../tensor';
+import { withDense } from './views';
 
 /**
  * @internal One GEMM operand: matrix b of the batch starts at storage[offset + b * stride]

@@ -1,4 +1,4 @@
-// Partition / un-partition of the RepMLP block (design.md §2): a feature map (N, C, H, W)
+// Partition / un-partition of the RepMLP block (docs/MODELS.md): a feature map (N, C, H, W)
 // is cut into (H/h)*(W/w) partitions of h x w, giving (N*(H/h)*(W/w), C, h, w); un-partition
 // is the inverse. Built from views: when H = h and W = w (the classification presets) both
 // are copy-free; otherwise the reshape after the permute makes one dense copy.

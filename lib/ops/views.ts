@@ -1,23 +1,10 @@
 // Views and copies: reshape, permute, slice (leading axis) and contiguous. Views share the
-// input's storage; only contiguous() (and reshape of a non-contiguous view) copies.
+// input's storage; only contiguous() (and reshape of a non-contiguous view) copies. Loading
+// this module installs them as the Tensor methods of the same names (see tensor.ts).
 import { record } from '../autograd';
 import { describe, fail, shapeStr } from '../errors';
 import { native } from '../native';
-import { contiguousStrides, fillTensor, numelOf, Tensor } from '../tensor';
-
-/** @internal A dense copy of any view (no autograd). */
-export function materialize(x: Tensor, track = true): Tensor {
-  const out = Tensor.empty(x.shape, { device: x.device, dtype: x.dtype });
-  if (!track) {
-    // Untracked temporaries are freed by their caller.
-    const t = out.view(out.shape, out.strides, 0, false);
-    out.dispose();
-    native.strided_copy(t.storage, 0, x.storage, x.offset, [...x.shape], [...x.strides]);
-    return t;
-  }
-  native.strided_copy(out.storage, 0, x.storage, x.offset, [...x.shape], [...x.strides]);
-  return out;
-}
+import { contiguousStrides, fillTensor, installTensorMethods, materialize, numelOf, Tensor } from '../tensor';
 
 /**
  * @internal Runs fn with dense (contiguous from element 0) versions of the tensors: the
@@ -97,3 +84,5 @@ export function slice(x: Tensor, start: number, end: number): Tensor {
     return [dx];
   });
 }
+
+installTensorMethods({ reshape, permute, slice, contiguous });

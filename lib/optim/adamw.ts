@@ -1,7 +1,7 @@
 // AdamW (Loshchilov & Hutter) with torch.optim.AdamW's semantics (amsgrad off): decoupled
 // weight decay, bias-corrected moments, one fused multi-tensor native call per group and step.
 import { describe, fail } from '../errors';
-import type { HostTensor } from '../safetensors';
+import type { HostTensor } from '../io/safetensors';
 import { native } from '../native';
 import { keep } from '../scope';
 import { Tensor } from '../tensor';

@@ -5,8 +5,8 @@
 // momentum_buffer) so a checkpoint resumes exactly. State tensors are kept out of every
 // scope (keep()); dispose() frees them.
 import { tensor } from '../creation';
-import { callNative, describe, fail, RepmlpError, shapeStr } from '../errors';
-import type { HostTensor } from '../safetensors';
+import { describe, fail, RepmlpError, shapeStr } from '../errors';
+import type { HostTensor } from '../io/safetensors';
 import { keep } from '../scope';
 import type { Tensor } from '../tensor';
 import { withDense } from '../ops/views';
@@ -148,7 +148,7 @@ export abstract class Optimizer<H extends BaseHyper> {
         list.grads.push(g);
       });
       for (const { params, grads } of byDevice.values())
-        withDense(grads, (...dense) => callNative(() => this.updateGroup(params, dense, hyper)));
+        withDense(grads, (...dense) => this.updateGroup(params, dense, hyper));
     });
   }
 

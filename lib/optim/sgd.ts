@@ -2,7 +2,7 @@
 // momentum buffer started from the first gradient, dampening, optional Nesterov; one
 // fused multi-tensor native call per group and step.
 import { describe, fail } from '../errors';
-import type { HostTensor } from '../safetensors';
+import type { HostTensor } from '../io/safetensors';
 import { native } from '../native';
 import { keep } from '../scope';
 import { Tensor } from '../tensor';

@@ -8,8 +8,8 @@ import { RepmlpError, shapeStr } from '../errors';
 import { readFileBounded } from '../io/read';
 import type { RepMLPNetConfig } from '../models/repmlpnet';
 import type { BaseHyper, OptimizerStateDict } from '../optim/optimizer';
-import { readStateDict } from '../pth';
-import { parseSafetensors, parseSafetensorsMetadata, writeSafetensors, type HostTensor } from '../safetensors';
+import { readStateDict } from '../io/pth';
+import { parseSafetensors, parseSafetensorsMetadata, writeSafetensors, type HostTensor } from '../io/safetensors';
 
 /** Where a run stands and what it needs to continue exactly. */
 export interface CheckpointMeta {

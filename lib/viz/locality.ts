@@ -11,7 +11,7 @@
 // |x' - x| <= k//2: the K x K window around (y, x), clipped at the borders.
 import { fail, describe } from '../errors';
 import { RepMLPBlock, RepMLPNet } from '../models/repmlpnet';
-import type { HostTensor } from '../safetensors';
+import type { HostTensor } from '../io/safetensors';
 import { Rng } from '../rng';
 
 /** A k x k window centered on an output point, clipped to the map: rows [y0, y1), columns [x0, x1). */

@@ -3,7 +3,7 @@
 // matching of the FC-vs-conv benchmark.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { intOption, listOption, parseOptions, chartsWanted } from '../../bench/lib/args';
+import { choiceOption, intOption, listOption, parseOptions, chartsWanted } from '../../bench/lib/args';
 import {
   blockMacs, convCost, denseConvMatching, depthwiseConvMatching, fcCost, largestUsefulKernel, nearestOddKernel, presetFc3Shapes,
 } from '../../bench/lib/shapes';
@@ -91,15 +91,20 @@ test('axisTicks: round linear steps from 0 past the maximum; decades on a log ax
 
 test('options: parsed, checked, errors name the command, the option and the value', () => {
   const v = parseOptions('bench:x', ['--batch', '8', '--maps', '7x7,14x14', '--quick'], { maps: { type: 'string' } });
-  assert.is(intOption('bench:x', v, 'batch', 4), 8);
-  assert.is(intOption('bench:x', v, 'threads', 2), 2);
-  assert.throws(() => intOption('bench:x', { batch: '0' }, 'batch', 4), /bench:x: expected an integer in 1\.\.1073741824 for --batch but received "0"/);
-  assert.throws(() => intOption('bench:x', { batch: '2.5' }, 'batch', 4), /for --batch but received "2.5"/);
-  assert.throws(() => parseOptions('bench:x', ['--bogus'], {}), /^bench:x: Unknown option '--bogus'/);
+  assert.is(intOption('bench:x', v, 'batch', { min: 1 }) ?? 4, 8);
+  assert.is(intOption('bench:x', v, 'threads', { min: 1 }) ?? 2, 2);
+  assert.throws(() => intOption('bench:x', { batch: '0' }, 'batch', { min: 1 }), /bench:x: expected an integer >= 1 for --batch but received '0'/);
+  assert.throws(() => intOption('bench:x', { threads: '65' }, 'threads', { min: 1, max: 64 }), /bench:x: expected an integer in \[1, 64\] for --threads but received '65'/);
+  assert.throws(() => intOption('bench:x', { batch: '2.5' }, 'batch', { min: 1 }), /for --batch but received '2.5'/);
+  assert.throws(() => parseOptions('bench:x', ['--bogus'], {}), /^bench:x: unknown option '--bogus'/);
+  assert.throws(() => parseOptions('bench:x', ['extra'], {}), /^bench:x: unexpected argument 'extra'/);
+  assert.throws(() => choiceOption('bench:x', parseOptions('bench:x', ['--device', 'tpu'], {}), 'device', ['cpu', 'cuda']),
+    /^bench:x: expected cpu or cuda for --device but received 'tpu'/);
+  assert.is(parseOptions('bench:x', ['-h'], {}).help, true);
   const odd = (s: string) => (/^\d+$/.test(s) && Number(s) % 2 ? Number(s) : null);
   assert.equal(listOption('bench:x', { k: '1,3' }, 'k', 'odd numbers', odd), [1, 3]);
-  assert.is(listOption('bench:x', {}, 'k', 'odd numbers', odd), null);
-  assert.throws(() => listOption('bench:x', { k: '1,4' }, 'k', 'odd numbers', odd), /bench:x: expected a comma-separated list of odd numbers for --k but received "1,4"/);
+  assert.is(listOption('bench:x', {}, 'k', 'odd numbers', odd), undefined);
+  assert.throws(() => listOption('bench:x', { k: '1,4' }, 'k', 'odd numbers', odd), /bench:x: expected a comma-separated list of odd numbers for --k but received '1,4'/);
   assert.is(chartsWanted({ quick: true }), false);
   assert.is(chartsWanted({}), true);
   assert.is(chartsWanted({ quick: true, charts: true }), true);

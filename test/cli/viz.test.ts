@@ -9,7 +9,7 @@ import { assertRejects } from '../helpers';
 import { runCli } from './run-cli';
 import { fc3LocalityMaps, fc3LocalitySummary, localityStats, kernelWindow, preset, RepMLPNet, Rng, type RepMLPNetConfig } from '../../lib/index';
 import type { VizResult } from '../../lib/cli/viz';
-import { writeSafetensors, type HostTensor } from '../../lib/safetensors';
+import { writeSafetensors, type HostTensor } from '../../lib/io/safetensors';
 import { all, parseXml } from '../viz/xml';
 
 const CFG: RepMLPNetConfig = {

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseSafetensors, readSafetensors, serializeSafetensors, writeSafetensors, type HostTensor } from '../../lib/safetensors';
+import { parseSafetensors, readSafetensors, serializeSafetensors, writeSafetensors, type HostTensor } from '../../lib/io/safetensors';
 import { assertThrows } from '../helpers';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'repmlp-st-'));

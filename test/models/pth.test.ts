@@ -3,8 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readPth, readStateDict } from '../../lib/pth';
-import { readSafetensors, writeSafetensors, type HostTensor } from '../../lib/safetensors';
+import { readPth, readStateDict } from '../../lib/io/pth';
+import { readSafetensors, writeSafetensors, type HostTensor } from '../../lib/io/safetensors';
 import { assertThrows } from '../helpers';
 
 const dir = path.join(__dirname, '..', 'fixtures');

@@ -7,9 +7,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { assertRejects } from '../helpers';
 import { runCli } from '../cli/run-cli';
-import { AdamW, preset, RepMLPNet, Rng, writeSafetensors, type RepMLPNetConfig } from '../../lib/index';
+import { AdamW, preset, randomizeBatchNorms, RepMLPNet, Rng, writeSafetensors, type RepMLPNetConfig } from '../../lib/index';
 import { writeCheckpoint, type CheckpointMeta } from '../../lib/train/checkpoint';
-import { compareWithOrt, decodeOnnx, openSession, randomizeBns } from './ort';
+import { compareWithOrt, decodeOnnx, openSession } from './ort';
 
 // several partitions per map (h != w), S = 1 and S = 4
 const PART: RepMLPNetConfig = {
@@ -24,7 +24,7 @@ fs.writeFileSync(partJson, JSON.stringify(PART));
 function build(config: RepMLPNetConfig, seed: number): RepMLPNet {
   const rng = new Rng(seed);
   const model = new RepMLPNet({ ...config, deploy: false }, { rng });
-  randomizeBns(model, rng);
+  randomizeBatchNorms(model, rng, 0.3);
   return model.eval();
 }
 

@@ -54,18 +54,6 @@ export function decodeOnnx(bytes: Uint8Array): DecodedModel {
   };
 }
 
-/** BN running statistics and affine parameters away from the identity (var in [0.5, 2)). */
-export function randomizeBns(model: RepMLPNet, rng: Rng): void {
-  const sd = model.stateDict();
-  for (const [k, v] of sd) {
-    if (v.dtype !== 'float32' || !/(bn|prebn1|prebn2|head_norm)\.(weight|bias|running_mean|running_var)$/.test(k)) continue;
-    const d = v.data as Float32Array;
-    for (let i = 0; i < d.length; i++)
-      d[i] = k.endsWith('running_var') ? 0.5 + 1.5 * rng.uniform() : k.endsWith('weight') ? 0.5 + rng.uniform() : 0.3 * rng.normal();
-  }
-  model.loadStateDict(sd);
-}
-
 /** The logits onnxruntime gives for x (N, C, H, W) in row-major order. */
 export async function ortLogits(session: ort.InferenceSession, x: Float32Array, dims: number[]): Promise<{ data: Float32Array; dims: readonly number[] }> {
   const out = await session.run({ input: new ort.Tensor('float32', x, dims) });

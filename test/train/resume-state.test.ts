@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fashionMnistSampleDir, RepMLPNet, splitWeightDecay, type RepMLPNetConfig } from '../../lib/index';
-import { parseSafetensorsMetadata, readSafetensors, writeSafetensors, type HostTensor } from '../../lib/safetensors';
+import { parseSafetensorsMetadata, readSafetensors, writeSafetensors, type HostTensor } from '../../lib/io/safetensors';
 import { train, type TrainOptions } from '../../lib/train/trainer';
 import { assertRejects } from '../helpers';
 

@@ -4,10 +4,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  blockLocalityMaps, fc3LocalityMaps, fc3LocalitySummary, kernelWindow, randn, RepMLPBlock, RepMLPNet, Rng, scope, windowStats,
-  type LocalityMaps, type Module, type RepMLPNetConfig,
+  blockLocalityMaps, fc3LocalityMaps, fc3LocalitySummary, kernelWindow, randn, randomizeBatchNorms, RepMLPBlock, RepMLPNet, Rng, scope, windowStats,
+  type LocalityMaps, type RepMLPNetConfig,
 } from '../../lib/index';
-import type { HostTensor } from '../../lib/safetensors';
+import type { HostTensor } from '../../lib/io/safetensors';
 import { assertThrows, DEVICE } from '../helpers';
 
 // Two stages, one partition per map: 8 x 8 with S = 2, then 4 x 4 with S = 4.
@@ -16,22 +16,10 @@ const CFG: RepMLPNetConfig = {
   sharesetsNums: [2, 4], reparamConvK: [1, 3],
 };
 
-// Non-trivial BN statistics and affine parameters everywhere, so that every fusion matters.
-function randomizeBns(m: Module, rng: Rng): void {
-  const sd = m.stateDict();
-  for (const [k, v] of sd) {
-    if (v.dtype !== 'float32' || !/(bn|prebn1|prebn2|head_norm)\.(weight|bias|running_mean|running_var)$/.test(k)) continue;
-    const d = v.data as Float32Array;
-    for (let i = 0; i < d.length; i++)
-      d[i] = k.endsWith('running_var') ? 0.5 + 1.5 * rng.uniform() : k.endsWith('weight') ? 0.5 + rng.uniform() : 0.3 * rng.normal();
-  }
-  m.loadStateDict(sd);
-}
-
 function model(cfg: RepMLPNetConfig = CFG, seed = 1): RepMLPNet {
   const rng = new Rng(seed);
   const m = new RepMLPNet(cfg, { rng, device: DEVICE });
-  randomizeBns(m, rng);
+  randomizeBatchNorms(m, rng, 0.3);
   return m.eval();
 }
 
@@ -79,7 +67,7 @@ test('locality: the merged row differs from the fc3 row only in the K x K window
 test('locality: a 5 x 5 branch on a 6 x 5 partition (h != w)', () => {
   const rng = new Rng(3);
   const b = new RepMLPBlock(6, { h: 6, w: 5, S: 3, reparamConvK: [1, 3, 5] }, { rng, device: DEVICE });
-  randomizeBns(b, rng);
+  randomizeBatchNorms(b, rng, 0.3);
   for (const [channel, y, x] of [[0, 2, 2], [4, 0, 4], [5, 5, 0], [2, 3, 1]]) {
     const maps = blockLocalityMaps(b, { channel, y, x });
     assert.is(maps.K, 5);
@@ -132,7 +120,7 @@ test('maps: the rows of the state dict, and the merged row computed on the host 
 test('maps: channel c uses share-set c mod S: the training-form forward equals gate * (after . x_c + bias)', () => {
   const rng = new Rng(5);
   const b = new RepMLPBlock(6, { h: 6, w: 5, S: 3, reparamConvK: [1, 3] }, { rng, device: DEVICE });
-  randomizeBns(b, rng);
+  randomizeBatchNorms(b, rng, 0.3);
   b.eval();
   const { out, gate, xs } = scope(() => {
     const x = randn([1, 6, 6, 5], rng, { device: DEVICE });

@@ -23,8 +23,8 @@
 // storage must hold exactly the bytes its tensors' pickle entries declare.
 import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
-import { RepmlpError } from './errors';
-import { bytesText } from './io/read';
+import { RepmlpError } from '../errors';
+import { bytesText } from './read';
 import { widenHalf } from './half';
 import { readSafetensors, type HostTensor } from './safetensors';
 

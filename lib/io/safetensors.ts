@@ -13,10 +13,10 @@
 // sorted by offset the tensors tile the data area exactly, each beginning where the
 // previous one ends, the first at 0 and the last ending at the end of the file (no overlap,
 // no hole, nothing after). Every error names the file and, where one is at fault, the tensor.
-import { RepmlpError, describe } from './errors';
+import { RepmlpError, describe } from '../errors';
 import { f32ToBf16, f32ToF16, widenHalf } from './half';
-import { readFileBounded } from './io/read';
-import { writeFileAtomic } from './io/atomic';
+import { readFileBounded } from './read';
+import { writeFileAtomic } from './atomic';
 
 export type SafeDType = 'F32' | 'F16' | 'BF16' | 'I64';
 
@@ -205,13 +205,10 @@ export function serializeSafetensors(tensors: Map<string, HostTensor>, opts: Wri
   return Buffer.concat(parts);
 }
 
-/** Writes atomically (lib/io/atomic.ts): the file holds its previous content or all of the new one. */
+/** Writes atomically (atomic.ts): the file holds its previous content or all of the new one. */
 export function writeSafetensors(file: string, tensors: Map<string, HostTensor>, opts: WriteOptions = {}): void {
   writeFileAtomic(file, serializeSafetensors(tensors, opts), 'safetensors');
 }
-
-// writeFileAtomic lived here before lib/io/atomic.ts; the old import path keeps working.
-export { writeFileAtomic } from './io/atomic';
 
 /** A Buffer over the same memory (no copy), so the public signatures need no Node.js types. */
 function asBuffer(bytes: Uint8Array): Buffer {

@@ -1,0 +1,222 @@
+// The trainer's options: what train() accepts (TrainOptions), what it returns
+// (TrainSummary), and the settings a run works from, with every default filled in and
+// every value checked before anything is loaded or built.
+import * as path from 'node:path';
+import { backend } from '../backend';
+import type { DataName } from '../data/datasets';
+import { describe, fail } from '../errors';
+import { preset, presetNames, type PresetName } from '../models/presets';
+import type { RepMLPNetConfig } from '../models/repmlpnet';
+import type { Device } from '../tensor';
+
+export type { DataName } from '../data/datasets';
+
+export interface TrainOptions {
+  /** a preset name or a config (default 'small'); a preset gets the data set's channels and classes */
+  arch?: PresetName | RepMLPNetConfig;
+  data?: DataName;
+  /** the data directory (required for CIFAR; Fashion-MNIST is looked up as loadFashionMnist does) */
+  dataDir?: string;
+  epochs?: number;
+  batchSize?: number;
+  /** peak AdamW learning rate (default 2e-3) */
+  lr?: number;
+  /** learning rate at the last step (default 1e-5) */
+  minLr?: number;
+  /** decoupled weight decay on tensors of >= 2 dimensions (default 0.05) */
+  weightDecay?: number;
+  /** linear warm-up length in epochs, fractions allowed (default 1) */
+  warmupEpochs?: number;
+  /** the warm-up starts at lr * warmupStart (default 0.01) */
+  warmupStart?: number;
+  labelSmoothing?: number;
+  /** Beta(a, a) strengths of mixup and CutMix (default 0: off) */
+  mixup?: number;
+  cutmix?: number;
+  /** random crop (padding 2 for 28x28, 4 for 32x32) and horizontal flip (default true) */
+  augment?: boolean;
+  /** global gradient-norm limit (default 0: no clipping) */
+  clipGrad?: number;
+  seed?: number;
+  /** 'auto' (the default): CUDA when usable, else the CPU (see backend()) */
+  device?: Device | 'auto';
+  /** the run directory (default runs/<data>-<arch>) */
+  out?: string;
+  resume?: boolean;
+  /** print a JSON summary as the last line */
+  json?: boolean;
+  /** use only the first N training / test images */
+  limitTrain?: number;
+  limitTest?: number;
+  /** log every N steps (default 20), save last.safetensors every N steps (default 200) */
+  logEvery?: number;
+  saveEvery?: number;
+  /** stop (after saving last.safetensors) once this many steps are done in total */
+  maxSteps?: number;
+  /** render batches on a worker thread (default true) */
+  prefetch?: boolean;
+  /** where the progress goes (default process.stdout) and whether it is a terminal */
+  write?: (text: string) => void;
+  /** where warnings go: a stale lock taken over, stale temporary files removed (default process.stderr) */
+  warn?: (text: string) => void;
+  tty?: boolean;
+  /** called with every record written to metrics.jsonl */
+  onMetrics?: (record: Record<string, unknown>) => void;
+  /** called after every step; returning true stops the run like maxSteps */
+  shouldStop?: (step: number) => boolean;
+}
+
+export interface TrainSummary {
+  /** top-1 test accuracy of the training form (fraction), and of the deploy form */
+  testAccuracy: number;
+  deployTestAccuracy: number | null;
+  epochs: number;
+  imagesPerSecond: number;
+  steps: number;
+  seconds: number;
+  out: string;
+  dataSource: string;
+  /** true when maxSteps / shouldStop ended the run early (no deploy form then) */
+  stopped: boolean;
+}
+
+/** TrainOptions with the defaults filled in and every value checked. */
+export interface Settings {
+  data: DataName;
+  dataDir: string | undefined;
+  arch: PresetName | RepMLPNetConfig;
+  /** the preset name, or 'custom' for a config object */
+  archName: string;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  minLr: number;
+  weightDecay: number;
+  warmupEpochs: number;
+  warmupStart: number;
+  labelSmoothing: number;
+  mixup: number;
+  cutmix: number;
+  augment: boolean;
+  clipGrad: number;
+  seed: number;
+  /** the option as given ('auto' logs the backend's reason) and the device it stands for */
+  deviceOption: Device | 'auto';
+  device: Device;
+  /** the run directory, absolute */
+  out: string;
+  resume: boolean;
+  json: boolean;
+  limitTrain: number | undefined;
+  limitTest: number | undefined;
+  logEvery: number;
+  saveEvery: number;
+  /** Infinity when not given */
+  maxSteps: number;
+  prefetch: boolean;
+  write: (text: string) => void;
+  warn: (text: string) => void;
+  tty: boolean;
+  onMetrics: ((record: Record<string, unknown>) => void) | undefined;
+  shouldStop: ((step: number) => boolean) | undefined;
+}
+
+export const OP = 'train';
+
+function posInt(name: string, v: unknown, dflt: number, min = 1): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) fail(OP, name, min === 1 ? 'a positive integer' : `an integer >= ${min}`, describe(v));
+  return v as number;
+}
+
+function nonNeg(name: string, v: unknown, dflt: number, max = Infinity): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > max) fail(OP, name, max === Infinity ? 'a finite number >= 0' : `a number in [0, ${max}]`, describe(v));
+  return v as number;
+}
+
+const optionalPosInt = (name: string, v: unknown) => (v === undefined ? undefined : posInt(name, v, 1));
+
+/** The optimisation options: schedule, regularisation, augmentation, seed. */
+function recipe(o: TrainOptions) {
+  const lr = nonNeg('lr', o.lr, 2e-3);
+  return {
+    epochs: posInt('epochs', o.epochs, 5),
+    batchSize: posInt('batchSize', o.batchSize, 64),
+    lr,
+    minLr: nonNeg('minLr', o.minLr, Math.min(1e-5, lr), lr),
+    weightDecay: nonNeg('weightDecay', o.weightDecay, 0.05),
+    warmupEpochs: nonNeg('warmupEpochs', o.warmupEpochs, 1),
+    warmupStart: nonNeg('warmupStart', o.warmupStart, 0.01, 1),
+    labelSmoothing: nonNeg('labelSmoothing', o.labelSmoothing, 0.1, 1),
+    mixup: nonNeg('mixup', o.mixup, 0),
+    cutmix: nonNeg('cutmix', o.cutmix, 0),
+    clipGrad: nonNeg('clipGrad', o.clipGrad, 0),
+    seed: posInt('seed', o.seed, 0, 0),
+    augment: o.augment ?? true,
+  };
+}
+
+/** Logging, saving and stopping. */
+function runControl(o: TrainOptions) {
+  return {
+    logEvery: posInt('logEvery', o.logEvery, 20),
+    saveEvery: posInt('saveEvery', o.saveEvery, 200),
+    maxSteps: o.maxSteps === undefined ? Infinity : posInt('maxSteps', o.maxSteps, 1),
+    limitTrain: optionalPosInt('limitTrain', o.limitTrain),
+    limitTest: optionalPosInt('limitTest', o.limitTest),
+    resume: Boolean(o.resume),
+    json: Boolean(o.json),
+    prefetch: o.prefetch ?? true,
+    onMetrics: o.onMetrics,
+    shouldStop: o.shouldStop,
+  };
+}
+
+/** Where the output goes: stdout and stderr unless told otherwise. */
+function outputs(o: TrainOptions) {
+  return {
+    write: o.write ?? ((t: string) => void process.stdout.write(t)),
+    warn: o.warn ?? ((t: string) => void process.stderr.write(t)),
+    tty: o.tty ?? (o.write === undefined && process.stdout.isTTY === true),
+  };
+}
+
+/** Checks the options and fills in the defaults. */
+export function resolveOptions(options: TrainOptions): Settings {
+  if (typeof options !== 'object' || options === null) fail(OP, 'options', 'an object', describe(options));
+  const data = options.data ?? 'fashion-mnist';
+  const r = recipe(options);
+  const control = runControl(options);
+  const deviceOption = options.device ?? 'auto';
+  if (deviceOption !== 'auto' && deviceOption !== 'cpu' && deviceOption !== 'cuda') fail(OP, 'device', "'auto', 'cpu' or 'cuda'", describe(deviceOption));
+  const device: Device = deviceOption === 'auto' ? backend().device : deviceOption;
+  const arch = options.arch ?? 'small';
+  const archName = typeof arch === 'string' ? arch : 'custom';
+  const out = path.resolve(options.out ?? path.join('runs', `${data}-${archName}`));
+  return { data, dataDir: options.dataDir, arch, archName, ...r, ...control, deviceOption, device, out, ...outputs(options) };
+}
+
+/** The model config for `arch` on a data set of `channels` channels and `numClasses` classes. */
+export function resolveConfig(arch: PresetName | RepMLPNetConfig, channels: number, numClasses: number): RepMLPNetConfig {
+  if (typeof arch === 'string') {
+    if (!(presetNames as string[]).includes(arch)) fail(OP, 'arch', `a preset (${presetNames.join(', ')}) or a config object`, describe(arch));
+    return preset(arch, { inChannels: channels, numClasses });
+  }
+  if (typeof arch !== 'object' || arch === null) fail(OP, 'arch', 'a preset name or a config object', describe(arch));
+  if (arch.inChannels !== channels) fail(OP, 'arch.inChannels', `${channels} (the data set's channels)`, describe(arch.inChannels));
+  if (arch.numClasses !== numClasses) fail(OP, 'arch.numClasses', `${numClasses} (the data set's classes)`, describe(arch.numClasses));
+  return { ...arch, deploy: false };
+}
+
+/**
+ * What a resumed run must agree on: the options that shape the run (functions and
+ * run-control options left out), with the image counts actually used.
+ */
+export function recordedOptions(s: Settings, trainImages: number, testImages: number): Record<string, unknown> {
+  return {
+    arch: s.archName, data: s.data, dataDir: s.dataDir ?? null, epochs: s.epochs, batchSize: s.batchSize, lr: s.lr, minLr: s.minLr,
+    weightDecay: s.weightDecay, warmupEpochs: s.warmupEpochs, warmupStart: s.warmupStart, labelSmoothing: s.labelSmoothing,
+    mixup: s.mixup, cutmix: s.cutmix, augment: s.augment, clipGrad: s.clipGrad, seed: s.seed, limitTrain: trainImages, limitTest: testImages,
+  };
+}
