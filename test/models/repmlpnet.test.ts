@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -271,6 +273,19 @@ test('RepMLPNet: configs whose weights no device can hold are refused before any
   );
   assert.ok(Date.now() - t0 < 100, 'refused before anything is built');
   assert.equal(liveStorages(), before);
+});
+
+test('RepMLPNet: a process under an address-space limit refuses what the limit cannot hold', () => {
+  const script = `
+    const { RepMLPNet, preset } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'lib', 'index.ts'))});
+    try { new RepMLPNet({ ...preset('small'), numBlocks: [25000, 2, 2] }); console.log('built'); }
+    catch (e) { console.log(e.message); }`;
+  // 12 GB of address space (the loader's WebAssembly needs most of 10) for 14 GB of weights:
+  // the error names the limit, not the machine's memory (unless the machine has less).
+  const limit = (Math.min(os.totalmem(), 12000000 * 1024) / 2 ** 30).toFixed(1).replace('.', '\\.');
+  const res = spawnSync('bash', ['-c', `ulimit -v 12000000 && exec "${process.execPath}" -r tsx/cjs -e "$0"`, script], { encoding: 'utf8' });
+  assert.is(res.status, 0, res.stderr);
+  assert.match(res.stdout, /^RepMLPNet: expected a config whose tensors fit in the cpu memory \(11\.4 GiB\) but received one that needs about 1[34]\.\d GiB/);
 });
 
 test('RepMLPNet: rejects bad configs and inputs with clear messages', () => {
