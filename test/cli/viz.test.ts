@@ -1,12 +1,11 @@
 // `repmlp viz`: the picture and the numbers from training-form weights (a state dict with a
 // config file or a preset, or a training checkpoint with its config), and its errors.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { assertRejects } from '../helpers';
-import { runCli } from './run-cli';
+import { runCli, scratchDir, writeJson } from './run-cli';
 import { fc3LocalityMaps, fc3LocalitySummary, localityStats, kernelWindow, preset, RepMLPNet, Rng, type RepMLPNetConfig } from '../../lib/index';
 import type { VizResult } from '../../lib/cli/viz';
 import { writeSafetensors, type HostTensor } from '../../lib/io/safetensors';
@@ -17,9 +16,8 @@ const CFG: RepMLPNetConfig = {
   sharesetsNums: [2, 4], reparamConvK: [1, 3],
 };
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'repmlp-viz-'));
-const cfgJson = path.join(tmp, 'cfg.json');
-fs.writeFileSync(cfgJson, JSON.stringify(CFG));
+const tmp = scratchDir('viz');
+const cfgJson = writeJson(tmp, 'cfg.json', CFG);
 
 // Random weights with random BN statistics (so that fc3_bn and the branch BNs matter).
 function randomState(cfg: RepMLPNetConfig, seed: number): Map<string, HostTensor> {
@@ -109,8 +107,7 @@ test('viz: chosen block, channel, point, window and scale; JSON; a preset; a tra
 
 test('viz: without conv branches, a dashed reference 3 x 3 window', async () => {
   const cfg = { ...CFG, reparamConvK: [] };
-  const file = path.join(tmp, 'noconv.json');
-  fs.writeFileSync(file, JSON.stringify(cfg));
+  const file = writeJson(tmp, 'noconv.json', cfg);
   const sd = randomState(cfg, 4);
   const w = path.join(tmp, 'noconv.safetensors');
   writeSafetensors(w, sd);

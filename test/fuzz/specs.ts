@@ -105,6 +105,9 @@ const elementwise = (n: number, outs: number, ins: number) => (g: Gen): Arg[] =>
 
 const device = (g: Gen) => [g.str('cpu', ['cpu', 'cuda'])];
 
+/** A spec whose call draws its geometry first and builds the arguments from it. */
+const fromGeom = <G>(geom: (g: Gen) => G, args: (g: Gen, geometry: G) => Arg[]): Spec => ({ make: (g) => args(g, geom(g)) });
+
 // conv2d geometry: valid sizes (output at least 1 x 1), depthwise now and then.
 function convGeom(g: Gen) {
   const G = g.r(1, 2);
@@ -282,20 +285,12 @@ export const SPECS: Record<string, Spec> = {
     },
     alias: gemmRanges,
   },
-  conv2d_forward: {
-    make: (g) => {
-      const c = convGeom(g);
-      return [g.out(c.out), g.inp(c.inp), g.inp(c.weight), g.maybe('in', c.Cout), ...c.sizes];
-    },
-  },
-  conv2d_backward: {
-    make: (g) => {
-      const c = convGeom(g);
-      const dinp = g.p(0.7), dweight = g.p(0.7);
-      return [g.maybe('out', c.inp, dinp), g.maybe('out', c.weight, dweight), g.maybe('out', c.Cout), g.inp(c.out),
-        g.maybe('in', c.inp, dweight || g.p(0.3)), g.maybe('in', c.weight, dinp || g.p(0.3)), ...c.sizes];
-    },
-  },
+  conv2d_forward: fromGeom(convGeom, (g, c) => [g.out(c.out), g.inp(c.inp), g.inp(c.weight), g.maybe('in', c.Cout), ...c.sizes]),
+  conv2d_backward: fromGeom(convGeom, (g, c) => {
+    const dinp = g.p(0.7), dweight = g.p(0.7);
+    return [g.maybe('out', c.inp, dinp), g.maybe('out', c.weight, dweight), g.maybe('out', c.Cout), g.inp(c.out),
+      g.maybe('in', c.inp, dweight || g.p(0.3)), g.maybe('in', c.weight, dinp || g.p(0.3)), ...c.sizes];
+  }),
   batchnorm_forward_train: {
     make: (g) => {
       const s = bnSizes(g, true), act = g.r(0, 2), running = g.p(0.7);
@@ -332,18 +327,8 @@ export const SPECS: Record<string, Spec> = {
   sigmoid_backward: { make: (g) => { const n = g.r(0, 9); return [...elementwise(n, 1, 2)(g), g.num(n)]; }, alias: 'elementwise' },
   axpy: { make: (g) => { const n = g.r(0, 9); return [g.out(n), g.inp(n), g.float(), g.num(n)]; }, alias: 'elementwise' },
   scale: { make: (g) => { const n = g.r(0, 9); return [g.out(n), g.inp(n), g.float(), g.float(), g.num(n)]; }, alias: 'elementwise' },
-  unpartition_gate_forward: {
-    make: (g) => {
-      const s = gateGeom(g);
-      return [g.out(s.numel), g.inp(s.numel), g.inp(s.planes), g.maybe('in', s.numel), ...s.sizes];
-    },
-  },
-  unpartition_gate_backward: {
-    make: (g) => {
-      const s = gateGeom(g);
-      return [g.out(s.numel), g.out(s.planes), g.inp(s.numel), g.inp(s.numel), g.inp(s.planes), ...s.sizes];
-    },
-  },
+  unpartition_gate_forward: fromGeom(gateGeom, (g, s) => [g.out(s.numel), g.inp(s.numel), g.inp(s.planes), g.maybe('in', s.numel), ...s.sizes]),
+  unpartition_gate_backward: fromGeom(gateGeom, (g, s) => [g.out(s.numel), g.out(s.planes), g.inp(s.numel), g.inp(s.numel), g.inp(s.planes), ...s.sizes]),
   cross_entropy_forward: { make: crossEntropy(false, false) },
   cross_entropy_backward: { make: crossEntropy(false, true) },
   cross_entropy_soft_forward: { make: crossEntropy(true, false) },

@@ -128,6 +128,16 @@ interface ZipPart {
   declared?: number;
 }
 
+/** A little-endian record of `size` bytes, zero but for the [offset, width, value] fields given. */
+function record(size: number, fields: [offset: number, width: 2 | 4, value: number][]): Buffer {
+  const b = Buffer.alloc(size);
+  for (const [at, width, v] of fields) {
+    if (width === 2) b.writeUInt16LE(v, at);
+    else b.writeUInt32LE(v, at);
+  }
+  return b;
+}
+
 /** A zip archive with local headers, a central directory and its end record (CRCs left 0: not read). */
 function zip(parts: ZipPart[]): Buffer {
   const out: Buffer[] = [], dir: Buffer[] = [];
@@ -137,30 +147,14 @@ function zip(parts: ZipPart[]): Buffer {
     const size = p.declared ?? p.data?.length ?? 0;
     const name = Buffer.from(p.name);
     const method = p.deflate || p.raw ? 8 : 0;
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(method, 8);
-    local.writeUInt32LE(body.length, 18);
-    local.writeUInt32LE(size, 22);
-    local.writeUInt16LE(name.length, 26);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(method, 10);
-    central.writeUInt32LE(body.length, 20);
-    central.writeUInt32LE(size, 24);
-    central.writeUInt16LE(name.length, 28);
-    central.writeUInt32LE(offset, 42);
+    const local = record(30, [[0, 4, 0x04034b50], [8, 2, method], [18, 4, body.length], [22, 4, size], [26, 2, name.length]]);
+    const central = record(46, [[0, 4, 0x02014b50], [10, 2, method], [20, 4, body.length], [24, 4, size], [28, 2, name.length], [42, 4, offset]]);
     out.push(local, name, body);
     dir.push(central, name);
     offset += 30 + name.length + body.length;
   }
   const d = Buffer.concat(dir);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(parts.length, 8);
-  end.writeUInt16LE(parts.length, 10);
-  end.writeUInt32LE(d.length, 12);
-  end.writeUInt32LE(offset, 16);
+  const end = record(22, [[0, 4, 0x06054b50], [8, 2, parts.length], [10, 2, parts.length], [12, 4, d.length], [16, 4, offset]]);
   return Buffer.concat([...out, d, end]);
 }
 
@@ -292,9 +286,7 @@ test('IDX: a gzip bomb is refused by its declared size, a lying header at that s
 test('IDX: a gzip header longer than the first probe (a 3 kB file name) still reads', () => {
   const idx = Buffer.from(encodeIdx([3], Uint8Array.of(7, 8, 9)));
   const head = Buffer.from([0x1f, 0x8b, 8, 0x08, 0, 0, 0, 0, 0, 3]); // FNAME set
-  const tail = Buffer.alloc(8);
-  tail.writeUInt32LE(zlib.crc32(idx), 0);
-  tail.writeUInt32LE(idx.length, 4);
+  const tail = record(8, [[0, 4, zlib.crc32(idx)], [4, 4, idx.length]]);
   const file = path.join(tmp, 'named-labels.gz');
   fs.writeFileSync(file, Buffer.concat([head, Buffer.alloc(3000, 0x61), Buffer.from([0]), zlib.deflateRawSync(idx), tail]));
   assert.equal([...readIdxLabels(file)], [7, 8, 9]);

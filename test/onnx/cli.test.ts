@@ -1,12 +1,11 @@
 // `repmlp export-onnx`: training-form, deploy-form and training-checkpoint weights to ONNX,
 // the file run by onnxruntime-node, and the command's errors.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { assertRejects } from '../helpers';
-import { runCli } from '../cli/run-cli';
+import { runCli, scratchDir, writeJson } from '../cli/run-cli';
 import { AdamW, preset, randomizeBatchNorms, RepMLPNet, Rng, writeSafetensors, type RepMLPNetConfig } from '../../lib/index';
 import { writeCheckpoint, type CheckpointMeta } from '../../lib/train/checkpoint';
 import { compareWithOrt, decodeOnnx, openSession } from './ort';
@@ -17,9 +16,8 @@ const PART: RepMLPNetConfig = {
   sharesetsNums: [1, 4], reparamConvK: [1, 3],
 };
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'repmlp-export-onnx-'));
-const partJson = path.join(tmp, 'part.json');
-fs.writeFileSync(partJson, JSON.stringify(PART));
+const tmp = scratchDir('export-onnx');
+const partJson = writeJson(tmp, 'part.json', PART);
 
 function build(config: RepMLPNetConfig, seed: number): RepMLPNet {
   const rng = new Rng(seed);
@@ -120,8 +118,7 @@ test('export-onnx: missing weights, weights of another model, an input size that
   await assertRejects(runCli(['export-onnx', '--arch', 'cifar', '--weights', weights, out]), /^loadStateDict: the state dict does not fit RepMLPNet: .*stages\.0\.0\.repmlp_block\.fc3\.weight/);
   await assertRejects(runCli(['export-onnx', '--arch', partJson, '--weights', weights, out, '--input-size', '16x24']),
     /^export-onnx: expected a height and width whose stage-2 map \(input \/ 4\) is a multiple of its partition 2 x 4 for inputSize but received 16 x 24/);
-  const badJson = path.join(tmp, 'bad.json');
-  fs.writeFileSync(badJson, JSON.stringify({ ...PART, channels: [8] }));
+  const badJson = writeJson(tmp, 'bad.json', { ...PART, channels: [8] });
   await assertRejects(runCli(['export-onnx', '--arch', badJson, '--weights', weights, out]), /^config .*bad\.json: expected 2 entries \(one per stage, like numBlocks\) in 'channels' but received 1$/);
   assert.not.ok(fs.existsSync(out), 'no output on failure');
 });

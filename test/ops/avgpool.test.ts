@@ -1,20 +1,18 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { globalAvgPool, scope, tensor, Rng } from '../../lib/index';
-import { assertClose, assertNoLeak, assertThrows, DEVICE, fixture, fromHost, gradcheck, randomInput } from '../helpers';
+import { globalAvgPool, tensor, Rng } from '../../lib/index';
+import { assertThrows, DEVICE, fixture, gradcheck, randomInput } from '../helpers';
+import { assertMatchesTorch, assertNoLeakInScope } from './harness';
 import { sumRef } from './elementwise-ref';
 
 const golden = fixture('reduce');
 
 test('globalAvgPool: forward and backward match PyTorch adaptive_avg_pool2d(x, 1)', () => {
-  const x = fromHost(golden('avgpool.x'), true);
-  const y = globalAvgPool(x);
-  assert.equal([...y.shape], [2, 3, 1, 1]);
-  assertClose('globalAvgPool forward vs torch', y, golden('avgpool.out'));
-  y.backward(fromHost(golden('avgpool.w')));
-  assertClose('globalAvgPool dx vs torch', x.grad!, golden('avgpool.dx'));
-  x.dispose();
-  y.dispose();
+  assertMatchesTorch({ golden, prefix: 'avgpool', name: 'globalAvgPool', out: 'out', grads: { x: 'dx' } }, ({ x }) => {
+    const y = globalAvgPool(x);
+    assert.equal([...y.shape], [2, 3, 1, 1]);
+    return y;
+  });
 });
 
 test('globalAvgPool: float64 reference and finite differences', () => {
@@ -51,11 +49,9 @@ test('globalAvgPool: rejects bad input with a clear message', () => {
 });
 
 test('globalAvgPool: no leaks in a scope', () => {
-  assertNoLeak('globalAvgPool', () => {
-    scope(() => {
-      const x = tensor(new Float32Array(24).map((_, i) => i), [1, 2, 3, 4], { device: DEVICE }).requiresGrad_();
-      globalAvgPool(x).backward(tensor([1, 2], [1, 2, 1, 1], { device: DEVICE }));
-    });
+  assertNoLeakInScope('globalAvgPool', () => {
+    const x = tensor(new Float32Array(24).map((_, i) => i), [1, 2, 3, 4], { device: DEVICE }).requiresGrad_();
+    globalAvgPool(x).backward(tensor([1, 2], [1, 2, 1, 1], { device: DEVICE }));
   }, 10);
 });
 

@@ -1,22 +1,15 @@
 import { test } from 'uvu';
-import { conv1x1, Rng, scope, tensor } from '../../lib/index';
+import { conv1x1, Rng, tensor } from '../../lib/index';
 import { native } from '../../lib/native';
-import { assertClose, assertNoLeak, assertThrows, DEVICE, fixture, fromHost, gradcheck, randomInput } from '../helpers';
+import { assertClose, assertThrows, DEVICE, fixture, gradcheck, randomInput } from '../helpers';
+import { assertMatchesTorch, assertNoLeakInScope, onesOn, randomTensors } from './harness';
 
 const golden = fixture('conv1x1');
 
 test('conv1x1: forward and every gradient match PyTorch (with and without bias)', () => {
-  for (const c of ['bias', 'nobias']) {
-    const x = fromHost(golden(`${c}.x`), true), w = fromHost(golden(`${c}.weight`), true);
-    const b = c === 'bias' ? fromHost(golden(`${c}.bias`), true) : null;
-    const y = conv1x1(x, w, b);
-    assertClose(`conv1x1 ${c} forward vs torch`, y, golden(`${c}.y`));
-    y.backward(fromHost(golden(`${c}.w`)));
-    assertClose(`conv1x1 ${c} dx vs torch`, x.grad!, golden(`${c}.dx`));
-    assertClose(`conv1x1 ${c} dweight vs torch`, w.grad!, golden(`${c}.dweight`));
-    if (b) assertClose(`conv1x1 ${c} dbias vs torch`, b.grad!, golden(`${c}.dbias`));
-    for (const t of [x, w, b, y]) t?.dispose();
-  }
+  for (const c of ['bias', 'nobias'])
+    assertMatchesTorch({ golden, prefix: c, name: `conv1x1 ${c}`, grads: { x: 'dx', weight: 'dweight', ...(c === 'bias' ? { bias: 'dbias' } : {}) } },
+      ({ x, weight, bias }) => conv1x1(x, weight, bias ?? null));
 });
 
 // y[n, o, p] = sum_i w[o, i] * x[n, i, p] + b[o]
@@ -82,14 +75,9 @@ test('conv1x1: rejects bad input with a clear message', () => {
 });
 
 test('conv1x1: no leaks in a scope', () => {
-  assertNoLeak('conv1x1', () => {
-    scope(() => {
-      const rng = new Rng(33);
-      const x = tensor(Float32Array.from({ length: 24 }, () => rng.normal()), [2, 3, 2, 2], { device: DEVICE }).requiresGrad_();
-      const w = tensor(Float32Array.from({ length: 12 }, () => rng.normal()), [4, 3, 1, 1], { device: DEVICE }).requiresGrad_();
-      const b = tensor(Float32Array.from({ length: 4 }, () => rng.normal()), [4], { device: DEVICE }).requiresGrad_();
-      conv1x1(x, w, b).backward(tensor(new Float32Array(32).fill(1), [2, 4, 2, 2], { device: DEVICE }));
-    });
+  assertNoLeakInScope('conv1x1', () => {
+    const [x, w, b] = randomTensors(new Rng(33), [2, 3, 2, 2], [4, 3, 1, 1], [4]);
+    conv1x1(x, w, b).backward(onesOn([2, 4, 2, 2]));
   }, 5);
 });
 

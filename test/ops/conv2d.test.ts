@@ -2,7 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { conv2d, full, scope, tensor, zeros, Rng, type Conv2dOptions } from '../../lib/index';
 import { native } from '../../lib/native';
-import { assertClose, assertNoLeak, assertThrows, DEVICE, fixture, fromHost, gradcheck, randomInput } from '../helpers';
+import { assertClose, assertThrows, DEVICE, fixture, fromHost, gradcheck, randomInput } from '../helpers';
+import { assertMatchesTorch, assertNoLeakInScope, onesOn, randomTensors } from './harness';
 
 const golden = fixture('conv2d');
 
@@ -56,16 +57,8 @@ const cases: [string, Conv2dOptions, boolean][] = [
 
 for (const [name, opts, hasBias] of cases) {
   test(`conv2d ${name}: forward, dx, dweight${hasBias ? ', dbias' : ''} match PyTorch`, () => {
-    const x = fromHost(golden(`${name}.x`), true);
-    const w = fromHost(golden(`${name}.w`), true);
-    const b = hasBias ? fromHost(golden(`${name}.b`), true) : null;
-    const y = conv2d(x, w, b, opts);
-    assertClose(`conv2d ${name} forward vs torch`, y, golden(`${name}.y`));
-    y.backward(fromHost(golden(`${name}.g`)));
-    assertClose(`conv2d ${name} dx vs torch`, x.grad!, golden(`${name}.dx`));
-    assertClose(`conv2d ${name} dweight vs torch`, w.grad!, golden(`${name}.dw`));
-    if (b) assertClose(`conv2d ${name} dbias vs torch`, b.grad!, golden(`${name}.db`));
-    for (const t of [x, w, b, y]) t?.dispose();
+    assertMatchesTorch({ golden, prefix: name, name: `conv2d ${name}`, seed: 'g', grads: { x: 'dx', w: ['dw', 'dweight'], ...(hasBias ? { b: ['db', 'dbias'] } : {}) } },
+      ({ x, w, b }) => conv2d(x, w, b ?? null, opts));
   });
 }
 
@@ -257,17 +250,13 @@ test('conv2d kernels: native checks throw instead of crashing', () => {
 });
 
 test('conv2d: no leaks in a scope', () => {
-  assertNoLeak('conv2d', () => {
-    scope(() => {
-      const rng = new Rng(2);
-      const x = tensor(Float32Array.from(randomInput([2, 4, 5, 5], rng).data), [2, 4, 5, 5], { device: DEVICE }).requiresGrad_();
-      const w = tensor(Float32Array.from(randomInput([6, 2, 3, 3], rng).data), [6, 2, 3, 3], { device: DEVICE }).requiresGrad_();
-      const b = zeros([6], { device: DEVICE }).requiresGrad_();
-      const y = conv2d(x.permute(0, 1, 3, 2), w, b, { stride: 2, padding: 1, groups: 2 });
-      y.backward(full(y.shape, 1, { device: DEVICE }));
-      const d = conv2d(x, zeros([4, 1, 3, 3], { device: DEVICE }).requiresGrad_(), null, { padding: 1, groups: 4 });
-      d.backward(full(d.shape, 1, { device: DEVICE }));
-    });
+  assertNoLeakInScope('conv2d', () => {
+    const [x, w] = randomTensors(new Rng(2), [2, 4, 5, 5], [6, 2, 3, 3]);
+    const b = zeros([6], { device: DEVICE }).requiresGrad_();
+    const y = conv2d(x.permute(0, 1, 3, 2), w, b, { stride: 2, padding: 1, groups: 2 });
+    y.backward(onesOn(y.shape));
+    const d = conv2d(x, zeros([4, 1, 3, 3], { device: DEVICE }).requiresGrad_(), null, { padding: 1, groups: 4 });
+    d.backward(onesOn(d.shape));
   }, 5);
 });
 

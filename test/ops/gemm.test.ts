@@ -1,7 +1,8 @@
 import { test } from 'uvu';
-import { bmm, matmul, Rng, scope, tensor } from '../../lib/index';
+import { bmm, matmul, Rng, tensor } from '../../lib/index';
 import { native, type NativeStorage } from '../../lib/native';
-import { assertClose, assertNoLeak, assertThrows, DEVICE, fixture, fromHost, gradcheck, randomInput } from '../helpers';
+import { assertClose, assertThrows, DEVICE, fixture, gradcheck, randomInput } from '../helpers';
+import { assertMatchesTorch, assertNoLeakInScope, randomTensors } from './harness';
 
 // ---- the raw strided-batched GEMM against a float64 triple loop ----
 
@@ -155,15 +156,8 @@ test('gemm: the binding rejects bad arguments', () => {
 const golden = fixture('gemm');
 
 test('matmul, bmm: forward and gradients match PyTorch', () => {
-  for (const op of ['matmul', 'bmm'] as const) {
-    const a = fromHost(golden(`${op}.a`), true), b = fromHost(golden(`${op}.b`), true);
-    const y = op === 'matmul' ? matmul(a, b) : bmm(a, b);
-    assertClose(`${op} forward vs torch`, y, golden(`${op}.y`));
-    y.backward(fromHost(golden(`${op}.w`)));
-    assertClose(`${op} da vs torch`, a.grad!, golden(`${op}.da`));
-    assertClose(`${op} db vs torch`, b.grad!, golden(`${op}.db`));
-    for (const t of [a, b, y]) t.dispose();
-  }
+  for (const op of ['matmul', 'bmm'] as const)
+    assertMatchesTorch({ golden, prefix: op, name: op, grads: { a: 'da', b: 'db' } }, ({ a, b }) => (op === 'matmul' ? matmul(a, b) : bmm(a, b)));
 });
 
 // float64 references: (B, M, K) @ (B, K, N)
@@ -236,16 +230,13 @@ test('matmul, bmm: reject bad input with a clear message', () => {
 });
 
 test('matmul, bmm: no leaks in a scope', () => {
-  assertNoLeak('matmul', () => {
-    scope(() => {
-      const rng = new Rng(5);
-      const a = tensor(randomArray(12, rng), [3, 4], { device: DEVICE }).requiresGrad_();
-      const b = tensor(randomArray(20, rng), [5, 4], { device: DEVICE }).requiresGrad_();
-      matmul(a, b.permute(1, 0)).backward(tensor(randomArray(15, rng), [3, 5], { device: DEVICE }));
-      const c = tensor(randomArray(24, rng), [3, 4, 2], { device: DEVICE }).requiresGrad_();
-      const cv = c.permute(2, 0, 1); // (2, 3, 4), copied for the GEMM
-      bmm(cv, cv.permute(0, 2, 1)).backward(tensor(randomArray(18, rng), [2, 3, 3], { device: DEVICE }));
-    });
+  assertNoLeakInScope('matmul', () => {
+    const rng = new Rng(5);
+    const [a, b] = randomTensors(rng, [3, 4], [5, 4]);
+    matmul(a, b.permute(1, 0)).backward(tensor(randomArray(15, rng), [3, 5], { device: DEVICE }));
+    const [c] = randomTensors(rng, [3, 4, 2]);
+    const cv = c.permute(2, 0, 1); // (2, 3, 4), copied for the GEMM
+    bmm(cv, cv.permute(0, 2, 1)).backward(tensor(randomArray(18, rng), [2, 3, 3], { device: DEVICE }));
   }, 5);
 });
 

@@ -1,21 +1,14 @@
 import { test } from 'uvu';
-import { linear, Rng, scope, tensor } from '../../lib/index';
-import { assertClose, assertNoLeak, assertThrows, DEVICE, fixture, fromHost, gradcheck, randomInput } from '../helpers';
+import { linear, Rng, tensor } from '../../lib/index';
+import { assertThrows, DEVICE, fixture, gradcheck, randomInput } from '../helpers';
+import { assertMatchesTorch, assertNoLeakInScope, onesOn, randomTensors } from './harness';
 
 const golden = fixture('linear');
 
 test('linear: forward and every gradient match PyTorch (with and without bias)', () => {
-  for (const c of ['bias', 'nobias']) {
-    const x = fromHost(golden(`${c}.x`), true), w = fromHost(golden(`${c}.weight`), true);
-    const b = c === 'bias' ? fromHost(golden(`${c}.bias`), true) : null;
-    const y = linear(x, w, b);
-    assertClose(`linear ${c} forward vs torch`, y, golden(`${c}.y`));
-    y.backward(fromHost(golden(`${c}.w`)));
-    assertClose(`linear ${c} dx vs torch`, x.grad!, golden(`${c}.dx`));
-    assertClose(`linear ${c} dweight vs torch`, w.grad!, golden(`${c}.dweight`));
-    if (b) assertClose(`linear ${c} dbias vs torch`, b.grad!, golden(`${c}.dbias`));
-    for (const t of [x, w, b, y]) t?.dispose();
-  }
+  for (const c of ['bias', 'nobias'])
+    assertMatchesTorch({ golden, prefix: c, name: `linear ${c}`, grads: { x: 'dx', weight: 'dweight', ...(c === 'bias' ? { bias: 'dbias' } : {}) } },
+      ({ x, weight, bias }) => linear(x, weight, bias ?? null));
 });
 
 // y (N, out) = x (N, in) @ weight^T (in, out) + bias
@@ -70,14 +63,9 @@ test('linear: rejects bad input with a clear message', () => {
 });
 
 test('linear: no leaks in a scope', () => {
-  assertNoLeak('linear', () => {
-    scope(() => {
-      const rng = new Rng(22);
-      const x = tensor(Float32Array.from({ length: 12 }, () => rng.normal()), [3, 4], { device: DEVICE }).requiresGrad_();
-      const w = tensor(Float32Array.from({ length: 20 }, () => rng.normal()), [5, 4], { device: DEVICE }).requiresGrad_();
-      const b = tensor(Float32Array.from({ length: 5 }, () => rng.normal()), [5], { device: DEVICE }).requiresGrad_();
-      linear(x, w, b).backward(tensor(new Float32Array(15).fill(1), [3, 5], { device: DEVICE }));
-    });
+  assertNoLeakInScope('linear', () => {
+    const [x, w, b] = randomTensors(new Rng(22), [3, 4], [5, 4], [5]);
+    linear(x, w, b).backward(onesOn([3, 5]));
   }, 5);
 });
 

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
-import { Rng, scope, setSharingFc, tensor } from '../../lib/index';
-import { assertClose, assertNoLeak, assertThrows, DEVICE, fixture, fromHost, gradcheck, randomInput } from '../helpers';
+import { Rng, setSharingFc, tensor } from '../../lib/index';
+import { assertThrows, DEVICE, fixture, gradcheck, randomInput } from '../helpers';
+import { assertMatchesTorch, assertNoLeakInScope, onesOn, randomTensors } from './harness';
 
 const golden = fixture('setsharing_fc');
 
@@ -8,17 +9,9 @@ const golden = fixture('setsharing_fc');
 const cases: [string, number, number, number][] = [['s1', 1, 4, 4], ['s4', 4, 3, 3], ['rect', 4, 2, 5], ['bias', 2, 3, 4]];
 
 test('setSharingFc: forward and every gradient match PyTorch (S = 1, S = 4, h != w, bias)', () => {
-  for (const [c, S, h, w] of cases) {
-    const x = fromHost(golden(`${c}.x`), true), wt = fromHost(golden(`${c}.weight`), true);
-    const b = c === 'bias' ? fromHost(golden(`${c}.bias`), true) : null;
-    const y = setSharingFc(x, wt, S, h, w, b);
-    assertClose(`setSharingFc ${c} forward vs torch`, y, golden(`${c}.y`));
-    y.backward(fromHost(golden(`${c}.w`)));
-    assertClose(`setSharingFc ${c} dx vs torch`, x.grad!, golden(`${c}.dx`));
-    assertClose(`setSharingFc ${c} dweight vs torch`, wt.grad!, golden(`${c}.dweight`));
-    if (b) assertClose(`setSharingFc ${c} dbias vs torch`, b.grad!, golden(`${c}.dbias`));
-    for (const t of [x, wt, b, y]) t?.dispose();
-  }
+  for (const [c, S, h, w] of cases)
+    assertMatchesTorch({ golden, prefix: c, name: `setSharingFc ${c}`, grads: { x: 'dx', weight: 'dweight', ...(c === 'bias' ? { bias: 'dbias' } : {}) } },
+      ({ x, weight, bias }) => setSharingFc(x, weight, S, h, w, bias ?? null));
 });
 
 // x and y read as (R, S*hw): y[r, s*hw + q] = bias[s*hw + q] + sum_p W[s*hw + q, p] * x[r, s*hw + p]
@@ -66,14 +59,9 @@ test('setSharingFc: rejects bad input with a clear message', () => {
 });
 
 test('setSharingFc: no leaks in a scope', () => {
-  assertNoLeak('setSharingFc', () => {
-    scope(() => {
-      const rng = new Rng(42);
-      const x = tensor(Float32Array.from({ length: 48 }, () => rng.normal()), [2, 4, 2, 3], { device: DEVICE }).requiresGrad_();
-      const w = tensor(Float32Array.from({ length: 72 }, () => rng.normal()), [12, 6, 1, 1], { device: DEVICE }).requiresGrad_();
-      const b = tensor(Float32Array.from({ length: 12 }, () => rng.normal()), [12], { device: DEVICE }).requiresGrad_();
-      setSharingFc(x, w, 2, 2, 3, b).backward(tensor(new Float32Array(48).fill(1), [2, 4, 2, 3], { device: DEVICE }));
-    });
+  assertNoLeakInScope('setSharingFc', () => {
+    const [x, w, b] = randomTensors(new Rng(42), [2, 4, 2, 3], [12, 6, 1, 1], [12]);
+    setSharingFc(x, w, 2, 2, 3, b).backward(onesOn([2, 4, 2, 3]));
   }, 5);
 });
 

@@ -2,23 +2,15 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { add, mul, scope, tensor, unpartition, unpartitionGate, Rng, type Tensor } from '../../lib/index';
 import { native } from '../../lib/native';
-import { assertClose, assertNoLeak, assertThrows, DEVICE, fixture, fromHost, gradcheck, randomInput } from '../helpers';
+import { assertClose, assertThrows, DEVICE, fixture, gradcheck, randomInput } from '../helpers';
+import { assertMatchesTorch, assertNoLeakInScope } from './harness';
 
 const golden = fixture('unpartition_gate');
 
 test('unpartitionGate: forward and backward match PyTorch, with and without partitions', () => {
-  for (const [c, H, W, residual] of [['parts', 4, 6, true], ['whole', 5, 5, false]] as const) {
-    const y = fromHost(golden(`${c}.y`), true);
-    const gate = fromHost(golden(`${c}.gate`), true);
-    const r = residual ? fromHost(golden(`${c}.r`), true) : null;
-    const out = unpartitionGate(y, gate, H, W, { residual: r });
-    assertClose(`unpartitionGate ${c} forward vs torch`, out, golden(`${c}.out`));
-    out.backward(fromHost(golden(`${c}.w`)));
-    assertClose(`unpartitionGate ${c} dy vs torch`, y.grad!, golden(`${c}.dy`));
-    assertClose(`unpartitionGate ${c} dgate vs torch`, gate.grad!, golden(`${c}.dgate`));
-    if (r) assertClose(`unpartitionGate ${c} dresidual vs torch`, r.grad!, golden(`${c}.dr`));
-    for (const t of [y, gate, r, out]) t?.dispose();
-  }
+  for (const [c, H, W, residual] of [['parts', 4, 6, true], ['whole', 5, 5, false]] as const)
+    assertMatchesTorch({ golden, prefix: c, name: `unpartitionGate ${c}`, out: 'out', grads: { y: 'dy', gate: 'dgate', ...(residual ? { r: ['dr', 'dresidual'] } : {}) } },
+      ({ y, gate, r }) => unpartitionGate(y, gate, H, W, { residual: r ?? null }));
 });
 
 // out[n, c, hp*h + a, wp*w + b] = y[(n*Hp + hp)*Wp + wp, c, a, b] * gate[n, c] (+ r)
@@ -113,12 +105,10 @@ test('unpartitionGate: rejects bad input with a clear message', () => {
 });
 
 test('unpartitionGate: no leaks in a scope', () => {
-  assertNoLeak('unpartitionGate', () => {
-    scope(() => {
-      const ones = (shape: number[]) => tensor(new Float32Array(shape.reduce((a, b) => a * b)).fill(1), shape, { device: DEVICE }).requiresGrad_();
-      const out: Tensor = unpartitionGate(ones([4, 2, 2, 2]), ones([1, 2, 1, 1]), 4, 4, { residual: ones([1, 2, 4, 4]) });
-      out.backward(ones([1, 2, 4, 4]).detach());
-    });
+  assertNoLeakInScope('unpartitionGate', () => {
+    const ones = (shape: number[]) => tensor(new Float32Array(shape.reduce((a, b) => a * b)).fill(1), shape, { device: DEVICE }).requiresGrad_();
+    const out: Tensor = unpartitionGate(ones([4, 2, 2, 2]), ones([1, 2, 1, 1]), 4, 4, { residual: ones([1, 2, 4, 4]) });
+    out.backward(ones([1, 2, 4, 4]).detach());
   }, 10);
 });
 

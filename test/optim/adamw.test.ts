@@ -1,49 +1,22 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AdamW, crossEntropy, scope, splitWeightDecay, tensor, type Tensor } from '../../lib/index';
+import { AdamW, crossEntropy, scope, splitWeightDecay, tensor } from '../../lib/index';
 import { native } from '../../lib/native';
-import { assertClose, assertNoLeak, assertThrows, DEVICE, fixture, fromHost, liveStorages } from '../helpers';
+import { assertNoLeak, assertThrows, DEVICE, fromHost } from '../helpers';
+import { optimizerGoldens } from './harness';
 
-const golden = fixture('adamw');
-
-function params(name: string, count: number): Tensor[] {
-  return Array.from({ length: count }, (_, i) => fromHost(golden(`${name}.p${i}.init`), true));
-}
-
-function setGrads(name: string, ps: Tensor[], t: number): void {
-  ps.forEach((p, i) => {
-    p.grad?.dispose();
-    p.grad = fromHost(golden(`${name}.p${i}.grad${t}`));
-  });
-}
-
-function expectStep(name: string, ps: Tensor[], t: number): void {
-  ps.forEach((p, i) => assertClose(`AdamW ${name} p${i} after step ${t + 1} vs torch`, p, golden(`${name}.p${i}.step${t}`), { rtol: 1e-5 }));
-}
+const { golden, params, setGrads, expectStep, stepsMatchTorch, stateOutlivesScopes } = optimizerGoldens('AdamW', 'adamw');
 
 test('AdamW: two parameter groups match torch.optim.AdamW for 3 steps', () => {
   const ps = params('groups', 2);
-  const opt = new AdamW([{ params: [ps[0]], weightDecay: 0.05 }, { params: [ps[1]], weightDecay: 0 }], { lr: 0.01, betas: [0.8, 0.99], eps: 1e-6 });
-  for (let t = 0; t < 3; t++) {
-    setGrads('groups', ps, t);
-    opt.step();
-    expectStep('groups', ps, t);
-  }
-  opt.dispose();
-  ps.forEach((p) => p.dispose());
+  stepsMatchTorch('groups', ps, new AdamW([{ params: [ps[0]], weightDecay: 0.05 }, { params: [ps[1]], weightDecay: 0 }], { lr: 0.01, betas: [0.8, 0.99], eps: 1e-6 }));
 });
 
 test('AdamW: the defaults (lr 1e-3, betas 0.9/0.999, eps 1e-8, weight decay 0.01) match torch', () => {
   const ps = params('defaults', 1);
   const opt = new AdamW(ps);
   assert.equal({ ...opt.paramGroups[0], params: [] }, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01, params: [] });
-  for (let t = 0; t < 3; t++) {
-    setGrads('defaults', ps, t);
-    opt.step();
-    expectStep('defaults', ps, t);
-  }
-  opt.dispose();
-  ps.forEach((p) => p.dispose());
+  stepsMatchTorch('defaults', ps, opt);
 });
 
 test('AdamW: splitWeightDecay puts weight decay on tensors of two or more dimensions only', () => {
@@ -51,13 +24,7 @@ test('AdamW: splitWeightDecay puts weight decay on tensors of two or more dimens
   const opt = new AdamW(splitWeightDecay(ps, 0.05), { lr: 0.01, betas: [0.8, 0.99], eps: 1e-6 });
   assert.is(opt.paramGroups[0].params[0], ps[0]);
   assert.is(opt.paramGroups[1].params[0], ps[1]);
-  for (let t = 0; t < 3; t++) {
-    setGrads('groups', ps, t);
-    opt.step();
-    expectStep('groups', ps, t);
-  }
-  opt.dispose();
-  ps.forEach((p) => p.dispose());
+  stepsMatchTorch('groups', ps, opt);
 });
 
 test('AdamW: stateDict round trip continues exactly (and like torch)', () => {
@@ -191,23 +158,7 @@ test('AdamW: the native binding re-checks its arguments', () => {
 });
 
 test('AdamW: no leaks; state survives the scopes it was created in', () => {
-  assertNoLeak('AdamW', () => {
-    const ps = params('groups', 2);
-    const opt = new AdamW(ps, { lr: 0.01 });
-    const counts: number[] = [];
-    for (let t = 0; t < 3; t++) {
-      scope(() => {
-        opt.zeroGrad();
-        setGrads('groups', ps, t);
-        opt.step();
-      });
-      counts.push(liveStorages().cpuBuffers + liveStorages().cudaBuffers);
-    }
-    assert.equal(counts, [counts[0], counts[0], counts[0]]);
-    assert.equal(Object.keys(opt.stateDict().state), ['0', '1']);
-    opt.dispose();
-    ps.forEach((p) => p.dispose());
-  });
+  stateOutlivesScopes('groups', 2, (ps) => new AdamW(ps, { lr: 0.01 }));
   assertNoLeak('AdamW inside a scope', () => {
     scope(() => {
       const ps = params('defaults', 1);

@@ -1,21 +1,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { scope, SGD, tensor, type Tensor } from '../../lib/index';
+import { SGD, tensor, type Tensor } from '../../lib/index';
 import { native } from '../../lib/native';
-import { assertClose, assertNoLeak, assertThrows, DEVICE, fixture, fromHost, liveStorages } from '../helpers';
+import { assertClose, assertThrows, DEVICE } from '../helpers';
+import { optimizerGoldens } from './harness';
 
-const golden = fixture('sgd');
-
-function params(name: string, count: number): Tensor[] {
-  return Array.from({ length: count }, (_, i) => fromHost(golden(`${name}.p${i}.init`), true));
-}
-
-function setGrads(name: string, ps: Tensor[], t: number): void {
-  ps.forEach((p, i) => {
-    p.grad?.dispose();
-    p.grad = fromHost(golden(`${name}.p${i}.grad${t}`));
-  });
-}
+const { golden, params, setGrads, stepsMatchTorch, stateOutlivesScopes } = optimizerGoldens('SGD', 'sgd');
 
 // The configurations of gen_sgd.py.
 const configs: [string, number, (ps: Tensor[]) => SGD][] = [
@@ -29,14 +19,7 @@ const configs: [string, number, (ps: Tensor[]) => SGD][] = [
 for (const [name, count, make] of configs) {
   test(`SGD: ${name} matches torch.optim.SGD for 3 steps`, () => {
     const ps = params(name, count);
-    const opt = make(ps);
-    for (let t = 0; t < 3; t++) {
-      setGrads(name, ps, t);
-      opt.step();
-      ps.forEach((p, i) => assertClose(`SGD ${name} p${i} after step ${t + 1} vs torch`, p, golden(`${name}.p${i}.step${t}`), { rtol: 1e-5 }));
-    }
-    opt.dispose();
-    ps.forEach((p) => p.dispose());
+    stepsMatchTorch(name, ps, make(ps));
   });
 }
 
@@ -108,23 +91,7 @@ test('SGD: the native bindings re-check their arguments', () => {
 });
 
 test('SGD: no leaks; momentum buffers survive the scopes they were created in', () => {
-  assertNoLeak('SGD', () => {
-    const ps = params('momentum', 2);
-    const opt = new SGD(ps, { lr: 0.1, momentum: 0.9 });
-    const counts: number[] = [];
-    for (let t = 0; t < 3; t++) {
-      scope(() => {
-        opt.zeroGrad();
-        setGrads('momentum', ps, t);
-        opt.step();
-      });
-      counts.push(liveStorages().cpuBuffers + liveStorages().cudaBuffers);
-    }
-    assert.equal(counts, [counts[0], counts[0], counts[0]]);
-    assert.equal(Object.keys(opt.stateDict().state), ['0', '1']);
-    opt.dispose();
-    ps.forEach((p) => p.dispose());
-  });
+  stateOutlivesScopes('momentum', 2, (ps) => new SGD(ps, { lr: 0.1, momentum: 0.9 }));
 });
 
 test.run();
