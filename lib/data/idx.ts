@@ -73,7 +73,7 @@ function checkLimit(h: IdxHeader, maxBytes: number, file: string): void {
  * many: inflates growing prefixes of the compressed bytes (a prefix of c bytes yields at
  * most about 1032 * c bytes, so this takes little memory whatever the stream holds).
  */
-function gunzipHead(raw: Buffer, need: number, file: string): Buffer {
+function gunzipHead(raw: Uint8Array, need: number, file: string): Buffer {
   const lengths = [256, 1024, 4096, 16384];
   let out = Buffer.alloc(0);
   for (const [i, len] of lengths.entries()) {
@@ -91,7 +91,7 @@ function gunzipHead(raw: Buffer, need: number, file: string): Buffer {
 }
 
 /** A whole gzip stream, inflated to at most `declared` bytes. */
-function gunzipBounded(raw: Buffer, declared: number, file: string): Buffer {
+function gunzipBounded(raw: Uint8Array, declared: number, file: string): Buffer {
   try {
     return zlib.gunzipSync(raw, { maxOutputLength: Math.max(1, declared) });
   } catch (e) {

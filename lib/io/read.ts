@@ -26,9 +26,10 @@ export interface BoundedReadOptions {
 
 /**
  * All bytes of `file`, refused with a RepmlpError naming the file when it cannot be read,
- * is not a regular file or is larger than `maxBytes`.
+ * is not a regular file or is larger than `maxBytes`. (A Buffer, typed as the Uint8Array it
+ * is, so that the published types need no @types/node.)
  */
-export function readFileBounded(file: string, opts: BoundedReadOptions = {}): Buffer {
+export function readFileBounded(file: string, opts: BoundedReadOptions = {}): Uint8Array {
   const where = opts.op === undefined ? `${file}:` : `${opts.op}: ${file}:`;
   const cannot = (e: unknown) =>
     new RepmlpError(opts.op === undefined ? `${file}: cannot read the file (${ioCause(e)})` : `${opts.op}: could not read ${file}: ${ioCause(e)}`);
