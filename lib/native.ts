@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RepmlpError } from './errors';
+import type { UnaryName } from './ops/unary';
 
 export type DType = 'float32' | 'int64';
 export type Device = 'cpu' | 'cuda';
@@ -88,7 +89,15 @@ export interface CudaInfo {
 
 type S = NativeStorage;
 
-export interface NativeAddon {
+/**
+ * unary.cc, for every activation of UNARY_OPS (lib/ops/unary.ts): <name>_forward(out, inp, n)
+ * and <name>_backward(dinp, dout, saved, n), all (n); saved is the forward's input or output.
+ */
+type UnaryBindings = { [K in `${UnaryName}_forward`]: (out: S, inp: S, n: number) => void } & {
+  [K in `${UnaryName}_backward`]: (dinp: S, dout: S, saved: S, n: number) => void;
+};
+
+export interface NativeAddon extends UnaryBindings {
   Storage: new (device: Device, dtype: DType, numel: number) => NativeStorage;
   liveStorages(): LiveStorages;
   // memory.cc
@@ -128,9 +137,6 @@ export interface NativeAddon {
   // copy.cc
   strided_copy(out: S, outOffset: number, inp: S, inpOffset: number, shape: number[], strides: number[]): void;
   fill(out: S, value: number, offset: number, n: number): void;
-  // gelu.cc
-  gelu_forward(out: S, inp: S, n: number): void;
-  gelu_backward(dinp: S, dout: S, inp: S, n: number): void;
   // reduce.cc: sums inp (inShape) over the dimensions where outShape has size 1 (same rank)
   sum_to(out: S, inp: S, inShape: number[], outShape: number[]): void;
   // bias_grad.cc: dbias (C) = sum of dout (N, C, HW) over N and HW
@@ -141,15 +147,9 @@ export interface NativeAddon {
     alpha: number, beta: number, offC: number, ldc: number, strideC: number, offA: number, lda: number,
     strideA: number, offB: number, ldb: number, strideB: number,
   ): void;
-  // relu.cc
-  relu_forward(out: S, inp: S, n: number): void;
-  relu_backward(dinp: S, dout: S, out: S, n: number): void;
   // scale.cc
   axpy(out: S, x: S, alpha: number, n: number): void;
   scale(out: S, x: S, alpha: number, beta: number, n: number): void;
-  // sigmoid.cc
-  sigmoid_forward(out: S, inp: S, n: number): void;
-  sigmoid_backward(dinp: S, dout: S, out: S, n: number): void;
   // unpartition_gate.cc
   unpartition_gate_forward(out: S, y: S, gate: S, residual: S | null, N: number, C: number, Hp: number, h: number, Wp: number, w: number): void;
   unpartition_gate_backward(dy: S, dgate: S, dout: S, y: S, gate: S, N: number, C: number, Hp: number, h: number, Wp: number, w: number): void;

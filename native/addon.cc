@@ -60,15 +60,13 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
   register_batchnorm(exports);
   register_binary(exports);
   register_copy(exports);
-  register_gelu(exports);
   register_reduce(exports);
   register_bias_grad(exports);
   register_memory(exports);
   register_gemm(exports);
   register_info(exports);
-  register_relu(exports);
+  register_unary(exports);
   register_scale(exports);
-  register_sigmoid(exports);
   register_unpartition_gate(exports);
   register_cross_entropy(exports);
   register_correct_count(exports);

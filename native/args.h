@@ -18,19 +18,23 @@
 
 #include "checked.h"
 #include "common.h"
+#include "ops/copy.h"
 #include "storage.h"
-#ifdef REPMLP_WITH_CUDA
-#include "cuda/kernels.h"
-#endif
 
 namespace repmlp {
 
-// Calls the CUDA twin of a kernel, or throws when the addon was built without CUDA.
+// Runs a kernel declared with REPMLP_KERNELS on the device of the storages that `args`
+// resolved: cpu::kernel(...) or its CUDA twin, which fails in a build without CUDA.
 #ifdef REPMLP_WITH_CUDA
-#define REPMLP_CUDA(args, call) cuda::call
+#define REPMLP_CUDA_TWIN(args, kernel, ...) ::repmlp::cuda::kernel(__VA_ARGS__)
 #else
-#define REPMLP_CUDA(args, call) (args).fail("this build of repmlp has no CUDA support")
+#define REPMLP_CUDA_TWIN(args, kernel, ...) (args).fail("this build of repmlp has no CUDA support")
 #endif
+#define REPMLP_DISPATCH(args, kernel, ...)                                            \
+  do {                                                                                \
+    if ((args).device() == ::repmlp::Device::CPU) ::repmlp::cpu::kernel(__VA_ARGS__); \
+    else REPMLP_CUDA_TWIN(args, kernel, __VA_ARGS__);                                 \
+  } while (0)
 
 class Args {
  public:
@@ -214,8 +218,7 @@ class Args {
   // empty (a sum over nothing), written without running a kernel whose other sizes may be huge.
   void zero(float* p, int64_t n) const {
     if (n == 0) return;
-    if (device_ == Device::CPU) std::fill_n(p, n, 0.f);
-    else REPMLP_CUDA(*this, fill_f32(p, 0.f, n));
+    REPMLP_DISPATCH(*this, fill_f32, p, 0.f, n);
   }
 
   [[noreturn]] void fail(const std::string& what) const { throw Error(std::string(op_) + ": " + what); }

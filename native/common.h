@@ -11,9 +11,19 @@ namespace repmlp {
 
 enum class DType : int { F32 = 0, I64 = 1 };
 enum class Device : int { CPU = 0, CUDA = 1 };
-// An activation applied in the same pass as another op's output (ops/activation.h); the
+// An activation applied in the same pass as another op's output (functors in ops/unary.h); the
 // codes are part of the binding interface.
 enum class Act : int { None = 0, ReLU = 1, GELU = 2 };
+
+// Declares the kernels given, once in namespace cpu and once in namespace cuda (ops/<op>.h):
+// a CPU kernel and its CUDA twin share one signature. Both are defined with qualified names
+// (`void cpu::bias_grad(...) {...}` in ops/<op>.cc, `void cuda::bias_grad(...)` in
+// cuda/<op>.cu), so a definition that differs from its declaration does not compile.
+#define REPMLP_KERNELS(...)     \
+  namespace repmlp {            \
+  namespace cpu { __VA_ARGS__ } \
+  namespace cuda { __VA_ARGS__ } \
+  }
 
 inline const char* dtype_name(DType d) { return d == DType::F32 ? "float32" : "int64"; }
 inline size_t dtype_size(DType d) { return d == DType::F32 ? 4 : 8; }

@@ -1,12 +1,10 @@
 // Every differentiable op, one file each.
 export { reshape, permute, slice, contiguous } from './views';
-export { relu } from './relu';
+export * from './unary';
 export { partition, unpartition } from './partition';
 export { unpartitionGate, type UnpartitionGateOptions } from './unpartition_gate';
 export { conv2d, type Conv2dOptions } from './conv2d';
 export { batchNorm2d, type BatchNormActivation, type BatchNormOptions } from './batchnorm';
-export { gelu } from './gelu';
-export { sigmoid } from './sigmoid';
 export { add, sub, mul } from './arithmetic';
 export { mulScalar, addScalar } from './scalar';
 export { sum, mean } from './sum';

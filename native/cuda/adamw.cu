@@ -2,10 +2,11 @@
 // double; one launch updates up to kMultiTensors tensors (multi_tensor.cuh).
 #include <cmath>
 
-#include "kernels.h"
+#include "../ops/adamw.h"
 #include "multi_tensor.cuh"
 
-namespace repmlp::cuda {
+namespace repmlp {
+namespace cuda {
 
 // tb.ptr: param, exp_avg, exp_avg_sq, grad, each (n[k]); tb.s0 = lr / (1 - b1^t), tb.s1 = sqrt(1 - b2^t)
 __global__ void adamw_step_kernel(TensorBatch<4> tb, float decay, float b1, float one_b1, float b2, float one_b2,
@@ -25,10 +26,12 @@ __global__ void adamw_step_kernel(TensorBatch<4> tb, float decay, float b1, floa
   }
 }
 
-void adamw_step(const std::vector<float*>& params, const std::vector<float*>& exp_avgs,
-                const std::vector<float*>& exp_avg_sqs, const std::vector<const float*>& grads,
-                const std::vector<int64_t>& ns, const std::vector<int64_t>& steps, double lr, double beta1,
-                double beta2, double eps, double weight_decay) {
+}  // namespace cuda
+
+void cuda::adamw_step(const std::vector<float*>& params, const std::vector<float*>& exp_avgs,
+                      const std::vector<float*>& exp_avg_sqs, const std::vector<const float*>& grads,
+                      const std::vector<int64_t>& ns, const std::vector<int64_t>& steps, double lr, double beta1,
+                      double beta2, double eps, double weight_decay) {
   for_each_batch<4>(
       ns,
       [&](int slot, size_t k, TensorBatch<4>& tb) {
@@ -48,4 +51,4 @@ void adamw_step(const std::vector<float*>& params, const std::vector<float*>& ex
       });
 }
 
-}  // namespace repmlp::cuda
+}  // namespace repmlp

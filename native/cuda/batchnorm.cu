@@ -5,20 +5,22 @@
 // (x - mean)^2. Elementwise passes use grid-stride loops. Scratch space comes from the
 // caching allocator (scratch.cuh).
 //
-// A fused activation (ops/activation.h) is a template parameter of the output pass and of
+// A fused activation (Act, the functors of ops/unary.h) is a template parameter of the output pass and of
 // the gradient partial sums: the latter turn dout into dt = dout * act'(t) on the fly
 // (ReLU from the saved output, GELU from t recomputed from x) and write dt into dinp, which
 // the input-gradient pass then overwrites in place. A residual, when given, is added in the
 // output pass (its gradient is dout itself).
 #include <algorithm>
 
-#include "activation.cuh"
 #include "block_reduce.cuh"
+#include "../ops/batchnorm.h"
+#include "../ops/unary.h"
 #include "check.cuh"
-#include "kernels.h"
 #include "scratch.cuh"
 
-namespace repmlp::cuda {
+namespace repmlp {
+namespace cuda {
+
 namespace {
 
 constexpr int kThreads = 256;  // a multiple of 32: block_sum relies on whole warps
@@ -72,12 +74,20 @@ __global__ void channel_partial_kernel(double* part, const float* inp, const dou
   if (threadIdx.x == 0) part[c * parts + p] = acc;
 }
 
+// act(t), with the activation known at compile time.
+template <Act A>
+__device__ __forceinline__ float activate(float t) {
+  if constexpr (A == Act::ReLU) return Relu::forward(t);
+  else if constexpr (A == Act::GELU) return Gelu::forward(t);
+  else return t;
+}
+
 // The gradient of BN's own output t from dout, the gradient of act(t): t is recomputed as
 // (x - center) * scale + shift for GELU; ReLU reads its saved output.
 template <Act A>
 __device__ __forceinline__ float act_grad(float dy, float y, float x, float center, float scale, float shift) {
-  if constexpr (A == Act::ReLU) return relu_grad_f(y, dy);
-  else if constexpr (A == Act::GELU) return dy * gelu_grad_f((x - center) * scale + shift);
+  if constexpr (A == Act::ReLU) return Relu::backward(y, dy);
+  else if constexpr (A == Act::GELU) return Gelu::backward((x - center) * scale + shift, dy);
   else return dy;
 }
 
@@ -279,10 +289,12 @@ const float* grad_partials(double* part_dy, double* part_dyxmu, double* part_xmu
 
 }  // namespace
 
-void batchnorm_forward_train(float* out, float* mean_saved, float* invstd_saved, float* running_mean,
-                             float* running_var, const float* inp, const float* residual, const float* weight,
-                             const float* bias, int64_t N, int64_t C, int64_t HW, float momentum, float eps,
-                             bool update_running, Act act) {
+}  // namespace cuda
+
+void cuda::batchnorm_forward_train(float* out, float* mean_saved, float* invstd_saved, float* running_mean,
+                                   float* running_var, const float* inp, const float* residual, const float* weight,
+                                   const float* bias, int64_t N, int64_t C, int64_t HW, float momentum, float eps,
+                                   bool update_running, Act act) {
   if (C == 0) return;
   const int64_t M = N * HW, n = N * C * HW;
   const Split s = split_for(M, C);
@@ -312,9 +324,9 @@ void batchnorm_forward_train(float* out, float* mean_saved, float* invstd_saved,
   affine(out, inp, mean_saved, scale, shift, C, HW, n, act, residual);
 }
 
-void batchnorm_forward_eval(float* out, const float* inp, const float* residual, const float* running_mean,
-                            const float* running_var, const float* weight, const float* bias, int64_t N, int64_t C,
-                            int64_t HW, float eps, Act act) {
+void cuda::batchnorm_forward_eval(float* out, const float* inp, const float* residual, const float* running_mean,
+                                  const float* running_var, const float* weight, const float* bias, int64_t N, int64_t C,
+                                  int64_t HW, float eps, Act act) {
   const int64_t n = N * C * HW;
   if (n == 0) return;
   Scratch<char> scratch(sizeof(float) * C);
@@ -324,9 +336,9 @@ void batchnorm_forward_eval(float* out, const float* inp, const float* residual,
   affine(out, inp, running_mean, scale, bias, C, HW, n, act, residual);
 }
 
-void batchnorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* out,
-                        const float* inp, const float* mean_saved, const float* invstd_saved, const float* weight,
-                        const float* bias, int64_t N, int64_t C, int64_t HW, Act act) {
+void cuda::batchnorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* out,
+                              const float* inp, const float* mean_saved, const float* invstd_saved, const float* weight,
+                              const float* bias, int64_t N, int64_t C, int64_t HW, Act act) {
   if (C == 0) return;
   const int64_t M = N * HW, n = N * C * HW;
   const Split s = split_for(M, C);
@@ -357,10 +369,10 @@ void batchnorm_backward(float* dinp, float* dweight, float* dbias, const float* 
   REPMLP_CUDA_LAUNCHED("batchnorm_backward: dinp_train_kernel");
 }
 
-void batchnorm_backward_eval(float* dinp, float* dweight, float* dbias, const float* dout, const float* out,
-                             const float* inp, const float* running_mean, const float* running_var,
-                             const float* weight, const float* bias, int64_t N, int64_t C, int64_t HW, float eps,
-                             Act act) {
+void cuda::batchnorm_backward_eval(float* dinp, float* dweight, float* dbias, const float* dout, const float* out,
+                                   const float* inp, const float* running_mean, const float* running_var,
+                                   const float* weight, const float* bias, int64_t N, int64_t C, int64_t HW, float eps,
+                                   Act act) {
   if (C == 0) return;
   const int64_t M = N * HW, n = N * C * HW;
   const Split s = split_for(M, C);
@@ -389,10 +401,10 @@ void batchnorm_backward_eval(float* dinp, float* dweight, float* dbias, const fl
   affine(dinp, dy, nullptr, scale, nullptr, C, HW, n, Act::None);
 }
 
-void add_scalar_i64(int64_t* out, int64_t value, int64_t n) {
+void cuda::add_scalar_i64(int64_t* out, int64_t value, int64_t n) {
   if (n == 0) return;
   add_scalar_i64_kernel<<<blocks_for(n), 256>>>(out, value, n);
   REPMLP_CUDA_LAUNCHED("add_scalar_i64");
 }
 
-}  // namespace repmlp::cuda
+}  // namespace repmlp

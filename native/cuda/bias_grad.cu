@@ -1,10 +1,11 @@
 // CUDA twin of ops/bias_grad.cc: one block per channel (grid-stride over channels), each
 // thread sums a strided share of the N*HW elements in double, then a deterministic block sum.
 #include "block_reduce.cuh"
+#include "../ops/bias_grad.h"
 #include "check.cuh"
-#include "kernels.h"
 
-namespace repmlp::cuda {
+namespace repmlp {
+namespace cuda {
 
 constexpr int kBiasGradThreads = 256;
 
@@ -22,11 +23,13 @@ __global__ void bias_grad_kernel(float* dbias, const float* dout, int64_t N, int
   }
 }
 
-void bias_grad(float* dbias, const float* dout, int64_t N, int64_t C, int64_t HW) {
+}  // namespace cuda
+
+void cuda::bias_grad(float* dbias, const float* dout, int64_t N, int64_t C, int64_t HW) {
   if (C == 0) return;
   const unsigned blocks = static_cast<unsigned>(C < 65535 * 8 ? C : 65535 * 8);
   bias_grad_kernel<<<blocks, kBiasGradThreads>>>(dbias, dout, N, C, HW);
   REPMLP_CUDA_LAUNCHED("bias_grad");
 }
 
-}  // namespace repmlp::cuda
+}  // namespace repmlp

@@ -5,10 +5,11 @@
 #include <algorithm>
 
 #include "../ops/broadcast.h"
+#include "../ops/binary.h"
 #include "check.cuh"
-#include "kernels.h"
 
-namespace repmlp::cuda {
+namespace repmlp {
+namespace cuda {
 
 template <int OP>
 __device__ __forceinline__ float apply(float x, float y) {
@@ -73,17 +74,19 @@ static void launch(float* out, const float* a, const float* b, const BinaryPlan&
   else launch_strided<OP, int64_t>(out, a, b, p);
 }
 
-void binary_forward(float* out, const float* a, const float* b, int op, const std::vector<int64_t>& shape,
-                    const std::vector<int64_t>& a_strides, const std::vector<int64_t>& b_strides) {
+}  // namespace cuda
+
+void cuda::binary_forward(float* out, const float* a, const float* b, BinaryOp op, const std::vector<int64_t>& shape,
+                          const std::vector<int64_t>& a_strides, const std::vector<int64_t>& b_strides) {
   const BinaryPlan p = plan_binary(shape, a_strides, b_strides);
   if (p.numel == 0) return;
-  switch (static_cast<BinaryOp>(op)) {
+  switch (op) {
     case BinaryOp::Add: launch<static_cast<int>(BinaryOp::Add)>(out, a, b, p); break;
     case BinaryOp::Sub: launch<static_cast<int>(BinaryOp::Sub)>(out, a, b, p); break;
     case BinaryOp::Mul: launch<static_cast<int>(BinaryOp::Mul)>(out, a, b, p); break;
-    default: throw Error("binary_forward: unknown op " + std::to_string(op));
+    default: throw Error("binary_forward: unknown op " + std::to_string(static_cast<int>(op)));
   }
   REPMLP_CUDA_LAUNCHED("binary_forward");
 }
 
-}  // namespace repmlp::cuda
+}  // namespace repmlp

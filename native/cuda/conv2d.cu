@@ -8,11 +8,13 @@
 #include <algorithm>
 
 #include "block_reduce.cuh"
+#include "../ops/conv2d_kernels.h"
 #include "check.cuh"
-#include "kernels.h"
 #include "scratch.cuh"
 
-namespace repmlp::cuda {
+namespace repmlp {
+namespace cuda {
+
 namespace {
 
 constexpr int kThreads = 256;
@@ -207,9 +209,11 @@ void with_geom(const Geom& s, F&& f) {
 
 }  // namespace
 
-void conv2d_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t N, int64_t Cin,
-                    int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw, int64_t strideH, int64_t strideW,
-                    int64_t padH, int64_t padW, int64_t groups) {
+}  // namespace cuda
+
+void cuda::conv2d_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t N, int64_t Cin,
+                          int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw, int64_t strideH, int64_t strideW,
+                          int64_t padH, int64_t padW, int64_t groups) {
   const Geom s = make_geom(N, Cin, H, W, Cout, kh, kw, strideH, strideW, padH, padW, groups);
   const int64_t total = s.N * s.Cout * s.P;
   if (total == 0) return;
@@ -219,9 +223,9 @@ void conv2d_forward(float* out, const float* inp, const float* weight, const flo
   REPMLP_CUDA_LAUNCHED("conv2d_forward");
 }
 
-void conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight,
-                     int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw,
-                     int64_t strideH, int64_t strideW, int64_t padH, int64_t padW, int64_t groups) {
+void cuda::conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight,
+                           int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw,
+                           int64_t strideH, int64_t strideW, int64_t padH, int64_t padW, int64_t groups) {
   const Geom s = make_geom(N, Cin, H, W, Cout, kh, kw, strideH, strideW, padH, padW, groups);
   const int64_t in_total = s.N * s.Cin * s.H * s.W, w_total = s.Cout * s.K, m_total = s.N * s.P;
   with_geom(s, [&](auto g) {
@@ -243,4 +247,4 @@ void conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dou
   });
 }
 
-}  // namespace repmlp::cuda
+}  // namespace repmlp

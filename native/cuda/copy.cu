@@ -1,10 +1,11 @@
 // CUDA twins of ops/copy.cc: strided_copy (views -> contiguous) and fill.
 #include <algorithm>
 
+#include "../ops/copy.h"
 #include "check.cuh"
-#include "kernels.h"
 
-namespace repmlp::cuda {
+namespace repmlp {
+namespace cuda {
 
 // A strided view of at most 8 dimensions, innermost first.
 template <typename I>
@@ -58,27 +59,33 @@ static void strided_copy(T* out, const T* inp, const std::vector<int64_t>& shape
   REPMLP_CUDA_LAUNCHED("strided_copy");
 }
 
-void strided_copy_f32(float* out, const float* inp, const std::vector<int64_t>& shape, const std::vector<int64_t>& strides) {
+}  // namespace cuda
+
+void cuda::strided_copy_f32(float* out, const float* inp, const std::vector<int64_t>& shape, const std::vector<int64_t>& strides) {
   strided_copy(out, inp, shape, strides);
 }
-void strided_copy_i64(int64_t* out, const int64_t* inp, const std::vector<int64_t>& shape, const std::vector<int64_t>& strides) {
+void cuda::strided_copy_i64(int64_t* out, const int64_t* inp, const std::vector<int64_t>& shape, const std::vector<int64_t>& strides) {
   strided_copy(out, inp, shape, strides);
 }
+
+namespace cuda {
 
 template <typename T>
 __global__ void fill_kernel(T* out, T value, int64_t n) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) out[i] = value;
 }
 
-void fill_f32(float* out, float value, int64_t n) {
+}  // namespace cuda
+
+void cuda::fill_f32(float* out, float value, int64_t n) {
   if (n == 0) return;
   fill_kernel<<<blocks_for(n), 256>>>(out, value, n);
   REPMLP_CUDA_LAUNCHED("fill");
 }
-void fill_i64(int64_t* out, int64_t value, int64_t n) {
+void cuda::fill_i64(int64_t* out, int64_t value, int64_t n) {
   if (n == 0) return;
   fill_kernel<<<blocks_for(n), 256>>>(out, value, n);
   REPMLP_CUDA_LAUNCHED("fill");
 }
 
-}  // namespace repmlp::cuda
+}  // namespace repmlp

@@ -1,10 +1,11 @@
 // CUDA twin of ops/correct_count.cc: one block; each thread takes rows i = tid, tid + 256,
 // ..., finds their argmax and counts the matches; a deterministic block sum adds the counts.
 #include "block_reduce.cuh"
+#include "../ops/correct_count.h"
 #include "check.cuh"
-#include "kernels.h"
 
-namespace repmlp::cuda {
+namespace repmlp {
+namespace cuda {
 
 // out: (1); logits: (N, K); labels: (N) int64
 __global__ void correct_count_kernel(float* out, const float* logits, const int64_t* labels, int64_t N, int64_t K) {
@@ -20,9 +21,11 @@ __global__ void correct_count_kernel(float* out, const float* logits, const int6
   if (threadIdx.x == 0) out[0] = static_cast<float>(count);
 }
 
-void correct_count(float* out, const float* logits, const int64_t* labels, int64_t N, int64_t K) {
+}  // namespace cuda
+
+void cuda::correct_count(float* out, const float* logits, const int64_t* labels, int64_t N, int64_t K) {
   correct_count_kernel<<<1, 256>>>(out, logits, labels, N, K);
   REPMLP_CUDA_LAUNCHED("correct_count");
 }
 
-}  // namespace repmlp::cuda
+}  // namespace repmlp

@@ -10,10 +10,12 @@
 #include <limits>
 
 #include "block_reduce.cuh"
+#include "../ops/cross_entropy.h"
 #include "check.cuh"
-#include "kernels.h"
 
-namespace repmlp::cuda {
+namespace repmlp {
+namespace cuda {
+
 namespace {
 
 constexpr int kThreads = 256;
@@ -164,8 +166,10 @@ unsigned row_blocks(int64_t N) { return (unsigned)(N < 65535 * 8 ? (N < 1 ? 1 : 
 
 }  // namespace
 
-void cross_entropy_forward(float* loss, float* losses, float* stats, const float* logits, const int64_t* target,
-                           int64_t N, int64_t K, float eps, int64_t* bad_row) {
+}  // namespace cuda
+
+void cuda::cross_entropy_forward(float* loss, float* losses, float* stats, const float* logits, const int64_t* target,
+                                 int64_t N, int64_t K, float eps, int64_t* bad_row) {
   *bad_row = -1;
   REPMLP_CUDA_CHECK(cudaMemcpyToSymbolAsync(g_bad_row, &kNoBadRow, sizeof(kNoBadRow)));
   if (N > 0) {
@@ -179,15 +183,15 @@ void cross_entropy_forward(float* loss, float* losses, float* stats, const float
   if (bad != kNoBadRow) *bad_row = (int64_t)bad;
 }
 
-void cross_entropy_backward(float* dlogits, const float* dloss, const float* stats, const float* logits,
-                            const int64_t* target, int64_t N, int64_t K, float eps) {
+void cuda::cross_entropy_backward(float* dlogits, const float* dloss, const float* stats, const float* logits,
+                                  const int64_t* target, int64_t N, int64_t K, float eps) {
   if (N == 0 || K == 0) return;
   ce_backward_kernel<<<row_blocks(N), kThreads>>>(dlogits, dloss, stats, logits, target, N, K, eps);
   REPMLP_CUDA_LAUNCHED("cross_entropy_backward");
 }
 
-void cross_entropy_soft_forward(float* loss, float* losses, float* stats, const float* logits, const float* target,
-                                int64_t N, int64_t K, float eps) {
+void cuda::cross_entropy_soft_forward(float* loss, float* losses, float* stats, const float* logits, const float* target,
+                                      int64_t N, int64_t K, float eps) {
   if (N > 0) {
     ce_soft_forward_kernel<<<row_blocks(N), kThreads>>>(losses, stats, logits, target, N, K, eps);
     REPMLP_CUDA_LAUNCHED("cross_entropy_soft_forward");
@@ -196,11 +200,11 @@ void cross_entropy_soft_forward(float* loss, float* losses, float* stats, const 
   REPMLP_CUDA_LAUNCHED("cross_entropy_soft_forward (mean)");
 }
 
-void cross_entropy_soft_backward(float* dlogits, const float* dloss, const float* stats, const float* logits,
-                                 const float* target, int64_t N, int64_t K, float eps) {
+void cuda::cross_entropy_soft_backward(float* dlogits, const float* dloss, const float* stats, const float* logits,
+                                       const float* target, int64_t N, int64_t K, float eps) {
   if (N == 0 || K == 0) return;
   ce_soft_backward_kernel<<<row_blocks(N), kThreads>>>(dlogits, dloss, stats, logits, target, N, K, eps);
   REPMLP_CUDA_LAUNCHED("cross_entropy_soft_backward");
 }
 
-}  // namespace repmlp::cuda
+}  // namespace repmlp

@@ -13,11 +13,12 @@
 #include <climits>
 #include <string>
 
+#include "../ops/gemm.h"
 #include "check.cuh"
 #include "cublas.h"
-#include "kernels.h"
 
-namespace repmlp::cuda {
+namespace repmlp {
+namespace cuda {
 
 // C: batch x (M, N) with row stride ldc and batch stride strideC; C = beta * C (K == 0 or
 // alpha == 0).
@@ -41,10 +42,12 @@ static void check_ld(const char* name, int64_t ld, int64_t row) {
                 " (the row length) but received " + std::to_string(ld));
 }
 
+}  // namespace cuda
+
 // C: batch x (M, N); A: batch x (M, K) or (K, M); B: batch x (K, N) or (N, K); see above.
-void gemm_strided_batched(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K, int64_t batch,
-                          bool transA, bool transB, float alpha, float beta, int64_t ldc, int64_t strideC, int64_t lda,
-                          int64_t strideA, int64_t ldb, int64_t strideB) {
+void cuda::gemm_strided_batched(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K, int64_t batch,
+                                bool transA, bool transB, float alpha, float beta, int64_t ldc, int64_t strideC, int64_t lda,
+                                int64_t strideA, int64_t ldb, int64_t strideB) {
   if (M < 0 || N < 0 || K < 0 || batch < 0)
     throw Error("gemm_strided_batched: expected non-negative sizes but received M=" + std::to_string(M) +
                 ", N=" + std::to_string(N) + ", K=" + std::to_string(K) + ", batch=" + std::to_string(batch));
@@ -83,4 +86,4 @@ void gemm_strided_batched(float* C, const float* A, const float* B, int64_t M, i
   REPMLP_CUDA_LAUNCHED("gemm_strided_batched");
 }
 
-}  // namespace repmlp::cuda
+}  // namespace repmlp

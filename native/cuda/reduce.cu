@@ -6,11 +6,12 @@
 
 #include "../ops/broadcast.h"
 #include "block_reduce.cuh"
+#include "../ops/reduce.h"
 #include "check.cuh"
-#include "kernels.h"
 #include "scratch.cuh"
 
-namespace repmlp::cuda {
+namespace repmlp {
+namespace cuda {
 
 struct Dims {
   int n;
@@ -115,7 +116,9 @@ constexpr int64_t kWarpTaskMax = 1024;
 
 static unsigned grid_for(int64_t tasks) { return static_cast<unsigned>(std::min<int64_t>(std::max<int64_t>(tasks, 1), 65535 * 8)); }
 
-void sum_to(float* out, const float* inp, const std::vector<int64_t>& in_shape, const std::vector<int64_t>& out_shape) {
+}  // namespace cuda
+
+void cuda::sum_to(float* out, const float* inp, const std::vector<int64_t>& in_shape, const std::vector<int64_t>& out_shape) {
   const ReducePlan p = plan_reduce(in_shape, out_shape);
   if (p.out_numel == 0) return;
   if (p.in_numel == 0) {  // a sum over an empty dimension is 0
@@ -158,4 +161,4 @@ void sum_to(float* out, const float* inp, const std::vector<int64_t>& in_shape, 
   }
 }
 
-}  // namespace repmlp::cuda
+}  // namespace repmlp

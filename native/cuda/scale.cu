@@ -1,8 +1,9 @@
 // CUDA twin of ops/scale.cc.
+#include "../ops/scale.h"
 #include "check.cuh"
-#include "kernels.h"
 
-namespace repmlp::cuda {
+namespace repmlp {
+namespace cuda {
 
 // out, x: (n)
 __global__ void axpy_kernel(float* out, const float* x, float alpha, int64_t n) {
@@ -16,16 +17,18 @@ __global__ void scale_kernel(float* out, const float* x, float alpha, float beta
     out[i] = alpha * x[i] + beta;
 }
 
-void axpy(float* out, const float* x, float alpha, int64_t n) {
+}  // namespace cuda
+
+void cuda::axpy(float* out, const float* x, float alpha, int64_t n) {
   if (n == 0) return;
   axpy_kernel<<<blocks_for(n), 256>>>(out, x, alpha, n);
   REPMLP_CUDA_LAUNCHED("axpy");
 }
 
-void scale(float* out, const float* x, float alpha, float beta, int64_t n) {
+void cuda::scale(float* out, const float* x, float alpha, float beta, int64_t n) {
   if (n == 0) return;
   scale_kernel<<<blocks_for(n), 256>>>(out, x, alpha, beta, n);
   REPMLP_CUDA_LAUNCHED("scale");
 }
 
-}  // namespace repmlp::cuda
+}  // namespace repmlp

@@ -1,8 +1,9 @@
 // CUDA twin of ops/sgd.cc: one launch updates up to kMultiTensors tensors (multi_tensor.cuh).
-#include "kernels.h"
+#include "../ops/sgd.h"
 #include "multi_tensor.cuh"
 
-namespace repmlp::cuda {
+namespace repmlp {
+namespace cuda {
 
 // tb.ptr: param, grad, each (n[k])
 __global__ void sgd_step_kernel(TensorBatch<2> tb, float lr, float weight_decay) {
@@ -30,8 +31,10 @@ __global__ void sgd_momentum_step_kernel(TensorBatch<3> tb, float lr, float mome
   }
 }
 
-void sgd_step(const std::vector<float*>& params, const std::vector<const float*>& grads, const std::vector<int64_t>& ns,
-              float lr, float weight_decay) {
+}  // namespace cuda
+
+void cuda::sgd_step(const std::vector<float*>& params, const std::vector<const float*>& grads, const std::vector<int64_t>& ns,
+                    float lr, float weight_decay) {
   for_each_batch<2>(
       ns,
       [&](int slot, size_t k, TensorBatch<2>& tb) {
@@ -44,10 +47,10 @@ void sgd_step(const std::vector<float*>& params, const std::vector<const float*>
       });
 }
 
-void sgd_momentum_step(const std::vector<float*>& params, const std::vector<float*>& momentum_buffers,
-                       const std::vector<const float*>& grads, const std::vector<int64_t>& ns,
-                       const std::vector<bool>& firsts, float lr, float momentum, float dampening, float weight_decay,
-                       bool nesterov) {
+void cuda::sgd_momentum_step(const std::vector<float*>& params, const std::vector<float*>& momentum_buffers,
+                             const std::vector<const float*>& grads, const std::vector<int64_t>& ns,
+                             const std::vector<bool>& firsts, float lr, float momentum, float dampening, float weight_decay,
+                             bool nesterov) {
   for_each_batch<3>(
       ns,
       [&](int slot, size_t k, TensorBatch<3>& tb) {
@@ -62,4 +65,4 @@ void sgd_momentum_step(const std::vector<float*>& params, const std::vector<floa
       });
 }
 
-}  // namespace repmlp::cuda
+}  // namespace repmlp

@@ -6,10 +6,11 @@
 #include <type_traits>
 
 #include "block_reduce.cuh"
+#include "../ops/unpartition_gate.h"
 #include "check.cuh"
-#include "kernels.h"
 
-namespace repmlp::cuda {
+namespace repmlp {
+namespace cuda {
 
 // A map of C channels cut into Hp x Wp partitions of h x w; W = Wp * w, hw = h * w,
 // plane = Hp * h * W (the elements of one (n, c) plane).
@@ -101,8 +102,10 @@ void with_parts(int64_t N, int64_t C, int64_t Hp, int64_t h, int64_t Wp, int64_t
 
 }  // namespace
 
-void unpartition_gate_forward(float* out, const float* y, const float* gate, const float* residual, int64_t N,
-                              int64_t C, int64_t Hp, int64_t h, int64_t Wp, int64_t w) {
+}  // namespace cuda
+
+void cuda::unpartition_gate_forward(float* out, const float* y, const float* gate, const float* residual, int64_t N,
+                                    int64_t C, int64_t Hp, int64_t h, int64_t Wp, int64_t w) {
   with_parts(N, C, Hp, h, Wp, w, [&](auto p, auto numel, auto, auto same) {
     if (numel == 0) return;
     unpartition_gate_forward_kernel<<<blocks_for(numel, kThreads), kThreads>>>(out, y, gate, residual, p, numel, same);
@@ -110,8 +113,8 @@ void unpartition_gate_forward(float* out, const float* y, const float* gate, con
   });
 }
 
-void unpartition_gate_backward(float* dy, float* dgate, const float* dout, const float* y, const float* gate,
-                               int64_t N, int64_t C, int64_t Hp, int64_t h, int64_t Wp, int64_t w) {
+void cuda::unpartition_gate_backward(float* dy, float* dgate, const float* dout, const float* y, const float* gate,
+                                     int64_t N, int64_t C, int64_t Hp, int64_t h, int64_t Wp, int64_t w) {
   with_parts(N, C, Hp, h, Wp, w, [&](auto p, auto, auto planes, auto same) {
     if (planes == 0) return;
     const int64_t grid_limit = 65535 * 8;
@@ -126,4 +129,4 @@ void unpartition_gate_backward(float* dy, float* dgate, const float* dout, const
   });
 }
 
-}  // namespace repmlp::cuda
+}  // namespace repmlp

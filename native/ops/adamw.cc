@@ -10,17 +10,16 @@
 // updates up to 24 tensors per launch (cuda/adamw.cu).
 #include <cmath>
 
+#include "adamw.h"
 #include "../args.h"
 #include "../parallel.h"
 
 namespace repmlp {
-namespace cpu {
-
 // params[k], exp_avgs[k], exp_avg_sqs[k], grads[k]: (ns[k])
-void adamw_step(const std::vector<float*>& params, const std::vector<float*>& exp_avgs,
-                const std::vector<float*>& exp_avg_sqs, const std::vector<const float*>& grads,
-                const std::vector<int64_t>& ns, const std::vector<int64_t>& steps, double lr, double beta1,
-                double beta2, double eps, double weight_decay) {
+void cpu::adamw_step(const std::vector<float*>& params, const std::vector<float*>& exp_avgs,
+                     const std::vector<float*>& exp_avg_sqs, const std::vector<const float*>& grads,
+                     const std::vector<int64_t>& ns, const std::vector<int64_t>& steps, double lr, double beta1,
+                     double beta2, double eps, double weight_decay) {
   const float decay = static_cast<float>(1.0 - lr * weight_decay);
   const float b1 = static_cast<float>(beta1), b2 = static_cast<float>(beta2), epsf = static_cast<float>(eps);
   const float one_b1 = static_cast<float>(1.0 - beta1), one_b2 = static_cast<float>(1.0 - beta2);
@@ -45,7 +44,6 @@ void adamw_step(const std::vector<float*>& params, const std::vector<float*>& ex
   }
 }
 
-}  // namespace cpu
 
 // adamw_step(params[], expAvgs[], expAvgSqs[], grads[], ns[], steps[], lr, beta1, beta2, eps, weightDecay)
 static Napi::Value adamw_step(const Napi::CallbackInfo& info) {
@@ -66,8 +64,7 @@ static Napi::Value adamw_step(const Napi::CallbackInfo& info) {
   // grad: a storage given twice would be updated twice, or read after its own update.
   a.check_distinct_lists({{"params", params}, {"expAvgs", exp_avgs}, {"expAvgSqs", exp_avg_sqs}}, {{"grads", g}});
   if (params.empty()) return info.Env().Undefined();
-  if (a.device() == Device::CPU) cpu::adamw_step(params, exp_avgs, exp_avg_sqs, grads, ns, steps, lr, beta1, beta2, eps, wd);
-  else REPMLP_CUDA(a, adamw_step(params, exp_avgs, exp_avg_sqs, grads, ns, steps, lr, beta1, beta2, eps, wd));
+  REPMLP_DISPATCH(a, adamw_step, params, exp_avgs, exp_avg_sqs, grads, ns, steps, lr, beta1, beta2, eps, wd);
   return info.Env().Undefined();
 }
 

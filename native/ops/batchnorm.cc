@@ -4,7 +4,7 @@
 // the running statistics. Backward: through the batch statistics in training, with the
 // statistics held constant in eval. add_scalar_i64 counts num_batches_tracked.
 //
-// An activation (activation.h: none, ReLU or GELU) may follow in the same pass: out =
+// An activation (Act: none, ReLU or GELU; unary.h) may follow in the same pass: out =
 // act(t) with t the normalised, affine output, which is then never stored. Backward turns
 // dout into dt = dout * act'(t) one chunk of planes at a time, right before summing it,
 // writing dt into dinp (which the last pass overwrites in place), from the saved output for
@@ -23,9 +23,10 @@
 #include <cmath>
 #include <vector>
 
+#include "batchnorm.h"
 #include "../args.h"
 #include "../parallel.h"
-#include "activation.h"
+#include "unary.h"
 
 namespace repmlp {
 namespace cpu {
@@ -133,9 +134,8 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void affine_range(
 // The activation in place over y[0..n): a chunk of planes just written, still in cache. One
 // flat loop rather than one per plane keeps the vector loops long when planes are small.
 void activate_in_place(float* y, int64_t n, Act act) {
-  if (act == Act::GELU) gelu_forward_range(y, y, 0, n);
-  else if (act == Act::ReLU)
-    for (int64_t i = 0; i < n; ++i) y[i] = relu_f(y[i]);
+  if (act == Act::GELU) unary_forward_range<Gelu>(y, y, 0, n);
+  else if (act == Act::ReLU) unary_forward_range<Relu>(y, y, 0, n);
 }
 
 // d = k[c] * (g - md[c] - (x - m[c]) * pr[c]) over planes [p0, p1), c = p % C, the pointers at
@@ -165,13 +165,15 @@ void affine_planes(float* out, const float* inp, const float* center, const floa
 
 }  // namespace
 
+}  // namespace cpu
+
 // Training forward. out, inp, residual: (N, C, HW), residual may be null; mean_saved,
 // invstd_saved: (C) batch mean and 1/sqrt(biased var + eps), saved for backward; running_mean,
 // running_var: (C), updated in place when update_running; weight, bias: (C).
-void batchnorm_forward_train(float* out, float* mean_saved, float* invstd_saved, float* running_mean,
-                             float* running_var, const float* inp, const float* residual, const float* weight,
-                             const float* bias, int64_t N, int64_t C, int64_t HW, float momentum, float eps,
-                             bool update_running, Act act) {
+void cpu::batchnorm_forward_train(float* out, float* mean_saved, float* invstd_saved, float* running_mean,
+                                  float* running_var, const float* inp, const float* residual, const float* weight,
+                                  const float* bias, int64_t N, int64_t C, int64_t HW, float momentum, float eps,
+                                  bool update_running, Act act) {
   const int64_t P = N * C, M = N * HW;
   std::vector<double> part(P), mean(C), ssd(C);
   parallel_for(P, plane_grain(HW), [&](int64_t p0, int64_t p1) {
@@ -203,6 +205,8 @@ void batchnorm_forward_train(float* out, float* mean_saved, float* invstd_saved,
   affine_planes(out, inp, mean_saved, scale.data(), shift.data(), N, C, HW, act, residual);
 }
 
+namespace cpu {
+
 // scale (C) = weight / sqrt(running_var + eps): eval's per-channel factor.
 static std::vector<float> eval_scale(const float* running_var, const float* weight, int64_t C, float eps) {
   std::vector<float> scale(C);
@@ -211,14 +215,18 @@ static std::vector<float> eval_scale(const float* running_var, const float* weig
   return scale;
 }
 
+}  // namespace cpu
+
 // Eval forward with the running statistics. out, inp, residual: (N, C, HW), residual may be
 // null; running_mean, running_var, weight, bias: (C)
-void batchnorm_forward_eval(float* out, const float* inp, const float* residual, const float* running_mean,
-                            const float* running_var, const float* weight, const float* bias, int64_t N, int64_t C,
-                            int64_t HW, float eps, Act act) {
+void cpu::batchnorm_forward_eval(float* out, const float* inp, const float* residual, const float* running_mean,
+                                 const float* running_var, const float* weight, const float* bias, int64_t N, int64_t C,
+                                 int64_t HW, float eps, Act act) {
   const std::vector<float> scale = eval_scale(running_var, weight, C, eps);
   affine_planes(out, inp, running_mean, scale.data(), bias, N, C, HW, act, residual);
 }
+
+namespace cpu {
 
 // How backward gets from dout (the gradient of act(t)) to dt (that of BN's own output t):
 // the activation, its saved output out (ReLU) and the per-channel affine that recomputes t
@@ -247,11 +255,11 @@ static GradSums channel_grad_sums(float* dt_out, const float* dout, const float*
   parallel_for(P, plane_grain(HW), [&](int64_t p0, int64_t p1) {
     const int64_t o0 = p0 * HW, o1 = p1 * HW;
     if (ag.act == Act::ReLU) {
-      for (int64_t i = o0; i < o1; ++i) dt_out[i] = relu_grad_f(ag.out[i], dout[i]);
+      unary_backward_range<Relu>(dt_out, dout, ag.out, o0, o1);
     } else if (ag.act == Act::GELU) {
       // t recomputed into dt_out, then dt = dout * GELU'(t) in place
       affine_range(dt_out + o0, inp + o0, ag.center, ag.scale, ag.shift, p0, p1, C, HW);
-      gelu_backward_range(dt_out, dout, dt_out, o0, o1);
+      unary_backward_range<Gelu>(dt_out, dout, dt_out, o0, o1);
     }
     plane_grad_sums(pa.data(), pb.data(), pd.data(), dt, inp, mean, p0, p1, C, HW);
   });
@@ -262,6 +270,8 @@ static GradSums channel_grad_sums(float* dt_out, const float* dout, const float*
   return s;
 }
 
+}  // namespace cpu
+
 // Training backward through the batch statistics. dinp, dout, out, inp: (N, C, HW);
 // dweight, dbias, mean_saved, invstd_saved, weight, bias: (C). With dy = dout * act'(t),
 // xhat = (x - mean) * invstd and M = N*HW: dbias = sum(dy), dweight = sum(dy * xhat),
@@ -270,9 +280,9 @@ static GradSums channel_grad_sums(float* dt_out, const float* dout, const float*
 // recovers the exact centre. out is read for ReLU only, bias for GELU only (else null): GELU
 // recomputes t = (x - mean_saved) * weight * invstd_saved + bias, which differs from the
 // forward's t by float rounding alone.
-void batchnorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* out,
-                        const float* inp, const float* mean_saved, const float* invstd_saved, const float* weight,
-                        const float* bias, int64_t N, int64_t C, int64_t HW, Act act) {
+void cpu::batchnorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* out,
+                             const float* inp, const float* mean_saved, const float* invstd_saved, const float* weight,
+                             const float* bias, int64_t N, int64_t C, int64_t HW, Act act) {
   // (With no values, M = 1 keeps every sum 0 and the gradients 0, as on CUDA.)
   const double M = static_cast<double>(std::max<int64_t>(N * HW, 1));
   std::vector<float> t_scale(act == Act::GELU ? C : 0);
@@ -304,10 +314,10 @@ void batchnorm_backward(float* dinp, float* dweight, float* dbias, const float* 
 // dinp = dy * weight * invstd, dweight = sum(dy * (x - running_mean) * invstd),
 // dbias = sum(dy). out is read for ReLU only, bias for GELU only (else null); GELU's t is
 // recomputed exactly as the forward computed it.
-void batchnorm_backward_eval(float* dinp, float* dweight, float* dbias, const float* dout, const float* out,
-                             const float* inp, const float* running_mean, const float* running_var,
-                             const float* weight, const float* bias, int64_t N, int64_t C, int64_t HW, float eps,
-                             Act act) {
+void cpu::batchnorm_backward_eval(float* dinp, float* dweight, float* dbias, const float* dout, const float* out,
+                                  const float* inp, const float* running_mean, const float* running_var,
+                                  const float* weight, const float* bias, int64_t N, int64_t C, int64_t HW, float eps,
+                                  Act act) {
   const std::vector<float> scale = eval_scale(running_var, weight, C, eps);
   const GradSums sums =
       channel_grad_sums(dinp, dout, inp, running_mean, N, C, HW, {act, out, running_mean, scale.data(), bias});
@@ -321,12 +331,11 @@ void batchnorm_backward_eval(float* dinp, float* dweight, float* dbias, const fl
 }
 
 // out: (n) int64, out[i] += value
-void add_scalar_i64(int64_t* out, int64_t value, int64_t n) {
+void cpu::add_scalar_i64(int64_t* out, int64_t value, int64_t n) {
   // Wraps around like PyTorch's int64 add, without the undefined behaviour of signed overflow.
   for (int64_t i = 0; i < n; ++i) out[i] = static_cast<int64_t>(static_cast<uint64_t>(out[i]) + static_cast<uint64_t>(value));
 }
 
-}  // namespace cpu
 
 namespace {
 
@@ -414,12 +423,8 @@ static Napi::Value batchnorm_forward_train(const Napi::CallbackInfo& info) {
                     {"inp", inp}, {"residual", residual}, {"weight", weight}, {"bias", bias}});
   if (s.C == 0) return info.Env().Undefined();  // no channels: nothing to write (N may be huge)
   const float m = static_cast<float>(momentum);
-  if (a.device() == Device::CPU)
-    cpu::batchnorm_forward_train(out, mean, invstd, rmean, rvar, inp, residual, weight, bias, s.N, s.C, s.HW, m, eps,
+  REPMLP_DISPATCH(a, batchnorm_forward_train, out, mean, invstd, rmean, rvar, inp, residual, weight, bias, s.N, s.C, s.HW, m, eps,
                                  update, act);
-  else
-    REPMLP_CUDA(a, batchnorm_forward_train(out, mean, invstd, rmean, rvar, inp, residual, weight, bias, s.N, s.C, s.HW,
-                                           m, eps, update, act));
   return info.Env().Undefined();
 }
 
@@ -439,10 +444,7 @@ static Napi::Value batchnorm_forward_eval(const Napi::CallbackInfo& info) {
   a.check_distinct({{"out", out}}, {{"out", out}, {"inp", inp}, {"residual", residual}, {"runningMean", rmean},
                                     {"runningVar", rvar}, {"weight", weight}, {"bias", bias}});
   if (s.numel == 0) return info.Env().Undefined();  // no output (N, C or HW is 0)
-  if (a.device() == Device::CPU)
-    cpu::batchnorm_forward_eval(out, inp, residual, rmean, rvar, weight, bias, s.N, s.C, s.HW, eps, act);
-  else
-    REPMLP_CUDA(a, batchnorm_forward_eval(out, inp, residual, rmean, rvar, weight, bias, s.N, s.C, s.HW, eps, act));
+  REPMLP_DISPATCH(a, batchnorm_forward_eval, out, inp, residual, rmean, rvar, weight, bias, s.N, s.C, s.HW, eps, act);
   return info.Env().Undefined();
 }
 
@@ -466,12 +468,8 @@ static Napi::Value batchnorm_backward(const Napi::CallbackInfo& info) {
                    {{"dinp", dinp}, {"dweight", dweight}, {"dbias", dbias}, {"dout", dout}, {"out", saved.out}, {"inp", inp},
                     {"meanSaved", mean}, {"invstdSaved", invstd}, {"weight", weight}, {"bias", saved.bias}});
   if (empty_backward(a, dweight, dbias, s)) return info.Env().Undefined();
-  if (a.device() == Device::CPU)
-    cpu::batchnorm_backward(dinp, dweight, dbias, dout, saved.out, inp, mean, invstd, weight, saved.bias, s.N, s.C,
+  REPMLP_DISPATCH(a, batchnorm_backward, dinp, dweight, dbias, dout, saved.out, inp, mean, invstd, weight, saved.bias, s.N, s.C,
                             s.HW, act);
-  else
-    REPMLP_CUDA(a, batchnorm_backward(dinp, dweight, dbias, dout, saved.out, inp, mean, invstd, weight, saved.bias,
-                                      s.N, s.C, s.HW, act));
   return info.Env().Undefined();
 }
 
@@ -496,12 +494,8 @@ static Napi::Value batchnorm_backward_eval(const Napi::CallbackInfo& info) {
                    {{"dinp", dinp}, {"dweight", dweight}, {"dbias", dbias}, {"dout", dout}, {"out", saved.out}, {"inp", inp},
                     {"runningMean", rmean}, {"runningVar", rvar}, {"weight", weight}, {"bias", saved.bias}});
   if (empty_backward(a, dweight, dbias, s)) return info.Env().Undefined();
-  if (a.device() == Device::CPU)
-    cpu::batchnorm_backward_eval(dinp, dweight, dbias, dout, saved.out, inp, rmean, rvar, weight, saved.bias, s.N, s.C,
+  REPMLP_DISPATCH(a, batchnorm_backward_eval, dinp, dweight, dbias, dout, saved.out, inp, rmean, rvar, weight, saved.bias, s.N, s.C,
                                  s.HW, eps, act);
-  else
-    REPMLP_CUDA(a, batchnorm_backward_eval(dinp, dweight, dbias, dout, saved.out, inp, rmean, rvar, weight,
-                                           saved.bias, s.N, s.C, s.HW, eps, act));
   return info.Env().Undefined();
 }
 
@@ -511,8 +505,7 @@ static Napi::Value add_scalar_i64(const Napi::CallbackInfo& info) {
   const int64_t value = a.integer(1, "value");
   const int64_t offset = a.size(2, "offset"), n = a.size(3, "n");
   int64_t* out = a.i64(0, "out", n, offset);
-  if (a.device() == Device::CPU) cpu::add_scalar_i64(out, value, n);
-  else REPMLP_CUDA(a, add_scalar_i64(out, value, n));
+  REPMLP_DISPATCH(a, add_scalar_i64, out, value, n);
   return info.Env().Undefined();
 }
 

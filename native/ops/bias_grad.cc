@@ -3,14 +3,13 @@
 // Sums accumulate in double.
 #include <vector>
 
+#include "bias_grad.h"
 #include "../args.h"
 #include "../parallel.h"
 
 namespace repmlp {
-namespace cpu {
-
 // dbias: (C); dout: (N, C, HW)
-void bias_grad(float* dbias, const float* dout, int64_t N, int64_t C, int64_t HW) {
+void cpu::bias_grad(float* dbias, const float* dout, int64_t N, int64_t C, int64_t HW) {
   if (HW == 1) {
     // Rows of dout are contiguous over c: add them into a block of double accumulators.
     parallel_for(C, std::max<int64_t>(64, (1 << 15) / std::max<int64_t>(N, 1)), [&](int64_t c0, int64_t c1) {
@@ -35,7 +34,6 @@ void bias_grad(float* dbias, const float* dout, int64_t N, int64_t C, int64_t HW
   });
 }
 
-}  // namespace cpu
 
 // bias_grad(dbias, dout, N, C, HW)
 static Napi::Value bias_grad(const Napi::CallbackInfo& info) {
@@ -48,8 +46,7 @@ static Napi::Value bias_grad(const Napi::CallbackInfo& info) {
   if (C == 0) return info.Env().Undefined();
   // Nothing to sum (N or HW is 0): the kernels would still loop over the other size.
   if (n == 0) return a.zero(dbias, C), info.Env().Undefined();
-  if (a.device() == Device::CPU) cpu::bias_grad(dbias, dout, N, C, HW);
-  else REPMLP_CUDA(a, bias_grad(dbias, dout, N, C, HW));
+  REPMLP_DISPATCH(a, bias_grad, dbias, dout, N, C, HW);
   return info.Env().Undefined();
 }
 

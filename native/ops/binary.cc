@@ -3,6 +3,7 @@
 // The backward passes are compositions done in lib/ops/arithmetic.ts: the gradient of a
 // broadcast operand is sum_to (reduce.cc) of dout, or of dout * other for mul, which is
 // binary_forward again.
+#include "binary.h"
 #include "../args.h"
 #include "../parallel.h"
 #include "broadcast.h"
@@ -43,9 +44,11 @@ static void binary_loop(float* out, const float* a, const float* b, const Binary
   });
 }
 
+}  // namespace cpu
+
 // out: (prod(shape)) contiguous; a, b: views of `shape` with aStrides / bStrides (0 where broadcast).
-void binary_forward(float* out, const float* a, const float* b, BinaryOp op, const std::vector<int64_t>& shape,
-                    const std::vector<int64_t>& a_strides, const std::vector<int64_t>& b_strides) {
+void cpu::binary_forward(float* out, const float* a, const float* b, BinaryOp op, const std::vector<int64_t>& shape,
+                         const std::vector<int64_t>& a_strides, const std::vector<int64_t>& b_strides) {
   const BinaryPlan p = plan_binary(shape, a_strides, b_strides);
   if (p.numel == 0) return;
   switch (op) {
@@ -55,7 +58,6 @@ void binary_forward(float* out, const float* a, const float* b, BinaryOp op, con
   }
 }
 
-}  // namespace cpu
 
 // binary_forward(out, a, b, op, outShape, aStrides, bStrides); op is 'add', 'sub' or 'mul'.
 static Napi::Value binary_forward(const Napi::CallbackInfo& info) {
@@ -70,8 +72,7 @@ static Napi::Value binary_forward(const Napi::CallbackInfo& info) {
   // broadcast operand is read again after out's first elements are written.
   a.check_distinct({{"out", out}}, {{"out", out}, {"a", pa}, {"b", pb}});
   if (n == 0) return info.Env().Undefined();
-  if (a.device() == Device::CPU) cpu::binary_forward(out, pa, pb, op, shape, sa, sb);
-  else REPMLP_CUDA(a, binary_forward(out, pa, pb, static_cast<int>(op), shape, sa, sb));
+  REPMLP_DISPATCH(a, binary_forward, out, pa, pb, op, shape, sa, sb);
   return info.Env().Undefined();
 }
 

@@ -9,7 +9,7 @@
 
 namespace repmlp {
 
-// The operations of binary_forward (the CUDA twin takes the same values as an int).
+// The operations of binary_forward.
 enum class BinaryOp : int { Add = 0, Sub = 1, Mul = 2 };
 
 // A broadcast elementwise problem: out is contiguous with `shape`; a and b are read with

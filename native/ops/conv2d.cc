@@ -9,12 +9,14 @@
 #include <algorithm>
 #include <vector>
 
+#include "conv2d_kernels.h"
 #include "../args.h"
 #include "../parallel.h"
 #include "conv2d.h"
 
 namespace repmlp {
 namespace cpu {
+
 using namespace conv;
 namespace {
 
@@ -217,11 +219,13 @@ void bias_backward(float* dbias, const float* dout, const Geom& s) {
 
 }  // namespace
 
+}  // namespace cpu
+
 // out: (N, Cout, Ho, Wo); inp: (N, Cin, H, W); weight: (Cout, Cin/groups, kh, kw); bias: (Cout) or null.
 // Ho = (H + 2 padH - kh) / strideH + 1, Wo likewise.
-void conv2d_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t N, int64_t Cin,
-                    int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw, int64_t strideH, int64_t strideW,
-                    int64_t padH, int64_t padW, int64_t groups) {
+void cpu::conv2d_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t N, int64_t Cin,
+                         int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw, int64_t strideH, int64_t strideW,
+                         int64_t padH, int64_t padW, int64_t groups) {
   const Geom s(N, Cin, H, W, Cout, kh, kw, strideH, strideW, padH, padW, groups);
   if (s.depthwise()) depthwise_forward(out, inp, weight, bias, s);
   else general_forward(out, inp, weight, bias, s);
@@ -230,9 +234,9 @@ void conv2d_forward(float* out, const float* inp, const float* weight, const flo
 // dinp: (N, Cin, H, W) or null; dweight: (Cout, Cin/groups, kh, kw) or null; dbias: (Cout) or null
 // (each overwritten when asked for); dout: (N, Cout, Ho, Wo); inp: (N, Cin, H, W), read only
 // for dweight; weight: (Cout, Cin/groups, kh, kw), read only for dinp.
-void conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight,
-                     int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw,
-                     int64_t strideH, int64_t strideW, int64_t padH, int64_t padW, int64_t groups) {
+void cpu::conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight,
+                          int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw,
+                          int64_t strideH, int64_t strideW, int64_t padH, int64_t padW, int64_t groups) {
   const Geom s(N, Cin, H, W, Cout, kh, kw, strideH, strideW, padH, padW, groups);
   if (dinp) {
     if (s.depthwise()) depthwise_backward_input(dinp, dout, weight, s);
@@ -245,7 +249,6 @@ void conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dou
   if (dbias) bias_backward(dbias, dout, s);
 }
 
-}  // namespace cpu
 
 namespace {
 
@@ -305,10 +308,7 @@ static Napi::Value conv2d_forward(const Napi::CallbackInfo& info) {
   // No output: return before the kernels, whose loops run over the other sizes (huge padding
   // makes Ho * Wo huge even when N * Cout is 0).
   if (c.out_numel == 0) return info.Env().Undefined();
-  if (a.device() == Device::CPU)
-    cpu::conv2d_forward(out, inp, weight, bias, c.N, c.Cin, c.H, c.W, c.Cout, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.G);
-  else
-    REPMLP_CUDA(a, conv2d_forward(out, inp, weight, bias, c.N, c.Cin, c.H, c.W, c.Cout, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.G));
+  REPMLP_DISPATCH(a, conv2d_forward, out, inp, weight, bias, c.N, c.Cin, c.H, c.W, c.Cout, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.G);
   return info.Env().Undefined();
 }
 
@@ -338,12 +338,8 @@ static Napi::Value conv2d_backward(const Napi::CallbackInfo& info) {
     return info.Env().Undefined();
   }
   if (!dinp && !dweight && !dbias) return info.Env().Undefined();
-  if (a.device() == Device::CPU)
-    cpu::conv2d_backward(dinp, dweight, dbias, dout, inp, weight, c.N, c.Cin, c.H, c.W, c.Cout, c.kh, c.kw, c.sh, c.sw,
+  REPMLP_DISPATCH(a, conv2d_backward, dinp, dweight, dbias, dout, inp, weight, c.N, c.Cin, c.H, c.W, c.Cout, c.kh, c.kw, c.sh, c.sw,
                          c.ph, c.pw, c.G);
-  else
-    REPMLP_CUDA(a, conv2d_backward(dinp, dweight, dbias, dout, inp, weight, c.N, c.Cin, c.H, c.W, c.Cout, c.kh, c.kw,
-                                   c.sh, c.sw, c.ph, c.pw, c.G));
   return info.Env().Undefined();
 }
 

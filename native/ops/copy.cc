@@ -1,6 +1,7 @@
 // strided_copy: materialises a view (shape, strides, offset) of one storage into a
 // contiguous buffer. Serves contiguous(), permute (partition / un-partition), broadcasts
 // (stride 0) and their backward passes. fill: sets every element to one value.
+#include "copy.h"
 #include "../args.h"
 #include "../parallel.h"
 
@@ -41,6 +42,18 @@ void fill(T* out, T value, int64_t n) {
 
 }  // namespace cpu
 
+void cpu::strided_copy_f32(float* out, const float* inp, const std::vector<int64_t>& shape,
+                                const std::vector<int64_t>& strides) {
+  strided_copy(out, inp, shape, strides);
+}
+void cpu::strided_copy_i64(int64_t* out, const int64_t* inp, const std::vector<int64_t>& shape,
+                                const std::vector<int64_t>& strides) {
+  strided_copy(out, inp, shape, strides);
+}
+void cpu::fill_f32(float* out, float value, int64_t n) { fill(out, value, n); }
+void cpu::fill_i64(int64_t* out, int64_t value, int64_t n) { fill(out, value, n); }
+
+
 // strided_copy(out, outOffset, inp, inpOffset, shape, strides): writes the view of inp
 // densely into out from element outOffset; out and inp share a dtype. They may be one
 // storage when the ranges written and read are apart.
@@ -55,15 +68,13 @@ static Napi::Value strided_copy(const Napi::CallbackInfo& info) {
     const float* inp = a.f32(2, "inp", extent, offset);
     a.check_disjoint("out", out, n, "inp", inp, extent);
     if (n == 0) return info.Env().Undefined();
-    if (a.device() == Device::CPU) cpu::strided_copy(out, inp, shape, strides);
-    else REPMLP_CUDA(a, strided_copy_f32(out, inp, shape, strides));
+    REPMLP_DISPATCH(a, strided_copy_f32, out, inp, shape, strides);
   } else {
     int64_t* out = a.i64(0, "out", n, out_offset);
     const int64_t* inp = a.i64(2, "inp", extent, offset);
     a.check_disjoint("out", out, n, "inp", inp, extent);
     if (n == 0) return info.Env().Undefined();
-    if (a.device() == Device::CPU) cpu::strided_copy(out, inp, shape, strides);
-    else REPMLP_CUDA(a, strided_copy_i64(out, inp, shape, strides));
+    REPMLP_DISPATCH(a, strided_copy_i64, out, inp, shape, strides);
   }
   return info.Env().Undefined();
 }
@@ -76,14 +87,12 @@ static Napi::Value fill(const Napi::CallbackInfo& info) {
   if (is_f32) {
     const double value = a.number(1, "value");
     float* out = a.f32(0, "out", n, offset);
-    if (a.device() == Device::CPU) cpu::fill(out, static_cast<float>(value), n);
-    else REPMLP_CUDA(a, fill_f32(out, static_cast<float>(value), n));
+    REPMLP_DISPATCH(a, fill_f32, out, static_cast<float>(value), n);
   } else {
     // An int64 storage takes integers only: converting NaN or 1e300 to int64 is undefined.
     const int64_t value = a.integer(1, "value");
     int64_t* out = a.i64(0, "out", n, offset);
-    if (a.device() == Device::CPU) cpu::fill(out, value, n);
-    else REPMLP_CUDA(a, fill_i64(out, value, n));
+    REPMLP_DISPATCH(a, fill_i64, out, value, n);
   }
   return info.Env().Undefined();
 }

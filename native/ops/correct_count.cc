@@ -4,13 +4,12 @@
 // count its train accuracy on the device and read it back only when it logs.
 #include <cmath>
 
+#include "correct_count.h"
 #include "../args.h"
 
 namespace repmlp {
-namespace cpu {
-
 // out: (1); logits: (N, K); labels: (N) int64
-void correct_count(float* out, const float* logits, const int64_t* labels, int64_t N, int64_t K) {
+void cpu::correct_count(float* out, const float* logits, const int64_t* labels, int64_t N, int64_t K) {
   int64_t count = 0;
   for (int64_t i = 0; i < N; ++i) {
     const float* row = logits + i * K;
@@ -22,7 +21,6 @@ void correct_count(float* out, const float* logits, const int64_t* labels, int64
   out[0] = static_cast<float>(count);
 }
 
-}  // namespace cpu
 
 // correct_count(out, logits, labels, N, K)
 static Napi::Value correct_count(const Napi::CallbackInfo& info) {
@@ -33,8 +31,7 @@ static Napi::Value correct_count(const Napi::CallbackInfo& info) {
   const float* logits = a.f32(1, "logits", a.mul(N, K));
   const int64_t* labels = a.i64(2, "labels", N);
   a.check_distinct({{"out", out}}, {{"out", out}, {"logits", logits}});
-  if (a.device() == Device::CPU) cpu::correct_count(out, logits, labels, N, K);
-  else REPMLP_CUDA(a, correct_count(out, logits, labels, N, K));
+  REPMLP_DISPATCH(a, correct_count, out, logits, labels, N, K);
   return info.Env().Undefined();
 }
 

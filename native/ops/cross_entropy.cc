@@ -19,6 +19,7 @@
 #include <limits>
 #include <vector>
 
+#include "cross_entropy.h"
 #include "../args.h"
 #include "../device.h"
 #include "../parallel.h"
@@ -43,10 +44,12 @@ static float batch_mean(const float* losses, int64_t N) {
   return static_cast<float>(s / static_cast<double>(N));
 }
 
+}  // namespace cpu
+
 // loss: (1), losses: (N), stats: (N, 3), logits: (N, K), target: (N). *bad_row is set to
 // the first row whose class index is outside [0, K) (then nothing is computed), else -1.
-void cross_entropy_forward(float* loss, float* losses, float* stats, const float* logits, const int64_t* target,
-                           int64_t N, int64_t K, float eps, int64_t* bad_row) {
+void cpu::cross_entropy_forward(float* loss, float* losses, float* stats, const float* logits, const int64_t* target,
+                                int64_t N, int64_t K, float eps, int64_t* bad_row) {
   *bad_row = -1;
   for (int64_t i = 0; i < N; ++i)
     if (target[i] < 0 || target[i] >= K) {
@@ -73,8 +76,8 @@ void cross_entropy_forward(float* loss, float* losses, float* stats, const float
 
 // dlogits: (N, K), dloss: (1), stats: (N, 3), logits: (N, K), target: (N).
 // A target outside [0, K) gets no one-hot term (never indexed).
-void cross_entropy_backward(float* dlogits, const float* dloss, const float* stats, const float* logits,
-                            const int64_t* target, int64_t N, int64_t K, float eps) {
+void cpu::cross_entropy_backward(float* dlogits, const float* dloss, const float* stats, const float* logits,
+                                 const int64_t* target, int64_t N, int64_t K, float eps) {
   const float scale = dloss[0] / static_cast<float>(N);
   const float smooth = eps / static_cast<float>(K), hot = (1.f - eps) * scale;
   parallel_for(N, std::max<int64_t>(1, 4096 / std::max<int64_t>(K, 1)), [&](int64_t r0, int64_t r1) {
@@ -90,8 +93,8 @@ void cross_entropy_backward(float* dlogits, const float* dloss, const float* sta
 }
 
 // loss: (1), losses: (N), stats: (N, 3), logits: (N, K), target: (N, K).
-void cross_entropy_soft_forward(float* loss, float* losses, float* stats, const float* logits, const float* target,
-                                int64_t N, int64_t K, float eps) {
+void cpu::cross_entropy_soft_forward(float* loss, float* losses, float* stats, const float* logits, const float* target,
+                                     int64_t N, int64_t K, float eps) {
   parallel_for(N, std::max<int64_t>(1, 4096 / std::max<int64_t>(K, 1)), [&](int64_t r0, int64_t r1) {
     for (int64_t i = r0; i < r1; ++i) {
       const float* x = logits + i * K;
@@ -118,8 +121,8 @@ void cross_entropy_soft_forward(float* loss, float* losses, float* stats, const 
 }
 
 // dlogits: (N, K), dloss: (1), stats: (N, 3), logits: (N, K), target: (N, K).
-void cross_entropy_soft_backward(float* dlogits, const float* dloss, const float* stats, const float* logits,
-                                 const float* target, int64_t N, int64_t K, float eps) {
+void cpu::cross_entropy_soft_backward(float* dlogits, const float* dloss, const float* stats, const float* logits,
+                                      const float* target, int64_t N, int64_t K, float eps) {
   const float scale = dloss[0] / static_cast<float>(N);
   const float smooth = eps / static_cast<float>(K), keep = 1.f - eps;
   parallel_for(N, std::max<int64_t>(1, 4096 / std::max<int64_t>(K, 1)), [&](int64_t r0, int64_t r1) {
@@ -133,7 +136,6 @@ void cross_entropy_soft_backward(float* dlogits, const float* dloss, const float
   });
 }
 
-}  // namespace cpu
 
 static float smoothing_arg(Args& a, size_t i) {
   const double eps = a.number(i, "labelSmoothing");
@@ -154,8 +156,7 @@ static Napi::Value cross_entropy_forward(const Napi::CallbackInfo& info) {
   a.check_distinct({{"loss", loss}, {"losses", losses}, {"stats", stats}},
                    {{"loss", loss}, {"losses", losses}, {"stats", stats}, {"logits", logits}});
   int64_t bad = -1;
-  if (a.device() == Device::CPU) cpu::cross_entropy_forward(loss, losses, stats, logits, target, N, K, eps, &bad);
-  else REPMLP_CUDA(a, cross_entropy_forward(loss, losses, stats, logits, target, N, K, eps, &bad));
+  REPMLP_DISPATCH(a, cross_entropy_forward, loss, losses, stats, logits, target, N, K, eps, &bad);
   if (bad >= 0) {
     int64_t label = 0;
     copy_to_host(a.device(), &label, target + bad, sizeof(label));
@@ -176,8 +177,7 @@ static Napi::Value cross_entropy_backward(const Napi::CallbackInfo& info) {
   const float* logits = a.f32(3, "logits", a.mul(N, K));
   const int64_t* target = a.i64(4, "target", N);
   a.check_distinct({{"dlogits", dlogits}}, {{"dlogits", dlogits}, {"dloss", dloss}, {"stats", stats}, {"logits", logits}});
-  if (a.device() == Device::CPU) cpu::cross_entropy_backward(dlogits, dloss, stats, logits, target, N, K, eps);
-  else REPMLP_CUDA(a, cross_entropy_backward(dlogits, dloss, stats, logits, target, N, K, eps));
+  REPMLP_DISPATCH(a, cross_entropy_backward, dlogits, dloss, stats, logits, target, N, K, eps);
   return info.Env().Undefined();
 }
 
@@ -193,8 +193,7 @@ static Napi::Value cross_entropy_soft_forward(const Napi::CallbackInfo& info) {
   const float* target = a.f32(4, "target", a.mul(N, K));
   a.check_distinct({{"loss", loss}, {"losses", losses}, {"stats", stats}},
                    {{"loss", loss}, {"losses", losses}, {"stats", stats}, {"logits", logits}, {"target", target}});
-  if (a.device() == Device::CPU) cpu::cross_entropy_soft_forward(loss, losses, stats, logits, target, N, K, eps);
-  else REPMLP_CUDA(a, cross_entropy_soft_forward(loss, losses, stats, logits, target, N, K, eps));
+  REPMLP_DISPATCH(a, cross_entropy_soft_forward, loss, losses, stats, logits, target, N, K, eps);
   return info.Env().Undefined();
 }
 
@@ -210,8 +209,7 @@ static Napi::Value cross_entropy_soft_backward(const Napi::CallbackInfo& info) {
   const float* target = a.f32(4, "target", a.mul(N, K));
   a.check_distinct({{"dlogits", dlogits}},
                    {{"dlogits", dlogits}, {"dloss", dloss}, {"stats", stats}, {"logits", logits}, {"target", target}});
-  if (a.device() == Device::CPU) cpu::cross_entropy_soft_backward(dlogits, dloss, stats, logits, target, N, K, eps);
-  else REPMLP_CUDA(a, cross_entropy_soft_backward(dlogits, dloss, stats, logits, target, N, K, eps));
+  REPMLP_DISPATCH(a, cross_entropy_soft_backward, dlogits, dloss, stats, logits, target, N, K, eps);
   return info.Env().Undefined();
 }
 

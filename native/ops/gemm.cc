@@ -13,11 +13,13 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "gemm.h"
 #include "../args.h"
 #include "../parallel.h"
 
 namespace repmlp {
 namespace cpu {
+
 namespace {
 
 constexpr int64_t MR = 6, NR = 16;     // register tile of C: 6 x 16 floats = 12 AVX registers
@@ -163,12 +165,14 @@ void scale_only(float* C, int64_t M, int64_t N, int64_t batch, float beta, int64
 
 }  // namespace
 
+}  // namespace cpu
+
 // C: batch x (M, N) with row stride ldc, matrix stride strideC;
 // A: batch x (M, K) (transA: (K, M)) with row stride lda, matrix stride strideA;
 // B: batch x (K, N) (transB: (N, K)) with row stride ldb, matrix stride strideB.
-void gemm_strided_batched(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K, int64_t batch,
-                          bool transA, bool transB, float alpha, float beta, int64_t ldc, int64_t strideC, int64_t lda,
-                          int64_t strideA, int64_t ldb, int64_t strideB) {
+void cpu::gemm_strided_batched(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K, int64_t batch,
+                               bool transA, bool transB, float alpha, float beta, int64_t ldc, int64_t strideC, int64_t lda,
+                               int64_t strideA, int64_t ldb, int64_t strideB) {
   if (batch <= 0 || M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == 0.f) return scale_only(C, M, N, batch, beta, ldc, strideC);
 
@@ -211,7 +215,6 @@ void gemm_strided_batched(float* C, const float* A, const float* B, int64_t M, i
   });
 }
 
-}  // namespace cpu
 
 // The elements one operand's batch of (rows x cols) matrices reaches from its first one:
 // (batch-1)*stride + (rows-1)*ld + cols, or 0 when the operand is empty.
@@ -248,12 +251,8 @@ static Napi::Value gemm_strided_batched(const Napi::CallbackInfo& info) {
   a.check_disjoint("C", C, extC, "A", A, extA);
   a.check_disjoint("C", C, extC, "B", B, extB);
   if (extC == 0) return info.Env().Undefined();  // no output (M, N or batch is 0)
-  if (a.device() == Device::CPU)
-    cpu::gemm_strided_batched(C, A, B, M, N, K, batch, transA, transB, alpha, beta, ldc, strideC, lda, strideA, ldb,
+  REPMLP_DISPATCH(a, gemm_strided_batched, C, A, B, M, N, K, batch, transA, transB, alpha, beta, ldc, strideC, lda, strideA, ldb,
                               strideB);
-  else
-    REPMLP_CUDA(a, gemm_strided_batched(C, A, B, M, N, K, batch, transA, transB, alpha, beta, ldc, strideC, lda,
-                                        strideA, ldb, strideB));
   return info.Env().Undefined();
 }
 

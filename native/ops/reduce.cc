@@ -5,6 +5,7 @@
 // the shapes (never on the thread count).
 #include <algorithm>
 
+#include "reduce.h"
 #include "../args.h"
 #include "../parallel.h"
 #include "broadcast.h"
@@ -103,8 +104,10 @@ static void sum_inner_kept(float* out, const float* in, const ReducePlan& p) {
     });
 }
 
+}  // namespace cpu
+
 // out: (prod(outShape)) contiguous; in: (prod(inShape)) contiguous; outShape[d] is inShape[d] or 1.
-void sum_to(float* out, const float* in, const std::vector<int64_t>& in_shape, const std::vector<int64_t>& out_shape) {
+void cpu::sum_to(float* out, const float* in, const std::vector<int64_t>& in_shape, const std::vector<int64_t>& out_shape) {
   const ReducePlan p = plan_reduce(in_shape, out_shape);
   if (p.out_numel == 0) return;
   if (p.in_numel == 0) {  // a sum over an empty dimension is 0
@@ -115,7 +118,6 @@ void sum_to(float* out, const float* in, const std::vector<int64_t>& in_shape, c
   else sum_inner_kept(out, in, p);
 }
 
-}  // namespace cpu
 
 // sum_to(out, inp, inShape, outShape)
 static Napi::Value sum_to(const Napi::CallbackInfo& info) {
@@ -134,8 +136,7 @@ static Napi::Value sum_to(const Napi::CallbackInfo& info) {
   if (n_out == 0) return info.Env().Undefined();
   // A sum over no elements; planning it would multiply the other sizes, which may overflow.
   if (n_in == 0) return a.zero(out, n_out), info.Env().Undefined();
-  if (a.device() == Device::CPU) cpu::sum_to(out, inp, in_shape, out_shape);
-  else REPMLP_CUDA(a, sum_to(out, inp, in_shape, out_shape));
+  REPMLP_DISPATCH(a, sum_to, out, inp, in_shape, out_shape);
   return info.Env().Undefined();
 }
 

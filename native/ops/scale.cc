@@ -1,27 +1,25 @@
 // Affine elementwise updates: axpy (out += alpha * x, used to accumulate gradients) and
 // scale (out = alpha * x + beta, used for scalar multiply/add and mean's backward).
 // Both allow out == x.
+#include "scale.h"
 #include "../args.h"
 #include "../parallel.h"
 
 namespace repmlp {
-namespace cpu {
-
 // out, x: (n)
-void axpy(float* out, const float* x, float alpha, int64_t n) {
+void cpu::axpy(float* out, const float* x, float alpha, int64_t n) {
   parallel_for(n, 1 << 15, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) out[i] += alpha * x[i];
   });
 }
 
 // out, x: (n)
-void scale(float* out, const float* x, float alpha, float beta, int64_t n) {
+void cpu::scale(float* out, const float* x, float alpha, float beta, int64_t n) {
   parallel_for(n, 1 << 15, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) out[i] = alpha * x[i] + beta;
   });
 }
 
-}  // namespace cpu
 
 // axpy(out, x, alpha, n)
 static Napi::Value axpy(const Napi::CallbackInfo& info) {
@@ -30,8 +28,7 @@ static Napi::Value axpy(const Napi::CallbackInfo& info) {
   const int64_t n = a.size(3, "n");
   float* out = a.f32(0, "out", n);
   const float* x = a.f32(1, "x", n);
-  if (a.device() == Device::CPU) cpu::axpy(out, x, alpha, n);
-  else REPMLP_CUDA(a, axpy(out, x, alpha, n));
+  REPMLP_DISPATCH(a, axpy, out, x, alpha, n);
   return info.Env().Undefined();
 }
 
@@ -42,8 +39,7 @@ static Napi::Value scale(const Napi::CallbackInfo& info) {
   const int64_t n = a.size(4, "n");
   float* out = a.f32(0, "out", n);
   const float* x = a.f32(1, "x", n);
-  if (a.device() == Device::CPU) cpu::scale(out, x, alpha, beta, n);
-  else REPMLP_CUDA(a, scale(out, x, alpha, beta, n));
+  REPMLP_DISPATCH(a, scale, out, x, alpha, beta, n);
   return info.Env().Undefined();
 }
 

@@ -6,15 +6,14 @@
 //                   else buf <- momentum * buf + (1 - dampening) * d
 //                   p <- p - lr * (nesterov ? d + momentum * buf : buf)
 // The gradient is read, never written. The CUDA twin updates up to 24 tensors per launch.
+#include "sgd.h"
 #include "../args.h"
 #include "../parallel.h"
 
 namespace repmlp {
-namespace cpu {
-
 // params[k], grads[k]: (ns[k])
-void sgd_step(const std::vector<float*>& params, const std::vector<const float*>& grads, const std::vector<int64_t>& ns,
-              float lr, float weight_decay) {
+void cpu::sgd_step(const std::vector<float*>& params, const std::vector<const float*>& grads, const std::vector<int64_t>& ns,
+                   float lr, float weight_decay) {
   for (size_t k = 0; k < params.size(); ++k) {
     float* param = params[k];
     const float* grad = grads[k];
@@ -25,10 +24,10 @@ void sgd_step(const std::vector<float*>& params, const std::vector<const float*>
 }
 
 // params[k], momentum_buffers[k], grads[k]: (ns[k]); firsts[k]: the buffer is uninitialised
-void sgd_momentum_step(const std::vector<float*>& params, const std::vector<float*>& momentum_buffers,
-                       const std::vector<const float*>& grads, const std::vector<int64_t>& ns,
-                       const std::vector<bool>& firsts, float lr, float momentum, float dampening, float weight_decay,
-                       bool nesterov) {
+void cpu::sgd_momentum_step(const std::vector<float*>& params, const std::vector<float*>& momentum_buffers,
+                            const std::vector<const float*>& grads, const std::vector<int64_t>& ns,
+                            const std::vector<bool>& firsts, float lr, float momentum, float dampening, float weight_decay,
+                            bool nesterov) {
   const float take = 1.f - dampening;
   for (size_t k = 0; k < params.size(); ++k) {
     float *param = params[k], *momentum_buffer = momentum_buffers[k];
@@ -45,7 +44,6 @@ void sgd_momentum_step(const std::vector<float*>& params, const std::vector<floa
   }
 }
 
-}  // namespace cpu
 
 static std::vector<const float*> read_only(const std::vector<float*>& v) { return {v.begin(), v.end()}; }
 
@@ -58,8 +56,7 @@ static Napi::Value sgd_step(const Napi::CallbackInfo& info) {
   a.check_distinct_lists({{"params", params}}, {{"grads", g}});  // in place: each storage once
   const std::vector<const float*> grads = read_only(g);
   if (params.empty()) return info.Env().Undefined();
-  if (a.device() == Device::CPU) cpu::sgd_step(params, grads, ns, lr, wd);
-  else REPMLP_CUDA(a, sgd_step(params, grads, ns, lr, wd));
+  REPMLP_DISPATCH(a, sgd_step, params, grads, ns, lr, wd);
   return info.Env().Undefined();
 }
 
@@ -77,8 +74,7 @@ static Napi::Value sgd_momentum_step(const Napi::CallbackInfo& info) {
   a.check_distinct_lists({{"params", params}, {"momentumBuffers", bufs}}, {{"grads", g}});  // in place: each storage once
   const std::vector<const float*> grads = read_only(g);
   if (params.empty()) return info.Env().Undefined();
-  if (a.device() == Device::CPU) cpu::sgd_momentum_step(params, bufs, grads, ns, firsts, lr, momentum, dampening, wd, nesterov);
-  else REPMLP_CUDA(a, sgd_momentum_step(params, bufs, grads, ns, firsts, lr, momentum, dampening, wd, nesterov));
+  REPMLP_DISPATCH(a, sgd_momentum_step, params, bufs, grads, ns, firsts, lr, momentum, dampening, wd, nesterov);
   return info.Env().Undefined();
 }
 

@@ -12,6 +12,7 @@
 // is dout itself (the caller passes it on).
 #include <vector>
 
+#include "unpartition_gate.h"
 #include "../args.h"
 #include "../parallel.h"
 
@@ -60,9 +61,11 @@ static void for_each_row(int64_t t, int64_t C, int64_t Hp, int64_t h, int64_t Wp
       for (int64_t wp = 0; wp < Wp; ++wp) fn(plane + (hp * h + i) * W + wp * w, (((n * Hp + hp) * Wp + wp) * C + c) * h * w + i * w);
 }
 
+}  // namespace cpu
+
 // out: (N, C, Hp*h, Wp*w); y: (N*Hp*Wp, C, h, w); gate: (N, C); residual: out's shape, or null
-void unpartition_gate_forward(float* out, const float* y, const float* gate, const float* residual, int64_t N,
-                              int64_t C, int64_t Hp, int64_t h, int64_t Wp, int64_t w) {
+void cpu::unpartition_gate_forward(float* out, const float* y, const float* gate, const float* residual, int64_t N,
+                                   int64_t C, int64_t Hp, int64_t h, int64_t Wp, int64_t w) {
   const int64_t plane = Hp * h * Wp * w;
   const bool same = Hp == 1 && Wp == 1;  // one partition per map: y and out share their layout
   parallel_for(N * C, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(plane, 1)), [&](int64_t t0, int64_t t1) {
@@ -79,8 +82,8 @@ void unpartition_gate_forward(float* out, const float* y, const float* gate, con
 }
 
 // dy: y's shape; dgate: (N, C); dout: out's shape; y, gate: the forward's inputs
-void unpartition_gate_backward(float* dy, float* dgate, const float* dout, const float* y, const float* gate,
-                               int64_t N, int64_t C, int64_t Hp, int64_t h, int64_t Wp, int64_t w) {
+void cpu::unpartition_gate_backward(float* dy, float* dgate, const float* dout, const float* y, const float* gate,
+                                    int64_t N, int64_t C, int64_t Hp, int64_t h, int64_t Wp, int64_t w) {
   const int64_t plane = Hp * h * Wp * w;
   const bool same = Hp == 1 && Wp == 1;
   parallel_for(N * C, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(plane, 1)), [&](int64_t t0, int64_t t1) {
@@ -98,7 +101,6 @@ void unpartition_gate_backward(float* dy, float* dgate, const float* dout, const
   });
 }
 
-}  // namespace cpu
 
 namespace {
 
@@ -126,8 +128,7 @@ static Napi::Value unpartition_gate_forward(const Napi::CallbackInfo& info) {
   const float* residual = a.optional_f32(3, "residual", g.numel);
   a.check_distinct({{"out", out}}, {{"out", out}, {"y", y}, {"gate", gate}, {"residual", residual}});
   if (g.numel == 0) return info.Env().Undefined();
-  if (a.device() == Device::CPU) cpu::unpartition_gate_forward(out, y, gate, residual, g.N, g.C, g.Hp, g.h, g.Wp, g.w);
-  else REPMLP_CUDA(a, unpartition_gate_forward(out, y, gate, residual, g.N, g.C, g.Hp, g.h, g.Wp, g.w));
+  REPMLP_DISPATCH(a, unpartition_gate_forward, out, y, gate, residual, g.N, g.C, g.Hp, g.h, g.Wp, g.w);
   return info.Env().Undefined();
 }
 
@@ -144,8 +145,7 @@ static Napi::Value unpartition_gate_backward(const Napi::CallbackInfo& info) {
   // Empty planes (a size of 0 among Hp, h, Wp, w): each gate's gradient is a sum over nothing,
   // and the kernels' row loops would still run over the other, possibly huge, sizes.
   if (g.numel == 0) return a.zero(dgate, g.planes), info.Env().Undefined();
-  if (a.device() == Device::CPU) cpu::unpartition_gate_backward(dy, dgate, dout, y, gate, g.N, g.C, g.Hp, g.h, g.Wp, g.w);
-  else REPMLP_CUDA(a, unpartition_gate_backward(dy, dgate, dout, y, gate, g.N, g.C, g.Hp, g.h, g.Wp, g.w));
+  REPMLP_DISPATCH(a, unpartition_gate_backward, dy, dgate, dout, y, gate, g.N, g.C, g.Hp, g.h, g.Wp, g.w);
   return info.Env().Undefined();
 }
 

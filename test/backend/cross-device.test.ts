@@ -13,7 +13,7 @@ import * as assert from 'uvu/assert';
 import {
   AdamW, add, addScalar, batchNorm2d, bmm, conv1x1, conv2d, contiguous, correctCount, crossEntropy, expand, full, gelu,
   globalAvgPool, info, linear,
-  matmul, mean, mul, mulScalar, partition, permute, preset, relu, RepMLPNet, Rng, scope, setNumThreads,
+  matmul, mean, mul, mulScalar, partition, permute, preset, relu, RepMLPNet, Rng, scope, setNumThreads, silu,
   setSharingFc, SGD, sigmoid, sub, sum, tensor, unpartition, unpartitionGate, type Device, type Tensor,
 } from '../../lib/index';
 import { native } from '../../lib/native';
@@ -197,6 +197,7 @@ const CASES: Case[] = [
   { name: 'gelu', inputs: [f(10007)], run: ([x]) => gelu(x) },
   { name: 'relu', inputs: [f(3, 1001)], run: ([x]) => relu(x) },
   { name: 'sigmoid', inputs: [f(4099)], run: ([x]) => sigmoid(x) },
+  { name: 'silu', inputs: [f(4099)], run: ([x]) => silu(x) },
   { name: 'add broadcast', inputs: [f(2, 3, 4, 5), f(3, 1, 1)], run: ([a, b]) => add(a, b) },
   { name: 'sub broadcast', inputs: [f(2, 1, 4, 5), f(2, 3, 1, 5)], run: ([a, b]) => sub(a, b) },
   { name: 'mul broadcast', inputs: [f(2, 3, 4, 5), f(2, 3, 1, 1)], run: ([a, b]) => mul(a, b) },

@@ -4,6 +4,7 @@
 // Every key of the addon must have a spec here (the runner fails loudly otherwise).
 import type { Rng } from '../../lib/rng';
 import type { DType } from '../../lib/native';
+import { UNARY_OPS } from '../../lib/ops/unary';
 import type { Arg, Call, Expect, NumKind, StorageRecipe } from './recipe';
 
 type St = Extract<Arg, { t: 'st' }>;
@@ -319,12 +320,10 @@ export const SPECS: Record<string, Spec> = {
         g.inp(s.C, 'float32', { lo: 0.5, hi: 2 }), g.inp(s.C), g.maybe('in', s.C, act === 2), ...s.sizes, g.float(1e-5), actArg(g, act)];
     },
   },
-  gelu_forward: { make: (g) => { const n = g.r(0, 9); return [...elementwise(n, 1, 1)(g), g.num(n)]; }, alias: 'elementwise' },
-  gelu_backward: { make: (g) => { const n = g.r(0, 9); return [...elementwise(n, 1, 2)(g), g.num(n)]; }, alias: 'elementwise' },
-  relu_forward: { make: (g) => { const n = g.r(0, 9); return [...elementwise(n, 1, 1)(g), g.num(n)]; }, alias: 'elementwise' },
-  relu_backward: { make: (g) => { const n = g.r(0, 9); return [...elementwise(n, 1, 2)(g), g.num(n)]; }, alias: 'elementwise' },
-  sigmoid_forward: { make: (g) => { const n = g.r(0, 9); return [...elementwise(n, 1, 1)(g), g.num(n)]; }, alias: 'elementwise' },
-  sigmoid_backward: { make: (g) => { const n = g.r(0, 9); return [...elementwise(n, 1, 2)(g), g.num(n)]; }, alias: 'elementwise' },
+  // every activation of native/ops/unary.h: <name>_forward(out, inp, n), <name>_backward(dinp, dout, saved, n)
+  ...Object.fromEntries(Object.keys(UNARY_OPS).flatMap((name) => ([[`${name}_forward`, 1], [`${name}_backward`, 2]] as const).map(([key, inputs]) => [
+    key, { make: (g: Gen) => { const n = g.r(0, 9); return [...elementwise(n, 1, inputs)(g), g.num(n)]; }, alias: 'elementwise' } satisfies Spec,
+  ]))),
   axpy: { make: (g) => { const n = g.r(0, 9); return [g.out(n), g.inp(n), g.float(), g.num(n)]; }, alias: 'elementwise' },
   scale: { make: (g) => { const n = g.r(0, 9); return [g.out(n), g.inp(n), g.float(), g.float(), g.num(n)]; }, alias: 'elementwise' },
   unpartition_gate_forward: fromGeom(gateGeom, (g, s) => [g.out(s.numel), g.inp(s.numel), g.inp(s.planes), g.maybe('in', s.numel), ...s.sizes]),
