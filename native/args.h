@@ -272,18 +272,7 @@ class Args {
     return static_cast<char*>(s.ptr) + offset * static_cast<int64_t>(dtype_size(dtype));
   }
 
-  static std::string type_of(const Napi::Value& v) {
-    switch (v.Type()) {
-      case napi_undefined: return "undefined";
-      case napi_null: return "null";
-      case napi_boolean: return "a boolean";
-      case napi_number: return "a number";
-      case napi_string: return "a string";
-      case napi_bigint: return "a bigint";
-      case napi_function: return "a function";
-      default: return "an object";
-    }
-  }
+  static std::string type_of(const Napi::Value& v) { return value_kind(v.Env(), v); }
 
   const Napi::CallbackInfo& info_;
   const char* op_;

@@ -144,18 +144,8 @@ Entry* entry_of(napi_env env, napi_value v) {
 }
 
 std::string describe(napi_env env, napi_value v) {
-  napi_valuetype type = napi_undefined;
-  napi_typeof(env, v, &type);
-  switch (type) {
-    case napi_undefined: return "undefined";
-    case napi_null: return "null";
-    case napi_boolean: return "a boolean";
-    case napi_number: return "a number";
-    case napi_string: return "a string";
-    case napi_bigint: return "a bigint";
-    case napi_function: return "a function";
-    default: return "an object that is not a Storage";
-  }
+  const std::string kind = value_kind(env, v);
+  return kind == "an object" ? "an object that is not a Storage" : kind;
 }
 
 Entry& this_entry(const Napi::CallbackInfo& info, const char* method) {
@@ -324,6 +314,21 @@ void unpin_storage(napi_env env, const Storage& s) {
 const Storage* peek_storage(napi_env env, napi_value v) {
   const Entry* e = entry_of(env, v);
   return e && !e->disposed ? &e->s : nullptr;
+}
+
+std::string value_kind(napi_env env, napi_value v) {
+  napi_valuetype type = napi_undefined;
+  napi_typeof(env, v, &type);
+  switch (type) {
+    case napi_undefined: return "undefined";
+    case napi_null: return "null";
+    case napi_boolean: return "a boolean";
+    case napi_number: return "a number";
+    case napi_string: return "a string";
+    case napi_bigint: return "a bigint";
+    case napi_function: return "a function";
+    default: return "an object";
+  }
 }
 
 void sweep_storages(napi_env env) { sweep(env, table_of(env)); }

@@ -34,6 +34,9 @@ const Storage* peek_storage(napi_env env, napi_value v);
 // allocations; also before live counts and statistics are read, so that they are exact).
 void sweep_storages(napi_env env);
 
+// What kind of JS value v is, for error messages ("a number", "an object", ...).
+std::string value_kind(napi_env env, napi_value v);
+
 // The Storage class: new Storage(device, dtype, numel) with dispose(), read(), write() and
 // the numel, dtype, device and disposed getters.
 Napi::Function storage_class(Napi::Env env);

@@ -1,6 +1,8 @@
 // The shapes the op tests share: an op against its PyTorch goldens (forward and every input
-// gradient), random device tensors for a run, and the leak check of a run inside a scope.
-import { ones, randn, scope, type Tensor } from '../../lib/index';
+// gradient), random device tensors for a run, the leak check of a run inside a scope, and
+// NaN propagation.
+import * as assert from 'uvu/assert';
+import { ones, randn, scope, tensor, type Tensor } from '../../lib/index';
 import type { HostTensor } from '../../lib/io/safetensors';
 import type { Rng } from '../../lib/rng';
 import { assertClose, assertNoLeak, DEVICE, fromHost } from '../helpers';
@@ -59,4 +61,15 @@ export function onesOn(shape: readonly number[]): Tensor {
 /** Runs fn in a scope `times` times and asserts that no native storage outlives it. */
 export function assertNoLeakInScope(name: string, fn: () => void, times = 1): void {
   assertNoLeak(name, () => scope(fn), times);
+}
+
+/** f(NaN) and its gradient are NaN, f(1) and its gradient are not (as in PyTorch). */
+export function assertNaNPropagates(f: (x: Tensor) => Tensor): void {
+  scope(() => {
+    const x = tensor([NaN, 1], [2], { device: DEVICE }).requiresGrad_();
+    const y = f(x);
+    y.backward(tensor([1, 1], [2], { device: DEVICE }));
+    assert.equal(Array.from(y.toFloat32Array()).map(Number.isNaN), [true, false]);
+    assert.equal(Array.from(x.grad!.toFloat32Array()).map(Number.isNaN), [true, false]);
+  });
 }
