@@ -18,7 +18,7 @@ const commands: readonly Entry[] = [
   { name: 'verify', summary: 'check that Locality Injection keeps the logits; print params and FLOPs' },
   { name: 'export-onnx', summary: 'export weights (either form) to an ONNX model of the deploy form (opset 17)' },
   { name: 'train', summary: 'train RepMLPNet on Fashion-MNIST or CIFAR (checkpoints, resume, deploy form)' },
-  { name: 'eval', summary: 'top-1 test accuracy of training-form or deploy-form weights' },
+  { name: 'eval', summary: 'top-1 and top-5 test accuracy of training-form or deploy-form weights' },
   { name: 'viz', summary: 'draw the FC3 locality picture (weights before / after Locality Injection) as SVG' },
 ];
 

@@ -1,5 +1,5 @@
-// `repmlp eval --weights <file> [--arch <a>] [--data fashion-mnist]`: top-1 test accuracy of
-// training-form or deploy-form weights (told apart by their keys).
+// `repmlp eval --weights <file> [--arch <a>] [--data fashion-mnist]`: top-1 and top-5 test
+// accuracy of training-form or deploy-form weights (told apart by their keys).
 import { backend } from '../backend';
 import { DATA_NAMES } from '../data/datasets';
 import { flags, valued } from './args';
@@ -9,10 +9,12 @@ import { resolveModel } from './weights';
 
 const usage = `Usage: repmlp eval --weights <file> [--arch <preset | config.json>] [--data fashion-mnist] [--batch-size 64] [--json]
 
-Prints the top-1 accuracy on the test split of weights in either form: a training checkpoint
+Prints the top-1 and top-5 accuracy on the test split (top-k of all k classes when there
+are fewer than 5) of weights in either form: a training checkpoint
 written by \`repmlp train\` (last.safetensors, best.safetensors; its config is used when
 --arch is not given), a training-form or a deploy-form state dict (.safetensors or PyTorch
-.pth; the form is told by the keys: fc3_bn / repconv keys mean the training form).
+.pth; the form is told by the keys: fc3_bn / repconv keys mean the training form), such as
+best-ema.safetensors, the EMA's weights that \`repmlp train --ema\` writes.
 
 Options:
   --weights <f>       the weights to evaluate (required)
@@ -33,6 +35,10 @@ export interface EvalResult {
   accuracy: number;
   correct: number;
   total: number;
+  /** top-5 accuracy and count; topK is 5, or the classes when fewer */
+  top5Accuracy: number;
+  top5Correct: number;
+  topK: number;
   dataSource: string;
 }
 
@@ -66,10 +72,15 @@ export const command: Command = {
     try {
       model.loadStateDict(state);
       const ev = await evaluate(model, loader, device);
-      const r: EvalResult = { weights, form, accuracy: ev.accuracy, correct: ev.correct, total: ev.total, dataSource: ds.source };
+      const r: EvalResult = {
+        weights, form, accuracy: ev.accuracy, correct: ev.correct, total: ev.total,
+        top5Accuracy: ev.top5Accuracy, top5Correct: ev.top5Correct, topK: ev.topK, dataSource: ds.source,
+      };
+      const pct = (a: number) => `${(100 * a).toFixed(2)}%`;
       if (v.json === true) io.out(JSON.stringify(r) + '\n');
       else
-        io.out(`${deviceOption === 'auto' ? `backend ${backend().reason}\n` : ''}${ds.description}\n${weights} (${form} form): top-1 accuracy ${(100 * ev.accuracy).toFixed(2)}% (${ev.correct}/${ev.total}) on the ${data} test split\n`);
+        io.out(`${deviceOption === 'auto' ? `backend ${backend().reason}\n` : ''}${ds.description}\n${weights} (${form} form): top-1 accuracy ${pct(ev.accuracy)} (${ev.correct}/${ev.total}), ` +
+          `top-${ev.topK} ${pct(ev.top5Accuracy)} (${ev.top5Correct}/${ev.total}) on the ${data} test split\n`);
     } finally {
       await loader.close();
       model.dispose();

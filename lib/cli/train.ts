@@ -1,19 +1,22 @@
 // `repmlp train`: trains RepMLPNet on Fashion-MNIST (or CIFAR) with lib/train/trainer.ts.
 import { DATA_NAMES } from '../data/datasets';
 import type { TrainOptions } from '../train/options';
-import { flags, valued, type CommandLine } from './args';
+import { OPTIMIZER_NAMES } from '../train/recipe-options';
+import { flags, valued, type CommandLine, type Values } from './args';
 import { isPresetName, resolveArch } from './arch';
-import type { Command } from './command';
+import { UsageError, type Command } from './command';
 import { choiceOption, COUNT, DEVICE_CHOICES, intOption, numberOption, pathOption, stringOption, type IntSpec } from './options';
 
 const usage = `Usage: repmlp train [--data fashion-mnist] [--arch small] [--epochs 5] [--batch-size 64] [--out DIR] [options]
 
-Trains a RepMLPNet from scratch with AdamW (weight decay on weights only), a per-step cosine
-learning rate with linear warm-up, label smoothing, random crop and flip. Every epoch ends
-with the top-1 accuracy on the test split; the run ends with Locality Injection and the
-deploy form's accuracy beside the training form's. The run directory holds config.json,
-metrics.jsonl, last.safetensors (every epoch and every --save-every steps), best.safetensors
-and deploy.safetensors, each written atomically (a failed write, e.g. on a full disk, stops
+Trains a RepMLPNet from scratch with AdamW or SGD (weight decay on weights only), a per-step
+cosine learning rate with linear warm-up, label smoothing, random crop and flip. Every epoch
+ends with the top-1 and top-5 accuracy on the test split (top-k of all classes when there
+are fewer than 5); the run ends with Locality Injection and the deploy form's accuracy beside
+the training form's. The run directory holds config.json, metrics.jsonl, last.safetensors
+(every epoch and every --save-every steps), best.safetensors, best-ema.safetensors (with
+--ema: the EMA's state dict at its best test accuracy) and deploy.safetensors, each written
+atomically (a failed write, e.g. on a full disk, stops
 the run with exit code 1 and leaves the previous file as it was); <out>/train.lock keeps a
 second run out of the directory while this one lasts. Fashion-MNIST comes from Debian's
 dataset-fashion-mnist when installed, else from the sample shipped with repmlp (the output
@@ -29,9 +32,22 @@ Options:
   --out <dir>            run directory (default runs/<data>-<arch>)
   --resume               continue from <out>/last.safetensors
   --device <d>           auto (default: cuda when a GPU and cuBLAS are usable, else cpu), cpu or cuda
+  --opt <o>              adamw (default) or sgd
   --lr <x>               peak learning rate (default 0.002)
   --min-lr <x>           learning rate at the end of the cosine (default 1e-5)
-  --weight-decay <x>     AdamW weight decay on >= 2-d tensors (default 0.05)
+  --lr-scale-batch <B>   scale --lr and --min-lr (and so the warm-up) by the images per step
+                         over B: batch size x accumulation steps / B (the reference code
+                         uses 256; default: no scaling); the scaled rates are printed
+  --weight-decay <x>     weight decay on >= 2-d tensors (default 0.05): decoupled for AdamW,
+                         added to the gradient for SGD
+  --momentum <m>         SGD momentum, in [0, 1) (default 0.9; needs --opt sgd)
+  --no-nesterov          plain momentum instead of Nesterov's (needs --opt sgd)
+  --accum-steps <N>      sum the gradients of N batches into one optimizer step (default 1);
+                         steps, the schedule and checkpoints count optimizer steps
+  --ema                  keep an exponential moving average of the weights and BN statistics,
+                         evaluated every epoch (a copy of the model during the warm-up)
+  --ema-decay <d>        ema = d * ema + (1 - d) * model at each update (default 0.99; needs --ema)
+  --ema-every <N>        update the EMA every N optimizer steps (default 8; needs --ema)
   --warmup <epochs>      linear warm-up length in epochs, fractions allowed (default 1)
   --label-smoothing <x>  (default 0.1)
   --mixup <a>            mixup Beta(a, a) strength (default 0: off)
@@ -51,9 +67,34 @@ const OPTIONS = {
   ...valued(
     'data', 'data-dir', 'arch', 'epochs', 'batch-size', 'out', 'device', 'lr', 'min-lr', 'weight-decay', 'warmup', 'label-smoothing',
     'mixup', 'cutmix', 'clip-grad', 'seed', 'limit-train', 'limit-test', 'log-every', 'save-every', 'max-steps',
+    'opt', 'momentum', 'accum-steps', 'lr-scale-batch', 'ema-decay', 'ema-every',
   ),
-  ...flags('resume', 'json', 'no-augment'),
+  ...flags('resume', 'json', 'no-augment', 'no-nesterov', 'ema'),
 };
+
+/** Refuses an option given without the one it belongs to (`--momentum` without `--opt sgd`). */
+function needs(v: Values, name: string, ok: boolean, what: string): void {
+  if (v[name] !== undefined && !ok) throw new UsageError(`train: --${name} needs ${what}`);
+}
+
+/** The optimizer, accumulation, lr scaling and EMA options. */
+function recipeOptions(v: Values): Partial<TrainOptions> {
+  const optimizer = choiceOption('train', v, 'opt', OPTIMIZER_NAMES) ?? 'adamw';
+  needs(v, 'momentum', optimizer === 'sgd', '--opt sgd');
+  needs(v, 'no-nesterov', optimizer === 'sgd', '--opt sgd');
+  needs(v, 'ema-decay', v.ema === true, '--ema');
+  needs(v, 'ema-every', v.ema === true, '--ema');
+  const momentum = numberOption('train', v, 'momentum');
+  if (momentum !== undefined && momentum >= 1) throw new UsageError(`train: expected a number in [0, 1) for --momentum but received '${v.momentum}'`);
+  // Nesterov momentum unless --no-nesterov (the trainer's default: on with momentum, as the reference).
+  const sgd = optimizer === 'sgd' ? { momentum, nesterov: v['no-nesterov'] === true ? false : undefined } : {};
+  const ema = v.ema === true ? { emaDecay: numberOption('train', v, 'ema-decay', { max: 1 }), emaEvery: intOption('train', v, 'ema-every', COUNT) } : {};
+  return {
+    optimizer, ...sgd, ema: v.ema === true, ...ema,
+    accumSteps: intOption('train', v, 'accum-steps', COUNT),
+    lrScaleBatch: intOption('train', v, 'lr-scale-batch', COUNT),
+  };
+}
 
 /** The trainer's options from a parsed command line (exported for the tests). */
 export function trainOptions(cl: CommandLine): TrainOptions {
@@ -87,6 +128,7 @@ export function trainOptions(cl: CommandLine): TrainOptions {
     logEvery: int('log-every'),
     saveEvery: int('save-every'),
     maxSteps: int('max-steps'),
+    ...recipeOptions(v),
   };
 }
 

@@ -1,8 +1,8 @@
 // Training checkpoints: one safetensors file, written atomically, holding the model's state
-// dict under `model.` keys, the optimizer's per-parameter state under
-// `optimizer.state.<index>.<name>` keys, and everything else (position in the run, loader
-// and Rng state, best accuracy, config, options, optimizer hyperparameters) as JSON strings
-// in the safetensors `__metadata__`.
+// dict under `model.` keys, the EMA of its weights (when the run keeps one) under `ema.`
+// keys, the optimizer's per-parameter state under `optimizer.state.<index>.<name>` keys,
+// and everything else (position in the run, loader and Rng state, best accuracy, config,
+// options, optimizer hyperparameters) as JSON strings in the safetensors `__metadata__`.
 import type { LoaderState } from '../data/loader';
 import { RepmlpError, shapeStr } from '../errors';
 import { readFileBounded } from '../io/read';
@@ -23,8 +23,13 @@ export interface CheckpointMeta {
   loader: LoaderState;
   /** the best test accuracy so far (-1 before the first evaluation) */
   bestAccuracy: number;
-  /** the test accuracy of the last evaluation (-1 before the first) */
+  /** the test accuracy of the last evaluation (-1 before the first), and its top-5 (-1 when not given) */
   lastAccuracy: number;
+  lastTop5?: number;
+  /** the same for the EMA of the weights (-1 before the first evaluation, without one, or when not given) */
+  bestEmaAccuracy?: number;
+  lastEmaAccuracy?: number;
+  lastEmaTop5?: number;
   /** the epoch's running sums: train loss (over batches), correct and seen images */
   epochLoss: number;
   epochCorrect: number;
@@ -36,20 +41,36 @@ export interface CheckpointMeta {
 
 export interface Checkpoint<H extends BaseHyper = BaseHyper> {
   model: Map<string, HostTensor>;
+  /** the EMA's state dict; absent or null when the run keeps none */
+  ema?: Map<string, HostTensor> | null;
   optimizer: OptimizerStateDict<H>;
   meta: CheckpointMeta;
 }
 
+/** Where a run stands with every field filled in, as readCheckpoint returns it and the trainer keeps it. */
+export type RunMeta = Required<CheckpointMeta>;
+
+/** A checkpoint as read back: every metadata field, and the EMA or null. */
+export interface ReadCheckpoint<H extends BaseHyper = BaseHyper> extends Checkpoint<H> {
+  ema: Map<string, HostTensor> | null;
+  meta: RunMeta;
+}
+
 const META_KEYS = ['epoch', 'batch', 'step', 'loader', 'bestAccuracy', 'lastAccuracy', 'epochLoss', 'epochCorrect', 'epochSeen', 'config', 'options'] as const;
+/** Keys that checkpoints written before they existed lack, with the value they stood for. */
+const LATER_META_KEYS = { lastTop5: -1, bestEmaAccuracy: -1, lastEmaAccuracy: -1, lastEmaTop5: -1 } as const;
+const WRITTEN_META_KEYS = [...META_KEYS, ...Object.keys(LATER_META_KEYS)] as (keyof CheckpointMeta)[];
 
 /** Writes a checkpoint to `file` atomically (temporary file, fsync, rename). */
 export function writeCheckpoint<H extends BaseHyper>(file: string, ck: Checkpoint<H>): void {
   const tensors = new Map<string, HostTensor>();
   for (const [k, v] of ck.model) tensors.set(`model.${k}`, v);
+  for (const [k, v] of ck.ema ?? []) tensors.set(`ema.${k}`, v);
   for (const [i, entry] of Object.entries(ck.optimizer.state))
     for (const [name, v] of Object.entries(entry)) tensors.set(`optimizer.state.${i}.${name}`, v);
   const metadata: Record<string, string> = { format: 'repmlp-train', 'optimizer.paramGroups': JSON.stringify(ck.optimizer.paramGroups) };
-  for (const k of META_KEYS) metadata[k] = JSON.stringify(ck.meta[k]);
+  const meta: RunMeta = { ...LATER_META_KEYS, ...ck.meta };
+  for (const k of WRITTEN_META_KEYS) metadata[k] = JSON.stringify(meta[k]);
   writeSafetensors(file, tensors, { metadata });
 }
 
@@ -73,10 +94,10 @@ export function isCheckpoint(keys: Iterable<string>): boolean {
   return false;
 }
 
-/** The model state dict of a checkpoint's tensors (the `model.` prefix removed). */
-export function modelState(tensors: Map<string, HostTensor>): Map<string, HostTensor> {
+/** The model state dict of a checkpoint's tensors (the `model.` prefix removed), or another `prefix`'s. */
+export function modelState(tensors: Map<string, HostTensor>, prefix = 'model.'): Map<string, HostTensor> {
   const out = new Map<string, HostTensor>();
-  for (const [k, v] of tensors) if (k.startsWith('model.')) out.set(k.slice(6), v);
+  for (const [k, v] of tensors) if (k.startsWith(prefix)) out.set(k.slice(prefix.length), v);
   return out;
 }
 
@@ -103,7 +124,7 @@ export function readModelWeights(file: string): ModelWeights {
 }
 
 /** Reads a checkpoint written by writeCheckpoint. */
-export function readCheckpoint<H extends BaseHyper = BaseHyper>(file: string): Checkpoint<H> {
+export function readCheckpoint<H extends BaseHyper = BaseHyper>(file: string): ReadCheckpoint<H> {
   const buf = readFileBounded(file, { op: 'checkpoint' });
   const tensors = parseSafetensors(buf, file);
   const md = readSafetensorsMetadata(buf, file);
@@ -114,6 +135,7 @@ export function readCheckpoint<H extends BaseHyper = BaseHyper>(file: string): C
     if (md[k] === undefined) throw new RepmlpError(`checkpoint: ${file} has no '${k}' in its metadata`);
     meta[k] = metaJson(md, k, file);
   }
+  for (const [k, dflt] of Object.entries(LATER_META_KEYS)) meta[k] = md[k] === undefined ? dflt : metaJson(md, k, file);
   const state: Record<number, Record<string, HostTensor>> = {};
   for (const [k, v] of tensors) {
     const m = /^optimizer\.state\.(\d+)\.(.+)$/.exec(k);
@@ -122,7 +144,8 @@ export function readCheckpoint<H extends BaseHyper = BaseHyper>(file: string): C
   }
   const paramGroups = (md['optimizer.paramGroups'] === undefined ? [] : metaJson(md, 'optimizer.paramGroups', file)) as OptimizerStateDict<H>['paramGroups'];
   if (!Array.isArray(paramGroups)) throw new RepmlpError(`checkpoint: expected an array for metadata 'optimizer.paramGroups' in ${file} but received ${typeof paramGroups}`);
-  return { model: modelState(tensors), optimizer: { state, paramGroups }, meta: meta as unknown as CheckpointMeta };
+  const ema = modelState(tensors, 'ema.');
+  return { model: modelState(tensors), ema: ema.size ? ema : null, optimizer: { state, paramGroups }, meta: meta as unknown as RunMeta };
 }
 
 /** A parameter as the optimizer sees it: its name in the model and its shape. */
@@ -131,7 +154,10 @@ export interface ParamSlot {
   shape: readonly number[];
 }
 
-/** What each per-parameter state tensor must look like: the parameter's shape, or one element (a step count). */
+/**
+ * What each per-parameter state tensor must look like: the parameter's shape, or one
+ * element (a step count). An empty layout: the optimizer keeps no state (SGD without momentum).
+ */
 export type StateLayout = Record<string, 'param' | 'count'>;
 
 /**
@@ -160,7 +186,7 @@ export function checkOptimizerState(
   params.forEach((p, i) => {
     const entry = sd.state[i];
     if (entry === undefined) {
-      if (step > 0) throw new RepmlpError(`${op}: expected the optimizer state of parameter '${p.name}' (optimizer.state.${i}.*) in ${file} but received none; the checkpoint is incomplete`);
+      if (step > 0 && Object.keys(layout).length > 0) throw new RepmlpError(`${op}: expected the optimizer state of parameter '${p.name}' (optimizer.state.${i}.*) in ${file} but received none; the checkpoint is incomplete`);
       return;
     }
     checkStateEntry(file, entry, p, i, layout, op);
@@ -177,6 +203,7 @@ function checkStateEntry(file: string, entry: Record<string, HostTensor>, p: Par
     const ok = shape ? h.dtype === 'float32' && shapeStr(h.shape) === shapeStr(shape) : h.data.length === 1;
     if (!ok) throw new RepmlpError(`${op}: expected ${want} for ${key} (parameter '${p.name}') in ${file} but received ${h.dtype === 'int64' ? 'an' : 'a'} ${h.dtype} tensor of shape ${shapeStr(h.shape)}`);
   }
+  const names = Object.keys(layout);
   for (const name of Object.keys(entry))
-    if (!(name in layout)) throw new RepmlpError(`${op}: expected only ${Object.keys(layout).join(', ')} in the optimizer state of parameter '${p.name}' in ${file} but received optimizer.state.${i}.${name}`);
+    if (!(name in layout)) throw new RepmlpError(`${op}: expected ${names.length ? `only ${names.join(', ')} in the` : 'no'} optimizer state of parameter '${p.name}' in ${file} but received optimizer.state.${i}.${name}`);
 }

@@ -1,5 +1,6 @@
-// Top-1 accuracy of a model over one pass of a loader, summed on the device and read back
-// once at the end.
+// Top-1 and top-5 accuracy of a model over one pass of a loader. Top-1 is counted on the
+// device (correctCount) and read back once at the end; top-5 from each batch's logits,
+// read back to the host once per batch (topkCorrect, whose k = 1 counts as correctCount).
 import { noGrad } from '../autograd';
 import { tensor } from '../creation';
 import { batchToTensors, type Batch, type DataLoader } from '../data/loader';
@@ -8,12 +9,18 @@ import { correctCount } from '../ops/correct_count';
 import { scope } from '../scope';
 import type { Device, Tensor } from '../tensor';
 import { DeviceSum } from './device-sum';
+import { top5K, topkCorrect } from './topk';
 
 export interface Evaluation {
   correct: number;
   total: number;
   /** correct / total (0 for an empty loader) */
   accuracy: number;
+  /** rows whose label is among the topK largest logits, and that over total */
+  top5Correct: number;
+  top5Accuracy: number;
+  /** the k of the top-5 fields: 5, or the number of classes when fewer (every row counts then) */
+  topK: number;
 }
 
 /** The batch's hard labels (int64) on the device. */
@@ -22,21 +29,27 @@ export function labelsOf(batch: Batch, device: Device): Tensor {
 }
 
 /**
- * Top-1 accuracy of `model` (switched to eval mode) over one pass of `loader`, with the
- * batches on `device` (default: where the model's parameters are); reads back once.
+ * Top-1 and top-5 accuracy of `model` (switched to eval mode) over one pass of `loader`,
+ * with the batches on `device` (default: where the model's parameters are).
  */
 export async function evaluate(model: RepMLPNet, loader: DataLoader, device?: Device): Promise<Evaluation> {
-  device ??= model.parameters()[0]?.device ?? 'cpu';
+  const on = device ?? model.parameters()[0]?.device ?? 'cpu';
+  const topK = top5K(model.config.numClasses);
   model.eval();
-  const correctSum = new DeviceSum(device);
-  let total = 0;
+  const correctSum = new DeviceSum(on);
+  let total = 0, top5Correct = 0;
   try {
     for await (const batch of loader.batches()) {
-      scope(() => noGrad(() => correctSum.add(correctCount(model.forward(batchToTensors(batch, device).x), labelsOf(batch, device)))));
+      scope(() => noGrad(() => {
+        const logits = model.forward(batchToTensors(batch, on).x);
+        correctSum.add(correctCount(logits, labelsOf(batch, on)));
+        top5Correct += topkCorrect(logits.toFloat32Array(), batch.labels, logits.shape[1], topK);
+      }));
       total += batch.labels.length;
     }
     const correct = correctSum.read();
-    return { correct, total, accuracy: total ? correct / total : 0 };
+    const of = (n: number) => (total ? n / total : 0);
+    return { correct, total, accuracy: of(correct), top5Correct, top5Accuracy: of(top5Correct), topK };
   } finally {
     correctSum.dispose();
   }

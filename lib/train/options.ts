@@ -8,10 +8,15 @@ import { describe, fail } from '../errors';
 import { preset, presetNames, type PresetName } from '../models/presets';
 import type { RepMLPNetConfig } from '../models/repmlpnet';
 import type { Device } from '../tensor';
+import { nonNeg, OP, optionalPosInt, posInt } from './option-checks';
+import { recipeSettings, recordedRecipe, type RecipeOptions, type RecipeSettings } from './recipe-options';
 
 export type { DataName } from '../data/datasets';
+export type { OptimizerName } from './recipe-options';
+export { OP } from './option-checks';
 
-export interface TrainOptions {
+/** The options of train(); the optimizer, accumulation, lr scaling and EMA ones are RecipeOptions'. */
+export interface TrainOptions extends RecipeOptions {
   /** a preset name or a config (default 'small'); a preset gets the data set's channels and classes */
   arch?: PresetName | RepMLPNetConfig;
   data?: DataName;
@@ -19,11 +24,11 @@ export interface TrainOptions {
   dataDir?: string;
   epochs?: number;
   batchSize?: number;
-  /** peak AdamW learning rate (default 2e-3) */
+  /** peak learning rate (default 2e-3; scaled when lrScaleBatch is given) */
   lr?: number;
-  /** learning rate at the last step (default 1e-5) */
+  /** learning rate at the last step (default 1e-5; scaled when lrScaleBatch is given) */
   minLr?: number;
-  /** decoupled weight decay on tensors of >= 2 dimensions (default 0.05) */
+  /** weight decay on tensors of >= 2 dimensions (default 0.05): decoupled for AdamW, added to the gradient for SGD */
   weightDecay?: number;
   /** linear warm-up length in epochs, fractions allowed (default 1) */
   warmupEpochs?: number;
@@ -70,6 +75,11 @@ export interface TrainSummary {
   /** top-1 test accuracy of the training form (fraction), and of the deploy form */
   testAccuracy: number;
   deployTestAccuracy: number | null;
+  /** top-5 test accuracy of the training form (top-k with k = the classes when fewer than 5) */
+  testTop5: number;
+  /** top-1 and top-5 test accuracy of the EMA weights at the last evaluation (null without ema) */
+  emaTestAccuracy: number | null;
+  emaTestTop5: number | null;
   epochs: number;
   imagesPerSecond: number;
   steps: number;
@@ -81,7 +91,7 @@ export interface TrainSummary {
 }
 
 /** TrainOptions with the defaults filled in and every value checked. */
-export interface Settings {
+export interface Settings extends RecipeSettings {
   data: DataName;
   dataDir: string | undefined;
   arch: PresetName | RepMLPNetConfig;
@@ -89,8 +99,11 @@ export interface Settings {
   archName: string;
   epochs: number;
   batchSize: number;
+  /** the learning rates the run uses (lrScale applied), and as given */
   lr: number;
   minLr: number;
+  givenLr: number;
+  givenMinLr: number;
   weightDecay: number;
   warmupEpochs: number;
   warmupStart: number;
@@ -121,22 +134,6 @@ export interface Settings {
   shouldStop: ((step: number) => boolean) | undefined;
 }
 
-export const OP = 'train';
-
-function posInt(name: string, v: unknown, dflt: number, min = 1): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) fail(OP, name, min === 1 ? 'a positive integer' : `an integer >= ${min}`, describe(v));
-  return v as number;
-}
-
-function nonNeg(name: string, v: unknown, dflt: number, max = Infinity): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > max) fail(OP, name, max === Infinity ? 'a finite number >= 0' : `a number in [0, ${max}]`, describe(v));
-  return v as number;
-}
-
-const optionalPosInt = (name: string, v: unknown) => (v === undefined ? undefined : posInt(name, v, 1));
-
 /** The optimisation options: schedule, regularisation, augmentation, seed. */
 function recipe(o: TrainOptions) {
   const lr = nonNeg('lr', o.lr, 2e-3);
@@ -155,6 +152,13 @@ function recipe(o: TrainOptions) {
     seed: posInt('seed', o.seed, 0, 0),
     augment: o.augment ?? true,
   };
+}
+
+/** The recipe with its learning rates scaled by lrScale (lrScaleBatch). */
+function scaledRecipe(o: TrainOptions) {
+  const r = recipe(o);
+  const more = recipeSettings(o, r.batchSize);
+  return { ...r, ...more, givenLr: r.lr, givenMinLr: r.minLr, lr: r.lr * more.lrScale, minLr: r.minLr * more.lrScale };
 }
 
 /** Logging, saving and stopping. */
@@ -186,7 +190,7 @@ function outputs(o: TrainOptions) {
 export function resolveOptions(options: TrainOptions): Settings {
   if (typeof options !== 'object' || options === null) fail(OP, 'options', 'an object', describe(options));
   const data = options.data ?? 'fashion-mnist';
-  const r = recipe(options);
+  const r = scaledRecipe(options);
   const control = runControl(options);
   const deviceOption = options.device ?? 'auto';
   if (deviceOption !== 'auto' && deviceOption !== 'cpu' && deviceOption !== 'cuda') fail(OP, 'device', "'auto', 'cpu' or 'cuda'", describe(deviceOption));
@@ -215,8 +219,9 @@ export function resolveConfig(arch: PresetName | RepMLPNetConfig, channels: numb
  */
 export function recordedOptions(s: Settings, trainImages: number, testImages: number): Record<string, unknown> {
   return {
-    arch: s.archName, data: s.data, dataDir: s.dataDir ?? null, epochs: s.epochs, batchSize: s.batchSize, lr: s.lr, minLr: s.minLr,
+    arch: s.archName, data: s.data, dataDir: s.dataDir ?? null, epochs: s.epochs, batchSize: s.batchSize, lr: s.givenLr, minLr: s.givenMinLr,
     weightDecay: s.weightDecay, warmupEpochs: s.warmupEpochs, warmupStart: s.warmupStart, labelSmoothing: s.labelSmoothing,
     mixup: s.mixup, cutmix: s.cutmix, augment: s.augment, clipGrad: s.clipGrad, seed: s.seed, limitTrain: trainImages, limitTest: testImages,
+    ...recordedRecipe(s),
   };
 }

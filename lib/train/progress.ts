@@ -19,11 +19,30 @@ export function duration(s: number): string {
 export interface StepPoint {
   /** the epoch in progress, 0-based */
   epoch: number;
-  /** batches of the epoch done, and optimizer steps in total */
+  /** optimizer steps of the epoch done, and in total */
   batch: number;
   step: number;
   /** the epoch's training accuracy so far */
   accuracy: number;
+}
+
+/** What an epoch's line shows: its training loss and accuracy, and the evaluations after it. */
+export interface EpochResult {
+  /** 0-based */
+  epoch: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  test: Evaluation;
+  /** the test accuracy is the best so far */
+  best: boolean;
+  /** the EMA of the weights evaluated (null without one), and whether that is its best */
+  ema: Evaluation | null;
+  emaBest: boolean;
+}
+
+/** `test acc 75.00% (3/4), top-5 100.00%`; the top-k of fewer than 5 classes says its k. */
+function accuracies(ev: Evaluation): string {
+  return `test acc ${pct(ev.accuracy)} (${ev.correct}/${ev.total}), top-${ev.topK} ${pct(ev.top5Accuracy)}`;
 }
 
 export interface ProgressOptions {
@@ -88,11 +107,12 @@ export class Progress {
       `acc ${pct(p.accuracy)} ${this.imagesPerSecond(1e-3).toFixed(0)} img/s ETA ${duration(eta)}   `);
   }
 
-  /** The epoch's line, after its evaluation (a terminal's redrawn line is ended first). */
-  epochLine(epoch: number, trainLoss: number, trainAccuracy: number, ev: Evaluation, best: boolean): void {
+  /** The epoch's line, after its evaluations (a terminal's redrawn line is ended first). */
+  epochLine(r: EpochResult): void {
     if (this.o.tty) this.o.write('\n');
-    this.o.write(`epoch ${epoch + 1}/${this.o.epochs}: train loss ${trainLoss.toFixed(4)}, train acc ${pct(trainAccuracy)}, test acc ${pct(ev.accuracy)} ` +
-      `(${ev.correct}/${ev.total})${best ? ', best so far' : ''}\n`);
+    const ema = r.ema ? `; EMA ${accuracies(r.ema)}${r.emaBest ? ', best EMA so far' : ''}` : '';
+    this.o.write(`epoch ${r.epoch + 1}/${this.o.epochs}: train loss ${r.trainLoss.toFixed(4)}, train acc ${pct(r.trainAccuracy)}, ` +
+      `${accuracies(r.test)}${r.best ? ', best so far' : ''}${ema}\n`);
   }
 
   /** Training images per second this run; `minSeconds` keeps the first steps' rate finite. */

@@ -1,29 +1,36 @@
 // Resuming a run from its last.safetensors: the checkpoint is read and checked before
 // anything is loaded (same config and options, an optimizer state of the right shape for
-// every parameter), then the model, AdamW, the loader and the run's position are restored
-// and metrics.jsonl is cut back to the checkpoint's step, since the steps after it run again.
+// every parameter, the EMA's weights when the run keeps them), then the model, the EMA,
+// the optimizer, the loader and the run's position are restored and metrics.jsonl is cut
+// back to the checkpoint's step, since the steps after it run again. Checkpoints are
+// written at optimizer-step boundaries only, so no half-summed gradient is ever needed.
 import * as fs from 'node:fs';
 import { RepmlpError } from '../errors';
 import { writeFileAtomic } from '../io/atomic';
-import type { RepMLPNet } from '../models/repmlpnet';
-import type { AdamW, AdamWHyper } from '../optim/adamw';
-import { checkOptimizerState, readCheckpoint, type Checkpoint, type StateLayout } from './checkpoint';
+import { checkOptimizerState, readCheckpoint, type Checkpoint } from './checkpoint';
+import { baseOptimizer, optimizerStateLayout } from './optimizer';
 import { OP } from './options';
+import { RECORDED_RECIPE_DEFAULTS } from './recipe-options';
 import type { TrainingRun } from './run';
 
-/** AdamW's per-parameter state: a step count and two moments of the parameter's shape. */
-const ADAMW_STATE: StateLayout = { step: 'count', exp_avg: 'param', exp_avg_sq: 'param' };
+/** Checks that a checkpoint's optimizer state fits this run's optimizer, naming the parameter at fault. */
+function checkResumeState(file: string, ck: Checkpoint, run: TrainingRun): void {
+  const names = new Map(run.model.namedParameters().map(([n, t]) => [t, n]));
+  const groups = baseOptimizer(run.opt).paramGroups;
+  const params = groups.flatMap((g) => g.params).map((p) => ({ name: names.get(p) ?? '?', shape: p.shape }));
+  checkOptimizerState(file, ck.optimizer, params, groups.map((g) => g.params.length), ck.meta.step, optimizerStateLayout(run.s), OP);
+  if (run.ema && !ck.ema) throw new RepmlpError(`${OP}: expected the EMA's weights (ema.* tensors) in ${file} but received none; the checkpoint is incomplete`);
+}
 
-/** Checks that a checkpoint's optimizer state fits this model's optimizer, naming the parameter at fault. */
-function checkResumeState(file: string, ck: Checkpoint, model: RepMLPNet, opt: AdamW): void {
-  const names = new Map(model.namedParameters().map(([n, t]) => [t, n]));
-  const params = opt.paramGroups.flatMap((g) => g.params).map((p) => ({ name: names.get(p) ?? '?', shape: p.shape }));
-  checkOptimizerState(file, ck.optimizer, params, opt.paramGroups.map((g) => g.params.length), ck.meta.step, ADAMW_STATE, OP);
+/** The options as a canonical string: keys sorted, the recipe options a checkpoint predates at their defaults. */
+function optionsKey(options: unknown): string {
+  const all: Record<string, unknown> = { ...RECORDED_RECIPE_DEFAULTS, ...(options as Record<string, unknown>) };
+  return JSON.stringify(Object.keys(all).sort().map((k) => [k, all[k]]));
 }
 
 /** Refuses a checkpoint of a run with another config or other options. */
 function checkSameRun(file: string, ck: Checkpoint, run: TrainingRun): void {
-  if (JSON.stringify(ck.meta.config) !== JSON.stringify(run.config) || JSON.stringify(ck.meta.options) !== JSON.stringify(run.recorded))
+  if (JSON.stringify(ck.meta.config) !== JSON.stringify(run.config) || optionsKey(ck.meta.options) !== optionsKey(run.recorded))
     throw new RepmlpError(`${OP}: expected ${file} to come from a run with the same config and options but it differs (saved options ${JSON.stringify(ck.meta.options)}); use another --out or drop --resume`);
 }
 
@@ -60,15 +67,16 @@ export function metricsUpTo(file: string, step: number): string[] {
 
 function resume(run: TrainingRun): void {
   const { last, metrics } = run.files;
-  const ck = readCheckpoint<AdamWHyper>(last);
+  const ck = readCheckpoint(last);
   checkSameRun(last, ck, run);
-  checkResumeState(last, ck, run.model, run.opt);
+  checkResumeState(last, ck, run);
   inFile(last, () => run.model.loadStateDict(ck.model));
-  inFile(last, () => run.opt.loadStateDict(ck.optimizer));
+  if (run.ema && ck.ema) inFile(last, () => run.ema!.loadStateDict(ck.ema!));
+  inFile(last, () => baseOptimizer(run.opt).loadStateDict(ck.optimizer));
   run.restore(ck.meta);
   const kept = fs.existsSync(metrics) ? metricsUpTo(metrics, ck.meta.step) : [];
   writeFileAtomic(metrics, kept.map((l) => l + '\n').join(''), OP);
-  run.log(`resuming from ${last}: epoch ${ck.meta.epoch + 1}, batch ${ck.meta.batch}/${run.stepsPerEpoch}, step ${ck.meta.step}`);
+  run.log(`resuming from ${last}: epoch ${ck.meta.epoch + 1}, batch ${ck.meta.batch}/${run.batchesPerEpoch}, step ${ck.meta.step}`);
 }
 
 /** Continues from last.safetensors when the run resumes and one exists; else starts metrics.jsonl afresh. */

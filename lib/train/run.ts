@@ -1,6 +1,7 @@
 // One training run's state, built from its settings: the data and its two loaders, the
-// model and its AdamW, the learning-rate schedule, the epoch's running sums (kept on the
-// device, read back only when logging or saving), where the run stands (CheckpointMeta,
+// model, its optimizer and the EMA of its weights, the learning-rate schedule (per
+// optimizer step, each of accumSteps micro-batches), the epoch's running sums (kept on the
+// device, read back only when logging or saving), where the run stands (RunMeta,
 // what last.safetensors records), and the files of the run directory with the writes to
 // them.
 import * as path from 'node:path';
@@ -8,11 +9,12 @@ import { limitDataset, loadData, type LoadedData } from '../data/datasets';
 import { DataLoader, type ImageDataset } from '../data/loader';
 import { fail } from '../errors';
 import { appendFileChecked, writeFileAtomic } from '../io/atomic';
+import { writeSafetensors } from '../io/safetensors';
 import { RepMLPNet, type RepMLPNetConfig } from '../models/repmlpnet';
-import { AdamW } from '../optim/adamw';
-import { splitWeightDecay } from '../optim/optimizer';
-import { writeCheckpoint, type CheckpointMeta } from './checkpoint';
+import { writeCheckpoint, type RunMeta } from './checkpoint';
 import { DeviceSum } from './device-sum';
+import { emaDecayAt, WeightEma } from './ema';
+import { baseOptimizer, makeOptimizer, type TrainOptimizer } from './optimizer';
 import { OP, recordedOptions, resolveConfig, type Settings } from './options';
 import { cosineSchedule } from './schedule';
 
@@ -22,13 +24,16 @@ export interface RunFiles {
   metrics: string;
   last: string;
   best: string;
+  /** the EMA's state dict at its best test accuracy (training form, reference key names) */
+  bestEma: string;
   deploy: string;
 }
 
 export function runFiles(out: string): RunFiles {
   const at = (name: string) => path.join(out, name);
   return {
-    config: at('config.json'), metrics: at('metrics.jsonl'), last: at('last.safetensors'), best: at('best.safetensors'), deploy: at('deploy.safetensors'),
+    config: at('config.json'), metrics: at('metrics.jsonl'), last: at('last.safetensors'), best: at('best.safetensors'), bestEma: at('best-ema.safetensors'),
+    deploy: at('deploy.safetensors'),
   };
 }
 
@@ -53,44 +58,60 @@ function loaders(s: Settings, data: LoadedData, sets: { train: ImageDataset; tes
   };
 }
 
+/** Optimizer steps: per epoch (the last may take fewer micro-batches), in all, and of the warm-up. */
+function stepCounts(s: Settings, batchesPerEpoch: number): { stepsPerEpoch: number; totalSteps: number; warmupSteps: number } {
+  const stepsPerEpoch = Math.ceil(batchesPerEpoch / s.accumSteps);
+  const totalSteps = s.epochs * stepsPerEpoch;
+  return { stepsPerEpoch, totalSteps, warmupSteps: Math.min(totalSteps, Math.round(s.warmupEpochs * stepsPerEpoch)) };
+}
+
+function startMeta(config: RepMLPNetConfig, recorded: Record<string, unknown>, loader: DataLoader): RunMeta {
+  return {
+    epoch: 0, batch: 0, step: 0, loader: loader.state(), bestAccuracy: -1, lastAccuracy: -1, lastTop5: -1,
+    bestEmaAccuracy: -1, lastEmaAccuracy: -1, lastEmaTop5: -1, epochLoss: 0, epochCorrect: 0, epochSeen: 0, config, options: recorded,
+  };
+}
+
 export class TrainingRun {
   readonly data: LoadedData;
   readonly config: RepMLPNetConfig;
   readonly inputSize: number;
   readonly trainLoader: DataLoader;
   readonly testLoader: DataLoader;
+  /** micro-batches (loader batches) per epoch, and optimizer steps per epoch, in all and of the warm-up */
+  readonly batchesPerEpoch: number;
   readonly stepsPerEpoch: number;
   readonly totalSteps: number;
+  readonly warmupSteps: number;
   readonly schedule: (step: number) => number;
   /** the options a resumed run must agree on */
   readonly recorded: Record<string, unknown>;
   readonly model: RepMLPNet;
-  readonly opt: AdamW;
+  readonly opt: TrainOptimizer;
+  /** the EMA of the model's weights; null unless the ema option is on */
+  readonly ema: WeightEma | null;
   readonly lossSum: DeviceSum;
   readonly correctSum: DeviceSum;
   readonly files: RunFiles;
-  meta: CheckpointMeta;
+  meta: RunMeta;
 
-  /** Loads the data and builds the loaders, the model and its optimizer; nothing is written yet. */
+  /** Loads the data and builds the loaders, the model, its optimizer and EMA; nothing is written yet. */
   constructor(readonly s: Settings) {
     this.data = loadData(s.data, s.dataDir, OP);
     ({ config: this.config, inputSize: this.inputSize } = modelConfig(s, this.data));
     const sets = { train: limitDataset(this.data.train, s.limitTrain), test: limitDataset(this.data.test, s.limitTest) };
     ({ train: this.trainLoader, test: this.testLoader } = loaders(s, this.data, sets, this.inputSize));
-    this.stepsPerEpoch = this.trainLoader.numBatches;
-    this.totalSteps = s.epochs * this.stepsPerEpoch;
-    const warmupSteps = Math.min(this.totalSteps, Math.round(s.warmupEpochs * this.stepsPerEpoch));
-    this.schedule = cosineSchedule({ lr: s.lr, minLr: s.minLr, totalSteps: this.totalSteps, warmupSteps, warmupStart: s.warmupStart });
+    this.batchesPerEpoch = this.trainLoader.numBatches;
+    ({ stepsPerEpoch: this.stepsPerEpoch, totalSteps: this.totalSteps, warmupSteps: this.warmupSteps } = stepCounts(s, this.batchesPerEpoch));
+    this.schedule = cosineSchedule({ lr: s.lr, minLr: s.minLr, totalSteps: this.totalSteps, warmupSteps: this.warmupSteps, warmupStart: s.warmupStart });
     this.recorded = recordedOptions(s, sets.train.n, sets.test.n);
     this.model = new RepMLPNet(this.config, { seed: s.seed, device: s.device });
-    this.opt = new AdamW(splitWeightDecay(this.model.parameters(), s.weightDecay), { lr: s.lr, weightDecay: s.weightDecay });
+    this.opt = makeOptimizer(this.model.parameters(), s);
+    this.ema = s.ema ? new WeightEma(this.model) : null;
     this.lossSum = new DeviceSum(s.device);
     this.correctSum = new DeviceSum(s.device);
     this.files = runFiles(s.out);
-    this.meta = {
-      epoch: 0, batch: 0, step: 0, loader: this.trainLoader.state(), bestAccuracy: -1, lastAccuracy: -1,
-      epochLoss: 0, epochCorrect: 0, epochSeen: 0, config: this.config, options: this.recorded,
-    };
+    this.meta = startMeta(this.config, this.recorded, this.trainLoader);
   }
 
   log(line: string): void {
@@ -103,14 +124,31 @@ export class TrainingRun {
     this.s.onMetrics?.(r);
   }
 
+  /** Optimizer steps done in the epoch in progress (its micro-batches done, in steps). */
+  stepsInEpoch(): number {
+    return Math.ceil(this.meta.batch / this.s.accumSteps);
+  }
+
+  /** Moves the EMA after the optimizer step just counted in meta.step, when one is due. */
+  updateEma(): void {
+    if (!this.ema) return;
+    const decay = emaDecayAt(this.meta.step, { decay: this.s.emaDecay, every: this.s.emaEvery, warmupSteps: this.warmupSteps });
+    if (decay !== null) this.ema.update(decay);
+  }
+
   /** Writes a checkpoint of where the run stands (the epoch's sums read back from the device). */
   save(file: string): void {
     const meta = { ...this.meta, loader: this.trainLoader.state(), epochLoss: this.lossSum.read(), epochCorrect: this.correctSum.read() };
-    writeCheckpoint(file, { model: this.model.stateDict(), optimizer: this.opt.stateDict(), meta });
+    writeCheckpoint(file, { model: this.model.stateDict(), ema: this.ema?.stateDict() ?? null, optimizer: baseOptimizer(this.opt).stateDict(), meta });
   }
 
-  /** Continues from a checkpoint's position (its model and optimizer state are loaded by the caller). */
-  restore(meta: CheckpointMeta): void {
+  /** Writes the EMA's state dict, a plain training-form state dict, to best-ema.safetensors. */
+  saveBestEma(): void {
+    if (this.ema) writeSafetensors(this.files.bestEma, this.ema.stateDict(), { metadata: { format: 'pt', arch: this.s.archName, form: 'train' } });
+  }
+
+  /** Continues from a checkpoint's position (its model, EMA and optimizer state are loaded by the caller). */
+  restore(meta: RunMeta): void {
     this.trainLoader.setState(meta.loader);
     this.meta = meta;
     this.lossSum.reset(meta.epochLoss);
@@ -128,6 +166,7 @@ export class TrainingRun {
     await this.trainLoader.close();
     await this.testLoader.close();
     this.opt.dispose();
+    this.ema?.dispose();
     this.model.dispose();
   }
 }

@@ -1,4 +1,6 @@
-// One optimizer step of the trainer, and the global-norm gradient clipping it may use.
+// One optimizer step of the trainer: the forward and backward of each of its micro-batches
+// (gradients summed in the parameters' .grad), then clipping and the optimizer's update;
+// and the global-norm gradient clipping it may use.
 import { noGrad } from '../autograd';
 import { batchToTensors, type Batch } from '../data/loader';
 import { add, mul } from '../ops/arithmetic';
@@ -7,9 +9,21 @@ import { crossEntropy } from '../ops/cross_entropy';
 import { mulScalar } from '../ops/scalar';
 import { sum } from '../ops/sum';
 import { keep, scope } from '../scope';
+import type { RepMLPNet } from '../models/repmlpnet';
 import type { Tensor } from '../tensor';
+import type { DeviceSum } from './device-sum';
 import { labelsOf } from './evaluate';
-import type { TrainingRun } from './run';
+import type { TrainOptimizer } from './optimizer';
+import type { Settings } from './options';
+
+/** What a step works on: the run's model, optimizer and the epoch's sums (a TrainingRun is one). */
+export interface StepContext {
+  model: RepMLPNet;
+  opt: TrainOptimizer;
+  lossSum: DeviceSum;
+  correctSum: DeviceSum;
+  s: Pick<Settings, 'device' | 'labelSmoothing' | 'clipGrad'>;
+}
 
 /** Scales the gradients in place so that their global L2 norm is at most maxNorm; returns the norm before. */
 export function clipGradNorm(params: Tensor[], maxNorm: number): number {
@@ -36,25 +50,49 @@ export function clipGradNorm(params: Tensor[], maxNorm: number): number {
 }
 
 /**
- * One step on `batch` at learning rate `lr`: forward, label-smoothed cross-entropy,
- * backward, optional clipping, AdamW. The loss and the count of correct predictions are
- * added to the epoch's sums on the device, so the step queues its kernels without waiting.
+ * The forward and backward of one micro-batch: label-smoothed cross-entropy, its gradient
+ * times `lossScale` (1 / the micro-batches of the step) added to every parameter's .grad.
+ * The loss and the count of correct predictions are added to the epoch's sums on the
+ * device, so the step queues its kernels without waiting.
  */
-export function trainStep(run: TrainingRun, batch: Batch, lr: number): void {
-  const { model, opt, s } = run;
-  opt.lr = lr;
+export function microStep(ctx: StepContext, batch: Batch, lossScale: number): void {
+  const { model, s } = ctx;
   scope(() => {
-    opt.zeroGrad();
     const { x, y } = batchToTensors(batch, s.device);
     const z = model.forward(x);
     const loss = crossEntropy(z, y, { labelSmoothing: s.labelSmoothing });
-    loss.backward();
+    (lossScale === 1 ? loss : mulScalar(loss, lossScale)).backward();
+    ctx.lossSum.add(loss);
+    // Mixed batches carry soft targets: the hard labels count the correct predictions.
+    ctx.correctSum.add(correctCount(z, y.dtype === 'int64' ? y : labelsOf(batch, s.device)));
+  });
+}
+
+/** The update from the summed gradients at learning rate `lr`: optional clipping, the optimizer, then the gradients freed. */
+export function optimizerStep(ctx: StepContext, lr: number): void {
+  const { model, opt, s } = ctx;
+  opt.lr = lr;
+  scope(() => {
     if (s.clipGrad > 0) clipGradNorm(model.parameters(), s.clipGrad);
     opt.step();
-    run.lossSum.add(loss);
-    // Mixed batches carry soft targets: the hard labels count the correct predictions.
-    run.correctSum.add(correctCount(z, y.dtype === 'int64' ? y : labelsOf(batch, s.device)));
   });
   // The gradients go now, not at the next step: they would hold memory through evaluation and saving.
   opt.zeroGrad();
+}
+
+/**
+ * One optimizer step at learning rate `lr` over `count` micro-batches taken from `next`,
+ * each weighted 1 / count (so their gradients sum to that of their mean loss); returns the
+ * number of images trained.
+ */
+export async function trainStep(ctx: StepContext, next: () => Promise<Batch>, count: number, lr: number): Promise<number> {
+  ctx.opt.zeroGrad();
+  let images = 0;
+  for (let i = 0; i < count; i++) {
+    const batch = await next();
+    microStep(ctx, batch, 1 / count);
+    images += batch.labels.length;
+  }
+  optimizerStep(ctx, lr);
+  return images;
 }

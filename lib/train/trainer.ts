@@ -1,12 +1,15 @@
-// train(options): RepMLPNet on Fashion-MNIST or CIFAR with AdamW (weight decay on >= 2-d
-// tensors only, as the reference recipe), a per-step cosine schedule with linear warm-up,
-// label smoothing, optional mixup / CutMix and global-norm gradient clipping. Each epoch
-// trains, then evaluates top-1 on the test split; the run ends with Locality Injection and
-// the deploy form's test accuracy beside the training form's.
+// train(options): RepMLPNet on Fashion-MNIST or CIFAR with AdamW or SGD (weight decay on
+// >= 2-d tensors only, as the reference recipe), a per-step cosine schedule with linear
+// warm-up (learning rates optionally scaled by the batch size), label smoothing, optional
+// mixup / CutMix, gradient accumulation, global-norm gradient clipping and an EMA of the
+// weights. Each epoch trains, then evaluates top-1 and top-5 on the test split (of the EMA
+// too); the run ends with Locality Injection and the deploy form's test accuracy beside
+// the training form's.
 //
 // Files in `out`: config.json, metrics.jsonl (one JSON object per log line and per epoch),
 // last.safetensors (end of every epoch and every `saveEvery` steps), best.safetensors (best
-// test accuracy), deploy.safetensors (the deploy-form state dict, reference key names).
+// test accuracy), best-ema.safetensors (the EMA's state dict at its best test accuracy,
+// with the ema option), deploy.safetensors (the deploy-form state dict, reference key names).
 // `resume` continues from last.safetensors; on the CPU the resumed run repeats the
 // uninterrupted one exactly (same batches, same Rng states, same optimizer and BN state).
 // Every file is written atomically (lib/io/atomic.ts): a full disk stops the run with an
@@ -15,33 +18,56 @@
 //
 // Read-backs: the epoch's train loss and its count of correct predictions (correctCount) are
 // summed on the device and read only when logging, drawing the progress line or saving, so
-// a step queues its kernels without waiting for the GPU; evaluate() reads back once.
+// a step queues its kernels without waiting for the GPU, and the EMA moves on the device;
+// evaluate() reads each test batch's logits back for its top-5.
 //
-// The parts: options.ts (defaults and checks), run.ts (data, loaders, model, optimizer and
-// the run directory's files), resume.ts, step.ts (one step), epoch.ts (an epoch's batches
-// and its end), evaluate.ts, progress.ts (what is printed); this file puts them in order.
+// The parts: options.ts and recipe-options.ts (defaults and checks), run.ts (data, loaders,
+// model, optimizer and the run directory's files), optimizer.ts, ema.ts, resume.ts,
+// step.ts (one step), epoch.ts (an epoch's steps and its end), evaluate.ts and topk.ts,
+// progress.ts (what is printed); this file puts them in order.
 import { backend } from '../backend';
 import { removeStaleTemps } from '../io/atomic';
 import { lockDirectory, type DirLock } from '../io/lock';
 import { writeSafetensors } from '../io/safetensors';
 import { endEpoch, stopRequested, trainBatches } from './epoch';
 import { evaluate } from './evaluate';
-import { OP, resolveOptions, type TrainOptions, type TrainSummary } from './options';
+import { describeOptimizer } from './optimizer';
+import { OP, resolveOptions, type Settings, type TrainOptions, type TrainSummary } from './options';
 import { pct, Progress } from './progress';
 import { startOrResume } from './resume';
 import { TrainingRun } from './run';
 
 export { limitDataset, loadData } from '../data/datasets';
 export { evaluate } from './evaluate';
-export { resolveConfig, type DataName, type TrainOptions, type TrainSummary } from './options';
+export { resolveConfig, type DataName, type OptimizerName, type TrainOptions, type TrainSummary } from './options';
 export { clipGradNorm } from './step';
+
+/** A number in at most 6 significant digits (0.0005, not 0.0005000000000000001). */
+const short = (x: number) => String(Number(x.toPrecision(6)));
+
+/** The optimizer and its learning rates, scaled by the batch size when asked. */
+function recipeLine(s: Settings): string {
+  const rates = `lr ${short(s.lr)}, min lr ${short(s.minLr)}`;
+  const scaled = s.lrScaleBatch === null ? ''
+    : ` (given ${short(s.givenLr)} and ${short(s.givenMinLr)} for batch ${s.lrScaleBatch}, times ${s.batchSize * s.accumSteps} / ${s.lrScaleBatch} = ${short(s.lrScale)})`;
+  return `optimizer: ${describeOptimizer(s)}; ${rates}${scaled}`;
+}
+
+/** Where the EMA stands in the recipe, and where its best weights go. */
+function emaLine(run: TrainingRun): string {
+  const { s } = run;
+  return `EMA of the weights: decay ${s.emaDecay} every ${s.emaEvery} steps, a copy during the warm-up (${run.warmupSteps} steps); best EMA weights go to ${run.files.bestEma}`;
+}
 
 /** The lines before the first step: the backend when it was chosen for the run, the model and the plan. */
 function logStart(run: TrainingRun): void {
   const { s } = run;
   if (s.deviceOption === 'auto') run.log(`backend ${backend().reason}`);
+  const per = s.accumSteps === 1 ? `${s.batchSize}` : `${s.accumSteps} x ${s.batchSize} (accumulated)`;
   run.log(`model: RepMLPNet ${s.archName}, ${run.model.parameterCount()} parameters, input ${run.inputSize}x${run.inputSize}, device ${s.device}; ` +
-    `${s.epochs} epoch${s.epochs === 1 ? '' : 's'} x ${run.stepsPerEpoch} steps of ${s.batchSize}; out ${s.out}`);
+    `${s.epochs} epoch${s.epochs === 1 ? '' : 's'} x ${run.stepsPerEpoch} steps of ${per}; out ${s.out}`);
+  run.log(recipeLine(s));
+  if (run.ema) run.log(emaLine(run));
 }
 
 /** Trains the epochs left; returns true when maxSteps / shouldStop ended the run early. */
@@ -62,9 +88,13 @@ async function trainEpochs(run: TrainingRun, progress: Progress): Promise<boolea
  */
 async function deploy(run: TrainingRun): Promise<{ train: number; deploy: number }> {
   const { model, testLoader, s } = run;
-  let train = run.meta.lastAccuracy;
+  const m = run.meta;
   // A run resumed after its last epoch has no evaluation of this process to report.
-  if (train < 0) train = (await evaluate(model, testLoader, s.device)).accuracy;
+  if (m.lastAccuracy < 0) {
+    const ev = await evaluate(model, testLoader, s.device);
+    [m.lastAccuracy, m.lastTop5] = [ev.accuracy, ev.top5Accuracy];
+  }
+  const train = m.lastAccuracy;
   model.eval();
   model.localityInjection();
   writeSafetensors(run.files.deploy, model.stateDict(), { metadata: { format: 'pt', arch: s.archName, form: 'deploy' } });
@@ -86,9 +116,12 @@ async function runLocked(run: TrainingRun): Promise<TrainSummary> {
   const stopped = await trainEpochs(run, progress);
   if (stopped) run.log(`stopped after step ${run.meta.step}; continue with resume (${run.files.last})`);
   const acc = stopped ? { train: run.meta.lastAccuracy, deploy: null } : await deploy(run);
+  const m = run.meta;
   return {
-    testAccuracy: acc.train, deployTestAccuracy: acc.deploy, epochs: run.meta.epoch, imagesPerSecond: progress.imagesPerSecond(),
-    steps: run.meta.step, seconds: (Date.now() - start) / 1000, out: s.out, dataSource: run.data.source, stopped,
+    testAccuracy: acc.train, deployTestAccuracy: acc.deploy, testTop5: m.lastTop5,
+    emaTestAccuracy: run.ema ? m.lastEmaAccuracy : null, emaTestTop5: run.ema ? m.lastEmaTop5 : null,
+    epochs: m.epoch, imagesPerSecond: progress.imagesPerSecond(), steps: m.step, seconds: (Date.now() - start) / 1000,
+    out: s.out, dataSource: run.data.source, stopped,
   };
 }
 

@@ -32,7 +32,9 @@ test('round trip: model, optimizer state and metadata; atomic (no temporary file
   writeCheckpoint(file, { model: sd, optimizer: osd, meta });
   assert.equal(fs.readdirSync(tmp), ['last.safetensors']);
   const ck = readCheckpoint(file);
-  assert.equal(ck.meta, meta);
+  // the fields a checkpoint may lack read back as -1 (not evaluated)
+  assert.equal(ck.meta, { ...meta, lastTop5: -1, bestEmaAccuracy: -1, lastEmaAccuracy: -1, lastEmaTop5: -1 });
+  assert.is(ck.ema, null);
   assert.equal([...ck.model.keys()].sort(), [...sd.keys()].sort());
   for (const [k, v] of sd) assert.equal(Array.from(ck.model.get(k)!.data as ArrayLike<unknown>), Array.from(v.data as ArrayLike<unknown>), k);
   assert.equal(ck.optimizer.paramGroups, osd.paramGroups);
@@ -49,6 +51,24 @@ test('round trip: model, optimizer state and metadata; atomic (no temporary file
   for (const x of [model, model2]) x.dispose();
   for (const x of [opt, opt2]) x.dispose();
   assert.equal(liveStorages(), before);
+});
+
+test('the EMA under ema. keys and every metadata field round trip', () => {
+  const model = new RepMLPNet(TINY, { seed: 3 });
+  const sd = model.stateDict();
+  const ema = new Map([...sd].map(([k, h]) => [k, h.dtype === 'float32' ? { ...h, data: (h.data as Float32Array).map((v) => v / 2) } : h]));
+  const meta: CheckpointMeta = {
+    epoch: 2, batch: 0, step: 40, loader: { seed: 0, epoch: 2, batch: 0, rng: [5, 6, 7, 8] }, bestAccuracy: 0.75, lastAccuracy: 0.5, lastTop5: 0.875,
+    bestEmaAccuracy: 0.625, lastEmaAccuracy: 0.625, lastEmaTop5: 1, epochLoss: 0, epochCorrect: 0, epochSeen: 0, config: TINY, options: { ema: true },
+  };
+  const file = path.join(tmp, 'ema.safetensors');
+  writeCheckpoint(file, { model: sd, ema, optimizer: { state: {}, paramGroups: [] }, meta });
+  const ck = readCheckpoint(file);
+  assert.equal(ck.meta, meta);
+  assert.equal([...ck.ema!.keys()].sort(), [...sd.keys()].sort());
+  for (const [k, v] of ema) assert.equal(Array.from(ck.ema!.get(k)!.data as ArrayLike<unknown>), Array.from(v.data as ArrayLike<unknown>), k);
+  assert.equal([...ck.model.keys()].sort(), [...sd.keys()].sort(), 'the model keys are the model\'s only');
+  model.dispose();
 });
 
 test('a plain state dict is not a training checkpoint', () => {

@@ -81,4 +81,34 @@ test('resume refuses an optimizer state that does not match the model, naming th
   await assertRejects(run(broken, { resume: true }), new RegExp(`^train: expected one JSON record per line in ${esc(path.join(broken, 'metrics.jsonl'))} but line 1 is "not json"$`));
 });
 
+test('resume checks the SGD momentum buffers and the EMA; a checkpoint from before these options resumes as the defaults', async () => {
+  const names = paramNames();
+  const sgd = path.join(tmp, 'sgd');
+  await run(sgd, { optimizer: 'sgd', ema: true, maxSteps: 2 });
+  const cases: [string, (t: Map<string, HostTensor>) => void, (file: string) => RegExp][] = [
+    ['no-buffer', (t) => t.delete('optimizer.state.2.momentum_buffer'),
+      (f) => new RegExp(`^train: expected the optimizer state of parameter '${esc(names[2])}' \\(optimizer\\.state\\.2\\.\\*\\) in ${esc(f)} but received none; the checkpoint is incomplete$`)],
+    ['adam-moment', (t) => t.set('optimizer.state.0.exp_avg', t.get('optimizer.state.0.momentum_buffer')!),
+      (f) => new RegExp(`^train: expected only momentum_buffer in the optimizer state of parameter '${esc(names[0])}' in ${esc(f)} but received optimizer\\.state\\.0\\.exp_avg$`)],
+    ['no-ema', (t) => [...t.keys()].filter((k) => k.startsWith('ema.')).forEach((k) => t.delete(k)),
+      (f) => new RegExp(`^train: expected the EMA's weights \\(ema\\.\\* tensors\\) in ${esc(f)} but received none; the checkpoint is incomplete$`)],
+  ];
+  for (const [name, edit, message] of cases) {
+    const out = path.join(tmp, name);
+    edited(sgd, out, edit);
+    await assertRejects(run(out, { optimizer: 'sgd', ema: true, resume: true }), message(path.join(out, 'last.safetensors')));
+  }
+  // options recorded before the recipe options existed stand for their defaults
+  const base = path.join(tmp, 'base');
+  const old = path.join(tmp, 'old');
+  fs.mkdirSync(old, { recursive: true });
+  const src = path.join(base, 'last.safetensors');
+  const md = parseSafetensorsMetadata(fs.readFileSync(src));
+  const options = JSON.parse(md.options) as Record<string, unknown>;
+  for (const k of ['optimizer', 'momentum', 'nesterov', 'accumSteps', 'lrScaleBatch', 'ema', 'emaDecay', 'emaEvery']) delete options[k];
+  const { lastTop5: _a, bestEmaAccuracy: _b, lastEmaAccuracy: _c, lastEmaTop5: _d, ...older } = md;
+  writeSafetensors(path.join(old, 'last.safetensors'), readSafetensors(src), { metadata: { ...older, options: JSON.stringify(options) } });
+  assert.equal((await run(old, { resume: true })).steps, 6);
+});
+
 test.run();

@@ -45,7 +45,9 @@ test('one epoch: the loss falls, every file is written, the JSON summary is the 
   const lines = text.trim().split('\n');
   assert.match(lines[0], /^data: Fashion-MNIST from .*fashion-mnist-sample/);
   const last = JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
-  assert.equal(Object.keys(last).sort(), ['dataSource', 'deployTestAccuracy', 'epochs', 'imagesPerSecond', 'out', 'seconds', 'steps', 'stopped', 'testAccuracy']);
+  assert.equal(Object.keys(last).sort(), ['dataSource', 'deployTestAccuracy', 'emaTestAccuracy', 'emaTestTop5', 'epochs', 'imagesPerSecond', 'out', 'seconds', 'steps', 'stopped', 'testAccuracy', 'testTop5']);
+  assert.equal([last.emaTestAccuracy, last.emaTestTop5], [null, null]);
+  assert.ok(summary.testTop5 >= summary.testAccuracy && summary.testTop5 <= 1, `top-5 ${summary.testTop5} >= top-1 ${summary.testAccuracy}`);
   assert.equal(last.steps, 10);
   assert.equal(last.dataSource, 'dir');
   assert.equal(last.out, one);
@@ -57,7 +59,8 @@ test('one epoch: the loss falls, every file is written, the JSON summary is the 
   assert.ok((steps[9].loss as number) < (steps[1].loss as number) - 0.02, `loss ${steps[1].loss} -> ${steps[9].loss}`);
   const epoch = recs.filter((r) => r.type === 'epoch');
   assert.equal(epoch.length, 1);
-  assert.equal(epoch[0].testAccuracy, summary.testAccuracy);
+  assert.equal([epoch[0].testAccuracy, epoch[0].testTop5], [summary.testAccuracy, summary.testTop5]);
+  assert.match(text, /^optimizer: AdamW, weight decay 0\.05 on >= 2-d tensors; lr 0\.005, min lr 0\.00001$/m);
   assert.ok(summary.testAccuracy > 0.2, `test accuracy ${summary.testAccuracy} above chance (0.1)`);
   // the deploy form classifies the test images exactly as the training form
   assert.equal(summary.deployTestAccuracy, summary.testAccuracy);
@@ -133,11 +136,11 @@ test('repmlp train and eval from the command line', async () => {
   for (const [file, form, extra] of [['deploy.safetensors', 'deploy', ['--arch', tinyJson]], ['last.safetensors', 'train', []], ['best.safetensors', 'train', ['--arch', tinyJson]]] as const) {
     const e = await cli(['eval', '--weights', path.join(out, file), '--data-dir', dataDir, '--limit-test', '96', '--batch-size', '40', '--json', ...extra]);
     assert.equal(e.code, 0, e.stderr);
-    const res = JSON.parse(e.stdout) as { form: string; accuracy: number; total: number };
-    assert.equal([res.form, res.total, res.accuracy], [form, 96, summary.testAccuracy], file);
+    const res = JSON.parse(e.stdout) as { form: string; accuracy: number; total: number; top5Accuracy: number; topK: number };
+    assert.equal([res.form, res.total, res.accuracy, res.top5Accuracy, res.topK], [form, 96, summary.testAccuracy, summary.testTop5, 5], file);
   }
   const text = await cli(['eval', '--weights', path.join(out, 'deploy.safetensors'), '--arch', tinyJson, '--data-dir', dataDir, '--limit-test', '96']);
-  assert.match(text.stdout, /deploy\.safetensors \(deploy form\): top-1 accuracy \d+\.\d\d% \(\d+\/96\) on the fashion-mnist test split/);
+  assert.match(text.stdout, /deploy\.safetensors \(deploy form\): top-1 accuracy \d+\.\d\d% \(\d+\/96\), top-5 \d+\.\d\d% \(\d+\/96\) on the fashion-mnist test split/);
   assert.match(text.stdout, /^backend (cpu|cuda)/);
   const noArch = await cli(['eval', '--weights', path.join(out, 'deploy.safetensors'), '--data-dir', dataDir]);
   assert.equal(noArch.code, 2);
