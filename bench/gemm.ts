@@ -87,8 +87,7 @@ for (const c of cases) {
   const sA = filled(L.nA), sB = filled(L.nB), sC = filled(L.nC);
   const flops = 2 * c.M * c.N * c.K * c.batch;
   const tNative = measure(
-    () => native.gemm_strided_batched(sC, sA, sB, c.M, c.N, c.K, c.batch, !!c.transA, !!c.transB, 1, 0,
-      0, L.ldc, L.strideC, 0, L.lda, L.strideA, 0, L.ldb, L.strideB),
+    () => native.gemm_strided_batched({ C: sC, A: sA, B: sB, M: c.M, N: c.N, K: c.K, batch: c.batch, transA: !!c.transA, transB: !!c.transB, alpha: 1, beta: 0, offC: 0, ldc: L.ldc, strideC: L.strideC, offA: 0, lda: L.lda, strideA: L.strideA, offB: 0, ldb: L.ldb, strideB: L.strideB }),
     () => {},
     { warmup: 2, repeats: 10, minSampleMs: 100 },
   ).ms;

@@ -1,6 +1,7 @@
 // Loads the native addon (a prebuild from prebuilds/, else build/Release) through
 // node-gyp-build and declares the kernels it exports. Kernel arguments follow the llm.c
-// habit: outputs first, then saved buffers, then inputs, then sizes. Every tensor argument
+// habit: outputs first, then saved buffers, then inputs, then sizes; a kernel of many
+// arguments takes one object of named fields instead. Every tensor argument
 // is a Storage holding contiguous data from element 0 unless an offset argument says otherwise.
 // The addon throws plain JS errors (their messages start with the op's name); every binding
 // is wrapped once here, so that callers get a RepmlpError with the same message.
@@ -97,6 +98,31 @@ type UnaryBindings = { [K in `${UnaryName}_forward`]: (out: S, inp: S, n: number
   [K in `${UnaryName}_backward`]: (dinp: S, dout: S, saved: S, n: number) => void;
 };
 
+// Kernels with many arguments take one object of named fields (the binding reads them by
+// name); their shared shape fields:
+/** NCHW convolution: inp (N, Cin, H, W), weight (Cout, Cin / groups, kh, kw), out (N, Cout, Ho, Wo) */
+export interface Conv2dShape {
+  N: number; Cin: number; H: number; W: number; Cout: number; kh: number; kw: number;
+  strideH: number; strideW: number; padH: number; padW: number; groups: number;
+}
+/** activations (N, C, HW), per-channel tensors (C) */
+export interface BatchnormShape {
+  N: number; C: number; HW: number;
+}
+/** y (N*Hp*Wp, C, h, w) partitions of out (N, C, Hp*h, Wp*w); gate (N, C) */
+export interface PartitionShape {
+  N: number; C: number; Hp: number; h: number; Wp: number; w: number;
+}
+/**
+ * C_b (M, N), A_b (M, K) or (K, M) when transA, B_b (K, N) or (N, K) when transB, for b < batch:
+ * each operand's first matrix at element off* of its storage, rows ld* apart, matrices stride* apart.
+ */
+export interface GemmArgs {
+  C: S; A: S; B: S; M: number; N: number; K: number; batch: number; transA: boolean; transB: boolean;
+  alpha: number; beta: number; offC: number; ldc: number; strideC: number; offA: number; lda: number;
+  strideA: number; offB: number; ldb: number; strideB: number;
+}
+
 export interface NativeAddon extends UnaryBindings {
   Storage: new (device: Device, dtype: DType, numel: number) => NativeStorage;
   liveStorages(): LiveStorages;
@@ -113,24 +139,26 @@ export interface NativeAddon extends UnaryBindings {
   setTf32(on: boolean): boolean;
 
   // conv2d.cc (inp is read only for dweight, weight only for dinp; null skips a gradient)
-  conv2d_forward(
-    out: S, inp: S, weight: S, bias: S | null,
-    N: number, Cin: number, H: number, W: number, Cout: number, kh: number, kw: number,
-    strideH: number, strideW: number, padH: number, padW: number, groups: number,
-  ): void;
-  conv2d_backward(
-    dinp: S | null, dweight: S | null, dbias: S | null, dout: S, inp: S | null, weight: S | null,
-    N: number, Cin: number, H: number, W: number, Cout: number, kh: number, kw: number,
-    strideH: number, strideW: number, padH: number, padW: number, groups: number,
-  ): void;
+  conv2d_forward(p: { out: S; inp: S; weight: S; bias: S | null } & Conv2dShape): void;
+  conv2d_backward(p: { dinp: S | null; dweight: S | null; dbias: S | null; dout: S; inp: S | null; weight: S | null } & Conv2dShape): void;
   // batchnorm.cc (running buffers null: not updated)
   // act: 0 none, 1 ReLU, 2 GELU applied to the output in the same pass; residual: null, or added
   // to the output in the same pass (only with act 0). Backward takes the forward output for
   // ReLU and the bias for GELU (null otherwise).
-  batchnorm_forward_train(out: S, meanSaved: S, invstdSaved: S, runningMean: S | null, runningVar: S | null, inp: S, residual: S | null, weight: S, bias: S, N: number, C: number, HW: number, momentum: number, eps: number, act: number): void;
-  batchnorm_forward_eval(out: S, inp: S, residual: S | null, runningMean: S, runningVar: S, weight: S, bias: S, N: number, C: number, HW: number, eps: number, act: number): void;
-  batchnorm_backward(dinp: S, dweight: S, dbias: S, dout: S, out: S | null, inp: S, meanSaved: S, invstdSaved: S, weight: S, bias: S | null, N: number, C: number, HW: number, act: number): void;
-  batchnorm_backward_eval(dinp: S, dweight: S, dbias: S, dout: S, out: S | null, inp: S, runningMean: S, runningVar: S, weight: S, bias: S | null, N: number, C: number, HW: number, eps: number, act: number): void;
+  batchnorm_forward_train(p: {
+    out: S; meanSaved: S; invstdSaved: S; runningMean: S | null; runningVar: S | null;
+    inp: S; residual: S | null; weight: S; bias: S; momentum: number; eps: number; act: number;
+  } & BatchnormShape): void;
+  batchnorm_forward_eval(p: {
+    out: S; inp: S; residual: S | null; runningMean: S; runningVar: S; weight: S; bias: S; eps: number; act: number;
+  } & BatchnormShape): void;
+  batchnorm_backward(p: {
+    dinp: S; dweight: S; dbias: S; dout: S; out: S | null; inp: S; meanSaved: S; invstdSaved: S; weight: S; bias: S | null; act: number;
+  } & BatchnormShape): void;
+  batchnorm_backward_eval(p: {
+    dinp: S; dweight: S; dbias: S; dout: S; out: S | null; inp: S; runningMean: S; runningVar: S; weight: S; bias: S | null;
+    eps: number; act: number;
+  } & BatchnormShape): void;
   add_scalar_i64(out: S, value: number, offset: number, n: number): void;
   // binary.cc: out = a (op) b over outShape; a, b read with strides that are 0 where broadcast
   binary_forward(out: S, a: S, b: S, op: 'add' | 'sub' | 'mul', outShape: number[], aStrides: number[], bStrides: number[]): void;
@@ -141,18 +169,14 @@ export interface NativeAddon extends UnaryBindings {
   sum_to(out: S, inp: S, inShape: number[], outShape: number[]): void;
   // bias_grad.cc: dbias (C) = sum of dout (N, C, HW) over N and HW
   bias_grad(dbias: S, dout: S, N: number, C: number, HW: number): void;
-  // gemm.cc: for b < batch, C_b = alpha * opA(A_b) @ opB(B_b) + beta * C_b (row-major; see gemm.cc)
-  gemm_strided_batched(
-    C: S, A: S, B: S, M: number, N: number, K: number, batch: number, transA: boolean, transB: boolean,
-    alpha: number, beta: number, offC: number, ldc: number, strideC: number, offA: number, lda: number,
-    strideA: number, offB: number, ldb: number, strideB: number,
-  ): void;
+  // gemm.cc: for b < batch, C_b = alpha * opA(A_b) @ opB(B_b) + beta * C_b (row-major; see ops/gemm.h)
+  gemm_strided_batched(p: GemmArgs): void;
   // scale.cc
   axpy(out: S, x: S, alpha: number, n: number): void;
   scale(out: S, x: S, alpha: number, beta: number, n: number): void;
   // unpartition_gate.cc
-  unpartition_gate_forward(out: S, y: S, gate: S, residual: S | null, N: number, C: number, Hp: number, h: number, Wp: number, w: number): void;
-  unpartition_gate_backward(dy: S, dgate: S, dout: S, y: S, gate: S, N: number, C: number, Hp: number, h: number, Wp: number, w: number): void;
+  unpartition_gate_forward(p: { out: S; y: S; gate: S; residual: S | null } & PartitionShape): void;
+  unpartition_gate_backward(p: { dy: S; dgate: S; dout: S; y: S; gate: S } & PartitionShape): void;
   // cross_entropy.cc: stats (N, 3) = row max, log sum exp(x - max), sum of the target distribution
   cross_entropy_forward(loss: S, losses: S, stats: S, logits: S, target: S, N: number, K: number, labelSmoothing: number): void;
   cross_entropy_backward(dlogits: S, dloss: S, stats: S, logits: S, target: S, N: number, K: number, labelSmoothing: number): void;
@@ -161,10 +185,16 @@ export interface NativeAddon extends UnaryBindings {
   // correct_count.cc: out (1) = rows of logits (N, K) whose argmax is labels[i] (int64)
   correct_count(out: S, logits: S, labels: S, N: number, K: number): void;
   // adamw.cc: multi-tensor, in place; element k of every list has ns[k] elements; steps count from 1
-  adamw_step(params: S[], expAvgs: S[], expAvgSqs: S[], grads: S[], ns: number[], steps: number[], lr: number, beta1: number, beta2: number, eps: number, weightDecay: number): void;
+  adamw_step(p: {
+    params: S[]; expAvgs: S[]; expAvgSqs: S[]; grads: S[]; ns: number[]; steps: number[];
+    lr: number; beta1: number; beta2: number; eps: number; weightDecay: number;
+  }): void;
   // sgd.cc: multi-tensor, in place; firsts[k]: tensor k's momentum buffer is not yet initialised
   sgd_step(params: S[], grads: S[], ns: number[], lr: number, weightDecay: number): void;
-  sgd_momentum_step(params: S[], momentumBuffers: S[], grads: S[], ns: number[], firsts: boolean[], lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: boolean): void;
+  sgd_momentum_step(p: {
+    params: S[]; momentumBuffers: S[]; grads: S[]; ns: number[]; firsts: boolean[];
+    lr: number; momentum: number; dampening: number; weightDecay: number; nesterov: boolean;
+  }): void;
 }
 
 function load(): NativeAddon {

@@ -36,11 +36,25 @@ namespace repmlp {
     else REPMLP_CUDA_TWIN(args, kernel, __VA_ARGS__);                                 \
   } while (0)
 
+// Bindings of kernels with many arguments take one object of named fields instead of a list
+// (`Args a(info, "op", Args::named)`), read with the accessors that take a field name alone:
+// a.size("N") reads field N and names it in errors, so no argument position is written
+// anywhere. A field left out reads as undefined and is refused like a wrong value.
 class Args {
  public:
+  struct NamedFields {};
+  static constexpr NamedFields named{};
+
   Args(const Napi::CallbackInfo& info, const char* op, size_t count) : info_(info), op_(op) {
     if (info.Length() != count)
       fail("expected " + std::to_string(count) + " arguments but received " + std::to_string(info.Length()));
+  }
+  Args(const Napi::CallbackInfo& info, const char* op, NamedFields) : info_(info), op_(op) {
+    if (info.Length() != 1)
+      fail("expected 1 argument (an object of named fields) but received " + std::to_string(info.Length()));
+    if (!info[0].IsObject() || info[0].IsArray() || info[0].IsFunction())
+      fail("expected an object of named fields but received " + type_of(info[0]));
+    fields_ = info[0].As<Napi::Object>();
   }
   // Every storage resolved through these Args stays pinned (its memory kept, even if JS code
   // run by a later argument's conversion disposes it) until the binding returns.
@@ -50,49 +64,35 @@ class Args {
   Args(const Args&) = delete;
   Args& operator=(const Args&) = delete;
 
+  // Each accessor reads an argument by position (size(3, "N")) or, in a binding that takes
+  // named fields, by name (size("N")); the name is the one errors give.
+
   // A non-negative integer size, at most 2^53 - 1 (checked.h says why).
-  int64_t size(size_t i, const char* name) const {
-    const double v = number(i, name);
-    if (!is_safe_integer(v) || v < 0) fail_arg(name, "a non-negative integer below 2^53", format_number(v));
-    return static_cast<int64_t>(v);
-  }
+  int64_t size(size_t i, const char* name) const { return size_in(info_[i], name); }
+  int64_t size(const char* name) const { return size_in(field(name), name); }
   // Any integer in (-2^53, 2^53) (values that are not sizes: a scalar to add, an enum code).
-  int64_t integer(size_t i, const char* name) const {
-    const double v = number(i, name);
-    if (!is_safe_integer(v)) fail_arg(name, "an integer of magnitude below 2^53", format_number(v));
-    return static_cast<int64_t>(v);
-  }
-  double number(size_t i, const char* name) const {
-    if (!info_[i].IsNumber()) fail_arg(name, "a number", type_of(info_[i]));
-    return info_[i].As<Napi::Number>().DoubleValue();
-  }
+  int64_t integer(size_t i, const char* name) const { return integer_in(info_[i], name); }
+  int64_t integer(const char* name) const { return integer_in(field(name), name); }
+  double number(size_t i, const char* name) const { return number_in(info_[i], name); }
+  double number(const char* name) const { return number_in(field(name), name); }
+  bool flag(size_t i, const char* name) const { return flag_in(info_[i], name); }
+  bool flag(const char* name) const { return flag_in(field(name), name); }
   // An array of at most 8 non-negative integers (a shape or strides; the kernels step
   // forward only, so negative strides are refused too).
   std::vector<int64_t> dims(size_t i, const char* name) const {
-    auto a = array(i, name, "an array of non-negative integers");
+    auto a = array(info_[i], name, "an array of non-negative integers");
     if (a.Length() > 8) fail_arg(name, "at most 8 dimensions", std::to_string(a.Length()));
     return integers(a, name);
   }
   // An array of non-negative integers of any length (per-tensor sizes of a multi-tensor op).
-  std::vector<int64_t> sizes(size_t i, const char* name) const {
-    return integers(array(i, name, "an array of non-negative integers"), name);
-  }
-  std::vector<bool> flags(size_t i, const char* name) const {
-    auto a = array(i, name, "an array of booleans");
-    std::vector<bool> out(a.Length());
-    for (uint32_t k = 0; k < a.Length(); ++k) {
-      Napi::Value v = a[k];
-      if (!v.IsBoolean()) fail_arg(name, "an array of booleans", "an element that is " + type_of(v));
-      out[k] = v.As<Napi::Boolean>().Value();
-    }
-    return out;
-  }
-  // An optional argument left out with null (or undefined).
+  std::vector<int64_t> sizes(size_t i, const char* name) const { return sizes_in(info_[i], name); }
+  std::vector<int64_t> sizes(const char* name) const { return sizes_in(field(name), name); }
+  std::vector<bool> flags(size_t i, const char* name) const { return flags_in(info_[i], name); }
+  std::vector<bool> flags(const char* name) const { return flags_in(field(name), name); }
+  // An optional argument left out with null (or, by position, undefined; a named field must
+  // be given, null when absent, so that a misspelt name is an error and not a default).
   bool is_null(size_t i) const { return info_[i].IsNull() || info_[i].IsUndefined(); }
-  bool flag(size_t i, const char* name) const {
-    if (!info_[i].IsBoolean()) fail_arg(name, "a boolean", type_of(info_[i]));
-    return info_[i].As<Napi::Boolean>().Value();
-  }
+  bool is_null(const char* name) const { return field(name).IsNull(); }
   // One of the strings in `choices` (an op or device name); returns its index.
   size_t choice(size_t i, const char* name, std::initializer_list<const char*> choices) const {
     std::string expected;  // "'a', 'b' or 'c'"
@@ -114,26 +114,25 @@ class Args {
 
   // A float32 storage holding at least offset + need elements.
   float* f32(size_t i, const char* name, int64_t need, int64_t offset = 0) {
-    return static_cast<float*>(storage(i, name, DType::F32, need, offset));
+    return static_cast<float*>(storage_of(info_[i], name, DType::F32, need, offset));
+  }
+  float* f32(const char* name, int64_t need, int64_t offset = 0) {
+    return static_cast<float*>(storage_of(field(name), name, DType::F32, need, offset));
   }
   // f32, or nullptr when the argument is null (undefined is refused, as a missing argument).
   float* optional_f32(size_t i, const char* name, int64_t need) {
     return info_[i].IsNull() ? nullptr : f32(i, name, need);
   }
+  float* optional_f32(const char* name, int64_t need) { return is_null(name) ? nullptr : f32(name, need); }
   int64_t* i64(size_t i, const char* name, int64_t need, int64_t offset = 0) {
-    return static_cast<int64_t*>(storage(i, name, DType::I64, need, offset));
+    return static_cast<int64_t*>(storage_of(info_[i], name, DType::I64, need, offset));
   }
   // An array of float32 storages, element k holding at least need[k] elements.
   std::vector<float*> f32_list(size_t i, const char* name, const std::vector<int64_t>& need) {
-    auto a = array(i, name, "an array of Storages");
-    if (a.Length() != need.size())
-      fail_arg(name, std::to_string(need.size()) + " storages", std::to_string(a.Length()));
-    std::vector<float*> out(need.size());
-    for (uint32_t k = 0; k < a.Length(); ++k) {
-      const std::string item = std::string(name) + "[" + std::to_string(k) + "]";
-      out[k] = static_cast<float*>(storage_of(a[k], item.c_str(), DType::F32, need[k], 0));
-    }
-    return out;
+    return f32_list_in(info_[i], name, need);
+  }
+  std::vector<float*> f32_list(const char* name, const std::vector<int64_t>& need) {
+    return f32_list_in(field(name), name, need);
   }
 
   // A live storage of any dtype and device (for bindings that check those themselves).
@@ -227,9 +226,57 @@ class Args {
   }
 
  private:
-  Napi::Array array(size_t i, const char* name, const char* expected) const {
-    if (!info_[i].IsArray()) fail_arg(name, expected, type_of(info_[i]));
-    return info_[i].As<Napi::Array>();
+  // Field `name` of a named binding's object (a getter on it may run JS code; Args pins the
+  // storages resolved so far).
+  Napi::Value field(const char* name) const {
+    if (fields_.IsEmpty()) fail(std::string("the argument ") + name + " is read by name, but this binding takes a list");
+    return fields_.Get(name);
+  }
+  int64_t size_in(const Napi::Value& v, const char* name) const {
+    const double d = number_in(v, name);
+    if (!is_safe_integer(d) || d < 0) fail_arg(name, "a non-negative integer below 2^53", format_number(d));
+    return static_cast<int64_t>(d);
+  }
+  int64_t integer_in(const Napi::Value& v, const char* name) const {
+    const double d = number_in(v, name);
+    if (!is_safe_integer(d)) fail_arg(name, "an integer of magnitude below 2^53", format_number(d));
+    return static_cast<int64_t>(d);
+  }
+  double number_in(const Napi::Value& v, const char* name) const {
+    if (!v.IsNumber()) fail_arg(name, "a number", type_of(v));
+    return v.As<Napi::Number>().DoubleValue();
+  }
+  bool flag_in(const Napi::Value& v, const char* name) const {
+    if (!v.IsBoolean()) fail_arg(name, "a boolean", type_of(v));
+    return v.As<Napi::Boolean>().Value();
+  }
+  std::vector<int64_t> sizes_in(const Napi::Value& v, const char* name) const {
+    return integers(array(v, name, "an array of non-negative integers"), name);
+  }
+  std::vector<bool> flags_in(const Napi::Value& v, const char* name) const {
+    auto a = array(v, name, "an array of booleans");
+    std::vector<bool> out(a.Length());
+    for (uint32_t k = 0; k < a.Length(); ++k) {
+      Napi::Value e = a[k];
+      if (!e.IsBoolean()) fail_arg(name, "an array of booleans", "an element that is " + type_of(e));
+      out[k] = e.As<Napi::Boolean>().Value();
+    }
+    return out;
+  }
+  std::vector<float*> f32_list_in(const Napi::Value& v, const char* name, const std::vector<int64_t>& need) {
+    auto a = array(v, name, "an array of Storages");
+    if (a.Length() != need.size())
+      fail_arg(name, std::to_string(need.size()) + " storages", std::to_string(a.Length()));
+    std::vector<float*> out(need.size());
+    for (uint32_t k = 0; k < a.Length(); ++k) {
+      const std::string item = std::string(name) + "[" + std::to_string(k) + "]";
+      out[k] = static_cast<float*>(storage_of(a[k], item.c_str(), DType::F32, need[k], 0));
+    }
+    return out;
+  }
+  Napi::Array array(const Napi::Value& v, const char* name, const char* expected) const {
+    if (!v.IsArray()) fail_arg(name, expected, type_of(v));
+    return v.As<Napi::Array>();
   }
   // The elements of a, each a non-negative integer below 2^53. The array may have holes
   // and accessors (element reads can run JS code; Args pins the storages resolved so far).
@@ -250,9 +297,6 @@ class Args {
     Storage& s = pin_storage(info_.Env(), v, op_, name);
     pinned_.push_back(&s);
     return s;
-  }
-  void* storage(size_t i, const char* name, DType dtype, int64_t need, int64_t offset) {
-    return storage_of(info_[i], name, dtype, need, offset);
   }
   void* storage_of(const Napi::Value& v, const char* name, DType dtype, int64_t need, int64_t offset) {
     Storage& s = live_storage(v, name);
@@ -276,6 +320,7 @@ class Args {
 
   const Napi::CallbackInfo& info_;
   const char* op_;
+  Napi::Object fields_;  // the named fields, empty for a binding that takes a list
   std::vector<const Storage*> pinned_;
   Device device_ = Device::CPU;
   bool seen_device_ = false;

@@ -327,7 +327,11 @@ std::string value_kind(napi_env env, napi_value v) {
     case napi_string: return "a string";
     case napi_bigint: return "a bigint";
     case napi_function: return "a function";
-    default: return "an object";
+    default: {
+      bool array = false;
+      napi_is_array(env, v, &array);
+      return array ? "an array" : "an object";
+    }
   }
 }
 

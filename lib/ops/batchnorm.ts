@@ -137,30 +137,42 @@ export function batchNorm2d(
     const mean = Tensor.empty([C], { device });
     const invstd = Tensor.empty([C], { device });
     withDense([x, weight, bias, residual ?? x], (xd, wd, bd, rd) =>
-      native.batchnorm_forward_train(y.storage, mean.storage, invstd.storage, rm?.storage ?? null, rv?.storage ?? null,
-        xd.storage, residual ? rd.storage : null, wd.storage, bd.storage, N, C, HW, momentum, eps, act),
+      native.batchnorm_forward_train({
+        out: y.storage, meanSaved: mean.storage, invstdSaved: invstd.storage,
+        runningMean: rm?.storage ?? null, runningVar: rv?.storage ?? null,
+        inp: xd.storage, residual: residual ? rd.storage : null, weight: wd.storage, bias: bd.storage,
+        N, C, HW, momentum, eps, act,
+      }),
     );
     if (nbt) native.add_scalar_i64(nbt.storage, 1, nbt.offset, 1);
     if (tracking)
       record(name, y, inputs, [x, weight, mean, invstd, ...extra], backward((dx, dw, db, g, xd, wd, ms, is, out, bd) =>
-        native.batchnorm_backward(dx.storage, dw.storage, db.storage, g.storage, out?.storage ?? null, xd.storage,
-          ms.storage, is.storage, wd.storage, bd?.storage ?? null, N, C, HW, act),
+        native.batchnorm_backward({
+          dinp: dx.storage, dweight: dw.storage, dbias: db.storage, dout: g.storage, out: out?.storage ?? null,
+          inp: xd.storage, meanSaved: ms.storage, invstdSaved: is.storage, weight: wd.storage, bias: bd?.storage ?? null,
+          N, C, HW, act,
+        }),
       ));
     mean.dispose();
     invstd.dispose();
     return y;
   }
   withDense([x, weight, bias, residual ?? x], (xd, wd, bd, rd) =>
-    native.batchnorm_forward_eval(y.storage, xd.storage, residual ? rd.storage : null, rm!.storage, rv!.storage, wd.storage,
-      bd.storage, N, C, HW, eps, act),
+    native.batchnorm_forward_eval({
+      out: y.storage, inp: xd.storage, residual: residual ? rd.storage : null, runningMean: rm!.storage,
+      runningVar: rv!.storage, weight: wd.storage, bias: bd.storage, N, C, HW, eps, act,
+    }),
   );
   if (tracking) {
     // The running statistics as they were in this forward pass (a later training step
     // updates the buffers in place).
     const m0 = clone(rm!), v0 = clone(rv!);
     record(name, y, inputs, [x, weight, m0, v0, ...extra], backward((dx, dw, db, g, xd, wd, ms, vs, out, bd) =>
-      native.batchnorm_backward_eval(dx.storage, dw.storage, db.storage, g.storage, out?.storage ?? null, xd.storage,
-        ms.storage, vs.storage, wd.storage, bd?.storage ?? null, N, C, HW, eps, act),
+      native.batchnorm_backward_eval({
+        dinp: dx.storage, dweight: dw.storage, dbias: db.storage, dout: g.storage, out: out?.storage ?? null,
+        inp: xd.storage, runningMean: ms.storage, runningVar: vs.storage, weight: wd.storage, bias: bd?.storage ?? null,
+        N, C, HW, eps, act,
+      }),
     ));
     m0.dispose();
     v0.dispose();

@@ -4,7 +4,7 @@
 import { record } from '../autograd';
 import { checkSameDevice, checkTensor } from '../check';
 import { describe, fail, shapeStr } from '../errors';
-import { native } from '../native';
+import { native, type Conv2dShape } from '../native';
 import { Tensor } from '../tensor';
 import { conv1x1 } from './conv1x1';
 import { permute, reshape, withDense } from './views';
@@ -81,11 +81,11 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
     return patchConv(x, weight, bias ?? null);
 
   const Ho = Math.floor((H + 2 * ph - kh) / sh) + 1, Wo = Math.floor((W + 2 * pw - kw) / sw) + 1;
-  const sizes = [N, Cin, H, W, Cout, kh, kw, sh, sw, ph, pw, groups] as const;
+  const shape: Conv2dShape = { N, Cin, H, W, Cout, kh, kw, strideH: sh, strideW: sw, padH: ph, padW: pw, groups };
   // y: (N, Cout, Ho, Wo)
   const y = Tensor.empty([N, Cout, Ho, Wo], { device });
   withDense(bias ? [x, weight, bias] : [x, weight], (xd, wd, bd) =>
-    native.conv2d_forward(y.storage, xd.storage, wd.storage, bd ? bd.storage : null, ...sizes),
+    native.conv2d_forward({ out: y.storage, inp: xd.storage, weight: wd.storage, bias: bd ? bd.storage : null, ...shape }),
   );
 
   // dx needs the weight, dweight needs x: save only what the gradients asked for will read.
@@ -101,10 +101,10 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
     const dense = [g, ...(dw && xs ? [xs] : []), ...(dx && ws ? [ws] : [])];
     withDense(dense, (gd, ...rest) => {
       const xd = dw ? rest[0] : null, wd = dx ? rest[dw ? 1 : 0] : null;
-      native.conv2d_backward(
-        dx ? dx.storage : null, dw ? dw.storage : null, db ? db.storage : null,
-        gd.storage, xd ? xd.storage : null, wd ? wd.storage : null, ...sizes,
-      );
+      native.conv2d_backward({
+        dinp: dx ? dx.storage : null, dweight: dw ? dw.storage : null, dbias: db ? db.storage : null,
+        dout: gd.storage, inp: xd ? xd.storage : null, weight: wd ? wd.storage : null, ...shape,
+      });
     });
     return bias ? [dx, dw, db] : [dx, dw];
   });

@@ -30,10 +30,12 @@ export interface GemmSizes {
 
 /** @internal C_b = alpha * A_b @ B_b + beta * C_b, with A_b (M, K), B_b (K, N), C_b (M, N); C is row-major. */
 export function gemm(C: Operand, A: Operand, B: Operand, s: GemmSizes): void {
-  native.gemm_strided_batched(
-    C.storage, A.storage, B.storage, s.M, s.N, s.K, s.batch ?? 1, A.trans, B.trans, s.alpha ?? 1, s.beta ?? 0,
-    C.offset, C.ld, C.stride, A.offset, A.ld, A.stride, B.offset, B.ld, B.stride,
-  );
+  native.gemm_strided_batched({
+    C: C.storage, A: A.storage, B: B.storage, M: s.M, N: s.N, K: s.K, batch: s.batch ?? 1,
+    transA: A.trans, transB: B.trans, alpha: s.alpha ?? 1, beta: s.beta ?? 0,
+    offC: C.offset, ldc: C.ld, strideC: C.stride, offA: A.offset, lda: A.ld, strideA: A.stride,
+    offB: B.offset, ldb: B.ld, strideB: B.stride,
+  });
 }
 
 /** @internal Row-major matrices in t's storage: rows ld apart, matrices stride apart, from t.offset + offset. */

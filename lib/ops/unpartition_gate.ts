@@ -7,7 +7,7 @@
 import { keepNeeded, record } from '../autograd';
 import { checkInt, checkSameDevice, checkTensor } from '../check';
 import { describe, fail, shapeStr } from '../errors';
-import { native } from '../native';
+import { native, type PartitionShape } from '../native';
 import { Tensor } from '../tensor';
 import { withDense } from './views';
 
@@ -29,6 +29,7 @@ export function unpartitionGate(y: Tensor, gate: Tensor, H: number, W: number, o
   if (h === 0 || w === 0 || H % h || W % w || B % ((H / h) * (W / w)))
     fail(OP, 'y', `partitions of a ${H} x ${W} map`, `shape ${shapeStr(y.shape)}`);
   const Hp = H / h, Wp = W / w, N = B / (Hp * Wp);
+  const shape: PartitionShape = { N, C, Hp, h, Wp, w };
   checkTensor(OP, 'gate', gate, { shape: [N, C, 1, 1] });
   if (typeof opts !== 'object' || opts === null) fail(OP, 'options', 'an object', describe(opts));
   const residual = opts.residual ? checkTensor(OP, 'options.residual', opts.residual, { shape: [N, C, H, W] }) : null;
@@ -37,7 +38,7 @@ export function unpartitionGate(y: Tensor, gate: Tensor, H: number, W: number, o
   // out: (N, C, H, W)
   const out = Tensor.empty([N, C, H, W], { device: y.device });
   withDense([y, gate, residual ?? y], (yd, gd, rd) =>
-    native.unpartition_gate_forward(out.storage, yd.storage, gd.storage, residual ? rd.storage : null, N, C, Hp, h, Wp, w),
+    native.unpartition_gate_forward({ out: out.storage, y: yd.storage, gate: gd.storage, residual: residual ? rd.storage : null, ...shape }),
   );
   const inputs = residual ? [y, gate, residual] : [y, gate];
   return record(residual ? `${OP}+residual` : OP, out, inputs, [y, gate], (g, [ys, gs], needs) => {
@@ -45,7 +46,7 @@ export function unpartitionGate(y: Tensor, gate: Tensor, H: number, W: number, o
     const dy = Tensor.empty(ys.shape, { device: g.device });
     const dgate = Tensor.empty(gs.shape, { device: g.device });
     withDense([g, ys, gs], (gd, yd, gsd) =>
-      native.unpartition_gate_backward(dy.storage, dgate.storage, gd.storage, yd.storage, gsd.storage, N, C, Hp, h, Wp, w),
+      native.unpartition_gate_backward({ dy: dy.storage, dgate: dgate.storage, dout: gd.storage, y: yd.storage, gate: gsd.storage, ...shape }),
     );
     const grads = keepNeeded([dy, dgate], needs);
     // The residual's gradient is the output's (a view: a rule never returns g itself).

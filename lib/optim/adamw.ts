@@ -64,11 +64,12 @@ export class AdamW extends Optimizer<AdamWHyper> {
       }
       return s;
     });
-    native.adamw_step(
-      params.map((p) => p.storage), states.map((s) => s.expAvg.storage), states.map((s) => s.expAvgSq.storage),
-      grads.map((g) => g.storage), params.map((p) => p.numel), states.map((s) => s.step + 1),
-      h.lr, h.betas[0], h.betas[1], h.eps, h.weightDecay,
-    );
+    native.adamw_step({
+      params: params.map((p) => p.storage), expAvgs: states.map((s) => s.expAvg.storage),
+      expAvgSqs: states.map((s) => s.expAvgSq.storage), grads: grads.map((g) => g.storage),
+      ns: params.map((p) => p.numel), steps: states.map((s) => s.step + 1),
+      lr: h.lr, beta1: h.betas[0], beta2: h.betas[1], eps: h.eps, weightDecay: h.weightDecay,
+    });
     for (const s of states) s.step++;
   }
 

@@ -58,10 +58,11 @@ export class SGD extends Optimizer<SGDHyper> {
       return this.buffers.get(p)!;
     });
     try {
-      native.sgd_momentum_step(
-        params.map((p) => p.storage), bufs.map((b) => b.storage), grads.map((g) => g.storage), ns, firsts,
-        h.lr, h.momentum, h.dampening, h.weightDecay, h.nesterov,
-      );
+      native.sgd_momentum_step({
+        params: params.map((p) => p.storage), momentumBuffers: bufs.map((b) => b.storage),
+        grads: grads.map((g) => g.storage), ns, firsts,
+        lr: h.lr, momentum: h.momentum, dampening: h.dampening, weightDecay: h.weightDecay, nesterov: h.nesterov,
+      });
     } catch (e) {
       // Uninitialised buffers must not survive a failed first step.
       params.forEach((p, i) => {

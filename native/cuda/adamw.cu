@@ -30,8 +30,8 @@ __global__ void adamw_step_kernel(TensorBatch<4> tb, float decay, float b1, floa
 
 void cuda::adamw_step(const std::vector<float*>& params, const std::vector<float*>& exp_avgs,
                       const std::vector<float*>& exp_avg_sqs, const std::vector<const float*>& grads,
-                      const std::vector<int64_t>& ns, const std::vector<int64_t>& steps, double lr, double beta1,
-                      double beta2, double eps, double weight_decay) {
+                      const std::vector<int64_t>& ns, const std::vector<int64_t>& steps, const AdamwHyper& hyper) {
+  const double lr = hyper.lr, beta1 = hyper.beta1, beta2 = hyper.beta2, eps = hyper.eps, weight_decay = hyper.weight_decay;
   for_each_batch<4>(
       ns,
       [&](int slot, size_t k, TensorBatch<4>& tb) {

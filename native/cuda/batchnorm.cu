@@ -291,10 +291,9 @@ const float* grad_partials(double* part_dy, double* part_dyxmu, double* part_xmu
 
 }  // namespace cuda
 
-void cuda::batchnorm_forward_train(float* out, float* mean_saved, float* invstd_saved, float* running_mean,
-                                   float* running_var, const float* inp, const float* residual, const float* weight,
-                                   const float* bias, int64_t N, int64_t C, int64_t HW, float momentum, float eps,
-                                   bool update_running, Act act) {
+void cuda::batchnorm_forward_train(const BatchnormTrain& p) {
+  const auto N = p.N, C = p.C, HW = p.HW;
+  const auto act = p.act;
   if (C == 0) return;
   const int64_t M = N * HW, n = N * C * HW;
   const Split s = split_for(M, C);
@@ -308,37 +307,37 @@ void cuda::batchnorm_forward_train(float* out, float* mean_saved, float* invstd_
   const auto partials = [&](const double* center) {
     with_index_type(n, [&](auto zero) {
       using I = decltype(zero);
-      channel_partial_kernel<I><<<grid_of(C * s.parts), kThreads>>>(part, inp, center, static_cast<I>(C),
+      channel_partial_kernel<I><<<grid_of(C * s.parts), kThreads>>>(part, p.inp, center, static_cast<I>(C),
                                                                      static_cast<I>(HW), M, s.per, s.parts);
     });
     REPMLP_CUDA_LAUNCHED("batchnorm_forward_train: channel_partial_kernel");
   };
   partials(nullptr);
-  finalize_mean_kernel<<<blocks_for(C), 256>>>(mean_d, mean_saved, part, C, s.parts, M);
+  finalize_mean_kernel<<<blocks_for(C), 256>>>(mean_d, p.mean_saved, part, C, s.parts, M);
   REPMLP_CUDA_LAUNCHED("batchnorm_forward_train: finalize_mean_kernel");
   partials(mean_d);
-  finalize_var_kernel<<<blocks_for(C), 256>>>(invstd_saved, scale, shift, update_running ? running_mean : nullptr,
-                                              update_running ? running_var : nullptr, part, mean_d, mean_saved, weight,
-                                              bias, C, s.parts, M, momentum, eps);
+  finalize_var_kernel<<<blocks_for(C), 256>>>(p.invstd_saved, scale, shift, p.update_running ? p.running_mean : nullptr,
+                                              p.update_running ? p.running_var : nullptr, part, mean_d, p.mean_saved, p.weight,
+                                              p.bias, C, s.parts, M, p.momentum, p.eps);
   REPMLP_CUDA_LAUNCHED("batchnorm_forward_train: finalize_var_kernel");
-  affine(out, inp, mean_saved, scale, shift, C, HW, n, act, residual);
+  affine(p.out, p.inp, p.mean_saved, scale, shift, C, HW, n, act, p.residual);
 }
 
-void cuda::batchnorm_forward_eval(float* out, const float* inp, const float* residual, const float* running_mean,
-                                  const float* running_var, const float* weight, const float* bias, int64_t N, int64_t C,
-                                  int64_t HW, float eps, Act act) {
+void cuda::batchnorm_forward_eval(const BatchnormEval& p) {
+  const auto N = p.N, C = p.C, HW = p.HW;
+  const auto act = p.act;
   const int64_t n = N * C * HW;
   if (n == 0) return;
   Scratch<char> scratch(sizeof(float) * C);
   float* scale = reinterpret_cast<float*>(scratch.get());
-  eval_scale_kernel<<<blocks_for(C), 256>>>(scale, running_var, weight, C, eps);
+  eval_scale_kernel<<<blocks_for(C), 256>>>(scale, p.running_var, p.weight, C, p.eps);
   REPMLP_CUDA_LAUNCHED("batchnorm_forward_eval: eval_scale_kernel");
-  affine(out, inp, running_mean, scale, bias, C, HW, n, act, residual);
+  affine(p.out, p.inp, p.running_mean, scale, p.bias, C, HW, n, act, p.residual);
 }
 
-void cuda::batchnorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* out,
-                              const float* inp, const float* mean_saved, const float* invstd_saved, const float* weight,
-                              const float* bias, int64_t N, int64_t C, int64_t HW, Act act) {
+void cuda::batchnorm_backward(const BatchnormBackward& p) {
+  const auto N = p.N, C = p.C, HW = p.HW;
+  const auto act = p.act;
   if (C == 0) return;
   const int64_t M = N * HW, n = N * C * HW;
   const Split s = split_for(M, C);
@@ -352,27 +351,26 @@ void cuda::batchnorm_backward(float* dinp, float* dweight, float* dbias, const f
   float* proj = mdy + C;
   float* t_scale = proj + C;
   if (act == Act::GELU) {
-    t_scale_kernel<<<blocks_for(C), 256>>>(t_scale, invstd_saved, weight, C);
+    t_scale_kernel<<<blocks_for(C), 256>>>(t_scale, p.invstd_saved, p.weight, C);
     REPMLP_CUDA_LAUNCHED("batchnorm_backward: t_scale_kernel");
   }
   const float* dy =
-      grad_partials(part_dy, part_dyxmu, part_xmu, {dinp, out, t_scale, bias}, act, dout, inp, mean_saved, C, HW, M, s);
-  finalize_grad_kernel<<<blocks_for(C), 256>>>(dweight, dbias, k, mdy, proj, part_dy, part_dyxmu, part_xmu,
-                                               invstd_saved, weight, C, s.parts, M);
+      grad_partials(part_dy, part_dyxmu, part_xmu, {p.dinp, p.out, t_scale, p.bias}, act, p.dout, p.inp, p.mean_saved, C, HW, M, s);
+  finalize_grad_kernel<<<blocks_for(C), 256>>>(p.dweight, p.dbias, k, mdy, proj, part_dy, part_dyxmu, part_xmu,
+                                               p.invstd_saved, p.weight, C, s.parts, M);
   REPMLP_CUDA_LAUNCHED("batchnorm_backward: finalize_grad_kernel");
   if (n == 0) return;
   with_index_type(n, [&](auto zero) {
     using I = decltype(zero);
-    dinp_train_kernel<I><<<blocks_for(n), 256>>>(dinp, dy, inp, k, mdy, proj, mean_saved, static_cast<I>(C),
+    dinp_train_kernel<I><<<blocks_for(n), 256>>>(p.dinp, dy, p.inp, k, mdy, proj, p.mean_saved, static_cast<I>(C),
                                                  static_cast<I>(HW), static_cast<I>(n));
   });
   REPMLP_CUDA_LAUNCHED("batchnorm_backward: dinp_train_kernel");
 }
 
-void cuda::batchnorm_backward_eval(float* dinp, float* dweight, float* dbias, const float* dout, const float* out,
-                                   const float* inp, const float* running_mean, const float* running_var,
-                                   const float* weight, const float* bias, int64_t N, int64_t C, int64_t HW, float eps,
-                                   Act act) {
+void cuda::batchnorm_backward_eval(const BatchnormBackwardEval& p) {
+  const auto N = p.N, C = p.C, HW = p.HW;
+  const auto act = p.act;
   if (C == 0) return;
   const int64_t M = N * HW, n = N * C * HW;
   const Split s = split_for(M, C);
@@ -386,19 +384,19 @@ void cuda::batchnorm_backward_eval(float* dinp, float* dweight, float* dbias, co
   float* k = scale + C;
   float* mdy = k + C;
   float* proj = mdy + C;
-  eval_invstd_kernel<<<blocks_for(C), 256>>>(invstd, running_var, C, eps);
+  eval_invstd_kernel<<<blocks_for(C), 256>>>(invstd, p.running_var, C, p.eps);
   REPMLP_CUDA_LAUNCHED("batchnorm_backward_eval: eval_invstd_kernel");
   // scale = weight / sqrt(running_var + eps), as in the forward: GELU's t is recomputed with
   // it and dinp = dy * scale.
-  eval_scale_kernel<<<blocks_for(C), 256>>>(scale, running_var, weight, C, eps);
+  eval_scale_kernel<<<blocks_for(C), 256>>>(scale, p.running_var, p.weight, C, p.eps);
   REPMLP_CUDA_LAUNCHED("batchnorm_backward_eval: eval_scale_kernel");
   const float* dy =
-      grad_partials(part_dy, part_dyxmu, part_xmu, {dinp, out, scale, bias}, act, dout, inp, running_mean, C, HW, M, s);
+      grad_partials(part_dy, part_dyxmu, part_xmu, {p.dinp, p.out, scale, p.bias}, act, p.dout, p.inp, p.running_mean, C, HW, M, s);
   // The running mean is the exact centre (no delta); k, mdy and proj are not used in eval.
-  finalize_grad_kernel<<<blocks_for(C), 256>>>(dweight, dbias, k, mdy, proj, part_dy, part_dyxmu, nullptr, invstd,
-                                               weight, C, s.parts, M);
+  finalize_grad_kernel<<<blocks_for(C), 256>>>(p.dweight, p.dbias, k, mdy, proj, part_dy, part_dyxmu, nullptr, invstd,
+                                               p.weight, C, s.parts, M);
   REPMLP_CUDA_LAUNCHED("batchnorm_backward_eval: finalize_grad_kernel");
-  affine(dinp, dy, nullptr, scale, nullptr, C, HW, n, Act::None);
+  affine(p.dinp, dy, nullptr, scale, nullptr, C, HW, n, Act::None);
 }
 
 void cuda::add_scalar_i64(int64_t* out, int64_t value, int64_t n) {

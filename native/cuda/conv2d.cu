@@ -8,7 +8,7 @@
 #include <algorithm>
 
 #include "block_reduce.cuh"
-#include "../ops/conv2d_kernels.h"
+#include "../ops/conv2d.h"
 #include "check.cuh"
 #include "scratch.cuh"
 
@@ -30,15 +30,14 @@ struct GeomT {
 };
 using Geom = GeomT<int64_t>;
 
-Geom make_geom(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw, int64_t sh,
-               int64_t sw, int64_t ph, int64_t pw, int64_t G) {
-  Geom s{N, Cin, H, W, Cout, kh, kw, sh, sw, ph, pw, G, 0, 0, 0, 0, 0, 0};
-  s.Ho = (H + 2 * ph - kh) / sh + 1;
-  s.Wo = (W + 2 * pw - kw) / sw + 1;
+Geom make_geom(const Conv2dShape& c) {
+  Geom s{c.N, c.Cin, c.H, c.W, c.Cout, c.kh, c.kw, c.stride_h, c.stride_w, c.pad_h, c.pad_w, c.groups, 0, 0, 0, 0, 0, 0};
+  s.Ho = (s.H + 2 * s.ph - s.kh) / s.sh + 1;
+  s.Wo = (s.W + 2 * s.pw - s.kw) / s.sw + 1;
   s.P = s.Ho * s.Wo;
-  s.Cin_g = Cin / G;
-  s.Cout_g = Cout / G;
-  s.K = s.Cin_g * kh * kw;
+  s.Cin_g = s.Cin / s.G;
+  s.Cout_g = s.Cout / s.G;
+  s.K = s.Cin_g * s.kh * s.kw;
   return s;
 }
 
@@ -211,10 +210,8 @@ void with_geom(const Geom& s, F&& f) {
 
 }  // namespace cuda
 
-void cuda::conv2d_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t N, int64_t Cin,
-                          int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw, int64_t strideH, int64_t strideW,
-                          int64_t padH, int64_t padW, int64_t groups) {
-  const Geom s = make_geom(N, Cin, H, W, Cout, kh, kw, strideH, strideW, padH, padW, groups);
+void cuda::conv2d_forward(float* out, const float* inp, const float* weight, const float* bias, const Conv2dShape& shape) {
+  const Geom s = make_geom(shape);
   const int64_t total = s.N * s.Cout * s.P;
   if (total == 0) return;
   with_geom(s, [&](auto g) {
@@ -224,9 +221,8 @@ void cuda::conv2d_forward(float* out, const float* inp, const float* weight, con
 }
 
 void cuda::conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight,
-                           int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw,
-                           int64_t strideH, int64_t strideW, int64_t padH, int64_t padW, int64_t groups) {
-  const Geom s = make_geom(N, Cin, H, W, Cout, kh, kw, strideH, strideW, padH, padW, groups);
+                           const Conv2dShape& shape) {
+  const Geom s = make_geom(shape);
   const int64_t in_total = s.N * s.Cin * s.H * s.W, w_total = s.Cout * s.K, m_total = s.N * s.P;
   with_geom(s, [&](auto g) {
     using I = decltype(g.N);

@@ -44,10 +44,12 @@ static void check_ld(const char* name, int64_t ld, int64_t row) {
 
 }  // namespace cuda
 
-// C: batch x (M, N); A: batch x (M, K) or (K, M); B: batch x (K, N) or (N, K); see above.
-void cuda::gemm_strided_batched(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K, int64_t batch,
-                                bool transA, bool transB, float alpha, float beta, int64_t ldc, int64_t strideC, int64_t lda,
-                                int64_t strideA, int64_t ldb, int64_t strideB) {
+void cuda::gemm_strided_batched(const GemmBatched& p) {
+  const auto C = p.C;
+  const auto A = p.A, B = p.B;
+  const auto M = p.M, N = p.N, K = p.K, batch = p.batch, ldc = p.ldc, strideC = p.strideC, lda = p.lda, strideA = p.strideA, ldb = p.ldb, strideB = p.strideB;
+  const auto transA = p.transA, transB = p.transB;
+  const auto alpha = p.alpha, beta = p.beta;
   if (M < 0 || N < 0 || K < 0 || batch < 0)
     throw Error("gemm_strided_batched: expected non-negative sizes but received M=" + std::to_string(M) +
                 ", N=" + std::to_string(N) + ", K=" + std::to_string(K) + ", batch=" + std::to_string(batch));

@@ -49,8 +49,9 @@ void cuda::sgd_step(const std::vector<float*>& params, const std::vector<const f
 
 void cuda::sgd_momentum_step(const std::vector<float*>& params, const std::vector<float*>& momentum_buffers,
                              const std::vector<const float*>& grads, const std::vector<int64_t>& ns,
-                             const std::vector<bool>& firsts, float lr, float momentum, float dampening, float weight_decay,
-                             bool nesterov) {
+                             const std::vector<bool>& firsts, const SgdMomentumHyper& hyper) {
+  const float lr = hyper.lr, momentum = hyper.momentum, dampening = hyper.dampening, weight_decay = hyper.weight_decay;
+  const bool nesterov = hyper.nesterov;
   for_each_batch<3>(
       ns,
       [&](int slot, size_t k, TensorBatch<3>& tb) {

@@ -104,8 +104,9 @@ void with_parts(int64_t N, int64_t C, int64_t Hp, int64_t h, int64_t Wp, int64_t
 
 }  // namespace cuda
 
-void cuda::unpartition_gate_forward(float* out, const float* y, const float* gate, const float* residual, int64_t N,
-                                    int64_t C, int64_t Hp, int64_t h, int64_t Wp, int64_t w) {
+void cuda::unpartition_gate_forward(float* out, const float* y, const float* gate, const float* residual,
+                                    const PartitionShape& s) {
+  const auto N = s.N, C = s.C, Hp = s.Hp, h = s.h, Wp = s.Wp, w = s.w;
   with_parts(N, C, Hp, h, Wp, w, [&](auto p, auto numel, auto, auto same) {
     if (numel == 0) return;
     unpartition_gate_forward_kernel<<<blocks_for(numel, kThreads), kThreads>>>(out, y, gate, residual, p, numel, same);
@@ -114,7 +115,8 @@ void cuda::unpartition_gate_forward(float* out, const float* y, const float* gat
 }
 
 void cuda::unpartition_gate_backward(float* dy, float* dgate, const float* dout, const float* y, const float* gate,
-                                     int64_t N, int64_t C, int64_t Hp, int64_t h, int64_t Wp, int64_t w) {
+                                     const PartitionShape& s) {
+  const auto N = s.N, C = s.C, Hp = s.Hp, h = s.h, Wp = s.Wp, w = s.w;
   with_parts(N, C, Hp, h, Wp, w, [&](auto p, auto, auto planes, auto same) {
     if (planes == 0) return;
     const int64_t grid_limit = 65535 * 8;

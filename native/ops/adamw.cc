@@ -18,8 +18,8 @@ namespace repmlp {
 // params[k], exp_avgs[k], exp_avg_sqs[k], grads[k]: (ns[k])
 void cpu::adamw_step(const std::vector<float*>& params, const std::vector<float*>& exp_avgs,
                      const std::vector<float*>& exp_avg_sqs, const std::vector<const float*>& grads,
-                     const std::vector<int64_t>& ns, const std::vector<int64_t>& steps, double lr, double beta1,
-                     double beta2, double eps, double weight_decay) {
+                     const std::vector<int64_t>& ns, const std::vector<int64_t>& steps, const AdamwHyper& hyper) {
+  const double lr = hyper.lr, beta1 = hyper.beta1, beta2 = hyper.beta2, eps = hyper.eps, weight_decay = hyper.weight_decay;
   const float decay = static_cast<float>(1.0 - lr * weight_decay);
   const float b1 = static_cast<float>(beta1), b2 = static_cast<float>(beta2), epsf = static_cast<float>(eps);
   const float one_b1 = static_cast<float>(1.0 - beta1), one_b2 = static_cast<float>(1.0 - beta2);
@@ -45,26 +45,25 @@ void cpu::adamw_step(const std::vector<float*>& params, const std::vector<float*
 }
 
 
-// adamw_step(params[], expAvgs[], expAvgSqs[], grads[], ns[], steps[], lr, beta1, beta2, eps, weightDecay)
+// adamw_step({params[], expAvgs[], expAvgSqs[], grads[], ns[], steps[], lr, beta1, beta2, eps, weightDecay})
 static Napi::Value adamw_step(const Napi::CallbackInfo& info) {
-  Args a(info, "adamw_step", 11);
-  const std::vector<int64_t> ns = a.sizes(4, "ns"), steps = a.sizes(5, "steps");
+  Args a(info, "adamw_step", Args::named);
+  const std::vector<int64_t> ns = a.sizes("ns"), steps = a.sizes("steps");
   if (steps.size() != ns.size()) a.fail_arg("steps", std::to_string(ns.size()) + " step counts", std::to_string(steps.size()));
   for (int64_t t : steps)
     if (t < 1) a.fail_arg("steps", "step counts >= 1", std::to_string(t));
-  const double lr = a.number(6, "lr"), beta1 = a.number(7, "beta1"), beta2 = a.number(8, "beta2");
-  const double eps = a.number(9, "eps"), wd = a.number(10, "weightDecay");
-  if (!(beta1 >= 0 && beta1 < 1)) a.fail_arg("beta1", "a number in [0, 1)", std::to_string(beta1));
-  if (!(beta2 >= 0 && beta2 < 1)) a.fail_arg("beta2", "a number in [0, 1)", std::to_string(beta2));
-  const std::vector<float*> params = a.f32_list(0, "params", ns), exp_avgs = a.f32_list(1, "expAvgs", ns);
-  const std::vector<float*> exp_avg_sqs = a.f32_list(2, "expAvgSqs", ns);
-  const std::vector<float*> g = a.f32_list(3, "grads", ns);
+  const AdamwHyper hyper{a.number("lr"), a.number("beta1"), a.number("beta2"), a.number("eps"), a.number("weightDecay")};
+  if (!(hyper.beta1 >= 0 && hyper.beta1 < 1)) a.fail_arg("beta1", "a number in [0, 1)", std::to_string(hyper.beta1));
+  if (!(hyper.beta2 >= 0 && hyper.beta2 < 1)) a.fail_arg("beta2", "a number in [0, 1)", std::to_string(hyper.beta2));
+  const std::vector<float*> params = a.f32_list("params", ns), exp_avgs = a.f32_list("expAvgs", ns);
+  const std::vector<float*> exp_avg_sqs = a.f32_list("expAvgSqs", ns);
+  const std::vector<float*> g = a.f32_list("grads", ns);
   const std::vector<const float*> grads(g.begin(), g.end());  // read only
   // Every tensor is updated in place, element by element, reading its param, moments and
   // grad: a storage given twice would be updated twice, or read after its own update.
   a.check_distinct_lists({{"params", params}, {"expAvgs", exp_avgs}, {"expAvgSqs", exp_avg_sqs}}, {{"grads", g}});
   if (params.empty()) return info.Env().Undefined();
-  REPMLP_DISPATCH(a, adamw_step, params, exp_avgs, exp_avg_sqs, grads, ns, steps, lr, beta1, beta2, eps, wd);
+  REPMLP_DISPATCH(a, adamw_step, params, exp_avgs, exp_avg_sqs, grads, ns, steps, hyper);
   return info.Env().Undefined();
 }
 

@@ -167,22 +167,19 @@ void affine_planes(float* out, const float* inp, const float* center, const floa
 
 }  // namespace cpu
 
-// Training forward. out, inp, residual: (N, C, HW), residual may be null; mean_saved,
-// invstd_saved: (C) batch mean and 1/sqrt(biased var + eps), saved for backward; running_mean,
-// running_var: (C), updated in place when update_running; weight, bias: (C).
-void cpu::batchnorm_forward_train(float* out, float* mean_saved, float* invstd_saved, float* running_mean,
-                                  float* running_var, const float* inp, const float* residual, const float* weight,
-                                  const float* bias, int64_t N, int64_t C, int64_t HW, float momentum, float eps,
-                                  bool update_running, Act act) {
+// Training forward (fields and shapes in ops/batchnorm.h).
+void cpu::batchnorm_forward_train(const BatchnormTrain& p) {
+  const auto N = p.N, C = p.C, HW = p.HW;
+  const auto act = p.act;
   const int64_t P = N * C, M = N * HW;
   std::vector<double> part(P), mean(C), ssd(C);
   parallel_for(P, plane_grain(HW), [&](int64_t p0, int64_t p1) {
-    plane_sums(part.data(), inp, p0, p1, HW);
+    plane_sums(part.data(), p.inp, p0, p1, HW);
   });
   reduce_planes(mean.data(), part.data(), N, C);
   for (int64_t c = 0; c < C; ++c) mean[c] /= static_cast<double>(M);
   parallel_for(P, plane_grain(HW), [&](int64_t p0, int64_t p1) {
-    plane_sq_devs(part.data(), inp, mean.data(), p0, p1, C, HW);
+    plane_sq_devs(part.data(), p.inp, mean.data(), p0, p1, C, HW);
   });
   reduce_planes(ssd.data(), part.data(), N, C);
   // y = (x - mean_f) * scale + shift, where mean_f is the float mean and the shift absorbs
@@ -190,19 +187,19 @@ void cpu::batchnorm_forward_train(float* out, float* mean_saved, float* invstd_s
   std::vector<float> scale(C), shift(C);
   for (int64_t c = 0; c < C; ++c) {
     const double var = ssd[c] / static_cast<double>(M);
-    const double invstd = 1.0 / std::sqrt(var + static_cast<double>(eps));
-    mean_saved[c] = static_cast<float>(mean[c]);
-    invstd_saved[c] = static_cast<float>(invstd);
-    const double sc = invstd * weight[c];
+    const double invstd = 1.0 / std::sqrt(var + static_cast<double>(p.eps));
+    p.mean_saved[c] = static_cast<float>(mean[c]);
+    p.invstd_saved[c] = static_cast<float>(invstd);
+    const double sc = invstd * p.weight[c];
     scale[c] = static_cast<float>(sc);
-    shift[c] = static_cast<float>(bias[c] - (mean[c] - static_cast<double>(mean_saved[c])) * sc);
-    if (update_running) {
+    shift[c] = static_cast<float>(p.bias[c] - (mean[c] - static_cast<double>(p.mean_saved[c])) * sc);
+    if (p.update_running) {
       const double unbiased = ssd[c] / static_cast<double>(M - 1);
-      running_mean[c] = static_cast<float>((1.0 - momentum) * running_mean[c] + momentum * mean[c]);
-      running_var[c] = static_cast<float>((1.0 - momentum) * running_var[c] + momentum * unbiased);
+      p.running_mean[c] = static_cast<float>((1.0 - p.momentum) * p.running_mean[c] + p.momentum * mean[c]);
+      p.running_var[c] = static_cast<float>((1.0 - p.momentum) * p.running_var[c] + p.momentum * unbiased);
     }
   }
-  affine_planes(out, inp, mean_saved, scale.data(), shift.data(), N, C, HW, act, residual);
+  affine_planes(p.out, p.inp, p.mean_saved, scale.data(), shift.data(), N, C, HW, act, p.residual);
 }
 
 namespace cpu {
@@ -217,13 +214,12 @@ static std::vector<float> eval_scale(const float* running_var, const float* weig
 
 }  // namespace cpu
 
-// Eval forward with the running statistics. out, inp, residual: (N, C, HW), residual may be
-// null; running_mean, running_var, weight, bias: (C)
-void cpu::batchnorm_forward_eval(float* out, const float* inp, const float* residual, const float* running_mean,
-                                 const float* running_var, const float* weight, const float* bias, int64_t N, int64_t C,
-                                 int64_t HW, float eps, Act act) {
-  const std::vector<float> scale = eval_scale(running_var, weight, C, eps);
-  affine_planes(out, inp, running_mean, scale.data(), bias, N, C, HW, act, residual);
+// Eval forward with the running statistics.
+void cpu::batchnorm_forward_eval(const BatchnormEval& p) {
+  const auto N = p.N, C = p.C, HW = p.HW;
+  const auto act = p.act;
+  const std::vector<float> scale = eval_scale(p.running_var, p.weight, C, p.eps);
+  affine_planes(p.out, p.inp, p.running_mean, scale.data(), p.bias, N, C, HW, act, p.residual);
 }
 
 namespace cpu {
@@ -280,32 +276,32 @@ static GradSums channel_grad_sums(float* dt_out, const float* dout, const float*
 // recovers the exact centre. out is read for ReLU only, bias for GELU only (else null): GELU
 // recomputes t = (x - mean_saved) * weight * invstd_saved + bias, which differs from the
 // forward's t by float rounding alone.
-void cpu::batchnorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* out,
-                             const float* inp, const float* mean_saved, const float* invstd_saved, const float* weight,
-                             const float* bias, int64_t N, int64_t C, int64_t HW, Act act) {
+void cpu::batchnorm_backward(const BatchnormBackward& p) {
+  const auto N = p.N, C = p.C, HW = p.HW;
+  const auto act = p.act;
   // (With no values, M = 1 keeps every sum 0 and the gradients 0, as on CUDA.)
   const double M = static_cast<double>(std::max<int64_t>(N * HW, 1));
   std::vector<float> t_scale(act == Act::GELU ? C : 0);
   for (size_t c = 0; c < t_scale.size(); ++c)
-    t_scale[c] = static_cast<float>(static_cast<double>(invstd_saved[c]) * weight[c]);
+    t_scale[c] = static_cast<float>(static_cast<double>(p.invstd_saved[c]) * p.weight[c]);
   const GradSums sums =
-      channel_grad_sums(dinp, dout, inp, mean_saved, N, C, HW, {act, out, mean_saved, t_scale.data(), bias});
+      channel_grad_sums(p.dinp, p.dout, p.inp, p.mean_saved, N, C, HW, {act, p.out, p.mean_saved, t_scale.data(), p.bias});
   // dinp = k * (dy - mdy - (x - mean_saved) * proj) with k = weight * invstd,
   // proj = invstd^2 * s_dyxmu / M and mdy = s_dy / M - delta * proj.
   std::vector<float> kk(C), mdy(C), proj(C);
   for (int64_t c = 0; c < C; ++c) {
-    const double invstd = invstd_saved[c], s_dy = sums.dy[c], delta = sums.xmu[c] / M;
+    const double invstd = p.invstd_saved[c], s_dy = sums.dy[c], delta = sums.xmu[c] / M;
     const double s_dyxmu = sums.dyxmu[c] - s_dy * delta;
     const double pr = invstd * invstd * s_dyxmu / M;
-    dbias[c] = static_cast<float>(s_dy);
-    dweight[c] = static_cast<float>(s_dyxmu * invstd);
-    kk[c] = static_cast<float>(static_cast<double>(weight[c]) * invstd);
+    p.dbias[c] = static_cast<float>(s_dy);
+    p.dweight[c] = static_cast<float>(s_dyxmu * invstd);
+    kk[c] = static_cast<float>(static_cast<double>(p.weight[c]) * invstd);
     mdy[c] = static_cast<float>(s_dy / M - delta * pr);
     proj[c] = static_cast<float>(pr);
   }
   parallel_for(N * C, plane_grain(HW), [&](int64_t p0, int64_t p1) {
     const int64_t o = p0 * HW;
-    backward_range(dinp + o, sums.dt + o, inp + o, kk.data(), mdy.data(), mean_saved, proj.data(), p0, p1, C, HW);
+    backward_range(p.dinp + o, sums.dt + o, p.inp + o, kk.data(), mdy.data(), p.mean_saved, proj.data(), p0, p1, C, HW);
   });
 }
 
@@ -314,23 +310,21 @@ void cpu::batchnorm_backward(float* dinp, float* dweight, float* dbias, const fl
 // dinp = dy * weight * invstd, dweight = sum(dy * (x - running_mean) * invstd),
 // dbias = sum(dy). out is read for ReLU only, bias for GELU only (else null); GELU's t is
 // recomputed exactly as the forward computed it.
-void cpu::batchnorm_backward_eval(float* dinp, float* dweight, float* dbias, const float* dout, const float* out,
-                                  const float* inp, const float* running_mean, const float* running_var,
-                                  const float* weight, const float* bias, int64_t N, int64_t C, int64_t HW, float eps,
-                                  Act act) {
-  const std::vector<float> scale = eval_scale(running_var, weight, C, eps);
+void cpu::batchnorm_backward_eval(const BatchnormBackwardEval& p) {
+  const auto N = p.N, C = p.C, HW = p.HW;
+  const auto act = p.act;
+  const std::vector<float> scale = eval_scale(p.running_var, p.weight, C, p.eps);
   const GradSums sums =
-      channel_grad_sums(dinp, dout, inp, running_mean, N, C, HW, {act, out, running_mean, scale.data(), bias});
+      channel_grad_sums(p.dinp, p.dout, p.inp, p.running_mean, N, C, HW, {act, p.out, p.running_mean, scale.data(), p.bias});
   std::vector<float> zero(C, 0.f);
   for (int64_t c = 0; c < C; ++c) {
-    const double invstd = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps);
-    dbias[c] = static_cast<float>(sums.dy[c]);
-    dweight[c] = static_cast<float>(sums.dyxmu[c] * invstd);
+    const double invstd = 1.0 / std::sqrt(static_cast<double>(p.running_var[c]) + p.eps);
+    p.dbias[c] = static_cast<float>(sums.dy[c]);
+    p.dweight[c] = static_cast<float>(sums.dyxmu[c] * invstd);
   }
-  affine_planes(dinp, sums.dt, zero.data(), scale.data(), zero.data(), N, C, HW, Act::None);
+  affine_planes(p.dinp, sums.dt, zero.data(), scale.data(), zero.data(), N, C, HW, Act::None);
 }
 
-// out: (n) int64, out[i] += value
 void cpu::add_scalar_i64(int64_t* out, int64_t value, int64_t n) {
   // Wraps around like PyTorch's int64 add, without the undefined behaviour of signed overflow.
   for (int64_t i = 0; i < n; ++i) out[i] = static_cast<int64_t>(static_cast<uint64_t>(out[i]) + static_cast<uint64_t>(value));
@@ -339,48 +333,48 @@ void cpu::add_scalar_i64(int64_t* out, int64_t value, int64_t n) {
 
 namespace {
 
-// The (N, C, HW) sizes at arguments i, i+1, i+2.
+// The sizes N, C, HW and the element count they give.
 struct Sizes {
   int64_t N, C, HW, numel;
 };
-Sizes sizes(Args& a, size_t i) {
-  Sizes s{a.size(i, "N"), a.size(i + 1, "C"), a.size(i + 2, "HW"), 0};
+Sizes sizes(Args& a) {
+  Sizes s{a.size("N"), a.size("C"), a.size("HW"), 0};
   s.numel = a.product({s.N, s.C, s.HW});
   return s;
 }
 
-float eps_arg(Args& a, size_t i) {
-  const double eps = a.number(i, "eps");
+float eps_arg(Args& a) {
+  const double eps = a.number("eps");
   if (!(eps > 0) || !std::isfinite(eps)) a.fail_arg("eps", "a positive finite number", std::to_string(eps));
   return static_cast<float>(eps);
 }
 
-Act act_arg(Args& a, size_t i) {
-  const int64_t act = a.integer(i, "act");
+Act act_arg(Args& a) {
+  const int64_t act = a.integer("act");
   if (act < 0 || act > 2) a.fail_arg("act", "0 (none), 1 (ReLU) or 2 (GELU)", std::to_string(act));
   return static_cast<Act>(act);
 }
 
 // The residual added to the output, or null. It cannot come with an activation: backward
 // takes ReLU's mask from the output, which the residual would change.
-const float* residual_arg(Args& a, size_t i, Act act, const Sizes& s) {
-  if (a.is_null(i)) return nullptr;
+const float* residual_arg(Args& a, Act act, const Sizes& s) {
+  if (a.is_null("residual")) return nullptr;
   if (act != Act::None) a.fail_arg("residual", "null when act is not 0 (none)", "a Storage");
-  return a.f32(i, "residual", s.numel);
+  return a.f32("residual", s.numel);
 }
 
-// What backward reads besides its usual inputs: the forward output at index i for ReLU and
-// the bias at index j for GELU; both are null otherwise.
+// What backward reads besides its usual inputs: the forward output for ReLU and the bias
+// for GELU; both are null otherwise.
 struct ActSaved {
   const float* out;
   const float* bias;
 };
-ActSaved act_saved(Args& a, Act act, size_t i, size_t j, const Sizes& s) {
+ActSaved act_saved(Args& a, Act act, const Sizes& s) {
   ActSaved r{nullptr, nullptr};
-  if (act == Act::ReLU) r.out = a.f32(i, "out", s.numel);
-  else if (!a.is_null(i)) a.fail_arg("out", "null unless act is ReLU", "a Storage");
-  if (act == Act::GELU) r.bias = a.f32(j, "bias", s.C);
-  else if (!a.is_null(j)) a.fail_arg("bias", "null unless act is GELU", "a Storage");
+  if (act == Act::ReLU) r.out = a.f32("out", s.numel);
+  else if (!a.is_null("out")) a.fail_arg("out", "null unless act is ReLU", "a Storage");
+  if (act == Act::GELU) r.bias = a.f32("bias", s.C);
+  else if (!a.is_null("bias")) a.fail_arg("bias", "null unless act is GELU", "a Storage");
   return r;
 }
 
@@ -396,106 +390,114 @@ bool empty_backward(const Args& a, float* dweight, float* dbias, const Sizes& s)
 
 }  // namespace
 
-// batchnorm_forward_train(out, meanSaved, invstdSaved, runningMean | null, runningVar | null,
-//                         inp, residual | null, weight, bias, N, C, HW, momentum, eps, act)
-// With null running buffers the running statistics are not updated.
+// batchnorm_forward_train({out, meanSaved, invstdSaved, runningMean | null, runningVar | null,
+//                          inp, residual | null, weight, bias, N, C, HW, momentum, eps, act})
+// The running statistics are updated when given (both or neither).
 static Napi::Value batchnorm_forward_train(const Napi::CallbackInfo& info) {
-  Args a(info, "batchnorm_forward_train", 15);
-  const Sizes s = sizes(a, 9);
-  const double momentum = a.number(12, "momentum");
+  Args a(info, "batchnorm_forward_train", Args::named);
+  const Sizes s = sizes(a);
+  const double momentum = a.number("momentum");
   if (!(momentum >= 0 && momentum <= 1)) a.fail_arg("momentum", "a number in [0, 1]", std::to_string(momentum));
-  const float eps = eps_arg(a, 13);
-  const Act act = act_arg(a, 14);
+  BatchnormTrain p{};
+  p.N = s.N, p.C = s.C, p.HW = s.HW;
+  p.momentum = static_cast<float>(momentum);
+  p.eps = eps_arg(a);
+  p.act = act_arg(a);
   if (s.C > 0 && s.N * s.HW < 2)  // (C > 0 first: then N * HW fits, as N * C * HW does)
     a.fail_arg("N * HW", "more than 1 value per channel when training", std::to_string(s.N * s.HW));
-  const bool update = !info[3].IsNull() || !info[4].IsNull();
-  float* out = a.f32(0, "out", s.numel);
-  float* mean = a.f32(1, "meanSaved", s.C);
-  float* invstd = a.f32(2, "invstdSaved", s.C);
-  float* rmean = update ? a.f32(3, "runningMean", s.C) : nullptr;
-  float* rvar = update ? a.f32(4, "runningVar", s.C) : nullptr;
-  const float* inp = a.f32(5, "inp", s.numel);
-  const float* residual = residual_arg(a, 6, act, s);
-  const float* weight = a.f32(7, "weight", s.C);
-  const float* bias = a.f32(8, "bias", s.C);
-  a.check_distinct({{"out", out}, {"meanSaved", mean}, {"invstdSaved", invstd}, {"runningMean", rmean}, {"runningVar", rvar}},
-                   {{"out", out}, {"meanSaved", mean}, {"invstdSaved", invstd}, {"runningMean", rmean}, {"runningVar", rvar},
-                    {"inp", inp}, {"residual", residual}, {"weight", weight}, {"bias", bias}});
+  p.update_running = !a.is_null("runningMean") || !a.is_null("runningVar");
+  p.out = a.f32("out", s.numel);
+  p.mean_saved = a.f32("meanSaved", s.C);
+  p.invstd_saved = a.f32("invstdSaved", s.C);
+  p.running_mean = p.update_running ? a.f32("runningMean", s.C) : nullptr;
+  p.running_var = p.update_running ? a.f32("runningVar", s.C) : nullptr;
+  p.inp = a.f32("inp", s.numel);
+  p.residual = residual_arg(a, p.act, s);
+  p.weight = a.f32("weight", s.C);
+  p.bias = a.f32("bias", s.C);
+  a.check_distinct({{"out", p.out}, {"meanSaved", p.mean_saved}, {"invstdSaved", p.invstd_saved}, {"runningMean", p.running_mean},
+                    {"runningVar", p.running_var}},
+                   {{"out", p.out}, {"meanSaved", p.mean_saved}, {"invstdSaved", p.invstd_saved}, {"runningMean", p.running_mean},
+                    {"runningVar", p.running_var}, {"inp", p.inp}, {"residual", p.residual}, {"weight", p.weight}, {"bias", p.bias}});
   if (s.C == 0) return info.Env().Undefined();  // no channels: nothing to write (N may be huge)
-  const float m = static_cast<float>(momentum);
-  REPMLP_DISPATCH(a, batchnorm_forward_train, out, mean, invstd, rmean, rvar, inp, residual, weight, bias, s.N, s.C, s.HW, m, eps,
-                                 update, act);
+  REPMLP_DISPATCH(a, batchnorm_forward_train, p);
   return info.Env().Undefined();
 }
 
-// batchnorm_forward_eval(out, inp, residual | null, runningMean, runningVar, weight, bias, N, C, HW, eps, act)
+// batchnorm_forward_eval({out, inp, residual | null, runningMean, runningVar, weight, bias, N, C, HW, eps, act})
 static Napi::Value batchnorm_forward_eval(const Napi::CallbackInfo& info) {
-  Args a(info, "batchnorm_forward_eval", 12);
-  const Sizes s = sizes(a, 7);
-  const float eps = eps_arg(a, 10);
-  const Act act = act_arg(a, 11);
-  float* out = a.f32(0, "out", s.numel);
-  const float* inp = a.f32(1, "inp", s.numel);
-  const float* residual = residual_arg(a, 2, act, s);
-  const float* rmean = a.f32(3, "runningMean", s.C);
-  const float* rvar = a.f32(4, "runningVar", s.C);
-  const float* weight = a.f32(5, "weight", s.C);
-  const float* bias = a.f32(6, "bias", s.C);
-  a.check_distinct({{"out", out}}, {{"out", out}, {"inp", inp}, {"residual", residual}, {"runningMean", rmean},
-                                    {"runningVar", rvar}, {"weight", weight}, {"bias", bias}});
+  Args a(info, "batchnorm_forward_eval", Args::named);
+  const Sizes s = sizes(a);
+  BatchnormEval p{};
+  p.N = s.N, p.C = s.C, p.HW = s.HW;
+  p.eps = eps_arg(a);
+  p.act = act_arg(a);
+  p.out = a.f32("out", s.numel);
+  p.inp = a.f32("inp", s.numel);
+  p.residual = residual_arg(a, p.act, s);
+  p.running_mean = a.f32("runningMean", s.C);
+  p.running_var = a.f32("runningVar", s.C);
+  p.weight = a.f32("weight", s.C);
+  p.bias = a.f32("bias", s.C);
+  a.check_distinct({{"out", p.out}}, {{"out", p.out}, {"inp", p.inp}, {"residual", p.residual}, {"runningMean", p.running_mean},
+                                      {"runningVar", p.running_var}, {"weight", p.weight}, {"bias", p.bias}});
   if (s.numel == 0) return info.Env().Undefined();  // no output (N, C or HW is 0)
-  REPMLP_DISPATCH(a, batchnorm_forward_eval, out, inp, residual, rmean, rvar, weight, bias, s.N, s.C, s.HW, eps, act);
+  REPMLP_DISPATCH(a, batchnorm_forward_eval, p);
   return info.Env().Undefined();
 }
 
-// batchnorm_backward(dinp, dweight, dbias, dout, out | null, inp, meanSaved, invstdSaved, weight,
-//                    bias | null, N, C, HW, act)
+// batchnorm_backward({dinp, dweight, dbias, dout, out | null, inp, meanSaved, invstdSaved, weight,
+//                     bias | null, N, C, HW, act})
 // out (the forward output) is given for ReLU only, bias for GELU only.
 static Napi::Value batchnorm_backward(const Napi::CallbackInfo& info) {
-  Args a(info, "batchnorm_backward", 14);
-  const Sizes s = sizes(a, 10);
-  const Act act = act_arg(a, 13);
-  float* dinp = a.f32(0, "dinp", s.numel);
-  float* dweight = a.f32(1, "dweight", s.C);
-  float* dbias = a.f32(2, "dbias", s.C);
-  const float* dout = a.f32(3, "dout", s.numel);
-  const ActSaved saved = act_saved(a, act, 4, 9, s);
-  const float* inp = a.f32(5, "inp", s.numel);
-  const float* mean = a.f32(6, "meanSaved", s.C);
-  const float* invstd = a.f32(7, "invstdSaved", s.C);
-  const float* weight = a.f32(8, "weight", s.C);
-  a.check_distinct({{"dinp", dinp}, {"dweight", dweight}, {"dbias", dbias}},
-                   {{"dinp", dinp}, {"dweight", dweight}, {"dbias", dbias}, {"dout", dout}, {"out", saved.out}, {"inp", inp},
-                    {"meanSaved", mean}, {"invstdSaved", invstd}, {"weight", weight}, {"bias", saved.bias}});
-  if (empty_backward(a, dweight, dbias, s)) return info.Env().Undefined();
-  REPMLP_DISPATCH(a, batchnorm_backward, dinp, dweight, dbias, dout, saved.out, inp, mean, invstd, weight, saved.bias, s.N, s.C,
-                            s.HW, act);
+  Args a(info, "batchnorm_backward", Args::named);
+  const Sizes s = sizes(a);
+  BatchnormBackward p{};
+  p.N = s.N, p.C = s.C, p.HW = s.HW;
+  p.act = act_arg(a);
+  p.dinp = a.f32("dinp", s.numel);
+  p.dweight = a.f32("dweight", s.C);
+  p.dbias = a.f32("dbias", s.C);
+  p.dout = a.f32("dout", s.numel);
+  const ActSaved saved = act_saved(a, p.act, s);
+  p.out = saved.out, p.bias = saved.bias;
+  p.inp = a.f32("inp", s.numel);
+  p.mean_saved = a.f32("meanSaved", s.C);
+  p.invstd_saved = a.f32("invstdSaved", s.C);
+  p.weight = a.f32("weight", s.C);
+  a.check_distinct({{"dinp", p.dinp}, {"dweight", p.dweight}, {"dbias", p.dbias}},
+                   {{"dinp", p.dinp}, {"dweight", p.dweight}, {"dbias", p.dbias}, {"dout", p.dout}, {"out", p.out}, {"inp", p.inp},
+                    {"meanSaved", p.mean_saved}, {"invstdSaved", p.invstd_saved}, {"weight", p.weight}, {"bias", p.bias}});
+  if (empty_backward(a, p.dweight, p.dbias, s)) return info.Env().Undefined();
+  REPMLP_DISPATCH(a, batchnorm_backward, p);
   return info.Env().Undefined();
 }
 
-// batchnorm_backward_eval(dinp, dweight, dbias, dout, out | null, inp, runningMean, runningVar,
-//                         weight, bias | null, N, C, HW, eps, act)
+// batchnorm_backward_eval({dinp, dweight, dbias, dout, out | null, inp, runningMean, runningVar,
+//                          weight, bias | null, N, C, HW, eps, act})
 // out (the forward output) is given for ReLU only, bias for GELU only.
 static Napi::Value batchnorm_backward_eval(const Napi::CallbackInfo& info) {
-  Args a(info, "batchnorm_backward_eval", 15);
-  const Sizes s = sizes(a, 10);
-  const float eps = eps_arg(a, 13);
-  const Act act = act_arg(a, 14);
-  float* dinp = a.f32(0, "dinp", s.numel);
-  float* dweight = a.f32(1, "dweight", s.C);
-  float* dbias = a.f32(2, "dbias", s.C);
-  const float* dout = a.f32(3, "dout", s.numel);
-  const ActSaved saved = act_saved(a, act, 4, 9, s);
-  const float* inp = a.f32(5, "inp", s.numel);
-  const float* rmean = a.f32(6, "runningMean", s.C);
-  const float* rvar = a.f32(7, "runningVar", s.C);
-  const float* weight = a.f32(8, "weight", s.C);
-  a.check_distinct({{"dinp", dinp}, {"dweight", dweight}, {"dbias", dbias}},
-                   {{"dinp", dinp}, {"dweight", dweight}, {"dbias", dbias}, {"dout", dout}, {"out", saved.out}, {"inp", inp},
-                    {"runningMean", rmean}, {"runningVar", rvar}, {"weight", weight}, {"bias", saved.bias}});
-  if (empty_backward(a, dweight, dbias, s)) return info.Env().Undefined();
-  REPMLP_DISPATCH(a, batchnorm_backward_eval, dinp, dweight, dbias, dout, saved.out, inp, rmean, rvar, weight, saved.bias, s.N, s.C,
-                                 s.HW, eps, act);
+  Args a(info, "batchnorm_backward_eval", Args::named);
+  const Sizes s = sizes(a);
+  BatchnormBackwardEval p{};
+  p.N = s.N, p.C = s.C, p.HW = s.HW;
+  p.eps = eps_arg(a);
+  p.act = act_arg(a);
+  p.dinp = a.f32("dinp", s.numel);
+  p.dweight = a.f32("dweight", s.C);
+  p.dbias = a.f32("dbias", s.C);
+  p.dout = a.f32("dout", s.numel);
+  const ActSaved saved = act_saved(a, p.act, s);
+  p.out = saved.out, p.bias = saved.bias;
+  p.inp = a.f32("inp", s.numel);
+  p.running_mean = a.f32("runningMean", s.C);
+  p.running_var = a.f32("runningVar", s.C);
+  p.weight = a.f32("weight", s.C);
+  a.check_distinct({{"dinp", p.dinp}, {"dweight", p.dweight}, {"dbias", p.dbias}},
+                   {{"dinp", p.dinp}, {"dweight", p.dweight}, {"dbias", p.dbias}, {"dout", p.dout}, {"out", p.out}, {"inp", p.inp},
+                    {"runningMean", p.running_mean}, {"runningVar", p.running_var}, {"weight", p.weight}, {"bias", p.bias}});
+  if (empty_backward(a, p.dweight, p.dbias, s)) return info.Env().Undefined();
+  REPMLP_DISPATCH(a, batchnorm_backward_eval, p);
   return info.Env().Undefined();
 }
 

@@ -1,24 +1,84 @@
 // The batchnorm kernels, declared once for the CPU (ops/batchnorm.cc) and for CUDA (cuda/batchnorm.cu).
+// Each takes one struct of named fields (the binding fills it from a JS object with the same
+// fields in camelCase). Activation-shaped tensors are (N, C, HW), per-channel ones (C).
 #pragma once
 #include <cstdint>
 
 #include "../common.h"
 
+namespace repmlp {
+
+// Training forward: batch statistics, saved for backward; the running ones updated.
+struct BatchnormTrain {
+  float* out;
+  float* mean_saved;    // the batch mean
+  float* invstd_saved;  // 1 / sqrt(biased batch var + eps)
+  float* running_mean;  // updated in place when update_running (else null)
+  float* running_var;
+  const float* inp;
+  const float* residual;  // null, or added to the output (act must then be None)
+  const float* weight;
+  const float* bias;
+  int64_t N, C, HW;
+  float momentum, eps;
+  bool update_running;
+  Act act;  // fused after the affine output
+};
+
+// Eval forward with the running statistics.
+struct BatchnormEval {
+  float* out;
+  const float* inp;
+  const float* residual;  // null, or added to the output
+  const float* running_mean;
+  const float* running_var;
+  const float* weight;
+  const float* bias;
+  int64_t N, C, HW;
+  float eps;
+  Act act;
+};
+
+// Training backward through the batch statistics.
+struct BatchnormBackward {
+  float* dinp;
+  float* dweight;
+  float* dbias;
+  const float* dout;
+  const float* out;  // the forward output, for ReLU only (else null)
+  const float* inp;
+  const float* mean_saved;
+  const float* invstd_saved;
+  const float* weight;
+  const float* bias;  // for GELU only (else null): t is recomputed from inp
+  int64_t N, C, HW;
+  Act act;
+};
+
+// Eval backward (statistics constant).
+struct BatchnormBackwardEval {
+  float* dinp;
+  float* dweight;
+  float* dbias;
+  const float* dout;
+  const float* out;  // ReLU only
+  const float* inp;
+  const float* running_mean;
+  const float* running_var;
+  const float* weight;
+  const float* bias;  // GELU only
+  int64_t N, C, HW;
+  float eps;
+  Act act;
+};
+
+}  // namespace repmlp
+
 REPMLP_KERNELS(
-  // act: the activation fused after the affine output; residual: null, or added to it
-  void batchnorm_forward_train(float* out, float* mean_saved, float* invstd_saved, float* running_mean,
-                               float* running_var, const float* inp, const float* residual, const float* weight,
-                               const float* bias, int64_t N, int64_t C, int64_t HW, float momentum, float eps,
-                               bool update_running, Act act);
-  void batchnorm_forward_eval(float* out, const float* inp, const float* residual, const float* running_mean,
-                              const float* running_var, const float* weight, const float* bias, int64_t N, int64_t C,
-                              int64_t HW, float eps, Act act);
-  void batchnorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* out,
-                          const float* inp, const float* mean_saved, const float* invstd_saved, const float* weight,
-                          const float* bias, int64_t N, int64_t C, int64_t HW, Act act);
-  void batchnorm_backward_eval(float* dinp, float* dweight, float* dbias, const float* dout, const float* out,
-                               const float* inp, const float* running_mean, const float* running_var,
-                               const float* weight, const float* bias, int64_t N, int64_t C, int64_t HW, float eps,
-                               Act act);
+  void batchnorm_forward_train(const BatchnormTrain& p);
+  void batchnorm_forward_eval(const BatchnormEval& p);
+  void batchnorm_backward(const BatchnormBackward& p);
+  void batchnorm_backward_eval(const BatchnormBackwardEval& p);
+  // out: (n) int64, out[i] += value
   void add_scalar_i64(int64_t* out, int64_t value, int64_t n);
 )

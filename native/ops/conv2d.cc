@@ -9,10 +9,10 @@
 #include <algorithm>
 #include <vector>
 
-#include "conv2d_kernels.h"
+#include "conv2d.h"
 #include "../args.h"
 #include "../parallel.h"
-#include "conv2d.h"
+#include "conv2d_cpu.h"
 
 namespace repmlp {
 namespace cpu {
@@ -221,23 +221,15 @@ void bias_backward(float* dbias, const float* dout, const Geom& s) {
 
 }  // namespace cpu
 
-// out: (N, Cout, Ho, Wo); inp: (N, Cin, H, W); weight: (Cout, Cin/groups, kh, kw); bias: (Cout) or null.
-// Ho = (H + 2 padH - kh) / strideH + 1, Wo likewise.
-void cpu::conv2d_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t N, int64_t Cin,
-                         int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw, int64_t strideH, int64_t strideW,
-                         int64_t padH, int64_t padW, int64_t groups) {
-  const Geom s(N, Cin, H, W, Cout, kh, kw, strideH, strideW, padH, padW, groups);
+void cpu::conv2d_forward(float* out, const float* inp, const float* weight, const float* bias, const Conv2dShape& shape) {
+  const Geom s(shape);
   if (s.depthwise()) depthwise_forward(out, inp, weight, bias, s);
   else general_forward(out, inp, weight, bias, s);
 }
 
-// dinp: (N, Cin, H, W) or null; dweight: (Cout, Cin/groups, kh, kw) or null; dbias: (Cout) or null
-// (each overwritten when asked for); dout: (N, Cout, Ho, Wo); inp: (N, Cin, H, W), read only
-// for dweight; weight: (Cout, Cin/groups, kh, kw), read only for dinp.
 void cpu::conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight,
-                          int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw,
-                          int64_t strideH, int64_t strideW, int64_t padH, int64_t padW, int64_t groups) {
-  const Geom s(N, Cin, H, W, Cout, kh, kw, strideH, strideW, padH, padW, groups);
+                          const Conv2dShape& shape) {
+  const Geom s(shape);
   if (dinp) {
     if (s.depthwise()) depthwise_backward_input(dinp, dout, weight, s);
     else general_backward_input(dinp, dout, weight, s);
@@ -252,78 +244,66 @@ void cpu::conv2d_backward(float* dinp, float* dweight, float* dbias, const float
 
 namespace {
 
-// The sizes shared by both bindings, read from arguments first .. first + 11 and checked.
+// The geometry both bindings read (fields N, Cin, H, W, Cout, kh, kw, strideH, strideW, padH,
+// padW, groups), checked, and the element counts it gives.
 struct ConvArgs {
-  int64_t N, Cin, H, W, Cout, kh, kw, sh, sw, ph, pw, G, Ho, Wo;
-  int64_t inp_numel, weight_numel, out_numel;
+  Conv2dShape shape;
+  int64_t Cout, inp_numel, weight_numel, out_numel;
 };
 
-ConvArgs conv_args(const Args& a, size_t first) {
-  ConvArgs c;
-  c.N = a.size(first, "N");
-  c.Cin = a.size(first + 1, "Cin");
-  c.H = a.size(first + 2, "H");
-  c.W = a.size(first + 3, "W");
-  c.Cout = a.size(first + 4, "Cout");
-  c.kh = a.size(first + 5, "kh");
-  c.kw = a.size(first + 6, "kw");
-  c.sh = a.size(first + 7, "strideH");
-  c.sw = a.size(first + 8, "strideW");
-  c.ph = a.size(first + 9, "padH");
-  c.pw = a.size(first + 10, "padW");
-  c.G = a.size(first + 11, "groups");
+ConvArgs conv_args(const Args& a) {
+  Conv2dShape c{a.size("N"), a.size("Cin"), a.size("H"), a.size("W"), a.size("Cout"), a.size("kh"), a.size("kw"),
+                a.size("strideH"), a.size("strideW"), a.size("padH"), a.size("padW"), a.size("groups")};
   const int64_t limit = int64_t(1) << 31;
-  for (int64_t v : {c.N, c.Cin, c.H, c.W, c.Cout, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.G})
+  for (int64_t v : {c.N, c.Cin, c.H, c.W, c.Cout, c.kh, c.kw, c.stride_h, c.stride_w, c.pad_h, c.pad_w, c.groups})
     if (v >= limit) a.fail("expected every size below 2^31 but received " + std::to_string(v));
   if (c.kh < 1) a.fail_arg("kh", "a positive integer", "0");
   if (c.kw < 1) a.fail_arg("kw", "a positive integer", "0");
-  if (c.sh < 1) a.fail_arg("strideH", "a positive integer", "0");
-  if (c.sw < 1) a.fail_arg("strideW", "a positive integer", "0");
-  if (c.G < 1) a.fail_arg("groups", "a positive integer", "0");
-  if (c.Cin % c.G) a.fail_arg("Cin", "a multiple of groups " + std::to_string(c.G), std::to_string(c.Cin));
-  if (c.Cout % c.G) a.fail_arg("Cout", "a multiple of groups " + std::to_string(c.G), std::to_string(c.Cout));
-  if (c.H + 2 * c.ph < c.kh)
-    a.fail_arg("kh", "at most the padded height " + std::to_string(c.H + 2 * c.ph), std::to_string(c.kh));
-  if (c.W + 2 * c.pw < c.kw)
-    a.fail_arg("kw", "at most the padded width " + std::to_string(c.W + 2 * c.pw), std::to_string(c.kw));
-  c.Ho = (c.H + 2 * c.ph - c.kh) / c.sh + 1;
-  c.Wo = (c.W + 2 * c.pw - c.kw) / c.sw + 1;
-  c.inp_numel = a.product({c.N, c.Cin, c.H, c.W});
-  c.weight_numel = a.product({c.Cout, c.Cin / c.G, c.kh, c.kw});
-  c.out_numel = a.product({c.N, c.Cout, c.Ho, c.Wo});
-  return c;
+  if (c.stride_h < 1) a.fail_arg("strideH", "a positive integer", "0");
+  if (c.stride_w < 1) a.fail_arg("strideW", "a positive integer", "0");
+  if (c.groups < 1) a.fail_arg("groups", "a positive integer", "0");
+  if (c.Cin % c.groups) a.fail_arg("Cin", "a multiple of groups " + std::to_string(c.groups), std::to_string(c.Cin));
+  if (c.Cout % c.groups) a.fail_arg("Cout", "a multiple of groups " + std::to_string(c.groups), std::to_string(c.Cout));
+  if (c.H + 2 * c.pad_h < c.kh)
+    a.fail_arg("kh", "at most the padded height " + std::to_string(c.H + 2 * c.pad_h), std::to_string(c.kh));
+  if (c.W + 2 * c.pad_w < c.kw)
+    a.fail_arg("kw", "at most the padded width " + std::to_string(c.W + 2 * c.pad_w), std::to_string(c.kw));
+  const int64_t Ho = (c.H + 2 * c.pad_h - c.kh) / c.stride_h + 1;
+  const int64_t Wo = (c.W + 2 * c.pad_w - c.kw) / c.stride_w + 1;
+  return {c, c.Cout, a.product({c.N, c.Cin, c.H, c.W}), a.product({c.Cout, c.Cin / c.groups, c.kh, c.kw}),
+          a.product({c.N, c.Cout, Ho, Wo})};
 }
 
 }  // namespace
 
-// conv2d_forward(out, inp, weight, bias | null, N, Cin, H, W, Cout, kh, kw, strideH, strideW, padH, padW, groups)
+// conv2d_forward({out, inp, weight, bias | null, N, Cin, H, W, Cout, kh, kw, strideH, strideW, padH, padW, groups})
 static Napi::Value conv2d_forward(const Napi::CallbackInfo& info) {
-  Args a(info, "conv2d_forward", 16);
-  const ConvArgs c = conv_args(a, 4);
-  float* out = a.f32(0, "out", c.out_numel);
-  const float* inp = a.f32(1, "inp", c.inp_numel);
-  const float* weight = a.f32(2, "weight", c.weight_numel);
-  const float* bias = a.optional_f32(3, "bias", c.Cout);
+  Args a(info, "conv2d_forward", Args::named);
+  const ConvArgs c = conv_args(a);
+  float* out = a.f32("out", c.out_numel);
+  const float* inp = a.f32("inp", c.inp_numel);
+  const float* weight = a.f32("weight", c.weight_numel);
+  const float* bias = a.optional_f32("bias", c.Cout);
   a.check_distinct({{"out", out}}, {{"out", out}, {"inp", inp}, {"weight", weight}, {"bias", bias}});
   // No output: return before the kernels, whose loops run over the other sizes (huge padding
   // makes Ho * Wo huge even when N * Cout is 0).
   if (c.out_numel == 0) return info.Env().Undefined();
-  REPMLP_DISPATCH(a, conv2d_forward, out, inp, weight, bias, c.N, c.Cin, c.H, c.W, c.Cout, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.G);
+  REPMLP_DISPATCH(a, conv2d_forward, out, inp, weight, bias, c.shape);
   return info.Env().Undefined();
 }
 
-// conv2d_backward(dinp | null, dweight | null, dbias | null, dout, inp | null, weight | null,
-//                 N, Cin, H, W, Cout, kh, kw, strideH, strideW, padH, padW, groups)
+// conv2d_backward({dinp | null, dweight | null, dbias | null, dout, inp | null, weight | null,
+//                  N, Cin, H, W, Cout, kh, kw, strideH, strideW, padH, padW, groups})
 // inp is needed (and read) only for dweight, weight only for dinp.
 static Napi::Value conv2d_backward(const Napi::CallbackInfo& info) {
-  Args a(info, "conv2d_backward", 18);
-  const ConvArgs c = conv_args(a, 6);
-  float* dinp = a.optional_f32(0, "dinp", c.inp_numel);
-  float* dweight = a.optional_f32(1, "dweight", c.weight_numel);
-  float* dbias = a.optional_f32(2, "dbias", c.Cout);
-  const float* dout = a.f32(3, "dout", c.out_numel);
-  const float* inp = dweight || !info[4].IsNull() ? a.f32(4, "inp", c.inp_numel) : nullptr;
-  const float* weight = dinp || !info[5].IsNull() ? a.f32(5, "weight", c.weight_numel) : nullptr;
+  Args a(info, "conv2d_backward", Args::named);
+  const ConvArgs c = conv_args(a);
+  float* dinp = a.optional_f32("dinp", c.inp_numel);
+  float* dweight = a.optional_f32("dweight", c.weight_numel);
+  float* dbias = a.optional_f32("dbias", c.Cout);
+  const float* dout = a.f32("dout", c.out_numel);
+  const float* inp = dweight || !a.is_null("inp") ? a.f32("inp", c.inp_numel) : nullptr;
+  const float* weight = dinp || !a.is_null("weight") ? a.f32("weight", c.weight_numel) : nullptr;
   a.check_distinct({{"dinp", dinp}, {"dweight", dweight}, {"dbias", dbias}},
                  {{"dinp", dinp}, {"dweight", dweight}, {"dbias", dbias}, {"dout", dout}, {"inp", inp}, {"weight", weight}});
   // Gradients with no elements are not computed (the kernels would loop over the other sizes,
@@ -338,8 +318,7 @@ static Napi::Value conv2d_backward(const Napi::CallbackInfo& info) {
     return info.Env().Undefined();
   }
   if (!dinp && !dweight && !dbias) return info.Env().Undefined();
-  REPMLP_DISPATCH(a, conv2d_backward, dinp, dweight, dbias, dout, inp, weight, c.N, c.Cin, c.H, c.W, c.Cout, c.kh, c.kw, c.sh, c.sw,
-                         c.ph, c.pw, c.G);
+  REPMLP_DISPATCH(a, conv2d_backward, dinp, dweight, dbias, dout, inp, weight, c.shape);
   return info.Env().Undefined();
 }
 

@@ -1,56 +1,25 @@
-// Shared by the conv2d CPU kernels (conv2d.cc: dense and grouped convs and the bindings;
-// conv2d_depthwise.cc: groups == Cin == Cout): the geometry of a call and small helpers.
+// The conv2d kernels, declared once for the CPU (ops/conv2d.cc) and for CUDA (cuda/conv2d.cu).
 #pragma once
-#include <algorithm>
 #include <cstdint>
-#include <vector>
 
-namespace repmlp::cpu::conv {
+#include "../common.h"
 
-constexpr int64_t kBlock = 64;   // terms summed in float before joining a double accumulator
-constexpr int64_t kCols = 256;   // columns per chunk of accumulate_rows
+namespace repmlp {
 
-struct Geom {
-  int64_t N, Cin, H, W, Cout, kh, kw, sh, sw, ph, pw, G;
-  int64_t Ho, Wo, P, Cin_g, Cout_g, kk, K;  // P = Ho*Wo, kk = kh*kw, K = Cin_g*kk
-
-  Geom(int64_t N_, int64_t Cin_, int64_t H_, int64_t W_, int64_t Cout_, int64_t kh_, int64_t kw_, int64_t sh_,
-       int64_t sw_, int64_t ph_, int64_t pw_, int64_t G_)
-      : N(N_), Cin(Cin_), H(H_), W(W_), Cout(Cout_), kh(kh_), kw(kw_), sh(sh_), sw(sw_), ph(ph_), pw(pw_), G(G_) {
-    Ho = (H + 2 * ph - kh) / sh + 1;
-    Wo = (W + 2 * pw - kw) / sw + 1;
-    P = Ho * Wo;
-    Cin_g = Cin / G;
-    Cout_g = Cout / G;
-    kk = kh * kw;
-    K = Cin_g * kk;
-  }
-  bool depthwise() const { return G == Cin && G == Cout; }
-  bool pointwise() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
-  // Output positions per im2col tile: the tile buffer holds about 32K floats.
-  int64_t tile() const { return std::min(std::max<int64_t>(P, 1), std::clamp<int64_t>(32768 / std::max<int64_t>(K, 1), 32, kCols)); }
+// The geometry of a 2-D convolution (NCHW): inp (N, Cin, H, W), weight (Cout, Cin / groups,
+// kh, kw), bias (Cout), out (N, Cout, Ho, Wo) with Ho = (H + 2 pad_h - kh) / stride_h + 1 and
+// Wo likewise.
+struct Conv2dShape {
+  int64_t N, Cin, H, W, Cout, kh, kw, stride_h, stride_w, pad_h, pad_w, groups;
 };
 
-// The outputs o in [0, n_out) whose input position o * stride + shift lies in [0, n_in):
-// [lo, hi) (empty when hi <= lo).
-inline void valid_range(int64_t n_out, int64_t stride, int64_t shift, int64_t n_in, int64_t& lo, int64_t& hi) {
-  lo = shift >= 0 ? 0 : (-shift + stride - 1) / stride;
-  const int64_t top = n_in - 1 - shift;
-  hi = top < 0 ? 0 : std::min(n_out, top / stride + 1);
-  if (hi < lo) hi = lo;
-}
+}  // namespace repmlp
 
-// Thread-local scratch buffers (slot 0 or 1), grown as needed and kept between calls.
-inline std::vector<float>& scratch_f32(int slot) {
-  thread_local std::vector<float> buf[2];
-  return buf[slot];
-}
-
-// out: (N, C, Ho, Wo); inp: (N, C, H, W); weight: (C, 1, kh, kw); bias: (C) or null
-void depthwise_forward(float* out, const float* inp, const float* weight, const float* bias, const Geom& s);
-// dinp: (N, C, H, W), overwritten; dout: (N, C, Ho, Wo); weight: (C, 1, kh, kw)
-void depthwise_backward_input(float* dinp, const float* dout, const float* weight, const Geom& s);
-// dweight: (C, 1, kh, kw), overwritten; dout: (N, C, Ho, Wo); inp: (N, C, H, W)
-void depthwise_backward_weight(float* dweight, const float* dout, const float* inp, const Geom& s);
-
-}  // namespace repmlp::cpu::conv
+REPMLP_KERNELS(
+  // bias: null for none
+  void conv2d_forward(float* out, const float* inp, const float* weight, const float* bias, const Conv2dShape& s);
+  // Each gradient is overwritten when given (else null); inp is read only for dweight,
+  // weight only for dinp.
+  void conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight,
+                       const Conv2dShape& s);
+)

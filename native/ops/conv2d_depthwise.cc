@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "../parallel.h"
-#include "conv2d.h"
+#include "conv2d_cpu.h"
 
 namespace repmlp::cpu::conv {
 namespace {

@@ -167,12 +167,13 @@ void scale_only(float* C, int64_t M, int64_t N, int64_t batch, float beta, int64
 
 }  // namespace cpu
 
-// C: batch x (M, N) with row stride ldc, matrix stride strideC;
-// A: batch x (M, K) (transA: (K, M)) with row stride lda, matrix stride strideA;
-// B: batch x (K, N) (transB: (N, K)) with row stride ldb, matrix stride strideB.
-void cpu::gemm_strided_batched(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K, int64_t batch,
-                               bool transA, bool transB, float alpha, float beta, int64_t ldc, int64_t strideC, int64_t lda,
-                               int64_t strideA, int64_t ldb, int64_t strideB) {
+// (Operands and strides in ops/gemm.h.)
+void cpu::gemm_strided_batched(const GemmBatched& p) {
+  const auto C = p.C;
+  const auto A = p.A, B = p.B;
+  const auto M = p.M, N = p.N, K = p.K, batch = p.batch, ldc = p.ldc, strideC = p.strideC, lda = p.lda, strideA = p.strideA, ldb = p.ldb, strideB = p.strideB;
+  const auto transA = p.transA, transB = p.transB;
+  const auto alpha = p.alpha, beta = p.beta;
   if (batch <= 0 || M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == 0.f) return scale_only(C, M, N, batch, beta, ldc, strideC);
 
@@ -223,36 +224,38 @@ static int64_t operand_extent(const Args& a, int64_t batch, int64_t rows, int64_
   return a.add(a.add(a.mul(batch - 1, stride), a.mul(rows - 1, ld)), cols);
 }
 
-// gemm_strided_batched(C, A, B, M, N, K, batch, transA, transB, alpha, beta,
-//                      offC, ldc, strideC, offA, lda, strideA, offB, ldb, strideB)
+// gemm_strided_batched({C, A, B, M, N, K, batch, transA, transB, alpha, beta,
+//                       offC, ldc, strideC, offA, lda, strideA, offB, ldb, strideB})
 // off*: element offsets of each operand's first matrix in its storage.
 static Napi::Value gemm_strided_batched(const Napi::CallbackInfo& info) {
-  Args a(info, "gemm_strided_batched", 20);
-  const int64_t M = a.size(3, "M"), N = a.size(4, "N"), K = a.size(5, "K"), batch = a.size(6, "batch");
-  const bool transA = a.flag(7, "transA"), transB = a.flag(8, "transB");
-  const float alpha = static_cast<float>(a.number(9, "alpha")), beta = static_cast<float>(a.number(10, "beta"));
-  const int64_t offC = a.size(11, "offC"), ldc = a.size(12, "ldc"), strideC = a.size(13, "strideC");
-  const int64_t offA = a.size(14, "offA"), lda = a.size(15, "lda"), strideA = a.size(16, "strideA");
-  const int64_t offB = a.size(17, "offB"), ldb = a.size(18, "ldb"), strideB = a.size(19, "strideB");
+  Args a(info, "gemm_strided_batched", Args::named);
+  GemmBatched p{};
+  p.M = a.size("M"), p.N = a.size("N"), p.K = a.size("K"), p.batch = a.size("batch");
+  p.transA = a.flag("transA"), p.transB = a.flag("transB");
+  p.alpha = static_cast<float>(a.number("alpha")), p.beta = static_cast<float>(a.number("beta"));
+  const int64_t offC = a.size("offC"), offA = a.size("offA"), offB = a.size("offB");
+  p.ldc = a.size("ldc"), p.strideC = a.size("strideC");
+  p.lda = a.size("lda"), p.strideA = a.size("strideA");
+  p.ldb = a.size("ldb"), p.strideB = a.size("strideB");
+  const int64_t M = p.M, N = p.N, K = p.K, batch = p.batch;
   // Stored shapes: A is (M, K) or, transposed, (K, M); B is (K, N) or (N, K).
-  const int64_t rowsA = transA ? K : M, colsA = transA ? M : K;
-  const int64_t rowsB = transB ? N : K, colsB = transB ? K : N;
-  if (ldc < std::max<int64_t>(1, N)) a.fail_arg("ldc", "a leading dimension >= max(1, N) = " + std::to_string(std::max<int64_t>(1, N)), std::to_string(ldc));
-  if (lda < std::max<int64_t>(1, colsA)) a.fail_arg("lda", "a leading dimension >= " + std::to_string(std::max<int64_t>(1, colsA)), std::to_string(lda));
-  if (ldb < std::max<int64_t>(1, colsB)) a.fail_arg("ldb", "a leading dimension >= " + std::to_string(std::max<int64_t>(1, colsB)), std::to_string(ldb));
-  if (batch > 1 && strideC == 0 && M > 0 && N > 0)
+  const int64_t rowsA = p.transA ? K : M, colsA = p.transA ? M : K;
+  const int64_t rowsB = p.transB ? N : K, colsB = p.transB ? K : N;
+  if (p.ldc < std::max<int64_t>(1, N)) a.fail_arg("ldc", "a leading dimension >= max(1, N) = " + std::to_string(std::max<int64_t>(1, N)), std::to_string(p.ldc));
+  if (p.lda < std::max<int64_t>(1, colsA)) a.fail_arg("lda", "a leading dimension >= " + std::to_string(std::max<int64_t>(1, colsA)), std::to_string(p.lda));
+  if (p.ldb < std::max<int64_t>(1, colsB)) a.fail_arg("ldb", "a leading dimension >= " + std::to_string(std::max<int64_t>(1, colsB)), std::to_string(p.ldb));
+  if (batch > 1 && p.strideC == 0 && M > 0 && N > 0)
     a.fail_arg("strideC", "a nonzero stride when batch > 1 (output matrices must not alias)", "0");
-  const int64_t extC = operand_extent(a, batch, M, N, ldc, strideC);
-  const int64_t extA = operand_extent(a, batch, rowsA, colsA, lda, strideA);
-  const int64_t extB = operand_extent(a, batch, rowsB, colsB, ldb, strideB);
-  float* C = a.f32(0, "C", extC, offC);
-  const float* A = a.f32(1, "A", extA, offA);
-  const float* B = a.f32(2, "B", extB, offB);
-  a.check_disjoint("C", C, extC, "A", A, extA);
-  a.check_disjoint("C", C, extC, "B", B, extB);
+  const int64_t extC = operand_extent(a, batch, M, N, p.ldc, p.strideC);
+  const int64_t extA = operand_extent(a, batch, rowsA, colsA, p.lda, p.strideA);
+  const int64_t extB = operand_extent(a, batch, rowsB, colsB, p.ldb, p.strideB);
+  p.C = a.f32("C", extC, offC);
+  p.A = a.f32("A", extA, offA);
+  p.B = a.f32("B", extB, offB);
+  a.check_disjoint("C", p.C, extC, "A", p.A, extA);
+  a.check_disjoint("C", p.C, extC, "B", p.B, extB);
   if (extC == 0) return info.Env().Undefined();  // no output (M, N or batch is 0)
-  REPMLP_DISPATCH(a, gemm_strided_batched, C, A, B, M, N, K, batch, transA, transB, alpha, beta, ldc, strideC, lda, strideA, ldb,
-                              strideB);
+  REPMLP_DISPATCH(a, gemm_strided_batched, p);
   return info.Env().Undefined();
 }
 

@@ -26,8 +26,9 @@ void cpu::sgd_step(const std::vector<float*>& params, const std::vector<const fl
 // params[k], momentum_buffers[k], grads[k]: (ns[k]); firsts[k]: the buffer is uninitialised
 void cpu::sgd_momentum_step(const std::vector<float*>& params, const std::vector<float*>& momentum_buffers,
                             const std::vector<const float*>& grads, const std::vector<int64_t>& ns,
-                            const std::vector<bool>& firsts, float lr, float momentum, float dampening, float weight_decay,
-                            bool nesterov) {
+                            const std::vector<bool>& firsts, const SgdMomentumHyper& hyper) {
+  const float lr = hyper.lr, momentum = hyper.momentum, dampening = hyper.dampening, weight_decay = hyper.weight_decay;
+  const bool nesterov = hyper.nesterov;
   const float take = 1.f - dampening;
   for (size_t k = 0; k < params.size(); ++k) {
     float *param = params[k], *momentum_buffer = momentum_buffers[k];
@@ -60,21 +61,20 @@ static Napi::Value sgd_step(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// sgd_momentum_step(params[], momentumBuffers[], grads[], ns[], firsts[], lr, momentum, dampening, weightDecay, nesterov)
+// sgd_momentum_step({params[], momentumBuffers[], grads[], ns[], firsts[], lr, momentum, dampening, weightDecay, nesterov})
 static Napi::Value sgd_momentum_step(const Napi::CallbackInfo& info) {
-  Args a(info, "sgd_momentum_step", 10);
-  const std::vector<int64_t> ns = a.sizes(3, "ns");
-  const std::vector<bool> firsts = a.flags(4, "firsts");
+  Args a(info, "sgd_momentum_step", Args::named);
+  const std::vector<int64_t> ns = a.sizes("ns");
+  const std::vector<bool> firsts = a.flags("firsts");
   if (firsts.size() != ns.size()) a.fail_arg("firsts", std::to_string(ns.size()) + " flags", std::to_string(firsts.size()));
-  const float lr = static_cast<float>(a.number(5, "lr")), momentum = static_cast<float>(a.number(6, "momentum"));
-  const float dampening = static_cast<float>(a.number(7, "dampening")), wd = static_cast<float>(a.number(8, "weightDecay"));
-  const bool nesterov = a.flag(9, "nesterov");
-  const std::vector<float*> params = a.f32_list(0, "params", ns), bufs = a.f32_list(1, "momentumBuffers", ns);
-  const std::vector<float*> g = a.f32_list(2, "grads", ns);
+  const auto f32 = [&](const char* name) { return static_cast<float>(a.number(name)); };
+  const SgdMomentumHyper hyper{f32("lr"), f32("momentum"), f32("dampening"), f32("weightDecay"), a.flag("nesterov")};
+  const std::vector<float*> params = a.f32_list("params", ns), bufs = a.f32_list("momentumBuffers", ns);
+  const std::vector<float*> g = a.f32_list("grads", ns);
   a.check_distinct_lists({{"params", params}, {"momentumBuffers", bufs}}, {{"grads", g}});  // in place: each storage once
   const std::vector<const float*> grads = read_only(g);
   if (params.empty()) return info.Env().Undefined();
-  REPMLP_DISPATCH(a, sgd_momentum_step, params, bufs, grads, ns, firsts, lr, momentum, dampening, wd, nesterov);
+  REPMLP_DISPATCH(a, sgd_momentum_step, params, bufs, grads, ns, firsts, hyper);
   return info.Env().Undefined();
 }
 

@@ -63,9 +63,9 @@ static void for_each_row(int64_t t, int64_t C, int64_t Hp, int64_t h, int64_t Wp
 
 }  // namespace cpu
 
-// out: (N, C, Hp*h, Wp*w); y: (N*Hp*Wp, C, h, w); gate: (N, C); residual: out's shape, or null
-void cpu::unpartition_gate_forward(float* out, const float* y, const float* gate, const float* residual, int64_t N,
-                                   int64_t C, int64_t Hp, int64_t h, int64_t Wp, int64_t w) {
+void cpu::unpartition_gate_forward(float* out, const float* y, const float* gate, const float* residual,
+                                   const PartitionShape& s) {
+  const auto N = s.N, C = s.C, Hp = s.Hp, h = s.h, Wp = s.Wp, w = s.w;
   const int64_t plane = Hp * h * Wp * w;
   const bool same = Hp == 1 && Wp == 1;  // one partition per map: y and out share their layout
   parallel_for(N * C, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(plane, 1)), [&](int64_t t0, int64_t t1) {
@@ -81,9 +81,9 @@ void cpu::unpartition_gate_forward(float* out, const float* y, const float* gate
   });
 }
 
-// dy: y's shape; dgate: (N, C); dout: out's shape; y, gate: the forward's inputs
 void cpu::unpartition_gate_backward(float* dy, float* dgate, const float* dout, const float* y, const float* gate,
-                                    int64_t N, int64_t C, int64_t Hp, int64_t h, int64_t Wp, int64_t w) {
+                                    const PartitionShape& s) {
+  const auto N = s.N, C = s.C, Hp = s.Hp, h = s.h, Wp = s.Wp, w = s.w;
   const int64_t plane = Hp * h * Wp * w;
   const bool same = Hp == 1 && Wp == 1;
   parallel_for(N * C, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(plane, 1)), [&](int64_t t0, int64_t t1) {
@@ -104,48 +104,49 @@ void cpu::unpartition_gate_backward(float* dy, float* dgate, const float* dout, 
 
 namespace {
 
-// The (N, C, Hp, h, Wp, w) sizes at arguments i..i+5, and the element counts they give.
+// The sizes N, C, Hp, h, Wp, w, and the element counts they give.
 struct Geometry {
-  int64_t N, C, Hp, h, Wp, w, planes, numel;
+  PartitionShape shape;
+  int64_t planes, numel;
 };
-Geometry geometry(Args& a, size_t i) {
-  Geometry g{a.size(i, "N"), a.size(i + 1, "C"), a.size(i + 2, "Hp"), a.size(i + 3, "h"), a.size(i + 4, "Wp"),
-             a.size(i + 5, "w"), 0, 0};
-  g.planes = a.product({g.N, g.C});
-  g.numel = a.product({g.planes, g.Hp, g.h, g.Wp, g.w});
+Geometry geometry(Args& a) {
+  Geometry g{{a.size("N"), a.size("C"), a.size("Hp"), a.size("h"), a.size("Wp"), a.size("w")}, 0, 0};
+  const PartitionShape& s = g.shape;
+  g.planes = a.product({s.N, s.C});
+  g.numel = a.product({g.planes, s.Hp, s.h, s.Wp, s.w});
   return g;
 }
 
 }  // namespace
 
-// unpartition_gate_forward(out, y, gate, residual | null, N, C, Hp, h, Wp, w)
+// unpartition_gate_forward({out, y, gate, residual | null, N, C, Hp, h, Wp, w})
 static Napi::Value unpartition_gate_forward(const Napi::CallbackInfo& info) {
-  Args a(info, "unpartition_gate_forward", 10);
-  const Geometry g = geometry(a, 4);
-  float* out = a.f32(0, "out", g.numel);
-  const float* y = a.f32(1, "y", g.numel);
-  const float* gate = a.f32(2, "gate", g.planes);
-  const float* residual = a.optional_f32(3, "residual", g.numel);
+  Args a(info, "unpartition_gate_forward", Args::named);
+  const Geometry g = geometry(a);
+  float* out = a.f32("out", g.numel);
+  const float* y = a.f32("y", g.numel);
+  const float* gate = a.f32("gate", g.planes);
+  const float* residual = a.optional_f32("residual", g.numel);
   a.check_distinct({{"out", out}}, {{"out", out}, {"y", y}, {"gate", gate}, {"residual", residual}});
   if (g.numel == 0) return info.Env().Undefined();
-  REPMLP_DISPATCH(a, unpartition_gate_forward, out, y, gate, residual, g.N, g.C, g.Hp, g.h, g.Wp, g.w);
+  REPMLP_DISPATCH(a, unpartition_gate_forward, out, y, gate, residual, g.shape);
   return info.Env().Undefined();
 }
 
-// unpartition_gate_backward(dy, dgate, dout, y, gate, N, C, Hp, h, Wp, w)
+// unpartition_gate_backward({dy, dgate, dout, y, gate, N, C, Hp, h, Wp, w})
 static Napi::Value unpartition_gate_backward(const Napi::CallbackInfo& info) {
-  Args a(info, "unpartition_gate_backward", 11);
-  const Geometry g = geometry(a, 5);
-  float* dy = a.f32(0, "dy", g.numel);
-  float* dgate = a.f32(1, "dgate", g.planes);
-  const float* dout = a.f32(2, "dout", g.numel);
-  const float* y = a.f32(3, "y", g.numel);
-  const float* gate = a.f32(4, "gate", g.planes);
+  Args a(info, "unpartition_gate_backward", Args::named);
+  const Geometry g = geometry(a);
+  float* dy = a.f32("dy", g.numel);
+  float* dgate = a.f32("dgate", g.planes);
+  const float* dout = a.f32("dout", g.numel);
+  const float* y = a.f32("y", g.numel);
+  const float* gate = a.f32("gate", g.planes);
   a.check_distinct({{"dy", dy}, {"dgate", dgate}}, {{"dy", dy}, {"dgate", dgate}, {"dout", dout}, {"y", y}, {"gate", gate}});
   // Empty planes (a size of 0 among Hp, h, Wp, w): each gate's gradient is a sum over nothing,
   // and the kernels' row loops would still run over the other, possibly huge, sizes.
   if (g.numel == 0) return a.zero(dgate, g.planes), info.Env().Undefined();
-  REPMLP_DISPATCH(a, unpartition_gate_backward, dy, dgate, dout, y, gate, g.N, g.C, g.Hp, g.h, g.Wp, g.w);
+  REPMLP_DISPATCH(a, unpartition_gate_backward, dy, dgate, dout, y, gate, g.shape);
   return info.Env().Undefined();
 }
 

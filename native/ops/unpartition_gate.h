@@ -4,10 +4,21 @@
 
 #include "../common.h"
 
+namespace repmlp {
+
+// Maps of (Hp*h, Wp*w) cut into Hp x Wp partitions of (h, w): the partitioned tensor y is
+// (N*Hp*Wp, C, h, w), the map out (N, C, Hp*h, Wp*w), the gate (N, C).
+struct PartitionShape {
+  int64_t N, C, Hp, h, Wp, w;
+};
+
+}  // namespace repmlp
+
 REPMLP_KERNELS(
-  // residual: null, or added to the output
-  void unpartition_gate_forward(float* out, const float* y, const float* gate, const float* residual, int64_t N,
-                                int64_t C, int64_t Hp, int64_t h, int64_t Wp, int64_t w);
+  // out = unpartition(y) * gate [+ residual]; residual: out's shape, or null
+  void unpartition_gate_forward(float* out, const float* y, const float* gate, const float* residual,
+                                const PartitionShape& s);
+  // dy: y's shape; dgate: (N, C); dout: out's shape; y, gate: the forward's inputs
   void unpartition_gate_backward(float* dy, float* dgate, const float* dout, const float* y, const float* gate,
-                                 int64_t N, int64_t C, int64_t Hp, int64_t h, int64_t Wp, int64_t w);
+                                 const PartitionShape& s);
 )

@@ -251,7 +251,7 @@ test('gemm with alpha 0: C = beta * C, NaN in A and B never read', () => {
       const A = full([2, 3, 4], NaN, { device }), B = full([2, 4, 5], NaN, { device });
       const C = tensor(c0, [2, 3, 5], { device });
       // C: (2, 3, 5), A: (2, 3, 4), B: (2, 4, 5), row-major, alpha 0, beta 0.5
-      native.gemm_strided_batched(C.storage, A.storage, B.storage, 3, 5, 4, 2, false, false, 0, 0.5, 0, 5, 15, 0, 4, 12, 0, 5, 20);
+      native.gemm_strided_batched({ C: C.storage, A: A.storage, B: B.storage, M: 3, N: 5, K: 4, batch: 2, transA: false, transB: false, alpha: 0, beta: 0.5, offC: 0, ldc: 5, strideC: 15, offA: 0, lda: 4, strideA: 12, offB: 0, ldb: 5, strideB: 20 });
       return new Map([['C', C.toFloat32Array()]]);
     });
   const got = runDevice(OTHER);

@@ -48,7 +48,7 @@ test('native: sizes and offsets beyond 2^53 are refused (no wrapped bounds check
     /correct_count: expected sizes whose product fits in 64 bits but received 1099511627776 \* 1099511627776/);
   assertThrows(() => native.strided_copy(b, 0, a, 0, [2 ** 20, 2 ** 20, 2 ** 20, 2 ** 20], [1, 1, 1, 1]), /strided_copy: expected sizes whose product fits in 64 bits/);
   assertThrows(() => native.binary_forward(b, a, a, 'add', [2], [2 ** 52 + 2 ** 51], [1]), /binary_forward: expected a storage of at least/);
-  assertThrows(() => native.gemm_strided_batched(b, a, a, 1, 1, 1, 2 ** 30, false, false, 1, 0, 0, 1, 2 ** 40, 0, 1, 0, 0, 1, 0),
+  assertThrows(() => native.gemm_strided_batched({ C: b, A: a, B: a, M: 1, N: 1, K: 1, batch: 2 ** 30, transA: false, transB: false, alpha: 1, beta: 0, offC: 0, ldc: 1, strideC: 2 ** 40, offA: 0, lda: 1, strideA: 0, offB: 0, ldb: 1, strideB: 0 }),
     /gemm_strided_batched: expected sizes whose product fits in 64 bits/);
   // An int64 fill takes integers only (converting NaN to int64 is undefined).
   assertThrows(() => native.fill(storage('int64', 2), NaN, 0, 2), /fill: expected an integer of magnitude below 2\^53 for value but received NaN/);
@@ -58,13 +58,13 @@ test('native: sizes and offsets beyond 2^53 are refused (no wrapped bounds check
 test('native: no output elements means no work, even next to huge sizes', () => {
   const empty = storage('float32', 0), one = f32([1]);
   // conv2d with no output channels and padding 2^20: Ho * Wo = 2^42 positions, nothing to write.
-  quick('conv2d_forward', () => native.conv2d_forward(empty, one, empty, null, 1, 1, 1, 1, 0, 1, 1, 1, 1, 2 ** 20, 2 ** 20, 1));
+  quick('conv2d_forward', () => native.conv2d_forward({ out: empty, inp: one, weight: empty, bias: null, N: 1, Cin: 1, H: 1, W: 1, Cout: 0, kh: 1, kw: 1, strideH: 1, strideW: 1, padH: 2 ** 20, padW: 2 ** 20, groups: 1 }));
   // Its backward divided by Cout / groups = 0; now dinp (the gradient of nothing) is 0.
   const dinp = nan(4);
-  quick('conv2d_backward', () => native.conv2d_backward(dinp, null, null, empty, null, empty, 1, 1, 2, 2, 0, 3, 3, 1, 1, 1, 1, 1));
+  quick('conv2d_backward', () => native.conv2d_backward({ dinp, dweight: null, dbias: null, dout: empty, inp: null, weight: empty, N: 1, Cin: 1, H: 2, W: 2, Cout: 0, kh: 3, kw: 3, strideH: 1, strideW: 1, padH: 1, padW: 1, groups: 1 }));
   assert.equal(read(dinp), [0, 0, 0, 0]);
   const dw = nan(2);
-  quick('conv2d_backward (dweight)', () => native.conv2d_backward(null, dw, null, empty, f32([1, 2, 3, 4]), null, 1, 2, 2, 1, 0, 1, 1, 1, 1, 2 ** 20, 0, 1));
+  quick('conv2d_backward (dweight)', () => native.conv2d_backward({ dinp: null, dweight: dw, dbias: null, dout: empty, inp: f32([1, 2, 3, 4]), weight: null, N: 1, Cin: 2, H: 2, W: 1, Cout: 0, kh: 1, kw: 1, strideH: 1, strideW: 1, padH: 2 ** 20, padW: 0, groups: 1 }));
   // bias_grad over N * HW = 0 values with N huge: a sum over nothing.
   const db = nan(3);
   quick('bias_grad', () => native.bias_grad(db, empty, 2 ** 53 - 1, 3, 0));
@@ -75,7 +75,7 @@ test('native: no output elements means no work, even next to huge sizes', () => 
   assert.equal(read(s), [0]);
   // unpartition_gate with empty planes but 2^40 rows of them.
   const dgate = nan(2);
-  quick('unpartition_gate_backward', () => native.unpartition_gate_backward(empty, dgate, empty, empty, f32([1, 1]), 1, 2, 2 ** 40, 1, 0, 4));
+  quick('unpartition_gate_backward', () => native.unpartition_gate_backward({ dy: empty, dgate, dout: empty, y: empty, gate: f32([1, 1]), N: 1, C: 2, Hp: 2 ** 40, h: 1, Wp: 0, w: 4 }));
   assert.equal(read(dgate), [0, 0]);
   disposeAll();
 });
@@ -94,7 +94,7 @@ test('native: an output sharing a storage with an input is refused unless the ke
   assertThrows(() => native.cross_entropy_soft_backward(x, f32([1]), f32([0, 0, 0]), y, x, 1, 6, 0), /cross_entropy_soft_backward: expected a storage distinct from target for dlogits/);
   // Optimizers update in place, one storage per tensor: a storage given twice would be updated twice.
   assertThrows(() => native.sgd_step([x, x], [y, y], [6, 6], 0.1, 0), /sgd_step: expected a storage distinct from params\[0\] for params\[1\] but received the same storage/);
-  assertThrows(() => native.adamw_step([x], [y], [f32(new Array(6).fill(0))], [x], [6], [1], 1e-3, 0.9, 0.999, 1e-8, 0),
+  assertThrows(() => native.adamw_step({ params: [x], expAvgs: [y], expAvgSqs: [f32(new Array(6).fill(0))], grads: [x], ns: [6], steps: [1], lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }),
     /adamw_step: expected a storage distinct from grads\[0\] for params\[0\]/);
   // Elementwise kernels read each element before writing it: in place is allowed.
   native.relu_forward(y, y, 6);

@@ -44,6 +44,7 @@ export interface Mutated {
   expect: Expect;
   mutation: string;
   getterError?: string;
+  fieldGetter?: Call['fieldGetter'];
 }
 
 const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
@@ -111,6 +112,16 @@ function mutateAlias(g: Gen, spec: Spec, m: Mutated): boolean {
   m.expect = shared.numel === 0 ? 'either' : inList ? 'throw' : aliasExpect(spec, m.args, o.path[0], x.path[0]);
   m.mutation = `aliasing: argument ${to.path.join('.')} given the storage of argument ${from.path.join('.')}`;
   return true;
+}
+
+// A named call whose field getter disposes some of the call's storages (or throws) when read.
+function mutateFieldGetter(g: Gen, m: Mutated): void {
+  const dispose = Array.from({ length: m.storages.length }, (_, k) => k).filter(() => g.p(0.5));
+  const throws = g.p(0.2);
+  m.fieldGetter = { index: g.r(0, m.args.length - 1), dispose, throws };
+  m.expect = throws ? 'throw' : 'either';
+  if (throws) m.getterError = GETTER_ERROR;
+  m.mutation = `field ${m.fieldGetter.index}: getter disposing storages [${dispose.join(',')}]${throws ? ' and throwing' : ''}`;
 }
 
 function mutateArray(g: Gen, m: Mutated, i: number, orig: Extract<Arg, { t: 'arr' }>, where: string, storageCount: number): void {
@@ -184,6 +195,7 @@ export function mutate(g: Gen, spec: Spec, valid: { args: Arg[]; storages: Call[
     return m;
   }
   if (roll < 0.27 && mutateAlias(g, spec, m)) return m;
+  if (roll < 0.32 && spec.fields && m.args.length > 0) return mutateFieldGetter(g, m), m;
   if (roll < 0.3 && (spec.how === 'read' || spec.how === 'write')) {
     m.storages[0].disposed = true;
     m.expect = 'throw';

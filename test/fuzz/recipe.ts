@@ -59,6 +59,13 @@ export interface Call {
   self?: number;
   storages: StorageRecipe[];
   args: Arg[];
+  /** the binding's named fields (see Spec.fields): args become one object, extra ones follow it */
+  fields?: string[];
+  /**
+   * Named calls: field `index` is an accessor that disposes storages, or throws, when read
+   * (the binding reads fields one by one, between storages it has resolved).
+   */
+  fieldGetter?: { index: number; dispose: number[]; throws?: boolean };
   expect: Expect;
   /** what was changed from a valid call, for reports */
   mutation: string;
@@ -153,7 +160,30 @@ export function build(native: NativeAddon, call: Call): Built {
       }
     }
   };
-  return { storages, args: call.args.map(value) };
+  const args = call.args.map(value);
+  return { storages, args: call.fields ? named(call, args, disposeAll) : args };
+}
+
+// The object of named fields a named call passes, followed by any extra arguments.
+function named(call: Call, args: unknown[], disposeAll: (ids: number[]) => void): unknown[] {
+  const fields = call.fields!;
+  const obj: Record<string, unknown> = {};
+  fields.forEach((f, k) => {
+    if (k < args.length) obj[f] = args[k];
+  });
+  const g = call.fieldGetter;
+  if (g && g.index < fields.length && g.index < args.length) {
+    const inner = args[g.index];
+    Object.defineProperty(obj, fields[g.index], {
+      get() {
+        disposeAll(g.dispose);
+        if (g.throws) throw new Error(GETTER_ERROR);
+        return inner;
+      },
+      enumerable: true,
+    });
+  }
+  return [obj, ...args.slice(fields.length)];
 }
 
 /** Runs the call; returns the error it threw (null when none) and what it returned. */

@@ -79,6 +79,11 @@ export interface Range {
 export interface Spec {
   /** 'new' for the Storage constructor, 'read' / 'write' for its methods */
   how?: Call['how'];
+  /**
+   * The binding takes one object of named fields: argument k of make() is field fields[k]
+   * (the mutations still work on the list; the call builds the object from it).
+   */
+  fields?: readonly string[];
   /** a missing or extra argument is valid too (defaulted arguments, ignored extras) */
   varargs?: boolean;
   /** the storages may be on different devices (a copy between them) */
@@ -105,6 +110,10 @@ const elementwise = (n: number, outs: number, ins: number) => (g: Gen): Arg[] =>
 ];
 
 const device = (g: Gen) => [g.str('cpu', ['cpu', 'cuda'])];
+
+// The shape fields of the conv2d and unpartition_gate bindings, after their storages.
+const CONV_SHAPE = ['N', 'Cin', 'H', 'W', 'Cout', 'kh', 'kw', 'strideH', 'strideW', 'padH', 'padW', 'groups'] as const;
+const GATE_SHAPE = ['N', 'C', 'Hp', 'h', 'Wp', 'w'] as const;
 
 /** A spec whose call draws its geometry first and builds the arguments from it. */
 const fromGeom = <G>(geom: (g: Gen) => G, args: (g: Gen, geometry: G) => Arg[]): Spec => ({ make: (g) => args(g, geom(g)) });
@@ -269,6 +278,7 @@ export const SPECS: Record<string, Spec> = {
     },
   },
   gemm_strided_batched: {
+    fields: ['C', 'A', 'B', 'M', 'N', 'K', 'batch', 'transA', 'transB', 'alpha', 'beta', 'offC', 'ldc', 'strideC', 'offA', 'lda', 'strideA', 'offB', 'ldb', 'strideB'],
     make: (g) => {
       const M = g.r(0, 5), N = g.r(0, 5), K = g.r(0, 5), batch = g.r(0, 3);
       const tA = g.p(0.5), tB = g.p(0.5);
@@ -286,13 +296,14 @@ export const SPECS: Record<string, Spec> = {
     },
     alias: gemmRanges,
   },
-  conv2d_forward: fromGeom(convGeom, (g, c) => [g.out(c.out), g.inp(c.inp), g.inp(c.weight), g.maybe('in', c.Cout), ...c.sizes]),
-  conv2d_backward: fromGeom(convGeom, (g, c) => {
+  conv2d_forward: { ...fromGeom(convGeom, (g, c) => [g.out(c.out), g.inp(c.inp), g.inp(c.weight), g.maybe('in', c.Cout), ...c.sizes]), fields: ['out', 'inp', 'weight', 'bias', ...CONV_SHAPE] },
+  conv2d_backward: { ...fromGeom(convGeom, (g, c) => {
     const dinp = g.p(0.7), dweight = g.p(0.7);
     return [g.maybe('out', c.inp, dinp), g.maybe('out', c.weight, dweight), g.maybe('out', c.Cout), g.inp(c.out),
       g.maybe('in', c.inp, dweight || g.p(0.3)), g.maybe('in', c.weight, dinp || g.p(0.3)), ...c.sizes];
-  }),
+  }), fields: ['dinp', 'dweight', 'dbias', 'dout', 'inp', 'weight', ...CONV_SHAPE] },
   batchnorm_forward_train: {
+    fields: ['out', 'meanSaved', 'invstdSaved', 'runningMean', 'runningVar', 'inp', 'residual', 'weight', 'bias', 'N', 'C', 'HW', 'momentum', 'eps', 'act'],
     make: (g) => {
       const s = bnSizes(g, true), act = g.r(0, 2), running = g.p(0.7);
       return [g.out(s.numel), g.out(s.C), g.out(s.C), g.maybe('out', s.C, running), g.maybe('out', s.C, running), g.inp(s.numel),
@@ -300,6 +311,7 @@ export const SPECS: Record<string, Spec> = {
     },
   },
   batchnorm_forward_eval: {
+    fields: ['out', 'inp', 'residual', 'runningMean', 'runningVar', 'weight', 'bias', 'N', 'C', 'HW', 'eps', 'act'],
     make: (g) => {
       const s = bnSizes(g, false), act = g.r(0, 2);
       return [g.out(s.numel), g.inp(s.numel), g.maybe('in', s.numel, act === 0 && g.p(0.4)), g.inp(s.C),
@@ -307,6 +319,7 @@ export const SPECS: Record<string, Spec> = {
     },
   },
   batchnorm_backward: {
+    fields: ['dinp', 'dweight', 'dbias', 'dout', 'out', 'inp', 'meanSaved', 'invstdSaved', 'weight', 'bias', 'N', 'C', 'HW', 'act'],
     make: (g) => {
       const s = bnSizes(g, false), act = g.r(0, 2);
       return [g.out(s.numel), g.out(s.C), g.out(s.C), g.inp(s.numel), g.maybe('in', s.numel, act === 1), g.inp(s.numel), g.inp(s.C),
@@ -314,6 +327,7 @@ export const SPECS: Record<string, Spec> = {
     },
   },
   batchnorm_backward_eval: {
+    fields: ['dinp', 'dweight', 'dbias', 'dout', 'out', 'inp', 'runningMean', 'runningVar', 'weight', 'bias', 'N', 'C', 'HW', 'eps', 'act'],
     make: (g) => {
       const s = bnSizes(g, false), act = g.r(0, 2);
       return [g.out(s.numel), g.out(s.C), g.out(s.C), g.inp(s.numel), g.maybe('in', s.numel, act === 1), g.inp(s.numel), g.inp(s.C),
@@ -326,8 +340,8 @@ export const SPECS: Record<string, Spec> = {
   ]))),
   axpy: { make: (g) => { const n = g.r(0, 9); return [g.out(n), g.inp(n), g.float(), g.num(n)]; }, alias: 'elementwise' },
   scale: { make: (g) => { const n = g.r(0, 9); return [g.out(n), g.inp(n), g.float(), g.float(), g.num(n)]; }, alias: 'elementwise' },
-  unpartition_gate_forward: fromGeom(gateGeom, (g, s) => [g.out(s.numel), g.inp(s.numel), g.inp(s.planes), g.maybe('in', s.numel), ...s.sizes]),
-  unpartition_gate_backward: fromGeom(gateGeom, (g, s) => [g.out(s.numel), g.out(s.planes), g.inp(s.numel), g.inp(s.numel), g.inp(s.planes), ...s.sizes]),
+  unpartition_gate_forward: { ...fromGeom(gateGeom, (g, s) => [g.out(s.numel), g.inp(s.numel), g.inp(s.planes), g.maybe('in', s.numel), ...s.sizes]), fields: ['out', 'y', 'gate', 'residual', ...GATE_SHAPE] },
+  unpartition_gate_backward: { ...fromGeom(gateGeom, (g, s) => [g.out(s.numel), g.out(s.planes), g.inp(s.numel), g.inp(s.numel), g.inp(s.planes), ...s.sizes]), fields: ['dy', 'dgate', 'dout', 'y', 'gate', ...GATE_SHAPE] },
   cross_entropy_forward: { make: crossEntropy(false, false) },
   cross_entropy_backward: { make: crossEntropy(false, true) },
   cross_entropy_soft_forward: { make: crossEntropy(true, false) },
@@ -339,6 +353,7 @@ export const SPECS: Record<string, Spec> = {
     },
   },
   adamw_step: {
+    fields: ['params', 'expAvgs', 'expAvgSqs', 'grads', 'ns', 'steps', 'lr', 'beta1', 'beta2', 'eps', 'weightDecay'],
     make: (g) => {
       const ns = Array.from({ length: g.r(0, 3) }, () => g.r(0, 6));
       const lists = [0, 1, 2].map(() => g.list(ns.map((n) => g.out(n))));
@@ -353,6 +368,7 @@ export const SPECS: Record<string, Spec> = {
     },
   },
   sgd_momentum_step: {
+    fields: ['params', 'momentumBuffers', 'grads', 'ns', 'firsts', 'lr', 'momentum', 'dampening', 'weightDecay', 'nesterov'],
     make: (g) => {
       const ns = Array.from({ length: g.r(0, 3) }, () => g.r(0, 6));
       return [g.list(ns.map((n) => g.out(n))), g.list(ns.map((n) => g.out(n))), g.list(ns.map((n) => g.inp(n))), g.ints(ns),

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { conv2d, full, scope, tensor, zeros, Rng, type Conv2dOptions } from '../../lib/index';
-import { native } from '../../lib/native';
+import { native, type Conv2dShape, type NativeStorage } from '../../lib/native';
 import { assertClose, assertThrows, DEVICE, fixture, fromHost, gradcheck, randomInput } from '../helpers';
 import { assertMatchesTorch, assertNoLeakInScope, onesOn, randomTensors } from './harness';
 
@@ -160,13 +160,13 @@ test('conv2d kernels: gradients overwrite, null skips, results do not depend on 
     const host = (shape: number[]) => tensor(Float32Array.from(randomInput(shape, rng).data), shape, { device: DEVICE });
     const x = host([sp.N, sp.Cin, sp.H, sp.W]), w = host([sp.Cout, sp.Cin / sp.groups, sp.kh, sp.kw]);
     const dy = host([sp.N, sp.Cout, Ho, Wo]);
-    const sizes = [sp.N, sp.Cin, sp.H, sp.W, sp.Cout, sp.kh, sp.kw, sp.sh, sp.sw, sp.ph, sp.pw, sp.groups] as const;
+    const shape = { N: sp.N, Cin: sp.Cin, H: sp.H, W: sp.W, Cout: sp.Cout, kh: sp.kh, kw: sp.kw, strideH: sp.sh, strideW: sp.sw, padH: sp.ph, padW: sp.pw, groups: sp.groups };
     const run = (threads: number) => {
       const prev = native.runtimeInfo().threads;
       native.setNumThreads(threads);
       try {
         const dx = full(x.shape, 7, { device: DEVICE }), dw = full(w.shape, 7, { device: DEVICE }), db = full([sp.Cout], 7, { device: DEVICE });
-        native.conv2d_backward(dx.storage, dw.storage, db.storage, dy.storage, x.storage, w.storage, ...sizes);
+        native.conv2d_backward({ dinp: dx.storage, dweight: dw.storage, dbias: db.storage, dout: dy.storage, inp: x.storage, weight: w.storage, ...shape });
         const r = [dx.toFloat32Array(), dw.toFloat32Array(), db.toFloat32Array()];
         for (const t of [dx, dw, db]) t.dispose();
         return r;
@@ -181,7 +181,7 @@ test('conv2d kernels: gradients overwrite, null skips, results do not depend on 
     }
     // dweight alone, with neither dinp nor weight: same values as before (overwritten, not accumulated)
     const dw = full(w.shape, 7, { device: DEVICE });
-    native.conv2d_backward(null, dw.storage, null, dy.storage, x.storage, null, ...sizes);
+    native.conv2d_backward({ dinp: null, dweight: dw.storage, dbias: null, dout: dy.storage, inp: x.storage, weight: null, ...shape });
     assert.equal(Array.from(dw.toFloat32Array()), Array.from(one[1]));
     // and against the float64 reference: dW = sum over outputs of dy * x
     const xd = Float64Array.from(x.toFloat32Array()), dyd = dy.toFloat32Array();
@@ -228,24 +228,27 @@ test('conv2d: rejects bad arguments with clear messages', () => {
 test('conv2d kernels: native checks throw instead of crashing', () => {
   scope(() => {
     const x = zeros([2, 4, 5, 5]), w = zeros([6, 2, 3, 3]), y = zeros([2, 6, 3, 3]), b = zeros([6]);
-    const sizes = (o: Partial<Record<string, number>> = {}) =>
-      [o.N ?? 2, o.Cin ?? 4, 5, 5, o.Cout ?? 6, o.kh ?? 3, 3, o.sh ?? 1, 1, 0, 0, o.groups ?? 2] as const;
-    native.conv2d_forward(y.storage, x.storage, w.storage, b.storage, ...sizes());
-    assertThrows(() => native.conv2d_forward(y.storage, x.storage, w.storage, null, ...sizes({ N: 3 })), /conv2d_forward: expected a storage of at least 162 elements for out but received one of 108/);
-    assertThrows(() => native.conv2d_forward(y.storage, x.storage, w.storage, zeros([5]).storage, ...sizes()), /conv2d_forward: expected a storage of at least 6 elements for bias but received one of 5/);
-    assertThrows(() => native.conv2d_forward(y.storage, x.storage, w.storage, null, ...sizes({ groups: 3 })), /conv2d_forward: expected a multiple of groups 3 for Cin but received 4/);
-    assertThrows(() => native.conv2d_forward(y.storage, x.storage, w.storage, null, ...sizes({ groups: 0 })), /conv2d_forward: expected a positive integer for groups but received 0/);
-    assertThrows(() => native.conv2d_forward(y.storage, x.storage, w.storage, null, ...sizes({ sh: 0 })), /conv2d_forward: expected a positive integer for strideH but received 0/);
-    assertThrows(() => native.conv2d_forward(y.storage, x.storage, w.storage, null, ...sizes({ kh: 6 })), /conv2d_forward: expected at most the padded height 5 for kh but received 6/);
-    assertThrows(() => native.conv2d_forward(y.storage, x.storage, w.storage, null, ...sizes({ N: 2 ** 40 })), /conv2d_forward: expected every size below 2\^31/);
-    assertThrows(() => native.conv2d_forward(x.storage, x.storage, w.storage, null, 2, 4, 5, 5, 4, 1, 1, 1, 1, 0, 0, 4), /conv2d_forward: expected a storage distinct from inp for out but received the same storage/);
-    assertThrows(() => native.conv2d_forward(y.storage, x.storage, w.storage, undefined as never, ...sizes()), /conv2d_forward: expected a Storage for bias but received undefined/);
-    assertThrows(() => (native.conv2d_forward as (...a: unknown[]) => void)(y.storage, x.storage), /conv2d_forward: expected 16 arguments but received 2/);
-    assertThrows(() => native.conv2d_backward(null, w.storage, null, y.storage, null, null, ...sizes()), /conv2d_backward: expected a Storage for inp but received null/);
-    assertThrows(() => native.conv2d_backward(x.storage, null, null, y.storage, null, null, ...sizes()), /conv2d_backward: expected a Storage for weight but received null/);
-    assertThrows(() => native.conv2d_backward(null, null, y.storage, y.storage, null, null, ...sizes()), /conv2d_backward: expected a storage distinct from dout for dbias but received the same storage/);
-    // nothing asked for: a valid no-op
-    native.conv2d_backward(null, null, null, y.storage, null, null, ...sizes());
+    const shape = (o: Partial<Conv2dShape> = {}): Conv2dShape =>
+      ({ N: 2, Cin: 4, H: 5, W: 5, Cout: 6, kh: 3, kw: 3, strideH: 1, strideW: 1, padH: 0, padW: 0, groups: 2, ...o });
+    const fwd = (out: NativeStorage, bias: NativeStorage | null, o: Partial<Conv2dShape> = {}) =>
+      native.conv2d_forward({ out, inp: x.storage, weight: w.storage, bias, ...shape(o) });
+    const bwd = (dinp: NativeStorage | null, dweight: NativeStorage | null, dbias: NativeStorage | null, inp: NativeStorage | null, weight: NativeStorage | null) =>
+      native.conv2d_backward({ dinp, dweight, dbias, dout: y.storage, inp, weight, ...shape() });
+    fwd(y.storage, b.storage);
+    assertThrows(() => fwd(y.storage, null, { N: 3 }), /conv2d_forward: expected a storage of at least 162 elements for out but received one of 108/);
+    assertThrows(() => fwd(y.storage, zeros([5]).storage), /conv2d_forward: expected a storage of at least 6 elements for bias but received one of 5/);
+    assertThrows(() => fwd(y.storage, null, { groups: 3 }), /conv2d_forward: expected a multiple of groups 3 for Cin but received 4/);
+    assertThrows(() => fwd(y.storage, null, { groups: 0 }), /conv2d_forward: expected a positive integer for groups but received 0/);
+    assertThrows(() => fwd(y.storage, null, { strideH: 0 }), /conv2d_forward: expected a positive integer for strideH but received 0/);
+    assertThrows(() => fwd(y.storage, null, { kh: 6 }), /conv2d_forward: expected at most the padded height 5 for kh but received 6/);
+    assertThrows(() => fwd(y.storage, null, { N: 2 ** 40 }), /conv2d_forward: expected every size below 2\^31/);
+    assertThrows(() => native.conv2d_forward({ out: x.storage, inp: x.storage, weight: w.storage, bias: null, N: 2, Cin: 4, H: 5, W: 5, Cout: 4, kh: 1, kw: 1, strideH: 1, strideW: 1, padH: 0, padW: 0, groups: 4 }), /conv2d_forward: expected a storage distinct from inp for out but received the same storage/);
+    assertThrows(() => fwd(y.storage, undefined as never), /conv2d_forward: expected a Storage for bias but received undefined/);
+    assertThrows(() => (native.conv2d_forward as (...a: unknown[]) => void)(y.storage, x.storage), /conv2d_forward: expected 1 argument \(an object of named fields\) but received 2/);
+    assertThrows(() => bwd(null, w.storage, null, null, null), /conv2d_backward: expected a Storage for inp but received null/);
+    assertThrows(() => bwd(x.storage, null, null, null, null), /conv2d_backward: expected a Storage for weight but received null/);
+    assertThrows(() => bwd(null, null, y.storage, null, null), /conv2d_backward: expected a storage distinct from dout for dbias but received the same storage/);
+    bwd(null, null, null, null, null);
   });
 });
 

@@ -60,8 +60,7 @@ function checkGemm(name: string, L: Layout, rng: Rng, cFill?: number): void {
     for (let p = 0; p < batch; p++)
       for (let i = 0; i < M; i++) c0.fill(cFill, offC + p * strideC + i * ldc, offC + p * strideC + i * ldc + N);
   const sA = storage(a), sB = storage(b), sC = storage(c0);
-  native.gemm_strided_batched(sC, sA, sB, M, N, K, batch, transA, transB, alpha, beta,
-    offC, ldc, strideC, offA, lda, strideA, offB, ldb, strideB);
+  native.gemm_strided_batched({ C: sC, A: sA, B: sB, M, N, K, batch, transA, transB, alpha, beta, offC, ldc, strideC, offA, lda, strideA, offB, ldb, strideB });
   const got = sC.read() as Float32Array;
   const want = Float64Array.from(c0);
   for (let p = 0; p < batch; p++)
@@ -131,9 +130,7 @@ test('gemm: the binding rejects bad arguments', () => {
   const call = (over: Partial<Record<string, unknown>>) => {
     const v = { C, A, B, M: 3, N: 5, K: 4, batch: 1, transA: false, transB: false, alpha: 1, beta: 0,
       offC: 0, ldc: 5, strideC: 0, offA: 0, lda: 4, strideA: 0, offB: 0, ldb: 5, strideB: 0, ...over };
-    const f = native.gemm_strided_batched as unknown as (...args: unknown[]) => void;
-    f(v.C, v.A, v.B, v.M, v.N, v.K, v.batch, v.transA, v.transB, v.alpha, v.beta,
-      v.offC, v.ldc, v.strideC, v.offA, v.lda, v.strideA, v.offB, v.ldb, v.strideB);
+    (native.gemm_strided_batched as unknown as (p: unknown) => void)(v);
   };
   call({}); // the valid call
   assertThrows(() => call({ offA: 1 }), /gemm_strided_batched: expected a storage of at least 13 elements for A but received one of 12/);
@@ -147,7 +144,13 @@ test('gemm: the binding rejects bad arguments', () => {
   assertThrows(() => call({ M: -1 }), /expected a non-negative integer below 2\^53 for M but received -1/);
   assertThrows(() => call({ transB: 1 }), /expected a boolean for transB but received a number/);
   assertThrows(() => call({ B: 'x' }), /expected a Storage for B but received a string/);
-  assertThrows(() => (native.gemm_strided_batched as unknown as () => void)(), /gemm_strided_batched: expected 20 arguments but received 0/);
+  assertThrows(() => (native.gemm_strided_batched as unknown as () => void)(), /gemm_strided_batched: expected 1 argument \(an object of named fields\) but received 0/);
+  assertThrows(() => (native.gemm_strided_batched as unknown as (...a: unknown[]) => void)(C, A, B), /gemm_strided_batched: expected 1 argument \(an object of named fields\) but received 3/);
+  assertThrows(() => (native.gemm_strided_batched as unknown as (a: unknown) => void)([C, A, B]), /gemm_strided_batched: expected an object of named fields but received an array/);
+  // A field left out (or misspelt) is refused, never defaulted.
+  const { ldb: _, ...noLdb } = { C, A, B, M: 3, N: 5, K: 4, batch: 1, transA: false, transB: false, alpha: 1, beta: 0,
+    offC: 0, ldc: 5, strideC: 0, offA: 0, lda: 4, strideA: 0, offB: 0, ldb: 5, strideB: 0 };
+  assertThrows(() => (native.gemm_strided_batched as unknown as (a: unknown) => void)({ ...noLdb, ldB: 5 }), /gemm_strided_batched: expected a number for ldb but received undefined/);
   for (const t of [A, B, C]) t.dispose();
 });
 

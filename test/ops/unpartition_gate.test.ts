@@ -86,19 +86,19 @@ test('unpartitionGate: rejects bad input with a clear message', () => {
     assertThrows(() => unpartitionGate(y, gate, 4, 4, null as never), /unpartitionGate: expected an object for options but received null/);
     const out = t([1, 3, 4, 4]);
     assertThrows(
-      () => native.unpartition_gate_forward(out.storage, y.storage, gate.storage, null, 1, 3, 2, 2, 2, 3),
+      () => native.unpartition_gate_forward({ out: out.storage, y: y.storage, gate: gate.storage, residual: null, N: 1, C: 3, Hp: 2, h: 2, Wp: 2, w: 3 }),
       /unpartition_gate_forward: expected a storage of at least 72 elements for out but received/,
     );
     assertThrows(
-      () => native.unpartition_gate_backward(y.storage, t([2]).storage, out.storage, y.storage, gate.storage, 1, 3, 2, 2, 2, 2),
+      () => native.unpartition_gate_backward({ dy: y.storage, dgate: t([2]).storage, dout: out.storage, y: y.storage, gate: gate.storage, N: 1, C: 3, Hp: 2, h: 2, Wp: 2, w: 2 }),
       /unpartition_gate_backward: expected a storage of at least 3 elements for dgate but received/,
     );
     assertThrows(
-      () => native.unpartition_gate_forward(y.storage, y.storage, gate.storage, null, 1, 3, 2, 2, 2, 2),
+      () => native.unpartition_gate_forward({ out: y.storage, y: y.storage, gate: gate.storage, residual: null, N: 1, C: 3, Hp: 2, h: 2, Wp: 2, w: 2 }),
       /unpartition_gate_forward: expected a storage distinct from y for out but received the same storage/,
     );
     assertThrows(
-      () => native.unpartition_gate_backward(out.storage, gate.storage, out.storage, y.storage, gate.storage, 1, 3, 2, 2, 2, 2),
+      () => native.unpartition_gate_backward({ dy: out.storage, dgate: gate.storage, dout: out.storage, y: y.storage, gate: gate.storage, N: 1, C: 3, Hp: 2, h: 2, Wp: 2, w: 2 }),
       /unpartition_gate_backward: expected a storage distinct from dout for dy but received the same storage/,
     );
   });

@@ -143,15 +143,15 @@ test('AdamW: the native binding re-checks its arguments', () => {
   const s = (n: number) => new native.Storage(DEVICE, 'float32', n);
   const a = s(4), b = s(4), c = s(4), d = s(3);
   const cpuOther = DEVICE === 'cpu' ? null : new native.Storage('cpu', 'float32', 4);
-  assertThrows(() => native.adamw_step([a], [b], [c], [d], [4], [1], 0.1, 0.9, 0.999, 1e-8, 0), /adamw_step: expected a storage of at least 4 elements for grads\[0\] but received one of 3/);
-  assertThrows(() => native.adamw_step([a, d], [b, b], [c, c], [a, a], [4, 4], [1, 1], 0.1, 0.9, 0.999, 1e-8, 0), /adamw_step: expected a storage of at least 4 elements for params\[1\] but received one of 3/);
-  assertThrows(() => native.adamw_step([a], [b], [c], [a], [4], [0], 0.1, 0.9, 0.999, 1e-8, 0), /adamw_step: expected step counts >= 1 for steps but received 0/);
-  assertThrows(() => native.adamw_step([a], [b], [c], [a], [4], [1, 2], 0.1, 0.9, 0.999, 1e-8, 0), /adamw_step: expected 1 step counts for steps but received 2/);
-  assertThrows(() => native.adamw_step([a], [b, c], [c], [a], [4], [1], 0.1, 0.9, 0.999, 1e-8, 0), /adamw_step: expected 1 storages for expAvgs but received 2/);
-  assertThrows(() => native.adamw_step([a], [b], [c], [a], [4], [1], 0.1, 1, 0.999, 1e-8, 0), /adamw_step: expected a number in \[0, 1\) for beta1/);
-  assertThrows(() => native.adamw_step(a as never, [b], [c], [a], [4], [1], 0.1, 0.9, 0.999, 1e-8, 0), /adamw_step: expected an array of Storages for params but received an object/);
+  assertThrows(() => native.adamw_step({ params: [a], expAvgs: [b], expAvgSqs: [c], grads: [d], ns: [4], steps: [1], lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }), /adamw_step: expected a storage of at least 4 elements for grads\[0\] but received one of 3/);
+  assertThrows(() => native.adamw_step({ params: [a, d], expAvgs: [b, b], expAvgSqs: [c, c], grads: [a, a], ns: [4, 4], steps: [1, 1], lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }), /adamw_step: expected a storage of at least 4 elements for params\[1\] but received one of 3/);
+  assertThrows(() => native.adamw_step({ params: [a], expAvgs: [b], expAvgSqs: [c], grads: [a], ns: [4], steps: [0], lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }), /adamw_step: expected step counts >= 1 for steps but received 0/);
+  assertThrows(() => native.adamw_step({ params: [a], expAvgs: [b], expAvgSqs: [c], grads: [a], ns: [4], steps: [1, 2], lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }), /adamw_step: expected 1 step counts for steps but received 2/);
+  assertThrows(() => native.adamw_step({ params: [a], expAvgs: [b, c], expAvgSqs: [c], grads: [a], ns: [4], steps: [1], lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }), /adamw_step: expected 1 storages for expAvgs but received 2/);
+  assertThrows(() => native.adamw_step({ params: [a], expAvgs: [b], expAvgSqs: [c], grads: [a], ns: [4], steps: [1], lr: 0.1, beta1: 1, beta2: 0.999, eps: 1e-8, weightDecay: 0 }), /adamw_step: expected a number in \[0, 1\) for beta1/);
+  assertThrows(() => native.adamw_step({ params: a as never, expAvgs: [b], expAvgSqs: [c], grads: [a], ns: [4], steps: [1], lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }), /adamw_step: expected an array of Storages for params but received an object/);
   if (cpuOther) {
-    assertThrows(() => native.adamw_step([a], [b], [cpuOther], [a], [4], [1], 0.1, 0.9, 0.999, 1e-8, 0), /adamw_step: expected a storage on cuda like the arguments before it for expAvgSqs\[0\] but received one on cpu/);
+    assertThrows(() => native.adamw_step({ params: [a], expAvgs: [b], expAvgSqs: [cpuOther], grads: [a], ns: [4], steps: [1], lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }), /adamw_step: expected a storage on cuda like the arguments before it for expAvgSqs\[0\] but received one on cpu/);
     cpuOther.dispose();
   }
   for (const u of [a, b, c, d]) u.dispose();

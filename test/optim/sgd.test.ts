@@ -83,10 +83,10 @@ test('SGD: the native bindings re-check their arguments', () => {
   const a = s(4), b = s(2);
   assertThrows(() => native.sgd_step([a], [b], [4], 0.1, 0), /sgd_step: expected a storage of at least 4 elements for grads\[0\] but received one of 2/);
   assertThrows(() => native.sgd_step([a, a], [a], [4, 4], 0.1, 0), /sgd_step: expected 2 storages for grads but received 1/);
-  assertThrows(() => native.sgd_momentum_step([a], [b], [a], [4], [true], 0.1, 0.9, 0, 0, false), /sgd_momentum_step: expected a storage of at least 4 elements for momentumBuffers\[0\] but received one of 2/);
-  assertThrows(() => native.sgd_momentum_step([a], [a], [a], [4], [], 0.1, 0.9, 0, 0, false), /sgd_momentum_step: expected 1 flags for firsts but received 0/);
-  assertThrows(() => native.sgd_momentum_step([a], [a], [a], [4], [1 as never], 0.1, 0.9, 0, 0, false), /sgd_momentum_step: expected an array of booleans for firsts but received an element that is a number/);
-  assertThrows(() => native.sgd_momentum_step([a], [a], [a], [4], [true], 0.1, 0.9, 0, 0, 'no' as never), /sgd_momentum_step: expected a boolean for nesterov but received a string/);
+  assertThrows(() => native.sgd_momentum_step({ params: [a], momentumBuffers: [b], grads: [a], ns: [4], firsts: [true], lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: false }), /sgd_momentum_step: expected a storage of at least 4 elements for momentumBuffers\[0\] but received one of 2/);
+  assertThrows(() => native.sgd_momentum_step({ params: [a], momentumBuffers: [a], grads: [a], ns: [4], firsts: [], lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: false }), /sgd_momentum_step: expected 1 flags for firsts but received 0/);
+  assertThrows(() => native.sgd_momentum_step({ params: [a], momentumBuffers: [a], grads: [a], ns: [4], firsts: [1 as never], lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: false }), /sgd_momentum_step: expected an array of booleans for firsts but received an element that is a number/);
+  assertThrows(() => native.sgd_momentum_step({ params: [a], momentumBuffers: [a], grads: [a], ns: [4], firsts: [true], lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: 'no' as never }), /sgd_momentum_step: expected a boolean for nesterov but received a string/);
   for (const u of [a, b]) u.dispose();
 });
 
