@@ -446,57 +446,72 @@ static Napi::Value batchnorm_forward_eval(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+namespace {
+
+// The fields both backward bindings read, checked: the gradients, dout, what the activation
+// saved, inp and weight, and two per-channel statistics under the names given (the batch's
+// saved ones or the running ones).
+struct BackwardFields {
+  float *dinp, *dweight, *dbias;
+  const float *dout, *out, *inp, *weight, *bias, *stat0, *stat1;
+};
+BackwardFields backward_fields(Args& a, Act act, const Sizes& s, const char* stat0, const char* stat1) {
+  BackwardFields f{};
+  f.dinp = a.f32("dinp", s.numel);
+  f.dweight = a.f32("dweight", s.C);
+  f.dbias = a.f32("dbias", s.C);
+  f.dout = a.f32("dout", s.numel);
+  const ActSaved saved = act_saved(a, act, s);
+  f.out = saved.out, f.bias = saved.bias;
+  f.inp = a.f32("inp", s.numel);
+  f.stat0 = a.f32(stat0, s.C);
+  f.stat1 = a.f32(stat1, s.C);
+  f.weight = a.f32("weight", s.C);
+  a.check_distinct({{"dinp", f.dinp}, {"dweight", f.dweight}, {"dbias", f.dbias}},
+                   {{"dinp", f.dinp}, {"dweight", f.dweight}, {"dbias", f.dbias}, {"dout", f.dout}, {"out", f.out}, {"inp", f.inp},
+                    {stat0, f.stat0}, {stat1, f.stat1}, {"weight", f.weight}, {"bias", f.bias}});
+  return f;
+}
+
+// Fills a backward struct's common fields from f and s.
+template <typename P>
+void fill_backward(P& p, const BackwardFields& f, const Sizes& s, Act act) {
+  p.dinp = f.dinp, p.dweight = f.dweight, p.dbias = f.dbias;
+  p.dout = f.dout, p.out = f.out, p.inp = f.inp, p.weight = f.weight, p.bias = f.bias;
+  p.N = s.N, p.C = s.C, p.HW = s.HW;
+  p.act = act;
+}
+
+}  // namespace
+
 // batchnorm_backward({dinp, dweight, dbias, dout, out | null, inp, meanSaved, invstdSaved, weight,
 //                     bias | null, N, C, HW, act})
 // out (the forward output) is given for ReLU only, bias for GELU only.
 static Napi::Value batchnorm_backward(const Napi::CallbackInfo& info) {
   Args a(info, "batchnorm_backward", Args::named);
   const Sizes s = sizes(a);
+  const Act act = act_arg(a);
+  const BackwardFields f = backward_fields(a, act, s, "meanSaved", "invstdSaved");
+  if (empty_backward(a, f.dweight, f.dbias, s)) return info.Env().Undefined();
   BatchnormBackward p{};
-  p.N = s.N, p.C = s.C, p.HW = s.HW;
-  p.act = act_arg(a);
-  p.dinp = a.f32("dinp", s.numel);
-  p.dweight = a.f32("dweight", s.C);
-  p.dbias = a.f32("dbias", s.C);
-  p.dout = a.f32("dout", s.numel);
-  const ActSaved saved = act_saved(a, p.act, s);
-  p.out = saved.out, p.bias = saved.bias;
-  p.inp = a.f32("inp", s.numel);
-  p.mean_saved = a.f32("meanSaved", s.C);
-  p.invstd_saved = a.f32("invstdSaved", s.C);
-  p.weight = a.f32("weight", s.C);
-  a.check_distinct({{"dinp", p.dinp}, {"dweight", p.dweight}, {"dbias", p.dbias}},
-                   {{"dinp", p.dinp}, {"dweight", p.dweight}, {"dbias", p.dbias}, {"dout", p.dout}, {"out", p.out}, {"inp", p.inp},
-                    {"meanSaved", p.mean_saved}, {"invstdSaved", p.invstd_saved}, {"weight", p.weight}, {"bias", p.bias}});
-  if (empty_backward(a, p.dweight, p.dbias, s)) return info.Env().Undefined();
+  fill_backward(p, f, s, act);
+  p.mean_saved = f.stat0, p.invstd_saved = f.stat1;
   REPMLP_DISPATCH(a, batchnorm_backward, p);
   return info.Env().Undefined();
 }
 
 // batchnorm_backward_eval({dinp, dweight, dbias, dout, out | null, inp, runningMean, runningVar,
 //                          weight, bias | null, N, C, HW, eps, act})
-// out (the forward output) is given for ReLU only, bias for GELU only.
 static Napi::Value batchnorm_backward_eval(const Napi::CallbackInfo& info) {
   Args a(info, "batchnorm_backward_eval", Args::named);
   const Sizes s = sizes(a);
+  const float eps = eps_arg(a);
+  const Act act = act_arg(a);
+  const BackwardFields f = backward_fields(a, act, s, "runningMean", "runningVar");
+  if (empty_backward(a, f.dweight, f.dbias, s)) return info.Env().Undefined();
   BatchnormBackwardEval p{};
-  p.N = s.N, p.C = s.C, p.HW = s.HW;
-  p.eps = eps_arg(a);
-  p.act = act_arg(a);
-  p.dinp = a.f32("dinp", s.numel);
-  p.dweight = a.f32("dweight", s.C);
-  p.dbias = a.f32("dbias", s.C);
-  p.dout = a.f32("dout", s.numel);
-  const ActSaved saved = act_saved(a, p.act, s);
-  p.out = saved.out, p.bias = saved.bias;
-  p.inp = a.f32("inp", s.numel);
-  p.running_mean = a.f32("runningMean", s.C);
-  p.running_var = a.f32("runningVar", s.C);
-  p.weight = a.f32("weight", s.C);
-  a.check_distinct({{"dinp", p.dinp}, {"dweight", p.dweight}, {"dbias", p.dbias}},
-                   {{"dinp", p.dinp}, {"dweight", p.dweight}, {"dbias", p.dbias}, {"dout", p.dout}, {"out", p.out}, {"inp", p.inp},
-                    {"runningMean", p.running_mean}, {"runningVar", p.running_var}, {"weight", p.weight}, {"bias", p.bias}});
-  if (empty_backward(a, p.dweight, p.dbias, s)) return info.Env().Undefined();
+  fill_backward(p, f, s, act);
+  p.running_mean = f.stat0, p.running_var = f.stat1, p.eps = eps;
   REPMLP_DISPATCH(a, batchnorm_backward_eval, p);
   return info.Env().Undefined();
 }
