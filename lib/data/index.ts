@@ -10,3 +10,5 @@ export {
   type Batch, type DataLoaderOptions, type ImageDataset, type LoaderState,
 } from './loader';
 export { loadData, limitDataset, DATA_NAMES, type DataName, type LoadedData } from './datasets';
+export type { BatchSource } from './batch-source';
+export * from './images/index';
