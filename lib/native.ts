@@ -43,6 +43,8 @@ export interface NativeMemStats {
 
 export interface RuntimeInfo {
   threads: number;
+  /** the panel widths of gemm_pack's layout: rows of op(A), columns of op(B) */
+  gemmPanels: [number, number];
   cudaCompiled: boolean;
   cudaDevices: number;
   cudaReason: string;
@@ -123,6 +125,33 @@ export interface GemmArgs {
   strideA: number; offB: number; ldb: number; strideB: number;
 }
 
+/**
+ * gemm_fused: GemmArgs plus packed operands (gemm_pack's output; their ld and trans are not
+ * read), a prologue (opA's row i of matrix b becomes scale[v] * row + shift[v], v = (i %
+ * proPeriod) * proLd + b * proStride; scale and shift both null for none) and an epilogue:
+ * C = act(alpha * A@B + beta * C + bias) * rowScale + residual, with bias[b * biasStride + (i
+ * or j)], rowScale[b * rowScaleStride + i * rowScaleLd], residual[b * strideR + i * ldr + j];
+ * act 0 none, 1 ReLU, 2 GELU, 3 sigmoid; a null vector leaves its step out. Every storage
+ * field X has an element offset offX.
+ */
+export interface GemmFusedArgs extends GemmArgs {
+  packedA: boolean; packedB: boolean;
+  scale: S | null; offScale: number; shift: S | null; offShift: number; proPeriod: number; proLd: number; proStride: number;
+  bias: S | null; offBias: number; biasStride: number; biasPerColumn: boolean; act: number;
+  rowScale: S | null; offRowScale: number; rowScaleLd: number; rowScaleStride: number;
+  residual: S | null; offResidual: number; ldr: number; strideR: number;
+}
+/**
+ * gemm_pack: `batch` operands in the GEMM's packed layout. sideB false packs op(A) of
+ * (rows, K), true op(B) of (K, rows), the source read as the GEMM reads that operand (ld,
+ * trans, matrices stride apart); packed matrix b starts at offOut + b * K * ceil(rows / P) *
+ * P, P = runtimeInfo().gemmPanels[sideB ? 1 : 0].
+ */
+export interface GemmPackArgs {
+  out: S; offOut: number; inp: S; offInp: number; sideB: boolean; rows: number; K: number; batch: number;
+  ld: number; stride: number; trans: boolean;
+}
+
 export interface NativeAddon extends UnaryBindings {
   Storage: new (device: Device, dtype: DType, numel: number) => NativeStorage;
   liveStorages(): LiveStorages;
@@ -171,6 +200,12 @@ export interface NativeAddon extends UnaryBindings {
   bias_grad(dbias: S, dout: S, N: number, C: number, HW: number): void;
   // gemm.cc: for b < batch, C_b = alpha * opA(A_b) @ opB(B_b) + beta * C_b (row-major; see ops/gemm.h)
   gemm_strided_batched(p: GemmArgs): void;
+  gemm_fused(p: GemmFusedArgs): void;
+  gemm_pack(p: GemmPackArgs): void;
+  // infer.cc: an inference program (lib/infer/program.ts) checked and run in one call; the
+  // schema lists each step kind's fields in program order (a kind's code is its position)
+  infer_run(p: { program: Float64Array; storages: S[] }): void;
+  infer_schema(): { kind: string; fields: string[] }[];
   // scale.cc
   axpy(out: S, x: S, alpha: number, n: number): void;
   scale(out: S, x: S, alpha: number, beta: number, n: number): void;

@@ -6,6 +6,7 @@
 #include "common.h"
 #include "device.h"
 #include "env.h"
+#include "ops/gemm.h"
 #include "ops/ops.h"
 #include "parallel.h"
 #include "storage.h"
@@ -30,6 +31,10 @@ static Napi::Value runtime_info(const Napi::CallbackInfo& info) {
   auto env = info.Env();
   auto o = Napi::Object::New(env);
   o.Set("threads", num_threads());
+  auto panels = Napi::Array::New(env, 2);
+  panels.Set(0u, Napi::Number::New(env, static_cast<double>(kGemmMR)));
+  panels.Set(1u, Napi::Number::New(env, static_cast<double>(kGemmNR)));
+  o.Set("gemmPanels", panels);
   o.Set("cudaCompiled", cuda::compiled());
   std::string why;
   const int devices = cuda::device_count(&why);
@@ -72,6 +77,7 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
   register_correct_count(exports);
   register_adamw(exports);
   register_sgd(exports);
+  register_infer(exports);
   return exports;
 }
 

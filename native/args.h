@@ -36,6 +36,26 @@ namespace repmlp {
     else REPMLP_CUDA_TWIN(args, kernel, __VA_ARGS__);                                 \
   } while (0)
 
+// Whether [out, out + n) and [inp, inp + m) (elements) overlap.
+template <typename T>
+bool ranges_overlap(const T* out, int64_t n, const T* inp, int64_t m) {
+  const auto o = reinterpret_cast<uintptr_t>(out), i = reinterpret_cast<uintptr_t>(inp);
+  const uintptr_t nb = static_cast<uintptr_t>(n) * sizeof(T), mb = static_cast<uintptr_t>(m) * sizeof(T);
+  return n > 0 && m > 0 && o < i + mb && i < o + nb;
+}
+
+// Fails through r (anything with fail_arg) unless storage s holds offset + need elements.
+template <typename R>
+void check_holds(const R& r, const Storage& s, const char* name, int64_t need, int64_t offset) {
+  // Written so that nothing overflows: offset + need may not fit in 64 bits.
+  if (offset < 0 || need < 0 || need > s.numel || offset > s.numel - need) {
+    int64_t total;
+    const bool wraps = __builtin_add_overflow(offset, need, &total);
+    r.fail_arg(name, "a storage of at least " + (wraps ? std::string("2^63") : std::to_string(total)) + " elements",
+               "one of " + std::to_string(s.numel));
+  }
+}
+
 // Bindings of kernels with many arguments take one object of named fields instead of a list
 // (`Args a(info, "op", Args::named)`), read with the accessors that take a field name alone:
 // a.size("N") reads field N and names it in errors, so no argument position is written
@@ -135,6 +155,26 @@ class Args {
     return f32_list_in(field(name), name, need);
   }
 
+  // An array of float32 storages of any size, each pinned and on the call's device, for a
+  // binding that checks every use of them itself (an inference program's steps).
+  std::vector<const Storage*> f32_storages(const char* name) {
+    auto arr = array(field(name), name, "an array of Storages");
+    std::vector<const Storage*> out(arr.Length());
+    for (uint32_t k = 0; k < arr.Length(); ++k) {
+      const std::string item = std::string(name) + "[" + std::to_string(k) + "]";
+      out[k] = &checked_storage(arr[k], item.c_str(), DType::F32);
+    }
+    return out;
+  }
+  // A Float64Array field, copied (JS code run by a later field's getter cannot change it).
+  std::vector<double> f64_array(const char* name) const {
+    const Napi::Value v = field(name);
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+      fail_arg(name, "a Float64Array", type_of(v));
+    const auto t = v.As<Napi::Float64Array>();
+    return std::vector<double>(t.Data(), t.Data() + t.ElementLength());
+  }
+
   // A live storage of any dtype and device (for bindings that check those themselves).
   Storage& any_storage(size_t i, const char* name) { return live_storage(info_[i], name); }
   // The dtype of a storage argument (for bindings that serve both dtypes).
@@ -175,9 +215,7 @@ class Args {
   // both when the ranges are apart.
   template <typename T>
   void check_disjoint(const char* out_name, const T* out, int64_t n, const char* inp_name, const T* inp, int64_t m) const {
-    const auto o = reinterpret_cast<uintptr_t>(out), i = reinterpret_cast<uintptr_t>(inp);
-    const uintptr_t nb = static_cast<uintptr_t>(n) * sizeof(T), mb = static_cast<uintptr_t>(m) * sizeof(T);
-    if (n > 0 && m > 0 && o < i + mb && i < o + nb)
+    if (ranges_overlap(out, n, inp, m))
       fail_arg(out_name, std::string("an output that does not overlap ") + inp_name, "overlapping ranges of one storage");
   }
   // The same rule for lists of storages (multi-tensor ops, which update outs in place
@@ -298,7 +336,8 @@ class Args {
     pinned_.push_back(&s);
     return s;
   }
-  void* storage_of(const Napi::Value& v, const char* name, DType dtype, int64_t need, int64_t offset) {
+  // A live storage of this dtype on the device of the storages before it, pinned.
+  Storage& checked_storage(const Napi::Value& v, const char* name, DType dtype) {
     Storage& s = live_storage(v, name);
     if (s.dtype != dtype) fail_arg(name, std::string(dtype == DType::I64 ? "an " : "a ") + dtype_name(dtype) + " storage", dtype_name(s.dtype));
     if (seen_device_ && s.device != device_)
@@ -306,13 +345,11 @@ class Args {
                std::string("one on ") + device_name(s.device));
     seen_device_ = true;
     device_ = s.device;
-    // Written so that nothing overflows: offset + need may not fit in 64 bits.
-    if (offset < 0 || need < 0 || need > s.numel || offset > s.numel - need) {
-      int64_t total;
-      const bool wraps = __builtin_add_overflow(offset, need, &total);
-      fail_arg(name, "a storage of at least " + (wraps ? std::string("2^63") : std::to_string(total)) + " elements",
-               "one of " + std::to_string(s.numel));
-    }
+    return s;
+  }
+  void* storage_of(const Napi::Value& v, const char* name, DType dtype, int64_t need, int64_t offset) {
+    Storage& s = checked_storage(v, name, dtype);
+    check_holds(*this, s, name, need, offset);
     return static_cast<char*>(s.ptr) + offset * static_cast<int64_t>(dtype_size(dtype));
   }
 

@@ -12,8 +12,8 @@ namespace repmlp {
 enum class DType : int { F32 = 0, I64 = 1 };
 enum class Device : int { CPU = 0, CUDA = 1 };
 // An activation applied in the same pass as another op's output (functors in ops/unary.h); the
-// codes are part of the binding interface.
-enum class Act : int { None = 0, ReLU = 1, GELU = 2 };
+// codes are part of the binding interface. BatchNorm takes the first three, the fused GEMM all.
+enum class Act : int { None = 0, ReLU = 1, GELU = 2, Sigmoid = 3 };
 
 // Declares the kernels given, once in namespace cpu and once in namespace cuda (ops/<op>.h):
 // a CPU kernel and its CUDA twin share one signature. Both are defined with qualified names

@@ -9,20 +9,28 @@
 // contiguous micro-panels (MR rows / NR columns, zero-padded at the edges), and a
 // register-blocked MR x NR micro-kernel runs over them. The micro-kernel is compiled twice
 // (AVX2+FMA and baseline x86-64) and picked at load time, so one binary runs anywhere.
+//
+// gemm_fused adds (ops/gemm.h): operands packed once in that same panel layout (gemm_pack: a
+// weight read by many products is not packed again each time), a per-row affine of opA
+// applied while A is packed (a BatchNorm of the input, never stored), and an epilogue (bias,
+// activation, row scale, residual) applied to each micro-tile right after its last slab,
+// while the tile is still in registers and L1.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
 #include "gemm.h"
+#include "gemm_args.h"
 #include "../args.h"
 #include "../parallel.h"
+#include "unary.h"
 
 namespace repmlp {
 namespace cpu {
 
 namespace {
 
-constexpr int64_t MR = 6, NR = 16;     // register tile of C: 6 x 16 floats = 12 AVX registers
+constexpr int64_t MR = kGemmMR, NR = kGemmNR;  // register tile of C: 6 x 16 floats = 12 AVX registers
 constexpr int64_t KC = 256;            // depth of one packed slab (A panel 6 KB, B panel 16 KB: L1)
 constexpr int64_t MC_MAX = 144;        // rows of a packed A block (144 x 256 x 4 B = 144 KB: L2)
 constexpr int64_t NC = 1024;           // columns of a packed B block (256 x 1024 x 4 B = 1 MB)
@@ -40,11 +48,61 @@ inline __attribute__((always_inline)) v8f load8(const float* p) {
 }
 inline __attribute__((always_inline)) void store8(float* p, const v8f& v) { std::memcpy(p, &v, sizeof v); }
 
-// One MR x NR tile of C: C[0:mr, 0:nr] = alpha * (a @ b) + beta * C (beta == 0: C ignored).
-// a: (kc, MR) packed panel of opA; b: (kc, NR) packed panel of opB; C: row stride ldc.
+// The identity, for epilogues without an activation.
+struct NoAct {
+  static __attribute__((always_inline)) inline float forward(float x) { return x; }
+};
+
+// The epilogue (GemmEpilogue) seen from one block or tile of C: each pointer at the
+// block's first row / column of matrix b, null when that step is left out.
+struct EpiView {
+  const float* row_bias;   // [i]
+  const float* col_bias;   // [j]
+  const float* row_scale;  // [i * rs_ld]
+  int64_t rs_ld;
+  const float* residual;  // [i * ldr + j]
+  int64_t ldr;
+  // The same epilogue from row ir and column jr of this view on.
+  EpiView at(int64_t ir, int64_t jr) const {
+    return {row_bias ? row_bias + ir : nullptr, col_bias ? col_bias + jr : nullptr,
+            row_scale ? row_scale + ir * rs_ld : nullptr, rs_ld, residual ? residual + ir * ldr + jr : nullptr, ldr};
+  }
+};
+
+// Rows [0, mr) x columns [0, nr) of C (row stride ldc), nr <= NR, from the product tile t
+// (row stride ldt, NR columns readable): C = F(alpha * t + beta * C + bias) * row_scale +
+// residual. Every row is computed NR wide whatever nr (the loops have a fixed trip count,
+// so the activation vectorises), and only its first nr columns are read from C and the
+// residual or written.
+template <typename F>
+inline __attribute__((always_inline)) void epilogue_rows(float* C, int64_t ldc, const float* t, int64_t ldt, int64_t mr,
+                                                         int64_t nr, float alpha, float beta, const EpiView& e) {
+  float add[NR], v[NR];
+  for (int64_t j = 0; j < NR; ++j) add[j] = e.col_bias && j < nr ? e.col_bias[j] : 0.f;
+  for (int64_t i = 0; i < mr; ++i) {
+    float* c = C + i * ldc;
+    const float* ti = t + i * ldt;
+    const float rb = e.row_bias ? e.row_bias[i] : 0.f;
+    const float rs = e.row_scale ? e.row_scale[i * e.rs_ld] : 1.f;
+    for (int64_t j = 0; j < NR; ++j) v[j] = alpha * ti[j];
+    if (beta != 0.f)
+      for (int64_t j = 0; j < nr; ++j) v[j] += beta * c[j];
+    for (int64_t j = 0; j < NR; ++j) v[j] = F::forward(v[j] + (add[j] + rb)) * rs;
+    if (e.residual) {
+      const float* r = e.residual + i * e.ldr;
+      for (int64_t j = 0; j < nr; ++j) v[j] += r[j];
+    }
+    for (int64_t j = 0; j < nr; ++j) c[j] = v[j];
+  }
+}
+
+// One MR x NR tile of C: C[0:mr, 0:nr] = alpha * (a @ b) + beta * C (beta == 0: C ignored),
+// then the epilogue when e is given. a: (kc, MR) packed panel of opA; b: (kc, NR) packed
+// panel of opB; C: row stride ldc.
+template <typename F>
 inline __attribute__((always_inline)) void micro_tile(int64_t kc, const float* __restrict a, const float* __restrict b,
                                                       float* C, int64_t ldc, int64_t mr, int64_t nr, float alpha,
-                                                      float beta) {
+                                                      float beta, const EpiView* e) {
   v8f acc[MR][2];
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = v8f{};
   for (int64_t k = 0; k < kc; ++k) {
@@ -56,7 +114,7 @@ inline __attribute__((always_inline)) void micro_tile(int64_t kc, const float* _
       acc[i][1] += ai * b1;
     }
   }
-  if (mr == MR && nr == NR) {
+  if (!e && mr == MR && nr == NR) {
 #pragma GCC unroll 6
     for (int i = 0; i < MR; ++i) {
       float* c = C + i * ldc;
@@ -75,6 +133,7 @@ inline __attribute__((always_inline)) void micro_tile(int64_t kc, const float* _
     store8(tile + i * NR, acc[i][0]);
     store8(tile + i * NR + 8, acc[i][1]);
   }
+  if (e) return epilogue_rows<F>(C, ldc, tile, NR, mr, nr, alpha, beta, *e);
   for (int64_t i = 0; i < mr; ++i)
     for (int64_t j = 0; j < nr; ++j) {
       float& c = C[i * ldc + j];
@@ -82,32 +141,57 @@ inline __attribute__((always_inline)) void micro_tile(int64_t kc, const float* _
     }
 }
 
-// C (mc x nc, row stride ldc) = alpha * Ap @ Bp + beta * C over one packed slab.
+// C (mc x nc, row stride ldc) = alpha * Ap @ Bp + beta * C over one packed slab, then the
+// epilogue e (the block's last slab only; null for the others and for a plain GEMM).
 // Ap: (ceil(mc/MR), kc, MR); Bp: (ceil(nc/NR), kc, NR).
+template <typename F>
 __attribute__((target_clones("arch=x86-64-v3", "default"))) void macro_kernel(int64_t mc, int64_t nc, int64_t kc,
                                                                              const float* Ap, const float* Bp,
                                                                              float* C, int64_t ldc, float alpha,
-                                                                             float beta) {
+                                                                             float beta, const EpiView* e) {
   for (int64_t jr = 0; jr < nc; jr += NR)
-    for (int64_t ir = 0; ir < mc; ir += MR)
-      micro_tile(kc, Ap + ir * kc, Bp + jr * kc, C + ir * ldc + jr, ldc, std::min(MR, mc - ir),
-                 std::min(NR, nc - jr), alpha, beta);
+    for (int64_t ir = 0; ir < mc; ir += MR) {
+      const EpiView tile_e = e ? e->at(ir, jr) : EpiView{};
+      micro_tile<F>(kc, Ap + ir * kc, Bp + jr * kc, C + ir * ldc + jr, ldc, std::min(MR, mc - ir),
+                    std::min(NR, nc - jr), alpha, beta, e ? &tile_e : nullptr);
+    }
 }
 
-// Ap: (ceil(mc/MR), kc, MR) <- opA[i0:i0+mc, k0:k0+kc]; opA(i, k) = trans ? A[k*lda + i] : A[i*lda + k].
-void pack_a(float* Ap, const float* A, int64_t lda, bool trans, int64_t i0, int64_t mc, int64_t k0, int64_t kc) {
+// A prologue (GemmPrologue) for matrix b: the affine of row i of opA.
+struct RowAffine {
+  const float* scale;
+  const float* shift;
+  int64_t period, ld, off;
+  int64_t at(int64_t i) const { return (i % period) * ld + off; }
+};
+
+// Ap: (ceil(mc/MR), kc, MR) <- opA[i0:i0+mc, k0:k0+kc]; opA(i, k) = trans ? A[k*lda + i] : A[i*lda + k],
+// each row through the affine when one is given.
+void pack_a(float* Ap, const float* A, int64_t lda, bool trans, int64_t i0, int64_t mc, int64_t k0, int64_t kc,
+            const RowAffine* aff = nullptr) {
   for (int64_t ir = 0; ir < mc; ir += MR) {
     const int64_t mr = std::min(MR, mc - ir);
     float* dst = Ap + ir * kc;
+    float s[MR], t[MR];
+    for (int64_t i = 0; i < mr; ++i) {
+      s[i] = aff ? aff->scale[aff->at(i0 + ir + i)] : 1.f;
+      t[i] = aff ? aff->shift[aff->at(i0 + ir + i)] : 0.f;
+    }
     if (!trans) {
       for (int64_t i = 0; i < mr; ++i) {
         const float* src = A + (i0 + ir + i) * lda + k0;
-        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = src[k];
+        if (aff)
+          for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = s[i] * src[k] + t[i];
+        else
+          for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = src[k];
       }
     } else {
       for (int64_t k = 0; k < kc; ++k) {
         const float* src = A + (k0 + k) * lda + i0 + ir;
-        for (int64_t i = 0; i < mr; ++i) dst[k * MR + i] = src[i];
+        if (aff)
+          for (int64_t i = 0; i < mr; ++i) dst[k * MR + i] = s[i] * src[i] + t[i];
+        else
+          for (int64_t i = 0; i < mr; ++i) dst[k * MR + i] = src[i];
       }
     }
     for (int64_t i = mr; i < MR; ++i)
@@ -163,19 +247,46 @@ void scale_only(float* C, int64_t M, int64_t N, int64_t batch, float beta, int64
     }
 }
 
-}  // namespace
+bool has_epilogue(const GemmEpilogue& e) {
+  return e.bias || e.act != Act::None || e.row_scale || e.residual;
+}
 
-}  // namespace cpu
+// The epilogue of matrix b from C's element (i0, j0) on.
+EpiView epi_view(const GemmEpilogue& e, int64_t b, int64_t i0, int64_t j0) {
+  const float* bias = e.bias ? e.bias + b * e.bias_stride : nullptr;
+  return {bias && !e.bias_per_column ? bias + i0 : nullptr, bias && e.bias_per_column ? bias + j0 : nullptr,
+          e.row_scale ? e.row_scale + b * e.row_scale_stride + i0 * e.row_scale_ld : nullptr, e.row_scale_ld,
+          e.residual ? e.residual + b * e.stride_r + i0 * e.ldr + j0 : nullptr, e.ldr};
+}
 
-// (Operands and strides in ops/gemm.h.)
-void cpu::gemm_strided_batched(const GemmBatched& p) {
+// K == 0 or alpha == 0 with an epilogue: C = epilogue(beta * C), NR columns at a time.
+template <typename F>
+void epilogue_only(const GemmFused& f) {
+  const GemmBatched& p = f.g;
+  static const float zeros[NR] = {};
+  for (int64_t b = 0; b < p.batch; ++b)
+    for (int64_t i = 0; i < p.M; ++i)
+      for (int64_t j = 0; j < p.N; j += NR) {
+        const EpiView e = epi_view(f.epi, b, i, j);
+        epilogue_rows<F>(p.C + b * p.strideC + i * p.ldc + j, p.ldc, zeros, 0, 1, std::min(NR, p.N - j), 0.f, p.beta, e);
+      }
+}
+
+// The driver: C is cut into (b, column block, row block) tasks; packed operands are read in
+// place, the others packed slab by slab into per-thread buffers.
+template <typename F>
+void run_gemm(const GemmFused& f) {
+  const GemmBatched& p = f.g;
   const auto C = p.C;
   const auto A = p.A, B = p.B;
   const auto M = p.M, N = p.N, K = p.K, batch = p.batch, ldc = p.ldc, strideC = p.strideC, lda = p.lda, strideA = p.strideA, ldb = p.ldb, strideB = p.strideB;
   const auto transA = p.transA, transB = p.transB;
   const auto alpha = p.alpha, beta = p.beta;
+  const bool epi = has_epilogue(f.epi);
   if (batch <= 0 || M <= 0 || N <= 0) return;
-  if (K <= 0 || alpha == 0.f) return scale_only(C, M, N, batch, beta, ldc, strideC);
+  if (K <= 0 || alpha == 0.f) return epi ? epilogue_only<F>(f) : scale_only(C, M, N, batch, beta, ldc, strideC);
+  // Packed matrices: slab pc of op(A) starts at pc * Mp, of op(B) at pc * Np.
+  const int64_t Mp = gemm_packed_numel(false, M, 1), Np = gemm_packed_numel(true, N, 1);
 
   // Tasks are (b, column block, row block) tiles of C. With few of them, cut M finer so the
   // threads get equal shares.
@@ -191,8 +302,6 @@ void cpu::gemm_strided_batched(const GemmBatched& p) {
 
   parallel_for(tasks, grain, [&](int64_t t0, int64_t t1) {
     buffers.ensure();
-    float* Ap = buffers.a;
-    float* Bp = buffers.b;
     for (int64_t t = t0; t < t1;) {
       // A run of row blocks sharing (b, column block) reuses each packed B slab.
       const int64_t ib0 = t % mb, jb = (t / mb) % nb, b = t / (mb * nb);
@@ -201,14 +310,21 @@ void cpu::gemm_strided_batched(const GemmBatched& p) {
       const float* Ab = A + b * strideA;
       const float* Bb = B + b * strideB;
       float* Cb = C + b * strideC;
+      const RowAffine aff{f.pro.scale, f.pro.shift, f.pro.period, f.pro.ld, b * f.pro.stride};
       for (int64_t pc = 0; pc < K; pc += KC) {
         const int64_t kc = std::min(KC, K - pc);
-        pack_b(Bp, Bb, ldb, transB, pc, kc, j0, nc);
+        const float* Bp = buffers.b;
+        if (f.packed_b) Bp = Bb + pc * Np + j0 * kc;
+        else pack_b(buffers.b, Bb, ldb, transB, pc, kc, j0, nc);
         const float beta_k = pc == 0 ? beta : 1.f;
+        const bool last = pc + kc >= K;
         for (int64_t ib = ib0; ib < ib1; ++ib) {
           const int64_t i0 = ib * mc, m = std::min(mc, M - i0);
-          pack_a(Ap, Ab, lda, transA, i0, m, pc, kc);
-          macro_kernel(m, nc, kc, Ap, Bp, Cb + i0 * ldc + j0, ldc, alpha, beta_k);
+          const float* Ap = buffers.a;
+          if (f.packed_a) Ap = Ab + pc * Mp + i0 * kc;
+          else pack_a(buffers.a, Ab, lda, transA, i0, m, pc, kc, f.pro.scale ? &aff : nullptr);
+          const EpiView e = epi_view(f.epi, b, i0, j0);
+          macro_kernel<F>(m, nc, kc, Ap, Bp, Cb + i0 * ldc + j0, ldc, alpha, beta_k, epi && last ? &e : nullptr);
         }
       }
       t += ib1 - ib0;
@@ -216,12 +332,34 @@ void cpu::gemm_strided_batched(const GemmBatched& p) {
   });
 }
 
+}  // namespace
 
-// The elements one operand's batch of (rows x cols) matrices reaches from its first one:
-// (batch-1)*stride + (rows-1)*ld + cols, or 0 when the operand is empty.
-static int64_t operand_extent(const Args& a, int64_t batch, int64_t rows, int64_t cols, int64_t ld, int64_t stride) {
-  if (batch == 0 || rows == 0 || cols == 0) return 0;
-  return a.add(a.add(a.mul(batch - 1, stride), a.mul(rows - 1, ld)), cols);
+}  // namespace cpu
+
+// (Operands and strides in ops/gemm.h.)
+void cpu::gemm_strided_batched(const GemmBatched& p) { gemm_fused(GemmFused{p, false, false, {}, {}}); }
+
+void cpu::gemm_fused(const GemmFused& f) {
+  switch (f.epi.act) {
+    case Act::ReLU: return run_gemm<Relu>(f);
+    case Act::GELU: return run_gemm<Gelu>(f);
+    case Act::Sigmoid: return run_gemm<Sigmoid>(f);
+    default: return run_gemm<NoAct>(f);
+  }
+}
+
+void cpu::gemm_pack(float* out, const float* inp, const GemmPack& p) {
+  const int64_t size = gemm_packed_numel(p.side_b, p.rows, p.K), width = gemm_packed_numel(p.side_b, p.rows, 1);
+  const int64_t slabs = (p.K + KC - 1) / KC;
+  parallel_for(p.batch * slabs, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t b = t / slabs, pc = (t % slabs) * KC, kc = std::min(KC, p.K - pc);
+      float* dst = out + b * size + pc * width;
+      const float* src = inp + b * p.stride;
+      if (p.side_b) pack_b(dst, src, p.ld, p.trans, pc, kc, 0, p.rows);
+      else pack_a(dst, src, p.ld, p.trans, 0, p.rows, pc, kc);
+    }
+  });
 }
 
 // gemm_strided_batched({C, A, B, M, N, K, batch, transA, transB, alpha, beta,
@@ -229,36 +367,39 @@ static int64_t operand_extent(const Args& a, int64_t batch, int64_t rows, int64_
 // off*: element offsets of each operand's first matrix in its storage.
 static Napi::Value gemm_strided_batched(const Napi::CallbackInfo& info) {
   Args a(info, "gemm_strided_batched", Args::named);
-  GemmBatched p{};
-  p.M = a.size("M"), p.N = a.size("N"), p.K = a.size("K"), p.batch = a.size("batch");
-  p.transA = a.flag("transA"), p.transB = a.flag("transB");
-  p.alpha = static_cast<float>(a.number("alpha")), p.beta = static_cast<float>(a.number("beta"));
-  const int64_t offC = a.size("offC"), offA = a.size("offA"), offB = a.size("offB");
-  p.ldc = a.size("ldc"), p.strideC = a.size("strideC");
-  p.lda = a.size("lda"), p.strideA = a.size("strideA");
-  p.ldb = a.size("ldb"), p.strideB = a.size("strideB");
-  const int64_t M = p.M, N = p.N, K = p.K, batch = p.batch;
-  // Stored shapes: A is (M, K) or, transposed, (K, M); B is (K, N) or (N, K).
-  const int64_t rowsA = p.transA ? K : M, colsA = p.transA ? M : K;
-  const int64_t rowsB = p.transB ? N : K, colsB = p.transB ? K : N;
-  if (p.ldc < std::max<int64_t>(1, N)) a.fail_arg("ldc", "a leading dimension >= max(1, N) = " + std::to_string(std::max<int64_t>(1, N)), std::to_string(p.ldc));
-  if (p.lda < std::max<int64_t>(1, colsA)) a.fail_arg("lda", "a leading dimension >= " + std::to_string(std::max<int64_t>(1, colsA)), std::to_string(p.lda));
-  if (p.ldb < std::max<int64_t>(1, colsB)) a.fail_arg("ldb", "a leading dimension >= " + std::to_string(std::max<int64_t>(1, colsB)), std::to_string(p.ldb));
-  if (batch > 1 && p.strideC == 0 && M > 0 && N > 0)
-    a.fail_arg("strideC", "a nonzero stride when batch > 1 (output matrices must not alias)", "0");
-  const int64_t extC = operand_extent(a, batch, M, N, p.ldc, p.strideC);
-  const int64_t extA = operand_extent(a, batch, rowsA, colsA, p.lda, p.strideA);
-  const int64_t extB = operand_extent(a, batch, rowsB, colsB, p.ldb, p.strideB);
-  p.C = a.f32("C", extC, offC);
-  p.A = a.f32("A", extA, offA);
-  p.B = a.f32("B", extB, offB);
-  a.check_disjoint("C", p.C, extC, "A", p.A, extA);
-  a.check_disjoint("C", p.C, extC, "B", p.B, extB);
+  int64_t extC;
+  const GemmFused f = read_gemm(a, false, &extC);
   if (extC == 0) return info.Env().Undefined();  // no output (M, N or batch is 0)
-  REPMLP_DISPATCH(a, gemm_strided_batched, p);
+  REPMLP_DISPATCH(a, gemm_strided_batched, f.g);
   return info.Env().Undefined();
 }
 
-void register_gemm(Napi::Object exports) { REPMLP_EXPORT(exports, gemm_strided_batched); }
+// gemm_fused({...the fields of gemm_strided_batched, packedA, packedB, the prologue's scale,
+// offScale, shift, offShift, proPeriod, proLd, proStride, and the epilogue's bias, offBias,
+// biasStride, biasPerColumn, act, rowScale, offRowScale, rowScaleLd, rowScaleStride, residual,
+// offResidual, ldr, strideR}): ops/gemm.h's GemmFused (kGemmFusedFields).
+static Napi::Value gemm_fused(const Napi::CallbackInfo& info) {
+  Args a(info, "gemm_fused", Args::named);
+  int64_t extC;
+  const GemmFused f = read_gemm(a, true, &extC);
+  if (extC == 0) return info.Env().Undefined();
+  REPMLP_DISPATCH(a, gemm_fused, f);
+  return info.Env().Undefined();
+}
+
+// gemm_pack({out, offOut, inp, offInp, sideB, rows, K, batch, ld, stride, trans}): ops/gemm.h's GemmPack.
+static Napi::Value gemm_pack(const Napi::CallbackInfo& info) {
+  Args a(info, "gemm_pack", Args::named);
+  const PackCall c = read_gemm_pack(a);
+  if (c.out_numel == 0) return info.Env().Undefined();
+  REPMLP_DISPATCH(a, gemm_pack, c.out, c.inp, c.p);
+  return info.Env().Undefined();
+}
+
+void register_gemm(Napi::Object exports) {
+  REPMLP_EXPORT(exports, gemm_strided_batched);
+  REPMLP_EXPORT(exports, gemm_fused);
+  REPMLP_EXPORT(exports, gemm_pack);
+}
 
 }  // namespace repmlp
