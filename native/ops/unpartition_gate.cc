@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "unpartition_gate.h"
+#include "unpartition_gate_args.h"
 #include "../args.h"
 #include "../parallel.h"
 
@@ -102,41 +103,19 @@ void cpu::unpartition_gate_backward(float* dy, float* dgate, const float* dout, 
 }
 
 
-namespace {
-
-// The sizes N, C, Hp, h, Wp, w, and the element counts they give.
-struct Geometry {
-  PartitionShape shape;
-  int64_t planes, numel;
-};
-Geometry geometry(Args& a) {
-  Geometry g{{a.size("N"), a.size("C"), a.size("Hp"), a.size("h"), a.size("Wp"), a.size("w")}, 0, 0};
-  const PartitionShape& s = g.shape;
-  g.planes = a.product({s.N, s.C});
-  g.numel = a.product({g.planes, s.Hp, s.h, s.Wp, s.w});
-  return g;
-}
-
-}  // namespace
-
 // unpartition_gate_forward({out, y, gate, residual | null, N, C, Hp, h, Wp, w})
 static Napi::Value unpartition_gate_forward(const Napi::CallbackInfo& info) {
   Args a(info, "unpartition_gate_forward", Args::named);
-  const Geometry g = geometry(a);
-  float* out = a.f32("out", g.numel);
-  const float* y = a.f32("y", g.numel);
-  const float* gate = a.f32("gate", g.planes);
-  const float* residual = a.optional_f32("residual", g.numel);
-  a.check_distinct({{"out", out}}, {{"out", out}, {"y", y}, {"gate", gate}, {"residual", residual}});
+  const GateForward g = read_gate_forward<false>(a);
   if (g.numel == 0) return info.Env().Undefined();
-  REPMLP_DISPATCH(a, unpartition_gate_forward, out, y, gate, residual, g.shape);
+  REPMLP_DISPATCH(a, unpartition_gate_forward, g.out, g.y, g.gate, g.residual, g.shape);
   return info.Env().Undefined();
 }
 
 // unpartition_gate_backward({dy, dgate, dout, y, gate, N, C, Hp, h, Wp, w})
 static Napi::Value unpartition_gate_backward(const Napi::CallbackInfo& info) {
   Args a(info, "unpartition_gate_backward", Args::named);
-  const Geometry g = geometry(a);
+  const GateGeometry g = gate_geometry(a);
   float* dy = a.f32("dy", g.numel);
   float* dgate = a.f32("dgate", g.planes);
   const float* dout = a.f32("dout", g.numel);

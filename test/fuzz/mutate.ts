@@ -38,6 +38,27 @@ function wrongTypeExpect(orig: Arg, v: Arg): Expect {
   return 'throw';
 }
 
+// An inference program (a Float64Array of values): another array type or one value too few
+// (must throw), or one value replaced by an adversarial number (may still be valid).
+function mutateProgram(g: Gen, m: Mutated, i: number, a: Extract<Arg, { t: 'ta' }>, where: string): void {
+  const values = a.values!;
+  const choice = values.length === 0 ? 0 : g.r(0, 2);
+  if (choice === 0) {
+    m.args[i] = { ...a, dtype: 'float32' };
+    m.expect = 'throw';
+    m.mutation = `${where}: a Float32Array`;
+  } else if (choice === 1) {
+    m.args[i] = { ...a, n: values.length - 1, values: values.slice(0, -1) };
+    m.expect = 'throw';
+    m.mutation = `${where}: the last value left out`;
+  } else {
+    const k = g.r(0, values.length - 1), v = g.pick([...ADVERSARIAL, -2, 3, 4]);
+    m.args[i] = { ...a, values: values.map((x, j) => (j === k ? toNum(v) : x)) };
+    m.expect = 'either';
+    m.mutation = `${where}: value ${k} = ${String(v)}`;
+  }
+}
+
 export interface Mutated {
   args: Arg[];
   storages: Call['storages'];
@@ -109,7 +130,9 @@ function mutateAlias(g: Gen, spec: Spec, m: Mutated): boolean {
   setAt(m.args, to.path, { ...to.arg, id: from.arg.id });
   const shared = m.storages[from.arg.id];
   const inList = o.path.length > 1 || x.path.length > 1;
-  m.expect = shared.numel === 0 ? 'either' : inList ? 'throw' : aliasExpect(spec, m.args, o.path[0], x.path[0]);
+  // Storages in a list are distinct (multi-tensor ops) unless the spec allows elementwise sharing.
+  const listRule = spec.alias === 'elementwise' ? 'either' : 'throw';
+  m.expect = shared.numel === 0 ? 'either' : inList ? listRule : aliasExpect(spec, m.args, o.path[0], x.path[0]);
   m.mutation = `aliasing: argument ${to.path.join('.')} given the storage of argument ${from.path.join('.')}`;
   return true;
 }
@@ -232,6 +255,10 @@ export function mutate(g: Gen, spec: Spec, valid: { args: Arg[]; storages: Call[
       } else mutateArray(g, m, i, a, where, m.storages.length);
       break;
     case 'ta': {
+      if (a.values) {
+        mutateProgram(g, m, i, a, where);
+        break;
+      }
       const rec = m.storages[0];
       if (g.p(0.5)) {
         m.args[i] = { ...a, dtype: a.dtype === 'float32' ? g.pick(['int64', 'float64'] as const) : 'float32' };

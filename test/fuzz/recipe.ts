@@ -29,8 +29,8 @@ export type Arg =
   // dtypeFree: the binding takes either dtype here.
   | { t: 'st'; id: number; role: 'out' | 'in'; need: number; nullable?: boolean; dtypeFree?: boolean }
   // A typed array of n elements (Float32Array for float32, BigInt64Array for int64, or a
-  // Float64Array for 'float64').
-  | { t: 'ta'; dtype: DType | 'float64'; n: number }
+  // Float64Array for 'float64'), zeros or, for a float64 one, `values` (an inference program).
+  | { t: 'ta'; dtype: DType | 'float64'; n: number; values?: Num[] }
   // An array; elem is what the elements are (integers: 'size' or 'int'; storages; booleans).
   // getter: element `index` is an accessor that disposes storages, or throws, when read.
   | {
@@ -131,7 +131,13 @@ export function build(native: NativeAddon, call: Call): Built {
       case 'obj': return {};
       case 'fn': return () => 1;
       case 'st': return storages[a.id];
-      case 'ta': return a.dtype === 'int64' ? new BigInt64Array(a.n) : a.dtype === 'float64' ? new Float64Array(a.n) : new Float32Array(a.n);
+      case 'ta': {
+        if (a.dtype === 'int64') return new BigInt64Array(a.n);
+        if (a.dtype === 'float32') return new Float32Array(a.n);
+        const f = new Float64Array(a.n);
+        if (a.values) f.set(a.values.slice(0, a.n).map(num));
+        return f;
+      }
       case 'evil': {
         const o: Record<string | symbol, unknown> = {};
         const hit = () => (disposeAll(a.dispose), 1);

@@ -6,6 +6,7 @@ import type { Rng } from '../../lib/rng';
 import type { DType } from '../../lib/native';
 import { UNARY_OPS } from '../../lib/ops/unary';
 import type { Arg, Call, Expect, NumKind, StorageRecipe } from './recipe';
+import { GEMM_SPECS } from './gemm-specs';
 
 type St = Extract<Arg, { t: 'st' }>;
 
@@ -277,6 +278,7 @@ export const SPECS: Record<string, Spec> = {
       return [g.out(C), g.inp(N * C * HW), g.num(N), g.num(C), g.num(HW)];
     },
   },
+  ...GEMM_SPECS,
   gemm_strided_batched: {
     fields: ['C', 'A', 'B', 'M', 'N', 'K', 'batch', 'transA', 'transB', 'alpha', 'beta', 'offC', 'ldc', 'strideC', 'offA', 'lda', 'strideA', 'offB', 'ldb', 'strideB'],
     make: (g) => {
