@@ -52,13 +52,15 @@ export interface BuildOptions {
   seed?: number;
   rng?: Rng;
   device?: Device;
+  /** Leave the weights uninitialised, for a model whose state dict is loaded next (default false). */
+  uninitialized?: boolean;
 }
 
 /** What every layer's initialisation needs: the generator and the device. */
 type Ctx = InitOptions;
 
 function ctxOf(opts: BuildOptions): Ctx {
-  return { rng: opts.rng ?? new Rng(opts.seed ?? 0), device: opts.device };
+  return { rng: opts.rng ?? new Rng(opts.seed ?? 0), device: opts.device, uninitialized: opts.uninitialized };
 }
 
 /** Disposes intermediates once the graph (which holds its own references) no longer needs them. */

@@ -12,7 +12,7 @@ import { checkInt } from '../check';
 import { describe, fail } from '../errors';
 import { full, rand, tensor } from '../creation';
 import type { Rng } from '../rng';
-import type { Device, Tensor } from '../tensor';
+import { Tensor, type Device } from '../tensor';
 import { Module } from './module';
 
 export interface InitOptions {
@@ -20,6 +20,8 @@ export interface InitOptions {
   rng: Rng;
   /** Where the parameters live (default 'cpu'). */
   device?: Device;
+  /** Leave the weights uninitialised (a module whose state dict is loaded next); default false. */
+  uninitialized?: boolean;
 }
 
 function checkRng(op: string, opts: InitOptions): Rng {
@@ -28,8 +30,9 @@ function checkRng(op: string, opts: InitOptions): Rng {
   return opts.rng;
 }
 
-function uniform(shape: number[], bound: number, rng: Rng, device: Device | undefined): Tensor {
-  return rand(shape, rng, { low: -bound, high: bound, device });
+function uniform(shape: number[], bound: number, rng: Rng, opts: InitOptions): Tensor {
+  if (opts.uninitialized) return Tensor.empty(shape, { device: opts.device });
+  return rand(shape, rng, { low: -bound, high: bound, device: opts.device });
 }
 
 export interface Conv2dLayerOptions extends InitOptions {
@@ -62,8 +65,8 @@ export class Conv2d extends Module {
       fail('Conv2d', 'options.groups', `a divisor of inChannels ${inChannels} and outChannels ${outChannels}`, String(this.groups));
     const fanIn = (inChannels / this.groups) * kernelSize * kernelSize;
     const bound = 1 / Math.sqrt(fanIn);
-    this.registerParameter('weight', uniform([outChannels, inChannels / this.groups, kernelSize, kernelSize], bound, rng, opts.device));
-    if (opts.bias ?? true) this.registerParameter('bias', uniform([outChannels], bound, rng, opts.device));
+    this.registerParameter('weight', uniform([outChannels, inChannels / this.groups, kernelSize, kernelSize], bound, rng, opts));
+    if (opts.bias ?? true) this.registerParameter('bias', uniform([outChannels], bound, rng, opts));
   }
 
   get weight(): Tensor {
@@ -103,8 +106,8 @@ export class Linear extends Module {
     checkInt('Linear', 'inFeatures', inFeatures);
     checkInt('Linear', 'outFeatures', outFeatures);
     const bound = 1 / Math.sqrt(inFeatures);
-    this.registerParameter('weight', uniform([outFeatures, inFeatures], bound, rng, opts.device));
-    if (opts.bias ?? true) this.registerParameter('bias', uniform([outFeatures], bound, rng, opts.device));
+    this.registerParameter('weight', uniform([outFeatures, inFeatures], bound, rng, opts));
+    if (opts.bias ?? true) this.registerParameter('bias', uniform([outFeatures], bound, rng, opts));
   }
 
   get weight(): Tensor {

@@ -22,6 +22,7 @@
 import type { onnx } from 'onnx-proto';
 import { describe, fail } from '../errors';
 import { packageVersion } from '../info';
+import { foldConvBn, withDeployForm } from '../models/fold';
 import { RepMLPNet, type RepMLPBlock, type RepMLPNetUnit } from '../models/repmlpnet';
 import type { BatchNorm2d, Conv2d, ConvBN } from '../nn/layers';
 import type { Tensor } from '../tensor';
@@ -36,20 +37,6 @@ function host(t: Tensor): Float32Array {
 
 // ---- layers ----
 
-/** A conv followed by a BN, folded: weight * gamma / sigma and beta - mu * gamma / sigma. */
-function foldBn(conv: Conv2d, bn: BatchNorm2d): { weight: Float32Array; bias: Float32Array } {
-  const w = host(conv.weight);
-  const gamma = host(bn.weight), beta = host(bn.bias), mean = host(bn.runningMean), variance = host(bn.runningVar);
-  const O = gamma.length, per = w.length / O;
-  const weight = new Float32Array(w.length), bias = new Float32Array(O);
-  for (let o = 0; o < O; o++) {
-    const scale = gamma[o] / Math.sqrt(variance[o] + bn.eps);
-    for (let j = o * per; j < (o + 1) * per; j++) weight[j] = w[j] * scale;
-    bias[o] = beta[o] - mean[o] * scale;
-  }
-  return { weight, bias };
-}
-
 function convAttrs(conv: Conv2d) {
   const { kernelSize: k, stride: s, padding: p, groups } = conv;
   return { kernel_shape: { ints: [k, k] }, strides: { ints: [s, s] }, pads: { ints: [p, p, p, p] }, group: { int: groups } };
@@ -57,7 +44,7 @@ function convAttrs(conv: Conv2d) {
 
 /** Conv with the BN folded in [-> Relu | GELU]. */
 function convBn(g: GraphBuilder, name: string, m: ConvBN, x: string): string {
-  const { weight, bias } = foldBn(m.conv, m.bn);
+  const { weight, bias } = foldConvBn(m.conv, m.bn);
   const w = g.float(`${name}.weight`, m.conv.weight.shape, weight);
   const b = g.float(`${name}.bias`, [bias.length], bias);
   const y = g.node('Conv', [x, w, b], `${name}.conv`, convAttrs(m.conv));
@@ -175,20 +162,6 @@ function deployGraph(model: RepMLPNet, [H, W]: [number, number]): onnx.IGraphPro
   const hb = g.float('head.bias', [cfg.numClasses], host(model.head.bias!));
   g.node('Gemm', [flat, hw, hb], 'head', { transB: { int: 1 } }, logits);
   return g.graph('repmlpnet', { name: input, dims: ['batch', cfg.inChannels, H, W] }, { name: logits, dims: ['batch', cfg.numClasses] });
-}
-
-/** Runs fn on the deploy form: the model itself, or a converted copy (disposed afterwards). */
-function withDeployForm<T>(model: RepMLPNet, fn: (m: RepMLPNet) => T): T {
-  if (model.deploy) return fn(model);
-  const cfg = model.config;
-  const copy = new RepMLPNet({ ...cfg, deploy: false }, { device: model.head.weight.device });
-  try {
-    copy.loadStateDict(model.stateDict());
-    copy.localityInjection();
-    return fn(copy);
-  } finally {
-    copy.dispose();
-  }
 }
 
 /**
