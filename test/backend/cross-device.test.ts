@@ -11,7 +11,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  AdamW, add, addScalar, batchNorm2d, bmm, conv1x1, conv2d, contiguous, correctCount, crossEntropy, expand, full, gelu,
+  AdamW, add, addScalar, batchNorm2d, compileInference, bmm, conv1x1, conv2d, contiguous, correctCount, crossEntropy, expand, full, gelu,
   globalAvgPool, info, linear,
   matmul, mean, mul, mulScalar, partition, permute, preset, relu, RepMLPNet, Rng, scope, setNumThreads, silu,
   setSharingFc, SGD, sigmoid, sub, sum, tensor, unpartition, unpartitionGate, type Device, type Tensor,
@@ -257,6 +257,62 @@ test('gemm with alpha 0: C = beta * C, NaN in A and B never read', () => {
   const got = runDevice(OTHER);
   assert.equal(Array.from(got.get('C')!), Array.from(c0, (v) => Math.fround(0.5 * v)), `${OTHER}: C = 0.5 * C`);
   compare('gemm alpha 0', runDevice('cpu'), got);
+});
+
+test('gemm_fused: packed B, prologue, bias, GELU, row scale and residual; gemm_pack', () => {
+  const rng = new Rng(SEED * 37);
+  // C (2 x (7, 19)) over K 300 (two slabs); B: 2 matrices (19, 300) read transposed, packed
+  const [M, N, K] = [7, 19, 300];
+  const [, nr] = native.runtimeInfo().gemmPanels;
+  const size = Math.ceil(N / nr) * nr * K;
+  const data = {
+    A: hostData({ shape: [2, M, K] }, rng), B: hostData({ shape: [2, N, K] }, rng), scale: hostData({ shape: [2 * M] }, rng),
+    shift: hostData({ shape: [2 * M] }, rng), bias: hostData({ shape: [2 * N] }, rng), rs: hostData({ shape: [2 * M] }, rng),
+    res: hostData({ shape: [2, M, N] }, rng),
+  };
+  const runDevice = (device: Device) =>
+    scope(() => {
+      const t = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, tensor(v as Float32Array, [v.length], { device })]));
+      const packed = full([2 * size], NaN, { device }), C = full([2 * M * N], NaN, { device });
+      native.gemm_pack({ out: packed.storage, offOut: 0, inp: t.B.storage, offInp: 0, sideB: true, rows: N, K, batch: 2, ld: K, stride: N * K, trans: true });
+      native.gemm_fused({
+        C: C.storage, offC: 0, ldc: N, strideC: M * N, A: t.A.storage, offA: 0, lda: K, strideA: M * K, transA: false, packedA: false,
+        B: packed.storage, offB: 0, ldb: K, strideB: size, transB: true, packedB: true, M, N, K, batch: 2, alpha: 0.5, beta: 0,
+        scale: t.scale.storage, offScale: 0, shift: t.shift.storage, offShift: 0, proPeriod: 3, proLd: 2, proStride: 1,
+        bias: t.bias.storage, offBias: 0, biasStride: N, biasPerColumn: true, act: 2,
+        rowScale: t.rs.storage, offRowScale: 0, rowScaleLd: 2, rowScaleStride: 1, residual: t.res.storage, offResidual: 0, ldr: N, strideR: M * N,
+      });
+      return new Map([['C', C.toFloat32Array()]]);
+    });
+  compare('gemm_fused', runDevice('cpu'), runDevice(OTHER));
+});
+
+test('compileInference: logits of a partitioned model and of a one-partition one', () => {
+  const configs = [
+    { ...preset('small', { inChannels: 2, numClasses: 5 }), numBlocks: [1, 1], channels: [8, 16], hs: [4, 2], ws: [2, 2], sharesetsNums: [2, 16] },
+    { ...preset('small', { inChannels: 2, numClasses: 5 }), numBlocks: [1, 1], channels: [8, 16], hs: [4, 2], ws: [4, 2], sharesetsNums: [1, 4] },
+  ];
+  configs.forEach((cfg, k) => {
+    const rng = new Rng(SEED * 53 + k);
+    const x = hostData({ shape: [3, 2, 8, 8] }, rng);
+    const runDevice = (device: Device) =>
+      scope(() => {
+        const model = new RepMLPNet(cfg, { seed: SEED + k, device }).eval();
+        const compiled = compileInference(model);
+        const out = new Map([['logits', compiled.run(tensor(x, [3, 2, 8, 8], { device })).toFloat32Array()]]);
+        compiled.dispose();
+        model.dispose();
+        return out;
+      });
+    const threads = info().backends.cpu.threads;
+    const cpu = runDevice('cpu');
+    if (EXACT) setNumThreads(1);
+    try {
+      compare(`compileInference config ${k}`, cpu, runDevice(OTHER));
+    } finally {
+      setNumThreads(threads);
+    }
+  });
 });
 
 function optimizerCase(name: string, make: (params: Tensor[]) => { step(): void; zeroGrad(): void }, index: number): void {

@@ -1,0 +1,141 @@
+// compileInference: a RepMLPNet's deploy form as a compiled forward. Built once: every BN
+// and linear step folded on the host (fold.ts), the weights packed on the model's device
+// (weights.ts); per input shape a plan (plan.ts) with its activation arena, encoded into one
+// program that native infer_run checks and runs in a single call (program.ts).
+import { checkTensor } from '../check';
+import { describe, fail, shapeStr } from '../errors';
+import { withDeployForm } from '../models/fold';
+import { RepMLPNet } from '../models/repmlpnet';
+import { keep } from '../scope';
+import { materialize, Tensor, type Device } from '../tensor';
+import { foldNet } from './fold';
+import { buildPlan } from './plan';
+import { encode, runProgram, type Program } from './program';
+import { uploadNet, WeightSet, type NetRefs } from './weights';
+
+const OP = 'compileInference';
+
+export interface InferenceOptions {
+  /** Plans kept, one per input shape, each with its activation buffers (default 4; the least recently used goes). */
+  maxPlans?: number;
+}
+
+/** A compiled forward of the deploy form: logits (N, numClasses) of x (N, C, H, W), no autograd. */
+export interface CompiledInference {
+  run(x: Tensor): Tensor;
+  /** Frees the packed weights and every plan's buffers; run() then throws. */
+  dispose(): void;
+  readonly device: Device;
+  /** the input shapes with a plan, least recently used first */
+  readonly shapes: number[][];
+}
+
+interface ShapePlan {
+  program: Program;
+  arena: Tensor;
+}
+
+class Compiled implements CompiledInference {
+  private weights: WeightSet | null;
+  private readonly plans = new Map<string, ShapePlan>();
+
+  constructor(
+    private readonly config: RepMLPNet['config'],
+    private readonly net: NetRefs,
+    weights: WeightSet,
+    private readonly maxPlans: number,
+  ) {
+    this.weights = weights;
+  }
+
+  get device(): Device {
+    return this.live().device;
+  }
+
+  get shapes(): number[][] {
+    return [...this.plans.keys()].map((k) => k.split(',').map(Number));
+  }
+
+  run(x: Tensor): Tensor {
+    const ws = this.live();
+    checkInput(this.config, x, ws.device);
+    const dense = x.isContiguous ? x : materialize(x, false);
+    try {
+      const plan = this.plan(x.shape, ws);
+      const out = Tensor.empty([x.shape[0], this.config.numClasses], { device: ws.device });
+      if (out.numel > 0) runProgram(plan.program, [...ws.tensors.map((t) => t.storage), plan.arena.storage, dense.storage, out.storage], dense.offset);
+      return out;
+    } finally {
+      if (dense !== x) dense.dispose();
+    }
+  }
+
+  dispose(): void {
+    for (const p of this.plans.values()) p.arena.dispose();
+    this.plans.clear();
+    this.weights?.dispose();
+    this.weights = null;
+  }
+
+  private live(): WeightSet {
+    if (!this.weights) fail(`${OP}.run`, 'this', 'a compiled model that was not disposed', 'a disposed one');
+    return this.weights;
+  }
+
+  private plan(shape: readonly number[], ws: WeightSet): ShapePlan {
+    const key = shape.join(',');
+    const hit = this.plans.get(key);
+    if (hit) {
+      this.plans.delete(key);
+      this.plans.set(key, hit);
+      return hit;
+    }
+    const { steps, arenaNumel } = buildPlan(this.config, this.net, shape);
+    const plan = { program: encode(steps, ws.tensors.length), arena: keep(Tensor.empty([arenaNumel], { device: ws.device })) };
+    this.plans.set(key, plan);
+    if (this.plans.size > this.maxPlans) {
+      const [oldest, p] = this.plans.entries().next().value!;
+      p.arena.dispose();
+      this.plans.delete(oldest);
+    }
+    return plan;
+  }
+}
+
+/** x must be (N, inChannels, H, W) on the device, H and W fitting the patch, the stages and every partition. */
+function checkInput(cfg: RepMLPNet['config'], x: Tensor, device: Device): void {
+  const op = `${OP}.run`;
+  checkTensor(op, 'x', x, { shape: [null, cfg.inChannels, null, null] });
+  if (x.device !== device) fail(op, 'x', `a tensor on ${device} like the compiled model`, `one on ${x.device}`);
+  const [, , H, W] = x.shape;
+  const n = cfg.numBlocks.length, scale = cfg.patchSize * 2 ** (n - 1);
+  if (H % scale || W % scale || H === 0 || W === 0)
+    fail(op, 'x', `a height and width divisible by ${scale} (patch ${cfg.patchSize}, ${n} stages)`, `shape ${shapeStr(x.shape)}`);
+  for (let i = 0; i < n; i++) {
+    const h = H / (cfg.patchSize * 2 ** i), w = W / (cfg.patchSize * 2 ** i);
+    if (h % cfg.hs[i] || w % cfg.ws[i])
+      fail(op, 'x', `maps that stage ${i} cuts into ${cfg.hs[i]} x ${cfg.ws[i]} partitions`, `shape ${shapeStr(x.shape)} (a ${h} x ${w} map)`);
+  }
+}
+
+/**
+ * Compiles `model` for inference: the deploy form (a training-form model is converted by
+ * Locality Injection on a copy; the model is left as it is) in eval semantics, every BN
+ * folded, on the model's device. The result holds its own weights: later changes to the
+ * model do not reach it.
+ */
+export function compileInference(model: RepMLPNet, options: InferenceOptions = {}): CompiledInference {
+  if (!(model instanceof RepMLPNet)) fail(OP, 'model', 'a RepMLPNet', describe(model));
+  if (typeof options !== 'object' || options === null) fail(OP, 'options', 'an object', describe(options));
+  const maxPlans = options.maxPlans ?? 4;
+  if (!Number.isInteger(maxPlans) || maxPlans < 1) fail(OP, 'options.maxPlans', 'an integer >= 1', describe(maxPlans));
+  const device = model.head.weight.device;
+  const folded = withDeployForm(model, foldNet);
+  const ws = new WeightSet(device);
+  try {
+    return new Compiled({ ...model.config }, uploadNet(ws, folded), ws, maxPlans);
+  } catch (e) {
+    ws.dispose();
+    throw e;
+  }
+}

@@ -1,0 +1,1 @@
+export { compileInference, type CompiledInference, type InferenceOptions } from './compile';
