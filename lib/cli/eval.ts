@@ -14,7 +14,9 @@ are fewer than 5) of weights in either form: a training checkpoint
 written by \`repmlp train\` (last.safetensors, best.safetensors; its config is used when
 --arch is not given), a training-form or a deploy-form state dict (.safetensors or PyTorch
 .pth; the form is told by the keys: fc3_bn / repconv keys mean the training form), such as
-best-ema.safetensors, the EMA's weights that \`repmlp train --ema\` writes.
+best-ema.safetensors, the EMA's weights that \`repmlp train --ema\` writes. The model runs
+compiled (compileInference: the deploy form, BNs folded; training-form weights are converted
+by Locality Injection first), whose logits equal the eager forward's to float rounding.
 
 Options:
   --weights <f>       the weights to evaluate (required)
@@ -59,6 +61,7 @@ export const command: Command = {
     const { loadData, limitDataset } = require('../data/datasets') as typeof import('../data/datasets');
     const { evaluate } = require('../train/evaluate') as typeof import('../train/evaluate');
     const { RepMLPNet } = require('../models/repmlpnet') as typeof import('../models/repmlpnet');
+    const { compileInference } = require('../infer/compile') as typeof import('../infer/compile');
     const { DataLoader } = require('../data/loader') as typeof import('../data/loader');
 
     const ds = loadData(data, pathOption('eval', v, 'data-dir'), 'eval');
@@ -71,7 +74,8 @@ export const command: Command = {
     const loader = new DataLoader(test, { batchSize, shuffle: false, mean: ds.mean, std: ds.std, padTo: inputSize, numClasses: ds.numClasses });
     try {
       model.loadStateDict(state);
-      const ev = await evaluate(model, loader, device);
+      const compiled = compileInference(model);
+      const ev = await evaluate(model, loader, device, (x) => compiled.run(x)).finally(() => compiled.dispose());
       const r: EvalResult = {
         weights, form, accuracy: ev.accuracy, correct: ev.correct, total: ev.total,
         top5Accuracy: ev.top5Accuracy, top5Correct: ev.top5Correct, topK: ev.topK, dataSource: ds.source,

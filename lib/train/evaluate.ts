@@ -30,9 +30,10 @@ export function labelsOf(batch: Batch, device: Device): Tensor {
 
 /**
  * Top-1 and top-5 accuracy of `model` (switched to eval mode) over one pass of `loader`,
- * with the batches on `device` (default: where the model's parameters are).
+ * with the batches on `device` (default: where the model's parameters are). `forward` gives
+ * the logits instead of model.forward (a compiled form of the model: lib/infer).
  */
-export async function evaluate(model: RepMLPNet, loader: DataLoader, device?: Device): Promise<Evaluation> {
+export async function evaluate(model: RepMLPNet, loader: DataLoader, device?: Device, forward?: (x: Tensor) => Tensor): Promise<Evaluation> {
   const on = device ?? model.parameters()[0]?.device ?? 'cpu';
   const topK = top5K(model.config.numClasses);
   model.eval();
@@ -41,7 +42,8 @@ export async function evaluate(model: RepMLPNet, loader: DataLoader, device?: De
   try {
     for await (const batch of loader.batches()) {
       scope(() => noGrad(() => {
-        const logits = model.forward(batchToTensors(batch, on).x);
+        const x = batchToTensors(batch, on).x;
+        const logits = forward ? forward(x) : model.forward(x);
         correctSum.add(correctCount(logits, labelsOf(batch, on)));
         top5Correct += topkCorrect(logits.toFloat32Array(), batch.labels, logits.shape[1], topK);
       }));

@@ -134,15 +134,16 @@ test('verify: random init and a checkpoint, text and JSON, exit codes', async ()
   assert.is(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout) as VerifyResult;
   assert.equal(
-    { ...j, maxAbsDiff: 0, maxRelDiff: 0 },
+    { ...j, maxAbsDiff: 0, maxRelDiff: 0, compiled: { maxAbsDiff: 0, maxRelDiff: 0 } },
     {
       arch: smallJson, inputSize: 16, batch: 2, seed: 5, weights: null,
       params: { train: parameterCount(SMALL), deploy: parameterCount({ ...SMALL, deploy: true }) },
-      flops: { train: 155104 + 8960, deploy: 155104 }, maxAbsDiff: 0, maxRelDiff: 0, tolerance: 1e-4,
+      flops: { train: 155104 + 8960, deploy: 155104 }, maxAbsDiff: 0, maxRelDiff: 0, compiled: { maxAbsDiff: 0, maxRelDiff: 0 }, tolerance: 1e-4,
       nonFiniteWeights: [], nonFiniteLogits: { train: 0, deploy: 0 }, ok: true,
     },
   );
   assert.ok(j.maxRelDiff < 1e-5 && j.maxAbsDiff >= 0, String(j.maxRelDiff));
+  assert.ok(j.compiled.maxRelDiff < 1e-5, String(j.compiled.maxRelDiff));
 
   const weights = path.join(fixtures, 'pth_repmlpnet.pth');
   r = await runCli(['verify', '--arch', smallJson, '--weights', weights]);
@@ -153,6 +154,7 @@ test('verify: random init and a checkpoint, text and JSON, exit codes', async ()
   assert.match(lines[2], /^FLOPs       train form 0\.0002 G, deploy form 0\.0002 G \(multiply-adds per image\)$/);
   assert.match(lines[3], /^values      all finite$/);
   assert.match(lines[4], /^logits      max abs diff \d\.\d{3}e[-+]\d+, max rel diff \d\.\d{3}e-\d+ \(limit 0\.0001\): ok$/);
+  assert.match(lines[5], /^compiled    max abs diff \d\.\d{3}e[-+]\d+, max rel diff \d\.\d{3}e-\d+ \(limit 0\.0001\): ok$/);
 
   // NaN weights cannot pass: exit 1 and FAILED
   const sd = trainState();
