@@ -17,21 +17,24 @@ __attribute__((always_inline)) inline float pow2i(int32_t k) {
   return f;
 }
 
-// e^x for x in [-150, 88.7] (smaller x gives 0 or a subnormal, larger is clamped).
-inline float exp_f(float x) {
+// e^(a + r) for a + r in [-150, 88.7] (smaller gives 0 or a subnormal, larger is clamped),
+// where a may be large and exact and r small: a is reduced by k ln 2 exactly before r is
+// added, so r's bits are kept however large a is (one exp where e^a * e^r would take two).
+inline float exp_sum(float a, float r) {
+  float x = a + r;
   x = x < -150.f ? -150.f : (x > 88.7f ? 88.7f : x);
-  // k = round(x / ln 2) with the 1.5 * 2^23 trick (no rint call); r = x - k ln 2 in two parts.
+  // k = round(x / ln 2) with the 1.5 * 2^23 trick (no rint call); f = a + r - k ln 2, ln 2 in two parts.
   const float kf = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;
-  const float r = (x - kf * 0.693145751953125f) - kf * 1.428606765330187e-6f;
-  // e^r on |r| <= ln2 / 2: Taylor to degree 7 (truncation < 6e-9 relative).
+  const float f = ((a - kf * 0.693145751953125f) - kf * 1.428606765330187e-6f) + r;
+  // e^f on |f| <= ln2 / 2: Taylor to degree 7 (truncation < 6e-9 relative).
   float p = 1.f / 5040;
-  p = p * r + 1.f / 720;
-  p = p * r + 1.f / 120;
-  p = p * r + 1.f / 24;
-  p = p * r + 1.f / 6;
-  p = p * r + 0.5f;
-  p = p * r + 1.f;
-  p = p * r + 1.f;
+  p = p * f + 1.f / 720;
+  p = p * f + 1.f / 120;
+  p = p * f + 1.f / 24;
+  p = p * f + 1.f / 6;
+  p = p * f + 0.5f;
+  p = p * f + 1.f;
+  p = p * f + 1.f;
   // Scale by 2^k in two normal steps so results down to subnormals stay right. A NaN x
   // gives a NaN p; k is then taken as 0, as converting NaN to an integer is undefined.
   const int32_t k = static_cast<int32_t>(kf == kf ? kf : 0.f);
@@ -39,9 +42,11 @@ inline float exp_f(float x) {
   return p * pow2i(k1) * pow2i(k - k1);
 }
 
-// erfc(z) for z >= 0 given z, z^2 split as hi + lo with hi exact in float, and
-// exp_neg_hi = exp_f(-hi) (callers that also need exp(-z^2) compute it once).
-__attribute__((always_inline)) inline float erfc_pos(float z, float exp_neg_hi, float z2_lo) {
+// e^x for x in [-150, 88.7] (smaller x gives 0 or a subnormal, larger is clamped).
+inline float exp_f(float x) { return exp_sum(x, 0.f); }
+
+// erfc(z) for z >= 0 given z and z^2 split as hi + lo with hi exact in float.
+__attribute__((always_inline)) inline float erfc_pos(float z, float z2_hi, float z2_lo) {
   const float t = 1.f / (1.f + 0.5f * z);
   float p = 0.17087277f;
   p = p * t - 0.82215223f;
@@ -53,8 +58,8 @@ __attribute__((always_inline)) inline float erfc_pos(float z, float exp_neg_hi, 
   p = p * t + 0.37409196f;
   p = p * t + 1.00002368f;
   p = p * t - 1.26551223f;
-  // exp(-z^2) is taken on the exact high part alone so its rounding is not amplified.
-  return t * exp_neg_hi * exp_f(p - z2_lo);
+  // exp(-z^2 + p): the exact high part is reduced on its own, so its rounding is not amplified.
+  return t * exp_sum(-z2_hi, p - z2_lo);
 }
 
 }  // namespace repmlp::cpu

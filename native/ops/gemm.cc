@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
 #include "gemm.h"
 #include "gemm_args.h"
@@ -35,6 +36,7 @@ constexpr int64_t KC = 256;            // depth of one packed slab (A panel 6 KB
 constexpr int64_t MC_MAX = 144;        // rows of a packed A block (144 x 256 x 4 B = 144 KB: L2)
 constexpr int64_t NC = 1024;           // columns of a packed B block (256 x 1024 x 4 B = 1 MB)
 constexpr double kMinChunkFlops = 1 << 21;  // below this a thread is not worth waking
+constexpr int64_t kInPlaceBRows = 96;       // at most this many rows of C: a row-major B is not packed
 
 typedef float v8f __attribute__((vector_size(32)));
 // The helpers below pass v8f by value but are always inlined, so no call ever uses the
@@ -96,17 +98,53 @@ inline __attribute__((always_inline)) void epilogue_rows(float* C, int64_t ldc, 
   }
 }
 
+// The epilogue of a full MR x NR tile from the accumulators: the same steps, in the same
+// order and rounding, as epilogue_rows. The activation runs as one loop over the whole tile
+// (a fixed trip count of whole vectors, which the compiler vectorises).
+template <typename F>
+inline __attribute__((always_inline)) void epilogue_tile(const v8f (&acc)[MR][2], float* C, int64_t ldc, float alpha,
+                                                         float beta, const EpiView& e) {
+  const v8f cb0 = e.col_bias ? load8(e.col_bias) : v8f{}, cb1 = e.col_bias ? load8(e.col_bias + 8) : v8f{};
+  float t[MR * NR];
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i) {
+    const float* c = C + i * ldc;
+    v8f v0 = alpha * acc[i][0], v1 = alpha * acc[i][1];
+    if (beta != 0.f) v0 += beta * load8(c), v1 += beta * load8(c + 8);
+    const float rb = e.row_bias ? e.row_bias[i] : 0.f;
+    store8(t + i * NR, v0 + (cb0 + rb));
+    store8(t + i * NR + 8, v1 + (cb1 + rb));
+  }
+  if constexpr (!std::is_same_v<F, NoAct>)
+    for (int j = 0; j < MR * NR; ++j) t[j] = F::forward(t[j]);
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i) {
+    float* c = C + i * ldc;
+    v8f v0 = load8(t + i * NR), v1 = load8(t + i * NR + 8);
+    if (e.row_scale) {
+      const float rs = e.row_scale[i * e.rs_ld];
+      v0 *= rs, v1 *= rs;
+    }
+    if (e.residual) {
+      const float* r = e.residual + i * e.ldr;
+      v0 += load8(r), v1 += load8(r + 8);
+    }
+    store8(c, v0);
+    store8(c + 8, v1);
+  }
+}
+
 // One MR x NR tile of C: C[0:mr, 0:nr] = alpha * (a @ b) + beta * C (beta == 0: C ignored),
-// then the epilogue when e is given. a: (kc, MR) packed panel of opA; b: (kc, NR) packed
-// panel of opB; C: row stride ldc.
+// then the epilogue when e is given. a: (kc, MR) packed panel of opA; b: (kc, NR) panel of
+// opB, its rows ldb apart (NR when packed); C: row stride ldc.
 template <typename F>
 inline __attribute__((always_inline)) void micro_tile(int64_t kc, const float* __restrict a, const float* __restrict b,
-                                                      float* C, int64_t ldc, int64_t mr, int64_t nr, float alpha,
-                                                      float beta, const EpiView* e) {
+                                                      int64_t ldb, float* C, int64_t ldc, int64_t mr, int64_t nr,
+                                                      float alpha, float beta, const EpiView* e) {
   v8f acc[MR][2];
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = v8f{};
   for (int64_t k = 0; k < kc; ++k) {
-    const v8f b0 = load8(b + k * NR), b1 = load8(b + k * NR + 8);
+    const v8f b0 = load8(b + k * ldb), b1 = load8(b + k * ldb + 8);
 #pragma GCC unroll 6
     for (int i = 0; i < MR; ++i) {
       const float ai = a[k * MR + i];
@@ -114,6 +152,7 @@ inline __attribute__((always_inline)) void micro_tile(int64_t kc, const float* _
       acc[i][1] += ai * b1;
     }
   }
+  if (e && mr == MR && nr == NR) return epilogue_tile<F>(acc, C, ldc, alpha, beta, *e);
   if (!e && mr == MR && nr == NR) {
 #pragma GCC unroll 6
     for (int i = 0; i < MR; ++i) {
@@ -141,20 +180,36 @@ inline __attribute__((always_inline)) void micro_tile(int64_t kc, const float* _
     }
 }
 
-// C (mc x nc, row stride ldc) = alpha * Ap @ Bp + beta * C over one packed slab, then the
-// epilogue e (the block's last slab only; null for the others and for a plain GEMM).
-// Ap: (ceil(mc/MR), kc, MR); Bp: (ceil(nc/NR), kc, NR).
+// The column panels of opB over one slab, as the micro-kernel reads them: panel q (NR
+// columns) at base + q * panel_stride with rows k_stride apart. Packed: panel_stride
+// kc * NR, k_stride NR. In place (a row-major B read without packing): panel_stride NR,
+// k_stride ldb, and the last panel, when narrower than NR, packed into `edge` (reading it in
+// place would run past the end of its rows).
+struct BPanels {
+  const float* base;
+  int64_t panel_stride, k_stride;
+  const float* edge;  // null: every panel at base
+};
+
+// C (mc x nc, row stride ldc) = alpha * Ap @ B + beta * C over one slab, then the epilogue e
+// (the block's last slab only; null for the others and for a plain GEMM).
+// Ap: (ceil(mc/MR), kc, MR); B: ceil(nc/NR) panels as bp says.
 template <typename F>
 __attribute__((target_clones("arch=x86-64-v3", "default"))) void macro_kernel(int64_t mc, int64_t nc, int64_t kc,
-                                                                             const float* Ap, const float* Bp,
+                                                                             const float* Ap, const BPanels& bp,
                                                                              float* C, int64_t ldc, float alpha,
                                                                              float beta, const EpiView* e) {
-  for (int64_t jr = 0; jr < nc; jr += NR)
+  for (int64_t jr = 0; jr < nc; jr += NR) {
+    const int64_t nr = std::min(NR, nc - jr);
+    const bool edge = bp.edge && nr < NR;
+    const float* b = edge ? bp.edge : bp.base + (jr / NR) * bp.panel_stride;
+    const int64_t ldb = edge ? NR : bp.k_stride;
     for (int64_t ir = 0; ir < mc; ir += MR) {
       const EpiView tile_e = e ? e->at(ir, jr) : EpiView{};
-      micro_tile<F>(kc, Ap + ir * kc, Bp + jr * kc, C + ir * ldc + jr, ldc, std::min(MR, mc - ir),
-                    std::min(NR, nc - jr), alpha, beta, e ? &tile_e : nullptr);
+      micro_tile<F>(kc, Ap + ir * kc, b, ldb, C + ir * ldc + jr, ldc, std::min(MR, mc - ir), nr, alpha, beta,
+                    e ? &tile_e : nullptr);
     }
+  }
 }
 
 // A prologue (GemmPrologue) for matrix b: the affine of row i of opA.
@@ -297,6 +352,9 @@ void run_gemm(const GemmFused& f) {
   const int64_t mc = std::min(MC_MAX, ((M + mb - 1) / mb + MR - 1) / MR * MR);
   mb = (M + mc - 1) / mc;
   const int64_t tasks = batch * nb * mb;
+  // A row-major B is read in place when few rows of C reuse each of its panels: packing it
+  // would then cost about as much as the product.
+  const bool in_place_b = !f.packed_b && !transB && M <= kInPlaceBRows;
   const double task_flops = 2.0 * static_cast<double>(mc) * static_cast<double>(std::min(N, NC)) * K;
   const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(kMinChunkFlops / task_flops));
 
@@ -313,9 +371,18 @@ void run_gemm(const GemmFused& f) {
       const RowAffine aff{f.pro.scale, f.pro.shift, f.pro.period, f.pro.ld, b * f.pro.stride};
       for (int64_t pc = 0; pc < K; pc += KC) {
         const int64_t kc = std::min(KC, K - pc);
-        const float* Bp = buffers.b;
-        if (f.packed_b) Bp = Bb + pc * Np + j0 * kc;
-        else pack_b(buffers.b, Bb, ldb, transB, pc, kc, j0, nc);
+        BPanels bp{buffers.b, kc * NR, NR, nullptr};
+        if (f.packed_b) {
+          bp.base = Bb + pc * Np + j0 * kc;
+        } else if (in_place_b) {
+          bp = {Bb + pc * ldb + j0, NR, ldb, nullptr};
+          if (nc % NR) {  // the narrow last panel, packed
+            pack_b(buffers.b, Bb, ldb, false, pc, kc, j0 + nc - nc % NR, nc % NR);
+            bp.edge = buffers.b;
+          }
+        } else {
+          pack_b(buffers.b, Bb, ldb, transB, pc, kc, j0, nc);
+        }
         const float beta_k = pc == 0 ? beta : 1.f;
         const bool last = pc + kc >= K;
         for (int64_t ib = ib0; ib < ib1; ++ib) {
@@ -324,7 +391,7 @@ void run_gemm(const GemmFused& f) {
           if (f.packed_a) Ap = Ab + pc * Mp + i0 * kc;
           else pack_a(buffers.a, Ab, lda, transA, i0, m, pc, kc, f.pro.scale ? &aff : nullptr);
           const EpiView e = epi_view(f.epi, b, i0, j0);
-          macro_kernel<F>(m, nc, kc, Ap, Bp, Cb + i0 * ldc + j0, ldc, alpha, beta_k, epi && last ? &e : nullptr);
+          macro_kernel<F>(m, nc, kc, Ap, bp, Cb + i0 * ldc + j0, ldc, alpha, beta_k, epi && last ? &e : nullptr);
         }
       }
       t += ib1 - ib0;
