@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -160,9 +161,10 @@ class Args {
   std::vector<const Storage*> f32_storages(const char* name) {
     auto arr = array(field(name), name, "an array of Storages");
     std::vector<const Storage*> out(arr.Length());
+    char item[64];  // "name[k]", without a heap allocation per element
     for (uint32_t k = 0; k < arr.Length(); ++k) {
-      const std::string item = std::string(name) + "[" + std::to_string(k) + "]";
-      out[k] = &checked_storage(arr[k], item.c_str(), DType::F32);
+      std::snprintf(item, sizeof item, "%.40s[%u]", name, k);
+      out[k] = &checked_storage(arr[k], item, DType::F32);
     }
     return out;
   }

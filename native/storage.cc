@@ -299,9 +299,9 @@ void finalize_table(napi_env, void* data, void*) {
 
 Storage& pin_storage(napi_env env, napi_value v, const char* op, const char* name) {
   Entry* e = entry_of(env, v);
-  const std::string where = std::string(op) + ": expected ";
-  if (!e) throw Error(where + "a Storage for " + name + " but received " + describe(env, v));
-  if (e->disposed) throw Error(where + "a live storage for " + name + " but received a disposed one");
+  const auto where = [op] { return std::string(op) + ": expected "; };  // built only for an error
+  if (!e) throw Error(where() + "a Storage for " + name + " but received " + describe(env, v));
+  if (e->disposed) throw Error(where() + "a live storage for " + name + " but received a disposed one");
   e->pins++;
   return e->s;
 }

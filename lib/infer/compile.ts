@@ -7,6 +7,7 @@ import { describe, fail, shapeStr } from '../errors';
 import { withDeployForm } from '../models/fold';
 import { RepMLPNet } from '../models/repmlpnet';
 import { keep } from '../scope';
+import type { NativeStorage } from '../native';
 import { materialize, Tensor, type Device } from '../tensor';
 import { foldNet } from './fold';
 import { buildPlan } from './plan';
@@ -33,6 +34,8 @@ export interface CompiledInference {
 interface ShapePlan {
   program: Program;
   arena: Tensor;
+  /** the program's storages: the weights, the arena, then the input's and the output's (set per run) */
+  storages: NativeStorage[];
 }
 
 class Compiled implements CompiledInference {
@@ -63,7 +66,17 @@ class Compiled implements CompiledInference {
     try {
       const plan = this.plan(x.shape, ws);
       const out = Tensor.empty([x.shape[0], this.config.numClasses], { device: ws.device });
-      if (out.numel > 0) runProgram(plan.program, [...ws.tensors.map((t) => t.storage), plan.arena.storage, dense.storage, out.storage], dense.offset);
+      if (out.numel > 0) {
+        const n = plan.storages.length;
+        plan.storages[n - 2] = dense.storage;
+        plan.storages[n - 1] = out.storage;
+        try {
+          runProgram(plan.program, plan.storages, dense.offset);
+        } finally {
+          // the plan keeps no reference to the caller's tensors
+          plan.storages[n - 2] = plan.storages[n - 1] = plan.arena.storage;
+        }
+      }
       return out;
     } finally {
       if (dense !== x) dense.dispose();
@@ -91,7 +104,9 @@ class Compiled implements CompiledInference {
       return hit;
     }
     const { steps, arenaNumel } = buildPlan(this.config, this.net, shape);
-    const plan = { program: encode(steps, ws.tensors.length), arena: keep(Tensor.empty([arenaNumel], { device: ws.device })) };
+    const arena = keep(Tensor.empty([arenaNumel], { device: ws.device }));
+    const storages = [...ws.tensors.map((t) => t.storage), arena.storage, arena.storage, arena.storage];
+    const plan = { program: encode(steps, ws.tensors.length), arena, storages };
     this.plans.set(key, plan);
     if (this.plans.size > this.maxPlans) {
       const [oldest, p] = this.plans.entries().next().value!;

@@ -35,7 +35,7 @@ constexpr int64_t MR = kGemmMR, NR = kGemmNR;  // register tile of C: 6 x 16 flo
 constexpr int64_t KC = 256;            // depth of one packed slab (A panel 6 KB, B panel 16 KB: L1)
 constexpr int64_t MC_MAX = 144;        // rows of a packed A block (144 x 256 x 4 B = 144 KB: L2)
 constexpr int64_t NC = 1024;           // columns of a packed B block (256 x 1024 x 4 B = 1 MB)
-constexpr double kMinChunkFlops = 1 << 21;  // below this a thread is not worth waking
+constexpr double kMinChunkFlops = 1 << 19;  // below this a thread is not worth waking
 constexpr int64_t kInPlaceBRows = 96;       // at most this many rows of C: a row-major B is not packed
 
 typedef float v8f __attribute__((vector_size(32)));

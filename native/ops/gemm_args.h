@@ -10,13 +10,14 @@
 
 namespace repmlp {
 
-// The fields of gemm_fused and of gemm_pack, as the bindings and the program steps name them.
+// The fields of gemm_fused and of gemm_pack, as the bindings and the program steps name them,
+// in the order read_gemm reads them (a program step's reader finds each next in line).
 inline constexpr const char* kGemmFusedFields[] = {
-    "C", "offC", "ldc", "strideC", "A", "offA", "lda", "strideA", "transA", "packedA",
-    "B", "offB", "ldb", "strideB", "transB", "packedB", "M", "N", "K", "batch", "alpha", "beta",
-    "scale", "offScale", "shift", "offShift", "proPeriod", "proLd", "proStride",
-    "bias", "offBias", "biasStride", "biasPerColumn", "act",
-    "rowScale", "offRowScale", "rowScaleLd", "rowScaleStride", "residual", "offResidual", "ldr", "strideR"};
+    "M", "N", "K", "batch", "alpha", "beta", "offC", "ldc", "strideC", "C",
+    "offA", "lda", "strideA", "transA", "packedA", "A", "offB", "ldb", "strideB", "transB", "packedB", "B",
+    "scale", "offScale", "offShift", "proPeriod", "proLd", "proStride", "shift",
+    "offBias", "offRowScale", "offResidual", "biasStride", "biasPerColumn", "act", "rowScaleLd", "rowScaleStride", "ldr",
+    "strideR", "bias", "rowScale", "residual"};
 inline constexpr const char* kGemmPackFields[] = {"out", "offOut", "inp", "offInp", "sideB", "rows", "K", "batch", "ld", "stride", "trans"};
 
 namespace gemm_args {

@@ -8,6 +8,7 @@
 // names, through the same checks, as the bindings of its kernel read them (gemm_args.h,
 // unpartition_gate_args.h), every one on every run; all steps are checked before the first
 // runs, so a bad program runs nothing. Every storage of the list must be named by a step.
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <iterator>
@@ -38,6 +39,7 @@ constexpr const char* kGateFields[] = {"out", "offOut", "y", "offY", "gate", "of
 
 template <size_t N>
 constexpr StepKind kind(const char* name, const char* const (&fields)[N]) {
+  static_assert(N <= 64, "a step reader tracks at most 64 fields");
   return {name, fields, N};
 }
 
@@ -52,8 +54,9 @@ class StepReader {
  public:
   StepReader(const double* values, const StepKind& kind, size_t index, const std::vector<const Storage*>& storages,
              std::vector<bool>& used)
-      : v_(values), kind_(kind), storages_(storages), used_(used), read_(kind.count, false),
-        op_("infer_run: step " + std::to_string(index) + " (" + kind.name + ")") {}
+      : v_(values), kind_(kind), storages_(storages), used_(used) {
+    std::snprintf(op_, sizeof op_, "infer_run: step %zu (%s)", index, kind.name);
+  }
 
   int64_t size(const char* name) const {
     const double d = value(name);
@@ -83,12 +86,12 @@ class StepReader {
     return static_cast<float*>(s.ptr) + offset;
   }
 
-  int64_t product(std::initializer_list<int64_t> sizes) const { return checked_product(op_.c_str(), sizes); }
-  int64_t product(const std::vector<int64_t>& sizes) const { return checked_product(op_.c_str(), sizes); }
-  int64_t add(int64_t a, int64_t b) const { return checked_add(op_.c_str(), a, b); }
-  int64_t mul(int64_t a, int64_t b) const { return checked_mul(op_.c_str(), a, b); }
+  int64_t product(std::initializer_list<int64_t> sizes) const { return checked_product(op_, sizes); }
+  int64_t product(const std::vector<int64_t>& sizes) const { return checked_product(op_, sizes); }
+  int64_t add(int64_t a, int64_t b) const { return checked_add(op_, a, b); }
+  int64_t mul(int64_t a, int64_t b) const { return checked_mul(op_, a, b); }
   int64_t extent(const std::vector<int64_t>& shape, const std::vector<int64_t>& strides) const {
-    return checked_extent(op_.c_str(), shape, strides);
+    return checked_extent(op_, shape, strides);
   }
   template <typename T>
   void check_disjoint(const char* out_name, const T* out, int64_t n, const char* inp_name, const T* inp, int64_t m) const {
@@ -96,30 +99,36 @@ class StepReader {
       fail_arg(out_name, std::string("an output that does not overlap ") + inp_name, "overlapping ranges of one storage");
   }
   [[noreturn]] void fail_arg(const char* name, const std::string& expected, const std::string& received) const {
-    throw Error(op_ + ": expected " + expected + " for " + name + " but received " + received);
+    throw Error(std::string(op_) + ": expected " + expected + " for " + name + " but received " + received);
   }
   // Every field of the kind was read (the kind's list and its reader agree).
   void check_all_read() const {
     for (size_t i = 0; i < kind_.count; ++i)
-      if (!read_[i]) throw Error(op_ + ": field " + kind_.fields[i] + " was never read (an internal error)");
+      if (!(read_ >> i & 1)) throw Error(std::string(op_) + ": field " + kind_.fields[i] + " was never read (an internal error)");
   }
 
  private:
+  // The field's value; the search starts after the field read last, as readers mostly read
+  // in the list's order.
   double value(const char* name) const {
-    for (size_t i = 0; i < kind_.count; ++i)
-      if (std::strcmp(kind_.fields[i], name) == 0) {
-        read_[i] = true;
+    for (size_t n = 0; n < kind_.count; ++n) {
+      const size_t i = (cursor_ + n) % kind_.count;
+      if (kind_.fields[i] == name || std::strcmp(kind_.fields[i], name) == 0) {
+        read_ |= uint64_t{1} << i;
+        cursor_ = i + 1;
         return v_[i];
       }
-    throw Error(op_ + ": reads a field " + name + " that its kind does not list (an internal error)");
+    }
+    throw Error(std::string(op_) + ": reads a field " + name + " that its kind does not list (an internal error)");
   }
 
   const double* v_;
   const StepKind& kind_;
   const std::vector<const Storage*>& storages_;
   std::vector<bool>& used_;
-  mutable std::vector<bool> read_;
-  std::string op_;
+  mutable uint64_t read_ = 0;  // bit i: field i was read
+  mutable size_t cursor_ = 0;
+  char op_[64];
 };
 
 using Run = std::function<void()>;
