@@ -1,7 +1,11 @@
-// RepMLPNet throughput (npm run bench:model), side by side with PyTorch (bench/peers/model.py):
-// per model, the training step's img/s (AdamW, cross-entropy with label smoothing 0.1) split
-// into forward, backward and optimizer step, inference img/s of the training form (eval mode)
-// and of the deploy form (after Locality Injection), and peak memory.
+// RepMLPNet throughput (npm run bench:model), side by side with PyTorch (bench/peers/model.py)
+// and, for the deploy form on the CPU, onnxruntime-node on the project's own ONNX export
+// (bench/lib/ort.ts): per model, the training step's img/s (AdamW, cross-entropy with label
+// smoothing 0.1) split into forward, backward and optimizer step, inference img/s of the
+// training form (eval mode) and of the deploy form (after Locality Injection) both eager and
+// compiled (compileInference), the deploy form's batch-1 latency, and peak memory. A CPU
+// PyTorch peer on a reference BLAS is refused, one starved by the machine's load marked
+// (peerGemmCheck, from its matmul rate measured in the run).
 //
 //   npx tsx bench/model.ts [--quick] [--json] [--device cpu|cuda] [--threads N] [--batch N]
 //       [--models small,small-nolocal,cifar,T224,...] [--warmup N] [--repeats N (training steps)]
@@ -12,6 +16,8 @@
 import * as os from 'node:os';
 import { noGrad } from '../lib/autograd';
 import { randn, tensor } from '../lib/creation';
+import { compileInference } from '../lib/infer/compile';
+import { exportOnnx } from '../lib/onnx/export';
 import { flops } from '../lib/models/flops';
 import { preset, type PresetName } from '../lib/models/presets';
 import { RepMLPNet, type RepMLPNetConfig } from '../lib/models/repmlpnet';
@@ -23,7 +29,10 @@ import { scope } from '../lib/scope';
 import type { Tensor } from '../lib/tensor';
 import { valued } from '../lib/cli/args';
 import { intOption, listOption } from './lib/args';
-import { describeMachine, log, memoryProbe, runPeer, startBench, syncOn, writeChart, type Context } from './lib/context';
+import {
+  describeMachine, gemmPeak, log, memoryProbe, peerGemmCheck, runPeer, startBench, syncOn, writeChart, type Context, type GemmPeak,
+} from './lib/context';
+import { ortPeer } from './lib/ort';
 import { IMAGENET_PRESETS } from './lib/shapes';
 import { measure, median, type Timing } from './lib/stats';
 import { barChartSvg } from './lib/svg';
@@ -71,7 +80,15 @@ interface Side {
   train: TrainTiming;
   inferTrainForm: Timing;
   inferDeploy: Timing;
+  /** the deploy form at batch 1 */
+  latency: Timing;
   peakMemoryBytes: number;
+}
+
+/** repmlp's side: the eager forward's timings (Side) and the compiled deploy form's. */
+interface Ours extends Side {
+  inferPlan: Timing;
+  latencyPlan: Timing;
 }
 
 interface PeerDoc extends Side {
@@ -80,6 +97,14 @@ interface PeerDoc extends Side {
   memory: string;
   compiled: Side | null;
   compile: string | null;
+  gemmPeak: GemmPeak;
+  blas: string;
+}
+
+/** onnxruntime's deploy-form inference, at the row's batch and at batch 1. */
+interface OrtSide {
+  inferDeploy: Timing;
+  latency: Timing;
 }
 
 interface Row {
@@ -87,12 +112,17 @@ interface Row {
   batch: number;
   /** multiply-adds of one image's forward pass, training form and deploy form */
   macs: { train: number; deploy: number };
-  repmlp: Side;
+  repmlp: Ours;
   memory: string;
   pytorch: (Side & { memory: string }) | null;
   compiled: Side | null;
-  /** repmlp img/s / PyTorch img/s for: training step, training-form inference, deploy inference */
-  ratio: { train: number; inferTrainForm: number; inferDeploy: number } | null;
+  ort: OrtSide | null;
+  /** 1-minute load average when the row was done (the machine is shared) */
+  load: number;
+  /** repmlp / PyTorch img/s: training step, training-form inference, deploy inference (eager and compiled), batch-1 latency (compiled) */
+  ratio: { train: number; inferTrainForm: number; inferDeploy: number; inferPlan: number; latencyPlan: number } | null;
+  /** compiled repmlp / onnxruntime img/s: deploy inference, batch-1 latency */
+  ortRatio: { inferPlan: number; latencyPlan: number } | null;
 }
 
 /**
@@ -135,11 +165,27 @@ function inference(model: RepMLPNet, x: Tensor, ctx: Context): Timing {
   return measure(() => scope(() => noGrad(() => void model.forward(x))), () => syncOn(x), { ...ctx.timing, minSampleMs: 0 });
 }
 
-function benchModel(m: ModelSpec, batch: number, steps: number, ctx: Context): { side: Side; memory: string } {
+/** The deploy form compiled (compileInference) at the batch of x and at batch 1 (x1). */
+function compiledInference(model: RepMLPNet, x: Tensor, x1: Tensor, ctx: Context): { inferPlan: Timing; latencyPlan: Timing } {
+  const compiled = compileInference(model);
+  const timing = { ...ctx.timing, minSampleMs: 0 };
+  try {
+    return {
+      inferPlan: measure(() => scope(() => void compiled.run(x)), () => syncOn(x), timing),
+      latencyPlan: measure(() => scope(() => void compiled.run(x1)), () => syncOn(x1), timing),
+    };
+  } finally {
+    compiled.dispose();
+  }
+}
+
+/** repmlp's side of a model, and the deploy form's ONNX export for onnxruntime (CPU runs only). */
+function benchModel(m: ModelSpec, batch: number, steps: number, ctx: Context): { side: Ours; memory: string; onnx: Uint8Array | null } {
   const probe = memoryProbe(ctx.device);
   return scope(() => {
     const rng = new Rng(1);
     const x = randn([batch, ...m.input], rng, { device: ctx.device });
+    const x1 = randn([1, ...m.input], rng, { device: ctx.device });
     const y = tensor(BigInt64Array.from({ length: batch }, () => BigInt(rng.int(m.cfg.numClasses))), [batch], { device: ctx.device });
     const model = new RepMLPNet(m.cfg, { seed: 0, device: ctx.device });
     try {
@@ -150,11 +196,31 @@ function benchModel(m: ModelSpec, batch: number, steps: number, ctx: Context): {
       const inferTrainForm = inference(model, x, ctx);
       model.localityInjection();
       const inferDeploy = inference(model, x, ctx);
-      return { side: { train, inferTrainForm, inferDeploy, peakMemoryBytes }, memory: probe.kind };
+      const latency = inference(model, x1, ctx);
+      const plan = compiledInference(model, x, x1, ctx);
+      const onnx = ctx.device === 'cpu' ? exportOnnx(model) : null;
+      return { side: { train, inferTrainForm, inferDeploy, latency, ...plan, peakMemoryBytes }, memory: probe.kind, onnx };
     } finally {
       model.dispose();
     }
   });
+}
+
+/** onnxruntime on the export, at the row's batch and at batch 1; null (and a note) when it cannot run. */
+async function benchOrt(onnx: Uint8Array | null, m: ModelSpec, batch: number, ctx: Context, notes: Set<string>): Promise<OrtSide | null> {
+  if (!onnx) return null;
+  const r = await ortPeer(onnx, ctx.threads);
+  if (!r.ok) {
+    notes.add(`onnxruntime peer: ${r.error}`);
+    return null;
+  }
+  notes.add(`onnxruntime-node ${r.peer.version}: a session on the ONNX export (lib/onnx), intraOpNumThreads ${ctx.threads}, default graph optimizations`);
+  const timing = { ...ctx.timing, minSampleMs: 0 };
+  try {
+    return { inferDeploy: await r.peer.time([batch, ...m.input], timing), latency: await r.peer.time([1, ...m.input], timing) };
+  } finally {
+    await r.peer.release();
+  }
 }
 
 const imgs = (batch: number, ms: number | undefined) => (ms === undefined ? null : (batch / ms) * 1000);
@@ -163,7 +229,7 @@ const USAGE = `usage: npx tsx bench/model.ts [--quick] [--json] [--device cpu|cu
   [--models ${MODEL_NAMES.join(',')}] [--warmup N] [--repeats N]
   [--no-peer] [--python PATH] [--charts | --no-charts]`;
 
-function main(): void {
+async function main(): Promise<void> {
   const started = startBench(CMD, USAGE, valued('models'), {
     full: { warmup: 3, repeats: 20, minSampleMs: 0 },
     quick: { warmup: 2, repeats: 5, minSampleMs: 0 },
@@ -176,38 +242,50 @@ function main(): void {
   const models = names.map((n) => modelSpec(n)!);
   const machine = describeMachine(ctx);
   log(`${CMD}: ${names.join(', ')} on ${ctx.device}, ${ctx.threads} threads${ctx.quick ? ' (quick)' : ''}`);
+  const ours = gemmPeak(ctx);
 
   const rows: Row[] = [];
   const peerNotes = new Set<string>();
-  let peerName: string | null = null;
+  let peerName: string | null = null, peerGemm: GemmPeak | null = null;
   for (const m of models) {
     const batch = intOption(CMD, v, 'batch', { min: 1 }) ?? (m.small ? (cuda ? 256 : 64) : cuda ? 64 : 8);
     // Training steps: --repeats, else 20 (5 for the ImageNet presets on the CPU, whose steps take seconds).
     const steps = v.repeats !== undefined || m.small || cuda ? ctx.timing.repeats : Math.min(ctx.timing.repeats, 5);
-    const ours = benchModel(m, batch, steps, ctx);
-    log(`  ${m.name}: repmlp ${ours.side.train.ms.toFixed(1)} ms/step`);
+    const mine = benchModel(m, batch, steps, ctx);
+    log(`  ${m.name}: repmlp ${mine.side.train.ms.toFixed(1)} ms/step`);
+    const ort = await benchOrt(mine.onnx, m, batch, ctx, peerNotes);
     const peer = runPeer<PeerDoc>(ctx, 'model.py', {
       device: ctx.device, threads: ctx.threads, timing: { ...ctx.timing, minSampleMs: 0 }, warmup: ctx.timing.warmup, steps, batch, compile: cuda,
       model: { name: m.name, cfg: torchConfig(m.cfg), input: m.input },
     });
+    let p: PeerDoc | null = null;
     if (!peer.ok) peerNotes.add(`PyTorch peer: ${peer.error}`);
     else {
-      peerName = peer.value.peer;
+      peerName = `${peer.value.peer} (BLAS ${peer.value.blas})`;
+      peerGemm = peer.value.gemmPeak;
+      const check = peerGemmCheck(ctx.device, peer.value.gemmPeak, ours, peer.value.blas);
+      if (check) peerNotes.add(check.note);
+      if (!check?.refuse) p = peer.value;
       if (peer.value.compile) peerNotes.add(`PyTorch compiled: ${peer.value.compile}`);
       log(`  ${m.name}: ${peer.value.peer} ${peer.value.train.ms.toFixed(1)} ms/step`);
     }
-    const p = peer.ok ? peer.value : null;
+    const r = mine.side;
     rows.push({
       model: m.name, batch,
       macs: { train: flops(m.cfg, m.input[1]), deploy: flops({ ...m.cfg, deploy: true }, m.input[1]) },
-      repmlp: ours.side, memory: ours.memory,
-      pytorch: p ? { train: p.train, inferTrainForm: p.inferTrainForm, inferDeploy: p.inferDeploy, peakMemoryBytes: p.peakMemoryBytes, memory: p.memory } : null,
+      repmlp: r, memory: mine.memory,
+      pytorch: p ? { train: p.train, inferTrainForm: p.inferTrainForm, inferDeploy: p.inferDeploy, latency: p.latency, peakMemoryBytes: p.peakMemoryBytes, memory: p.memory } : null,
       compiled: p?.compiled ?? null,
+      ort,
+      load: os.loadavg()[0],
       ratio: p ? {
-        train: p.train.ms / ours.side.train.ms,
-        inferTrainForm: p.inferTrainForm.ms / ours.side.inferTrainForm.ms,
-        inferDeploy: p.inferDeploy.ms / ours.side.inferDeploy.ms,
+        train: p.train.ms / r.train.ms,
+        inferTrainForm: p.inferTrainForm.ms / r.inferTrainForm.ms,
+        inferDeploy: p.inferDeploy.ms / r.inferDeploy.ms,
+        inferPlan: p.inferDeploy.ms / r.inferPlan.ms,
+        latencyPlan: p.latency.ms / r.latencyPlan.ms,
       } : null,
+      ortRatio: ort ? { inferPlan: ort.inferDeploy.ms / r.inferPlan.ms, latencyPlan: ort.latency.ms / r.latencyPlan.ms } : null,
     });
   }
   machine.loadEnd = os.loadavg()[0];
@@ -219,17 +297,31 @@ function main(): void {
   }
   const notes = [
     'img/s from the median step / forward; train split: forward + loss, backward, optimizer step (ms, median)',
-    'ratio: repmlp img/s / PyTorch img/s (above 1: repmlp is faster)',
+    'deploy: eager = the module forward after Locality Injection; plan = compileInference (BNs folded, fused GEMM epilogues, one native call)',
+    'ratio: repmlp img/s / the peer\'s img/s (above 1: repmlp is faster); x ort: compiled repmlp vs onnxruntime',
+    'load: the 1-minute load average when the row was done (others\' jobs share the machine; ratios are measured back to back in one run)',
     `peak memory during the training steps: repmlp ${rows[0]?.memory ?? '-'} (memoryStats: live tensor bytes); PyTorch ${rows[0]?.pytorch?.memory ?? '-'}${rows[0]?.pytorch?.memory === 'max RSS growth' ? ' (the process max RSS above its RSS before the model was built: weights, activations, gradients, optimizer state, and whatever its allocators keep)' : ''}`,
     ...peerNotes,
   ];
   if (ctx.json) {
-    process.stdout.write(JSON.stringify({ command: CMD, machine, options: { models: names, timing: ctx.timing }, peer: peerName, rows, charts, notes }) + '\n');
+    process.stdout.write(JSON.stringify({ command: CMD, machine, options: { models: names, timing: ctx.timing }, peer: peerName, gemmPeak: { repmlp: ours, pytorch: peerGemm }, rows, charts, notes }) + '\n');
     return;
   }
-  console.log(`${machine.cpu}${machine.gpu ? `, ${machine.gpu}` : ''}; ${machine.device}, ${machine.threads} threads; repmlp ${machine.repmlp}, ${peerName ?? 'no PyTorch peer'}; load ${machine.loadStart.toFixed(2)} -> ${machine.loadEnd.toFixed(2)}\n`);
-  const mib = (b: number | undefined) => (b === undefined ? null : (b / 2 ** 20).toFixed(0));
-  const cols: Column<Row>[] = [
+  const gemm = `GEMM 1024^3: repmlp ${ours.gflops.toFixed(1)} GFLOP/s${peerGemm ? `, PyTorch ${peerGemm.gflops.toFixed(1)} GFLOP/s` : ''}`;
+  console.log(`${machine.cpu}${machine.gpu ? `, ${machine.gpu}` : ''}; ${machine.device}, ${machine.threads} threads; repmlp ${machine.repmlp}, ${peerName ?? 'no PyTorch peer'}; ${gemm}; load ${machine.loadStart.toFixed(2)} -> ${machine.loadEnd.toFixed(2)}\n`);
+  console.log('img/s (images per second)');
+  console.log(formatTable(throughputColumns(cuda), rows));
+  console.log('\nbatch-1 latency of the deploy form, ms (median)');
+  console.log(formatTable(latencyColumns(), rows));
+  console.log('');
+  for (const n of notes) console.log(`  ${n}`);
+  if (charts.length) console.log(`charts: ${charts.join(', ')}`);
+}
+
+const mib = (b: number | undefined) => (b === undefined ? null : (b / 2 ** 20).toFixed(0));
+
+function throughputColumns(cuda: boolean): Column<Row>[] {
+  return [
     { header: 'model', cell: (r) => r.model, align: 'left' },
     { header: 'batch', cell: (r) => String(r.batch) },
     { header: 'GMAC/img', cell: (r) => fixed(r.macs.deploy / 1e9, 3) },
@@ -241,21 +333,35 @@ function main(): void {
     { header: 'infer train-form', cell: (r) => sig3(imgs(r.batch, r.repmlp.inferTrainForm.ms)) },
     { header: 'torch', cell: (r) => sig3(imgs(r.batch, r.pytorch?.inferTrainForm.ms)) },
     { header: 'ratio', cell: (r) => times(r.ratio?.inferTrainForm) },
-    { header: 'infer deploy', cell: (r) => sig3(imgs(r.batch, r.repmlp.inferDeploy.ms)) },
+    { header: 'deploy eager', cell: (r) => sig3(imgs(r.batch, r.repmlp.inferDeploy.ms)) },
+    { header: 'plan', cell: (r) => sig3(imgs(r.batch, r.repmlp.inferPlan.ms)) },
+    { header: 'ort', cell: (r) => sig3(imgs(r.batch, r.ort?.inferDeploy.ms)) },
+    { header: 'x ort', cell: (r) => times(r.ortRatio?.inferPlan) },
     { header: 'torch', cell: (r) => sig3(imgs(r.batch, r.pytorch?.inferDeploy.ms)) },
-    { header: 'ratio', cell: (r) => times(r.ratio?.inferDeploy) },
+    { header: 'eager x torch', cell: (r) => times(r.ratio?.inferDeploy) },
+    { header: 'plan x torch', cell: (r) => times(r.ratio?.inferPlan) },
     ...(cuda ? [
       { header: 'compiled train', cell: (r: Row) => sig3(imgs(r.batch, r.compiled?.train.ms)) },
       { header: 'compiled deploy', cell: (r: Row) => sig3(imgs(r.batch, r.compiled?.inferDeploy.ms)) },
     ] : []),
     { header: 'peak MiB', cell: (r) => mib(r.repmlp.peakMemoryBytes) },
     { header: 'torch MiB', cell: (r) => mib(r.pytorch?.peakMemoryBytes) },
+    { header: 'load', cell: (r) => r.load.toFixed(2) },
   ];
-  console.log('img/s (images per second)');
-  console.log(formatTable(cols, rows));
-  console.log('');
-  for (const n of notes) console.log(`  ${n}`);
-  if (charts.length) console.log(`charts: ${charts.join(', ')}`);
+}
+
+function latencyColumns(): Column<Row>[] {
+  const ms = (t: Timing | undefined) => sig3(t?.ms);
+  return [
+    { header: 'model', cell: (r) => r.model, align: 'left' },
+    { header: 'plan', cell: (r) => ms(r.repmlp.latencyPlan) },
+    { header: 'eager', cell: (r) => ms(r.repmlp.latency) },
+    { header: 'ort', cell: (r) => ms(r.ort?.latency) },
+    { header: 'x ort', cell: (r) => times(r.ortRatio?.latencyPlan) },
+    { header: 'torch', cell: (r) => ms(r.pytorch?.latency) },
+    { header: 'x torch', cell: (r) => times(r.ratio?.latencyPlan) },
+    { header: 'load', cell: (r) => r.load.toFixed(2) },
+  ];
 }
 
 function throughputChart(rows: Row[], cpu: string, ctx: Context): string {
@@ -266,6 +372,8 @@ function throughputChart(rows: Row[], cpu: string, ctx: Context): string {
       { name: 'repmlp training step', values: rows.map((r) => imgs(r.batch, r.repmlp.train.ms)) },
       { name: 'PyTorch training step', values: rows.map((r) => imgs(r.batch, r.pytorch?.train.ms)) },
       { name: 'repmlp inference, deploy form', values: rows.map((r) => imgs(r.batch, r.repmlp.inferDeploy.ms)) },
+      { name: 'repmlp inference, compiled', values: rows.map((r) => imgs(r.batch, r.repmlp.inferPlan.ms)) },
+      { name: 'onnxruntime inference', values: rows.map((r) => imgs(r.batch, r.ort?.inferDeploy.ms)) },
       { name: 'PyTorch inference, deploy form', values: rows.map((r) => imgs(r.batch, r.pytorch?.inferDeploy.ms)) },
     ],
     note: `${cpu}; ${ctx.device}, ${ctx.threads} threads; npm run bench:model`,
@@ -287,10 +395,8 @@ function formsChart(rows: Row[], ctx: Context): string {
 }
 
 if (require.main === module) {
-  try {
-    main();
-  } catch (e) {
+  main().catch((e: unknown) => {
     console.error((e as Error).message);
     process.exitCode = 1;
-  }
+  });
 }

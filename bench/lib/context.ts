@@ -201,6 +201,23 @@ export function runPeer<T>(ctx: Context, script: string, spec: object): PeerResu
   }
 }
 
+/** The least matmul rate (GFLOP/s, 1024^3) a CPU peer must reach to be compared with: below it torch runs on a reference BLAS or a starved machine. */
+export const PEER_MIN_GEMM_GFLOPS = 40;
+
+/**
+ * The verdict on a CPU peer whose matmul ran at `peer` GFLOP/s while repmlp's ran at `ours` in
+ * the same run (null: a fair peer). Below PEER_MIN_GEMM_GFLOPS and under a quarter of repmlp's
+ * rate it is refused (a reference BLAS runs at 4-5 GFLOP/s where an optimised one runs at
+ * 100+); below it but close to repmlp's, the machine was starved and the peer is marked.
+ */
+export function peerGemmCheck(device: Device, peer: GemmPeak | undefined, ours: GemmPeak, blas: string | undefined): { refuse: boolean; note: string } | null {
+  if (device !== 'cpu' || !peer || peer.gflops >= PEER_MIN_GEMM_GFLOPS) return null;
+  const rate = `its ${peer.n}^3 matmul ran at ${peer.gflops.toFixed(1)} GFLOP/s, below ${PEER_MIN_GEMM_GFLOPS} (repmlp's ${ours.gflops.toFixed(1)}; BLAS ${blas ?? 'unknown'})`;
+  if (peer.gflops < ours.gflops / 4)
+    return { refuse: true, note: `PyTorch peer REFUSED: ${rate}: a reference BLAS, not a fair peer; its columns are left out` };
+  return { refuse: false, note: `PyTorch peer MARKED: ${rate}: both sides ran starved (a loaded machine); read its columns as under load` };
+}
+
 /** What every peer's document says about itself. */
 export interface PeerInfo {
   peer: string;

@@ -60,6 +60,21 @@ export function measure(run: () => void, sync: () => void, opts: TimingOptions):
   return { ms: median(samples), minMs: Math.min(...samples), inner, repeats: samples.length };
 }
 
+/** measure() for a run that returns a promise (onnxruntime's session.run), awaited each time. */
+export async function measureAsync(run: () => Promise<void>, opts: TimingOptions): Promise<Timing> {
+  for (let i = 0; i < opts.warmup; i++) await run();
+  let t0 = nowMs();
+  await run();
+  const inner = runsPerSample(nowMs() - t0, opts.minSampleMs);
+  const samples: number[] = [];
+  for (let r = 0; r < Math.max(1, opts.repeats); r++) {
+    t0 = nowMs();
+    for (let i = 0; i < inner; i++) await run();
+    samples.push((nowMs() - t0) / inner);
+  }
+  return { ms: median(samples), minMs: Math.min(...samples), inner, repeats: samples.length };
+}
+
 /** GFLOP/s of `flops` floating-point operations in `ms` milliseconds. */
 export function gflops(flops: number, ms: number): number {
   return flops / ms / 1e6;

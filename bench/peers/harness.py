@@ -83,6 +83,19 @@ def document(device, compile_note, rows, **extra):
             "compile": compile_note, "rows": rows, **extra}
 
 
+def blas_library():
+    """The BLAS library mapped into this process (libopenblas, libblas for the reference one,
+    libmkl...), as the dynamic loader resolved it: torch's build info says only 'generic'."""
+    import os.path
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "blas" in line.lower() or "mkl" in line.lower()}
+    except OSError:
+        return "unknown"
+    names = sorted({os.path.realpath(p) for p in paths if p.startswith("/") and "lapack" not in p})
+    return ", ".join(names) if names else "none mapped"
+
+
 def gemm_peak(device, timing):
     n = 4096 if device.type == "cuda" else 1024
     a = torch.randn(n, n, device=device)

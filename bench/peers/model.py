@@ -3,7 +3,9 @@
 with label smoothing 0.1) split into forward + loss, backward and optimizer step, each ended by
 a synchronisation (torch.cuda.synchronize on CUDA; the step ends by reading the loss); then
 inference (eval mode, no_grad) of the training form and of the deploy form (Locality Injection
-by deploy_state). On CUDA it also runs everything through torch.compile when torch has it.
+by deploy_state), at the spec's batch and at batch 1 (latency). On CUDA it also runs everything
+through torch.compile when torch has it. The document also gives torch's measured matmul rate
+(gemm_peak) and the BLAS library the process mapped, so that a reference-BLAS build shows.
 Peak memory: torch.cuda.max_memory_allocated on CUDA, else how far the process's max RSS
 rose above its RSS before the model was built (one process per model)."""
 import os
@@ -16,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import compile_support, emit, measure, read_spec, setup, sync_fn  # noqa: E402
+from harness import blas_library, compile_support, emit, gemm_peak, measure, read_spec, setup, sync_fn  # noqa: E402
 from repmlpnet_torch import RepMLPNet, deploy_state  # noqa: E402
 
 
@@ -80,12 +82,14 @@ def run_all(spec, dev, wrap):
     deployed = RepMLPNet(cfg, deploy=True).to(dev)
     deployed.load_state_dict(deploy_state(model.eval()))
     infer_deploy = inference(wrap(deployed), x, dev, spec["timing"])
-    return {"train": train, "inferTrainForm": infer_train, "inferDeploy": infer_deploy, "peakMemoryBytes": peak}
+    latency = inference(wrap(deployed), x[:1], dev, spec["timing"])
+    return {"train": train, "inferTrainForm": infer_train, "inferDeploy": infer_deploy, "latency": latency, "peakMemoryBytes": peak}
 
 
 def main():
     spec = read_spec()
     dev = setup(spec)
+    gemm = gemm_peak(dev, spec["timing"])
     eager = run_all(spec, dev, lambda m: m)
     compiled, note = None, None
     if spec.get("compile"):
@@ -98,6 +102,7 @@ def main():
     emit({
         "peer": f"pytorch {torch.__version__}", "threads": torch.get_num_threads(), "device": str(dev),
         "memory": "torch.cuda.max_memory_allocated" if dev.type == "cuda" else "max RSS growth",
+        "gemmPeak": gemm, "blas": blas_library(),
         **eager, "compiled": compiled, "compile": note,
     })
 

@@ -7,7 +7,8 @@ import { choiceOption, intOption, listOption, parseOptions, chartsWanted } from 
 import {
   blockMacs, convCost, denseConvMatching, depthwiseConvMatching, fcCost, largestUsefulKernel, nearestOddKernel, presetFc3Shapes,
 } from '../../bench/lib/shapes';
-import { gbps, gflops, measure, median, runsPerSample } from '../../bench/lib/stats';
+import { gbps, gflops, measure, measureAsync, median, runsPerSample } from '../../bench/lib/stats';
+import { peerGemmCheck } from '../../bench/lib/context';
 import { axisTicks, barChartSvg } from '../../bench/lib/svg';
 import { all, parseXml } from '../viz/xml';
 import { fixed, formatTable, sig3, times } from '../../bench/lib/table';
@@ -20,6 +21,32 @@ test('median: odd and even counts, unsorted input left alone, empty list rejecte
   assert.is(median([4, 1, 3, 2]), 2.5);
   assert.is(median([7]), 7);
   assert.throws(() => median([]), /median: expected a non-empty list of numbers but received an empty list/);
+});
+
+test('measureAsync: the same steps as measure, each run awaited', async () => {
+  let runs = 0, pending = 0;
+  const t = await measureAsync(async () => {
+    assert.is(pending, 0, 'runs do not overlap');
+    pending++;
+    await new Promise((r) => setImmediate(r));
+    pending--;
+    runs++;
+  }, { warmup: 2, repeats: 3, minSampleMs: 0 });
+  assert.is(runs, 2 + 1 + 3);
+  assert.is(t.repeats, 3);
+  assert.ok(t.ms >= 0 && t.minMs <= t.ms);
+});
+
+test('peerGemmCheck: a reference BLAS refused, a starved machine marked, CUDA and fast peers left alone', () => {
+  const g = (gflops: number) => ({ n: 1024, ms: 1, gflops });
+  assert.is(peerGemmCheck('cpu', g(105), g(150), 'libopenblas'), null);
+  const ref = peerGemmCheck('cpu', g(4.6), g(150), '/usr/lib/libblas.so.3')!;
+  assert.is(ref.refuse, true);
+  assert.match(ref.note, /^PyTorch peer REFUSED: its 1024\^3 matmul ran at 4\.6 GFLOP\/s, below 40 \(repmlp's 150\.0; BLAS \/usr\/lib\/libblas\.so\.3\)/);
+  const starved = peerGemmCheck('cpu', g(30), g(35), 'libopenblas')!;
+  assert.is(starved.refuse, false);
+  assert.match(starved.note, /^PyTorch peer MARKED: .*both sides ran starved \(a loaded machine\)/);
+  assert.is(peerGemmCheck('cuda', g(4), g(150), 'x'), null);
 });
 
 test('runsPerSample: enough runs to fill the minimum sample time', () => {
