@@ -25,6 +25,10 @@ interface Map4 {
 }
 
 const ALIGN = 16; // floats: buffers start on 64-byte lines
+const HIDDEN_FLOATS = 1 << 19; // 2 MB: the FFN's hidden maps of one group of images
+
+/** r, `delta` elements further on. */
+const shifted = (r: Ref, delta: number): Ref => ({ ...r, offset: r.offset + delta });
 
 /**
  * The arena: a buffer per role, sized for the largest use of it. The plan is walked twice,
@@ -145,21 +149,28 @@ class Builder {
     return y;
   }
 
-  /** z = y + ffn2(gelu(ffn1(y))): two GEMMs per image, the hidden map in the arena. */
+  /**
+   * z = y + ffn2(gelu(ffn1(y))): two GEMMs per group of images, the group's hidden maps in
+   * the arena (at most HIDDEN_FLOATS, so that they stay in cache between the two).
+   */
   ffn(y: Ref, x: Map4, u: UnitRefs): Ref {
     const { N } = this, HW = x.H * x.W, { ffn1, ffn2 } = u;
-    const hidden = this.arena.get('hidden', N * ffn1.rows * HW);
-    this.steps.push(gemmStep({
-      C: { ref: hidden, ld: HW, stride: ffn1.rows * HW }, A: { ref: ffn1.weight, ld: ffn1.cols, stride: 0, packed: true },
-      B: { ref: y, ld: HW, stride: x.C * HW }, M: ffn1.rows, N: HW, K: ffn1.cols, batch: N,
-      bias: { ref: ffn1.bias, stride: 0, perColumn: false }, act: 'gelu',
-    }));
+    const group = Math.max(1, Math.min(N, Math.floor(HIDDEN_FLOATS / (ffn1.rows * HW))));
+    const hidden = this.arena.get('hidden', group * ffn1.rows * HW);
     const z = this.nextMap(N * x.C * HW);
-    this.steps.push(gemmStep({
-      C: { ref: z, ld: HW, stride: x.C * HW }, A: { ref: ffn2.weight, ld: ffn2.cols, stride: 0, packed: true },
-      B: { ref: hidden, ld: HW, stride: ffn1.rows * HW }, M: ffn2.rows, N: HW, K: ffn2.cols, batch: N,
-      bias: { ref: ffn2.bias, stride: 0, perColumn: false }, residual: { ref: y, ld: HW, stride: x.C * HW },
-    }));
+    for (let n0 = 0; n0 < N; n0 += group) {
+      const batch = Math.min(group, N - n0), map = n0 * x.C * HW;
+      this.steps.push(gemmStep({
+        C: { ref: hidden, ld: HW, stride: ffn1.rows * HW }, A: { ref: ffn1.weight, ld: ffn1.cols, stride: 0, packed: true },
+        B: { ref: shifted(y, map), ld: HW, stride: x.C * HW }, M: ffn1.rows, N: HW, K: ffn1.cols, batch,
+        bias: { ref: ffn1.bias, stride: 0, perColumn: false }, act: 'gelu',
+      }));
+      this.steps.push(gemmStep({
+        C: { ref: shifted(z, map), ld: HW, stride: x.C * HW }, A: { ref: ffn2.weight, ld: ffn2.cols, stride: 0, packed: true },
+        B: { ref: hidden, ld: HW, stride: ffn1.rows * HW }, M: ffn2.rows, N: HW, K: ffn2.cols, batch,
+        bias: { ref: ffn2.bias, stride: 0, perColumn: false }, residual: { ref: shifted(y, map), ld: HW, stride: x.C * HW },
+      }));
+    }
     return z;
   }
 

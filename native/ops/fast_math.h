@@ -1,6 +1,7 @@
 // Branch-free float exp and erfc that the compiler vectorises (no libm calls in the loop;
 // the selects if-convert because the addon is built with -fno-trapping-math), for the
-// elementwise kernels on the CPU. Accuracy: exp_f within 2 ulp over its range;
+// elementwise kernels on the CPU (callers keep the arguments in range: GELU clamps |x| to
+// 15). Accuracy: exp_f within 2 ulp over its range;
 // erfc_f within 3e-7 relative everywhere it does not underflow (the Chebyshev fit of
 // Numerical Recipes' erfcc, 1.2e-7 relative, evaluated with the square kept exact).
 #pragma once
@@ -9,22 +10,22 @@
 
 namespace repmlp::cpu {
 
-// 2^k for integer k in [-126, 127], built from its bits.
+// 2^k for integer k in [-126, 127], built from its bits (unsigned arithmetic: any k is defined).
 __attribute__((always_inline)) inline float pow2i(int32_t k) {
-  const int32_t bits = (k + 127) << 23;
+  const uint32_t bits = (static_cast<uint32_t>(k) + 127u) << 23;
   float f;
   std::memcpy(&f, &bits, sizeof f);
   return f;
 }
 
-// e^(a + r) for a + r in [-150, 88.7] (smaller gives 0 or a subnormal, larger is clamped),
-// where a may be large and exact and r small: a is reduced by k ln 2 exactly before r is
-// added, so r's bits are kept however large a is (one exp where e^a * e^r would take two).
+// e^(a + r) for a + r in [-150, 88.7] (the caller keeps it there; below -87 the result is a
+// subnormal), where a may be large and exact and r small: a is reduced by k ln 2 exactly
+// before r is added, so r's bits are kept however large a is (one exp where e^a * e^r would
+// take two). A NaN gives NaN.
 inline float exp_sum(float a, float r) {
-  float x = a + r;
-  x = x < -150.f ? -150.f : (x > 88.7f ? 88.7f : x);
-  // k = round(x / ln 2) with the 1.5 * 2^23 trick (no rint call); f = a + r - k ln 2, ln 2 in two parts.
-  const float kf = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;
+  // k = round((a + r) / ln 2) with the 1.5 * 2^23 trick (no rint call); f = a + r - k ln 2, ln 2 in two parts.
+  const float biased = (a + r) * 1.44269504088896341f + 12582912.f;
+  const float kf = biased - 12582912.f;
   const float f = ((a - kf * 0.693145751953125f) - kf * 1.428606765330187e-6f) + r;
   // e^f on |f| <= ln2 / 2: Taylor to degree 7 (truncation < 6e-9 relative).
   float p = 1.f / 5040;
@@ -35,14 +36,17 @@ inline float exp_sum(float a, float r) {
   p = p * f + 0.5f;
   p = p * f + 1.f;
   p = p * f + 1.f;
-  // Scale by 2^k in two normal steps so results down to subnormals stay right. A NaN x
-  // gives a NaN p; k is then taken as 0, as converting NaN to an integer is undefined.
-  const int32_t k = static_cast<int32_t>(kf == kf ? kf : 0.f);
+  // k from biased's bits (1.5 * 2^23 + k has an ulp of 1, so its low bits are k + 2^22): no
+  // float-to-integer conversion, which a NaN would make undefined. Scaled by 2^k in two normal
+  // steps so that results down to subnormals stay right.
+  uint32_t bits;
+  std::memcpy(&bits, &biased, sizeof bits);
+  const int32_t k = static_cast<int32_t>(bits - 0x4B400000u);
   const int32_t k1 = k >> 1;
   return p * pow2i(k1) * pow2i(k - k1);
 }
 
-// e^x for x in [-150, 88.7] (smaller x gives 0 or a subnormal, larger is clamped).
+// e^x for x in [-150, 88.7].
 inline float exp_f(float x) { return exp_sum(x, 0.f); }
 
 // erfc(z) for z >= 0 given z and z^2 split as hi + lo with hi exact in float.

@@ -212,6 +212,24 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void macro_kernel(in
   }
 }
 
+// The rest of the epilogue over an mc x nc block of C that already holds alpha * A@B +
+// beta * C + bias: C = F(C) * row_scale + residual, row by row, each row one vector loop over
+// its nc contiguous elements (an expensive activation such as GELU runs here rather than per
+// tile: whole rows vectorise best), while the block is still in L2.
+template <typename F>
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void activate_block(float* C, int64_t ldc, int64_t mc,
+                                                                               int64_t nc, const EpiView& e) {
+  for (int64_t i = 0; i < mc; ++i) {
+    float* __restrict c = C + i * ldc;
+    const float rs = e.row_scale ? e.row_scale[i * e.rs_ld] : 1.f;
+    for (int64_t j = 0; j < nc; ++j) c[j] = F::forward(c[j]) * rs;
+    if (e.residual) {
+      const float* __restrict r = e.residual + i * e.ldr;
+      for (int64_t j = 0; j < nc; ++j) c[j] += r[j];
+    }
+  }
+}
+
 // A prologue (GemmPrologue) for matrix b: the affine of row i of opA.
 struct RowAffine {
   const float* scale;
@@ -391,7 +409,17 @@ void run_gemm(const GemmFused& f) {
           if (f.packed_a) Ap = Ab + pc * Mp + i0 * kc;
           else pack_a(buffers.a, Ab, lda, transA, i0, m, pc, kc, f.pro.scale ? &aff : nullptr);
           const EpiView e = epi_view(f.epi, b, i0, j0);
-          macro_kernel<F>(m, nc, kc, Ap, bp, Cb + i0 * ldc + j0, ldc, alpha, beta_k, epi && last ? &e : nullptr);
+          float* Cblock = Cb + i0 * ldc + j0;
+          if (!(epi && last)) {
+            macro_kernel<F>(m, nc, kc, Ap, bp, Cblock, ldc, alpha, beta_k, nullptr);
+          } else if constexpr (std::is_same_v<F, NoAct>) {
+            macro_kernel<NoAct>(m, nc, kc, Ap, bp, Cblock, ldc, alpha, beta_k, &e);
+          } else {
+            // the tiles add the bias; the activation, row scale and residual follow over the block
+            const EpiView bias_only{e.row_bias, e.col_bias, nullptr, 0, nullptr, 0};
+            macro_kernel<NoAct>(m, nc, kc, Ap, bp, Cblock, ldc, alpha, beta_k, &bias_only);
+            activate_block<F>(Cblock, ldc, m, nc, e);
+          }
         }
       }
       t += ib1 - ib0;
