@@ -13,8 +13,9 @@
 // gemm_fused adds (ops/gemm.h): operands packed once in that same panel layout (gemm_pack: a
 // weight read by many products is not packed again each time), a per-row affine of opA
 // applied while A is packed (a BatchNorm of the input, never stored), and an epilogue (bias,
-// activation, row scale, residual) applied to each micro-tile right after its last slab,
-// while the tile is still in registers and L1.
+// activation, row scale, residual) applied right after the last slab: on each micro-tile from
+// its accumulators (ops/gemm_tile.h), or, with an activation, the bias there and the rest row
+// by row over the block while it is in L2 (long vector loops suit GELU best).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -22,6 +23,7 @@
 
 #include "gemm.h"
 #include "gemm_args.h"
+#include "gemm_tile.h"
 #include "../args.h"
 #include "../parallel.h"
 #include "unary.h"
@@ -31,154 +33,12 @@ namespace cpu {
 
 namespace {
 
-constexpr int64_t MR = kGemmMR, NR = kGemmNR;  // register tile of C: 6 x 16 floats = 12 AVX registers
+using namespace gemm_tile;
 constexpr int64_t KC = 256;            // depth of one packed slab (A panel 6 KB, B panel 16 KB: L1)
 constexpr int64_t MC_MAX = 144;        // rows of a packed A block (144 x 256 x 4 B = 144 KB: L2)
 constexpr int64_t NC = 1024;           // columns of a packed B block (256 x 1024 x 4 B = 1 MB)
 constexpr double kMinChunkFlops = 1 << 19;  // below this a thread is not worth waking
 constexpr int64_t kInPlaceBRows = 96;       // at most this many rows of C: a row-major B is not packed
-
-typedef float v8f __attribute__((vector_size(32)));
-// The helpers below pass v8f by value but are always inlined, so no call ever uses the
-// AVX calling convention from the baseline clone.
-#pragma GCC diagnostic ignored "-Wpsabi"
-
-inline __attribute__((always_inline)) v8f load8(const float* p) {
-  v8f v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline __attribute__((always_inline)) void store8(float* p, const v8f& v) { std::memcpy(p, &v, sizeof v); }
-
-// The identity, for epilogues without an activation.
-struct NoAct {
-  static __attribute__((always_inline)) inline float forward(float x) { return x; }
-};
-
-// The epilogue (GemmEpilogue) seen from one block or tile of C: each pointer at the
-// block's first row / column of matrix b, null when that step is left out.
-struct EpiView {
-  const float* row_bias;   // [i]
-  const float* col_bias;   // [j]
-  const float* row_scale;  // [i * rs_ld]
-  int64_t rs_ld;
-  const float* residual;  // [i * ldr + j]
-  int64_t ldr;
-  // The same epilogue from row ir and column jr of this view on.
-  EpiView at(int64_t ir, int64_t jr) const {
-    return {row_bias ? row_bias + ir : nullptr, col_bias ? col_bias + jr : nullptr,
-            row_scale ? row_scale + ir * rs_ld : nullptr, rs_ld, residual ? residual + ir * ldr + jr : nullptr, ldr};
-  }
-};
-
-// Rows [0, mr) x columns [0, nr) of C (row stride ldc), nr <= NR, from the product tile t
-// (row stride ldt, NR columns readable): C = F(alpha * t + beta * C + bias) * row_scale +
-// residual. Every row is computed NR wide whatever nr (the loops have a fixed trip count,
-// so the activation vectorises), and only its first nr columns are read from C and the
-// residual or written.
-template <typename F>
-inline __attribute__((always_inline)) void epilogue_rows(float* C, int64_t ldc, const float* t, int64_t ldt, int64_t mr,
-                                                         int64_t nr, float alpha, float beta, const EpiView& e) {
-  float add[NR], v[NR];
-  for (int64_t j = 0; j < NR; ++j) add[j] = e.col_bias && j < nr ? e.col_bias[j] : 0.f;
-  for (int64_t i = 0; i < mr; ++i) {
-    float* c = C + i * ldc;
-    const float* ti = t + i * ldt;
-    const float rb = e.row_bias ? e.row_bias[i] : 0.f;
-    const float rs = e.row_scale ? e.row_scale[i * e.rs_ld] : 1.f;
-    for (int64_t j = 0; j < NR; ++j) v[j] = alpha * ti[j];
-    if (beta != 0.f)
-      for (int64_t j = 0; j < nr; ++j) v[j] += beta * c[j];
-    for (int64_t j = 0; j < NR; ++j) v[j] = F::forward(v[j] + (add[j] + rb)) * rs;
-    if (e.residual) {
-      const float* r = e.residual + i * e.ldr;
-      for (int64_t j = 0; j < nr; ++j) v[j] += r[j];
-    }
-    for (int64_t j = 0; j < nr; ++j) c[j] = v[j];
-  }
-}
-
-// The epilogue of a full MR x NR tile from the accumulators: the same steps, in the same
-// order and rounding, as epilogue_rows. The activation runs as one loop over the whole tile
-// (a fixed trip count of whole vectors, which the compiler vectorises).
-template <typename F>
-inline __attribute__((always_inline)) void epilogue_tile(const v8f (&acc)[MR][2], float* C, int64_t ldc, float alpha,
-                                                         float beta, const EpiView& e) {
-  const v8f cb0 = e.col_bias ? load8(e.col_bias) : v8f{}, cb1 = e.col_bias ? load8(e.col_bias + 8) : v8f{};
-  float t[MR * NR];
-#pragma GCC unroll 6
-  for (int i = 0; i < MR; ++i) {
-    const float* c = C + i * ldc;
-    v8f v0 = alpha * acc[i][0], v1 = alpha * acc[i][1];
-    if (beta != 0.f) v0 += beta * load8(c), v1 += beta * load8(c + 8);
-    const float rb = e.row_bias ? e.row_bias[i] : 0.f;
-    store8(t + i * NR, v0 + (cb0 + rb));
-    store8(t + i * NR + 8, v1 + (cb1 + rb));
-  }
-  if constexpr (!std::is_same_v<F, NoAct>)
-    for (int j = 0; j < MR * NR; ++j) t[j] = F::forward(t[j]);
-#pragma GCC unroll 6
-  for (int i = 0; i < MR; ++i) {
-    float* c = C + i * ldc;
-    v8f v0 = load8(t + i * NR), v1 = load8(t + i * NR + 8);
-    if (e.row_scale) {
-      const float rs = e.row_scale[i * e.rs_ld];
-      v0 *= rs, v1 *= rs;
-    }
-    if (e.residual) {
-      const float* r = e.residual + i * e.ldr;
-      v0 += load8(r), v1 += load8(r + 8);
-    }
-    store8(c, v0);
-    store8(c + 8, v1);
-  }
-}
-
-// One MR x NR tile of C: C[0:mr, 0:nr] = alpha * (a @ b) + beta * C (beta == 0: C ignored),
-// then the epilogue when e is given. a: (kc, MR) packed panel of opA; b: (kc, NR) panel of
-// opB, its rows ldb apart (NR when packed); C: row stride ldc.
-template <typename F>
-inline __attribute__((always_inline)) void micro_tile(int64_t kc, const float* __restrict a, const float* __restrict b,
-                                                      int64_t ldb, float* C, int64_t ldc, int64_t mr, int64_t nr,
-                                                      float alpha, float beta, const EpiView* e) {
-  v8f acc[MR][2];
-  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = v8f{};
-  for (int64_t k = 0; k < kc; ++k) {
-    const v8f b0 = load8(b + k * ldb), b1 = load8(b + k * ldb + 8);
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; ++i) {
-      const float ai = a[k * MR + i];
-      acc[i][0] += ai * b0;
-      acc[i][1] += ai * b1;
-    }
-  }
-  if (e && mr == MR && nr == NR) return epilogue_tile<F>(acc, C, ldc, alpha, beta, *e);
-  if (!e && mr == MR && nr == NR) {
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; ++i) {
-      float* c = C + i * ldc;
-      if (beta == 0.f) {
-        store8(c, alpha * acc[i][0]);
-        store8(c + 8, alpha * acc[i][1]);
-      } else {
-        store8(c, alpha * acc[i][0] + beta * load8(c));
-        store8(c + 8, alpha * acc[i][1] + beta * load8(c + 8));
-      }
-    }
-    return;
-  }
-  float tile[MR * NR];
-  for (int i = 0; i < MR; ++i) {
-    store8(tile + i * NR, acc[i][0]);
-    store8(tile + i * NR + 8, acc[i][1]);
-  }
-  if (e) return epilogue_rows<F>(C, ldc, tile, NR, mr, nr, alpha, beta, *e);
-  for (int64_t i = 0; i < mr; ++i)
-    for (int64_t j = 0; j < nr; ++j) {
-      float& c = C[i * ldc + j];
-      c = beta == 0.f ? alpha * tile[i * NR + j] : alpha * tile[i * NR + j] + beta * c;
-    }
-}
 
 // The column panels of opB over one slab, as the micro-kernel reads them: panel q (NR
 // columns) at base + q * panel_stride with rows k_stride apart. Packed: panel_stride
@@ -192,9 +52,8 @@ struct BPanels {
 };
 
 // C (mc x nc, row stride ldc) = alpha * Ap @ B + beta * C over one slab, then the epilogue e
-// (the block's last slab only; null for the others and for a plain GEMM).
-// Ap: (ceil(mc/MR), kc, MR); B: ceil(nc/NR) panels as bp says.
-template <typename F>
+// without its activation (the block's last slab only; null for the others and for a plain
+// GEMM). Ap: (ceil(mc/MR), kc, MR); B: ceil(nc/NR) panels as bp says.
 __attribute__((target_clones("arch=x86-64-v3", "default"))) void macro_kernel(int64_t mc, int64_t nc, int64_t kc,
                                                                              const float* Ap, const BPanels& bp,
                                                                              float* C, int64_t ldc, float alpha,
@@ -206,8 +65,8 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void macro_kernel(in
     const int64_t ldb = edge ? NR : bp.k_stride;
     for (int64_t ir = 0; ir < mc; ir += MR) {
       const EpiView tile_e = e ? e->at(ir, jr) : EpiView{};
-      micro_tile<F>(kc, Ap + ir * kc, b, ldb, C + ir * ldc + jr, ldc, std::min(MR, mc - ir), nr, alpha, beta,
-                    e ? &tile_e : nullptr);
+      micro_tile(kc, Ap + ir * kc, b, ldb, C + ir * ldc + jr, ldc, std::min(MR, mc - ir), nr, alpha, beta,
+                 e ? &tile_e : nullptr);
     }
   }
 }
@@ -345,82 +204,93 @@ void epilogue_only(const GemmFused& f) {
       }
 }
 
-// The driver: C is cut into (b, column block, row block) tasks; packed operands are read in
-// place, the others packed slab by slab into per-thread buffers.
+// How C is cut into tasks: (b, column block of NC, row block of mc) tiles. With few of them,
+// M is cut finer so that the threads get equal shares; grain: tasks a thread takes at least.
+struct Blocking {
+  int64_t nb, mb, mc, tasks, grain;
+};
+
+Blocking blocking(int64_t M, int64_t N, int64_t K, int64_t batch) {
+  const int threads = num_threads();
+  Blocking k{};
+  k.nb = (N + NC - 1) / NC;
+  k.mb = (M + MC_MAX - 1) / MC_MAX;
+  if (batch * k.nb * k.mb < 8 * threads) k.mb = (k.mb + threads - 1) / threads * threads;
+  k.mc = std::min(MC_MAX, ((M + k.mb - 1) / k.mb + MR - 1) / MR * MR);
+  k.mb = (M + k.mc - 1) / k.mc;
+  k.tasks = batch * k.nb * k.mb;
+  const double task_flops = 2.0 * static_cast<double>(k.mc) * static_cast<double>(std::min(N, NC)) * K;
+  k.grain = std::max<int64_t>(1, static_cast<int64_t>(kMinChunkFlops / task_flops));
+  return k;
+}
+
+// Slab pc (kc deep) of op(B_b)'s columns [j0, j0 + nc): packed at build time, read in place
+// (a row-major B reused by few rows of C: packing it would cost about as much as the
+// product), or packed now into the thread's buffer.
+BPanels b_panels(const GemmFused& f, const float* Bb, bool in_place, int64_t pc, int64_t kc, int64_t j0, int64_t nc) {
+  const GemmBatched& p = f.g;
+  if (f.packed_b) return {Bb + pc * gemm_packed_numel(true, p.N, 1) + j0 * kc, kc * NR, NR, nullptr};
+  if (!in_place) {
+    pack_b(buffers.b, Bb, p.ldb, p.transB, pc, kc, j0, nc);
+    return {buffers.b, kc * NR, NR, nullptr};
+  }
+  BPanels bp{Bb + pc * p.ldb + j0, NR, p.ldb, nullptr};
+  if (nc % NR) {  // the narrow last panel, packed
+    pack_b(buffers.b, Bb, p.ldb, false, pc, kc, j0 + nc - nc % NR, nc % NR);
+    bp.edge = buffers.b;
+  }
+  return bp;
+}
+
+// Rows [i0, i0 + m) x columns [j0, j0 + nc) of C_b over slab pc: A packed (now, through the
+// prologue, or at build time), the macro kernel, and after the last slab the epilogue.
+template <typename F>
+void row_block(const GemmFused& f, int64_t b, int64_t i0, int64_t m, int64_t j0, int64_t nc, int64_t pc, int64_t kc,
+               const BPanels& bp) {
+  const GemmBatched& p = f.g;
+  const float* Ab = p.A + b * p.strideA;
+  const float* Ap = buffers.a;
+  if (f.packed_a) {
+    Ap = Ab + pc * gemm_packed_numel(false, p.M, 1) + i0 * kc;
+  } else {
+    const RowAffine aff{f.pro.scale, f.pro.shift, f.pro.period, f.pro.ld, b * f.pro.stride};
+    pack_a(buffers.a, Ab, p.lda, p.transA, i0, m, pc, kc, f.pro.scale ? &aff : nullptr);
+  }
+  float* Cblock = p.C + b * p.strideC + i0 * p.ldc + j0;
+  const float beta = pc == 0 ? p.beta : 1.f;  // later slabs add to the partial sums
+  if (pc + kc < p.K || !has_epilogue(f.epi)) return macro_kernel(m, nc, kc, Ap, bp, Cblock, p.ldc, p.alpha, beta, nullptr);
+  const EpiView e = epi_view(f.epi, b, i0, j0);
+  if constexpr (std::is_same_v<F, NoAct>) {
+    macro_kernel(m, nc, kc, Ap, bp, Cblock, p.ldc, p.alpha, beta, &e);
+  } else {
+    // the tiles add the bias; the activation, row scale and residual follow over the block
+    const EpiView bias_only{e.row_bias, e.col_bias, nullptr, 0, nullptr, 0};
+    macro_kernel(m, nc, kc, Ap, bp, Cblock, p.ldc, p.alpha, beta, &bias_only);
+    activate_block<F>(Cblock, p.ldc, m, nc, e);
+  }
+}
+
+// The driver: tasks in parallel chunks; a run of row blocks sharing (b, column block) reuses
+// each slab of B.
 template <typename F>
 void run_gemm(const GemmFused& f) {
   const GemmBatched& p = f.g;
-  const auto C = p.C;
-  const auto A = p.A, B = p.B;
-  const auto M = p.M, N = p.N, K = p.K, batch = p.batch, ldc = p.ldc, strideC = p.strideC, lda = p.lda, strideA = p.strideA, ldb = p.ldb, strideB = p.strideB;
-  const auto transA = p.transA, transB = p.transB;
-  const auto alpha = p.alpha, beta = p.beta;
-  const bool epi = has_epilogue(f.epi);
-  if (batch <= 0 || M <= 0 || N <= 0) return;
-  if (K <= 0 || alpha == 0.f) return epi ? epilogue_only<F>(f) : scale_only(C, M, N, batch, beta, ldc, strideC);
-  // Packed matrices: slab pc of op(A) starts at pc * Mp, of op(B) at pc * Np.
-  const int64_t Mp = gemm_packed_numel(false, M, 1), Np = gemm_packed_numel(true, N, 1);
-
-  // Tasks are (b, column block, row block) tiles of C. With few of them, cut M finer so the
-  // threads get equal shares.
-  const int threads = num_threads();
-  const int64_t nb = (N + NC - 1) / NC;
-  int64_t mb = (M + MC_MAX - 1) / MC_MAX;
-  if (batch * nb * mb < 8 * threads) mb = (mb + threads - 1) / threads * threads;
-  const int64_t mc = std::min(MC_MAX, ((M + mb - 1) / mb + MR - 1) / MR * MR);
-  mb = (M + mc - 1) / mc;
-  const int64_t tasks = batch * nb * mb;
-  // A row-major B is read in place when few rows of C reuse each of its panels: packing it
-  // would then cost about as much as the product.
-  const bool in_place_b = !f.packed_b && !transB && M <= kInPlaceBRows;
-  const double task_flops = 2.0 * static_cast<double>(mc) * static_cast<double>(std::min(N, NC)) * K;
-  const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(kMinChunkFlops / task_flops));
-
-  parallel_for(tasks, grain, [&](int64_t t0, int64_t t1) {
+  if (p.batch <= 0 || p.M <= 0 || p.N <= 0) return;
+  if (p.K <= 0 || p.alpha == 0.f)
+    return has_epilogue(f.epi) ? epilogue_only<F>(f) : scale_only(p.C, p.M, p.N, p.batch, p.beta, p.ldc, p.strideC);
+  const Blocking k = blocking(p.M, p.N, p.K, p.batch);
+  const bool in_place_b = !f.packed_b && !p.transB && p.M <= kInPlaceBRows;
+  parallel_for(k.tasks, k.grain, [&](int64_t t0, int64_t t1) {
     buffers.ensure();
     for (int64_t t = t0; t < t1;) {
-      // A run of row blocks sharing (b, column block) reuses each packed B slab.
-      const int64_t ib0 = t % mb, jb = (t / mb) % nb, b = t / (mb * nb);
-      const int64_t ib1 = std::min(mb, ib0 + (t1 - t));
-      const int64_t j0 = jb * NC, nc = std::min(NC, N - j0);
-      const float* Ab = A + b * strideA;
-      const float* Bb = B + b * strideB;
-      float* Cb = C + b * strideC;
-      const RowAffine aff{f.pro.scale, f.pro.shift, f.pro.period, f.pro.ld, b * f.pro.stride};
-      for (int64_t pc = 0; pc < K; pc += KC) {
-        const int64_t kc = std::min(KC, K - pc);
-        BPanels bp{buffers.b, kc * NR, NR, nullptr};
-        if (f.packed_b) {
-          bp.base = Bb + pc * Np + j0 * kc;
-        } else if (in_place_b) {
-          bp = {Bb + pc * ldb + j0, NR, ldb, nullptr};
-          if (nc % NR) {  // the narrow last panel, packed
-            pack_b(buffers.b, Bb, ldb, false, pc, kc, j0 + nc - nc % NR, nc % NR);
-            bp.edge = buffers.b;
-          }
-        } else {
-          pack_b(buffers.b, Bb, ldb, transB, pc, kc, j0, nc);
-        }
-        const float beta_k = pc == 0 ? beta : 1.f;
-        const bool last = pc + kc >= K;
-        for (int64_t ib = ib0; ib < ib1; ++ib) {
-          const int64_t i0 = ib * mc, m = std::min(mc, M - i0);
-          const float* Ap = buffers.a;
-          if (f.packed_a) Ap = Ab + pc * Mp + i0 * kc;
-          else pack_a(buffers.a, Ab, lda, transA, i0, m, pc, kc, f.pro.scale ? &aff : nullptr);
-          const EpiView e = epi_view(f.epi, b, i0, j0);
-          float* Cblock = Cb + i0 * ldc + j0;
-          if (!(epi && last)) {
-            macro_kernel<F>(m, nc, kc, Ap, bp, Cblock, ldc, alpha, beta_k, nullptr);
-          } else if constexpr (std::is_same_v<F, NoAct>) {
-            macro_kernel<NoAct>(m, nc, kc, Ap, bp, Cblock, ldc, alpha, beta_k, &e);
-          } else {
-            // the tiles add the bias; the activation, row scale and residual follow over the block
-            const EpiView bias_only{e.row_bias, e.col_bias, nullptr, 0, nullptr, 0};
-            macro_kernel<NoAct>(m, nc, kc, Ap, bp, Cblock, ldc, alpha, beta_k, &bias_only);
-            activate_block<F>(Cblock, ldc, m, nc, e);
-          }
-        }
+      const int64_t ib0 = t % k.mb, jb = (t / k.mb) % k.nb, b = t / (k.mb * k.nb);
+      const int64_t ib1 = std::min(k.mb, ib0 + (t1 - t));
+      const int64_t j0 = jb * NC, nc = std::min(NC, p.N - j0);
+      for (int64_t pc = 0; pc < p.K; pc += KC) {
+        const int64_t kc = std::min(KC, p.K - pc);
+        const BPanels bp = b_panels(f, p.B + b * p.strideB, in_place_b, pc, kc, j0, nc);
+        for (int64_t ib = ib0; ib < ib1; ++ib)
+          row_block<F>(f, b, ib * k.mc, std::min(k.mc, p.M - ib * k.mc), j0, nc, pc, kc, bp);
       }
       t += ib1 - ib0;
     }

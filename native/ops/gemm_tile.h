@@ -1,0 +1,145 @@
+// The register level of the CPU GEMM (ops/gemm.cc, its only includer): the MR x NR
+// micro-tile of C over packed panels and the epilogue applied to it. Everything here is
+// inlined into gemm.cc's AVX2 and baseline clones of the macro kernel.
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+#include "gemm.h"
+
+namespace repmlp::cpu::gemm_tile {
+
+constexpr int64_t MR = kGemmMR, NR = kGemmNR;  // register tile of C: 6 x 16 floats = 12 AVX registers
+
+typedef float v8f __attribute__((vector_size(32)));
+// The helpers below pass v8f by value but are always inlined, so no call ever uses the
+// AVX calling convention from the baseline clone.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+inline __attribute__((always_inline)) v8f load8(const float* p) {
+  v8f v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline __attribute__((always_inline)) void store8(float* p, const v8f& v) { std::memcpy(p, &v, sizeof v); }
+
+// The identity, for epilogues without an activation.
+struct NoAct {
+  static __attribute__((always_inline)) inline float forward(float x) { return x; }
+};
+
+// The epilogue (GemmEpilogue) seen from one block or tile of C: each pointer at the
+// block's first row / column of matrix b, null when that step is left out.
+struct EpiView {
+  const float* row_bias;   // [i]
+  const float* col_bias;   // [j]
+  const float* row_scale;  // [i * rs_ld]
+  int64_t rs_ld;
+  const float* residual;  // [i * ldr + j]
+  int64_t ldr;
+  // The same epilogue from row ir and column jr of this view on.
+  EpiView at(int64_t ir, int64_t jr) const {
+    return {row_bias ? row_bias + ir : nullptr, col_bias ? col_bias + jr : nullptr,
+            row_scale ? row_scale + ir * rs_ld : nullptr, rs_ld, residual ? residual + ir * ldr + jr : nullptr, ldr};
+  }
+};
+
+// Rows [0, mr) x columns [0, nr) of C (row stride ldc), nr <= NR, from the product tile t
+// (row stride ldt, NR columns readable): C = F(alpha * t + beta * C + bias) * row_scale +
+// residual. Every row is computed NR wide whatever nr (the loops have a fixed trip count,
+// so the activation vectorises), and only its first nr columns are read from C and the
+// residual or written.
+template <typename F>
+inline __attribute__((always_inline)) void epilogue_rows(float* C, int64_t ldc, const float* t, int64_t ldt, int64_t mr,
+                                                         int64_t nr, float alpha, float beta, const EpiView& e) {
+  float add[NR], v[NR];
+  for (int64_t j = 0; j < NR; ++j) add[j] = e.col_bias && j < nr ? e.col_bias[j] : 0.f;
+  for (int64_t i = 0; i < mr; ++i) {
+    float* c = C + i * ldc;
+    const float* ti = t + i * ldt;
+    const float rb = e.row_bias ? e.row_bias[i] : 0.f;
+    const float rs = e.row_scale ? e.row_scale[i * e.rs_ld] : 1.f;
+    for (int64_t j = 0; j < NR; ++j) v[j] = alpha * ti[j];
+    if (beta != 0.f)
+      for (int64_t j = 0; j < nr; ++j) v[j] += beta * c[j];
+    for (int64_t j = 0; j < NR; ++j) v[j] = F::forward(v[j] + (add[j] + rb)) * rs;
+    if (e.residual) {
+      const float* r = e.residual + i * e.ldr;
+      for (int64_t j = 0; j < nr; ++j) v[j] += r[j];
+    }
+    for (int64_t j = 0; j < nr; ++j) c[j] = v[j];
+  }
+}
+
+// The epilogue of a full MR x NR tile from its accumulators, without an activation (a block
+// with one gets it from activate_block, gemm.cc): the same steps, in the same order and
+// rounding, as epilogue_rows.
+inline __attribute__((always_inline)) void epilogue_tile(const v8f (&acc)[MR][2], float* C, int64_t ldc, float alpha,
+                                                         float beta, const EpiView& e) {
+  const v8f cb0 = e.col_bias ? load8(e.col_bias) : v8f{}, cb1 = e.col_bias ? load8(e.col_bias + 8) : v8f{};
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i) {
+    float* c = C + i * ldc;
+    v8f v0 = alpha * acc[i][0], v1 = alpha * acc[i][1];
+    if (beta != 0.f) v0 += beta * load8(c), v1 += beta * load8(c + 8);
+    const float rb = e.row_bias ? e.row_bias[i] : 0.f;
+    v0 += cb0 + rb, v1 += cb1 + rb;
+    if (e.row_scale) {
+      const float rs = e.row_scale[i * e.rs_ld];
+      v0 *= rs, v1 *= rs;
+    }
+    if (e.residual) {
+      const float* r = e.residual + i * e.ldr;
+      v0 += load8(r), v1 += load8(r + 8);
+    }
+    store8(c, v0);
+    store8(c + 8, v1);
+  }
+}
+
+// One MR x NR tile of C: C[0:mr, 0:nr] = alpha * (a @ b) + beta * C (beta == 0: C ignored),
+// then the epilogue (without activation) when e is given. a: (kc, MR) packed panel of opA;
+// b: (kc, NR) panel of opB, its rows ldb apart (NR when packed); C: row stride ldc.
+inline __attribute__((always_inline)) void micro_tile(int64_t kc, const float* __restrict a, const float* __restrict b,
+                                                      int64_t ldb, float* C, int64_t ldc, int64_t mr, int64_t nr,
+                                                      float alpha, float beta, const EpiView* e) {
+  v8f acc[MR][2];
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = v8f{};
+  for (int64_t k = 0; k < kc; ++k) {
+    const v8f b0 = load8(b + k * ldb), b1 = load8(b + k * ldb + 8);
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) {
+      const float ai = a[k * MR + i];
+      acc[i][0] += ai * b0;
+      acc[i][1] += ai * b1;
+    }
+  }
+  if (e && mr == MR && nr == NR) return epilogue_tile(acc, C, ldc, alpha, beta, *e);
+  if (!e && mr == MR && nr == NR) {
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) {
+      float* c = C + i * ldc;
+      if (beta == 0.f) {
+        store8(c, alpha * acc[i][0]);
+        store8(c + 8, alpha * acc[i][1]);
+      } else {
+        store8(c, alpha * acc[i][0] + beta * load8(c));
+        store8(c + 8, alpha * acc[i][1] + beta * load8(c + 8));
+      }
+    }
+    return;
+  }
+  float tile[MR * NR];
+  for (int i = 0; i < MR; ++i) {
+    store8(tile + i * NR, acc[i][0]);
+    store8(tile + i * NR + 8, acc[i][1]);
+  }
+  if (e) return epilogue_rows<NoAct>(C, ldc, tile, NR, mr, nr, alpha, beta, *e);
+  for (int64_t i = 0; i < mr; ++i)
+    for (int64_t j = 0; j < nr; ++j) {
+      float& c = C[i * ldc + j];
+      c = beta == 0.f ? alpha * tile[i * NR + j] : alpha * tile[i * NR + j] + beta * c;
+    }
+}
+
+}  // namespace repmlp::cpu::gemm_tile
