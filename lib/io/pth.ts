@@ -210,7 +210,7 @@ export function weightsFileKind(file: string): 'pth' | 'safetensors' {
   return (head.length >= 4 && head.readUInt32LE(0) === 0x04034b50) || isLegacyPth(head) ? 'pth' : 'safetensors';
 }
 
-/** Reads a state dict from a .safetensors file or a PyTorch checkpoint (by content). */
-export function readStateDict(file: string, opts: PthReadOptions = {}): Map<string, HostTensor> {
+/** Reads a state dict from a .safetensors file or a PyTorch checkpoint (by content; for the EMA's weights see readPth). */
+export function readStateDict(file: string, opts: Omit<PthReadOptions, 'ema'> = {}): Map<string, HostTensor> {
   return weightsFileKind(file) === 'pth' ? readPth(file, opts) : readSafetensors(file);
 }
