@@ -47,7 +47,7 @@ function summary(v: unknown): string {
   const tensors = [...fields.values()].filter((x) => x instanceof TensorRef).length;
   if (tensors === fields.size && tensors > 0) return `state dict of ${tensors} tensors`;
   const keys = [...fields.keys()].slice(0, 6).map(String).join(', ');
-  return `${kind} of ${fields.size} entries (${keys}${fields.size > 6 ? ', ...' : ''})`;
+  return `${kind} of ${fields.size} ${fields.size === 1 ? 'entry' : 'entries'} (${keys}${fields.size > 6 ? ', ...' : ''})`;
 }
 
 function configOf(v: unknown): FileContents['config'] {
@@ -65,7 +65,8 @@ function pthContents(file: string): FileContents {
   } catch {
     // no EMA kept
   }
-  const top = fieldsOf(d.root) ?? new Map();
+  // the entries of a checkpoint dict (not those of a bare state dict, nor a pickled module's attributes)
+  const top = d.root instanceof Map && d.path.length > 0 ? d.root : new Map<unknown, unknown>();
   const scalars = Object.fromEntries([...top].filter(([, v]) => isScalar(v)).map(([k, v]) => [String(k), toJson(v)]));
   const cfg = fieldAt(d.root, 'config') ?? fieldAt(d.root, 'args');
   return {
