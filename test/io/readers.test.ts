@@ -13,7 +13,9 @@ import * as assert from 'uvu/assert';
 import { encodeIdx, readIdxImages, readIdxLabels, IDX_MAX_DATA_BYTES } from '../../lib/data/idx';
 import { readCifarBatch } from '../../lib/data/cifar';
 import { loadFashionMnist } from '../../lib/data/fashion-mnist';
-import { readPth } from '../../lib/io/pth';
+import { PyObject } from '../../lib/io/pickle-values';
+import { readPth, readPthCheckpoint } from '../../lib/io/pth';
+import { fieldAt } from '../../lib/io/pyvalue';
 import { parseSafetensors, readSafetensors, writeSafetensors } from '../../lib/io/safetensors';
 import { readCheckpoint } from '../../lib/train/checkpoint';
 import { assertThrows } from '../helpers';
@@ -259,6 +261,65 @@ test('pth: malformed state dicts and tensors name the file and what was expected
     /numel\.pth is not a PyTorch zip checkpoint: storage '0' holds 16 bytes, not the 5 float32 elements the pickle says/);
   const intKey = Buffer.concat([PROTO2, EMPTY_DICT, int(3), tensorOps('0', 4, [4]), SETITEM, STOP]);
   assertThrows(() => readPth(withPickle('key.pth', intKey)), /key\.pth is not a PyTorch zip checkpoint: expected string keys in the state dict but received 3/);
+});
+
+// ---------------------------------------------------------------------------------------
+// placeholders: objects of classes the reader does not know are built by no code
+
+const NEWOBJ = op(0x81), BUILD = op(0x62), EMPTY_TUPLE = op(0x29), BINGET1 = op(0x68, 1), BINPUT1 = op(0x71, 1);
+/** A dict of (key, pickled value) pairs. */
+const dict = (entries: [string, Buffer][]) => Buffer.concat([EMPTY_DICT, MARK, ...entries.flatMap(([k, v]) => [str(k), v]), SETITEMS]);
+/** {'model': {'w': a 2x2 tensor}, <others>}. */
+const checkpoint = (others: [string, Buffer][]) => Buffer.concat([PROTO2, dict([['model', dict([['w', tensorOps('0', 4, [2, 2])]])], ...others]), STOP]);
+const call = (module: string, name: string, args: Buffer[]) => Buffer.concat([global(module, name), tuple(args), REDUCE]);
+const newObject = (module: string, name: string, state?: Buffer) =>
+  Buffer.concat([global(module, name), EMPTY_TUPLE, NEWOBJ, ...(state ? [state, BUILD] : [])]);
+
+test('pth: REDUCE, NEWOBJ and BUILD of unknown globals make inert placeholders; nothing a pickle names runs', () => {
+  const marker = path.join(tmp, 'ran');
+  const shell = str(`touch ${marker}`);
+  const file = withPickle('objects.pth', checkpoint([
+    ['system', call('os', 'system', [shell])],
+    ['popen', Buffer.concat([global('subprocess', 'Popen'), tuple([tuple([str('sh'), str('-c'), shell])]), NEWOBJ])],
+    // BUILD would call __setstate__ (here a state computed by builtins.exec): only recorded
+    ['built', newObject('builtins', 'object', call('builtins', 'exec', [str(`open(${JSON.stringify(marker)}, 'w')`)]))],
+    ['args', newObject('argparse', 'Namespace', dict([['lr', int(3)], ['arch', str('RepMLPNet-B224')]]))],
+  ]));
+  const ck = readPthCheckpoint(file);
+  assert.equal([...ck.stateDict.get('w')!.data], [1, 2, 3, 4]);
+  assert.not.ok(fs.existsSync(marker), 'nothing ran');
+  const system = fieldAt(ck.root, 'system') as PyObject;
+  assert.ok(system instanceof PyObject);
+  assert.is(system.cls, 'os.system');
+  assert.equal(system.args, [`touch ${marker}`]);
+  assert.is((fieldAt(ck.root, 'popen') as PyObject).cls, 'subprocess.Popen');
+  const built = fieldAt(ck.root, 'built') as PyObject;
+  assert.ok(built.state instanceof PyObject && built.state.cls === 'builtins.exec');
+  assert.is(fieldAt(ck.root, 'args', 'arch'), 'RepMLPNet-B224');
+  assert.is(fieldAt(ck.root, 'args', 'lr'), 3);
+});
+
+test('pth: placeholders cannot stand in for a state dict, a storage or a callee, nor nest without end', () => {
+  // a class of the pickle's choosing holding the tensors
+  const evil = withPickle('evil-dict.pth', Buffer.concat([PROTO2, newObject('__main__', 'Weights'), MARK, str('w'), tensorOps('0', 4, [4]), SETITEMS, STOP]));
+  assertThrows(() => readPth(evil), /^pth: .*evil-dict\.pth \(archive\/data\.pkl\): the pickle calls __main__\.Weights, which a state dict does not need \(refused\)$/);
+  assertThrows(() => readPth(withPickle('obj.pth', Buffer.concat([PROTO2, call('os', 'system', [str('ls')]), STOP]))), /^pth: .*obj\.pth holds os\.system object rather than a dict of tensors$/);
+  // a storage whose class is not a storage class
+  const storage = Buffer.concat([tuple([str('storage'), global('os', 'system'), str('0'), str('cpu'), int(4)]), BINPERSID]);
+  assertThrows(() => readPth(withPickle('storage-class.pth', Buffer.concat([PROTO2, dict([['w', storage]]), STOP]))),
+    /storage-class\.pth \(archive\/data\.pkl\): storage type os\.system is not supported \(supported: FloatStorage, /);
+  // getattr(__import__('os'), 'system')('ls'): the second call's callee is a placeholder, refused
+  const imported = call('builtins', '__import__', [str('os')]);
+  const chained = Buffer.concat([call('builtins', 'getattr', [imported, str('system')]), tuple([str('ls')]), REDUCE]);
+  assertThrows(() => readPth(withPickle('chain.pth', checkpoint([['x', chained]]))),
+    /chain\.pth \(archive\/data\.pkl\): REDUCE of builtins\.getattr object on \["ls"\], which is not a global by name with arguments$/);
+  // an object whose state is itself, through the memo
+  const selfState = Buffer.concat([newObject('a', 'B'), BINPUT1, BINGET1, BUILD]);
+  assertThrows(() => readPth(withPickle('self-state.pth', checkpoint([['x', selfState]]))), /self-state\.pth \(archive\/data\.pkl\): the pickle refers to itself/);
+  // 150 objects, each the state of the one before
+  const N = 150;
+  const chain = Buffer.concat([...Array.from({ length: N }, () => newObject('a', 'B')), ...Array.from({ length: N - 1 }, () => BUILD)]);
+  assertThrows(() => readPth(withPickle('deep-objects.pth', checkpoint([['x', chain]]))), /deep-objects\.pth \(archive\/data\.pkl\): the pickle nests deeper than 100 levels$/);
 });
 
 // ---------------------------------------------------------------------------------------
