@@ -70,7 +70,7 @@ test("a model trained in repmlp, and its deploy form, load into the reference co
     });
   model.eval();
   const x = randn([2, 1, 64, 64], rng); // 2 x 2 partitions per map in both stages
-  const ours = { train: scope(() => model.forward(x).toFloat32Array()), deploy: new Float32Array() };
+  const ours: Record<'train' | 'deploy', Float32Array> = { train: scope(() => model.forward(x).toFloat32Array()), deploy: new Float32Array() };
   const files = { train: path.join(tmp, 'train.pth'), deploy: path.join(tmp, 'deploy.pth') };
   writePth(files.train, model.stateDict());
   model.localityInjection();
