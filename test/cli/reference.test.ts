@@ -116,4 +116,13 @@ test('export-onnx: the deploy file at several partitions per map, in the referen
   assertClose('export-onnx of ref_deploy.pth (reference order) vs torch', got.data, get('ref.out.multi.deploy'), { rtol: 2e-5, atol: 1e-7 });
 });
 
+test('viz: the locality picture of the checkpoint\'s training-form weights', async () => {
+  const out = path.join(tmp, 'fc3.svg');
+  const r = await runCli(['viz', '--weights', fx('ref_ckpt.pth'), '--arch', config, out, '--json']);
+  assert.is(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { S: number; h: number; w: number; K: number };
+  assert.equal([j.S, j.h, j.w, j.K], [2, 4, 4, 3]);
+  assert.match(fs.readFileSync(out, 'utf8'), /^<\?xml [^\n]*\n<svg /);
+});
+
 test.run();

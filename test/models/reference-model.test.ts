@@ -3,12 +3,13 @@
 // names: at one partition per map both orders agree; at several, partitionOrder 'reference'
 // gives the reference code's logits (training form, deploy form, training-mode gradients)
 // and the default gives the paper's, with one warning naming the option. `rect` has a
-// non-square patch (2 x 1), through the model and the ONNX export.
+// non-square patch (2 x 1), through the model and the ONNX export. The presets are the
+// reference code's create_* models.
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  crossEntropy, exportOnnx, RepMLPNet, scope, validateConfig, type PartitionOrder, type ReferenceRepMLPNetConfig, type RepMLPNetConfig,
+  crossEntropy, exportOnnx, parameterCount, preset, presetNames, RepMLPNet, scope, stateDictShapes, validateConfig, type PartitionOrder, type ReferenceRepMLPNetConfig, type RepMLPNetConfig,
 } from '../../lib/index';
 import { readSafetensors, type HostTensor } from '../../lib/io/safetensors';
 import { assertClose, assertThrows, DEVICE, fromHost } from '../helpers';
@@ -132,6 +133,15 @@ test('rect: the ONNX export of a non-square patch in both orders runs in onnxrun
     assertClose(`rect ONNX (${order} order) vs torch`, got.data, get(`rect.out.multi.${order}`), FWD);
     model.dispose();
   }
+});
+
+test("presets: the reference code's create_* models under its model_map names (parameters and state-dict keys, both forms)", () => {
+  for (const name of presetNames.filter((n) => n.startsWith('RepMLPNet-')))
+    for (const deploy of [false, true]) {
+      const cfg = preset(name, { deploy });
+      const [params, keys] = [...get(`presets.${name}.${deploy ? 'deploy' : 'train'}`).data].map(Number);
+      assert.equal([parameterCount(cfg), stateDictShapes(cfg).size], [params, keys], `${name} deploy ${deploy}`);
+    }
 });
 
 test.run();
