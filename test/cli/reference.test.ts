@@ -7,23 +7,18 @@ import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readPth } from '../../lib/io/pth';
-import { readSafetensors, type HostTensor } from '../../lib/io/safetensors';
+import { readSafetensors } from '../../lib/io/safetensors';
 import type { FileContents } from '../../lib/cli/inspect-file';
 import type { VerifyResult } from '../../lib/cli/verify';
-import { assertClose, assertRejects } from '../helpers';
+import { assertClose, assertRejects, fixture, fixtureSection } from '../helpers';
 import { ortLogits, openSession } from '../onnx/ort';
 import { runCli, scratchDir } from './run-cli';
 
 const fixtures = path.join(__dirname, '..', 'fixtures');
 const fx = (name: string) => path.join(fixtures, name);
 const config = fx('ref_config.json');
-const golden = readSafetensors(fx('reference.safetensors'));
-const get = (key: string) => golden.get(key)!;
-function section(prefix: string): Map<string, HostTensor> {
-  const out = new Map<string, HostTensor>();
-  for (const [k, v] of golden) if (k.startsWith(`${prefix}.`)) out.set(k.slice(prefix.length + 1), v);
-  return out;
-}
+const get = fixture('reference');
+const section = (prefix: string) => fixtureSection('reference', prefix);
 const tmp = scratchDir('reference');
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 

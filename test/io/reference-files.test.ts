@@ -8,16 +8,12 @@ import * as assert from 'uvu/assert';
 import { describePth, readPth, readPthCheckpoint } from '../../lib/io/pth';
 import { PyObject, TensorRef } from '../../lib/io/pickle-values';
 import { dottedFields, fieldAt } from '../../lib/io/pyvalue';
-import { readSafetensors, type HostTensor } from '../../lib/io/safetensors';
+import type { HostTensor } from '../../lib/io/safetensors';
+import { fixtureSection } from '../helpers';
 
 const fixtures = path.join(__dirname, '..', 'fixtures');
 const fx = (name: string) => path.join(fixtures, name);
-const golden = readSafetensors(fx('reference.safetensors'));
-function section(prefix: string): Map<string, HostTensor> {
-  const out = new Map<string, HostTensor>();
-  for (const [k, v] of golden) if (k.startsWith(`${prefix}.`)) out.set(k.slice(prefix.length + 1), v);
-  return out;
-}
+const section = (prefix: string) => fixtureSection('reference', prefix);
 
 /** Same keys in the same order as torch's state_dict(), shapes, dtypes, bit-exact values. */
 function same(name: string, actual: Map<string, HostTensor>, expected: Map<string, HostTensor>, order: string[]): void {

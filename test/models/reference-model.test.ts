@@ -11,22 +11,13 @@ import * as assert from 'uvu/assert';
 import {
   crossEntropy, exportOnnx, parameterCount, preset, presetNames, RepMLPNet, scope, stateDictShapes, validateConfig, type PartitionOrder, type ReferenceRepMLPNetConfig, type RepMLPNetConfig,
 } from '../../lib/index';
-import { readSafetensors, type HostTensor } from '../../lib/io/safetensors';
-import { assertClose, assertThrows, DEVICE, fromHost } from '../helpers';
+import type { HostTensor } from '../../lib/io/safetensors';
+import { assertClose, assertThrows, DEVICE, fixture, fixtureSection, fromHost } from '../helpers';
 import { ortLogits, openSession } from '../onnx/ort';
 
 const fixtures = path.join(__dirname, '..', 'fixtures');
-const golden = readSafetensors(path.join(fixtures, 'reference.safetensors'));
-const get = (key: string): HostTensor => {
-  const t = golden.get(key);
-  if (!t) throw new Error(`fixture reference: no tensor '${key}' (regenerate with npm run fixtures)`);
-  return t;
-};
-function section(prefix: string): Map<string, HostTensor> {
-  const out = new Map<string, HostTensor>();
-  for (const [k, v] of golden) if (k.startsWith(`${prefix}.`)) out.set(k.slice(prefix.length + 1), v);
-  return out;
-}
+const get = fixture('reference');
+const section = (prefix: string) => fixtureSection('reference', prefix);
 
 // The configs of gen_reference.py, in the reference code's names.
 const REFERENCE_CONFIGS: Record<string, ReferenceRepMLPNetConfig> = {
