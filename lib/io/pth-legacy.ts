@@ -47,15 +47,17 @@ class LegacyReader {
 
   /** The five pickles from the file's first bytes (more of them read while a pickle runs past what was read). */
   pickles(maxBytes: number): { values: unknown[]; end: number } {
-    for (let len = Math.min(this.f.size, 1 << 20); ; len = Math.min(this.f.size, maxBytes, 4 * len)) {
+    const most = Math.min(this.f.size, maxBytes);
+    for (let len = Math.min(most, 1 << 20); ; len = Math.min(most, 4 * len)) {
       try {
         return this.parse(this.f.read(0, len));
       } catch (e) {
-        if (!(e instanceof PickleTruncated) || len >= Math.min(this.f.size, maxBytes)) throw this.limited(e, len, maxBytes);
+        if (!(e instanceof PickleTruncated) || len >= most) throw this.limited(e, len, maxBytes);
       }
     }
   }
 
+  /** A pickle cut off by the limit (not by the file's end) says so. */
   private limited(e: unknown, len: number, maxBytes: number): unknown {
     if (!(e instanceof PickleTruncated) || len < maxBytes) return e;
     return new RepmlpError(`pth: ${this.file}: its pickles run past the first ${bytesText(maxBytes)}, the limit of a state dict's pickle`);

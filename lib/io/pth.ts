@@ -71,13 +71,13 @@ function openZip(file: string, maxPickle: number): OpenPth {
   }
 }
 
-/** The first bytes of a file (fewer when it is shorter), with the file in the error. */
-function fileHead(file: string, n: number, op: string): Buffer {
+/** The first bytes of a file (fewer when it is shorter); the error `<prefix>could not read <file>: ...`. */
+function fileHead(file: string, n: number, prefix: string): Buffer {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
   } catch (e) {
-    throw new RepmlpError(`${op}could not read ${file}: ${(e as Error).message}`);
+    throw new RepmlpError(`${prefix}could not read ${file}: ${(e as Error).message}`);
   }
   try {
     const head = Buffer.alloc(n);

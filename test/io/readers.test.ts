@@ -197,6 +197,24 @@ test('pth: malformed state dicts and tensors name the file and what was expected
   assertThrows(() => readPth(withPickle('key.pth', intKey)), /key\.pth is not a PyTorch zip checkpoint: expected string keys in the state dict but received 3/);
 });
 
+test('pth: legacy files cut short, or with pickles over the limit, name the file and what is missing', () => {
+  const whole = fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'ref_legacy.pth'));
+  const cut = (name: string, length: number) => {
+    const file = path.join(tmp, name);
+    fs.writeFileSync(file, whole.subarray(0, length));
+    return file;
+  };
+  assertThrows(() => readPth(cut('legacy-pickle.pth', 2000)), /^pth: .*legacy-pickle\.pth: the pickle ends before STOP$/);
+  assertThrows(() => readPth(cut('legacy-data.pth', whole.length - 100)), /^pth: .*legacy-data\.pth is not a valid legacy PyTorch checkpoint: storage '\d+' \(\d+ bytes at \d+\) runs past the end of the file$/);
+  assertThrows(() => readPth(path.join(__dirname, '..', 'fixtures', 'ref_legacy.pth'), { maxPickleBytes: 4096 }),
+    /^pth: .*ref_legacy\.pth: its pickles run past the first 4096 bytes \(4\.0 KiB\), the limit of a state dict's pickle$/);
+  // the magic number, then a protocol version torch never wrote
+  const version = Buffer.from(whole);
+  version.writeUInt16LE(1002, version.indexOf(Buffer.from([0x4d, 0xe9, 0x03])) + 1);
+  fs.writeFileSync(path.join(tmp, 'legacy-version.pth'), version);
+  assertThrows(() => readPth(path.join(tmp, 'legacy-version.pth')), /legacy-version\.pth is not a valid legacy PyTorch checkpoint: expected protocol version 1001 but received 1002$/);
+});
+
 // ---------------------------------------------------------------------------------------
 // placeholders: objects of classes the reader does not know are built by no code
 
