@@ -119,11 +119,20 @@ test('rect: the ONNX export of a non-square patch in both orders runs in onnxrun
   const x = get('rect.x.multi');
   for (const order of ['reference', 'paper'] as const) {
     const { model } = build('rect', order);
-    const session = await openSession(exportOnnx(model, { inputSize: [16, 8] }));
+    const warnings: string[] = [];
+    const session = await openSession(exportOnnx(model, { inputSize: [16, 8], onWarning: (m) => warnings.push(m) }));
+    assert.equal(warnings, []);
     const got = await ortLogits(session, x.data as Float32Array, x.shape);
     assertClose(`rect ONNX (${order} order) vs torch`, got.data, get(`rect.out.multi.${order}`), FWD);
     model.dispose();
   }
+  // the default order warns at export too, through the option's callback
+  const { model } = build('rect');
+  const warnings: string[] = [];
+  exportOnnx(model, { inputSize: [16, 8], onWarning: (m) => warnings.push(m) });
+  assert.is(warnings.length, 1);
+  assert.match(warnings[0], /^RepMLPNet: the 16 x 8 input cuts stage 1's map into 4 partitions/);
+  model.dispose();
 });
 
 test("presets: the reference code's create_* models under its model_map names (parameters and state-dict keys, both forms)", () => {
