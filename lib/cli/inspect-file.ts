@@ -88,22 +88,26 @@ function metadataValue(s: string): unknown {
   }
 }
 
+/** safetensors dtypes under the names a .pth's tensors are shown with. */
+const DTYPE_NAMES: Readonly<Record<string, string>> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16', I64: 'int64' };
+
 function safetensorsContents(file: string): FileContents {
   const header = parseSafetensorsHeader(readFileBounded(file, { op: 'safetensors' }), file);
   const md = Object.fromEntries(Object.entries(header.metadata).map(([k, v]) => [k, metadataValue(v)]));
   const training = header.metadata.format === 'repmlp-train';
-  const prefixed = (prefix: string) => header.entries.filter((e) => e.name.startsWith(prefix)).map((e): [string, TensorInfo] => [e.name.slice(prefix.length), { name: e.name.slice(prefix.length), dtype: e.dtype, shape: e.shape }]);
-  const state = training ? prefixed('model.') : header.entries.map((e): [string, TensorInfo] => [e.name, { name: e.name, dtype: e.dtype, shape: e.shape }]);
-  const emaCount = training ? prefixed('ema.').length : 0;
+  const under = (prefix: string) => header.entries.filter((e) => e.name.startsWith(prefix))
+    .map((e): TensorInfo => ({ name: e.name.slice(prefix.length), dtype: DTYPE_NAMES[e.dtype], shape: e.shape }));
+  const state = under(training ? 'model.' : '');
+  const emaCount = training ? under('ema.').length : 0;
   const { config, ...rest } = md;
   return {
     file, format: training ? 'safetensors (repmlp training checkpoint)' : 'safetensors',
     entries: Object.entries(md).map(([key, v]) => ({ key, summary: typeof v === 'object' && v !== null ? JSON.stringify(v).slice(0, 80) : String(v) })),
-    stateDict: { at: training ? 'model.*' : '(top level)', tensors: state.map(([, t]) => t) },
+    stateDict: { at: training ? 'model.*' : '(top level)', tensors: state },
     ema: emaCount ? { at: 'ema.*', tensors: emaCount } : null,
     scalars: Object.fromEntries(Object.entries(rest).filter(([, v]) => isScalar(v))),
     config: typeof config === 'object' && config !== null ? { class: 'RepMLPNetConfig', fields: config as Record<string, unknown> } : null,
-    architecture: inferArchitecture(new Map(state.map(([k, t]) => [k, t.shape]))),
+    architecture: inferArchitecture(new Map(state.map((t) => [t.name, t.shape]))),
   };
 }
 

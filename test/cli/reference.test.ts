@@ -6,7 +6,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { AdamW, preset, RepMLPNet } from '../../lib/index';
 import { readPth } from '../../lib/io/pth';
+import { writeCheckpoint } from '../../lib/train/checkpoint';
 import { readSafetensors } from '../../lib/io/safetensors';
 import type { FileContents } from '../../lib/cli/inspect-file';
 import type { VerifyResult } from '../../lib/cli/verify';
@@ -45,6 +47,24 @@ test("inspect: the training script's checkpoint, text and JSON", async () => {
   assert.match((await runCli(['inspect', fx('ref_legacy.pth')])).stdout, /^.*ref_legacy\.pth: pth \(legacy\)\nstate dict \(\(top level\)\): 107 tensors/);
   assert.match((await runCli(['inspect', fx('ref_deploy.pth')])).stdout, /\narchitecture: deploy form, no preset; the keys imply\n/);
   assert.match((await runCli(['inspect', fx('pth.safetensors')])).stdout, /^.*pth\.safetensors: safetensors\n.*\narchitecture: not a RepMLPNet state dict: no 4-d 'conv_embedding\.conv\.weight'\n$/s);
+});
+
+test('inspect: a checkpoint of repmlp train (safetensors): its metadata, model and EMA tensors, config', async () => {
+  const cfg = { ...preset('small'), inChannels: 1, numClasses: 4, numBlocks: [1, 1, 1], channels: [8, 16, 32] };
+  const model = new RepMLPNet(cfg);
+  const file = path.join(tmp, 'last.safetensors');
+  const meta = {
+    epoch: 2, batch: 0, step: 30, loader: { seed: 0, epoch: 2, batch: 0, rng: [1, 2, 3, 4] }, bestAccuracy: 0.5, lastAccuracy: 0.25,
+    epochLoss: 0, epochCorrect: 0, epochSeen: 0, config: cfg, options: { arch: 'custom' },
+  };
+  writeCheckpoint(file, { model: model.stateDict(), ema: model.stateDict(), optimizer: new AdamW(model.parameters(), { lr: 1e-3 }).stateDict(), meta });
+  model.dispose();
+  const j = JSON.parse((await runCli(['inspect', file, '--json'])).stdout) as FileContents;
+  assert.equal([j.format, j.stateDict.at, j.stateDict.tensors.length, j.ema], ['safetensors (repmlp training checkpoint)', 'model.*', 157, { at: 'ema.*', tensors: 157 }]);
+  assert.equal(j.stateDict.tensors.find((t) => t.name === 'head.weight'), { name: 'head.weight', dtype: 'float32', shape: [4, 32] });
+  assert.equal([j.scalars.epoch, j.scalars.step, j.scalars.bestAccuracy], [2, 30, 0.5]);
+  assert.equal(j.config, { class: 'RepMLPNetConfig', fields: cfg });
+  assert.equal(j.architecture.config, { ...cfg, deploy: false });
 });
 
 test('convert: the checkpoint to a deploy .pth, the deploy file to safetensors as it is, the EMA', async () => {
