@@ -14,7 +14,8 @@ interface Entry {
 
 const commands: readonly Entry[] = [
   { name: 'info', summary: 'show the version, the backends, CUDA devices and cuBLAS' },
-  { name: 'convert', summary: 'convert training-form weights (.safetensors or .pth) to the deploy form' },
+  { name: 'inspect', summary: 'show what a checkpoint holds: entries, tensors, epoch, config, architecture' },
+  { name: 'convert', summary: 'convert training-form weights (.safetensors or .pth) to the deploy form (.safetensors or .pth)' },
   { name: 'verify', summary: 'check that Locality Injection keeps the logits; print params and FLOPs' },
   { name: 'export-onnx', summary: 'export weights (either form) to an ONNX model of the deploy form (opset 17)' },
   { name: 'train', summary: 'train RepMLPNet on Fashion-MNIST or CIFAR (checkpoints, resume, deploy form)' },

@@ -2,10 +2,12 @@
 // accuracy of training-form or deploy-form weights (told apart by their keys).
 import { backend } from '../backend';
 import { DATA_NAMES } from '../data/datasets';
+import { warningLine } from '../errors';
 import { flags, valued } from './args';
+import { partitionOrderHelp } from './arch';
 import type { Command } from './command';
-import { checkExists, choiceOption, COUNT, DEVICE_CHOICES, intOption, pathOption, stringOption } from './options';
-import { resolveModel } from './weights';
+import { checkExists, choiceOption, COUNT, DEVICE_CHOICES, intOption, pathOption } from './options';
+import { emaHelp, modelSource, resolveModel, WEIGHTS_OPTIONS } from './weights';
 
 const usage = `Usage: repmlp eval --weights <file> [--arch <preset | config.json>] [--data fashion-mnist] [--batch-size 64] [--json]
 
@@ -20,7 +22,10 @@ Options:
   --weights <f>       the weights to evaluate (required)
   --arch <a>          a preset (small, cifar, RepMLPNet-T224, ...) or a config JSON file; a
                       preset gets the data set's channels and classes (default: the
-                      checkpoint's config)
+                      checkpoint's config, or the preset a reference-code checkpoint's
+                      config names)
+${partitionOrderHelp(22)}
+${emaHelp(22)}
   --data <d>          fashion-mnist (default), cifar10 or cifar100 (these need --data-dir)
   --data-dir <dir>    where the data set's files are
   --batch-size <B>    images per batch (default 64)
@@ -45,7 +50,7 @@ export interface EvalResult {
 export const command: Command = {
   name: 'eval',
   usage,
-  options: { ...valued('weights', 'arch', 'data', 'data-dir', 'batch-size', 'limit-test', 'device'), ...flags('json') },
+  options: { ...WEIGHTS_OPTIONS, ...valued('weights', 'data', 'data-dir', 'batch-size', 'limit-test', 'device'), ...flags('json') },
   async run(cl, io) {
     const v = cl.values;
     const weights = pathOption('eval', v, 'weights', { required: 'file' });
@@ -64,9 +69,10 @@ export const command: Command = {
     const ds = loadData(data, pathOption('eval', v, 'data-dir'), 'eval');
     // A preset gets the data set's channels and classes, which the weights must then match.
     const fit = { inChannels: ds.test.c ?? 1, numClasses: ds.numClasses };
-    const { state, config, form } = resolveModel('eval', { weights, arch: stringOption(v, 'arch'), fit });
-    const model = new RepMLPNet({ ...config, deploy: form === 'deploy' }, { device });
-    const inputSize = config.hs[0] * config.patchSize;
+    const { state, config, form } = resolveModel('eval', { ...modelSource('eval', v, weights), fit });
+    const model = new RepMLPNet({ ...config, deploy: form === 'deploy' }, { device, onWarning: (m) => io.err(warningLine(m)) });
+    const { configInputSize } = require('../models/geometry') as typeof import('../models/geometry');
+    const inputSize = configInputSize(config);
     const test = limitDataset(ds.test, limitTest);
     const loader = new DataLoader(test, { batchSize, shuffle: false, mean: ds.mean, std: ds.std, padTo: inputSize, numClasses: ds.numClasses });
     try {

@@ -3,7 +3,7 @@ import { DATA_NAMES } from '../data/datasets';
 import type { TrainOptions } from '../train/options';
 import { OPTIMIZER_NAMES } from '../train/recipe-options';
 import { flags, valued, type CommandLine, type Values } from './args';
-import { isPresetName, resolveArch } from './arch';
+import { isPresetName, partitionOrderHelp, partitionOrderOption, resolveArch } from './arch';
 import { UsageError, type Command } from './command';
 import { choiceOption, COUNT, DEVICE_CHOICES, intOption, numberOption, pathOption, stringOption, type IntSpec } from './options';
 
@@ -27,6 +27,7 @@ Options:
   --data-dir <dir>       where the data set's files are
   --arch <a>             a preset (small, cifar, RepMLPNet-T224, ..., see docs/MODELS.md)
                          or a config JSON file (default small)
+${partitionOrderHelp(25)}
   --epochs <N>           epochs (default 5)
   --batch-size <B>       images per step (default 64)
   --out <dir>            run directory (default runs/<data>-<arch>)
@@ -67,7 +68,7 @@ const OPTIONS = {
   ...valued(
     'data', 'data-dir', 'arch', 'epochs', 'batch-size', 'out', 'device', 'lr', 'min-lr', 'weight-decay', 'warmup', 'label-smoothing',
     'mixup', 'cutmix', 'clip-grad', 'seed', 'limit-train', 'limit-test', 'log-every', 'save-every', 'max-steps',
-    'opt', 'momentum', 'accum-steps', 'lr-scale-batch', 'ema-decay', 'ema-every',
+    'opt', 'momentum', 'accum-steps', 'lr-scale-batch', 'ema-decay', 'ema-every', 'partition-order',
   ),
   ...flags('resume', 'json', 'no-augment', 'no-nesterov', 'ema'),
 };
@@ -103,9 +104,10 @@ export function trainOptions(cl: CommandLine): TrainOptions {
   const num = (name: string, max?: number) => numberOption('train', v, name, { max });
   const data = choiceOption('train', v, 'data', DATA_NAMES) ?? 'fashion-mnist';
   const archValue = stringOption(v, 'arch') ?? 'small';
-  const arch = isPresetName(archValue) ? archValue : resolveArch('train', archValue).config;
+  const partitionOrder = partitionOrderOption('train', v);
+  const arch = isPresetName(archValue) ? archValue : resolveArch('train', archValue, partitionOrder).config;
   return {
-    data, arch,
+    data, arch, partitionOrder,
     dataDir: pathOption('train', v, 'data-dir'),
     epochs: int('epochs') ?? 5,
     batchSize: int('batch-size') ?? 64,

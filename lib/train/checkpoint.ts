@@ -8,8 +8,9 @@ import { RepmlpError, shapeStr } from '../errors';
 import { readFileBounded } from '../io/read';
 import type { RepMLPNetConfig } from '../models/repmlpnet';
 import type { BaseHyper, OptimizerStateDict } from '../optim/optimizer';
-import { readStateDict } from '../io/pth';
-import { parseSafetensors, parseSafetensorsMetadata, writeSafetensors, type HostTensor } from '../io/safetensors';
+import { readPthCheckpoint, weightsFileKind } from '../io/pth';
+import { fieldAt } from '../io/pyvalue';
+import { parseSafetensors, parseSafetensorsMetadata, readSafetensors, writeSafetensors, type HostTensor } from '../io/safetensors';
 
 /** Where a run stands and what it needs to continue exactly. */
 export interface CheckpointMeta {
@@ -104,23 +105,41 @@ export function modelState(tensors: Map<string, HostTensor>, prefix = 'model.'):
 export interface ModelWeights {
   /** the model's state dict */
   state: Map<string, HostTensor>;
-  /** the config and the arch name a training checkpoint recorded; null for plain state dicts */
+  /** the config a training checkpoint of repmlp recorded; null for plain state dicts and for .pth files */
   config: RepMLPNetConfig | null;
+  /** the arch name a training checkpoint recorded (repmlp's options.arch, the reference code's config.MODEL.ARCH), or null */
   arch: string | null;
 }
 
+/** The arch name a training checkpoint of the reference code recorded: config.MODEL.ARCH (its yacs config), or null. */
+function referenceArch(root: unknown): string | null {
+  const arch = fieldAt(root, 'config', 'MODEL', 'ARCH');
+  return typeof arch === 'string' ? arch : null;
+}
+
 /**
- * A model's weights from a state dict (.safetensors or .pth) or from a training checkpoint
- * (whose `model.` tensors are taken, with the config and arch it recorded).
+ * A model's weights from a state dict (.safetensors or .pth) or from a training checkpoint:
+ * repmlp's (its `model.` tensors, or with `ema` its `ema.` tensors, and the config and arch it
+ * recorded) or the reference code's .pth (under 'model', or with `ema` under 'ema', and the
+ * arch its config names).
  */
-export function readModelWeights(file: string): ModelWeights {
-  const tensors = readStateDict(file);
-  if (!isCheckpoint(tensors.keys())) return { state: tensors, config: null, arch: null };
+export function readModelWeights(file: string, opts: { ema?: boolean } = {}): ModelWeights {
+  if (weightsFileKind(file) === 'pth') {
+    const ck = readPthCheckpoint(file, { ema: opts.ema });
+    return { state: ck.stateDict, config: null, arch: referenceArch(ck.root) };
+  }
+  const tensors = readSafetensors(file);
+  if (!isCheckpoint(tensors.keys())) {
+    if (opts.ema) throw new RepmlpError(`checkpoint: expected a training checkpoint with an EMA of the weights (ema.* tensors) in ${file} but received a plain state dict`);
+    return { state: tensors, config: null, arch: null };
+  }
   const meta = readSafetensorsMetadata(readFileBounded(file, { op: 'checkpoint' }), file);
   const config = meta.config ? (metaJson(meta, 'config', file) as RepMLPNetConfig) : null;
   const options = meta.options ? metaJson(meta, 'options', file) : null;
   const arch = typeof options === 'object' && options !== null && typeof (options as { arch?: unknown }).arch === 'string' ? (options as { arch: string }).arch : null;
-  return { state: modelState(tensors), config, arch };
+  const state = modelState(tensors, opts.ema ? 'ema.' : 'model.');
+  if (opts.ema && state.size === 0) throw new RepmlpError(`checkpoint: ${file} keeps no EMA of the weights (its run was trained without --ema)`);
+  return { state, config, arch };
 }
 
 /** Reads a checkpoint written by writeCheckpoint. */

@@ -6,7 +6,8 @@ import { backend } from '../backend';
 import type { DataName } from '../data/datasets';
 import { describe, fail } from '../errors';
 import { preset, presetNames, type PresetName } from '../models/presets';
-import type { RepMLPNetConfig } from '../models/repmlpnet';
+import { checkConfig, PARTITION_ORDERS } from '../models/config';
+import type { PartitionOrder, RepMLPNetConfig } from '../models/repmlpnet';
 import type { Device } from '../tensor';
 import { nonNeg, OP, optionalPosInt, posInt } from './option-checks';
 import { recipeSettings, recordedRecipe, type RecipeOptions, type RecipeSettings } from './recipe-options';
@@ -19,6 +20,8 @@ export { OP } from './option-checks';
 export interface TrainOptions extends RecipeOptions {
   /** a preset name or a config (default 'small'); a preset gets the data set's channels and classes */
   arch?: PresetName | RepMLPNetConfig;
+  /** the order of partitions and channel groups (RepMLPNetConfig.partitionOrder), for a preset or a config that gives none */
+  partitionOrder?: PartitionOrder;
   data?: DataName;
   /** the data directory (required for CIFAR; Fashion-MNIST is looked up as loadFashionMnist does) */
   dataDir?: string;
@@ -95,6 +98,7 @@ export interface Settings extends RecipeSettings {
   data: DataName;
   dataDir: string | undefined;
   arch: PresetName | RepMLPNetConfig;
+  partitionOrder: PartitionOrder | undefined;
   /** the preset name, or 'custom' for a config object */
   archName: string;
   epochs: number;
@@ -198,19 +202,25 @@ export function resolveOptions(options: TrainOptions): Settings {
   const arch = options.arch ?? 'small';
   const archName = typeof arch === 'string' ? arch : 'custom';
   const out = path.resolve(options.out ?? path.join('runs', `${data}-${archName}`));
-  return { data, dataDir: options.dataDir, arch, archName, ...r, ...control, deviceOption, device, out, ...outputs(options) };
+  const partitionOrder = options.partitionOrder;
+  if (partitionOrder !== undefined && !PARTITION_ORDERS.includes(partitionOrder)) fail(OP, 'partitionOrder', "'paper' or 'reference'", describe(partitionOrder));
+  return { data, dataDir: options.dataDir, arch, partitionOrder, archName, ...r, ...control, deviceOption, device, out, ...outputs(options) };
 }
 
-/** The model config for `arch` on a data set of `channels` channels and `numClasses` classes. */
-export function resolveConfig(arch: PresetName | RepMLPNetConfig, channels: number, numClasses: number): RepMLPNetConfig {
+/** The model config for `arch` on a data set of `channels` channels and `numClasses` classes, in partition order `order` when given. */
+export function resolveConfig(arch: PresetName | RepMLPNetConfig, channels: number, numClasses: number, order?: PartitionOrder): RepMLPNetConfig {
+  const ordered = order === undefined ? {} : { partitionOrder: order };
   if (typeof arch === 'string') {
     if (!(presetNames as string[]).includes(arch)) fail(OP, 'arch', `a preset (${presetNames.join(', ')}) or a config object`, describe(arch));
-    return preset(arch, { inChannels: channels, numClasses });
+    return { ...preset(arch, { inChannels: channels, numClasses }), ...ordered };
   }
   if (typeof arch !== 'object' || arch === null) fail(OP, 'arch', 'a preset name or a config object', describe(arch));
-  if (arch.inChannels !== channels) fail(OP, 'arch.inChannels', `${channels} (the data set's channels)`, describe(arch.inChannels));
-  if (arch.numClasses !== numClasses) fail(OP, 'arch.numClasses', `${numClasses} (the data set's classes)`, describe(arch.numClasses));
-  return { ...arch, deploy: false };
+  const cfg = checkConfig(arch, `${OP}: arch`);
+  if (cfg.inChannels !== channels) fail(OP, 'arch.inChannels', `${channels} (the data set's channels)`, describe(cfg.inChannels));
+  if (cfg.numClasses !== numClasses) fail(OP, 'arch.numClasses', `${numClasses} (the data set's classes)`, describe(cfg.numClasses));
+  if (order !== undefined && cfg.partitionOrder !== undefined && cfg.partitionOrder !== order)
+    fail(OP, 'partitionOrder', `the order of arch.partitionOrder ('${cfg.partitionOrder}') or none`, describe(order));
+  return { ...cfg, ...ordered, deploy: false };
 }
 
 /**

@@ -7,10 +7,11 @@
 import * as path from 'node:path';
 import { limitDataset, loadData, type LoadedData } from '../data/datasets';
 import { DataLoader, type ImageDataset } from '../data/loader';
-import { fail } from '../errors';
+import { fail, warningLine } from '../errors';
 import { appendFileChecked, writeFileAtomic } from '../io/atomic';
 import { writeSafetensors } from '../io/safetensors';
 import { RepMLPNet, type RepMLPNetConfig } from '../models/repmlpnet';
+import { configInputSize } from '../models/geometry';
 import { writeCheckpoint, type RunMeta } from './checkpoint';
 import { DeviceSum } from './device-sum';
 import { emaDecayAt, WeightEma } from './ema';
@@ -38,16 +39,16 @@ export function runFiles(out: string): RunFiles {
 }
 
 /** The config, checked against the data: the model must take inputs at least as large as the images. */
-function modelConfig(s: Settings, data: LoadedData): { config: RepMLPNetConfig; inputSize: number } {
-  const config = resolveConfig(s.arch, data.train.c ?? 1, data.numClasses);
-  const inputSize = config.hs[0] * config.patchSize;
-  if (inputSize < data.train.h)
-    fail(OP, 'arch', `a model for inputs of at least ${data.train.h} x ${data.train.w} (hs[0] * patchSize)`, `one for ${inputSize} x ${inputSize}`);
+function modelConfig(s: Settings, data: LoadedData): { config: RepMLPNetConfig; inputSize: [number, number] } {
+  const config = resolveConfig(s.arch, data.train.c ?? 1, data.numClasses, s.partitionOrder);
+  const inputSize = configInputSize(config);
+  if (inputSize[0] < data.train.h || inputSize[1] < data.train.w)
+    fail(OP, 'arch', `a model for inputs of at least ${data.train.h} x ${data.train.w} (hs[0] x ws[0] times the patch)`, `one for ${inputSize[0]} x ${inputSize[1]}`);
   return { config, inputSize };
 }
 
 /** The training loader (shuffled, augmented) and the test loader, both padded to the model's input size. */
-function loaders(s: Settings, data: LoadedData, sets: { train: ImageDataset; test: ImageDataset }, inputSize: number): { train: DataLoader; test: DataLoader } {
+function loaders(s: Settings, data: LoadedData, sets: { train: ImageDataset; test: ImageDataset }, inputSize: [number, number]): { train: DataLoader; test: DataLoader } {
   const cropPadding = s.augment ? (data.train.h <= 28 ? 2 : 4) : 0;
   const common = { mean: data.mean, std: data.std, padTo: inputSize, numClasses: data.numClasses, prefetch: s.prefetch, batchSize: s.batchSize };
   return {
@@ -75,7 +76,8 @@ function startMeta(config: RepMLPNetConfig, recorded: Record<string, unknown>, l
 export class TrainingRun {
   readonly data: LoadedData;
   readonly config: RepMLPNetConfig;
-  readonly inputSize: number;
+  /** the model's input [height, width] (the images padded to it) */
+  readonly inputSize: [number, number];
   readonly trainLoader: DataLoader;
   readonly testLoader: DataLoader;
   /** micro-batches (loader batches) per epoch, and optimizer steps per epoch, in all and of the warm-up */
@@ -105,7 +107,7 @@ export class TrainingRun {
     ({ stepsPerEpoch: this.stepsPerEpoch, totalSteps: this.totalSteps, warmupSteps: this.warmupSteps } = stepCounts(s, this.batchesPerEpoch));
     this.schedule = cosineSchedule({ lr: s.lr, minLr: s.minLr, totalSteps: this.totalSteps, warmupSteps: this.warmupSteps, warmupStart: s.warmupStart });
     this.recorded = recordedOptions(s, sets.train.n, sets.test.n);
-    this.model = new RepMLPNet(this.config, { seed: s.seed, device: s.device });
+    this.model = new RepMLPNet(this.config, { seed: s.seed, device: s.device, onWarning: (m) => s.warn(warningLine(m)) });
     this.opt = makeOptimizer(this.model.parameters(), s);
     this.ema = s.ema ? new WeightEma(this.model) : null;
     this.lossSum = new DeviceSum(s.device);

@@ -13,7 +13,7 @@ import { compareWithOrt, decodeOnnx, openSession } from './ort';
 // several partitions per map (h != w), S = 1 and S = 4
 const PART: RepMLPNetConfig = {
   inChannels: 3, numClasses: 5, patchSize: 2, numBlocks: [1, 1], channels: [8, 16], hs: [4, 2], ws: [2, 4],
-  sharesetsNums: [1, 4], reparamConvK: [1, 3],
+  sharesetsNums: [1, 4], reparamConvK: [1, 3], partitionOrder: 'paper',
 };
 
 const tmp = scratchDir('export-onnx');
