@@ -7,23 +7,10 @@ import type { HostTensor } from '../io/safetensors';
 import type { CommandLine } from './args';
 import { resolveArch } from './arch';
 import { UsageError } from './command';
+import { fitPresetToWeights, weightsForm } from '../models/weights';
 import { pathOption } from './options';
 
-/** 'train' when the state dict has Local Perceptron branches (fc3_bn, repconv*), else 'deploy'. */
-export function weightsForm(state: Map<string, HostTensor>): 'train' | 'deploy' {
-  for (const k of state.keys()) if (/(^|\.)(fc3_bn|repconv\d+)\./.test(k)) return 'train';
-  return 'deploy';
-}
-
-/** A preset's config with the input channels and classes of the weights (the conv_embedding and head shapes). */
-export function fitPresetToWeights(config: RepMLPNetConfig, state: Map<string, HostTensor>): RepMLPNetConfig {
-  const stem = state.get('conv_embedding.conv.weight'), head = state.get('head.weight');
-  return {
-    ...config,
-    ...(stem?.shape.length === 4 ? { inChannels: stem.shape[1] } : {}),
-    ...(head?.shape.length === 2 ? { numClasses: head.shape[0] } : {}),
-  };
-}
+export { fitPresetToWeights, weightsForm };
 
 /**
  * Where a preset's input channels and classes come from: the weights' shapes, a data set's

@@ -93,7 +93,7 @@ export class FolderLoader implements BatchSource {
     const numClasses = opts.numClasses === undefined ? Math.max(data.classes.length, maxLabel + 1) : int('numClasses', opts.numClasses, maxLabel + 1);
     this.mix = {
       mixupAlpha: alpha('mixupAlpha', opts.mixupAlpha ?? 0), cutmixAlpha: alpha('cutmixAlpha', opts.cutmixAlpha ?? 0),
-      outH: this.spec.size, outW: this.spec.size, numClasses,
+      outH: this.spec.outputSize, outW: this.spec.outputSize, numClasses,
     };
     this.data = data;
     this.seed = int('seed', opts.seed ?? 0, 0) >>> 0;
@@ -186,7 +186,7 @@ export class FolderLoader implements BatchSource {
 
   private async render(epoch: number, index: number): Promise<Batch> {
     this.pool ??= new SamplePool(this.workers, this.perWorker, { spec: this.spec, seed: this.seed });
-    const pool = this.pool, rows = this.rows(epoch, index), s = this.spec, per = s.channels * s.size * s.size;
+    const pool = this.pool, rows = this.rows(epoch, index), s = this.spec, side = s.outputSize, per = s.channels * side * side;
     const results = await Promise.all(Array.from(rows, (row) => pool.run({ file: this.data.files[row], index: row, epoch })));
     const kept: number[] = [];
     results.forEach((r, i) => {
@@ -204,7 +204,7 @@ export class FolderLoader implements BatchSource {
     });
     const mixed = mixBatch(x, labels, s.channels, this.mix, planMix(batchRng(this.seed, epoch, index), B, this.mix));
     return {
-      x: mixed.x, shape: [B, s.channels, s.size, s.size], labels, targets: mixed.targets,
+      x: mixed.x, shape: [B, s.channels, side, side], labels, targets: mixed.targets,
       numClasses: this.mix.numClasses, epoch, index, indices,
     };
   }

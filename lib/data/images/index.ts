@@ -13,4 +13,4 @@ export { randAugmentPolicy, randAugment, type RandAugmentSpec, type AugOpName } 
 export { randomErase, DEFAULT_ERASING, type ErasingSpec, type ErasingMode } from './erasing';
 export { sampleRng, batchRng } from './seeds';
 export { FolderLoader, defaultWorkers, type FolderLoaderOptions } from './folder-loader';
-export { datasetMeanStd, type MeanStd } from './stats';
+export { datasetMeanStd, type MeanStd, type MeanStdOptions } from './stats';
