@@ -1,13 +1,15 @@
 // From a weights file and an optional `--arch` to the state dict and the model config that
-// fits it, for every command that loads weights (eval, viz, export-onnx, convert). The
-// weights may be a state dict in either form (.safetensors or PyTorch .pth) or a training
-// checkpoint, whose recorded config serves when --arch is not given.
-import type { RepMLPNetConfig } from '../models/repmlpnet';
+// fits it, for every command that loads weights (eval, predict, viz, export-onnx, convert).
+// The weights may be a state dict in either form (.safetensors or PyTorch .pth) or a training
+// checkpoint; the config recorded by repmlp train (a model card, or a checkpoint's) serves
+// when --arch is not given.
+import type { ModelCard } from '../data/model-card';
 import type { HostTensor } from '../io/safetensors';
+import type { RepMLPNetConfig } from '../models/repmlpnet';
+import { fitPresetToWeights, weightsForm } from '../models/weights';
 import type { CommandLine } from './args';
 import { resolveArch } from './arch';
 import { UsageError } from './command';
-import { fitPresetToWeights, weightsForm } from '../models/weights';
 import { pathOption } from './options';
 
 export { fitPresetToWeights, weightsForm };
@@ -35,8 +37,10 @@ export interface ResolvedModel {
   form: 'train' | 'deploy';
   /** the --arch value, or the arch a checkpoint recorded, or null for a checkpoint without one */
   archName: string | null;
-  /** the config is the one a training checkpoint recorded */
+  /** the config is the one the file recorded */
   fromCheckpoint: boolean;
+  /** the file's model card (class names, preprocessing); null for weights written elsewhere */
+  card: ModelCard | null;
 }
 
 /**
@@ -48,17 +52,17 @@ export function resolveModel(command: string, src: ModelSource): ResolvedModel {
   const arch = src.arch !== undefined || src.archRequired ? resolveArch(command, src.arch) : null;
   // Loaded when a command runs, so that `repmlp --help` needs no native addon.
   const { readModelWeights } = require('../train/checkpoint') as typeof import('../train/checkpoint');
-  const { state, config: saved, arch: savedArch } = readModelWeights(src.weights);
+  const { state, config: saved, arch: savedArch, card } = readModelWeights(src.weights);
   const form = weightsForm(state);
   if (arch === null) {
-    if (!saved) throw new UsageError(`${command}: --arch <preset | config.json> is required for weights that are not a training checkpoint`);
-    return { state, config: saved, form, archName: savedArch, fromCheckpoint: true };
+    if (!saved) throw new UsageError(`${command}: --arch <preset | config.json> is required for weights that record no config (written elsewhere, or not by repmlp train)`);
+    return { state, config: saved, form, archName: savedArch, fromCheckpoint: true, card };
   }
   const fit = src.fit ?? 'weights';
   let config = arch.config;
   if (arch.isPreset && fit === 'weights') config = fitPresetToWeights(config, state);
   else if (arch.isPreset && typeof fit === 'object') config = { ...config, inChannels: fit.inChannels, numClasses: fit.numClasses };
-  return { state, config, form, archName: arch.name, fromCheckpoint: false };
+  return { state, config, form, archName: arch.name, fromCheckpoint: false, card };
 }
 
 /**

@@ -4,11 +4,12 @@
 // and everything else (position in the run, loader and Rng state, best accuracy, config,
 // options, optimizer hyperparameters) as JSON strings in the safetensors `__metadata__`.
 import type { LoaderState } from '../data/loader';
+import { modelCardMetadata, readModelCard, type ModelCard } from '../data/model-card';
 import { RepmlpError, shapeStr } from '../errors';
 import { readFileBounded } from '../io/read';
 import type { RepMLPNetConfig } from '../models/repmlpnet';
 import type { BaseHyper, OptimizerStateDict } from '../optim/optimizer';
-import { readStateDict } from '../io/pth';
+import { readPth } from '../io/pth';
 import { parseSafetensors, parseSafetensorsMetadata, writeSafetensors, type HostTensor } from '../io/safetensors';
 
 /** Where a run stands and what it needs to continue exactly. */
@@ -45,6 +46,8 @@ export interface Checkpoint<H extends BaseHyper = BaseHyper> {
   ema?: Map<string, HostTensor> | null;
   optimizer: OptimizerStateDict<H>;
   meta: CheckpointMeta;
+  /** the run's model card, written into the metadata beside the run's position */
+  card?: ModelCard | null;
 }
 
 /** Where a run stands with every field filled in, as readCheckpoint returns it and the trainer keeps it. */
@@ -68,7 +71,9 @@ export function writeCheckpoint<H extends BaseHyper>(file: string, ck: Checkpoin
   for (const [k, v] of ck.ema ?? []) tensors.set(`ema.${k}`, v);
   for (const [i, entry] of Object.entries(ck.optimizer.state))
     for (const [name, v] of Object.entries(entry)) tensors.set(`optimizer.state.${i}.${name}`, v);
-  const metadata: Record<string, string> = { format: 'repmlp-train', 'optimizer.paramGroups': JSON.stringify(ck.optimizer.paramGroups) };
+  const metadata: Record<string, string> = {
+    ...(ck.card ? modelCardMetadata(ck.card) : {}), format: 'repmlp-train', 'optimizer.paramGroups': JSON.stringify(ck.optimizer.paramGroups),
+  };
   const meta: RunMeta = { ...LATER_META_KEYS, ...ck.meta };
   for (const k of WRITTEN_META_KEYS) metadata[k] = JSON.stringify(meta[k]);
   writeSafetensors(file, tensors, { metadata });
@@ -104,23 +109,39 @@ export function modelState(tensors: Map<string, HostTensor>, prefix = 'model.'):
 export interface ModelWeights {
   /** the model's state dict */
   state: Map<string, HostTensor>;
-  /** the config and the arch name a training checkpoint recorded; null for plain state dicts */
+  /** the config and the arch name the file recorded (a model card, or a training checkpoint's metadata); null when none */
   config: RepMLPNetConfig | null;
   arch: string | null;
+  /** the model card in the file's metadata (weights written by repmlp train); null when none */
+  card: ModelCard | null;
+}
+
+/** The first bytes of a zip archive: torch.save's .pth files. */
+const ZIP_MAGIC = 0x04034b50;
+
+/** The tensors and the metadata of a weights file, read once: a PyTorch .pth has no metadata. */
+function readTensorsAndMetadata(file: string): { tensors: Map<string, HostTensor>; meta: Record<string, string> } {
+  const bytes = readFileBounded(file, { op: 'safetensors' });
+  if (bytes.length >= 4 && new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) === ZIP_MAGIC) return { tensors: readPth(file), meta: {} };
+  return { tensors: parseSafetensors(bytes, file), meta: readSafetensorsMetadata(bytes, file) };
 }
 
 /**
  * A model's weights from a state dict (.safetensors or .pth) or from a training checkpoint
- * (whose `model.` tensors are taken, with the config and arch it recorded).
+ * (whose `model.` tensors are taken), with the config, the arch and the model card recorded
+ * in the file's metadata.
  */
 export function readModelWeights(file: string): ModelWeights {
-  const tensors = readStateDict(file);
-  if (!isCheckpoint(tensors.keys())) return { state: tensors, config: null, arch: null };
-  const meta = readSafetensorsMetadata(readFileBounded(file, { op: 'checkpoint' }), file);
+  const { tensors, meta } = readTensorsAndMetadata(file);
+  const card = readModelCard(meta, file);
+  const checkpoint = isCheckpoint(tensors.keys());
+  const state = checkpoint ? modelState(tensors) : tensors;
+  if (card) return { state, config: card.config, arch: card.arch, card };
+  if (!checkpoint) return { state, config: null, arch: null, card: null };
   const config = meta.config ? (metaJson(meta, 'config', file) as RepMLPNetConfig) : null;
   const options = meta.options ? metaJson(meta, 'options', file) : null;
   const arch = typeof options === 'object' && options !== null && typeof (options as { arch?: unknown }).arch === 'string' ? (options as { arch: string }).arch : null;
-  return { state: modelState(tensors), config, arch };
+  return { state, config, arch, card: null };
 }
 
 /** Reads a checkpoint written by writeCheckpoint. */
