@@ -27,3 +27,4 @@ export { readPth, readStateDict, PTH_MAX_PICKLE_BYTES, PTH_MAX_PICKLE_DEPTH, MAX
 export { writeFileAtomic, appendFileChecked, removeStaleTemps, lockDirectory, LOCK_NAME, type DirLock, type LockOptions, type StaleTempOptions } from './io/index';
 export * from './viz/index';
 export * from './onnx/index';
+export * from './predict/index';

@@ -6,7 +6,7 @@ export {
 } from './checkpoint';
 export { train } from './trainer';
 export { evaluate, type Evaluation } from './evaluate';
-export { topkCorrect } from './topk';
+export { topkCorrect, rankedClasses } from './topk';
 export { WeightEma, emaDecayAt, type EmaSchedule } from './ema';
 export { clipGradNorm } from './step';
 export { type TrainOptions, type TrainSummary, type DataName, type ImageFolderOptions, type OptimizerName } from './options';

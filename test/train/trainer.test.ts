@@ -108,7 +108,7 @@ test('repmlp train: option errors exit with 2 and the usage', async () => {
     [['--lr', '-1'], /^repmlp train: expected a number >= 0 for --lr but received '-1'/],
     [['--label-smoothing', '2'], /^repmlp train: expected a number in \[0, 1\] for --label-smoothing but received '2'/],
     [['--device', 'tpu'], /^repmlp train: expected auto, cpu or cuda for --device but received 'tpu'/],
-    [['--data', 'mnist'], /^repmlp train: expected fashion-mnist, cifar10 or cifar100 for --data but received 'mnist'/],
+    [['--data', 'mnist'], /^repmlp train: expected fashion-mnist, cifar10, cifar100 or an image folder for --data but received 'mnist' \(no such folder\)/],
     [['--arch', 'nope'], /^repmlp train: --arch 'nope' is neither a preset/],
     [['--bogus'], /^repmlp train: unknown option '--bogus'/],
     [['--epochs'], /^repmlp train: option '--epochs' needs a value/],

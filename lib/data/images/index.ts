@@ -2,7 +2,7 @@
 // FolderLoader (docs/IMAGES.md).
 export { decodeImage, decodeBuffer, readHeader, readImageFile, luma, DEFAULT_MAX_PIXELS, type DecodeOptions, type ImageHeader, type Region } from './decode';
 export type { DecodedImage, Image8 } from './image';
-export { scanImageFolder, findSplits, readFileList, listClasses, codePointCompare, IMAGE_EXTENSIONS, type FolderDataset, type Splits } from './folder';
+export { scanImageFolder, findSplits, readFileList, listClasses, walkImages, codePointCompare, IMAGE_EXTENSIONS, type FolderDataset, type Splits } from './folder';
 export {
   transformSpec, transformImage, normalizeInto, flipHorizontal, IMAGENET_MEAN, IMAGENET_STD,
   type ImageTransformOptions, type TransformSpec,
