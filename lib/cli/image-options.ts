@@ -26,10 +26,10 @@ export function dataOption(command: string, v: Values): DataName | { folder: str
   throw new UsageError(`${command}: expected ${alternatives([...DATA_NAMES, 'an image folder'])} for --data but received '${value}' (no such folder)`);
 }
 
-/** Refuses the image-file options for a named data set (`--workers needs --data DIR ...`). */
-export function refuseFolderOptions(command: string, v: Values, names: readonly string[] = FOLDER_ONLY): void {
+/** Refuses the image-file options for a named data set (`--workers needs image files: --data DIR ...`). */
+export function refuseFolderOptions(command: string, v: Values, names: readonly string[] = FOLDER_ONLY, needs = '--data DIR (an image folder) or --train-list and --val-list'): void {
   const given = names.find((n) => v[n] !== undefined);
-  if (given) throw new UsageError(`${command}: --${given} needs image files: --data DIR (an image folder) or --train-list and --val-list`);
+  if (given) throw new UsageError(`${command}: --${given} needs image files: ${needs}`);
 }
 
 /** `--randaugment`: 'none', 'raug15' or a timm policy string, checked here so that a bad one is a usage error. */

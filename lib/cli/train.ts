@@ -4,6 +4,7 @@ import { OPTIMIZER_NAMES } from '../train/recipe-options';
 import { flags, valued, type CommandLine, type Values } from './args';
 import { isPresetName, resolveArch } from './arch';
 import { UsageError, type Command } from './command';
+import { INTERRUPTED, withInterrupt } from './interrupt';
 import { dataOption, IMAGE_OPTIONS, imageFolderOptions, namesImageFiles, refuseFolderOptions } from './image-options';
 import { choiceOption, COUNT, DEVICE_CHOICES, intOption, numberOption, pathOption, stringOption, type IntSpec } from './options';
 
@@ -174,7 +175,9 @@ export const command: Command = {
   async run(cl, io) {
     const options = trainOptions(cl);
     const { train } = require('../train/trainer') as typeof import('../train/trainer');
-    await train({ ...options, write: (t) => io.out(t), warn: (t) => io.err(t), tty: io.isTty === true });
-    return 0;
+    return withInterrupt(io, 'the run stops after this step, saving last.safetensors (continue with --resume)', async (interrupted) => {
+      const summary = await train({ ...options, shouldStop: interrupted, write: (t) => io.out(t), warn: (t) => io.err(t), tty: io.isTty === true });
+      return summary.stopped && interrupted() ? INTERRUPTED : 0;
+    });
   },
 };
