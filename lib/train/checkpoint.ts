@@ -9,7 +9,7 @@ import { RepmlpError, shapeStr } from '../errors';
 import { readFileBounded } from '../io/read';
 import type { RepMLPNetConfig } from '../models/repmlpnet';
 import type { BaseHyper, OptimizerStateDict } from '../optim/optimizer';
-import { readPth } from '../io/pth';
+import { readStateDict } from '../io/pth';
 import { parseSafetensors, parseSafetensorsMetadata, writeSafetensors, type HostTensor } from '../io/safetensors';
 
 /** Where a run stands and what it needs to continue exactly. */
@@ -116,14 +116,14 @@ export interface ModelWeights {
   card: ModelCard | null;
 }
 
-/** The first bytes of a zip archive: torch.save's .pth files. */
-const ZIP_MAGIC = 0x04034b50;
+/** True when the bytes are a zip archive (torch.save's .pth), which holds no safetensors metadata. */
+const isZip = (b: Uint8Array) => b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b && b[2] === 0x03 && b[3] === 0x04;
 
-/** The tensors and the metadata of a weights file, read once: a PyTorch .pth has no metadata. */
+/** The tensors of a weights file (read as every command reads them) and its metadata ({} for a .pth). */
 function readTensorsAndMetadata(file: string): { tensors: Map<string, HostTensor>; meta: Record<string, string> } {
+  const tensors = readStateDict(file);
   const bytes = readFileBounded(file, { op: 'safetensors' });
-  if (bytes.length >= 4 && new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) === ZIP_MAGIC) return { tensors: readPth(file), meta: {} };
-  return { tensors: parseSafetensors(bytes, file), meta: readSafetensorsMetadata(bytes, file) };
+  return { tensors, meta: isZip(bytes) ? {} : readSafetensorsMetadata(bytes, file) };
 }
 
 /**
