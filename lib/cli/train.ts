@@ -4,8 +4,8 @@ import { OPTIMIZER_NAMES } from '../train/recipe-options';
 import { flags, valued, type CommandLine, type Values } from './args';
 import { isPresetName, resolveArch } from './arch';
 import { UsageError, type Command } from './command';
-import { INTERRUPTED, withInterrupt } from './interrupt';
 import { dataOption, IMAGE_OPTIONS, imageFolderOptions, namesImageFiles, refuseFolderOptions } from './image-options';
+import { INTERRUPTED, withInterrupt } from './interrupt';
 import { choiceOption, COUNT, DEVICE_CHOICES, intOption, numberOption, pathOption, stringOption, type IntSpec } from './options';
 
 const usage = `Usage: repmlp train [--data fashion-mnist | cifar10 | cifar100 | DIR] [--arch small] [--epochs 5] [--batch-size 64] [--out DIR] [options]

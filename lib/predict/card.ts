@@ -2,14 +2,12 @@
 // written elsewhere the defaults of an image folder run (class names '0' ... 'K-1', ImageNet's
 // mean and std, crop_pct 0.875, bilinear); an input size or crop_pct given for one run,
 // checked against the model.
-import { transformSpec, type TransformSpec } from '../data/images/transform';
+import { SMALL_IMAGE, transformSpec, type TransformSpec } from '../data/images/transform';
 import { cardTransform, type ModelCard } from '../data/model-card';
 import { fail } from '../errors';
 import { checkInputSize, designedInputSize } from '../models/input-size';
 import type { RepMLPNetConfig } from '../models/repmlpnet';
 
-/** At or below this input size images are fitted whole (the small-image recipe of transformSpec). */
-const SMALL_IMAGE = 64;
 
 /** The card of weights that record none: an image folder run's defaults at the config's input size. */
 export function defaultCard(config: RepMLPNetConfig, arch = 'custom'): ModelCard {

@@ -8,7 +8,7 @@ import { readHeader, readImageFile } from '../data/images/decode';
 import { findSplits, readFileList, type FolderDataset } from '../data/images/folder';
 import { FolderLoader, type FolderLoaderOptions } from '../data/images/folder-loader';
 import { datasetMeanStd, type MeanStd } from '../data/images/stats';
-import { transformSpec } from '../data/images/transform';
+import { SMALL_IMAGE, transformSpec } from '../data/images/transform';
 import { cardTransform, readModelCard, type ModelCard } from '../data/model-card';
 import { fail } from '../errors';
 import { readFileBounded } from '../io/read';
@@ -19,8 +19,6 @@ import { OP, type Settings } from './options';
 
 /** Images whose headers decide 'auto' channels. */
 const CHANNEL_SAMPLE = 32;
-/** At or below this input size images are fitted whole (the small-image recipe of transformSpec). */
-const SMALL_IMAGE = 64;
 
 /** The first n images (all when n is undefined). */
 function limitFolder(d: FolderDataset, n: number | undefined): FolderDataset {

@@ -91,8 +91,9 @@ async function referenceProbabilities(weights: string): Promise<{ files: string[
 
 test('repmlp predict agrees with the model: the argmax for every file, softmax probabilities, eval\'s accuracy', async () => {
   const weights = path.join(out, 'last.safetensors');
-  const r = await runCli(['predict', '--weights', weights, path.join(images, 'val'), '--json', '--top', '10', '--batch-size', '24']);
+  const r = await runCli(['predict', '--weights', weights, path.join(images, 'val'), '--json', '--top', '10', '--batch-size', '24', '--progress-every', '100']);
   assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^predict: 120\/200 files, \d+\.\d files\/s, ETA \d+s\n$/, 'without a terminal, a line every 100 files');
   const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; top: { label: string; index: number; probability: number }[] });
   const ref = await referenceProbabilities(weights);
   assert.equal(lines.map((l) => l.file), ref.files, 'every file, in the folder\'s order');
@@ -107,6 +108,9 @@ test('repmlp predict agrees with the model: the argmax for every file, softmax p
     if (l.top[0].index === ref.labels[i]) correct++;
   });
   assert.is(correct / lines.length, summary.testAccuracy, 'the accuracy eval and the run report');
+  let err = '';
+  await main(['predict', '--weights', weights, ...ref.files.slice(0, 40), '--batch-size', '8'], { out: () => {}, err: (t) => void (err += t), errIsTty: true });
+  assert.match(err, /^\rpredict: 8\/40 files, .*\r\x1b\[K$/s, 'on a terminal, one line redrawn and cleared');
   const text = await runCli(['predict', '--weights', path.join(out, 'deploy.safetensors'), ref.files[0], '--top', '2']);
   assert.match(text.stdout, new RegExp(`^${ref.files[0].replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: [^,]+ \\(0\\.\\d{4}\\), [^,]+ \\(0\\.\\d{4}\\)\\n$`));
 });

@@ -81,6 +81,19 @@ test('file lists of the same images give the folder\'s batches; their classes ar
   assert.equal(config.modelCard.classes, ['0', '1', '2', '3']);
 });
 
+test('the recipe options work on image files; best-ema.safetensors carries the model card too', async () => {
+  const out = path.join(tmp, 'recipe');
+  const s = await train({
+    arch: { ...TINY }, epochs: 1, batchSize: 8, data: { folder: images, workers: 0, interpolation: 'bicubic' }, out, ...quiet,
+    optimizer: 'sgd', lr: 0.05, accumSteps: 2, lrScaleBatch: 16, ema: true, emaEvery: 1, clipGrad: 1, labelSmoothing: 0.2, cutmix: 1,
+  });
+  assert.equal([s.steps, s.stopped], [3, false]);
+  assert.ok(s.emaTestAccuracy !== null);
+  const file = path.join(out, 'best-ema.safetensors');
+  const card = readModelCard(parseSafetensorsMetadata(fs.readFileSync(file)), file)!;
+  assert.equal([card.classes.length, card.interpolation, card.mean], [4, 'bicubic', [0.485, 0.456, 0.406]]);
+});
+
 test('a bad image stops the run naming it; skipBadImages leaves it out and counts it', async () => {
   const dir = path.join(tmp, 'with-bad');
   fs.cpSync(images, dir, { recursive: true });

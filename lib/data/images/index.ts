@@ -4,7 +4,7 @@ export { decodeImage, decodeBuffer, readHeader, readImageFile, luma, DEFAULT_MAX
 export type { DecodedImage, Image8 } from './image';
 export { scanImageFolder, findSplits, readFileList, listClasses, walkImages, codePointCompare, IMAGE_EXTENSIONS, type FolderDataset, type Splits } from './folder';
 export {
-  transformSpec, transformImage, normalizeInto, flipHorizontal, IMAGENET_MEAN, IMAGENET_STD,
+  transformSpec, transformImage, normalizeInto, flipHorizontal, IMAGENET_MEAN, IMAGENET_STD, SMALL_IMAGE,
   type ImageTransformOptions, type TransformSpec,
 } from './transform';
 export { resize, type Interpolation } from './resample';

@@ -17,6 +17,9 @@ import type { Image8 } from './image';
 import { randAugment, randAugmentPolicy, type RandAugmentSpec } from './randaugment';
 import { resize, type Interpolation } from './resample';
 
+/** At or below this size (the default smallImage) images take the small-image (CIFAR) recipe and are fitted whole. */
+export const SMALL_IMAGE = 64;
+
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
 export const IMAGENET_STD = [0.229, 0.224, 0.225];
 
@@ -123,7 +126,7 @@ export function transformSpec(o: ImageTransformOptions = {}): TransformSpec {
   if (interpolation !== 'bilinear' && interpolation !== 'bicubic') fail(OP, 'interpolation', "'bilinear' or 'bicubic'", describe(interpolation));
   const resampler = o.resampler ?? 'pil';
   if (resampler !== 'pil' && resampler !== 'libvips') fail(OP, 'resampler', "'pil' or 'libvips'", describe(resampler));
-  const small = size <= num('smallImage', o.smallImage ?? 64, (v) => v >= 0, 'a number >= 0');
+  const small = size <= num('smallImage', o.smallImage ?? SMALL_IMAGE, (v) => v >= 0, 'a number >= 0');
   const train = o.train ?? false;
   const ra = o.randAugment ?? null;
   if (ra !== null && small) fail(OP, 'randAugment', `null for images of ${size} px (the small-image recipe is pad, crop and flip)`, describe(ra));
