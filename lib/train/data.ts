@@ -1,5 +1,5 @@
 // The data a training run works from: a data set known by name (held in memory, batched by
-// the DataLoader) or image files (a folder or two lists, decoded on worker threads by the
+// the DataLoader, here) or image files (a folder or two lists, decoded on worker threads by the
 // FolderLoader, lib/train/folder-data.ts). Either gives the run its classes and channels, its
 // normalisation, the evaluation preprocessing its model card records, and its two loaders,
 // typed as BatchSource.
@@ -8,7 +8,6 @@ import { limitDataset, loadData, type DataName, type LoadedData } from '../data/
 import type { MeanStd } from '../data/images/stats';
 import { DataLoader, type ImageDataset } from '../data/loader';
 import type { ModelCard } from '../data/model-card';
-import { openFolderData } from './folder-data';
 import { OP, type Settings } from './options';
 
 /** The evaluation preprocessing a model card records besides the sizes and the normalisation. */
@@ -57,7 +56,8 @@ function namedLoaders(s: Settings, sets: { train: ImageDataset; test: ImageDatas
   };
 }
 
-function namedData(s: Settings, name: DataName): RunData {
+/** A named data set's RunData (loaded in memory; nothing awaited, so the trainer takes its lock at once). */
+export function openNamedData(s: Settings, name: DataName): RunData {
   const loaded: LoadedData = loadData(name, s.dataDir, OP);
   const sets = { train: limitDataset(loaded.train, s.limitTrain), test: limitDataset(loaded.test, s.limitTest) };
   return {
@@ -68,9 +68,4 @@ function namedData(s: Settings, name: DataName): RunData {
     loaders: (card) => namedLoaders(s, sets, card),
     skipped: () => ({ images: 0, files: [] }),
   };
-}
-
-/** Opens the run's data: loads a named data set, or lists the image files (nothing is decoded but a sample's headers). */
-export async function openRunData(s: Settings): Promise<RunData> {
-  return typeof s.data === 'string' ? namedData(s, s.data) : openFolderData(s, s.data);
 }

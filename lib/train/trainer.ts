@@ -30,9 +30,10 @@
 import { backend } from '../backend';
 import { removeStaleTemps } from '../io/atomic';
 import { lockDirectory, type DirLock } from '../io/lock';
-import { openRunData } from './data';
+import { openNamedData } from './data';
 import { endEpoch, stopRequested, trainBatches } from './epoch';
 import { evaluate } from './evaluate';
+import { openFolderData } from './folder-data';
 import { describeOptimizer } from './optimizer';
 import { OP, resolveOptions, type Settings, type TrainOptions, type TrainSummary } from './options';
 import { pct, Progress } from './progress';
@@ -138,8 +139,9 @@ async function runLocked(run: TrainingRun): Promise<TrainSummary> {
 
 export async function train(options: TrainOptions = {}): Promise<TrainSummary> {
   const s = resolveOptions(options);
-  // The data and the model are checked before the run directory is touched.
-  const data = await openRunData(s);
+  // The data and the model are checked before the run directory is touched; a named data
+  // set is loaded without awaiting, so that a second trainer of this process finds the lock.
+  const data = typeof s.data === 'string' ? openNamedData(s, s.data) : await openFolderData(s, s.data);
   const plan = planModel(s, data);
   let lock: DirLock | null = null;
   let run: TrainingRun | null = null;
