@@ -32,3 +32,4 @@ export { writePth, serializePth } from './io/pth-write';
 export { writeFileAtomic, appendFileChecked, removeStaleTemps, lockDirectory, LOCK_NAME, type DirLock, type LockOptions, type StaleTempOptions } from './io/index';
 export * from './viz/index';
 export * from './onnx/index';
+export * from './predict/index';

@@ -13,6 +13,8 @@ export interface Io {
   err(text: string): void;
   /** true when `out` is a terminal (progress bars redraw one line) */
   isTty?: boolean;
+  /** true when `err` is a terminal (predict's progress redraws one line there) */
+  errIsTty?: boolean;
 }
 
 export interface Command {

@@ -1,13 +1,15 @@
 // From a weights file and an optional `--arch` to the state dict and the model config that
-// fits it, for every command that loads weights (eval, viz, export-onnx, convert). The
-// weights may be a state dict in either form (.safetensors or PyTorch .pth) or a training
-// checkpoint, whose recorded config serves when --arch is not given.
+// fits it, for every command that loads weights (eval, predict, viz, export-onnx, convert).
+// The weights may be a state dict in either form (.safetensors or PyTorch .pth) or a training
+// checkpoint; the config recorded by repmlp train (a model card, or a checkpoint's) serves
+// when --arch is not given.
+import type { ModelCard } from '../data/model-card';
 import type { PartitionOrder, RepMLPNetConfig } from '../models/repmlpnet';
 import type { HostTensor } from '../io/safetensors';
 import { flags, type CommandLine, type OptionSpecs, type Values } from './args';
 import { ARCH_OPTIONS, isPresetName, partitionOrderOption, resolveArch, withPartitionOrder } from './arch';
 import { helpEntry, UsageError } from './command';
-import { stateDictForm } from '../models/infer';
+import { fitPresetToWeights, weightsForm } from '../models/weights';
 import { preset } from '../models/presets';
 import { pathOption, stringOption } from './options';
 
@@ -23,20 +25,7 @@ export function emaHelp(column: number): string {
   ], column);
 }
 
-/** 'train' when the state dict has Local Perceptron branches (fc3_bn, repconv*), else 'deploy'. */
-export function weightsForm(state: Map<string, HostTensor>): 'train' | 'deploy' {
-  return stateDictForm(state.keys());
-}
-
-/** A preset's config with the input channels and classes of the weights (the conv_embedding and head shapes). */
-export function fitPresetToWeights(config: RepMLPNetConfig, state: Map<string, HostTensor>): RepMLPNetConfig {
-  const stem = state.get('conv_embedding.conv.weight'), head = state.get('head.weight');
-  return {
-    ...config,
-    ...(stem?.shape.length === 4 ? { inChannels: stem.shape[1] } : {}),
-    ...(head?.shape.length === 2 ? { numClasses: head.shape[0] } : {}),
-  };
-}
+export { fitPresetToWeights, weightsForm };
 
 /**
  * Where a preset's input channels and classes come from: the weights' shapes, a data set's
@@ -65,8 +54,10 @@ export interface ResolvedModel {
   form: 'train' | 'deploy';
   /** the --arch value, or the arch a checkpoint recorded, or null for a checkpoint without one */
   archName: string | null;
-  /** the config is the one a training checkpoint recorded */
+  /** the config is the one the file recorded */
   fromCheckpoint: boolean;
+  /** the file's model card (class names, preprocessing); null for weights written elsewhere */
+  card: ModelCard | null;
 }
 
 /** The ModelSource fields of a command line: --arch, --partition-order and --ema. */
@@ -92,17 +83,17 @@ export function resolveModel(command: string, src: ModelSource): ResolvedModel {
   const arch = src.arch !== undefined || src.archRequired ? resolveArch(command, src.arch, src.order) : null;
   // Loaded when a command runs, so that `repmlp --help` needs no native addon.
   const { readModelWeights } = require('../train/checkpoint') as typeof import('../train/checkpoint');
-  const { state, config: saved, arch: savedArch } = readModelWeights(src.weights, { ema: src.ema });
+  const { state, config: saved, arch: savedArch, card } = readModelWeights(src.weights, { ema: src.ema });
   const form = weightsForm(state);
   if (arch === null) {
     const config = withPartitionOrder(command, savedConfig(command, saved, savedArch, state), src.order, src.weights);
-    return { state, config, form, archName: savedArch, fromCheckpoint: true };
+    return { state, config, form, archName: savedArch, fromCheckpoint: true, card };
   }
   const fit = src.fit ?? 'weights';
   let config = arch.config;
   if (arch.isPreset && fit === 'weights') config = fitPresetToWeights(config, state);
   else if (arch.isPreset && typeof fit === 'object') config = { ...config, inChannels: fit.inChannels, numClasses: fit.numClasses };
-  return { state, config, form, archName: arch.name, fromCheckpoint: false };
+  return { state, config, form, archName: arch.name, fromCheckpoint: false, card };
 }
 
 /**

@@ -92,7 +92,7 @@ test('resolveModel: --arch before the weights, presets fitted to the weights or 
   assert.equal(weightsForm(fitted.state), 'train');
   assert.is(resolveModel('x', { weights: file, arch: 'small', fit: 'preset' }).config.inChannels, 3);
   assert.is(resolveModel('x', { weights: file, arch: 'small', fit: { inChannels: 2, numClasses: 7 } }).config.numClasses, 7);
-  assertThrows(() => resolveModel('x', { weights: file, arch: undefined }), /^x: --arch <preset \| config\.json> is required for weights that are not a training checkpoint$/);
+  assertThrows(() => resolveModel('x', { weights: file, arch: undefined }), /^x: --arch <preset \| config\.json> is required for weights that record no config \(written elsewhere, or not by repmlp train\)$/);
   assertThrows(() => resolveModel('x', { weights: file, arch: undefined, archRequired: true }), /^x: --arch <preset \| config\.json> is required$/);
   // a bad --arch is reported without reading the weights (here: no such file)
   assertThrows(() => resolveModel('x', { weights: path.join(tmp, 'none'), arch: 'RepMLPNet-X' }), /^x: --arch 'RepMLPNet-X' is neither a preset/);

@@ -27,6 +27,23 @@ test('the defaults leave the trainer its own; each option reaches the trainer', 
   assert.equal([recipe('--opt', 'sgd').nesterov, recipe('--opt', 'sgd').momentum], [undefined, undefined]);
 });
 
+test('--data DIR and the image options reach the trainer as its data options; file lists too', () => {
+  const dir = __dirname;
+  const o = parse('--data', dir, '--val-dir', 'v', '--input-size', '64', '--in-channels', '1', '--workers', '3', '--skip-bad-images', '--randaugment', 'none',
+    '--erasing', '0.25', '--crop-pct', '0.9', '--interpolation', 'bicubic', '--resampler', 'libvips', '--norm', 'dataset');
+  assert.equal(o.data, {
+    folder: dir, valDir: 'v', trainList: undefined, valList: undefined, channels: 1, workers: 3, skipBadImages: true, randAugment: null,
+    erasing: 0.25, cropPct: 0.9, interpolation: 'bicubic', resampler: 'libvips', norm: 'dataset',
+  });
+  assert.equal([o.inputSize, o.dataDir, o.out], [64, undefined, undefined]);
+  const lists = parse('--train-list', 'a.txt', '--val-list', 'b.txt', '--randaugment', 'rand-m9-mstd0.5-inc1');
+  assert.equal(lists.data, {
+    folder: undefined, valDir: undefined, trainList: 'a.txt', valList: 'b.txt', channels: 'auto', workers: undefined, skipBadImages: false,
+    randAugment: 'rand-m9-mstd0.5-inc1', erasing: undefined, cropPct: undefined, interpolation: undefined, resampler: undefined, norm: undefined,
+  });
+  assert.equal([parse().data, parse('--data', 'cifar10', '--data-dir', 'd').dataDir], ['fashion-mnist', 'd']);
+});
+
 test('bad values and options without theirs are usage errors (exit 2, with the usage)', async () => {
   const cases: [string[], RegExp][] = [
     [['--opt', 'lamb'], /^repmlp train: expected adamw or sgd for --opt but received 'lamb'/],
