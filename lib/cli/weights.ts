@@ -70,7 +70,7 @@ function savedConfig(command: string, saved: RepMLPNetConfig | null, savedArch: 
   if (saved) return saved;
   if (savedArch !== null && isPresetName(savedArch)) return fitPresetToWeights(preset(savedArch), state);
   const named = savedArch === null ? '' : `: the checkpoint's config names arch '${savedArch}', which is not a preset`;
-  throw new UsageError(`${command}: --arch <preset | config.json> is required for weights that are not a training checkpoint${named}`);
+  throw new UsageError(`${command}: --arch <preset | config.json> is required for weights that record no config (written elsewhere, or not by repmlp train)${named}`);
 }
 
 /**

@@ -118,7 +118,7 @@ test('eval: the checkpoint on the Fashion-MNIST sample; without --arch its confi
   assert.equal([j.form, j.total], ['train', 16]);
   r = await runCli(['eval', '--weights', fx('ref_ckpt.pth')]);
   assert.is(r.code, 2);
-  assert.match(r.stderr, /^repmlp eval: --arch <preset \| config\.json> is required for weights that are not a training checkpoint: the checkpoint's config names arch 'RepMLPNet-tiny', which is not a preset\n/);
+  assert.match(r.stderr, /^repmlp eval: --arch <preset \| config\.json> is required for weights that record no config \(written elsewhere, or not by repmlp train\): the checkpoint's config names arch 'RepMLPNet-tiny', which is not a preset\n/);
 });
 
 test('export-onnx: the deploy file at several partitions per map, in the reference code\'s order', async () => {
