@@ -3,8 +3,10 @@
 // (weights.ts); per input shape a plan (plan.ts) with its activation arena, encoded into one
 // program that native infer_run checks and runs in a single call (program.ts).
 import { checkTensor } from '../check';
-import { describe, fail, shapeStr } from '../errors';
+import { describe, fail, shapeStr, warnOnStderr } from '../errors';
+import type { CheckedConfig } from '../models/config';
 import { withDeployForm } from '../models/fold';
+import { partitionOrderWarning, patchPair } from '../models/geometry';
 import { RepMLPNet } from '../models/repmlpnet';
 import { keep } from '../scope';
 import type { NativeStorage } from '../native';
@@ -19,6 +21,11 @@ const OP = 'compileInference';
 export interface InferenceOptions {
   /** Plans kept, one per input shape, each with its activation buffers (default 4; the least recently used goes). */
   maxPlans?: number;
+  /**
+   * Where warnings go (default: a line on stderr): as the model, the compiled form warns once,
+   * when it first runs with several partitions per map in the default order.
+   */
+  onWarning?: (message: string) => void;
 }
 
 /** A compiled forward of the deploy form: logits (N, numClasses) of x (N, C, H, W), no autograd. */
@@ -41,12 +48,14 @@ interface ShapePlan {
 class Compiled implements CompiledInference {
   private weights: WeightSet | null;
   private readonly plans = new Map<string, ShapePlan>();
+  private warned = false;
 
   constructor(
-    private readonly config: RepMLPNet['config'],
+    private readonly config: CheckedConfig,
     private readonly net: NetRefs,
     weights: WeightSet,
     private readonly maxPlans: number,
+    private readonly warn: (message: string) => void,
   ) {
     this.weights = weights;
   }
@@ -103,6 +112,11 @@ class Compiled implements CompiledInference {
       this.plans.set(key, hit);
       return hit;
     }
+    if (!this.warned) {
+      const message = partitionOrderWarning(this.config, [shape[2], shape[3]]);
+      this.warned = message !== null;
+      if (message !== null) this.warn(message);
+    }
     const { steps, arenaNumel } = buildPlan(this.config, this.net, shape);
     const arena = keep(Tensor.empty([arenaNumel], { device: ws.device }));
     const storages = [...ws.tensors.map((t) => t.storage), arena.storage, arena.storage, arena.storage];
@@ -118,16 +132,18 @@ class Compiled implements CompiledInference {
 }
 
 /** x must be (N, inChannels, H, W) on the device, H and W fitting the patch, the stages and every partition. */
-function checkInput(cfg: RepMLPNet['config'], x: Tensor, device: Device): void {
+function checkInput(cfg: CheckedConfig, x: Tensor, device: Device): void {
   const op = `${OP}.run`;
   checkTensor(op, 'x', x, { shape: [null, cfg.inChannels, null, null] });
   if (x.device !== device) fail(op, 'x', `a tensor on ${device} like the compiled model`, `one on ${x.device}`);
   const [, , H, W] = x.shape;
-  const n = cfg.numBlocks.length, scale = cfg.patchSize * 2 ** (n - 1);
-  if (H % scale || W % scale || H === 0 || W === 0)
-    fail(op, 'x', `a height and width divisible by ${scale} (patch ${cfg.patchSize}, ${n} stages)`, `shape ${shapeStr(x.shape)}`);
+  const n = cfg.numBlocks.length, [ph, pw] = patchPair(cfg), sh = ph * 2 ** (n - 1), sw = pw * 2 ** (n - 1);
+  if (H % sh || W % sw || H === 0 || W === 0) {
+    const by = sh === sw ? `${sh}` : `${sh} and ${sw}`;
+    fail(op, 'x', `a height and width divisible by ${by} (patch ${ph === pw ? ph : `${ph} x ${pw}`}, ${n} stages)`, `shape ${shapeStr(x.shape)}`);
+  }
   for (let i = 0; i < n; i++) {
-    const h = H / (cfg.patchSize * 2 ** i), w = W / (cfg.patchSize * 2 ** i);
+    const h = H / (ph * 2 ** i), w = W / (pw * 2 ** i);
     if (h % cfg.hs[i] || w % cfg.ws[i])
       fail(op, 'x', `maps that stage ${i} cuts into ${cfg.hs[i]} x ${cfg.ws[i]} partitions`, `shape ${shapeStr(x.shape)} (a ${h} x ${w} map)`);
   }
@@ -144,11 +160,13 @@ export function compileInference(model: RepMLPNet, options: InferenceOptions = {
   if (typeof options !== 'object' || options === null) fail(OP, 'options', 'an object', describe(options));
   const maxPlans = options.maxPlans ?? 4;
   if (!Number.isInteger(maxPlans) || maxPlans < 1) fail(OP, 'options.maxPlans', 'an integer >= 1', describe(maxPlans));
+  const warn = options.onWarning ?? warnOnStderr;
+  if (typeof warn !== 'function') fail(OP, 'options.onWarning', 'a function', describe(warn));
   const device = model.head.weight.device;
   const folded = withDeployForm(model, foldNet);
   const ws = new WeightSet(device);
   try {
-    return new Compiled({ ...model.config }, uploadNet(ws, folded), ws, maxPlans);
+    return new Compiled({ ...model.config }, uploadNet(ws, folded), ws, maxPlans, warn);
   } catch (e) {
     ws.dispose();
     throw e;

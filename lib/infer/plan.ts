@@ -6,12 +6,15 @@
 //   gate = sigmoid(g1 @ fc2^T + b2)                      (N, C)
 //   y = x + gate * fc3(prebn1(x))                        one GEMM: prebn1 as its prologue,
 //                                                        bias, gate and residual as its epilogue
-//       (several partitions per map: partition copy, the GEMM with its bias, then the gate step)
+//       (several partitions per map: partition copy, the GEMM with its bias, then the gate
+//       step; in the reference code's partition order a copy of the rows between the two)
 //   hidden = gelu(ffn1 @ y + b)                          (N, 4C, HW)  prebn2 and BN folded
 //   z = y + ffn2 @ hidden + b                            (N, C, HW)
 // The patch embedding and each embed are a patch copy (im2col of a conv whose stride is its
 // kernel) and one GEMM with bias and ReLU; the head a rowsum and one GEMM (head_norm folded).
-import type { RepMLPNetConfig } from '../models/repmlpnet';
+import type { CheckedConfig } from '../models/config';
+import { patchPair } from '../models/geometry';
+import type { PartitionOrder } from '../models/repmlpnet';
 import { copyStep, type Ref, type Step } from './program';
 import { gemmStep } from './gemm-step';
 import { packedNumel, type LayerRefs, type NetRefs, type UnitRefs } from './weights';
@@ -67,7 +70,7 @@ export interface Plan {
 class Builder {
   readonly steps: Step[] = [];
   private flip = 0;
-  constructor(readonly arena: Arena, readonly N: number) {}
+  constructor(readonly arena: Arena, readonly N: number, readonly order: PartitionOrder) {}
 
   /** The next of the two buffers the maps between units alternate in. */
   nextMap(numel: number): Ref {
@@ -75,15 +78,15 @@ class Builder {
     return this.arena.get(`map${this.flip}`, numel);
   }
 
-  /** conv with kernel = stride = p (no padding), BN folded, then ReLU: (N, C, H, W) -> (N, rows, H/p, W/p). */
-  patchConv(x: Map4, p: number, l: LayerRefs): Map4 {
-    const { N } = this, H = x.H / p, W = x.W / p, HW = H * W, K = x.C * p * p;
+  /** conv with kernel = stride = [ph, pw] (no padding), BN folded, then ReLU: (N, C, H, W) -> (N, rows, H/ph, W/pw). */
+  patchConv(x: Map4, [ph, pw]: readonly [number, number], l: LayerRefs): Map4 {
+    const { N } = this, H = x.H / ph, W = x.W / pw, HW = H * W, K = x.C * ph * pw;
     let cols = x.ref;
-    if (p > 1) {
-      // cols[n] (C, p, p, H, W): element (c, ky, kx, y, x) = x[n, c, y * p + ky, x * p + kx]
+    if (ph * pw > 1) {
+      // cols[n] (C, ph, pw, H, W): element (c, ky, kx, y, x) = x[n, c, y * ph + ky, x * pw + kx]
       cols = this.arena.get('cols', N * K * HW);
       const XW = x.W, XHW = x.H * x.W;
-      this.steps.push(copyStep(cols, x.ref, [N, x.C, p, p, H, W], [x.C * XHW, XHW, XW, 1, p * XW, p]));
+      this.steps.push(copyStep(cols, x.ref, [N, x.C, ph, pw, H, W], [x.C * XHW, XHW, XW, 1, ph * XW, pw]));
     }
     const out = this.nextMap(N * l.rows * HW);
     this.steps.push(gemmStep({
@@ -141,11 +144,18 @@ class Builder {
       return y;
     }
     const parts = this.arena.get('parts', numel), out = this.arena.get('fc', numel);
-    const HW = x.H * x.W;
+    const HW = x.H * x.W, P = hp * wp, G = C / S, row = S * hw;
     // (N, C, hp, h, wp, w) -> (N, hp, wp, C, h, w)
     this.steps.push(copyStep(parts, x.ref, [N, hp, wp, C, h, w], [C * HW, h * x.W, w, HW, x.W, 1]));
     this.steps.push(gemmStep(fc(out, parts)));
-    this.steps.push({ kind: 'gate', out: y, y: out, gate, residual: x.ref, N, C, Hp: hp, h, Wp: wp, w });
+    let rows = out;
+    if (this.order === 'reference') {
+      // the reference code reads the rows (N, P, C/S, S*hw) as (N, C/S, P, S*hw): the GEMM's
+      // rows permuted back into the partitions the gate step reads (parts is free again)
+      rows = parts;
+      this.steps.push(copyStep(rows, out, [N, P, G, row], [G * P * row, row, P * row, 1]));
+    }
+    this.steps.push({ kind: 'gate', out: y, y: rows, gate, residual: x.ref, N, C, Hp: hp, h, Wp: wp, w });
     return y;
   }
 
@@ -181,23 +191,24 @@ class Builder {
   }
 }
 
-function walk(b: Builder, cfg: Required<RepMLPNetConfig>, net: NetRefs, [, Cin, H, W]: readonly number[]): void {
+function walk(b: Builder, cfg: CheckedConfig, net: NetRefs, [, Cin, H, W]: readonly number[]): void {
   let x: Map4 = { ref: { at: 'input', offset: 0 }, C: Cin, H, W };
-  x = b.patchConv(x, cfg.patchSize, net.embed);
+  x = b.patchConv(x, patchPair(cfg), net.embed);
   net.stages.forEach((stage, i) => {
     for (const u of stage) x = b.unit(x, u);
-    if (i < net.embeds.length) x = b.patchConv(x, 2, net.embeds[i]);
+    if (i < net.embeds.length) x = b.patchConv(x, [2, 2], net.embeds[i]);
   });
   const pooled = b.pooled(x);
   b.linear('logits', pooled, net.head, 'none', 1 / (x.H * x.W), { at: 'output', offset: 0 });
 }
 
 /** The plan for inputs of `shape` (N, Cin, H, W), already checked against the config. */
-export function buildPlan(cfg: Required<RepMLPNetConfig>, net: NetRefs, shape: readonly number[]): Plan {
+export function buildPlan(cfg: CheckedConfig, net: NetRefs, shape: readonly number[]): Plan {
   const arena = new Arena();
-  walk(new Builder(arena, shape[0]), cfg, net, shape);
+  const order = cfg.partitionOrder ?? 'paper';
+  walk(new Builder(arena, shape[0], order), cfg, net, shape);
   const arenaNumel = arena.layout();
-  const b = new Builder(arena, shape[0]);
+  const b = new Builder(arena, shape[0], order);
   walk(b, cfg, net, shape);
   return { steps: b.steps, arenaNumel };
 }

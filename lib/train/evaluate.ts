@@ -3,7 +3,8 @@
 // read back to the host once per batch (topkCorrect, whose k = 1 counts as correctCount).
 import { noGrad } from '../autograd';
 import { tensor } from '../creation';
-import { batchToTensors, type Batch, type DataLoader } from '../data/loader';
+import type { BatchSource } from '../data/batch-source';
+import { batchToTensors, type Batch } from '../data/loader';
 import type { RepMLPNet } from '../models/repmlpnet';
 import { correctCount } from '../ops/correct_count';
 import { scope } from '../scope';
@@ -33,7 +34,7 @@ export function labelsOf(batch: Batch, device: Device): Tensor {
  * with the batches on `device` (default: where the model's parameters are). `forward` gives
  * the logits instead of model.forward (a compiled form of the model: lib/infer).
  */
-export async function evaluate(model: RepMLPNet, loader: DataLoader, device?: Device, forward?: (x: Tensor) => Tensor): Promise<Evaluation> {
+export async function evaluate(model: RepMLPNet, loader: BatchSource, device?: Device, forward?: (x: Tensor) => Tensor): Promise<Evaluation> {
   const on = device ?? model.parameters()[0]?.device ?? 'cpu';
   const topK = top5K(model.config.numClasses);
   model.eval();

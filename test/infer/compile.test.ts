@@ -1,7 +1,8 @@
 // compileInference against the eager deploy form on the same weights (random BN statistics,
 // so a fold that drops or misplaces one shows): presets at batch 1 and several, configs with
-// several partitions per map and every share-set count, a training-form model (compiled on a
-// copy, left as it was), views as inputs, the plan cache, errors, and memory.
+// several partitions per map and every share-set count, both partition orders (and the
+// default order's warning), a non-square patch, a training-form model (compiled on a copy,
+// left as it was), views as inputs, the plan cache, errors, and memory.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -45,7 +46,7 @@ function assertMatches(name: string, config: RepMLPNetConfig, input: number[], b
 // several partitions per map (h != w), S = 1, S = 4 and S = C
 const PART: RepMLPNetConfig = {
   inChannels: 3, numClasses: 5, patchSize: 2, numBlocks: [1, 2], channels: [8, 16], hs: [4, 2], ws: [2, 4],
-  sharesetsNums: [1, 16], reparamConvK: [1, 3],
+  sharesetsNums: [1, 16], reparamConvK: [1, 3], partitionOrder: 'paper',
 };
 
 test('compileInference: small (1 and 3 channels) and cifar at batch 1 and several', () => {
@@ -63,6 +64,64 @@ test('compileInference: several partitions per map, S = 1 and S = C, patch 1, no
   assertMatches('partitioned, larger input', PART, [3, 32, 16], [2]);
   assertMatches('patch 1, S 4', { ...PART, patchSize: 1, hs: [8, 4], ws: [8, 2], sharesetsNums: [4, 4], globalPerceptronReduce: 2 }, [3, 8, 8], [3]);
   assertMatches('one stage, no conv branches', { ...PART, numBlocks: [2], channels: [12], hs: [3], ws: [4], sharesetsNums: [3], reparamConvK: [] }, [3, 6, 8], [2]);
+});
+
+test("compileInference: the reference code's partition order and a non-square patch give the eager deploy form's logits", () => {
+  const mixed = { ...PART, sharesetsNums: [2, 4] }; // several channel groups and partitions, which that order mixes
+  assertMatches('reference order', { ...mixed, partitionOrder: 'reference' }, [3, 16, 32], [1, 3]);
+  assertMatches('reference order, larger input', { ...mixed, partitionOrder: 'reference' }, [3, 32, 16], [2]);
+  // patch 2 x 1: stage-1 maps of H/2 x W, stage 2 of H/4 x W/2
+  const rect: RepMLPNetConfig = { ...mixed, patchSize: [2, 1], hs: [4, 2], ws: [2, 4] };
+  assertMatches('patch 2 x 1, one partition per map', rect, [3, 8, 8], [2]);
+  assertMatches('patch 2 x 1, paper order', rect, [3, 16, 16], [1, 2]);
+  assertMatches('patch 2 x 1, reference order', { ...rect, partitionOrder: 'reference' }, [3, 16, 16], [1, 2]);
+  // the orders differ on these maps, so the comparisons above tell them apart
+  scope(() => {
+    const logits = (order: 'paper' | 'reference') => {
+      const model = build({ ...rect, partitionOrder: order }, 1, true);
+      const compiled = compileInference(model);
+      const out = compiled.run(randn([2, 3, 16, 16], new Rng(3), { device: DEVICE })).toFloat32Array();
+      compiled.dispose();
+      model.dispose();
+      return out;
+    };
+    assert.ok(diff(logits('reference'), logits('paper')).rel > 1e-3, 'the two orders differ');
+  });
+  const model = build(rect, 2, true), compiled = compileInference(model);
+  scope(() => assertThrows(() => compiled.run(randn([1, 3, 16, 15], new Rng(1), { device: DEVICE })),
+    /compileInference.run: expected a height and width divisible by 4 and 2 \(patch 2 x 1, 2 stages\) for x but received shape \(1, 3, 16, 15\)/));
+  compiled.dispose();
+  model.dispose();
+});
+
+test('compileInference: in the default order it warns once, when it first runs with several partitions per map', () => {
+  // one stage: an 8 x 4 input is one 4 x 2 partition per map
+  const unset: RepMLPNetConfig = { ...PART, numBlocks: [1], channels: [8], hs: [4], ws: [2], sharesetsNums: [2], partitionOrder: undefined };
+  const model = build(unset, 5, true);
+  const run = (c: { run(x: Tensor): Tensor }, shape: number[]) => scope(() => void c.run(randn(shape, new Rng(6), { device: DEVICE })));
+  try {
+    const warnings: string[] = [];
+    const compiled = compileInference(model, { onWarning: (m) => warnings.push(m) });
+    run(compiled, [1, 3, 8, 4]);
+    assert.equal(warnings, []);
+    run(compiled, [1, 3, 16, 4]);
+    run(compiled, [2, 3, 16, 4]);
+    run(compiled, [1, 3, 8, 8]);
+    compiled.dispose();
+    assert.is(warnings.length, 1, 'once');
+    assert.match(warnings[0], /^RepMLPNet: the 16 x 4 input cuts stage 1's map into 2 partitions, .*\(--partition-order reference\)/);
+    for (const order of ['paper', 'reference'] as const) {
+      const chosen = build({ ...unset, partitionOrder: order }, 5, true);
+      const quiet: string[] = [];
+      const c = compileInference(chosen, { onWarning: (m) => quiet.push(m) });
+      run(c, [1, 3, 16, 4]);
+      assert.equal(quiet, [], `partitionOrder '${order}' chosen: no warning`);
+      c.dispose();
+      chosen.dispose();
+    }
+  } finally {
+    model.dispose();
+  }
 });
 
 test('compileInference: a training-form model is compiled on a copy and left as it was', () => {
@@ -135,6 +194,7 @@ test('compileInference: errors name the argument', () => {
     scope(() => {
       assertThrows(() => compileInference({} as RepMLPNet), /compileInference: expected a RepMLPNet for model but received Object/);
       assertThrows(() => compileInference(model, { maxPlans: 0 }), /compileInference: expected an integer >= 1 for options.maxPlans but received 0/);
+      assertThrows(() => compileInference(model, { onWarning: 'stderr' as never }), /compileInference: expected a function for options.onWarning but received 'stderr'/);
       const x = (shape: number[]) => randn(shape, new Rng(1), { device: DEVICE });
       assertThrows(() => compiled.run(x([1, 2, 16, 32])), /compileInference.run: expected shape \(\*, 3, \*, \*\) for x but received shape \(1, 2, 16, 32\)/);
       assertThrows(() => compiled.run(x([1, 3, 18, 32])), /compileInference.run: expected a height and width divisible by 4 \(patch 2, 2 stages\) for x/);

@@ -42,6 +42,12 @@ export interface FolderLoaderOptions extends ImageTransformOptions {
 
 const OP = 'FolderLoader';
 
+/** A rendered batch and the files of the images left out of it. */
+interface Rendered {
+  batch: Batch;
+  skipped: string[];
+}
+
 function int(name: string, v: unknown, min: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min) fail(OP, name, `an integer >= ${min}`, describe(v));
   return v as number;
@@ -62,7 +68,7 @@ export class FolderLoader implements BatchSource {
   readonly numBatches: number;
   readonly spec: TransformSpec;
   readonly workers: number;
-  /** images left out so far (skipBadImages), and the distinct files among them */
+  /** images left out of the batches returned so far (skipBadImages), and the distinct files among them */
   skippedImages = 0;
   readonly badFiles = new Set<string>();
   private readonly data: FolderDataset;
@@ -76,8 +82,8 @@ export class FolderLoader implements BatchSource {
   private batch = 0;
   private pool: SamplePool | null = null;
   private order: { epoch: number; order: Int32Array } | null = null;
-  /** batches in flight, keyed `${epoch}:${batch}`, in order */
-  private ahead = new Map<string, Promise<Batch>>();
+  /** batches in flight, keyed `${epoch}:${batch}`, in order, with the files left out of each */
+  private ahead = new Map<string, Promise<Rendered>>();
 
   constructor(data: FolderDataset, opts: FolderLoaderOptions) {
     if (!data || !Array.isArray(data.files) || data.files.length === 0) fail(OP, 'data.files', 'a non-empty list of image files', describe(data?.files));
@@ -93,7 +99,7 @@ export class FolderLoader implements BatchSource {
     const numClasses = opts.numClasses === undefined ? Math.max(data.classes.length, maxLabel + 1) : int('numClasses', opts.numClasses, maxLabel + 1);
     this.mix = {
       mixupAlpha: alpha('mixupAlpha', opts.mixupAlpha ?? 0), cutmixAlpha: alpha('cutmixAlpha', opts.cutmixAlpha ?? 0),
-      outH: this.spec.size, outW: this.spec.size, numClasses,
+      outH: this.spec.outputSize, outW: this.spec.outputSize, numClasses,
     };
     this.data = data;
     this.seed = int('seed', opts.seed ?? 0, 0) >>> 0;
@@ -135,7 +141,11 @@ export class FolderLoader implements BatchSource {
     const key = `${epoch}:${index}`, p = this.ahead.get(key)!;
     let b: Batch;
     try {
-      b = await p;
+      const r = await p;
+      b = r.batch;
+      // counted when the batch is taken: a prefetched batch that is never asked for skips nothing
+      this.skippedImages += r.skipped.length;
+      for (const f of r.skipped) this.badFiles.add(f);
     } finally {
       this.ahead.delete(key);
     }
@@ -184,16 +194,15 @@ export class FolderLoader implements BatchSource {
     return this.order.order.slice(start, Math.min(start + this.batchSize, this.data.files.length));
   }
 
-  private async render(epoch: number, index: number): Promise<Batch> {
+  private async render(epoch: number, index: number): Promise<Rendered> {
     this.pool ??= new SamplePool(this.workers, this.perWorker, { spec: this.spec, seed: this.seed });
-    const pool = this.pool, rows = this.rows(epoch, index), s = this.spec, per = s.channels * s.size * s.size;
+    const pool = this.pool, rows = this.rows(epoch, index), s = this.spec, side = s.outputSize, per = s.channels * side * side;
     const results = await Promise.all(Array.from(rows, (row) => pool.run({ file: this.data.files[row], index: row, epoch })));
-    const kept: number[] = [];
+    const kept: number[] = [], skipped: string[] = [];
     results.forEach((r, i) => {
       if (!r.error) return kept.push(i);
       if (!this.skipBad) throw new RepmlpError(r.error);
-      this.skippedImages++;
-      this.badFiles.add(this.data.files[rows[i]]);
+      skipped.push(this.data.files[rows[i]]);
     });
     if (kept.length === 0) throw new RepmlpError(`${OP}: every image of batch ${index} of epoch ${epoch} failed to decode, e.g. ${results[0].error}`);
     const B = kept.length, x = new Float32Array(B * per), labels = new BigInt64Array(B), indices = new Int32Array(B);
@@ -203,9 +212,10 @@ export class FolderLoader implements BatchSource {
       indices[b] = rows[i];
     });
     const mixed = mixBatch(x, labels, s.channels, this.mix, planMix(batchRng(this.seed, epoch, index), B, this.mix));
-    return {
-      x: mixed.x, shape: [B, s.channels, s.size, s.size], labels, targets: mixed.targets,
+    const batch: Batch = {
+      x: mixed.x, shape: [B, s.channels, side, side], labels, targets: mixed.targets,
       numClasses: this.mix.numClasses, epoch, index, indices,
     };
+    return { batch, skipped };
   }
 }

@@ -51,8 +51,11 @@ function checkDir(op: string, dir: string): void {
   if (!st.isDirectory()) fail(op, 'dir', 'a folder', `'${dir}', which is a file`);
 }
 
-/** The images under one class folder, in os.walk order: folders sorted by path, files by name (links followed). */
-function walkImages(op: string, top: string): string[] {
+/**
+ * The images under a folder (a class folder), in os.walk order: folders sorted by path, files
+ * by name (links followed); a BMP, PPM, PGM or PBM file is an error naming it.
+ */
+export function walkImages(op: string, top: string): string[] {
   const groups: [string, string[]][] = [];
   const visit = (dir: string): void => {
     const files: string[] = [];

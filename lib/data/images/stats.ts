@@ -4,18 +4,25 @@
 // and pass it as `mean` / `std` to the loaders.
 import type { FolderDataset } from './folder';
 import { FolderLoader } from './folder-loader';
+import type { ImageTransformOptions } from './transform';
 
 export interface MeanStd {
   mean: number[];
   std: number[];
 }
 
-export async function datasetMeanStd(
-  data: FolderDataset, opts: { size?: number; channels?: 1 | 3; workers?: number; batchSize?: number; skipBadImages?: boolean } = {},
-): Promise<MeanStd> {
+/** The evaluation transform's options that matter here, and the loader's. */
+export interface MeanStdOptions extends Pick<ImageTransformOptions, 'size' | 'channels' | 'cropPct' | 'interpolation' | 'resampler'> {
+  workers?: number;
+  batchSize?: number;
+  skipBadImages?: boolean;
+}
+
+export async function datasetMeanStd(data: FolderDataset, opts: MeanStdOptions = {}): Promise<MeanStd> {
   const c = opts.channels ?? 3;
   const loader = new FolderLoader(data, {
     batchSize: opts.batchSize ?? 64, size: opts.size ?? 224, channels: c, shuffle: false, workers: opts.workers,
+    cropPct: opts.cropPct, interpolation: opts.interpolation, resampler: opts.resampler,
     mean: new Array(c).fill(0), std: new Array(c).fill(1), skipBadImages: opts.skipBadImages,
   });
   const sum = new Float64Array(c), sq = new Float64Array(c);

@@ -2,9 +2,10 @@
 //   training, size > smallImage (64): RandomResizedCrop (decoding only the crop), horizontal
 //     flip, RandAugment, ToTensor + Normalize, random erasing;
 //   training, size <= smallImage: the image fitted to size x size (shorter side resized, centre
-//     crop), then the CIFAR recipe of lib/data/augment.ts: zero-padded random crop and flip;
+//     crop), then the CIFAR recipe of lib/data/augment.ts: zero-padded random crop and flip
+//     (the output optionally zero-padded to padTo x padTo first, as Fashion-MNIST's 28 to 32);
 //   evaluation: the shorter side resized to int(size / cropPct), centre crop (cropPct 1 for
-//     small images), ToTensor + Normalize.
+//     small images, which are then padded to padTo), ToTensor + Normalize.
 // Every random choice comes from the Rng given (sampleRng(seed, epoch, index) in the loader).
 import { describe, fail } from '../../errors';
 import type { Rng } from '../../rng';
@@ -15,6 +16,9 @@ import { centerCropOffsets, randomResizedCrop, shorterSideSize, type Crop } from
 import type { Image8 } from './image';
 import { randAugment, randAugmentPolicy, type RandAugmentSpec } from './randaugment';
 import { resize, type Interpolation } from './resample';
+
+/** At or below this size (the default smallImage) images take the small-image (CIFAR) recipe and are fitted whole. */
+export const SMALL_IMAGE = 64;
 
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
 export const IMAGENET_STD = [0.229, 0.224, 0.225];
@@ -52,6 +56,11 @@ export interface ImageTransformOptions {
   smallImage?: number;
   /** zeros on each side before the small-image random crop (default 4) */
   cropPadding?: number;
+  /**
+   * small images only: zero-pad (centred) the size x size image to padTo x padTo (default
+   * size), as the DataLoader pads Fashion-MNIST's 28 x 28 to a 32 x 32 model
+   */
+  padTo?: number;
   /** decode pixel limit (default DEFAULT_MAX_PIXELS) */
   maxPixels?: number;
 }
@@ -73,6 +82,8 @@ export interface TransformSpec {
   erasing: ErasingSpec | null;
   cropPct: number;
   cropPadding: number;
+  /** the height and width of the output: padTo, or size */
+  outputSize: number;
   maxPixels?: number;
 }
 
@@ -115,10 +126,11 @@ export function transformSpec(o: ImageTransformOptions = {}): TransformSpec {
   if (interpolation !== 'bilinear' && interpolation !== 'bicubic') fail(OP, 'interpolation', "'bilinear' or 'bicubic'", describe(interpolation));
   const resampler = o.resampler ?? 'pil';
   if (resampler !== 'pil' && resampler !== 'libvips') fail(OP, 'resampler', "'pil' or 'libvips'", describe(resampler));
-  const small = size <= num('smallImage', o.smallImage ?? 64, (v) => v >= 0, 'a number >= 0');
+  const small = size <= num('smallImage', o.smallImage ?? SMALL_IMAGE, (v) => v >= 0, 'a number >= 0');
   const train = o.train ?? false;
   const ra = o.randAugment ?? null;
   if (ra !== null && small) fail(OP, 'randAugment', `null for images of ${size} px (the small-image recipe is pad, crop and flip)`, describe(ra));
+  const outputSize = num('padTo', o.padTo ?? size, (v) => Number.isInteger(v) && v >= size && (v === size || small), `an integer >= size (${size}) for small images, or size`);
   return {
     size, channels, train, mean, std, interpolation, resampler, small,
     scale: range('scale', o.scale ?? [0.08, 1], 0), ratio: range('ratio', o.ratio ?? [3 / 4, 4 / 3], 0),
@@ -127,7 +139,7 @@ export function transformSpec(o: ImageTransformOptions = {}): TransformSpec {
     erasing: erasingSpec(o.erasing),
     cropPct: num('cropPct', o.cropPct ?? 0.875, (v) => v > 0 && v <= 1, 'a number in (0, 1]'),
     cropPadding: num('cropPadding', o.cropPadding ?? 4, (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0'),
-    maxPixels: o.maxPixels,
+    outputSize, maxPixels: o.maxPixels,
   };
 }
 
@@ -179,18 +191,18 @@ async function resizedCrop(buf: Buffer, file: string, h: ImageHeader, s: Transfo
   return resize(await decodeBuffer(buf, file, h, dec), s.size, s.size, s.interpolation, undefined, undefined, flip);
 }
 
-/** The small-image recipe: fitted to size x size, then renderSample's pad / crop / flip / normalise. */
+/** The small-image recipe: fitted to size x size, then renderSample's pad (to outputSize) / crop / flip / normalise. */
 async function smallSample(buf: Buffer, file: string, h: ImageHeader, s: TransformSpec, rng: Rng, out: Float32Array): Promise<void> {
   const img = await resizedCentre(buf, file, h, s, s.size);
   const p = s.train ? s.cropPadding : 0;
   const g = { cropY: p ? rng.int(2 * p + 1) : 0, cropX: p ? rng.int(2 * p + 1) : 0, flip: s.train && s.flip && rng.uniform() < 0.5 };
-  const spec = { c: s.channels, h: s.size, w: s.size, outH: s.size, outW: s.size, mean: s.mean, std: s.std, cropPadding: p };
+  const spec = { c: s.channels, h: s.size, w: s.size, outH: s.outputSize, outW: s.outputSize, mean: s.mean, std: s.std, cropPadding: p };
   renderSample(planar(img), 0, spec, g, out, 0);
 }
 
-/** Transforms one encoded image (`file` names it in errors) to (channels, size, size) float32. */
+/** Transforms one encoded image (`file` names it in errors) to (channels, outputSize, outputSize) float32. */
 export async function transformImage(buf: Buffer, file: string, s: TransformSpec, rng: Rng): Promise<Float32Array> {
-  const out = new Float32Array(s.channels * s.size * s.size);
+  const out = new Float32Array(s.channels * s.outputSize * s.outputSize);
   const header = await readHeader(buf, file, { maxPixels: s.maxPixels });
   if (s.small) await smallSample(buf, file, header, s, rng, out);
   else if (!s.train) normalizeInto(await resizedCentre(buf, file, header, s, Math.trunc(s.size / s.cropPct)), s.mean, s.std, out);

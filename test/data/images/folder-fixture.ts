@@ -55,9 +55,13 @@ export function fixtureClasses(k = 10): string[] {
   return FASHION_MNIST_CLASSES.slice(0, k).map((c) => c.replace(/\//g, '_'));
 }
 
+let sample: ReturnType<typeof loadFashionMnist>['train'] | null = null;
+/** The shipped sample's training split, read once. */
+const sampleTrain = () => (sample ??= loadFashionMnist({ dir: fashionMnistSampleDir() }).train);
+
 /** Sample image i of the shipped Fashion-MNIST training split, scaled (nearest) to w x h and tinted to RGB. */
 export function tintedSample(i: number, w: number, h: number): { rgb: Image8; label: number } {
-  const fm = loadFashionMnist({ dir: fashionMnistSampleDir() }).train;
+  const fm = sampleTrain();
   const src = fm.images.subarray(i * 784, i * 784 + 784), data = new Uint8Array(w * h * 3);
   for (let y = 0; y < h; y++)
     for (let x = 0; x < w; x++) {
@@ -152,7 +156,7 @@ export async function buildImageFolder(opts: FolderFixtureOptions = {}): Promise
   const perClass = opts.perClass ?? 4, k = opts.classes ?? 10, kinds = opts.kinds ?? KINDS, sizes = opts.sizes ?? SIZES;
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'repmlp-images-'));
   const classes = fixtureClasses(k), counts = new Array(k).fill(0), images: FixtureImage[] = [];
-  const fm = loadFashionMnist({ dir: fashionMnistSampleDir() }).train;
+  const fm = sampleTrain();
   let n = 0;
   for (let i = opts.offset ?? 0; i < fm.n && counts.some((c) => c < perClass); i++) {
     const label = fm.labels[i];
