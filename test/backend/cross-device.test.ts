@@ -11,7 +11,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  AdamW, add, addScalar, batchNorm2d, bmm, conv1x1, conv2d, contiguous, correctCount, crossEntropy, expand, full, gelu,
+  AdamW, add, addScalar, avgPool2d, batchNorm2d, bmm, groupedLinear, maxPool2d, conv1x1, conv2d, contiguous, correctCount, crossEntropy, expand, full, gelu,
   globalAvgPool, info, linear,
   matmul, mean, mul, mulScalar, partition, permute, preset, relu, RepMLPNet, Rng, scope, setNumThreads, silu,
   setSharingFc, SGD, sigmoid, sub, sum, tensor, unpartition, unpartitionGate, type Device, type Tensor,
@@ -156,6 +156,10 @@ const CASES: Case[] = [
   { name: 'matmul', inputs: [f(4, 6), f(6, 3)], run: ([a, b]) => matmul(a, b) },
   { name: 'bmm', inputs: [f(3, 4, 5), f(3, 5, 2)], run: ([a, b]) => bmm(a, b) },
   { name: 'setSharingFc S=1', inputs: [f(3, 2, 3, 4), f(12, 12, 1, 1)], run: ([x, w]) => setSharingFc(x, w, 1, 3, 4) },
+  { name: 'groupedLinear G=4 + bias', inputs: [f(6, 12), f(8, 3), f(8)], run: ([x, w, b]) => groupedLinear(x, w, b, 4) },
+  { name: 'maxPool2d 3x3 stride 2 padding 1', inputs: [f(2, 3, 9, 10)], run: ([x]) => maxPool2d(x, 3, { stride: 2, padding: 1 }) },
+  { name: 'maxPool2d 2x3 stride (1, 2) padding (1, 0)', inputs: [f(2, 2, 5, 7)], run: ([x]) => maxPool2d(x, [2, 3], { stride: [1, 2], padding: [1, 0] }) },
+  { name: 'avgPool2d 7x7 (stride 7)', inputs: [f(2, 3, 14, 21)], run: ([x]) => avgPool2d(x, 7) },
   { name: 'setSharingFc S=4 + bias', inputs: [f(2, 8, 3, 4), f(48, 12, 1, 1), f(48)], run: ([x, w, b]) => setSharingFc(x, w, 4, 3, 4, b) },
   {
     name: 'batchNorm2d train, running stats',
