@@ -57,7 +57,7 @@ function convAttrs(conv: Conv2d) {
 
 /** Conv with the BN folded in [-> Relu | GELU]. */
 function convBn(g: GraphBuilder, name: string, m: ConvBN, x: string): string {
-  const { weight, bias } = foldBn(m.conv, m.bn);
+  const { weight, bias } = m.bn ? foldBn(m.conv, m.bn) : { weight: host(m.conv.weight), bias: host(m.conv.bias!) };
   const w = g.float(`${name}.weight`, m.conv.weight.shape, weight);
   const b = g.float(`${name}.bias`, [bias.length], bias);
   const y = g.node('Conv', [x, w, b], `${name}.conv`, convAttrs(m.conv));
