@@ -1,33 +1,33 @@
-// `--arch <preset | config.json>`: a preset name, or a JSON file of RepMLPNetConfig fields
-// checked field by field by the model's own validator (lib/models/config.ts).
+// `--arch <preset | config.json>`: a preset name of any model family, or a JSON file of config
+// fields checked field by field by its family's own validator (lib/models/families.ts: the
+// config's `arch` names the family, RepMLPNet when it has none).
 import * as fs from 'node:fs';
 import { RepmlpError } from '../errors';
-import { validateConfig } from '../models/config';
-import { preset, presetInputSize, presetNames, type PresetName } from '../models/presets';
-import type { RepMLPNetConfig } from '../models/repmlpnet';
+import { allPresetNames, familyOf, familyOfPreset, type ModelConfig, type ModelFamily } from '../models/families';
 import { UsageError } from './command';
 
 export interface Arch {
   /** the preset name or the config file */
   name: string;
-  config: RepMLPNetConfig;
-  /** the input height and width the config was designed for (hs[0] * patchSize) */
-  inputSize: number;
+  config: ModelConfig;
+  family: ModelFamily;
+  /** the input [channels, height, width] the config was designed for */
+  inputShape: [number, number, number];
   /** true for a preset (whose channels and classes a command may fit to its data or weights) */
   isPreset: boolean;
 }
 
-export function isPresetName(value: string): value is PresetName {
-  return (presetNames as string[]).includes(value);
+export function isPresetName(value: string): boolean {
+  return familyOfPreset(value) !== null;
 }
 
-/** Checks a parsed config JSON: an object of RepMLPNetConfig fields, nothing else. */
-export function configFromJson(json: unknown, file: string): RepMLPNetConfig {
+/** Checks a parsed config JSON: an object of its family's config fields, nothing else. */
+export function configFromJson(json: unknown, file: string): ModelConfig {
   if (typeof json !== 'object' || json === null || Array.isArray(json))
     throw new RepmlpError(`config ${file}: expected a JSON object but received ${Array.isArray(json) ? 'an array' : String(json)}`);
-  // Returned as written: the defaults validateConfig adds are the model's to add.
-  validateConfig(json as RepMLPNetConfig, `config ${file}`);
-  return json as RepMLPNetConfig;
+  // Returned as written: the defaults the validator adds are the model's to add.
+  familyOf(json, `config ${file}`).validate(json as ModelConfig, `config ${file}`);
+  return json as ModelConfig;
 }
 
 /** The text of a config file, with the file in the error. */
@@ -48,9 +48,14 @@ function readConfigFile(file: string): unknown {
 /** `--arch`: a preset name, or a JSON file of config fields. */
 export function resolveArch(command: string, value: string | undefined): Arch {
   if (value === undefined) throw new UsageError(`${command}: --arch <preset | config.json> is required`);
-  if (isPresetName(value)) return { name: value, config: preset(value), inputSize: presetInputSize(value), isPreset: true };
+  const family = familyOfPreset(value);
+  if (family) {
+    const config = family.preset(value);
+    return { name: value, config, family, inputShape: family.inputShape(config), isPreset: true };
+  }
   if (!value.endsWith('.json') && !fs.existsSync(value))
-    throw new UsageError(`${command}: --arch '${value}' is neither a preset (${presetNames.join(', ')}) nor a config file`);
+    throw new UsageError(`${command}: --arch '${value}' is neither a preset (${allPresetNames.join(', ')}) nor a config file`);
   const config = configFromJson(readConfigFile(value), value);
-  return { name: value, config, inputSize: config.hs[0] * config.patchSize, isPreset: false };
+  const of = familyOf(config);
+  return { name: value, config, family: of, inputShape: of.inputShape(config), isPreset: false };
 }

@@ -1,7 +1,6 @@
 // `repmlp convert <in> <out.safetensors> --arch <preset | config.json>`: a training-form
 // checkpoint (.safetensors or PyTorch .pth) to the deploy form by Locality Injection.
-import { RepMLPNet } from '../models/repmlpnet';
-import { parameterCount } from '../models/presets';
+import { buildModel, familyOf } from '../models/families';
 import { writeSafetensors } from '../io/safetensors';
 import { valued } from './args';
 import { clearStaleTemps, UsageError, type Command } from './command';
@@ -10,15 +9,18 @@ import { resolveModel } from './weights';
 
 const usage = `Usage: repmlp convert <in.safetensors | in.pth> <out.safetensors> --arch <preset | config.json>
 
-Loads the training-form weights of a RepMLPNet (strictly: every key, no extra ones; a
+Loads the training-form weights of a model (strictly: every key, no extra ones; a
 PyTorch checkpoint may wrap them in {'model': ...} or {'state_dict': ...} and carry
 DataParallel's 'module.' prefixes), runs Locality Injection and writes the deploy-form
-state dict (fc3 with a bias, no fc3_bn or conv branches) to <out.safetensors>, atomically.
+state dict (RepMLPNet: fc3 with a bias, no fc3_bn or conv branches; RepMLP-ResNet and the
+CIFAR models: every BN folded as well) to <out.safetensors>, atomically.
 
 Options:
-  --arch <a>  a preset (RepMLPNet-T224, ..., cifar, small) or a JSON file of config fields
-              (inChannels, numClasses, patchSize, numBlocks, channels, hs, ws,
-              sharesetsNums, reparamConvK, globalPerceptronReduce)
+  --arch <a>  a preset (RepMLPNet-T224, ..., cifar, small, RepMLP-Res50-Light-224,
+              RepMLP-CIFAR-MLP, ...) or a JSON file of config fields (RepMLPNet's:
+              inChannels, numClasses, patchSize, numBlocks, channels, hs, ws,
+              sharesetsNums, reparamConvK, globalPerceptronReduce; another family's
+              with its "arch", see docs/MODELS.md)
   -h, --help  show this help`;
 
 export const command: Command = {
@@ -33,7 +35,7 @@ export const command: Command = {
     // The preset as named: weights of other channels or classes are an error listing every key that differs.
     const { state, config, archName } = resolveModel('convert', { weights: input, arch: stringOption(cl.values, 'arch'), fit: 'preset', archRequired: true });
     clearStaleTemps(output, io);
-    const model = new RepMLPNet({ ...config, deploy: false });
+    const model = buildModel({ ...config, deploy: false });
     try {
       model.loadStateDict(state);
       model.eval();
@@ -41,7 +43,7 @@ export const command: Command = {
       const deploy = model.stateDict();
       writeSafetensors(output, deploy, { metadata: { format: 'pt', arch: archName ?? '', form: 'deploy' } });
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      const params = parameterCount({ ...config, deploy: true });
+      const params = familyOf(config).cost({ ...config, deploy: true }).params;
       io.out(`converted ${input} -> ${output}: ${state.size} keys in, ${deploy.size} keys out, ${params} parameters (deploy form), ${seconds.toFixed(2)} s\n`);
     } finally {
       model.dispose();

@@ -18,7 +18,7 @@ best-ema.safetensors, the EMA's weights that \`repmlp train --ema\` writes.
 
 Options:
   --weights <f>       the weights to evaluate (required)
-  --arch <a>          a preset (small, cifar, RepMLPNet-T224, ...) or a config JSON file; a
+  --arch <a>          a preset (small, cifar, RepMLPNet-T224, RepMLP-CIFAR-MLP, ...) or a config JSON file; a
                       preset gets the data set's channels and classes (default: the
                       checkpoint's config)
   --data <d>          fashion-mnist (default), cifar10 or cifar100 (these need --data-dir)
@@ -58,15 +58,15 @@ export const command: Command = {
 
     const { loadData, limitDataset } = require('../data/datasets') as typeof import('../data/datasets');
     const { evaluate } = require('../train/evaluate') as typeof import('../train/evaluate');
-    const { RepMLPNet } = require('../models/repmlpnet') as typeof import('../models/repmlpnet');
+    const { buildModel, squareInputSize } = require('../models/families') as typeof import('../models/families');
     const { DataLoader } = require('../data/loader') as typeof import('../data/loader');
 
     const ds = loadData(data, pathOption('eval', v, 'data-dir'), 'eval');
     // A preset gets the data set's channels and classes, which the weights must then match.
     const fit = { inChannels: ds.test.c ?? 1, numClasses: ds.numClasses };
     const { state, config, form } = resolveModel('eval', { weights, arch: stringOption(v, 'arch'), fit });
-    const model = new RepMLPNet({ ...config, deploy: form === 'deploy' }, { device });
-    const inputSize = config.hs[0] * config.patchSize;
+    const inputSize = squareInputSize(config, 'eval');
+    const model = buildModel({ ...config, deploy: form === 'deploy' }, { device });
     const test = limitDataset(ds.test, limitTest);
     const loader = new DataLoader(test, { batchSize, shuffle: false, mean: ds.mean, std: ds.std, padTo: inputSize, numClasses: ds.numClasses });
     try {

@@ -1,10 +1,8 @@
 // `repmlp verify --arch <a> [--weights <file>] [--batch N] [--seed S] [--json]`: checks that
 // Locality Injection keeps a model's outputs (eval mode) on a random batch.
 import { randn } from '../creation';
-import { flops } from '../models/flops';
-import { parameterCount } from '../models/presets';
+import { buildModel, type Classifier } from '../models/families';
 import { randomizeBatchNorms } from '../models/randomize';
-import { RepMLPNet } from '../models/repmlpnet';
 import { readStateDict } from '../io/pth';
 import { Rng } from '../rng';
 import { scope } from '../scope';
@@ -19,7 +17,7 @@ export const VERIFY_TOLERANCE = 1e-4;
 
 const usage = `Usage: repmlp verify --arch <preset | config.json> [--weights <file>] [--batch N] [--seed S] [--json]
 
-Builds the training form of a RepMLPNet (from --weights, a .safetensors or PyTorch .pth
+Builds the training form of a model (from --weights, a .safetensors or PyTorch .pth
 training-form checkpoint, or else a seeded random init whose BN statistics and affine
 parameters are randomised too, so that the fusion matters), runs it in eval mode on a
 random batch at the config's input size, converts it by Locality Injection and runs the
@@ -30,7 +28,8 @@ or when a weight or a logit of either form is not finite (NaN or infinite; named
 output).
 
 Options:
-  --arch <a>       a preset (RepMLPNet-T224, ..., cifar, small) or a JSON file of config fields
+  --arch <a>       a preset (RepMLPNet-T224, ..., cifar, small, RepMLP-Res50-Light-224,
+                   RepMLP-CIFAR-MLP, ...) or a JSON file of config fields
   --weights <f>    training-form weights (default: random init)
   --batch <N>      images in the batch (default 2)
   --seed <S>       seed of the init and the input (default 0)
@@ -39,7 +38,8 @@ Options:
 
 export interface VerifyResult {
   arch: string;
-  inputSize: number;
+  /** the input height and width: one number when they are equal, else [H, W] */
+  inputSize: number | [number, number];
   batch: number;
   seed: number;
   weights: string | null;
@@ -56,7 +56,7 @@ export interface VerifyResult {
 }
 
 // Keys of float32 tensors that hold a NaN or an infinity.
-function nonFiniteKeys(model: RepMLPNet): string[] {
+function nonFiniteKeys(model: Classifier): string[] {
   const keys: string[] = [];
   for (const [k, v] of model.stateDict()) if (v.dtype === 'float32' && !(v.data as Float32Array).every(Number.isFinite)) keys.push(k);
   return keys;
@@ -78,9 +78,10 @@ export const command: Command = {
     const seed = intOption('verify', cl.values, 'seed') ?? 0;
     const weights = pathOption('verify', cl.values, 'weights') ?? null;
     const cfg = { ...arch.config, deploy: false };
+    const [C, H, W] = arch.inputShape;
     const state = weights === null ? null : readStateDict(weights);
     const rng = new Rng(seed);
-    const model = new RepMLPNet(cfg, { rng });
+    const model = buildModel(cfg, { rng });
     let maxAbs = 0, maxRef = 0;
     let nonFiniteWeights: string[] = [];
     const nonFiniteLogits = { train: 0, deploy: 0 };
@@ -90,7 +91,7 @@ export const command: Command = {
       else randomizeBatchNorms(model, rng);
       model.eval();
       nonFiniteWeights = nonFiniteKeys(model);
-      x = randn([batch, cfg.inChannels, arch.inputSize, arch.inputSize], rng);
+      x = randn([batch, C, H, W], rng);
       const input = x;
       const a = scope(() => model.forward(input).toFloat32Array());
       model.localityInjection();
@@ -107,10 +108,11 @@ export const command: Command = {
       model.dispose();
     }
     const maxRel = maxRef > 0 ? maxAbs / maxRef : maxAbs;
+    const train = arch.family.cost(cfg), deploy = arch.family.cost({ ...cfg, deploy: true });
     const r: VerifyResult = {
-      arch: arch.name, inputSize: arch.inputSize, batch, seed, weights,
-      params: { train: parameterCount(cfg), deploy: parameterCount({ ...cfg, deploy: true }) },
-      flops: { train: flops(cfg, arch.inputSize), deploy: flops({ ...cfg, deploy: true }, arch.inputSize) },
+      arch: arch.name, inputSize: H === W ? H : [H, W], batch, seed, weights,
+      params: { train: train.params, deploy: deploy.params },
+      flops: { train: train.macs, deploy: deploy.macs },
       maxAbsDiff: maxAbs, maxRelDiff: maxRel, tolerance: VERIFY_TOLERANCE, nonFiniteWeights, nonFiniteLogits,
       // false for NaN differences too
       ok: maxRel <= VERIFY_TOLERANCE && nonFiniteWeights.length === 0 && nonFiniteLogits.train + nonFiniteLogits.deploy === 0,
@@ -124,7 +126,7 @@ export const command: Command = {
     else
       io.out(
         [
-          `${r.arch}: input ${r.inputSize}x${r.inputSize}, batch ${batch}, seed ${seed}, weights ${weights ?? 'random init'}`,
+          `${r.arch}: input ${H}x${W}, batch ${batch}, seed ${seed}, weights ${weights ?? 'random init'}`,
           `parameters  train form ${r.params.train}, deploy form ${r.params.deploy}`,
           `FLOPs       train form ${formatG(r.flops.train)}, deploy form ${formatG(r.flops.deploy)} (multiply-adds per image)`,
           `values      ${finite}`,

@@ -140,7 +140,9 @@ export const command: Command = {
     checkExists('viz', weights);
 
     clearStaleTemps(output, io);
-    const { state, config, form, archName } = resolveModel('viz', { weights, arch: stringOption(v, 'arch') });
+    const { state, config: model, form, archName } = resolveModel('viz', { weights, arch: stringOption(v, 'arch') });
+    if ('arch' in model) throw new UsageError(`viz: expected a RepMLPNet (the locality picture is of its set-sharing FC3) for --arch but received a ${model.arch} config`);
+    const config: RepMLPNetConfig = model;
     if (form === 'deploy')
       throw new RepmlpError(`viz: expected training-form weights (fc3 with fc3_bn and the conv branches) for --weights but received a deploy-form state dict in ${weights}: Locality Injection has already merged them, so there is no "before" to show`);
     const c = choose(v, config);

@@ -2,27 +2,28 @@
 // fits it, for every command that loads weights (eval, viz, export-onnx, convert). The
 // weights may be a state dict in either form (.safetensors or PyTorch .pth) or a training
 // checkpoint, whose recorded config serves when --arch is not given.
-import type { RepMLPNetConfig } from '../models/repmlpnet';
+import { familyOf, type ModelConfig, type ModelFamily } from '../models/families';
 import type { HostTensor } from '../io/safetensors';
 import type { CommandLine } from './args';
 import { resolveArch } from './arch';
 import { UsageError } from './command';
 import { pathOption } from './options';
 
-/** 'train' when the state dict has Local Perceptron branches (fc3_bn, repconv*), else 'deploy'. */
-export function weightsForm(state: Map<string, HostTensor>): 'train' | 'deploy' {
-  for (const k of state.keys()) if (/(^|\.)(fc3_bn|repconv\d+)\./.test(k)) return 'train';
-  return 'deploy';
+/**
+ * 'train' when the state dict holds what the deploy form of its family folds (RepMLPNet:
+ * fc3_bn, repconv*; the 2021 models: any BN too), else 'deploy'. The family is the config's
+ * (default RepMLPNet's).
+ */
+export function weightsForm(state: Map<string, HostTensor>, config: ModelConfig | null = null): 'train' | 'deploy' {
+  return familyOf(config ?? {}).weightsForm(state);
 }
 
-/** A preset's config with the input channels and classes of the weights (the conv_embedding and head shapes). */
-export function fitPresetToWeights(config: RepMLPNetConfig, state: Map<string, HostTensor>): RepMLPNetConfig {
-  const stem = state.get('conv_embedding.conv.weight'), head = state.get('head.weight');
-  return {
-    ...config,
-    ...(stem?.shape.length === 4 ? { inChannels: stem.shape[1] } : {}),
-    ...(head?.shape.length === 2 ? { numClasses: head.shape[0] } : {}),
-  };
+/** A preset's config with the input channels and classes of the weights (its family's stem and head shapes). */
+export function fitPresetToWeights(config: ModelConfig, state: Map<string, HostTensor>): ModelConfig {
+  const family: ModelFamily = familyOf(config);
+  const [inChannels, numClasses] = family.dataOf(state);
+  const [ownChannels] = family.inputShape(config);
+  return family.withData(config, inChannels ?? ownChannels, numClasses ?? config.numClasses);
 }
 
 /**
@@ -44,7 +45,7 @@ export interface ModelSource {
 
 export interface ResolvedModel {
   state: Map<string, HostTensor>;
-  config: RepMLPNetConfig;
+  config: ModelConfig;
   form: 'train' | 'deploy';
   /** the --arch value, or the arch a checkpoint recorded, or null for a checkpoint without one */
   archName: string | null;
@@ -62,15 +63,15 @@ export function resolveModel(command: string, src: ModelSource): ResolvedModel {
   // Loaded when a command runs, so that `repmlp --help` needs no native addon.
   const { readModelWeights } = require('../train/checkpoint') as typeof import('../train/checkpoint');
   const { state, config: saved, arch: savedArch } = readModelWeights(src.weights);
-  const form = weightsForm(state);
   if (arch === null) {
     if (!saved) throw new UsageError(`${command}: --arch <preset | config.json> is required for weights that are not a training checkpoint`);
-    return { state, config: saved, form, archName: savedArch, fromCheckpoint: true };
+    return { state, config: saved, form: weightsForm(state, saved), archName: savedArch, fromCheckpoint: true };
   }
+  const form = weightsForm(state, arch.config);
   const fit = src.fit ?? 'weights';
   let config = arch.config;
   if (arch.isPreset && fit === 'weights') config = fitPresetToWeights(config, state);
-  else if (arch.isPreset && typeof fit === 'object') config = { ...config, inChannels: fit.inChannels, numClasses: fit.numClasses };
+  else if (arch.isPreset && typeof fit === 'object') config = arch.family.withData(config, fit.inChannels, fit.numClasses);
   return { state, config, form, archName: arch.name, fromCheckpoint: false };
 }
 

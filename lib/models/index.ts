@@ -12,3 +12,10 @@ export { RepMLPResNet, type ResNetBuildOptions } from './repmlp-resnet';
 export {
   validateResNetConfig, resnetPreset, resnetCost, RESNET_PRESETS, type RepMLPResNetConfig, type ResNetPresetName, type ResNetBlockType,
 } from './repmlp-resnet-config';
+export { RepMLPCifarNet } from './repmlp-cifar';
+export {
+  validateCifarConfig, cifarPreset, cifarCost, CIFAR_PRESETS, type RepMLPCifarConfig, type CifarPresetName, type CifarModelVariant, type CifarAblation,
+} from './repmlp-cifar-config';
+export {
+  familyOf, familyOfPreset, presetConfig, buildModel, squareInputSize, allPresetNames, type ModelFamily, type ModelConfig, type Classifier, type FamilyBuildOptions,
+} from './families';

@@ -4,6 +4,7 @@
 // where the stride-1 blocks of stages 2 and 3 are RepMLP Light or Bottleneck blocks unless
 // blockType is 'base'. Nothing here needs the native addon.
 import { describe, fail, RepmlpError } from '../errors';
+import { convBnCost, plus, repmlpCost, ZERO, type Cost } from './repmlp-cost';
 
 export type ResNetBlockType = 'light' | 'bottleneck' | 'base';
 
@@ -145,63 +146,27 @@ export const RESNET_PRESETS: Record<ResNetPresetName, () => RepMLPResNetConfig> 
   'ResNet-50': () => res50('base', 4),
 };
 
-/** A conv's parameters (weight, and bias or BN) and multiply-adds per output position. */
-function convCost(inC: number, outC: number, k: number, groups: number, deploy: boolean): { params: number; macs: number } {
-  const macs = (inC / groups) * outC * k * k;
-  return { params: macs + (deploy ? outC : 2 * outC), macs };
-}
-
-/** Parameters and multiply-adds of one RepMLP (C -> C) on an H x W map. */
-function repmlpCost(cfg: Required<RepMLPResNetConfig>, C: number, H: number, W: number): { params: number; macs: number } {
-  const { h, w, fc3Groups: g, deploy } = cfg;
-  const hw = h * w, parts = (H / h) * (W / w);
-  let params = 0, macs = 0;
-  if (parts > 1) {
-    const F = C * parts, M = Math.floor(F / cfg.fc1Fc2Reduction);
-    params += F * M + M + M * F + F + (deploy ? 0 : 2 * C);
-    macs += 2 * F * M;
-  }
-  const fc3 = ((C * hw) / g) * C * hw;
-  params += fc3 + (deploy ? C * hw : 2 * C * hw);
-  macs += parts * fc3;
-  if (!deploy)
-    for (const k of cfg.reparamConvK) {
-      const c = convCost(C, C, k, g, false);
-      params += c.params;
-      macs += c.macs * H * W;
-    }
-  return { params, macs };
-}
-
-/** Parameters and multiply-adds of one block of the plan. */
-function blockCost(cfg: Required<RepMLPResNetConfig>, b: BlockPlan): { params: number; macs: number } {
+/** One block of the plan: its convs (each at its output map) and its RepMLP. */
+function blockCost(cfg: Required<RepMLPResNetConfig>, b: BlockPlan): Cost {
   const d = cfg.deploy, HW = b.H * b.W, inHW = HW * b.stride * b.stride;
-  const parts: [{ params: number; macs: number }, number][] = [];
-  if (b.inC !== b.outC || b.stride !== 1) parts.push([convCost(b.inC, b.outC, 1, 1, d), HW]);
-  if (b.type === 'base') {
-    parts.push([convCost(b.inC, b.midC, 1, 1, d), inHW], [convCost(b.midC, b.midC, 3, 1, d), HW], [convCost(b.midC, b.outC, 1, 1, d), HW]);
-  } else if (b.type === 'light') {
-    parts.push([convCost(b.inC, b.midC, 1, 1, d), HW], [repmlpCost(cfg, b.midC, b.H, b.W), 1], [convCost(b.midC, b.outC, 1, 1, d), HW]);
-  } else {
-    const c = repmlpChannels(b);
-    parts.push([convCost(b.inC, b.midC, 1, 1, d), HW], [convCost(b.midC, c, 3, 1, d), HW], [repmlpCost(cfg, c, b.H, b.W), 1],
-      [convCost(c, b.midC, 3, 1, d), HW], [convCost(b.midC, b.outC, 1, 1, d), HW]);
-  }
-  return parts.reduce((s, [c, positions]) => ({ params: s.params + c.params, macs: s.macs + c.macs * positions }), { params: 0, macs: 0 });
+  const conv = (inC: number, outC: number, k: number, positions = HW) => convBnCost(inC, outC, k, positions, d);
+  const repmlp = (C: number) => repmlpCost({
+    C, O: C, H: b.H, W: b.W, h: cfg.h, w: cfg.w, reparamConvK: cfg.reparamConvK, fc1Fc2Reduction: cfg.fc1Fc2Reduction, groups: cfg.fc3Groups, deploy: d,
+  });
+  const shortcut = b.inC !== b.outC || b.stride !== 1 ? conv(b.inC, b.outC, 1) : ZERO;
+  if (b.type === 'base') return plus(shortcut, conv(b.inC, b.midC, 1, inHW), conv(b.midC, b.midC, 3), conv(b.midC, b.outC, 1));
+  if (b.type === 'light') return plus(shortcut, conv(b.inC, b.midC, 1), repmlp(b.midC), conv(b.midC, b.outC, 1));
+  const c = repmlpChannels(b);
+  return plus(shortcut, conv(b.inC, b.midC, 1), conv(b.midC, c, 3), repmlp(c), conv(c, b.midC, 3), conv(b.midC, b.outC, 1));
 }
 
 /** Parameters (weights, biases, BN scales and shifts) and multiply-adds per image of the config's form. */
-export function resnetCost(config: RepMLPResNetConfig): { params: number; macs: number } {
+export function resnetCost(config: RepMLPResNetConfig): Cost {
   const cfg = validateResNetConfig(config);
-  const stem = convCost(cfg.inChannels, cfg.stemChannels, 7, 1, cfg.deploy);
-  let params = stem.params, macs = stem.macs * (cfg.imgH / 2) * (cfg.imgW / 2);
-  for (const b of resnetPlan(cfg).flat()) {
-    const c = blockCost(cfg, b);
-    params += c.params;
-    macs += c.macs;
-  }
+  const stem = convBnCost(cfg.inChannels, cfg.stemChannels, 7, (cfg.imgH / 2) * (cfg.imgW / 2), cfg.deploy);
   const last = cfg.channels[3];
-  return { params: params + last * cfg.numClasses + cfg.numClasses, macs: macs + last * cfg.numClasses };
+  const linear = { params: last * cfg.numClasses + cfg.numClasses, macs: last * cfg.numClasses };
+  return plus(stem, ...resnetPlan(cfg).flat().map((b) => blockCost(cfg, b)), linear);
 }
 
 /** A preset's config with some fields replaced (a data set's classes and channels, the form). */

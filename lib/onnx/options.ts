@@ -1,7 +1,7 @@
 // The ONNX export's options and the checks of the input size (no onnx-proto types here: these
 // declarations are part of the package's public types).
 import { describe, fail } from '../errors';
-import type { RepMLPNetConfig } from '../models/repmlpnet';
+import type { ModelConfig } from '../models/families';
 
 /** The operator set the graphs use (ONNX 1.12; Gelu is not a standard op before 20). */
 export const ONNX_OPSET = 17;
@@ -17,8 +17,19 @@ export interface OnnxExportOptions {
   inputSize?: number | readonly [number, number];
 }
 
-/** Input [H, W] checked against the config: every stage's map a multiple of its partition. */
-export function onnxInputSize(config: RepMLPNetConfig, inputSize: OnnxExportOptions['inputSize'], op = 'exportOnnx'): [number, number] {
+/**
+ * Input [H, W] checked against the config: for RepMLPNet every stage's map a multiple of its
+ * partition; the 2021 models (a config with `arch`) are built for one input size (their Global
+ * Perceptrons' FC sizes depend on it), imgH x imgW.
+ */
+export function onnxInputSize(config: ModelConfig, inputSize: OnnxExportOptions['inputSize'], op = 'exportOnnx'): [number, number] {
+  if ('arch' in config) {
+    const fixed: [number, number] = [config.imgH, config.imgW];
+    const given = inputSize === undefined ? fixed : typeof inputSize === 'number' ? [inputSize, inputSize] : inputSize;
+    if (!Array.isArray(given) || given.length !== 2 || given[0] !== fixed[0] || given[1] !== fixed[1])
+      fail(op, 'inputSize', `the input size the ${config.arch} config is built for, ${fixed[0]} x ${fixed[1]}`, describe(inputSize));
+    return fixed;
+  }
   const { patchSize: p, hs, ws } = config;
   let size: [number, number];
   if (inputSize === undefined) size = [hs[0] * p, ws[0] * p];

@@ -6,7 +6,7 @@
 import type { LoaderState } from '../data/loader';
 import { RepmlpError, shapeStr } from '../errors';
 import { readFileBounded } from '../io/read';
-import type { RepMLPNetConfig } from '../models/repmlpnet';
+import type { ModelConfig } from '../models/families';
 import type { BaseHyper, OptimizerStateDict } from '../optim/optimizer';
 import { readStateDict } from '../io/pth';
 import { parseSafetensors, parseSafetensorsMetadata, writeSafetensors, type HostTensor } from '../io/safetensors';
@@ -105,7 +105,7 @@ export interface ModelWeights {
   /** the model's state dict */
   state: Map<string, HostTensor>;
   /** the config and the arch name a training checkpoint recorded; null for plain state dicts */
-  config: RepMLPNetConfig | null;
+  config: ModelConfig | null;
   arch: string | null;
 }
 
@@ -117,7 +117,7 @@ export function readModelWeights(file: string): ModelWeights {
   const tensors = readStateDict(file);
   if (!isCheckpoint(tensors.keys())) return { state: tensors, config: null, arch: null };
   const meta = readSafetensorsMetadata(readFileBounded(file, { op: 'checkpoint' }), file);
-  const config = meta.config ? (metaJson(meta, 'config', file) as RepMLPNetConfig) : null;
+  const config = meta.config ? (metaJson(meta, 'config', file) as ModelConfig) : null;
   const options = meta.options ? metaJson(meta, 'options', file) : null;
   const arch = typeof options === 'object' && options !== null && typeof (options as { arch?: unknown }).arch === 'string' ? (options as { arch: string }).arch : null;
   return { state: modelState(tensors), config, arch };

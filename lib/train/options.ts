@@ -5,8 +5,7 @@ import * as path from 'node:path';
 import { backend } from '../backend';
 import type { DataName } from '../data/datasets';
 import { describe, fail } from '../errors';
-import { preset, presetNames, type PresetName } from '../models/presets';
-import type { RepMLPNetConfig } from '../models/repmlpnet';
+import { allPresetNames, familyOf, familyOfPreset, type ModelConfig } from '../models/families';
 import type { Device } from '../tensor';
 import { nonNeg, OP, optionalPosInt, posInt } from './option-checks';
 import { recipeSettings, recordedRecipe, type RecipeOptions, type RecipeSettings } from './recipe-options';
@@ -17,8 +16,8 @@ export { OP } from './option-checks';
 
 /** The options of train(); the optimizer, accumulation, lr scaling and EMA ones are RecipeOptions'. */
 export interface TrainOptions extends RecipeOptions {
-  /** a preset name or a config (default 'small'); a preset gets the data set's channels and classes */
-  arch?: PresetName | RepMLPNetConfig;
+  /** a preset name of any model family or a config (default 'small'); a preset gets the data set's channels and classes */
+  arch?: string | ModelConfig;
   data?: DataName;
   /** the data directory (required for CIFAR; Fashion-MNIST is looked up as loadFashionMnist does) */
   dataDir?: string;
@@ -94,7 +93,7 @@ export interface TrainSummary {
 export interface Settings extends RecipeSettings {
   data: DataName;
   dataDir: string | undefined;
-  arch: PresetName | RepMLPNetConfig;
+  arch: string | ModelConfig;
   /** the preset name, or 'custom' for a config object */
   archName: string;
   epochs: number;
@@ -202,13 +201,15 @@ export function resolveOptions(options: TrainOptions): Settings {
 }
 
 /** The model config for `arch` on a data set of `channels` channels and `numClasses` classes. */
-export function resolveConfig(arch: PresetName | RepMLPNetConfig, channels: number, numClasses: number): RepMLPNetConfig {
+export function resolveConfig(arch: string | ModelConfig, channels: number, numClasses: number): ModelConfig {
   if (typeof arch === 'string') {
-    if (!(presetNames as string[]).includes(arch)) fail(OP, 'arch', `a preset (${presetNames.join(', ')}) or a config object`, describe(arch));
-    return preset(arch, { inChannels: channels, numClasses });
+    const family = familyOfPreset(arch);
+    if (!family) fail(OP, 'arch', `a preset (${allPresetNames.join(', ')}) or a config object`, describe(arch));
+    return family.withData(family.preset(arch), channels, numClasses);
   }
   if (typeof arch !== 'object' || arch === null) fail(OP, 'arch', 'a preset name or a config object', describe(arch));
-  if (arch.inChannels !== channels) fail(OP, 'arch.inChannels', `${channels} (the data set's channels)`, describe(arch.inChannels));
+  const [inChannels] = familyOf(arch, OP).inputShape(arch);
+  if (inChannels !== channels) fail(OP, 'arch.inChannels', `${channels} (the data set's channels)`, describe(inChannels));
   if (arch.numClasses !== numClasses) fail(OP, 'arch.numClasses', `${numClasses} (the data set's classes)`, describe(arch.numClasses));
   return { ...arch, deploy: false };
 }

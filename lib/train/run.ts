@@ -10,7 +10,7 @@ import { DataLoader, type ImageDataset } from '../data/loader';
 import { fail } from '../errors';
 import { appendFileChecked, writeFileAtomic } from '../io/atomic';
 import { writeSafetensors } from '../io/safetensors';
-import { RepMLPNet, type RepMLPNetConfig } from '../models/repmlpnet';
+import { buildModel, squareInputSize, type Classifier, type ModelConfig } from '../models/families';
 import { writeCheckpoint, type RunMeta } from './checkpoint';
 import { DeviceSum } from './device-sum';
 import { emaDecayAt, WeightEma } from './ema';
@@ -38,11 +38,11 @@ export function runFiles(out: string): RunFiles {
 }
 
 /** The config, checked against the data: the model must take inputs at least as large as the images. */
-function modelConfig(s: Settings, data: LoadedData): { config: RepMLPNetConfig; inputSize: number } {
+function modelConfig(s: Settings, data: LoadedData): { config: ModelConfig; inputSize: number } {
   const config = resolveConfig(s.arch, data.train.c ?? 1, data.numClasses);
-  const inputSize = config.hs[0] * config.patchSize;
+  const inputSize = squareInputSize(config, OP);
   if (inputSize < data.train.h)
-    fail(OP, 'arch', `a model for inputs of at least ${data.train.h} x ${data.train.w} (hs[0] * patchSize)`, `one for ${inputSize} x ${inputSize}`);
+    fail(OP, 'arch', `a model for inputs of at least ${data.train.h} x ${data.train.w}`, `one for ${inputSize} x ${inputSize}`);
   return { config, inputSize };
 }
 
@@ -65,7 +65,7 @@ function stepCounts(s: Settings, batchesPerEpoch: number): { stepsPerEpoch: numb
   return { stepsPerEpoch, totalSteps, warmupSteps: Math.min(totalSteps, Math.round(s.warmupEpochs * stepsPerEpoch)) };
 }
 
-function startMeta(config: RepMLPNetConfig, recorded: Record<string, unknown>, loader: DataLoader): RunMeta {
+function startMeta(config: ModelConfig, recorded: Record<string, unknown>, loader: DataLoader): RunMeta {
   return {
     epoch: 0, batch: 0, step: 0, loader: loader.state(), bestAccuracy: -1, lastAccuracy: -1, lastTop5: -1,
     bestEmaAccuracy: -1, lastEmaAccuracy: -1, lastEmaTop5: -1, epochLoss: 0, epochCorrect: 0, epochSeen: 0, config, options: recorded,
@@ -74,7 +74,7 @@ function startMeta(config: RepMLPNetConfig, recorded: Record<string, unknown>, l
 
 export class TrainingRun {
   readonly data: LoadedData;
-  readonly config: RepMLPNetConfig;
+  readonly config: ModelConfig;
   readonly inputSize: number;
   readonly trainLoader: DataLoader;
   readonly testLoader: DataLoader;
@@ -86,7 +86,7 @@ export class TrainingRun {
   readonly schedule: (step: number) => number;
   /** the options a resumed run must agree on */
   readonly recorded: Record<string, unknown>;
-  readonly model: RepMLPNet;
+  readonly model: Classifier;
   readonly opt: TrainOptimizer;
   /** the EMA of the model's weights; null unless the ema option is on */
   readonly ema: WeightEma | null;
@@ -105,7 +105,7 @@ export class TrainingRun {
     ({ stepsPerEpoch: this.stepsPerEpoch, totalSteps: this.totalSteps, warmupSteps: this.warmupSteps } = stepCounts(s, this.batchesPerEpoch));
     this.schedule = cosineSchedule({ lr: s.lr, minLr: s.minLr, totalSteps: this.totalSteps, warmupSteps: this.warmupSteps, warmupStart: s.warmupStart });
     this.recorded = recordedOptions(s, sets.train.n, sets.test.n);
-    this.model = new RepMLPNet(this.config, { seed: s.seed, device: s.device });
+    this.model = buildModel(this.config, { seed: s.seed, device: s.device });
     this.opt = makeOptimizer(this.model.parameters(), s);
     this.ema = s.ema ? new WeightEma(this.model) : null;
     this.lossSum = new DeviceSum(s.device);
