@@ -1,0 +1,57 @@
+// The registry of model families: a config's `arch` picks the family, presets of every family
+// resolve, and each family tells its two forms apart and reads its data shapes from weights.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  allPresetNames, buildModel, familyOf, familyOfPreset, preset, presetConfig, RepMLPCifarNet, RepMLPNet, RepMLPResNet, resnetPreset, squareInputSize,
+} from '../../lib/index';
+import { fitPresetToWeights, weightsForm } from '../../lib/cli/weights';
+import type { HostTensor } from '../../lib/io/safetensors';
+import { assertThrows } from '../helpers';
+
+test('familyOf: by arch, RepMLPNet without one; unknown archs named', () => {
+  assert.is(familyOf(preset('small')).arch, 'RepMLPNet');
+  assert.is(familyOf(resnetPreset('ResNet-50')).arch, 'RepMLPResNet');
+  assert.is(familyOf(presetConfig('RepMLP-CIFAR-MLP')).arch, 'RepMLPCifar');
+  assertThrows(() => familyOf({ arch: 'VGG' }, 'config x.json'), /^config x\.json: expected one of 'RepMLPResNet', 'RepMLPCifar' \(or none, for RepMLPNet\) for 'arch' but received "VGG"$/);
+  assertThrows(() => familyOf(null), /^config: expected an object for config but received null$/);
+});
+
+test('presets: every family\'s, one name each, each building its own model', () => {
+  assert.equal(new Set(allPresetNames).size, allPresetNames.length, 'names are unique');
+  for (const name of ['small', 'RepMLP-Res50-Light-224', 'RepMLP-Res50-Bottleneck-224', 'ResNet-50', 'RepMLP-CIFAR-MLP', 'RepMLP-CIFAR-WideConvNet'])
+    assert.ok(allPresetNames.includes(name), name);
+  assert.is(familyOfPreset('nope'), null);
+  assertThrows(() => presetConfig('nope'), /^presetConfig: expected a preset \(RepMLPNet-T224, .*\) for name but received 'nope'$/);
+  const kinds: [string, Function][] = [['small', RepMLPNet], ['RepMLP-CIFAR-WideConvNet', RepMLPCifarNet]];
+  for (const [name, kind] of kinds) {
+    const m = buildModel(presetConfig(name));
+    assert.ok(m instanceof kind, name);
+    m.dispose();
+  }
+  const r = buildModel({ ...resnetPreset('ResNet-50'), imgH: 32, imgW: 32, channels: [8, 8, 8, 8], stemChannels: 4, numClasses: 3 });
+  assert.ok(r instanceof RepMLPResNet);
+  r.dispose();
+});
+
+const st = (shape: number[]): HostTensor => ({ dtype: 'float32', shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
+
+test('weightsForm and fitPresetToWeights: per family', () => {
+  const res = resnetPreset('RepMLP-Res50-Light-224');
+  // RepMLPNet's deploy form keeps its embedding BNs; the 2021 models' deploy form has no BN at all
+  assert.is(weightsForm(new Map([['conv_embedding.bn.weight', st([4])]])), 'deploy');
+  assert.is(weightsForm(new Map([['stage0.0.bn.weight', st([4])]]), res), 'train');
+  assert.is(weightsForm(new Map([['stage0.0.conv.bias', st([4])]]), res), 'deploy');
+  const fitted = fitPresetToWeights(res, new Map([['stage0.0.conv.weight', st([64, 1, 7, 7])], ['linear.weight', st([10, 2048])]]));
+  assert.equal([(fitted as typeof res).inChannels, fitted.numClasses], [1, 10]);
+  const cifar = fitPresetToWeights(presetConfig('RepMLP-CIFAR-MLP'), new Map([['linear.weight', st([7, 64])]]));
+  assert.equal([(cifar as { inChannels: number }).inChannels, cifar.numClasses], [3, 7]);
+});
+
+test('squareInputSize: the data loaders pad to squares', () => {
+  assert.is(squareInputSize(presetConfig('RepMLP-Res50-Light-224'), 'train'), 224);
+  assertThrows(() => squareInputSize({ ...resnetPreset('ResNet-50'), imgW: 192 }, 'train'),
+    /^train: expected a model for square inputs \(the data loader pads images to a square\) for arch but received one for 224 x 192$/);
+});
+
+test.run();
