@@ -9,11 +9,11 @@ import { choiceOption, COUNT, DEVICE_CHOICES, intOption, numberOption, pathOptio
 
 const usage = `Usage: repmlp train [--data fashion-mnist] [--arch small] [--epochs 5] [--batch-size 64] [--out DIR] [options]
 
-Trains a RepMLPNet from scratch with AdamW or SGD (weight decay on weights only), a per-step
-cosine learning rate with linear warm-up, label smoothing, random crop and flip. Every epoch
-ends with the top-1 and top-5 accuracy on the test split (top-k of all classes when there
-are fewer than 5); the run ends with Locality Injection and the deploy form's accuracy beside
-the training form's. The run directory holds config.json, metrics.jsonl, last.safetensors
+Trains a model (RepMLPNet, or one of the 2021 RepMLP models) from scratch with AdamW or SGD
+(weight decay on weights only), a per-step cosine learning rate with linear warm-up, label
+smoothing, random crop and flip. Every epoch ends with the top-1 and top-5 accuracy on the
+test split (top-k of all classes when there are fewer than 5); the run ends with Locality
+Injection and the deploy form's accuracy beside the training form's. The run directory holds config.json, metrics.jsonl, last.safetensors
 (every epoch and every --save-every steps), best.safetensors, best-ema.safetensors (with
 --ema: the EMA's state dict at its best test accuracy) and deploy.safetensors, each written
 atomically (a failed write, e.g. on a full disk, stops
@@ -25,8 +25,9 @@ says which).
 Options:
   --data <d>             fashion-mnist (default), cifar10 or cifar100 (these need --data-dir)
   --data-dir <dir>       where the data set's files are
-  --arch <a>             a preset (small, cifar, RepMLPNet-T224, ..., see docs/MODELS.md)
-                         or a config JSON file (default small)
+  --arch <a>             a preset (small, cifar, RepMLPNet-T224, ..., RepMLP-CIFAR-MLP,
+                         RepMLP-Res50-Light-224, ..., see docs/MODELS.md) or a config JSON
+                         file of any model family (default small)
   --epochs <N>           epochs (default 5)
   --batch-size <B>       images per step (default 64)
   --out <dir>            run directory (default runs/<data>-<arch>)
