@@ -9,18 +9,18 @@ import { choiceOption, COUNT, DEVICE_CHOICES, intOption, numberOption, pathOptio
 
 const usage = `Usage: repmlp train [--data fashion-mnist] [--arch small] [--epochs 5] [--batch-size 64] [--out DIR] [options]
 
-Trains a model (RepMLPNet, or one of the 2021 RepMLP models) from scratch with AdamW or SGD
-(weight decay on weights only), a per-step cosine learning rate with linear warm-up, label
-smoothing, random crop and flip. Every epoch ends with the top-1 and top-5 accuracy on the
-test split (top-k of all classes when there are fewer than 5); the run ends with Locality
-Injection and the deploy form's accuracy beside the training form's. The run directory holds
-config.json, metrics.jsonl, last.safetensors (every epoch and every --save-every steps), best.safetensors, best-ema.safetensors (with
---ema: the EMA's state dict at its best test accuracy) and deploy.safetensors, each written
-atomically (a failed write, e.g. on a full disk, stops
-the run with exit code 1 and leaves the previous file as it was); <out>/train.lock keeps a
-second run out of the directory while this one lasts. Fashion-MNIST comes from Debian's
-dataset-fashion-mnist when installed, else from the sample shipped with repmlp (the output
-says which).
+Trains a model (RepMLPNet, or one of the 2021 RepMLP models) from scratch with AdamW or
+SGD (weight decay on weights only), a per-step cosine learning rate with linear warm-up,
+label smoothing, random crop and flip. Every epoch ends with the top-1 and top-5 accuracy
+on the test split (top-k of all classes when there are fewer than 5); the run ends with
+Locality Injection and the deploy form's accuracy beside the training form's. The run
+directory holds config.json, metrics.jsonl, last.safetensors (every epoch and every
+--save-every steps), best.safetensors, best-ema.safetensors (with --ema: the EMA's state
+dict at its best test accuracy) and deploy.safetensors, each written atomically (a failed
+write, e.g. on a full disk, stops the run with exit code 1 and leaves the previous file as
+it was); <out>/train.lock keeps a second run out of the directory while this one lasts.
+Fashion-MNIST comes from Debian's dataset-fashion-mnist when installed, else from the
+sample shipped with repmlp (the output says which).
 
 Options:
   --data <d>             fashion-mnist (default), cifar10 or cifar100 (these need --data-dir)
