@@ -6,6 +6,7 @@ import {
   allPresetNames, buildModel, familyOf, familyOfPreset, preset, presetConfig, RepMLPCifarNet, RepMLPNet, RepMLPResNet, resnetPreset, squareInputSize,
 } from '../../lib/index';
 import { fitPresetToWeights, weightsForm } from '../../lib/cli/weights';
+import { resolveConfig } from '../../lib/train/options';
 import type { HostTensor } from '../../lib/io/safetensors';
 import { assertThrows } from '../helpers';
 
@@ -46,6 +47,15 @@ test('weightsForm and fitPresetToWeights: per family', () => {
   assert.equal([(fitted as typeof res).inChannels, fitted.numClasses], [1, 10]);
   const cifar = fitPresetToWeights(presetConfig('RepMLP-CIFAR-MLP'), new Map([['linear.weight', st([7, 64])]]));
   assert.equal([(cifar as { inChannels: number }).inChannels, cifar.numClasses], [3, 7]);
+});
+
+test('the trainer takes any family\'s preset or config, fitted to the data', () => {
+  const res = resolveConfig('RepMLP-Res50-Light-224', 1, 10) as ReturnType<typeof resnetPreset>;
+  assert.equal([res.arch, res.inChannels, res.numClasses, res.deploy], ['RepMLPResNet', 1, 10, undefined]);
+  const cifar = presetConfig('RepMLP-CIFAR-MLP');
+  assert.is(resolveConfig({ ...cifar, inChannels: 1 }, 1, 10).deploy, false);
+  assertThrows(() => resolveConfig(cifar, 1, 10), /^train: expected 1 \(the data set's channels\) for arch\.inChannels but received 3$/);
+  assertThrows(() => resolveConfig({ ...resnetPreset('ResNet-50'), numClasses: 5 }, 3, 10), /^train: expected 10 \(the data set's classes\) for arch\.numClasses but received 5$/);
 });
 
 test('squareInputSize: the data loaders pad to squares', () => {
