@@ -41,6 +41,18 @@ import { AvgPool2d, BatchNorm2d, Conv2d, ConvBN, Linear, type InitOptions } from
 import { Module } from '../nn/module';
 import { bnAffine, convToFc, fuseBn, repeatEach, sumBranches, type Fused } from '../nn/reparam';
 
+/** Converts a model of RepMLP blocks in place: every RepMLP (with its own branches), then every ConvBN left with a BN. */
+export function convertToDeploy(model: Module): void {
+  const modules = () => model.namedModules().map(([, m]) => m);
+  for (const m of modules()) if (m instanceof RepMLP) m.localityInjection();
+  for (const m of modules()) if (m instanceof ConvBN) m.fuseBn();
+}
+
+/** True when every RepMLP and every ConvBN of the model is in the deploy form. */
+export function isDeployForm(model: Module): boolean {
+  return model.namedModules().every(([, m]) => !(m instanceof RepMLP || m instanceof ConvBN) || m.deploy);
+}
+
 export interface RepMLPOptions {
   /** The map the block sees (H, W) and its partition (h, w); H % h = W % w = 0. */
   H: number;

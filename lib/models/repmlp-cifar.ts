@@ -10,9 +10,9 @@ import { Rng } from '../rng';
 import type { Tensor } from '../tensor';
 import { ConvBN, Linear, MaxPool2d, type InitOptions } from '../nn/layers';
 import { Module, ModuleList } from '../nn/module';
-import { RepMLP } from './repmlp-block';
-import { mixerOf, stageMap, validateCifarConfig, cifarCost, type RepMLPCifarConfig } from './repmlp-cifar-config';
-import { convertToDeploy, type ResNetBuildOptions } from './repmlp-resnet';
+import type { FamilyBuildOptions } from './families';
+import { convertToDeploy, isDeployForm, RepMLP } from './repmlp-block';
+import { cifarCost, mixerOf, stageMap, validateCifarConfig, type RepMLPCifarConfig } from './repmlp-cifar-config';
 import { checkParametersFit } from './size';
 
 /** fc (1x1 ConvBNReLU) -> the mixing layer -> ReLU. */
@@ -49,7 +49,7 @@ export class RepMLPCifarNet extends Module {
   readonly pool = new MaxPool2d(2);
   readonly linear: Linear;
 
-  constructor(config: RepMLPCifarConfig, opts: ResNetBuildOptions = {}) {
+  constructor(config: RepMLPCifarConfig, opts: FamilyBuildOptions = {}) {
     super();
     const cfg = (this.config = validateCifarConfig(config));
     checkParametersFit(cifarCost(cfg).params, opts.device ?? 'cpu', 'RepMLPCifarNet', `channels ${JSON.stringify(cfg.channels)}`);
@@ -59,7 +59,7 @@ export class RepMLPCifarNet extends Module {
   }
 
   get deploy(): boolean {
-    return this.namedModules().every(([, m]) => !(m instanceof RepMLP || m instanceof ConvBN) || m.deploy);
+    return isDeployForm(this);
   }
 
   /** Logits (N, numClasses). */

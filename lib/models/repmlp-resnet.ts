@@ -10,20 +10,14 @@ import { checkTensor } from '../check';
 import { globalAvgPool } from '../ops/avgpool';
 import { reshape } from '../ops/views';
 import { Rng } from '../rng';
-import type { Device, Tensor } from '../tensor';
+import type { Tensor } from '../tensor';
 import { ConvBN, Linear, MaxPool2d } from '../nn/layers';
 import { Module, ModuleList } from '../nn/module';
-import { RepMLP } from './repmlp-block';
+import type { FamilyBuildOptions } from './families';
+import { convertToDeploy, isDeployForm } from './repmlp-block';
 import { BaseBlock, RepMLPBottleneckBlock, RepMLPLightBlock, type BlockContext, type BlockRepMLPOptions } from './repmlp-blocks';
 import { resnetCost, resnetPlan, validateResNetConfig, type BlockPlan, type RepMLPResNetConfig } from './repmlp-resnet-config';
 import { checkParametersFit } from './size';
-
-export interface ResNetBuildOptions {
-  /** Seed of the initial weights (default 0); ignored when rng is given. */
-  seed?: number;
-  rng?: Rng;
-  device?: Device;
-}
 
 type Block = BaseBlock | RepMLPLightBlock | RepMLPBottleneckBlock;
 
@@ -33,13 +27,6 @@ function makeBlock(b: BlockPlan, repmlp: BlockRepMLPOptions, ctx: BlockContext):
   return new BaseBlock(b.inC, b.midC, b.outC, b.stride, ctx);
 }
 
-/** Converts a model in place: every RepMLP (with its own branches), then every ConvBN left with a BN. */
-export function convertToDeploy(model: Module): void {
-  const modules = () => model.namedModules().map(([, m]) => m);
-  for (const m of modules()) if (m instanceof RepMLP) m.localityInjection();
-  for (const m of modules()) if (m instanceof ConvBN) m.fuseBn();
-}
-
 export class RepMLPResNet extends Module {
   readonly config: Required<RepMLPResNetConfig>;
   readonly stem: ConvBN;
@@ -47,7 +34,7 @@ export class RepMLPResNet extends Module {
   readonly stages: ModuleList<Block>[];
   readonly linear: Linear;
 
-  constructor(config: RepMLPResNetConfig, opts: ResNetBuildOptions = {}) {
+  constructor(config: RepMLPResNetConfig, opts: FamilyBuildOptions = {}) {
     super();
     const cfg = (this.config = validateResNetConfig(config));
     checkParametersFit(resnetCost(cfg).params, opts.device ?? 'cpu', 'RepMLPResNet', `blockType ${cfg.blockType}, channels ${JSON.stringify(cfg.channels)}`);
@@ -64,7 +51,7 @@ export class RepMLPResNet extends Module {
 
   /** True once every RepMLP block and ConvBN is in the deploy form. */
   get deploy(): boolean {
-    return this.namedModules().every(([, m]) => !(m instanceof RepMLP || m instanceof ConvBN) || m.deploy);
+    return isDeployForm(this);
   }
 
   /** The output of each stage 1-4: (N, channels[i], imgH / 2^(i+2), imgW / 2^(i+2)). */
