@@ -2,12 +2,14 @@
 // the FC3 locality picture (the paper's Figure 3) of one output point of one RepMLP block.
 import { RepmlpError } from '../errors';
 import { writeFileAtomic } from '../io/atomic';
+import { familyOf, isRepMLPNetConfig } from '../models/families';
 import type { RepMLPNetConfig } from '../models/repmlpnet';
 import type { LocalityMaps, LocalityOptions, LocalityStats, LocalitySummary, WindowStats } from '../viz/locality';
 import { flags, valued, type Values } from './args';
 import { clearStaleTemps, UsageError, type Command } from './command';
+import { partitionOrderHelp } from './arch';
 import { checkExists, choiceOption, intOption, stringOption } from './options';
-import { resolveModel, weightsAndOutput, type ResolvedModel } from './weights';
+import { emaHelp, modelSource, resolveModel, weightsAndOutput, WEIGHTS_OPTIONS, type ResolvedModel } from './weights';
 
 const usage = `Usage: repmlp viz --weights <file> [--arch <preset | config.json>] [--stage i] [--block j]
                   [--channel c] [--point y,x] [--window k] [--scale panel|shared] [--json] <out.svg>
@@ -28,6 +30,8 @@ Options:
                       (.safetensors or PyTorch .pth)
   --arch <a>          a preset (small, cifar, RepMLPNet-T224, ...; input channels and classes
                       are read from the weights) or a config JSON file
+${partitionOrderHelp(22)}
+${emaHelp(22)}
   --stage <i>         stage index (default 0, the largest partition)
   --block <j>         block index within the stage (default 0)
   --channel <c>       output channel (default 0); it uses share-set c mod S
@@ -130,7 +134,7 @@ function localityOf(config: RepMLPNetConfig, state: ResolvedModel['state'], c: C
 export const command: Command = {
   name: 'viz',
   usage,
-  options: { ...valued('weights', 'arch', 'stage', 'block', 'channel', 'point', 'window', 'scale'), ...flags('json') },
+  options: { ...WEIGHTS_OPTIONS, ...valued('weights', 'stage', 'block', 'channel', 'point', 'window', 'scale'), ...flags('json') },
   maxPositional: 1,
   run(cl, io) {
     const v = cl.values;
@@ -140,8 +144,8 @@ export const command: Command = {
     checkExists('viz', weights);
 
     clearStaleTemps(output, io);
-    const { state, config: model, form, archName } = resolveModel('viz', { weights, arch: stringOption(v, 'arch') });
-    if ('arch' in model) throw new UsageError(`viz: expected a RepMLPNet (the locality picture is of its set-sharing FC3) for --arch but received a ${model.arch} config`);
+    const { state, config: model, form, archName } = resolveModel('viz', modelSource('viz', v, weights));
+    if (!isRepMLPNetConfig(model)) throw new UsageError(`viz: expected a RepMLPNet (the locality picture is of its set-sharing FC3) for --arch but received a ${familyOf(model).arch} config`);
     const config: RepMLPNetConfig = model;
     if (form === 'deploy')
       throw new RepmlpError(`viz: expected training-form weights (fc3 with fc3_bn and the conv branches) for --weights but received a deploy-form state dict in ${weights}: Locality Injection has already merged them, so there is no "before" to show`);

@@ -54,7 +54,7 @@ export interface Rendered {
 }
 
 /** Standard normal from two uniforms (no cached spare, so the Rng state says everything). */
-function normal(rng: Rng): number {
+export function normal(rng: Rng): number {
   const u = 1 - rng.uniform();
   const v = rng.uniform();
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
@@ -96,6 +96,17 @@ export function planBatch(rng: Rng, indices: Int32Array, spec: RenderSpec): Batc
     }
     if (spec.flip) flip[b] = rng.uniform() < 0.5 ? 1 : 0;
   }
+  return { indices, cropY, cropX, flip, ...planMix(rng, B, spec) };
+}
+
+/** What mixBatch needs: the Beta parameters (0 = off), the output size and the number of classes. */
+export type MixSpec = Pick<RenderSpec, 'mixupAlpha' | 'cutmixAlpha' | 'outH' | 'outW' | 'numClasses'>;
+
+/** The batch-level part of a plan: mixup or CutMix (or none), lam, the partners and the CutMix box. */
+export type MixPlan = Pick<BatchPlan, 'mix' | 'lam' | 'partner' | 'box'>;
+
+/** Draws mixup / CutMix for a batch of B (one of them at random when both are on), advancing rng. */
+export function planMix(rng: Rng, B: number, spec: MixSpec): MixPlan {
   let mix: BatchPlan['mix'] = 'none';
   if (spec.mixupAlpha > 0 && spec.cutmixAlpha > 0) mix = rng.uniform() < 0.5 ? 'cutmix' : 'mixup';
   else if (spec.mixupAlpha > 0) mix = 'mixup';
@@ -123,38 +134,66 @@ export function planBatch(rng: Rng, indices: Int32Array, spec: RenderSpec): Batc
       lam = 1 - ((box[1] - box[0]) * (box[3] - box[2])) / (H * W);
     }
   }
-  return { indices, cropY, cropX, flip, mix, lam, partner, box };
+  return { mix, lam, partner, box };
+}
+
+/** Where one sample is taken from and how (the per-sample part of a plan). */
+export interface SampleGeometry {
+  /** crop offsets in [0, 2 * cropPadding] */
+  cropY: number;
+  cropX: number;
+  flip: boolean;
+}
+
+/**
+ * Renders one (c, h, w) uint8 image that starts at images[src] into out[dst..] as (c, outH, outW)
+ * float32: zero-padded (centred), cropped, flipped and normalised as the spec says.
+ */
+export function renderSample(
+  images: Uint8Array, src: number, spec: Pick<RenderSpec, 'c' | 'h' | 'w' | 'outH' | 'outW' | 'mean' | 'std' | 'cropPadding'>,
+  g: SampleGeometry, out: Float32Array, dst: number,
+): void {
+  const { c, h, w, outH, outW, cropPadding: p } = spec;
+  const plane = outH * outW;
+  const dy = g.cropY - p - ((outH - h) >> 1), dx = g.cropX - p - ((outW - w) >> 1);
+  for (let ch = 0; ch < c; ch++) {
+    const scale = 1 / (255 * spec.std[ch]), zero = -spec.mean[ch] / spec.std[ch];
+    const d0 = dst + ch * plane, s0 = src + ch * h * w;
+    for (let y = 0; y < outH; y++) {
+      const sy = y + dy, row = d0 + y * outW;
+      if (sy < 0 || sy >= h) {
+        out.fill(zero, row, row + outW);
+        continue;
+      }
+      for (let xx = 0; xx < outW; xx++) {
+        const sx = (g.flip ? outW - 1 - xx : xx) + dx;
+        out[row + xx] = sx >= 0 && sx < w ? images[s0 + sy * w + sx] * scale + zero : zero;
+      }
+    }
+  }
 }
 
 /** Renders a planned batch from (N, c, h, w) uint8 images and (N) labels. */
 export function renderBatch(images: Uint8Array, labels: ArrayLike<number>, spec: RenderSpec, plan: BatchPlan): Rendered {
-  const { c, h, w, outH, outW, cropPadding: p } = spec;
-  const B = plan.indices.length, plane = outH * outW, per = c * plane;
-  const offY = (outH - h) >> 1, offX = (outW - w) >> 1;
+  const { c, h, w, outH, outW } = spec;
+  const B = plan.indices.length, per = c * outH * outW;
   const x = new Float32Array(B * per);
   const lab = new BigInt64Array(B);
   for (let b = 0; b < B; b++) {
-    const src = plan.indices[b] * c * h * w;
     lab[b] = BigInt(labels[plan.indices[b]]);
-    const dy = plan.cropY[b] - p - offY, dx = plan.cropX[b] - p - offX;
-    const flip = plan.flip[b] === 1;
-    for (let ch = 0; ch < c; ch++) {
-      const scale = 1 / (255 * spec.std[ch]), zero = -spec.mean[ch] / spec.std[ch];
-      const dst = b * per + ch * plane, s0 = src + ch * h * w;
-      for (let y = 0; y < outH; y++) {
-        const sy = y + dy, row = dst + y * outW;
-        if (sy < 0 || sy >= h) {
-          x.fill(zero, row, row + outW);
-          continue;
-        }
-        for (let xx = 0; xx < outW; xx++) {
-          const sx = (flip ? outW - 1 - xx : xx) + dx;
-          x[row + xx] = sx >= 0 && sx < w ? images[s0 + sy * w + sx] * scale + zero : zero;
-        }
-      }
-    }
+    const g = { cropY: plan.cropY[b], cropX: plan.cropX[b], flip: plan.flip[b] === 1 };
+    renderSample(images, plan.indices[b] * c * h * w, spec, g, x, b * per);
   }
+  return mixBatch(x, lab, c, spec, plan);
+}
+
+/**
+ * Applies a MixPlan to a rendered batch x (B, c, outH, outW) with hard labels lab (B): the mixed
+ * pixels and the (B, numClasses) soft targets; x and lab as they are when the plan mixes nothing.
+ */
+export function mixBatch(x: Float32Array, lab: BigInt64Array, c: number, spec: MixSpec, plan: MixPlan): Rendered {
   if (plan.mix === 'none') return { x, labels: lab };
+  const B = lab.length, plane = spec.outH * spec.outW, per = c * plane, outW = spec.outW;
   const K = spec.numClasses, lam = plan.lam;
   const targets = new Float32Array(B * K);
   for (let b = 0; b < B; b++) {

@@ -7,12 +7,14 @@
 // worker renders exactly what the main thread would. state() / setState() save and restore
 // (epoch, batch, Rng state): a resumed run yields the same remaining batches.
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { tensor } from '../creation';
 import { describe, fail, RepmlpError } from '../errors';
 import { Rng } from '../rng';
 import type { Device, Tensor } from '../tensor';
+import type { BatchSource } from './batch-source';
 import { planBatch, renderBatch, type BatchPlan, type Rendered, type RenderSpec } from './augment';
+import { spawnWorker, terminateWorker } from './worker';
 
 /** (n, c, h, w) uint8 images and their labels; c defaults to 1 (Fashion-MNIST splits fit as they are). */
 export interface ImageDataset {
@@ -109,7 +111,7 @@ interface Pending {
   result: Promise<Rendered>;
 }
 
-export class DataLoader {
+export class DataLoader implements BatchSource {
   readonly batchSize: number;
   readonly numBatches: number;
   readonly spec: RenderSpec;
@@ -117,7 +119,7 @@ export class DataLoader {
   private readonly seed: number;
   private readonly shuffle: boolean;
   private readonly prefetch: boolean;
-  private epoch = 0;
+  private epochNo = 0;
   private batch = 0;
   private rng: Rng;
   private order: { epoch: number; order: Int32Array } | null = null;
@@ -166,9 +168,14 @@ export class DataLoader {
     this.rng = new Rng(this.seed ^ 0x5bd1e995);
   }
 
+  /** The epoch of the next batch. */
+  get epoch(): number {
+    return this.epochNo;
+  }
+
   /** Position and augmentation Rng state of the next batch. */
   state(): LoaderState {
-    return { seed: this.seed, epoch: this.epoch, batch: this.batch, rng: this.rng.getState() };
+    return { seed: this.seed, epoch: this.epochNo, batch: this.batch, rng: this.rng.getState() };
   }
 
   /** Restores a state() (of a loader built with the same data and options). */
@@ -178,7 +185,7 @@ export class DataLoader {
     checkInt('state.batch', s.batch, 0);
     if (s.batch >= this.numBatches) fail(OP, 'state.batch', `a batch index < ${this.numBatches}`, `${s.batch}`);
     if (!Array.isArray(s.rng) || s.rng.length !== 4) fail(OP, 'state.rng', '4 uint32 words', describe(s.rng));
-    this.epoch = s.epoch;
+    this.epochNo = s.epoch;
     this.batch = s.batch;
     this.rng.setState(s.rng);
     this.pending = null;
@@ -186,7 +193,7 @@ export class DataLoader {
 
   /** The next batch; after the last batch of an epoch the next epoch starts. */
   async next(): Promise<Batch> {
-    const epoch = this.epoch, index = this.batch;
+    const epoch = this.epochNo, index = this.batch;
     const before = this.rng.getState();
     let plan: BatchPlan, rendered: Rendered;
     const p = this.pending;
@@ -202,7 +209,7 @@ export class DataLoader {
     }
     if (++this.batch === this.numBatches) {
       this.batch = 0;
-      this.epoch++;
+      this.epochNo++;
     }
     if (this.prefetch) this.startPrefetch();
     const B = plan.indices.length, s = this.spec;
@@ -214,8 +221,8 @@ export class DataLoader {
 
   /** The remaining batches of the current epoch. */
   async *batches(): AsyncGenerator<Batch> {
-    const e = this.epoch;
-    while (this.epoch === e) yield await this.next();
+    const e = this.epochNo;
+    while (this.epochNo === e) yield await this.next();
   }
 
   /** Stops the worker thread (a later next() starts a new one). */
@@ -225,16 +232,7 @@ export class DataLoader {
     this.worker = null;
     for (const { reject } of this.waiting.values()) reject(new RepmlpError(`${OP}: closed`));
     this.waiting.clear();
-    if (w) {
-      // A worker stopped while it is still starting up no longer holds the event loop: keep
-      // the process alive until terminate() settles, or it would exit in the middle of close().
-      const alive = setInterval(() => undefined, 1000);
-      try {
-        await w.terminate();
-      } finally {
-        clearInterval(alive);
-      }
-    }
+    if (w) await terminateWorker(w);
   }
 
   // Plans batch `index` of `epoch`, advancing the augmentation Rng.
@@ -247,7 +245,7 @@ export class DataLoader {
 
   private startPrefetch(): void {
     const rngBefore = this.rng.getState();
-    const epoch = this.epoch, batch = this.batch;
+    const epoch = this.epochNo, batch = this.batch;
     const plan = this.plan(epoch, batch);
     const rngAfter = this.rng.getState();
     this.rng.setState(rngBefore);
@@ -268,12 +266,7 @@ export class DataLoader {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const ext = path.extname(__filename);
-    const file = path.join(__dirname, `loader-worker${ext}`);
-    // From the TypeScript sources (tests) the worker loads through tsx, like the main thread.
-    const w = ext === '.ts'
-      ? new Worker(`require(${JSON.stringify(require.resolve('tsx/cjs'))}); require(${JSON.stringify(file)});`, { eval: true })
-      : new Worker(file);
+    const w = spawnWorker(__dirname, 'loader-worker', path.extname(__filename));
     w.postMessage({ type: 'init', images: this.data.images, labels: this.data.labels, spec: this.spec });
     w.on('message', (m: { id: number; result?: Rendered; error?: string }) => {
       const waiter = this.waiting.get(m.id);

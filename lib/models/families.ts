@@ -1,26 +1,30 @@
 // The model families, keyed by a config's `arch`: RepMLPNet (configs without `arch`, the
 // package's first model), RepMLPResNet and RepMLPCifar (the 2021 paper's models). Each entry
-// knows its presets, checks its configs, counts parameters and FLOPs, tells the two forms of a
-// state dict apart, fits a preset to a data set or to weights, and builds the model. The
-// command line and the trainer go through this table, so a new family is one entry here.
+// knows its presets, checks its configs and the input sizes they take, counts parameters and
+// FLOPs, tells the two forms of a state dict apart, fits a preset to a data set or to weights,
+// and builds the model. The command line, the trainer, the model card and predict go through
+// this table, so a new family is one entry here.
 // Building loads the model's module on demand: configs, presets and counts need no native addon.
 import type { HostTensor } from '../io/safetensors';
 import { describe, fail } from '../errors';
 import type { Module } from '../nn/module';
 import type { Device, Tensor } from '../tensor';
 import type { Rng } from '../rng';
-import { validateConfig } from './config';
+import { checkConfig } from './config';
 import { flops } from './flops';
-import { parameterCount, preset, presetNames, type PresetName } from './presets';
+import { checkInputSize, configInputSize, inputSizePair } from './geometry';
+import { stateDictForm } from './infer';
+import { preset, presetNames, type PresetName } from './presets';
 import type { RepMLPNetConfig } from './repmlpnet';
+import { parameterCount } from './shapes';
 import { CIFAR_ARCH, CIFAR_PRESETS, cifarCost, validateCifarConfig, type CifarPresetName, type RepMLPCifarConfig } from './repmlp-cifar-config';
 import { RESNET_ARCH, RESNET_PRESETS, resnetCost, validateResNetConfig, type RepMLPResNetConfig, type ResNetPresetName } from './repmlp-resnet-config';
 
 /** Any family's config. */
 export type ModelConfig = RepMLPNetConfig | RepMLPResNetConfig | RepMLPCifarConfig;
 
-/** What the trainer and the commands use of a model, whatever its family. */
-export interface Classifier extends Module {
+/** What the trainer, the commands and predict use of a model, whatever its family. */
+export interface FamilyModel extends Module {
   readonly config: ModelConfig;
   readonly deploy: boolean;
   forward(x: Tensor): Tensor;
@@ -31,7 +35,12 @@ export interface FamilyBuildOptions {
   seed?: number;
   rng?: Rng;
   device?: Device;
+  /** where the model's warnings go (default: a line on stderr; RepMLPNet's partition order) */
+  onWarning?: (message: string) => void;
 }
+
+/** An input size: one number (square) or [height, width]; undefined for the config's own. */
+export type InputSize = number | readonly number[] | undefined;
 
 export interface ModelFamily<C extends ModelConfig = ModelConfig> {
   /** the config's `arch` (RepMLPNet's configs carry none) */
@@ -39,19 +48,28 @@ export interface ModelFamily<C extends ModelConfig = ModelConfig> {
   readonly presetNames: readonly string[];
   /** a preset's config (the name is one of presetNames) */
   preset(name: string): C;
-  /** the config checked, with its defaults; errors start with `where` */
-  validate(config: C, where: string): C;
+  /**
+   * The config checked, as files record it: without the defaults its model adds (RepMLPNet's
+   * under repmlp's names, the reference code's accepted); errors start with `where`.
+   */
+  check(config: C, where: string): C;
   /** the input [channels, H, W] the config is built for */
   inputShape(config: C): [number, number, number];
-  /** parameters and multiply-adds per image of the config's form, at its input size */
-  cost(config: C): { params: number; macs: number };
+  /**
+   * An input [H, W] the model takes (undefined: the config's own), checked: RepMLPNet's stage
+   * maps multiples of their partitions; the 2021 models only their imgH x imgW. Errors name
+   * `op` and `arg`.
+   */
+  checkInputSize(config: C, inputSize: InputSize, op: string, arg?: string): [number, number];
+  /** parameters and multiply-adds per image of the config's form, at input [H, W] (default its own, which is all the 2021 models take) */
+  cost(config: C, size?: readonly [number, number]): { params: number; macs: number };
   /** 'train' when the state dict holds BNs or conv branches that the deploy form folds */
   weightsForm(state: Map<string, HostTensor>): 'train' | 'deploy';
   /** the config with the input channels and classes of a data set or of weights */
   withData(config: C, inChannels: number, numClasses: number): C;
   /** [input channels, classes] of a state dict of this family (undefined where a key is missing) */
   dataOf(state: Map<string, HostTensor>): [number | undefined, number | undefined];
-  build(config: C, opts: FamilyBuildOptions): Classifier;
+  build(config: C, opts: FamilyBuildOptions): FamilyModel;
 }
 
 const dim = (state: Map<string, HostTensor>, key: string, axis: number, ndim: number): number | undefined => {
@@ -60,14 +78,33 @@ const dim = (state: Map<string, HostTensor>, key: string, axis: number, ndim: nu
 };
 const hasKey = (state: Map<string, HostTensor>, re: RegExp) => [...state.keys()].some((k) => re.test(k));
 
+/**
+ * The check of a 2021 model's input: the size its config is built for (its Global Perceptrons'
+ * FC sizes depend on it), imgH x imgW.
+ */
+function fixedInputSize(config: RepMLPResNetConfig | RepMLPCifarConfig, inputSize: InputSize, op: string, arg = 'inputSize'): [number, number] {
+  const fixed: [number, number] = [config.imgH, config.imgW];
+  const given = inputSizePair(inputSize, op, arg) ?? fixed;
+  if (given[0] !== fixed[0] || given[1] !== fixed[1])
+    fail(op, arg, `the input size the ${config.arch} config is built for, ${fixed[0]} x ${fixed[1]}`, describe(inputSize));
+  return fixed;
+}
+
+/** The family's validator as a check: the config as given when it passes. */
+const checked = <C>(validate: (c: C, where: string) => unknown) => (c: C, where: string): C => {
+  validate(c, where);
+  return c;
+};
+
 const repmlpnet: ModelFamily<RepMLPNetConfig> = {
   arch: 'RepMLPNet',
   presetNames,
   preset: (name) => preset(name as PresetName),
-  validate: (c, where) => validateConfig(c, where),
-  inputShape: (c) => [c.inChannels, c.hs[0] * c.patchSize, c.ws[0] * c.patchSize],
-  cost: (c) => ({ params: parameterCount(c), macs: flops(c, c.hs[0] * c.patchSize) }),
-  weightsForm: (state) => (hasKey(state, /(^|\.)(fc3_bn|repconv\d+)\./) ? 'train' : 'deploy'),
+  check: checkConfig,
+  inputShape: (c) => [c.inChannels, ...configInputSize(c)],
+  checkInputSize,
+  cost: (c, size) => ({ params: parameterCount(c), macs: flops(c, size ?? configInputSize(c)) }),
+  weightsForm: (state) => stateDictForm(state.keys()),
   withData: (c, inChannels, numClasses) => ({ ...c, inChannels, numClasses }),
   dataOf: (state) => [dim(state, 'conv_embedding.conv.weight', 1, 4), dim(state, 'head.weight', 0, 2)],
   build: (c, opts) => new (require('./repmlpnet') as typeof import('./repmlpnet')).RepMLPNet(c, opts),
@@ -80,8 +117,9 @@ const resnet: ModelFamily<RepMLPResNetConfig> = {
   arch: RESNET_ARCH,
   presetNames: Object.keys(RESNET_PRESETS),
   preset: (name) => RESNET_PRESETS[name as ResNetPresetName](),
-  validate: (c, where) => validateResNetConfig(c, where),
+  check: checked(validateResNetConfig),
   inputShape: (c) => [c.inChannels ?? 3, c.imgH, c.imgW],
+  checkInputSize: fixedInputSize,
   cost: resnetCost,
   weightsForm: (state) => (hasKey(state, TRAIN_KEY) ? 'train' : 'deploy'),
   withData: (c, inChannels, numClasses) => ({ ...c, inChannels, numClasses }),
@@ -93,8 +131,9 @@ const cifar: ModelFamily<RepMLPCifarConfig> = {
   arch: CIFAR_ARCH,
   presetNames: Object.keys(CIFAR_PRESETS),
   preset: (name) => CIFAR_PRESETS[name as CifarPresetName](),
-  validate: (c, where) => validateCifarConfig(c, where),
+  check: checked(validateCifarConfig),
   inputShape: (c) => [c.inChannels, c.imgH, c.imgW],
+  checkInputSize: fixedInputSize,
   cost: cifarCost,
   weightsForm: (state) => (hasKey(state, TRAIN_KEY) ? 'train' : 'deploy'),
   withData: (c, inChannels, numClasses) => ({ ...c, inChannels, numClasses }),
@@ -129,17 +168,23 @@ export function presetConfig(name: string): ModelConfig {
   return f.preset(name);
 }
 
-/**
- * The square input size a data loader pads to for this config; `op` names the caller in the
- * error for a config built for H != W (the loaders pad to squares).
- */
-export function squareInputSize(config: ModelConfig, op: string): number {
+/** True for a RepMLPNet config (one without `arch`): the family with partition orders, reference-code names and inputs of several partitions per map. */
+export function isRepMLPNetConfig(config: ModelConfig): config is RepMLPNetConfig {
+  return familyOf(config).arch === repmlpnet.arch;
+}
+
+/** The input [height, width] a config of any family is built for. */
+export function modelInputSize(config: ModelConfig): [number, number] {
   const [, H, W] = familyOf(config).inputShape(config);
-  if (H !== W) fail(op, 'arch', 'a model for square inputs (the data loader pads images to a square)', `one for ${H} x ${W}`);
-  return H;
+  return [H, W];
+}
+
+/** An input size (undefined: the config's own) checked against a config of any family (ModelFamily.checkInputSize). */
+export function checkModelInputSize(config: ModelConfig, inputSize: InputSize, op: string, arg?: string): [number, number] {
+  return familyOf(config).checkInputSize(config, inputSize, op, arg);
 }
 
 /** Builds the model of any family's config (its module loaded on first use). */
-export function buildModel(config: ModelConfig, opts: FamilyBuildOptions = {}): Classifier {
+export function buildModel(config: ModelConfig, opts: FamilyBuildOptions = {}): FamilyModel {
   return familyOf(config).build(config, opts);
 }

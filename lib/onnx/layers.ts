@@ -27,8 +27,8 @@ function foldBn(conv: Conv2d, bn: BatchNorm2d): { weight: Float32Array; bias: Fl
 }
 
 export function convAttrs(conv: Conv2d) {
-  const { kernelSize: k, stride: s, padding: p, groups } = conv;
-  return { kernel_shape: { ints: [k, k] }, strides: { ints: [s, s] }, pads: { ints: [p, p, p, p] }, group: { int: groups } };
+  const { kernelSize: k, stride: s, padding: [ph, pw], groups } = conv;
+  return { kernel_shape: { ints: [...k] }, strides: { ints: [...s] }, pads: { ints: [ph, pw, ph, pw] }, group: { int: groups } };
 }
 
 /** Conv with the BN folded in [-> Relu | GELU]. */

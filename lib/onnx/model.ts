@@ -8,7 +8,8 @@
 //          x (N, C, H, W) -> Reshape (N, C/S, S, H/h, h, W/w, w)
 //            -> Transpose (S, N, H/h, W/w, C/S, h, w) -> Reshape (S, M, h*w)
 //            -> MatMul fc3 (S, h*w, h*w) -> Add fc3 bias (S, 1, h*w)
-//            -> the inverse Reshape / Transpose / Reshape -> Mul gate
+//            -> the inverse Reshape / Transpose / Reshape (partitionOrder 'reference': the
+//               reference code's order of partitions and channel groups) -> Mul gate
 //   ffn: Conv 1x1 (BN folded) -> GELU as 0.5 * x * (1 + Erf(x / sqrt 2)) -> Conv 1x1 (BN folded)
 //   head: BatchNormalization -> GlobalAveragePool -> Flatten -> Gemm -> logits [batch, classes]
 //
@@ -20,11 +21,12 @@
 // This module's types reference onnx-proto; the public API (export.ts, options.ts) does not,
 // so that the package's declarations need no protobufjs or Long types.
 import type { onnx } from 'onnx-proto';
-import { describe, fail } from '../errors';
+import { describe, fail, warnOnStderr } from '../errors';
 import { packageVersion } from '../info';
-import { buildModel, familyOf, type Classifier } from '../models/families';
+import { buildModel, familyOf, type FamilyModel } from '../models/families';
 import { RepMLPCifarNet } from '../models/repmlp-cifar';
 import { RepMLPResNet } from '../models/repmlp-resnet';
+import { partitionOrderWarning, patchPair } from '../models/geometry';
 import { RepMLPNet, type RepMLPBlock, type RepMLPNetUnit } from '../models/repmlpnet';
 import { GraphBuilder } from './graph';
 import { batchNorm, conv, convBn, gemm, host, movesData } from './layers';
@@ -66,9 +68,13 @@ function repmlpBlock(g: GraphBuilder, name: string, blk: RepMLPBlock, x: string,
   const rows = g.node('Reshape', [moved, g.shape([S, -1, hw])], `${name}.fc3.rows`);
   const mm = g.node('MatMul', [rows, weight], `${name}.fc3.matmul`);
   const fc = g.node('Add', [mm, bias], `${name}.fc3.add`);
-  const parts = g.node('Reshape', [fc, g.shape([S, -1, hp, wp, C / S, h, w])], `${name}.unpartition.reshape`);
-  const permuted = perm.map((a2) => view[a2]);
-  const back = movesData(permuted, inverse) ? g.node('Transpose', [parts], `${name}.unpartition.transpose`, { perm: { ints: inverse } }) : parts;
+  // Back: the rows of one image are (H/h, W/w, C/S) in the paper's order; the reference
+  // code's partition_affine reads them as (C/S, H/h, W/w) (docs/MODELS.md, Partition order).
+  const reference = blk.partitionOrder === 'reference' && hp * wp > 1;
+  const partsDims = reference ? [S, null, C / S, hp, wp, h, w] : perm.map((a2) => view[a2]);
+  const backPerm = reference ? [1, 2, 0, 3, 5, 4, 6] : inverse; // -> N, C/S, S, H/h, h, W/w, w
+  const parts = g.node('Reshape', [fc, g.shape(partsDims.map((d) => d ?? -1))], `${name}.unpartition.reshape`);
+  const back = movesData(partsDims, backPerm) ? g.node('Transpose', [parts], `${name}.unpartition.transpose`, { perm: { ints: backPerm } }) : parts;
   const map = g.node('Reshape', [back, g.shape([-1, C, H, W])], `${name}.unpartition.map`);
   return g.node('Mul', [map, gate], `${name}.gate`);
 }
@@ -89,7 +95,8 @@ function unit(g: GraphBuilder, name: string, u: RepMLPNetUnit, x: string, H: num
 function repmlpnetGraph(g: GraphBuilder, model: RepMLPNet, input: string, logits: string, [H, W]: [number, number]): void {
   const cfg = model.config;
   let x = convBn(g, 'conv_embedding', model.convEmbedding, input);
-  let h = H / cfg.patchSize, w = W / cfg.patchSize;
+  const [ph, pw] = patchPair(cfg);
+  let h = H / ph, w = W / pw;
   model.stages.items.forEach((stage, i) => {
     stage.items.forEach((u, j) => (x = unit(g, `stages.${i}.${j}`, u, x, h, w)));
     if (i < model.embeds.items.length) {
@@ -105,7 +112,7 @@ function repmlpnetGraph(g: GraphBuilder, model: RepMLPNet, input: string, logits
 }
 
 /** The graph of a deploy-form model of any family. */
-function deployGraph(model: Classifier, [H, W]: [number, number]): onnx.IGraphProto {
+function deployGraph(model: FamilyModel, [H, W]: [number, number]): onnx.IGraphProto {
   const g = new GraphBuilder();
   const input = g.reserve('input');
   const logits = g.reserve('logits');
@@ -117,7 +124,7 @@ function deployGraph(model: Classifier, [H, W]: [number, number]): onnx.IGraphPr
 }
 
 /** Runs fn on the deploy form: the model itself, or a converted copy (disposed afterwards). */
-function withDeployForm<T>(model: Classifier, fn: (m: Classifier) => T): T {
+function withDeployForm<T>(model: FamilyModel, fn: (m: FamilyModel) => T): T {
   if (model.deploy) return fn(model);
   const copy = buildModel({ ...model.config, deploy: false }, { device: model.parameters()[0]?.device });
   try {
@@ -129,17 +136,19 @@ function withDeployForm<T>(model: Classifier, fn: (m: Classifier) => T): T {
   }
 }
 
-const isModel = (m: unknown): m is Classifier => m instanceof RepMLPNet || m instanceof RepMLPResNet || m instanceof RepMLPCifarNet;
+const isModel = (m: unknown): m is FamilyModel => m instanceof RepMLPNet || m instanceof RepMLPResNet || m instanceof RepMLPCifarNet;
 
 /**
  * The ONNX ModelProto (as onnx-proto's message object) of a model in eval semantics (BN
  * running statistics): a RepMLPNet, a RepMLPResNet or a RepMLPCifarNet. A training-form model
  * is converted by Locality Injection on a copy; the model itself is left as it is.
  */
-export function onnxModel(model: Classifier, opts: OnnxExportOptions = {}): onnx.IModelProto {
+export function onnxModel(model: FamilyModel, opts: OnnxExportOptions = {}): onnx.IModelProto {
   if (!isModel(model)) fail(OP, 'model', 'a RepMLPNet, RepMLPResNet or RepMLPCifarNet', describe(model));
   if (typeof opts !== 'object' || opts === null) fail(OP, 'options', 'an object', describe(opts));
   const size = onnxInputSize(model.config, opts.inputSize);
+  const warning = model instanceof RepMLPNet ? partitionOrderWarning(model.config, size) : null;
+  if (warning !== null) (opts.onWarning ?? warnOnStderr)(warning);
   const { deploy: _, ...config } = model.config;
   const graph = withDeployForm(model, (m) => deployGraph(m, size));
   return {

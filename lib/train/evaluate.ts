@@ -3,8 +3,9 @@
 // read back to the host once per batch (topkCorrect, whose k = 1 counts as correctCount).
 import { noGrad } from '../autograd';
 import { tensor } from '../creation';
-import { batchToTensors, type Batch, type DataLoader } from '../data/loader';
-import type { Classifier } from '../models/families';
+import type { BatchSource } from '../data/batch-source';
+import { batchToTensors, type Batch } from '../data/loader';
+import type { FamilyModel } from '../models/families';
 import { correctCount } from '../ops/correct_count';
 import { scope } from '../scope';
 import type { Device, Tensor } from '../tensor';
@@ -32,7 +33,7 @@ export function labelsOf(batch: Batch, device: Device): Tensor {
  * Top-1 and top-5 accuracy of `model` (switched to eval mode) over one pass of `loader`,
  * with the batches on `device` (default: where the model's parameters are).
  */
-export async function evaluate(model: Classifier, loader: DataLoader, device?: Device): Promise<Evaluation> {
+export async function evaluate(model: FamilyModel, loader: BatchSource, device?: Device): Promise<Evaluation> {
   const on = device ?? model.parameters()[0]?.device ?? 'cpu';
   const topK = top5K(model.config.numClasses);
   model.eval();

@@ -5,12 +5,16 @@ import * as path from 'node:path';
 import { backend } from '../backend';
 import type { DataName } from '../data/datasets';
 import { describe, fail } from '../errors';
-import { allPresetNames, familyOf, familyOfPreset, type ModelConfig } from '../models/families';
+import { PARTITION_ORDERS } from '../models/config';
+import { allPresetNames, familyOf, familyOfPreset, isRepMLPNetConfig, type ModelConfig } from '../models/families';
+import type { PartitionOrder } from '../models/repmlpnet';
 import type { Device } from '../tensor';
+import { resolveFolderOptions, type FolderSettings, type ImageFolderOptions } from './folder-options';
 import { nonNeg, OP, optionalPosInt, posInt } from './option-checks';
-import { recipeSettings, recordedRecipe, type RecipeOptions, type RecipeSettings } from './recipe-options';
+import { RECORDED_RECIPE_DEFAULTS, recipeSettings, recordedRecipe, type RecipeOptions, type RecipeSettings } from './recipe-options';
 
 export type { DataName } from '../data/datasets';
+export type { ImageFolderOptions } from './folder-options';
 export type { OptimizerName } from './recipe-options';
 export { OP } from './option-checks';
 
@@ -18,7 +22,12 @@ export { OP } from './option-checks';
 export interface TrainOptions extends RecipeOptions {
   /** a preset name of any model family or a config (default 'small'); a preset gets the data set's channels and classes */
   arch?: string | ModelConfig;
-  data?: DataName;
+  /** the order of partitions and channel groups (RepMLPNetConfig.partitionOrder), for a RepMLPNet preset or config that gives none */
+  partitionOrder?: PartitionOrder;
+  /** a data set by name (default 'fashion-mnist'), or image files: a folder or two file lists, with their options */
+  data?: DataName | ImageFolderOptions;
+  /** the model's input height and width (default the config's: hs[0] * patchSize; the 2021 models take only their imgH x imgW); images are rendered (or padded) to it */
+  inputSize?: number;
   /** the data directory (required for CIFAR; Fashion-MNIST is looked up as loadFashionMnist does) */
   dataDir?: string;
   epochs?: number;
@@ -87,13 +96,18 @@ export interface TrainSummary {
   dataSource: string;
   /** true when maxSteps / shouldStop ended the run early (no deploy form then) */
   stopped: boolean;
+  /** images left out because they could not be decoded (skipBadImages), training and test together */
+  skippedImages: number;
 }
 
 /** TrainOptions with the defaults filled in and every value checked. */
 export interface Settings extends RecipeSettings {
-  data: DataName;
+  data: DataName | FolderSettings;
+  /** the input size as given; undefined: the config's */
+  inputSize: number | undefined;
   dataDir: string | undefined;
   arch: string | ModelConfig;
+  partitionOrder: PartitionOrder | undefined;
   /** the preset name, or 'custom' for a config object */
   archName: string;
   epochs: number;
@@ -185,10 +199,17 @@ function outputs(o: TrainOptions) {
   };
 }
 
+/** The data's name in the default run directory: the data set's, or the image folder's (or training list's) base name. */
+function dataLabel(data: DataName | FolderSettings): string {
+  if (typeof data === 'string') return data;
+  return path.basename(data.folder ?? data.trainList!, data.folder ? undefined : path.extname(data.trainList!));
+}
+
 /** Checks the options and fills in the defaults. */
 export function resolveOptions(options: TrainOptions): Settings {
   if (typeof options !== 'object' || options === null) fail(OP, 'options', 'an object', describe(options));
-  const data = options.data ?? 'fashion-mnist';
+  const given = options.data ?? 'fashion-mnist';
+  const data = typeof given === 'string' ? given : resolveFolderOptions(given);
   const r = scaledRecipe(options);
   const control = runControl(options);
   const deviceOption = options.device ?? 'auto';
@@ -196,31 +217,59 @@ export function resolveOptions(options: TrainOptions): Settings {
   const device: Device = deviceOption === 'auto' ? backend().device : deviceOption;
   const arch = options.arch ?? 'small';
   const archName = typeof arch === 'string' ? arch : 'custom';
-  const out = path.resolve(options.out ?? path.join('runs', `${data}-${archName}`));
-  return { data, dataDir: options.dataDir, arch, archName, ...r, ...control, deviceOption, device, out, ...outputs(options) };
+  const out = path.resolve(options.out ?? path.join('runs', `${dataLabel(data)}-${archName}`));
+  const inputSize = optionalPosInt('inputSize', options.inputSize);
+  const partitionOrder = options.partitionOrder;
+  if (partitionOrder !== undefined && !PARTITION_ORDERS.includes(partitionOrder)) fail(OP, 'partitionOrder', "'paper' or 'reference'", describe(partitionOrder));
+  return { data, inputSize, dataDir: options.dataDir, arch, partitionOrder, archName, ...r, ...control, deviceOption, device, out, ...outputs(options) };
 }
 
-/** The model config for `arch` on a data set of `channels` channels and `numClasses` classes. */
-export function resolveConfig(arch: string | ModelConfig, channels: number, numClasses: number): ModelConfig {
+/**
+ * The model config for `arch` on a data set of `channels` channels and `numClasses` classes,
+ * in partition order `order` when given (a RepMLPNet's).
+ */
+export function resolveConfig(arch: string | ModelConfig, channels: number, numClasses: number, order?: PartitionOrder): ModelConfig {
   if (typeof arch === 'string') {
     const family = familyOfPreset(arch);
     if (!family) fail(OP, 'arch', `a preset (${allPresetNames.join(', ')}) or a config object`, describe(arch));
-    return family.withData(family.preset(arch), channels, numClasses);
+    return inOrder(family.withData(family.preset(arch), channels, numClasses), order);
   }
   if (typeof arch !== 'object' || arch === null) fail(OP, 'arch', 'a preset name or a config object', describe(arch));
-  const [inChannels] = familyOf(arch, OP).inputShape(arch);
+  const family = familyOf(arch, `${OP}: arch`);
+  const cfg = family.check(arch, `${OP}: arch`);
+  const [inChannels] = family.inputShape(cfg);
   if (inChannels !== channels) fail(OP, 'arch.inChannels', `${channels} (the data set's channels)`, describe(inChannels));
-  if (arch.numClasses !== numClasses) fail(OP, 'arch.numClasses', `${numClasses} (the data set's classes)`, describe(arch.numClasses));
-  return { ...arch, deploy: false };
+  if (cfg.numClasses !== numClasses) fail(OP, 'arch.numClasses', `${numClasses} (the data set's classes)`, describe(cfg.numClasses));
+  return { ...inOrder(cfg, order), deploy: false };
 }
+
+/** The config in partition order `order` when given: a RepMLPNet's, whose own partitionOrder (if any) must agree. */
+function inOrder(cfg: ModelConfig, order: PartitionOrder | undefined): ModelConfig {
+  if (order === undefined) return cfg;
+  if (!isRepMLPNetConfig(cfg)) fail(OP, 'partitionOrder', `none for a ${familyOf(cfg).arch} config (partition orders are RepMLPNet's)`, describe(order));
+  if (cfg.partitionOrder !== undefined && cfg.partitionOrder !== order)
+    fail(OP, 'partitionOrder', `the order of arch.partitionOrder ('${cfg.partitionOrder}') or none`, describe(order));
+  return { ...cfg, partitionOrder: order };
+}
+
+/** What the data records for a resumed run (RunData's): its name or options, and the image counts used. */
+export interface RecordedData {
+  recorded: unknown;
+  trainImages: number;
+  testImages: number;
+}
+
+/** Options a checkpoint may predate, with the value they stood for. */
+export const RECORDED_DEFAULTS: Readonly<Record<string, unknown>> = { ...RECORDED_RECIPE_DEFAULTS, inputSize: null };
 
 /**
  * What a resumed run must agree on: the options that shape the run (functions and
  * run-control options left out), with the image counts actually used.
  */
-export function recordedOptions(s: Settings, trainImages: number, testImages: number): Record<string, unknown> {
+export function recordedOptions(s: Settings, data: RecordedData): Record<string, unknown> {
+  const { trainImages, testImages } = data;
   return {
-    arch: s.archName, data: s.data, dataDir: s.dataDir ?? null, epochs: s.epochs, batchSize: s.batchSize, lr: s.givenLr, minLr: s.givenMinLr,
+    arch: s.archName, data: data.recorded, inputSize: s.inputSize ?? null, dataDir: s.dataDir ?? null, epochs: s.epochs, batchSize: s.batchSize, lr: s.givenLr, minLr: s.givenMinLr,
     weightDecay: s.weightDecay, warmupEpochs: s.warmupEpochs, warmupStart: s.warmupStart, labelSmoothing: s.labelSmoothing,
     mixup: s.mixup, cutmix: s.cutmix, augment: s.augment, clipGrad: s.clipGrad, seed: s.seed, limitTrain: trainImages, limitTest: testImages,
     ...recordedRecipe(s),

@@ -1,17 +1,18 @@
-// One training run's state, built from its settings: the data and its two loaders, the
-// model, its optimizer and the EMA of its weights, the learning-rate schedule (per
+// One training run's state, built from its settings and its data: the two loaders, the
+// model card, the model, its optimizer and the EMA of its weights, the learning-rate schedule (per
 // optimizer step, each of accumSteps micro-batches), the epoch's running sums (kept on the
 // device, read back only when logging or saving), where the run stands (RunMeta,
 // what last.safetensors records), and the files of the run directory with the writes to
 // them.
 import * as path from 'node:path';
-import { limitDataset, loadData, type LoadedData } from '../data/datasets';
-import { DataLoader, type ImageDataset } from '../data/loader';
-import { fail } from '../errors';
+import type { BatchSource } from '../data/batch-source';
+import { modelCardMetadata, type ModelCard } from '../data/model-card';
+import { fail, warningLine } from '../errors';
 import { appendFileChecked, writeFileAtomic } from '../io/atomic';
-import { writeSafetensors } from '../io/safetensors';
-import { buildModel, squareInputSize, type Classifier, type ModelConfig } from '../models/families';
+import { writeSafetensors, type HostTensor } from '../io/safetensors';
+import { buildModel, checkModelInputSize, isRepMLPNetConfig, modelInputSize, type FamilyModel, type ModelConfig } from '../models/families';
 import { writeCheckpoint, type RunMeta } from './checkpoint';
+import type { Preprocessing, RunData } from './data';
 import { DeviceSum } from './device-sum';
 import { emaDecayAt, WeightEma } from './ema';
 import { baseOptimizer, makeOptimizer, type TrainOptimizer } from './optimizer';
@@ -37,25 +38,32 @@ export function runFiles(out: string): RunFiles {
   };
 }
 
-/** The config, checked against the data: the model must take inputs at least as large as the images. */
-function modelConfig(s: Settings, data: LoadedData): { config: ModelConfig; inputSize: number } {
-  const config = resolveConfig(s.arch, data.train.c ?? 1, data.numClasses);
-  const inputSize = squareInputSize(config, OP);
-  if (inputSize < data.train.h)
-    fail(OP, 'arch', `a model for inputs of at least ${data.train.h} x ${data.train.w}`, `one for ${inputSize} x ${inputSize}`);
-  return { config, inputSize };
+/** The model a run trains, checked against its data before anything is written. */
+export interface ModelPlan {
+  config: ModelConfig;
+  /** the model's input height and width */
+  inputSize: number;
+  /** the evaluation preprocessing besides the sizes and the normalisation */
+  preprocessing: Preprocessing;
 }
 
-/** The training loader (shuffled, augmented) and the test loader, both padded to the model's input size. */
-function loaders(s: Settings, data: LoadedData, sets: { train: ImageDataset; test: ImageDataset }, inputSize: number): { train: DataLoader; test: DataLoader } {
-  const cropPadding = s.augment ? (data.train.h <= 28 ? 2 : 4) : 0;
-  const common = { mean: data.mean, std: data.std, padTo: inputSize, numClasses: data.numClasses, prefetch: s.prefetch, batchSize: s.batchSize };
-  return {
-    train: new DataLoader(sets.train, {
-      ...common, shuffle: true, seed: s.seed, cropPadding, flip: s.augment, mixupAlpha: s.mixup, cutmixAlpha: s.cutmix,
-    }),
-    test: new DataLoader(sets.test, { ...common, shuffle: false }),
-  };
+/**
+ * The config for the data's channels and classes and the input size (given, or the
+ * config's): one the model takes, and at least as large as a named data set's images.
+ */
+export function planModel(s: Settings, data: RunData): ModelPlan {
+  const config = resolveConfig(s.arch, data.channels, data.classes.length, s.partitionOrder);
+  const designed = modelInputSize(config);
+  if (s.inputSize === undefined && designed[0] !== designed[1])
+    fail(OP, 'inputSize', `a square training input for a config designed for ${designed[0]} x ${designed[1]} (the trainer's images are square)`, 'none');
+  const inputSize = s.inputSize ?? designed[0];
+  if (s.inputSize !== undefined) checkModelInputSize(config, [inputSize, inputSize], OP);
+  if (data.imageSize !== null && inputSize < data.imageSize) {
+    const [arg, what] = s.inputSize === undefined ? ['arch', 'a model for inputs'] : ['inputSize', 'inputs'];
+    const designedAs = s.inputSize === undefined && isRepMLPNetConfig(config) ? ' (hs[0] * patchSize)' : '';
+    fail(OP, arg, `${what} of at least ${data.imageSize} x ${data.imageSize}${designedAs}`, `${s.inputSize === undefined ? 'one for ' : ''}${inputSize} x ${inputSize}`);
+  }
+  return { config, inputSize, preprocessing: data.prepare(inputSize) };
 }
 
 /** Optimizer steps: per epoch (the last may take fewer micro-batches), in all, and of the warm-up. */
@@ -65,7 +73,7 @@ function stepCounts(s: Settings, batchesPerEpoch: number): { stepsPerEpoch: numb
   return { stepsPerEpoch, totalSteps, warmupSteps: Math.min(totalSteps, Math.round(s.warmupEpochs * stepsPerEpoch)) };
 }
 
-function startMeta(config: ModelConfig, recorded: Record<string, unknown>, loader: DataLoader): RunMeta {
+function startMeta(config: ModelConfig, recorded: Record<string, unknown>, loader: BatchSource): RunMeta {
   return {
     epoch: 0, batch: 0, step: 0, loader: loader.state(), bestAccuracy: -1, lastAccuracy: -1, lastTop5: -1,
     bestEmaAccuracy: -1, lastEmaAccuracy: -1, lastEmaTop5: -1, epochLoss: 0, epochCorrect: 0, epochSeen: 0, config, options: recorded,
@@ -73,11 +81,12 @@ function startMeta(config: ModelConfig, recorded: Record<string, unknown>, loade
 }
 
 export class TrainingRun {
-  readonly data: LoadedData;
   readonly config: ModelConfig;
   readonly inputSize: number;
-  readonly trainLoader: DataLoader;
-  readonly testLoader: DataLoader;
+  /** the class names, input size and preprocessing every weights file of the run records */
+  readonly card: ModelCard;
+  readonly trainLoader: BatchSource;
+  readonly testLoader: BatchSource;
   /** micro-batches (loader batches) per epoch, and optimizer steps per epoch, in all and of the warm-up */
   readonly batchesPerEpoch: number;
   readonly stepsPerEpoch: number;
@@ -86,7 +95,7 @@ export class TrainingRun {
   readonly schedule: (step: number) => number;
   /** the options a resumed run must agree on */
   readonly recorded: Record<string, unknown>;
-  readonly model: Classifier;
+  readonly model: FamilyModel;
   readonly opt: TrainOptimizer;
   /** the EMA of the model's weights; null unless the ema option is on */
   readonly ema: WeightEma | null;
@@ -95,17 +104,32 @@ export class TrainingRun {
   readonly files: RunFiles;
   meta: RunMeta;
 
-  /** Loads the data and builds the loaders, the model, its optimizer and EMA; nothing is written yet. */
-  constructor(readonly s: Settings) {
-    this.data = loadData(s.data, s.dataDir, OP);
-    ({ config: this.config, inputSize: this.inputSize } = modelConfig(s, this.data));
-    const sets = { train: limitDataset(this.data.train, s.limitTrain), test: limitDataset(this.data.test, s.limitTest) };
-    ({ train: this.trainLoader, test: this.testLoader } = loaders(s, this.data, sets, this.inputSize));
+  /**
+   * Prints the data's line, resolves the normalisation (which may decode the training images
+   * once) and builds the run; called in the locked run directory.
+   */
+  static async open(s: Settings, data: RunData, plan: ModelPlan): Promise<TrainingRun> {
+    s.write(data.description + '\n');
+    const files = runFiles(s.out);
+    const norm = await data.normalisation(plan.inputSize, s.resume ? files.last : null, (line) => s.write(line + '\n'));
+    const card: ModelCard = {
+      arch: s.archName, config: plan.config, classes: data.classes, inputSize: plan.inputSize,
+      imageSize: data.imageSize ?? plan.inputSize, mean: norm.mean, std: norm.std, ...plan.preprocessing,
+    };
+    return new TrainingRun(s, data, card);
+  }
+
+  /** Builds the loaders, the model, its optimizer and EMA; nothing is written yet. */
+  constructor(readonly s: Settings, readonly data: RunData, card: ModelCard) {
+    this.card = card;
+    this.config = card.config;
+    this.inputSize = card.inputSize;
+    ({ train: this.trainLoader, test: this.testLoader } = data.loaders(card));
     this.batchesPerEpoch = this.trainLoader.numBatches;
     ({ stepsPerEpoch: this.stepsPerEpoch, totalSteps: this.totalSteps, warmupSteps: this.warmupSteps } = stepCounts(s, this.batchesPerEpoch));
     this.schedule = cosineSchedule({ lr: s.lr, minLr: s.minLr, totalSteps: this.totalSteps, warmupSteps: this.warmupSteps, warmupStart: s.warmupStart });
-    this.recorded = recordedOptions(s, sets.train.n, sets.test.n);
-    this.model = buildModel(this.config, { seed: s.seed, device: s.device });
+    this.recorded = recordedOptions(s, data);
+    this.model = buildModel(this.config, { seed: s.seed, device: s.device, onWarning: (m) => s.warn(warningLine(m)) });
     this.opt = makeOptimizer(this.model.parameters(), s);
     this.ema = s.ema ? new WeightEma(this.model) : null;
     this.lossSum = new DeviceSum(s.device);
@@ -139,12 +163,17 @@ export class TrainingRun {
   /** Writes a checkpoint of where the run stands (the epoch's sums read back from the device). */
   save(file: string): void {
     const meta = { ...this.meta, loader: this.trainLoader.state(), epochLoss: this.lossSum.read(), epochCorrect: this.correctSum.read() };
-    writeCheckpoint(file, { model: this.model.stateDict(), ema: this.ema?.stateDict() ?? null, optimizer: baseOptimizer(this.opt).stateDict(), meta });
+    writeCheckpoint(file, { model: this.model.stateDict(), ema: this.ema?.stateDict() ?? null, optimizer: baseOptimizer(this.opt).stateDict(), meta, card: this.card });
+  }
+
+  /** Writes a plain state dict (reference key names) with the model card in its metadata. */
+  writeWeights(file: string, state: Map<string, HostTensor>, form: 'train' | 'deploy'): void {
+    writeSafetensors(file, state, { metadata: { format: 'pt', form, ...modelCardMetadata(this.card) } });
   }
 
   /** Writes the EMA's state dict, a plain training-form state dict, to best-ema.safetensors. */
   saveBestEma(): void {
-    if (this.ema) writeSafetensors(this.files.bestEma, this.ema.stateDict(), { metadata: { format: 'pt', arch: this.s.archName, form: 'train' } });
+    if (this.ema) this.writeWeights(this.files.bestEma, this.ema.stateDict(), 'train');
   }
 
   /** Continues from a checkpoint's position (its model, EMA and optimizer state are loaded by the caller). */
@@ -156,7 +185,7 @@ export class TrainingRun {
   }
 
   writeConfig(): void {
-    writeFileAtomic(this.files.config, JSON.stringify({ config: this.config, options: this.recorded }, null, 2) + '\n', OP);
+    writeFileAtomic(this.files.config, JSON.stringify({ config: this.config, options: this.recorded, modelCard: this.card }, null, 2) + '\n', OP);
   }
 
   /** Frees the device memory and stops the loaders' workers. */

@@ -289,7 +289,7 @@ optimizerCase('AdamW, weight decay, 3 steps', (p) => new AdamW(p, { lr: 1e-2, we
 optimizerCase('SGD, Nesterov momentum, 3 steps', (p) => new SGD(p, { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 1e-4 }), 1);
 
 /** A model's training-step logits and parameter gradients, eval logits, and deploy form and logits. */
-interface Classifier {
+interface ModelUnderTest {
   forward(x: Tensor): Tensor;
   namedParameters(): [string, Tensor][];
   eval(): unknown;
@@ -298,7 +298,7 @@ interface Classifier {
   dispose(): void;
 }
 
-function modelTest(label: string, build: (device: Device) => Classifier, xShape: number[], classes: number): void {
+function modelTest(label: string, build: (device: Device) => ModelUnderTest, xShape: number[], classes: number): void {
   test(`${label}: training step outputs and gradients, then Locality Injection`, () => {
     const rng = new Rng(SEED);
     const N = xShape[0];
@@ -332,7 +332,7 @@ function modelTest(label: string, build: (device: Device) => Classifier, xShape:
 
 const smallNet = {
   ...preset('small', { inChannels: 2, numClasses: 5 }),
-  numBlocks: [1, 1], channels: [8, 16], hs: [4, 2], ws: [2, 2], sharesetsNums: [2, 4], reparamConvK: [1, 3],
+  numBlocks: [1, 1], channels: [8, 16], hs: [4, 2], ws: [2, 2], sharesetsNums: [2, 4], reparamConvK: [1, 3], partitionOrder: 'paper' as const,
 };
 modelTest('RepMLPNet', (device) => new RepMLPNet(smallNet, { seed: SEED, device }), [3, 2, 8, 8], 5);
 const smallResNet: RepMLPResNetConfig = {

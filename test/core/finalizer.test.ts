@@ -7,15 +7,19 @@ import * as path from 'node:path';
 // without the program yielding to the event loop: the storage table's weak references are
 // cleared during the collection and liveStorages() sweeps them. Runs in a child process
 // started with --expose-gc. A collection runs first: loading the library's sources through tsx
-// leaves garbage enough that a collection during the loop would otherwise come, and take some of
-// the loop's tensors before the count in the middle.
+// leaves garbage (tensors among it) that a collection during the loop would otherwise take
+// before the count in the middle. The loop's tensors are held until the collection, so that
+// one the allocations themselves may start (when the young generation fills) cannot free
+// them early.
 test('collected tensors: freed after garbage collection, in the same synchronous run', () => {
   const script = `
     const r = require(${JSON.stringify(path.join(__dirname, '..', '..', 'lib', 'index.ts'))});
     global.gc();
     const before = r.liveStorages().cpuBuffers;
-    (function () { for (let i = 0; i < 200; i++) r.tensor(new Float32Array(1000), [1000]); })();
+    let held = [];
+    (function () { for (let i = 0; i < 200; i++) held.push(r.tensor(new Float32Array(1000), [1000])); })();
     const during = r.liveStorages().cpuBuffers;
+    held = null;
     global.gc();
     console.log(JSON.stringify({ before, during, after: r.liveStorages().cpuBuffers }));`;
   const res = spawnSync(process.execPath, ['--expose-gc', '-r', 'tsx/cjs', '-e', script], { encoding: 'utf8' });

@@ -3,7 +3,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  allPresetNames, buildModel, familyOf, familyOfPreset, preset, presetConfig, RepMLPCifarNet, RepMLPNet, RepMLPResNet, resnetPreset, squareInputSize,
+  allPresetNames, buildModel, checkModelInputSize, familyOf, familyOfPreset, flops, isRepMLPNetConfig, modelInputSize, preset, presetConfig,
+  RepMLPCifarNet, RepMLPNet, RepMLPResNet, resnetPreset,
 } from '../../lib/index';
 import { fitPresetToWeights, weightsForm } from '../../lib/cli/weights';
 import { resolveConfig } from '../../lib/train/options';
@@ -58,10 +59,21 @@ test('the trainer takes any family\'s preset or config, fitted to the data', () 
   assertThrows(() => resolveConfig({ ...resnetPreset('ResNet-50'), numClasses: 5 }, 3, 10), /^train: expected 10 \(the data set's classes\) for arch\.numClasses but received 5$/);
 });
 
-test('squareInputSize: the data loaders pad to squares', () => {
-  assert.is(squareInputSize(presetConfig('RepMLP-Res50-Light-224'), 'train'), 224);
-  assertThrows(() => squareInputSize({ ...resnetPreset('ResNet-50'), imgW: 192 }, 'train'),
-    /^train: expected a model for square inputs \(the data loader pads images to a square\) for arch but received one for 224 x 192$/);
+test('input sizes: RepMLPNet takes multiples of its partitions, the 2021 models only their own', () => {
+  const small = preset('small');
+  assert.ok(isRepMLPNetConfig(small));
+  assert.not.ok(isRepMLPNetConfig(presetConfig('RepMLP-CIFAR-MLP')));
+  assert.equal(modelInputSize(small), [32, 32]);
+  assert.equal(modelInputSize({ ...resnetPreset('ResNet-50'), imgW: 192 }), [224, 192]);
+  assert.equal(checkModelInputSize(small, 64, 'train'), [64, 64]);
+  assert.equal(familyOf(small).cost(small, [64, 64]).macs, flops(small, 64));
+  assertThrows(() => checkModelInputSize(small, 36, 'train'), /^train: expected a height and width whose stage-1 map \(input \/ 2\) is a multiple of its partition 16 x 16 for inputSize but received 36 x 36 \(stage-1 map 18 x 18\)$/);
+  const res = presetConfig('RepMLP-Res50-Light-224');
+  assert.equal(checkModelInputSize(res, undefined, 'eval'), [224, 224]);
+  assert.equal(checkModelInputSize(res, [224, 224], 'eval'), [224, 224]);
+  assertThrows(() => checkModelInputSize(res, 256, 'predict', 'inputSize'),
+    /^predict: expected the input size the RepMLPResNet config is built for, 224 x 224 for inputSize but received 256$/);
+  assertThrows(() => checkModelInputSize(presetConfig('RepMLP-CIFAR-MLP'), [32, 0], 'eval'), /^eval: expected positive integers for inputSize but received \[32, 0\]$/);
 });
 
 test.run();
