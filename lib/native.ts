@@ -115,6 +115,11 @@ export interface BatchnormShape {
 export interface PartitionShape {
   N: number; C: number; Hp: number; h: number; Wp: number; w: number;
 }
+/** max pooling: inp (N, C, H, W), out and indices (N, C, Ho, Wo); windows kh x kw, at most half of each padded */
+export interface PoolShape {
+  N: number; C: number; H: number; W: number; kh: number; kw: number;
+  strideH: number; strideW: number; padH: number; padW: number;
+}
 /**
  * C_b (M, N), A_b (M, K) or (K, M) when transA, B_b (K, N) or (N, K) when transB, for b < batch:
  * each operand's first matrix at element off* of its storage, rows ld* apart, matrices stride* apart.
@@ -212,6 +217,10 @@ export interface NativeAddon extends UnaryBindings {
   // unpartition_gate.cc
   unpartition_gate_forward(p: { out: S; y: S; gate: S; residual: S | null } & PartitionShape): void;
   unpartition_gate_backward(p: { dy: S; dgate: S; dout: S; y: S; gate: S } & PartitionShape): void;
+  // maxpool.cc: indices (the forward's, int64, the index in its plane of each window's
+  // maximum) are null when no backward follows
+  maxpool2d_forward(p: { out: S; indices: S | null; inp: S } & PoolShape): void;
+  maxpool2d_backward(p: { dinp: S; dout: S; indices: S } & PoolShape): void;
   // cross_entropy.cc: stats (N, 3) = row max, log sum exp(x - max), sum of the target distribution
   cross_entropy_forward(loss: S, losses: S, stats: S, logits: S, target: S, N: number, K: number, labelSmoothing: number): void;
   cross_entropy_backward(dlogits: S, dloss: S, stats: S, logits: S, target: S, N: number, K: number, labelSmoothing: number): void;

@@ -73,6 +73,7 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
   register_unary(exports);
   register_scale(exports);
   register_unpartition_gate(exports);
+  register_maxpool(exports);
   register_cross_entropy(exports);
   register_correct_count(exports);
   register_adamw(exports);

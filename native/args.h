@@ -148,6 +148,8 @@ class Args {
   int64_t* i64(size_t i, const char* name, int64_t need, int64_t offset = 0) {
     return static_cast<int64_t*>(storage_of(info_[i], name, DType::I64, need, offset));
   }
+  int64_t* i64(const char* name, int64_t need) { return static_cast<int64_t*>(storage_of(field(name), name, DType::I64, need, 0)); }
+  int64_t* optional_i64(const char* name, int64_t need) { return is_null(name) ? nullptr : i64(name, need); }
   // An array of float32 storages, element k holding at least need[k] elements.
   std::vector<float*> f32_list(size_t i, const char* name, const std::vector<int64_t>& need) {
     return f32_list_in(info_[i], name, need);

@@ -35,6 +35,13 @@ test('README: the RepMLPNet example trains a step, injects locality and saves', 
   assert.ok(Number(m![1]) < 1e-4, r.stdout);
 });
 
+test('README: the RepMLP example converts a RepMLP-ResNet to the reference\'s deploy keys', () => {
+  const r = run(examples.find((e) => e.includes("presetConfig('RepMLP-Res50-Light-224')"))!);
+  const m = /max \|diff\|: (\S+)/.exec(r.stdout);
+  assert.ok(m && Number(m[1]) < 1e-4, r.stdout);
+  assert.match(r.stdout, /\nstage2\.1\.light_repmlp\.fc1_fc2\.fc1\.weight stage2\.1\.light_repmlp\.fc1_fc2\.fc1\.bias stage2\.1\.light_repmlp\.fc1_fc2\.fc2\.weight stage2\.1\.light_repmlp\.fc1_fc2\.fc2\.bias stage2\.1\.light_repmlp\.fc3\.weight stage2\.1\.light_repmlp\.fc3\.bias\n$/);
+});
+
 test('README: the ONNX example exports the small model', () => {
   const onnx = examples.find((e) => e.includes('exportOnnx'));
   assert.ok(onnx, 'README has the ONNX example');

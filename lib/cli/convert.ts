@@ -1,8 +1,7 @@
 // `repmlp convert <in> <out.safetensors | out.pth> --arch <preset | config.json>`: training-form
-// weights (.safetensors or PyTorch .pth) to the deploy form by Locality Injection, written
-// as safetensors or as a torch.save file (by the output's extension).
-import { RepMLPNet } from '../models/repmlpnet';
-import { parameterCount } from '../models/shapes';
+// weights of any model family (.safetensors or PyTorch .pth) to the deploy form by Locality
+// Injection, written as safetensors or as a torch.save file (by the output's extension).
+import { buildModel, familyOf } from '../models/families';
 import { writePth } from '../io/pth-write';
 import { writeSafetensors, type HostTensor } from '../io/safetensors';
 import { partitionOrderHelp } from './arch';
@@ -11,20 +10,22 @@ import { emaHelp, modelSource, resolveModel, WEIGHTS_OPTIONS } from './weights';
 
 const usage = `Usage: repmlp convert <in.safetensors | in.pth> <out.safetensors | out.pth> --arch <preset | config.json>
 
-Loads the weights of a RepMLPNet strictly (every key, no extra ones): a state dict, or a
+Loads the weights of a model strictly (every key, no extra ones): a state dict, or a
 training checkpoint (repmlp's, or the reference code's {'model': ..., 'optimizer': ...,
 'config': ...}; {'state_dict': ...} wrappers and DataParallel's 'module.' prefixes too).
-Training-form weights are converted by Locality Injection; deploy-form weights (fc3 with a
-bias, no fc3_bn or conv branches) are written as they are. The output is written
-atomically: a .pth file (torch.save's zip format, which torch.load(..., weights_only=True)
-and the reference code's load_state_dict read) when its name ends in .pth or .pt, else
-safetensors.
+Training-form weights are converted by Locality Injection; deploy-form weights (RepMLPNet:
+fc3 with a bias, no fc3_bn or conv branches; RepMLP-ResNet and the CIFAR models: every BN
+folded as well) are written as they are. The output is written atomically: a .pth file
+(torch.save's zip format, which torch.load(..., weights_only=True) and the reference code's
+load_state_dict read) when its name ends in .pth or .pt, else safetensors.
 
 Options:
-  --arch <a>             a preset (RepMLPNet-T224, ..., cifar, small) or a JSON file of config
-                         fields (repmlp's inChannels, numClasses, patchSize, numBlocks, channels,
-                         hs, ws, sharesetsNums, reparamConvK, globalPerceptronReduce, or the
-                         reference code's in_channels, num_class, patch_size, ...)
+  --arch <a>             a preset (RepMLPNet-T224, ..., cifar, small, RepMLP-Res50-Light-224,
+                         RepMLP-CIFAR-MLP, ...) or a JSON file of config fields (RepMLPNet's:
+                         repmlp's inChannels, numClasses, patchSize, numBlocks, channels, hs,
+                         ws, sharesetsNums, reparamConvK, globalPerceptronReduce, or the
+                         reference code's in_channels, num_class, patch_size, ...; another
+                         family's with its "arch", see docs/MODELS.md)
 ${partitionOrderHelp(25)}
 ${emaHelp(25)}
   -h, --help             show this help`;
@@ -48,7 +49,7 @@ export const command: Command = {
     const src = { ...modelSource('convert', cl.values, input), fit: 'preset' as const, archRequired: true };
     const { state, config, form, archName } = resolveModel('convert', src);
     clearStaleTemps(output, io);
-    const model = new RepMLPNet({ ...config, deploy: form === 'deploy' });
+    const model = buildModel({ ...config, deploy: form === 'deploy' });
     try {
       model.loadStateDict(state);
       model.eval();
@@ -56,7 +57,7 @@ export const command: Command = {
       const deploy = model.stateDict();
       writeWeights(output, deploy, archName ?? '');
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      const params = parameterCount({ ...config, deploy: true });
+      const params = familyOf(config).cost({ ...config, deploy: true }).params;
       const how = form === 'deploy' ? ' (already in the deploy form: written as it is)' : '';
       io.out(`converted ${input} -> ${output}: ${state.size} keys in, ${deploy.size} keys out, ${params} parameters (deploy form)${how}, ${seconds.toFixed(2)} s\n`);
     } finally {

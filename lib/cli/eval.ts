@@ -20,19 +20,20 @@ weights in either form: a file written by \`repmlp train\` (last.safetensors,
 best.safetensors, best-ema.safetensors, deploy.safetensors; the config and the class names
 recorded in it are used when --arch is not given), or a training-form or a deploy-form state
 dict written elsewhere (.safetensors or PyTorch .pth; the form is told by the keys: fc3_bn /
-repconv keys mean the training form). On an image folder the images get the run's evaluation
-transform (its input size, crop_pct, mean and std) and are labelled by their class folders'
-names, which must be the model's class names (weights that record none take the folders'
-sorted names, as ImageFolder does). The model runs compiled (compileInference: the deploy
-form, BNs folded; training-form weights are converted by Locality Injection first), whose
-logits equal the eager forward's to float rounding.
+repconv keys, and for the 2021 models any BN, mean the training form). On an image folder
+the images get the run's evaluation transform (its input size, crop_pct, mean and std) and
+are labelled by their class folders' names, which must be the model's class names (weights
+that record none take the folders' sorted names, as ImageFolder does). The model runs in its
+compiled form (compileInference: the deploy form, training-form weights converted by
+Locality Injection first; a RepMLPNet with every BN folded into fused GEMMs), whose logits
+equal the eager forward's to float rounding.
 
 Options:
   --weights <f>       the weights to evaluate (required)
-  --arch <a>          a preset (small, cifar, RepMLPNet-T224, ...) or a config JSON file; a
-                      preset gets the data set's (or the weights') channels and classes
-                      (default: the config the weights record, or the preset a
-                      reference-code checkpoint's config names)
+  --arch <a>          a preset (small, cifar, RepMLPNet-T224, RepMLP-CIFAR-MLP, ...) or a
+                      config JSON file; a preset gets the data set's (or the weights')
+                      channels and classes (default: the config the weights record, or the
+                      preset a reference-code checkpoint's config names)
 ${partitionOrderHelp(22)}
 ${emaHelp(22)}
   --data <d>          fashion-mnist (default), cifar10 or cifar100 (these need --data-dir): the
@@ -109,8 +110,8 @@ function namedEval(a: EvalArgs, data: DataName): EvalData {
   // A preset gets the data set's channels and classes, which the weights must then match.
   const fit = { inChannels: ds.test.c ?? 1, numClasses: ds.numClasses };
   const model = resolveModel('eval', { ...a.source, fit });
-  const { configInputSize } = require('../models/geometry') as typeof import('../models/geometry');
-  const inputSize = configInputSize(model.config);
+  const { modelInputSize } = require('../models/families') as typeof import('../models/families');
+  const inputSize = modelInputSize(model.config);
   const test = limitDataset(ds.test, a.limit);
   const loader = new DataLoader(test, { batchSize: a.batchSize, shuffle: false, mean: ds.mean, std: ds.std, padTo: inputSize, numClasses: ds.numClasses });
   return { loader, model, description: ds.description, source: ds.source, split: `the ${data} test split`, skipped: () => 0 };
@@ -136,10 +137,10 @@ function report(io: Io, r: EvalResult, d: EvalData, json: boolean, backendLine: 
 
 async function evaluateOn(d: EvalData, weights: string, device: Device, warn: (m: string) => void): Promise<EvalResult> {
   const { evaluate } = require('../train/evaluate') as typeof import('../train/evaluate');
-  const { RepMLPNet } = require('../models/repmlpnet') as typeof import('../models/repmlpnet');
+  const { buildModel } = require('../models/families') as typeof import('../models/families');
   const { compileInference } = require('../infer/compile') as typeof import('../infer/compile');
   const { state, config, form } = d.model;
-  const model = new RepMLPNet({ ...config, deploy: form === 'deploy' }, { device });
+  const model = buildModel({ ...config, deploy: form === 'deploy' }, { device, onWarning: warn });
   try {
     model.loadStateDict(state);
     const compiled = compileInference(model, { onWarning: warn });

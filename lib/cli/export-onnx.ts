@@ -10,10 +10,10 @@ import { emaHelp, modelSource, resolveModel, weightsAndOutput, WEIGHTS_OPTIONS }
 
 const usage = `Usage: repmlp export-onnx --arch <preset | config.json> --weights <file> <out.onnx> [--input-size N | HxW]
 
-Writes an ONNX model (opset 17, standard operators only) of a RepMLPNet's deploy form, in
+Writes an ONNX model (opset 17, standard operators only) of a model's deploy form, in
 eval mode, to <out.onnx> (atomically). The weights may be a training-form or a deploy-form
-state dict (.safetensors or PyTorch .pth; fc3_bn / repconv keys mean the training form,
-which is converted by Locality Injection first) or a training checkpoint written by
+state dict (.safetensors or PyTorch .pth; fc3_bn / repconv keys, and for the 2021
+models any BN, mean the training form, which is converted by Locality Injection first) or a training checkpoint written by
 \`repmlp train\`. The graph takes 'input' [batch, C, H, W] with a symbolic batch and gives
 'logits' [batch, classes].
 
@@ -26,7 +26,8 @@ ${partitionOrderHelp(20)}
   --weights <f>     the weights (required)
 ${emaHelp(20)}
   --input-size <s>  input height and width, N or HxW (default: the config's, hs[0] * patchSize);
-                    a larger map is cut into several partitions per block
+                    a larger map is cut into several partitions per block (RepMLPNet; the
+                    2021 models take only the size they are built for, imgH x imgW)
   -h, --help        show this help`;
 
 function formatBytes(n: number): string {
@@ -44,7 +45,7 @@ export const command: Command = {
     const inputSize = inputSizeOption('export-onnx', v);
     checkExists('export-onnx', weights);
 
-    const { RepMLPNet } = require('../models/repmlpnet') as typeof import('../models/repmlpnet');
+    const { buildModel } = require('../models/families') as typeof import('../models/families');
     const { writeOnnx } = require('../onnx/export') as typeof import('../onnx/export');
     const { onnxInputSize } = require('../onnx/options') as typeof import('../onnx/options');
 
@@ -53,7 +54,7 @@ export const command: Command = {
     const { state, config, form, archName, fromCheckpoint } = resolveModel('export-onnx', modelSource('export-onnx', v, weights));
     const name = fromCheckpoint ? "the checkpoint's config" : archName;
     const [H, W] = onnxInputSize(config, inputSize, 'export-onnx');
-    const model = new RepMLPNet({ ...config, deploy: form === 'deploy' });
+    const model = buildModel({ ...config, deploy: form === 'deploy' });
     let summary: OnnxSummary;
     try {
       model.loadStateDict(state);

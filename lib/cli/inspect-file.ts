@@ -88,6 +88,12 @@ function metadataValue(s: string): unknown {
   }
 }
 
+/** The class of a config repmlp recorded: its family's (RepMLPNetConfig without an `arch`, else RepMLPResNetConfig, RepMLPCifarConfig). */
+function configClass(config: object): string {
+  const arch = (config as { arch?: unknown }).arch;
+  return `${typeof arch === 'string' ? arch : 'RepMLPNet'}Config`;
+}
+
 /** safetensors dtypes under the names a .pth's tensors are shown with. */
 const DTYPE_NAMES: Readonly<Record<string, string>> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16', I64: 'int64' };
 
@@ -106,7 +112,7 @@ function safetensorsContents(file: string): FileContents {
     stateDict: { at: training ? 'model.*' : '(top level)', tensors: state },
     ema: emaCount ? { at: 'ema.*', tensors: emaCount } : null,
     scalars: Object.fromEntries(Object.entries(rest).filter(([, v]) => isScalar(v))),
-    config: typeof config === 'object' && config !== null ? { class: 'RepMLPNetConfig', fields: config as Record<string, unknown> } : null,
+    config: typeof config === 'object' && config !== null ? { class: configClass(config), fields: config as Record<string, unknown> } : null,
     architecture: inferArchitecture(new Map(state.map((t) => [t.name, t.shape]))),
   };
 }

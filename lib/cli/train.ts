@@ -1,4 +1,4 @@
-// `repmlp train`: trains RepMLPNet on Fashion-MNIST, CIFAR or an image folder with lib/train/trainer.ts.
+// `repmlp train`: trains a model of any family on Fashion-MNIST, CIFAR or an image folder with lib/train/trainer.ts.
 import type { TrainOptions } from '../train/options';
 import { OPTIMIZER_NAMES } from '../train/recipe-options';
 import { flags, valued, type CommandLine, type Values } from './args';
@@ -10,19 +10,20 @@ import { choiceOption, COUNT, DEVICE_CHOICES, intOption, numberOption, pathOptio
 
 const usage = `Usage: repmlp train [--data fashion-mnist | cifar10 | cifar100 | DIR] [--arch small] [--epochs 5] [--batch-size 64] [--out DIR] [options]
 
-Trains a RepMLPNet from scratch with AdamW or SGD (weight decay on weights only), a per-step
-cosine learning rate with linear warm-up, label smoothing, random crop and flip. Every epoch
-ends with the top-1 and top-5 accuracy on the test split (top-k of all classes when there
-are fewer than 5); the run ends with Locality Injection and the deploy form's accuracy beside
-the training form's. The run directory holds config.json, metrics.jsonl, last.safetensors
-(every epoch and every --save-every steps), best.safetensors, best-ema.safetensors (with
---ema: the EMA's state dict at its best test accuracy) and deploy.safetensors, each written
-atomically (a failed write, e.g. on a full disk, stops
-the run with exit code 1 and leaves the previous file as it was); <out>/train.lock keeps a
-second run out of the directory while this one lasts. Fashion-MNIST comes from Debian's
-dataset-fashion-mnist when installed, else from the sample shipped with repmlp (the output
-says which). Every safetensors file of the run records the config, the class names and the
-preprocessing (its model card), so \`repmlp eval\` and \`repmlp predict\` need no --arch.
+Trains a model (RepMLPNet, or one of the 2021 RepMLP models) from scratch with AdamW or
+SGD (weight decay on weights only), a per-step cosine learning rate with linear warm-up,
+label smoothing, random crop and flip. Every epoch ends with the top-1 and top-5 accuracy
+on the test split (top-k of all classes when there are fewer than 5); the run ends with
+Locality Injection and the deploy form's accuracy beside the training form's. The run
+directory holds config.json, metrics.jsonl, last.safetensors (every epoch and every
+--save-every steps), best.safetensors, best-ema.safetensors (with --ema: the EMA's state
+dict at its best test accuracy) and deploy.safetensors, each written atomically (a failed
+write, e.g. on a full disk, stops the run with exit code 1 and leaves the previous file as
+it was); <out>/train.lock keeps a second run out of the directory while this one lasts.
+Fashion-MNIST comes from Debian's dataset-fashion-mnist when installed, else from the
+sample shipped with repmlp (the output says which). Every safetensors file of the run
+records the config, the class names and the preprocessing (its model card), so
+\`repmlp eval\` and \`repmlp predict\` need no --arch.
 
 Options:
   --data <d>             fashion-mnist (default), cifar10 or cifar100 (these need --data-dir),
@@ -30,9 +31,11 @@ Options:
                          DIR/<class>/* with --val-dir; the classes are the folders' names
   --data-dir <dir>       where the named data set's files are
   --input-size <N>       the model's input height and width (default the config's,
-                         hs[0] * patchSize: 32 for small); images are rendered at it
-  --arch <a>             a preset (small, cifar, RepMLPNet-T224, ..., see docs/MODELS.md)
-                         or a config JSON file (default small)
+                         hs[0] * patchSize: 32 for small; the 2021 models take only their
+                         imgH x imgW); images are rendered at it
+  --arch <a>             a preset (small, cifar, RepMLPNet-T224, ..., RepMLP-CIFAR-MLP,
+                         RepMLP-Res50-Light-224, ..., see docs/MODELS.md) or a config JSON
+                         file of any model family (default small)
 ${partitionOrderHelp(25)}
   --epochs <N>           epochs (default 5)
   --batch-size <B>       images per step (default 64)

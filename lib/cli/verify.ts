@@ -3,11 +3,9 @@
 import { randn } from '../creation';
 import { warningLine } from '../errors';
 import { compileInference } from '../infer/compile';
-import { flops } from '../models/flops';
-import { checkInputSize, partitionsPerStage } from '../models/geometry';
-import { parameterCount } from '../models/shapes';
+import { buildModel, familyOf, isRepMLPNetConfig, type FamilyModel, type ModelConfig } from '../models/families';
+import { partitionsPerStage } from '../models/geometry';
 import { randomizeBatchNorms } from '../models/randomize';
-import { RepMLPNet, type RepMLPNetConfig } from '../models/repmlpnet';
 import type { HostTensor } from '../io/safetensors';
 import { Rng } from '../rng';
 import { scope } from '../scope';
@@ -23,25 +21,27 @@ export const VERIFY_TOLERANCE = 1e-4;
 
 const usage = `Usage: repmlp verify --arch <preset | config.json> [--weights <file>] [--input-size N | HxW] [--batch N] [--seed S] [--json]
 
-Builds the training form of a RepMLPNet (from --weights, a .safetensors or PyTorch .pth
+Builds the training form of a model (from --weights, a .safetensors or PyTorch .pth
 training-form checkpoint, or else a seeded random init whose BN statistics and affine
 parameters are randomised too, so that the fusion matters), runs it in eval mode on a
 random batch at the config's input size (or --input-size), converts it by Locality
 Injection and runs the deploy form on the same batch, and the compiled deploy form
 (compileInference) too. Prints the parameter counts, the FLOPs (multiply-adds per image) of
-both forms, the partitions per map of each stage, and the worst absolute and relative (to
-the largest logit magnitude) difference of the deploy form's and of the compiled form's
-logits from the training form's. Exits with 1 when a relative difference exceeds
+both forms, the partitions per map of each stage (of a RepMLPNet), and the worst absolute
+and relative (to the largest logit magnitude) difference of the deploy form's and of the
+compiled form's logits from the training form's. Exits with 1 when a relative difference exceeds
 ${VERIFY_TOLERANCE}, or when a weight or a logit of either form is not finite (NaN or
 infinite; named in the output).
 
 Options:
-  --arch <a>             a preset (RepMLPNet-T224, ..., cifar, small) or a JSON file of config fields
+  --arch <a>             a preset (RepMLPNet-T224, ..., cifar, small, RepMLP-Res50-Light-224,
+                         RepMLP-CIFAR-MLP, ...) or a JSON file of config fields
 ${partitionOrderHelp(25)}
   --weights <f>          training-form weights (default: random init)
 ${emaHelp(25)}
   --input-size <s>       input height and width, N or HxW (default: the config's); a larger
-                         map is cut into several partitions per block
+                         map is cut into several partitions per block (RepMLPNet; the 2021
+                         models take only the size they are built for, imgH x imgW)
   --batch <N>            images in the batch (default 2)
   --seed <S>             seed of the init and the input (default 0)
   --json                 print the result as JSON
@@ -51,9 +51,9 @@ export interface VerifyResult {
   arch: string;
   /** the input [height, width] */
   inputSize: [number, number];
-  /** partitions per map, per stage; partitionOrder as the config gives it ('paper' when it gives none) */
-  partitions: number[];
-  partitionOrder: 'paper' | 'reference';
+  /** RepMLPNet: partitions per map, per stage; partitionOrder as the config gives it ('paper' when it gives none) */
+  partitions?: number[];
+  partitionOrder?: 'paper' | 'reference';
   batch: number;
   seed: number;
   weights: string | null;
@@ -72,7 +72,7 @@ export interface VerifyResult {
 }
 
 // Keys of float32 tensors that hold a NaN or an infinity.
-function nonFiniteKeys(model: RepMLPNet): string[] {
+function nonFiniteKeys(model: FamilyModel): string[] {
   const keys: string[] = [];
   for (const [k, v] of model.stateDict()) if (v.dtype === 'float32' && !(v.data as Float32Array).every(Number.isFinite)) keys.push(k);
   return keys;
@@ -101,7 +101,7 @@ type Comparison = Pick<VerifyResult, 'maxAbsDiff' | 'maxRelDiff' | 'compiled' | 
  * The logits of both forms and of the compiled deploy form on one random batch of [H, W]
  * images: their worst differences from the training form's and what is not finite.
  */
-function compareForms(cfg: RepMLPNetConfig, state: Map<string, HostTensor> | null, batch: number, [H, W]: [number, number], seed: number, io: Io): Comparison {
+function compareForms(cfg: ModelConfig, state: Map<string, HostTensor> | null, batch: number, [H, W]: [number, number], seed: number, io: Io): Comparison {
   const rng = new Rng(seed);
   // the model and its compiled form would give the same partition-order warning: printed once
   let warned = false;
@@ -109,14 +109,15 @@ function compareForms(cfg: RepMLPNetConfig, state: Map<string, HostTensor> | nul
     if (!warned) io.err(warningLine(m));
     warned = true;
   };
-  const model = new RepMLPNet(cfg, { rng, onWarning });
+  const model = buildModel(cfg, { rng, onWarning });
   let x: Tensor | undefined;
   try {
     if (state) model.loadStateDict(state);
     else randomizeBatchNorms(model, rng);
     model.eval();
     const nonFiniteWeights = nonFiniteKeys(model);
-    const input = (x = randn([batch, cfg.inChannels, H, W], rng));
+    const [C] = familyOf(cfg).inputShape(cfg);
+    const input = (x = randn([batch, C, H, W], rng));
     const a = scope(() => model.forward(input).toFloat32Array());
     const plan = compileInference(model, { onWarning });
     let c: Float32Array;
@@ -143,6 +144,11 @@ function diffLine(maxAbs: number, maxRel: number, finite: boolean): string {
   return `max abs diff ${maxAbs.toExponential(3)}, max rel diff ${maxRel.toExponential(3)} (limit ${VERIFY_TOLERANCE}): ${ok ? 'ok' : 'FAILED'}`;
 }
 
+/** RepMLPNet's partitions per map at input [H, W] and its partition order; nothing for the 2021 models (one partition order, one input size). */
+function partitions(cfg: ModelConfig, size: [number, number]): Pick<VerifyResult, 'partitions' | 'partitionOrder'> {
+  return isRepMLPNetConfig(cfg) ? { partitions: partitionsPerStage(cfg, size), partitionOrder: cfg.partitionOrder ?? 'paper' } : {};
+}
+
 function report(r: VerifyResult): string {
   const bad = r.nonFiniteWeights.length + r.nonFiniteLogits.train + r.nonFiniteLogits.deploy;
   const named = r.nonFiniteWeights.length ? ` (${r.nonFiniteWeights.slice(0, 5).join(', ')}${r.nonFiniteWeights.length > 5 ? ', ...' : ''})` : '';
@@ -153,7 +159,7 @@ function report(r: VerifyResult): string {
     `${r.arch}: input ${r.inputSize[0]}x${r.inputSize[1]}, batch ${r.batch}, seed ${r.seed}, weights ${r.weights ?? 'random init'}`,
     `parameters  train form ${r.params.train}, deploy form ${r.params.deploy}`,
     `FLOPs       train form ${formatG(r.flops.train)}, deploy form ${formatG(r.flops.deploy)} (multiply-adds per image)`,
-    `partitions  ${r.partitions.join(', ')} per map by stage (${r.partitionOrder} order)`,
+    ...(r.partitions ? [`partitions  ${r.partitions.join(', ')} per map by stage (${r.partitionOrder} order)`] : []),
     `values      ${values}`,
     `logits      ${diffLine(r.maxAbsDiff, r.maxRelDiff, finite)}`,
     `compiled    ${diffLine(r.compiled.maxAbsDiff, r.compiled.maxRelDiff, finite)}`,
@@ -170,16 +176,17 @@ export const command: Command = {
     const batch = intOption('verify', v, 'batch', { min: 1 }) ?? 2;
     const seed = intOption('verify', v, 'seed') ?? 0;
     const weights = pathOption('verify', v, 'weights') ?? null;
-    const size = checkInputSize(arch.config, inputSizeOption('verify', v), 'verify');
+    const size = arch.family.checkInputSize(arch.config, inputSizeOption('verify', v), 'verify');
     const { readModelWeights } = require('../train/checkpoint') as typeof import('../train/checkpoint');
     const state = weights === null ? null : readModelWeights(weights, { ema: v.ema === true }).state;
     const fitted = state && arch.isPreset ? fitPresetToWeights(arch.config, state) : arch.config;
     const cfg = { ...fitted, deploy: false };
     const c = compareForms(cfg, state, batch, size, seed, io);
+    const train = arch.family.cost(cfg, size), deploy = arch.family.cost({ ...cfg, deploy: true }, size);
     const r: VerifyResult = {
-      arch: arch.name, inputSize: size, partitions: partitionsPerStage(cfg, size), partitionOrder: cfg.partitionOrder ?? 'paper', batch, seed, weights,
-      params: { train: parameterCount(cfg), deploy: parameterCount({ ...cfg, deploy: true }) },
-      flops: { train: flops(cfg, size), deploy: flops({ ...cfg, deploy: true }, size) },
+      arch: arch.name, inputSize: size, ...partitions(cfg, size), batch, seed, weights,
+      params: { train: train.params, deploy: deploy.params },
+      flops: { train: train.macs, deploy: deploy.macs },
       ...c, tolerance: VERIFY_TOLERANCE,
       // false for NaN differences too
       ok: c.maxRelDiff <= VERIFY_TOLERANCE && c.compiled.maxRelDiff <= VERIFY_TOLERANCE && c.nonFiniteWeights.length === 0 &&

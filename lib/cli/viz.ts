@@ -2,6 +2,7 @@
 // the FC3 locality picture (the paper's Figure 3) of one output point of one RepMLP block.
 import { RepmlpError } from '../errors';
 import { writeFileAtomic } from '../io/atomic';
+import { familyOf, isRepMLPNetConfig } from '../models/families';
 import type { RepMLPNetConfig } from '../models/repmlpnet';
 import type { LocalityMaps, LocalityOptions, LocalityStats, LocalitySummary, WindowStats } from '../viz/locality';
 import { flags, valued, type Values } from './args';
@@ -143,7 +144,9 @@ export const command: Command = {
     checkExists('viz', weights);
 
     clearStaleTemps(output, io);
-    const { state, config, form, archName } = resolveModel('viz', modelSource('viz', v, weights));
+    const { state, config: model, form, archName } = resolveModel('viz', modelSource('viz', v, weights));
+    if (!isRepMLPNetConfig(model)) throw new UsageError(`viz: expected a RepMLPNet (the locality picture is of its set-sharing FC3) for --arch but received a ${familyOf(model).arch} config`);
+    const config: RepMLPNetConfig = model;
     if (form === 'deploy')
       throw new RepmlpError(`viz: expected training-form weights (fc3 with fc3_bn and the conv branches) for --weights but received a deploy-form state dict in ${weights}: Locality Injection has already merged them, so there is no "before" to show`);
     const c = choose(v, config);

@@ -4,13 +4,13 @@
 // checkpoint; the config recorded by repmlp train (a model card, or a checkpoint's) serves
 // when --arch is not given.
 import type { ModelCard } from '../data/model-card';
-import type { PartitionOrder, RepMLPNetConfig } from '../models/repmlpnet';
+import { presetConfig, type ModelConfig } from '../models/families';
+import type { PartitionOrder } from '../models/repmlpnet';
 import type { HostTensor } from '../io/safetensors';
 import { flags, type CommandLine, type OptionSpecs, type Values } from './args';
 import { ARCH_OPTIONS, isPresetName, partitionOrderOption, resolveArch, withPartitionOrder } from './arch';
 import { helpEntry, UsageError } from './command';
 import { fitPresetToWeights, weightsForm } from '../models/weights';
-import { preset } from '../models/presets';
 import { pathOption, stringOption } from './options';
 
 /** The options of every command that loads weights: --weights' companions --arch, --partition-order and --ema. */
@@ -50,7 +50,7 @@ export interface ModelSource {
 
 export interface ResolvedModel {
   state: Map<string, HostTensor>;
-  config: RepMLPNetConfig;
+  config: ModelConfig;
   form: 'train' | 'deploy';
   /** the --arch value, or the arch a checkpoint recorded, or null for a checkpoint without one */
   archName: string | null;
@@ -66,9 +66,9 @@ export function modelSource(command: string, values: Values, weights: string): M
 }
 
 /** The config of weights given without --arch: the one a checkpoint recorded, or the preset it names. */
-function savedConfig(command: string, saved: RepMLPNetConfig | null, savedArch: string | null, state: Map<string, HostTensor>): RepMLPNetConfig {
+function savedConfig(command: string, saved: ModelConfig | null, savedArch: string | null, state: Map<string, HostTensor>): ModelConfig {
   if (saved) return saved;
-  if (savedArch !== null && isPresetName(savedArch)) return fitPresetToWeights(preset(savedArch), state);
+  if (savedArch !== null && isPresetName(savedArch)) return fitPresetToWeights(presetConfig(savedArch), state);
   const named = savedArch === null ? '' : `: the checkpoint's config names arch '${savedArch}', which is not a preset`;
   throw new UsageError(`${command}: --arch <preset | config.json> is required for weights that record no config (written elsewhere, or not by repmlp train)${named}`);
 }
@@ -84,15 +84,15 @@ export function resolveModel(command: string, src: ModelSource): ResolvedModel {
   // Loaded when a command runs, so that `repmlp --help` needs no native addon.
   const { readModelWeights } = require('../train/checkpoint') as typeof import('../train/checkpoint');
   const { state, config: saved, arch: savedArch, card } = readModelWeights(src.weights, { ema: src.ema });
-  const form = weightsForm(state);
   if (arch === null) {
     const config = withPartitionOrder(command, savedConfig(command, saved, savedArch, state), src.order, src.weights);
-    return { state, config, form, archName: savedArch, fromCheckpoint: true, card };
+    return { state, config, form: weightsForm(state, config), archName: savedArch, fromCheckpoint: true, card };
   }
+  const form = weightsForm(state, arch.config);
   const fit = src.fit ?? 'weights';
   let config = arch.config;
   if (arch.isPreset && fit === 'weights') config = fitPresetToWeights(config, state);
-  else if (arch.isPreset && typeof fit === 'object') config = { ...config, inChannels: fit.inChannels, numClasses: fit.numClasses };
+  else if (arch.isPreset && typeof fit === 'object') config = arch.family.withData(config, fit.inChannels, fit.numClasses);
   return { state, config, form, archName: arch.name, fromCheckpoint: false, card };
 }
 

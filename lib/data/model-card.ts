@@ -5,14 +5,14 @@
 // of these keys of the safetensors `__metadata__` (strings only: numbers and arrays as JSON)
 // and of config.json's `modelCard`.
 import { RepmlpError } from '../errors';
-import { validateConfig } from '../models/config';
-import type { RepMLPNetConfig } from '../models/repmlpnet';
+import { familyOf, type ModelConfig } from '../models/families';
 import type { ImageTransformOptions } from './images/transform';
 
 export interface ModelCard {
   /** the preset name, or 'custom' for a config of its own */
   arch: string;
-  config: RepMLPNetConfig;
+  /** the config of any model family */
+  config: ModelConfig;
   /** classes[i] names logit i */
   classes: string[];
   /** the model's input height and width */
@@ -22,7 +22,7 @@ export interface ModelCard {
    * imageSize = inputSize for image folders, 28 for Fashion-MNIST in a 32 x 32 model
    */
   imageSize: number;
-  /** per channel (config.inChannels of them), in units of pixel / 255 */
+  /** per input channel of the config (cardChannels), in units of pixel / 255 */
   mean: number[];
   std: number[];
   /** evaluation: the shorter side resized to int(imageSize / cropPct), then the centre crop (1: no margin) */
@@ -34,11 +34,16 @@ export interface ModelCard {
 /** The metadata keys, in the order they are written. */
 const KEYS = ['arch', 'config', 'classes', 'in_channels', 'input_size', 'image_size', 'mean', 'std', 'crop_pct', 'interpolation', 'resampler'] as const;
 
+/** The input channels of a card's config (its family's). */
+export function cardChannels(config: ModelConfig): number {
+  return familyOf(config).inputShape(config)[0];
+}
+
 /** The card as safetensors metadata. */
 export function modelCardMetadata(card: ModelCard): Record<string, string> {
   return {
     arch: card.arch, config: JSON.stringify(card.config), classes: JSON.stringify(card.classes),
-    in_channels: String(card.config.inChannels), input_size: String(card.inputSize), image_size: String(card.imageSize),
+    in_channels: String(cardChannels(card.config)), input_size: String(card.inputSize), image_size: String(card.imageSize),
     mean: JSON.stringify(card.mean), std: JSON.stringify(card.std), crop_pct: String(card.cropPct),
     interpolation: card.interpolation, resampler: card.resampler,
   };
@@ -67,17 +72,17 @@ const numbers = (n: number, positive: boolean) => (t: string) => {
 const oneOf = <T extends string>(...xs: T[]) => (t: string) => (xs as string[]).includes(t) ? (t as T) : undefined;
 
 /** The config and classes of a card, each checked (the classes one per logit). */
-function configAndClasses(md: Record<string, string>, file: string): { config: RepMLPNetConfig; classes: string[] } {
-  const config = field(md, file, 'config', 'a RepMLPNet config as JSON', (t) => {
-    const c = json(t) as RepMLPNetConfig;
-    validateConfig(c, 'config');
+function configAndClasses(md: Record<string, string>, file: string): { config: ModelConfig; classes: string[] } {
+  const config = field(md, file, 'config', 'a model config as JSON', (t) => {
+    const c = json(t) as ModelConfig;
+    familyOf(c, 'config').check(c, 'config');
     return c;
   });
   const classes = field(md, file, 'classes', `a JSON array of ${config.numClasses} class names (config.numClasses)`, (t) => {
     const v = json(t);
     return Array.isArray(v) && v.length === config.numClasses && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined;
   });
-  const c = config.inChannels;
+  const c = cardChannels(config);
   field(md, file, 'in_channels', `${c} (config.inChannels), 1 or 3`, (t) => (t === String(c) && (c === 1 || c === 3) ? t : undefined));
   return { config, classes };
 }
@@ -89,7 +94,7 @@ function configAndClasses(md: Record<string, string>, file: string): { config: R
 export function readModelCard(md: Record<string, string>, file: string): ModelCard | null {
   if (md.classes === undefined) return null;
   const { config, classes } = configAndClasses(md, file);
-  const c = config.inChannels;
+  const c = cardChannels(config);
   const inputSize = field(md, file, 'input_size', 'a positive integer', posInt);
   return {
     arch: field(md, file, 'arch', 'the arch name', (t) => (t === '' ? undefined : t)),
@@ -110,7 +115,7 @@ export function readModelCard(md: Record<string, string>, file: string): ModelCa
  */
 export function cardTransform(card: ModelCard): ImageTransformOptions {
   return {
-    size: card.imageSize, padTo: card.inputSize, channels: card.config.inChannels as 1 | 3, train: false,
+    size: card.imageSize, padTo: card.inputSize, channels: cardChannels(card.config) as 1 | 3, train: false,
     mean: card.mean, std: card.std, cropPct: card.cropPct, interpolation: card.interpolation, resampler: card.resampler,
   };
 }

@@ -1,16 +1,20 @@
-// compileInference: a RepMLPNet's deploy form as a compiled forward. Built once: every BN
-// and linear step folded on the host (fold.ts), the weights packed on the model's device
-// (weights.ts); per input shape a plan (plan.ts) with its activation arena, encoded into one
-// program that native infer_run checks and runs in a single call (program.ts).
+// compileInference: a model's deploy form as a compiled forward. For a RepMLPNet, built once:
+// every BN and linear step folded on the host (fold.ts), the weights packed on the model's
+// device (weights.ts); per input shape a plan (plan.ts) with its activation arena, encoded
+// into one program that native infer_run checks and runs in a single call (program.ts). The
+// 2021 models have no fused plan yet: their compiled form is a deploy-form copy run eagerly
+// (eager.ts).
 import { checkTensor } from '../check';
 import { describe, fail, shapeStr, warnOnStderr } from '../errors';
 import type { CheckedConfig } from '../models/config';
+import { isFamilyModel, type FamilyModel } from '../models/families';
 import { withDeployForm } from '../models/fold';
 import { partitionOrderWarning, patchPair } from '../models/geometry';
 import { RepMLPNet } from '../models/repmlpnet';
 import { keep } from '../scope';
 import type { NativeStorage } from '../native';
 import { materialize, Tensor, type Device } from '../tensor';
+import { EagerDeploy } from './eager';
 import { foldNet } from './fold';
 import { buildPlan } from './plan';
 import { encode, runProgram, type Program } from './program';
@@ -153,11 +157,13 @@ function checkInput(cfg: CheckedConfig, x: Tensor, device: Device): void {
  * Compiles `model` for inference: the deploy form (a training-form model is converted by
  * Locality Injection on a copy; the model is left as it is) in eval semantics, every BN
  * folded, on the model's device. The result holds its own weights: later changes to the
- * model do not reach it.
+ * model do not reach it. A RepMLPResNet or RepMLPCifarNet runs as its deploy form, eagerly
+ * (no plan; `maxPlans` and `onWarning` do not apply).
  */
-export function compileInference(model: RepMLPNet, options: InferenceOptions = {}): CompiledInference {
-  if (!(model instanceof RepMLPNet)) fail(OP, 'model', 'a RepMLPNet', describe(model));
+export function compileInference(model: FamilyModel, options: InferenceOptions = {}): CompiledInference {
+  if (!isFamilyModel(model)) fail(OP, 'model', 'a RepMLPNet, RepMLPResNet or RepMLPCifarNet', describe(model));
   if (typeof options !== 'object' || options === null) fail(OP, 'options', 'an object', describe(options));
+  if (!(model instanceof RepMLPNet)) return new EagerDeploy(model);
   const maxPlans = options.maxPlans ?? 4;
   if (!Number.isInteger(maxPlans) || maxPlans < 1) fail(OP, 'options.maxPlans', 'an integer >= 1', describe(maxPlans));
   const warn = options.onWarning ?? warnOnStderr;

@@ -7,9 +7,10 @@
 //   prebn2: into ffn_fc1 (exact for a 1x1 conv: W diag a, plus W b in the bias), and
 //           ffn_fc1's and ffn_fc2's own BNs into their convs
 //   head_norm: into head through the global average pool, as prebn1 into fc1
+import { fail } from '../errors';
 import { bnAffine, type Affine } from '../models/fold';
 import type { RepMLPNet, RepMLPNetUnit } from '../models/repmlpnet';
-import type { BatchNorm2d, Conv2d, Linear } from '../nn/layers';
+import type { BatchNorm2d, Conv2d, ConvBN, Linear } from '../nn/layers';
 import type { Tensor } from '../tensor';
 
 /** A row-major (rows, cols) weight and its bias (rows). */
@@ -73,6 +74,12 @@ function convBn(conv: Conv2d, bn: BatchNorm2d): Dense {
   return foldLinear(host(conv.weight), conv.outChannels, null, null, bnAffine(bn));
 }
 
+/** A RepMLPNet ConvBN's BN: its deploy form keeps every ConvBN's (only the 2021 models build ConvBNs without). */
+function bnOf(m: ConvBN): BatchNorm2d {
+  if (!m.bn) fail('compileInference', 'model', "a RepMLPNet whose ConvBNs have their BNs", 'a ConvBN without one');
+  return m.bn;
+}
+
 function foldUnit(u: RepMLPNetUnit): FoldedUnit {
   const blk = u.repmlpBlock;
   const a1 = bnAffine(u.prebn1);
@@ -84,8 +91,8 @@ function foldUnit(u: RepMLPNetUnit): FoldedUnit {
     fc1: foldLinear(host(fc1.weight), fc1.outChannels, host(fc1.bias!), a1, null),
     fc2: foldLinear(host(fc2.weight), fc2.outChannels, host(fc2.bias!), null, null),
     fc3: { weight: host(blk.fc3.weight), bias: host(blk.fc3.bias!), rows: blk.S * blk.h * blk.w, cols: blk.h * blk.w },
-    ffn1: foldLinear(host(ffnFc1.conv.weight), ffnFc1.conv.outChannels, null, bnAffine(u.prebn2), bnAffine(ffnFc1.bn)),
-    ffn2: convBn(ffnFc2.conv, ffnFc2.bn),
+    ffn1: foldLinear(host(ffnFc1.conv.weight), ffnFc1.conv.outChannels, null, bnAffine(u.prebn2), bnAffine(bnOf(ffnFc1))),
+    ffn2: convBn(ffnFc2.conv, bnOf(ffnFc2)),
   };
 }
 
@@ -96,9 +103,9 @@ function foldHead(head: Linear, norm: BatchNorm2d): Dense {
 /** The deploy-form model (every block after Locality Injection), folded. */
 export function foldNet(model: RepMLPNet): FoldedNet {
   return {
-    embed: convBn(model.convEmbedding.conv, model.convEmbedding.bn),
+    embed: convBn(model.convEmbedding.conv, bnOf(model.convEmbedding)),
     stages: model.stages.items.map((s) => s.items.map(foldUnit)),
-    embeds: model.embeds.items.map((e) => convBn(e.conv, e.bn)),
+    embeds: model.embeds.items.map((e) => convBn(e.conv, bnOf(e))),
     head: foldHead(model.head, model.headNorm),
   };
 }

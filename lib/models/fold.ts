@@ -3,7 +3,7 @@
 // plan (lib/infer). And the deploy form itself: the model, or a converted copy.
 import type { BatchNorm2d, Conv2d } from '../nn/layers';
 import type { Tensor } from '../tensor';
-import { RepMLPNet } from './repmlpnet';
+import { buildModel, type FamilyModel } from './families';
 
 /** A BatchNorm in eval mode as a per-channel affine: bn(x) = scale * x + shift. */
 export interface Affine {
@@ -37,9 +37,9 @@ export function foldConvBn(conv: Conv2d, bn: BatchNorm2d): { weight: Float32Arra
 }
 
 /** Runs fn on the deploy form: the model itself, or a converted copy (disposed afterwards); the model is left as it is. */
-export function withDeployForm<T>(model: RepMLPNet, fn: (m: RepMLPNet) => T): T {
+export function withDeployForm<M extends FamilyModel, T>(model: M, fn: (m: M) => T): T {
   if (model.deploy) return fn(model);
-  const copy = new RepMLPNet({ ...model.config, deploy: false }, { device: model.head.weight.device, uninitialized: true });
+  const copy = buildModel({ ...model.config, deploy: false }, { device: model.parameters()[0]?.device, uninitialized: true }) as M;
   try {
     copy.loadStateDict(model.stateDict());
     copy.localityInjection();

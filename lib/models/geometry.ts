@@ -18,18 +18,24 @@ export function configInputSize(cfg: Geometry): [number, number] {
   return [cfg.hs[0] * ph, cfg.ws[0] * pw];
 }
 
+/** An input size given as one number or [height, width], as [height, width] of positive integers; undefined when none is given. Errors name `op` and `arg`. */
+export function inputSizePair(inputSize: number | readonly number[] | undefined, op: string, arg = 'inputSize'): [number, number] | undefined {
+  if (inputSize === undefined) return undefined;
+  let size: [number, number];
+  if (typeof inputSize === 'number') size = [inputSize, inputSize];
+  else if (Array.isArray(inputSize) && inputSize.length === 2) size = [inputSize[0], inputSize[1]];
+  else return fail(op, arg, 'a positive integer or [height, width]', describe(inputSize));
+  if (!size.every((d) => Number.isInteger(d) && d >= 1)) fail(op, arg, 'positive integers', describe(inputSize));
+  return size;
+}
+
 /**
  * An input size (one number, [height, width], or undefined for the config's own) checked
  * against the config: every stage's map (the input over the patch and 2^i) a whole multiple
  * of its partition. Errors name `op` and `arg`.
  */
 export function checkInputSize(cfg: Geometry, inputSize: number | readonly number[] | undefined, op: string, arg = 'inputSize'): [number, number] {
-  let size: [number, number];
-  if (inputSize === undefined) size = configInputSize(cfg);
-  else if (typeof inputSize === 'number') size = [inputSize, inputSize];
-  else if (Array.isArray(inputSize) && inputSize.length === 2) size = [inputSize[0], inputSize[1]];
-  else return fail(op, arg, 'a positive integer or [height, width]', describe(inputSize));
-  if (!size.every((d) => Number.isInteger(d) && d >= 1)) fail(op, arg, 'positive integers', describe(inputSize));
+  const size = inputSizePair(inputSize, op, arg) ?? configInputSize(cfg);
   const [H, W] = size;
   const [ph, pw] = patchPair(cfg);
   for (let i = 0; i < cfg.hs.length; i++) {

@@ -8,13 +8,9 @@ import { checkInt, checkTensor } from '../check';
 import { checkFits } from './size';
 import { validateConfig, type CheckedConfig, type ReferenceRepMLPNetConfig } from './config';
 import { partitionOrderWarning, patchPair } from './geometry';
-import { tensor, zeros } from '../creation';
 import { describe, fail, shapeStr, warnOnStderr } from '../errors';
 import { add } from '../ops/arithmetic';
 import { globalAvgPool } from '../ops/avgpool';
-import { batchNorm2d } from '../ops/batchnorm';
-import { conv2d } from '../ops/conv2d';
-import { expand } from '../ops/expand';
 import { partition } from '../ops/partition';
 import { unpartitionGate } from '../ops/unpartition_gate';
 import { setSharingFc } from '../ops/setsharing_fc';
@@ -25,6 +21,7 @@ import { scope } from '../scope';
 import type { Device, Tensor } from '../tensor';
 import { BatchNorm2d, Conv2d, ConvBN, Linear, type InitOptions } from '../nn/layers';
 import { Module, ModuleList } from '../nn/module';
+import { convToFc, fuseBn, repeatEach, sumBranches } from '../nn/reparam';
 
 /**
  * How a RepMLP block orders its partitions and channel groups when a map holds more than one
@@ -79,31 +76,6 @@ function ctxOf(opts: BuildOptions): Ctx {
 /** Disposes intermediates once the graph (which holds its own references) no longer needs them. */
 function free(...ts: Tensor[]): void {
   for (const t of ts) t.dispose();
-}
-
-/** A BN folded into the layer before it: the layer's rows scaled by gamma / sigma (each BN
- * channel over `rows` consecutive rows), and the bias beta - mu * gamma / sigma. */
-interface Fused {
-  weight: Tensor;
-  bias: Tensor;
-}
-
-// Fuses bn into a weight whose leading dimension is C * rows (C = BN channels), with
-// batchNorm2d's own eval kernel: the weight viewed as (1, C, rows * rest, 1) normalised with
-// mean 0 and beta 0 is weight * gamma / sigma; zeros normalised with the real statistics
-// give the bias (C), repeated `rows` times per channel when rows > 1.
-function fuseBn(weight: Tensor, bn: BatchNorm2d, rows: number): Fused {
-  const C = bn.weight.shape[0];
-  const device = weight.device;
-  const zero = zeros([C], { device });
-  const wv = reshape(weight, [1, C, weight.numel / C, 1]);
-  const wn = batchNorm2d(wv, bn.weight, zero, zero, bn.runningVar, null, { training: false, eps: bn.eps });
-  const w = reshape(wn, [...weight.shape]);
-  const z = zeros([1, C, rows, 1], { device });
-  const bz = batchNorm2d(z, bn.weight, bn.bias, bn.runningMean, bn.runningVar, null, { training: false, eps: bn.eps });
-  const b = reshape(bz, [C * rows]);
-  free(zero, wv, wn, z, bz);
-  return { weight: w, bias: b };
 }
 
 /** Global Perceptron: avg pool -> fc1 -> relu -> fc2 -> sigmoid, a gate (N, C, 1, 1). */
@@ -258,57 +230,20 @@ export class RepMLPBlock extends Module {
     scope(() => noGrad(() => {
       const { h, w, S } = this;
       const hw = h * w;
-      const device = this.fc3.weight.device;
       // fc3 weight (S*hw, hw, 1, 1) and bias (S*hw) with fc3_bn folded in
-      const fc = fuseBn(this.fc3.weight, this.fc3Bn!, hw);
-      let weight = fc.weight, bias = fc.bias;
+      let { weight, bias } = fuseBn(this.fc3.weight, this.fc3Bn!, hw);
       if (this.reparamConvK.length) {
-        const K = Math.max(...this.reparamConvK);
-        // the fused kernels zero-padded to K x K and summed: (S, 1, K, K), bias (S)
-        let kernel: Tensor | null = null, kbias: Tensor | null = null;
-        const one = tensor([1], [1, 1, 1, 1], { device });
-        for (const k of this.reparamConvK) {
+        // the fused branches summed, (S, 1, K, K) and (S), as the FC matrix (S*hw, hw) they are on a partition
+        const conv = sumBranches(this.reparamConvK.map((k) => {
           const br = this.repconv(k)!;
-          const f = fuseBn(br.conv.weight, br.bn, 1);
-          // zero-padding as a convolution of the kernels (a batch of S 1-channel images) with 1
-          const padded = k === K ? f.weight : conv2d(f.weight, one, null, { padding: (K - k) >> 1 });
-          if (padded !== f.weight) f.weight.dispose();
-          if (kernel === null || kbias === null) {
-            kernel = padded;
-            kbias = f.bias;
-          } else {
-            const nk = add(kernel, padded), nb = add(kbias, f.bias);
-            free(kernel, padded, kbias, f.bias);
-            kernel = nk;
-            kbias = nb;
-          }
-        }
-        one.dispose();
-        // the kernel as an FC matrix: convolve the identity, hw images of S channels (h, w)
-        const eyeHost = new Float32Array(hw * S * hw);
-        for (let i = 0; i < hw; i++) for (let s = 0; s < S; s++) eyeHost[(i * S + s) * hw + i] = 1;
-        const eye = tensor(eyeHost, [hw, S, h, w], { device });
-        const conv = conv2d(eye, kernel!, null, { padding: K >> 1, groups: S }); // (hw, S, h, w)
-        // (hw, S*hw) transposed -> (S*hw, hw): row s*hw + o, column i = output o of set s for input pixel i
-        const flat = reshape(conv, [hw, S * hw]);
-        const tr = permute(flat, [1, 0]);
-        const fcK = contiguous(tr);
-        const w2 = reshape(weight, [S * hw, hw]);
-        const sumW = add(w2, fcK);
-        const newW = reshape(sumW, [S * hw, hw, 1, 1]);
+          return fuseBn(br.conv.weight, br.bn!);
+        }));
+        const fcK = convToFc(conv.weight, S, S, h, w);
+        weight = reshape(add(reshape(weight, [S * hw, hw]), fcK), [S * hw, hw, 1, 1]);
         // conv bias (S) repeated hw times per share-set
-        const kb2 = reshape(kbias!, [S, 1]);
-        const kbE = expand(kb2, [S, hw]);
-        const kbC = contiguous(kbE);
-        const kbFlat = reshape(kbC, [S * hw]);
-        const newB = add(bias, kbFlat);
-        free(eye, conv, flat, tr, fcK, w2, sumW, kernel!, kbias!, kb2, kbE, kbC, kbFlat, weight, bias);
-        weight = newW;
-        bias = newB;
+        bias = add(bias, repeatEach(conv.bias, hw));
       }
-      const wDense = contiguous(weight);
-      if (wDense !== weight) weight.dispose();
-      this.fc3.setWeight(wDense);
+      this.fc3.setWeight(contiguous(weight));
       this.fc3.setBias(bias);
       this.deleteModule('fc3_bn');
       for (const k of this.reparamConvK) this.deleteModule(`repconv${k}`);

@@ -37,16 +37,21 @@ function deviceMemory(device: Device): number | null {
 const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 
 /**
- * Throws when the model's float32 parameters alone would not fit in the device's memory;
- * training needs about four times as much (gradients and AdamW's two moments).
+ * Throws when a model's float32 parameters alone would not fit in the device's memory;
+ * training needs about four times as much (gradients and AdamW's two moments). `model` names
+ * it in the error, `what` describes its config.
  */
-export function checkFits(cfg: RepMLPNetConfig, device: Device): void {
-  const bytes = 4 * parameterCount(cfg);
+export function checkParametersFit(parameters: number, device: Device, model: string, what: string): void {
+  const bytes = 4 * parameters;
   const total = deviceMemory(device);
   if (total !== null && bytes > total)
     throw new RepmlpError(
-      `RepMLPNet: expected a config whose tensors fit in the ${device} memory (${gib(total)}) but received one that needs ` +
-        `about ${gib(bytes)} for its weights alone (${gib(4 * bytes)} to train with AdamW); numBlocks ${JSON.stringify(cfg.numBlocks)}, ` +
-        `channels ${JSON.stringify(cfg.channels)}`,
+      `${model}: expected a config whose tensors fit in the ${device} memory (${gib(total)}) but received one that needs ` +
+        `about ${gib(bytes)} for its weights alone (${gib(4 * bytes)} to train with AdamW); ${what}`,
     );
+}
+
+/** checkParametersFit for a RepMLPNet config. */
+export function checkFits(cfg: RepMLPNetConfig, device: Device): void {
+  checkParametersFit(parameterCount(cfg), device, 'RepMLPNet', `numBlocks ${JSON.stringify(cfg.numBlocks)}, channels ${JSON.stringify(cfg.channels)}`);
 }

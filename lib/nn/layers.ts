@@ -3,8 +3,16 @@
 // bias, drawn from a seeded Rng), BatchNorm2d (ones, zeros, running statistics 0 and 1,
 // num_batches_tracked an int64 scalar), and ConvBN: the reference code's
 // nn.Sequential(conv, bn[, relu]) with keys conv.weight and bn.*, whose activation (ReLU, or
-// the FFN's GELU) runs in the BN's output pass.
+// the FFN's GELU) runs in the BN's output pass, and whose deploy form (RepMLP's ConvBN after
+// switch_to_deploy) is the conv alone with the BN folded into its weight and a bias; and the
+// parameter-free pooling layers MaxPool2d and AvgPool2d.
+import { noGrad } from '../autograd';
+import { add } from '../ops/arithmetic';
+import { avgPool2d } from '../ops/avgpool';
 import { batchNorm2d, type BatchNormActivation } from '../ops/batchnorm';
+import { maxPool2d, type MaxPool2dOptions } from '../ops/maxpool';
+import { gelu, relu } from '../ops/unary';
+import { scope } from '../scope';
 import { conv1x1 } from '../ops/conv1x1';
 import { conv2d } from '../ops/conv2d';
 import { linear } from '../ops/linear';
@@ -14,6 +22,12 @@ import { full, rand, tensor } from '../creation';
 import type { Rng } from '../rng';
 import { Tensor, type Device } from '../tensor';
 import { Module } from './module';
+import { fuseBn } from './reparam';
+
+// Replaces a parameter by t of the same shape (the module owns t); errors name the layer.
+function checkSameShape(op: string, old: Tensor, t: Tensor): void {
+  if (t.shape.join() !== old.shape.join()) fail(op, 'weight', `shape (${old.shape.join(', ')})`, `shape (${t.shape.join(', ')})`);
+}
 
 export interface InitOptions {
   /** The generator of the initial weights. */
@@ -99,8 +113,7 @@ export class Conv2d extends Module {
 
   /** Replaces the weight (same shape), disposing the old; the layer owns t. */
   setWeight(t: Tensor): void {
-    if (t.shape.join() !== this.weight.shape.join())
-      fail('Conv2d.setWeight', 'weight', `shape (${this.weight.shape.join(', ')})`, `shape (${t.shape.join(', ')})`);
+    checkSameShape('Conv2d.setWeight', this.weight, t);
     this.registerParameter('weight', t);
   }
 
@@ -131,6 +144,18 @@ export class Linear extends Module {
 
   get bias(): Tensor | null {
     return this.optionalParam('bias');
+  }
+
+  /** Replaces the weight (same shape), disposing the old; the layer owns t. */
+  setWeight(t: Tensor): void {
+    checkSameShape('Linear.setWeight', this.weight, t);
+    this.registerParameter('weight', t);
+  }
+
+  /** Adds, replaces (disposing the old) or removes the bias; the layer owns t. */
+  setBias(t: Tensor | null): void {
+    if (t === null) this.deleteParameter('bias');
+    else this.registerParameter('bias', t);
   }
 
   forward(x: Tensor): Tensor {
@@ -196,29 +221,90 @@ export interface ConvBNOptions extends InitOptions {
    * conv_bn_relu, 'gelu' the FFN's first layer with its GELU. Default 'none'.
    */
   activation?: BatchNormActivation;
+  /** Build the deploy form: the conv with a bias and no BN (as after fuseBn()). Default false. */
+  deploy?: boolean;
 }
 
-/** conv (no bias) -> bn [-> activation]: keys conv.weight, bn.*. */
+/** conv (no bias) -> bn [-> activation]: keys conv.weight, bn.*; deploy form conv.weight, conv.bias. */
 export class ConvBN extends Module {
   readonly conv: Conv2d;
-  readonly bn: BatchNorm2d;
   readonly activation: BatchNormActivation;
 
   constructor(inChannels: number, outChannels: number, kernelSize: Size2, opts: ConvBNOptions) {
     super();
-    this.conv = this.registerModule('conv', new Conv2d(inChannels, outChannels, kernelSize, { ...opts, bias: false }));
-    this.bn = this.registerModule('bn', new BatchNorm2d(outChannels, { device: opts.device }));
+    const deploy = opts.deploy ?? false;
+    this.conv = this.registerModule('conv', new Conv2d(inChannels, outChannels, kernelSize, { ...opts, bias: deploy }));
+    if (!deploy) this.registerModule('bn', new BatchNorm2d(outChannels, { device: opts.device }));
     const activation = opts.activation ?? 'none';
     if (!['none', 'relu', 'gelu'].includes(activation))
       fail('ConvBN', 'activation', "'none', 'relu' or 'gelu'", describe(activation));
     this.activation = activation;
   }
 
-  /** act(bn(conv(x))), plus `residual` (a tensor of the output's shape) when given, in the BN's pass. */
+  /** The BN after the conv; null in the deploy form. */
+  get bn(): BatchNorm2d | null {
+    return this.child('bn') as BatchNorm2d | null;
+  }
+
+  get deploy(): boolean {
+    return this.bn === null;
+  }
+
+  /**
+   * act(bn(conv(x))), plus `residual` (a tensor of the output's shape) when given: in the BN's
+   * pass in the training form, after the conv (with its bias) in the deploy form.
+   */
   forward(x: Tensor, residual: Tensor | null = null): Tensor {
     const c = this.conv.forward(x);
-    const y = this.bn.forward(c, this.activation, residual);
+    const bn = this.bn;
+    if (bn) {
+      const y = bn.forward(c, this.activation, residual);
+      c.dispose();
+      return y;
+    }
+    if (residual && this.activation !== 'none') fail('ConvBN', 'residual', `no residual with activation '${this.activation}'`, 'a Tensor');
+    if (this.activation === 'none' && !residual) return c;
+    const y = residual ? add(c, residual) : this.activation === 'relu' ? relu(c) : gelu(c);
     c.dispose();
     return y;
+  }
+
+  /**
+   * Folds the BN into the conv, in place on the layer's device (the reference's
+   * ConvBN.switch_to_deploy): conv.weight * gamma / sigma, conv.bias beta - mu * gamma / sigma,
+   * and no bn. Returns this; a no-op in the deploy form.
+   */
+  fuseBn(): this {
+    const bn = this.bn;
+    if (!bn) return this;
+    scope(() => noGrad(() => {
+      const f = fuseBn(this.conv.weight, bn);
+      this.conv.setWeight(f.weight);
+      this.conv.setBias(f.bias);
+      this.deleteModule('bn');
+    }));
+    return this;
+  }
+}
+
+/** Max pooling (no parameters), as nn.MaxPool2d(kernel, stride, padding). */
+export class MaxPool2d extends Module {
+  constructor(readonly kernelSize: number, readonly opts: MaxPool2dOptions = {}) {
+    super();
+  }
+
+  forward(x: Tensor): Tensor {
+    return maxPool2d(x, this.kernelSize, this.opts);
+  }
+}
+
+/** Average pooling with the window as its stride (no parameters), as nn.AvgPool2d(kernel). */
+export class AvgPool2d extends Module {
+  constructor(readonly kernel: readonly [number, number]) {
+    super();
+  }
+
+  forward(x: Tensor): Tensor {
+    return avgPool2d(x, this.kernel);
   }
 }

@@ -1,7 +1,7 @@
 // The public ONNX export: bytes in memory or an atomically written file with a summary of the
 // graph. onnx-proto (and protobufjs) load on the first export, not with the package.
 import { describe, fail } from '../errors';
-import type { RepMLPNet } from '../models/repmlpnet';
+import type { FamilyModel } from '../models/families';
 import { writeFileAtomic } from '../io/atomic';
 import type { OnnxExportOptions } from './options';
 
@@ -26,7 +26,7 @@ function load(): typeof import('./model') & { proto: typeof import('onnx-proto')
   return { ...(require('./model') as typeof import('./model')), proto: require('onnx-proto') as typeof import('onnx-proto') };
 }
 
-function encode(model: RepMLPNet, opts: OnnxExportOptions): { bytes: Uint8Array; summary: OnnxSummary } {
+function encode(model: FamilyModel, opts: OnnxExportOptions): { bytes: Uint8Array; summary: OnnxSummary } {
   const { onnxModel, proto } = load();
   const m = onnxModel(model, opts);
   const bytes = proto.onnx.ModelProto.encode(m).finish();
@@ -54,16 +54,17 @@ function encode(model: RepMLPNet, opts: OnnxExportOptions): { bytes: Uint8Array;
 }
 
 /**
- * The ONNX model (a serialized ModelProto, opset 17) of a RepMLPNet's deploy form in eval
+ * The ONNX model (a serialized ModelProto, opset 17) of a model's deploy form (RepMLPNet,
+ * RepMLPResNet or RepMLPCifarNet) in eval
  * mode. A training-form model is converted by Locality Injection on a copy (the model is
  * left as it is). Input 'input' [batch, C, H, W], output 'logits' [batch, numClasses].
  */
-export function exportOnnx(model: RepMLPNet, opts: OnnxExportOptions = {}): Uint8Array {
+export function exportOnnx(model: FamilyModel, opts: OnnxExportOptions = {}): Uint8Array {
   return encode(model, opts).bytes;
 }
 
 /** Exports to `file` atomically (lib/io/atomic.ts: temporary file, fsync, rename); returns what it holds. */
-export function writeOnnx(file: string, model: RepMLPNet, opts: OnnxExportOptions = {}): OnnxSummary {
+export function writeOnnx(file: string, model: FamilyModel, opts: OnnxExportOptions = {}): OnnxSummary {
   if (typeof file !== 'string' || file === '') fail('writeOnnx', 'file', 'a file path', describe(file));
   const { bytes, summary } = encode(model, opts);
   writeFileAtomic(file, bytes, 'writeOnnx');

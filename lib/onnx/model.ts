@@ -23,71 +23,18 @@
 import type { onnx } from 'onnx-proto';
 import { describe, fail, warnOnStderr } from '../errors';
 import { packageVersion } from '../info';
-import { foldConvBn, withDeployForm } from '../models/fold';
+import { familyOf, isFamilyModel, type FamilyModel } from '../models/families';
+import { withDeployForm } from '../models/fold';
+import { RepMLPCifarNet } from '../models/repmlp-cifar';
+import { RepMLPResNet } from '../models/repmlp-resnet';
 import { partitionOrderWarning, patchPair } from '../models/geometry';
 import { RepMLPNet, type RepMLPBlock, type RepMLPNetUnit } from '../models/repmlpnet';
-import type { BatchNorm2d, Conv2d, ConvBN } from '../nn/layers';
-import type { Tensor } from '../tensor';
 import { GraphBuilder } from './graph';
+import { batchNorm, conv, convBn, gemm, host, movesData } from './layers';
 import { ONNX_IR_VERSION, ONNX_OPSET, onnxInputSize, type OnnxExportOptions } from './options';
+import { cifarGraph, resnetGraph } from './repmlp2021';
 
 const OP = 'exportOnnx';
-
-function host(t: Tensor): Float32Array {
-  return t.toFloat32Array();
-}
-
-// ---- layers ----
-
-function convAttrs(conv: Conv2d) {
-  const { kernelSize: k, stride: s, padding: [ph, pw], groups } = conv;
-  return { kernel_shape: { ints: [...k] }, strides: { ints: [...s] }, pads: { ints: [ph, pw, ph, pw] }, group: { int: groups } };
-}
-
-/** Conv with the BN folded in [-> Relu | GELU]. */
-function convBn(g: GraphBuilder, name: string, m: ConvBN, x: string): string {
-  const { weight, bias } = foldConvBn(m.conv, m.bn);
-  const w = g.float(`${name}.weight`, m.conv.weight.shape, weight);
-  const b = g.float(`${name}.bias`, [bias.length], bias);
-  const y = g.node('Conv', [x, w, b], `${name}.conv`, convAttrs(m.conv));
-  if (m.activation === 'relu') return g.node('Relu', [y], `${name}.relu`);
-  return m.activation === 'gelu' ? gelu(g, `${name}.gelu`, y) : y;
-}
-
-/** A 1x1 conv with its own bias (the Global Perceptron's fc1 and fc2). */
-function conv(g: GraphBuilder, name: string, m: Conv2d, x: string): string {
-  if (!m.bias) fail(OP, name, 'a conv with a bias', 'one without');
-  const w = g.float(`${name}.weight`, m.weight.shape, host(m.weight));
-  const b = g.float(`${name}.bias`, m.bias.shape, host(m.bias));
-  return g.node('Conv', [x, w, b], name, convAttrs(m));
-}
-
-/** BatchNormalization in inference mode (running statistics). */
-function batchNorm(g: GraphBuilder, name: string, bn: BatchNorm2d, x: string): string {
-  const C = bn.weight.shape[0];
-  const inputs = [x];
-  for (const [key, t] of [['weight', bn.weight], ['bias', bn.bias], ['running_mean', bn.runningMean], ['running_var', bn.runningVar]] as const)
-    inputs.push(g.float(`${name}.${key}`, [C], host(t)));
-  return g.node('BatchNormalization', inputs, name, { epsilon: { float: bn.eps } });
-}
-
-/** Exact GELU: 0.5 * x * (1 + erf(x / sqrt(2))). */
-function gelu(g: GraphBuilder, name: string, x: string): string {
-  const d = g.node('Div', [x, g.scalar(Math.SQRT2)], `${name}.div`);
-  const e = g.node('Erf', [d], `${name}.erf`);
-  const a = g.node('Add', [e, g.scalar(1)], `${name}.add`);
-  const m = g.node('Mul', [x, a], `${name}.mul`);
-  return g.node('Mul', [m, g.scalar(0.5)], name);
-}
-
-/**
- * A Transpose that moves only size-1 axes (the others keep their order) leaves the memory
- * order unchanged: a Reshape suffices. `dims` are the input sizes, null for the batch.
- */
-function movesData(dims: readonly (number | null)[], perm: readonly number[]): boolean {
-  const order = perm.filter((a) => dims[a] !== 1);
-  return order.some((a, i) => i > 0 && a < order[i - 1]);
-}
 
 /** The RepMLP block in the deploy form on a (N, C, H, W) map. */
 function repmlpBlock(g: GraphBuilder, name: string, blk: RepMLPBlock, x: string, H: number, W: number): string {
@@ -145,12 +92,9 @@ function unit(g: GraphBuilder, name: string, u: RepMLPNetUnit, x: string, H: num
 
 // ---- the model ----
 
-/** The graph of a deploy-form model. */
-function deployGraph(model: RepMLPNet, [H, W]: [number, number]): onnx.IGraphProto {
+/** The graph of a deploy-form RepMLPNet. */
+function repmlpnetGraph(g: GraphBuilder, model: RepMLPNet, input: string, logits: string, [H, W]: [number, number]): void {
   const cfg = model.config;
-  const g = new GraphBuilder();
-  const input = g.reserve('input');
-  const logits = g.reserve('logits');
   let x = convBn(g, 'conv_embedding', model.convEmbedding, input);
   const [ph, pw] = patchPair(cfg);
   let h = H / ph, w = W / pw;
@@ -165,22 +109,31 @@ function deployGraph(model: RepMLPNet, [H, W]: [number, number]): onnx.IGraphPro
   const nrm = batchNorm(g, 'head_norm', model.headNorm, x);
   const pooled = g.node('GlobalAveragePool', [nrm], 'head.pool');
   const flat = g.node('Flatten', [pooled], 'head.flatten', { axis: { int: 1 } });
-  const hw = g.float('head.weight', model.head.weight.shape, host(model.head.weight));
-  const hb = g.float('head.bias', [cfg.numClasses], host(model.head.bias!));
-  g.node('Gemm', [flat, hw, hb], 'head', { transB: { int: 1 } }, logits);
-  return g.graph('repmlpnet', { name: input, dims: ['batch', cfg.inChannels, H, W] }, { name: logits, dims: ['batch', cfg.numClasses] });
+  gemm(g, 'head', model.head, flat, logits);
+}
+
+/** The graph of a deploy-form model of any family. */
+function deployGraph(model: FamilyModel, [H, W]: [number, number]): onnx.IGraphProto {
+  const g = new GraphBuilder();
+  const input = g.reserve('input');
+  const logits = g.reserve('logits');
+  if (model instanceof RepMLPNet) repmlpnetGraph(g, model, input, logits, [H, W]);
+  else if (model instanceof RepMLPResNet) resnetGraph(g, model, input, logits);
+  else if (model instanceof RepMLPCifarNet) cifarGraph(g, model, input, logits);
+  const [C] = familyOf(model.config).inputShape(model.config);
+  return g.graph(familyOf(model.config).arch.toLowerCase(), { name: input, dims: ['batch', C, H, W] }, { name: logits, dims: ['batch', model.config.numClasses] });
 }
 
 /**
- * The ONNX ModelProto (as onnx-proto's message object) of a RepMLPNet in eval semantics
- * (BN running statistics). A training-form model is converted by Locality Injection on a
- * copy; the model itself is left as it is.
+ * The ONNX ModelProto (as onnx-proto's message object) of a model in eval semantics (BN
+ * running statistics): a RepMLPNet, a RepMLPResNet or a RepMLPCifarNet. A training-form model
+ * is converted by Locality Injection on a copy; the model itself is left as it is.
  */
-export function onnxModel(model: RepMLPNet, opts: OnnxExportOptions = {}): onnx.IModelProto {
-  if (!(model instanceof RepMLPNet)) fail(OP, 'model', 'a RepMLPNet', describe(model));
+export function onnxModel(model: FamilyModel, opts: OnnxExportOptions = {}): onnx.IModelProto {
+  if (!isFamilyModel(model)) fail(OP, 'model', 'a RepMLPNet, RepMLPResNet or RepMLPCifarNet', describe(model));
   if (typeof opts !== 'object' || opts === null) fail(OP, 'options', 'an object', describe(opts));
   const size = onnxInputSize(model.config, opts.inputSize);
-  const warning = partitionOrderWarning(model.config, size);
+  const warning = model instanceof RepMLPNet ? partitionOrderWarning(model.config, size) : null;
   if (warning !== null) (opts.onWarning ?? warnOnStderr)(warning);
   const { deploy: _, ...config } = model.config;
   const graph = withDeployForm(model, (m) => deployGraph(m, size));
@@ -189,7 +142,7 @@ export function onnxModel(model: RepMLPNet, opts: OnnxExportOptions = {}): onnx.
     opsetImport: [{ domain: '', version: ONNX_OPSET }],
     producerName: 'repmlp',
     producerVersion: packageVersion(),
-    docString: 'RepMLPNet (deploy form, eval mode)',
+    docString: `${model.constructor.name} (deploy form, eval mode)`,
     graph,
     metadataProps: [{ key: 'repmlp.config', value: JSON.stringify(config) }],
   };

@@ -1,7 +1,6 @@
 // The ONNX export's options and the checks of the input size (no onnx-proto types here: these
 // declarations are part of the package's public types).
-import { checkInputSize } from '../models/geometry';
-import type { RepMLPNetConfig } from '../models/repmlpnet';
+import { checkModelInputSize, type ModelConfig } from '../models/families';
 
 /** The operator set the graphs use (ONNX 1.12; Gelu is not a standard op before 20). */
 export const ONNX_OPSET = 17;
@@ -22,7 +21,11 @@ export interface OnnxExportOptions {
   onWarning?: (message: string) => void;
 }
 
-/** Input [H, W] checked against the config: every stage's map a multiple of its partition. */
-export function onnxInputSize(config: RepMLPNetConfig, inputSize: OnnxExportOptions['inputSize'], op = 'exportOnnx'): [number, number] {
-  return checkInputSize(config, inputSize, op);
+/**
+ * Input [H, W] checked against the config: for RepMLPNet every stage's map a multiple of its
+ * partition; the 2021 models (a config with `arch`) are built for one input size (their Global
+ * Perceptrons' FC sizes depend on it), imgH x imgW.
+ */
+export function onnxInputSize(config: ModelConfig, inputSize: OnnxExportOptions['inputSize'], op = 'exportOnnx'): [number, number] {
+  return checkModelInputSize(config, inputSize, op);
 }

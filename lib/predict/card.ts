@@ -3,17 +3,15 @@
 // mean and std, crop_pct 0.875, bilinear); an input size or crop_pct given for one run,
 // checked against the model.
 import { SMALL_IMAGE, transformSpec, type TransformSpec } from '../data/images/transform';
-import { cardTransform, type ModelCard } from '../data/model-card';
+import { cardChannels, cardTransform, type ModelCard } from '../data/model-card';
 import { fail } from '../errors';
-import { checkInputSize, configInputSize } from '../models/geometry';
-import type { RepMLPNetConfig } from '../models/repmlpnet';
-
+import { checkModelInputSize, modelInputSize, type ModelConfig } from '../models/families';
 
 /** The card of weights that record none: an image folder run's defaults at the config's input size. */
-export function defaultCard(config: RepMLPNetConfig, arch = 'custom'): ModelCard {
-  const channels = config.inChannels;
+export function defaultCard(config: ModelConfig, arch = 'custom'): ModelCard {
+  const channels = cardChannels(config);
   if (channels !== 1 && channels !== 3) fail('predict', 'config.inChannels', '1 or 3 (grey or RGB images)', String(channels));
-  const inputSize = configInputSize(config)[0];
+  const inputSize = modelInputSize(config)[0];
   const { mean, std } = transformSpec({ channels, size: 1 });
   return {
     arch, config, classes: Array.from({ length: config.numClasses }, (_, i) => String(i)), inputSize, imageSize: inputSize,
@@ -25,8 +23,8 @@ export function defaultCard(config: RepMLPNetConfig, arch = 'custom'): ModelCard
  * The card for `config`: the file's (with this config) when it has one for as many classes
  * and channels, else the defaults.
  */
-export function cardFor(config: RepMLPNetConfig, arch: string | null, card: ModelCard | null): ModelCard {
-  if (card && card.classes.length === config.numClasses && card.config.inChannels === config.inChannels) return { ...card, config };
+export function cardFor(config: ModelConfig, arch: string | null, card: ModelCard | null): ModelCard {
+  if (card && card.classes.length === config.numClasses && cardChannels(card.config) === cardChannels(config)) return { ...card, config };
   return defaultCard(config, arch ?? 'custom');
 }
 
@@ -41,7 +39,7 @@ export interface CardOverrides {
 export function withOverrides(card: ModelCard, o: CardOverrides, op: string): ModelCard {
   const out = { ...card };
   if (o.inputSize !== undefined && o.inputSize !== card.inputSize) {
-    checkInputSize(card.config, [o.inputSize, o.inputSize], op);
+    checkModelInputSize(card.config, [o.inputSize, o.inputSize], op);
     Object.assign(out, { inputSize: o.inputSize, imageSize: o.inputSize, cropPct: o.inputSize <= SMALL_IMAGE ? 1 : card.cropPct === 1 ? 0.875 : card.cropPct });
   }
   if (o.cropPct !== undefined) {

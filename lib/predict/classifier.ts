@@ -6,7 +6,7 @@
 import type { ModelCard } from '../data/model-card';
 import { RepmlpError } from '../errors';
 import { compileInference, type CompiledInference } from '../infer/compile';
-import type { RepMLPNet } from '../models/repmlpnet';
+import type { FamilyModel } from '../models/families';
 import { loadModel, type LoadOptions } from './load';
 import { predictCompiled, type Prediction, type PredictOptions } from './predict';
 import type { PredictInput } from './render';
@@ -20,11 +20,11 @@ export class Classifier {
   private readonly compiled: CompiledInference;
 
   /** A classifier of a deploy-form model in eval mode (loadModel's) with its card; it owns the model. */
-  constructor(private readonly model: RepMLPNet, readonly card: ModelCard, readonly form: 'train' | 'deploy' = 'deploy') {
+  constructor(private readonly model: FamilyModel, readonly card: ModelCard, readonly form: 'train' | 'deploy' = 'deploy') {
     this.compiled = compileInference(model);
   }
 
-  /** Loads weights written by repmlp train (or, with `arch`, any RepMLPNet weights); see loadModel. */
+  /** Loads weights written by repmlp train (or, with `arch`, any model's weights); see loadModel. */
   static async load(weights: string, opts: LoadOptions = {}): Promise<Classifier> {
     const { model, card, form } = loadModel(weights, opts);
     return new Classifier(model, card, form);

@@ -1,30 +1,29 @@
 // A model ready to classify, from a weights file: a training checkpoint, or a state dict in
 // either form (.safetensors or PyTorch .pth). The config comes from the file's model card (or
 // a checkpoint's metadata) or, for weights written elsewhere, from a preset (fitted to the
-// weights' channels and classes) or a config; training-form weights are converted by
-// Locality Injection, so the model that classifies is always the deploy form, in eval mode.
+// weights' channels and classes) or a config, of any model family; training-form weights are
+// converted by Locality Injection, so the model that classifies is always the deploy form, in
+// eval mode.
 import { backend } from '../backend';
 import type { ModelCard } from '../data/model-card';
 import { describe, fail, RepmlpError } from '../errors';
 import type { HostTensor } from '../io/safetensors';
-import { checkInputSize } from '../models/geometry';
-import { preset, presetNames, type PresetName } from '../models/presets';
-import { RepMLPNet, type RepMLPNetConfig } from '../models/repmlpnet';
+import { allPresetNames, buildModel, checkModelInputSize, familyOf, familyOfPreset, type FamilyModel, type ModelConfig } from '../models/families';
 import { fitPresetToWeights, weightsForm } from '../models/weights';
 import type { Device } from '../tensor';
 import { readModelWeights } from '../train/checkpoint';
 import { cardFor } from './card';
 
 export interface LoadOptions {
-  /** for weights that record no config: a preset name (fitted to the weights) or a config; it also replaces a recorded one */
-  arch?: PresetName | RepMLPNetConfig;
+  /** for weights that record no config: a preset name of any family (fitted to the weights) or a config; it also replaces a recorded one */
+  arch?: string | ModelConfig;
   /** 'auto' (default: CUDA when usable, else the CPU), 'cpu' or 'cuda' */
   device?: Device | 'auto';
 }
 
 /** A deploy-form model in eval mode and the card it classifies with. */
 export interface LoadedModel {
-  model: RepMLPNet;
+  model: FamilyModel;
   card: ModelCard;
   /** the form the weights were in ('train': converted by Locality Injection) */
   form: 'train' | 'deploy';
@@ -41,8 +40,8 @@ export function deviceOf(op: string, device: Device | 'auto' | undefined): Devic
  * Builds the model of `config` from a state dict of the given form on `device`, in eval mode
  * and in the deploy form (Locality Injection on training-form weights); errors name `file`.
  */
-export function deployModel(state: Map<string, HostTensor>, config: RepMLPNetConfig, form: 'train' | 'deploy', device: Device, file: string): RepMLPNet {
-  const model = new RepMLPNet({ ...config, deploy: form === 'deploy' }, { device });
+export function deployModel(state: Map<string, HostTensor>, config: ModelConfig, form: 'train' | 'deploy', device: Device, file: string): FamilyModel {
+  const model = buildModel({ ...config, deploy: form === 'deploy' }, { device });
   try {
     model.loadStateDict(state);
   } catch (e) {
@@ -54,17 +53,18 @@ export function deployModel(state: Map<string, HostTensor>, config: RepMLPNetCon
   return model;
 }
 
-function configOf(op: string, file: string, arch: LoadOptions['arch'], recorded: RepMLPNetConfig | null, state: Map<string, HostTensor>): RepMLPNetConfig {
+function configOf(op: string, file: string, arch: LoadOptions['arch'], recorded: ModelConfig | null, state: Map<string, HostTensor>): ModelConfig {
   if (arch === undefined) {
     if (recorded) return recorded;
     return fail(op, 'arch', `a preset or a config for weights that record none`, `${file}, which records no config`);
   }
   if (typeof arch === 'string') {
-    if (!(presetNames as string[]).includes(arch)) fail(op, 'arch', `a preset (${presetNames.join(', ')}) or a config`, describe(arch));
-    return fitPresetToWeights(preset(arch), state);
+    const family = familyOfPreset(arch);
+    if (!family) fail(op, 'arch', `a preset (${allPresetNames.join(', ')}) or a config`, describe(arch));
+    return fitPresetToWeights(family.preset(arch), state);
   }
   if (typeof arch !== 'object' || arch === null) fail(op, 'arch', 'a preset name or a config object', describe(arch));
-  return arch;
+  return familyOf(arch, `${op}: arch`).check(arch, `${op}: arch`);
 }
 
 /** Reads `file` and builds the model and its card (see the file's head); `op` names the caller in errors. */
@@ -74,7 +74,7 @@ export function loadModel(file: string, opts: LoadOptions = {}, op = 'Classifier
   const w = readModelWeights(file);
   const config = configOf(op, file, opts.arch, w.config, w.state);
   const card = cardFor(config, typeof opts.arch === 'string' ? opts.arch : w.arch, w.card);
-  checkInputSize(config, [card.inputSize, card.inputSize], op);
-  const form = weightsForm(w.state);
+  checkModelInputSize(config, [card.inputSize, card.inputSize], op);
+  const form = weightsForm(w.state, config);
   return { model: deployModel(w.state, config, form, device, file), card, form };
 }

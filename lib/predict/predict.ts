@@ -11,7 +11,7 @@ import type { SampleResult } from '../data/images/sample-task';
 import type { ModelCard } from '../data/model-card';
 import { describe, fail, RepmlpError } from '../errors';
 import { compileInference, type CompiledInference } from '../infer/compile';
-import type { RepMLPNet } from '../models/repmlpnet';
+import type { FamilyModel, ModelConfig } from '../models/families';
 import { scope } from '../scope';
 import type { Device } from '../tensor';
 import { rankedClasses } from '../train/topk';
@@ -98,7 +98,7 @@ function classifyBatch(model: CompiledInference, card: ModelCard, results: Sampl
  * input that cannot be decoded throws its error (which names it), or with skipBadImages is
  * yielded with `error` and no classes.
  */
-export async function* predict(model: RepMLPNet, inputs: readonly PredictInput[], opts: PredictOptions = {}): AsyncGenerator<Prediction> {
+export async function* predict(model: FamilyModel, inputs: readonly PredictInput[], opts: PredictOptions = {}): AsyncGenerator<Prediction> {
   const compiled = compileInference(model);
   try {
     yield* predictCompiled(model.config, compiled, inputs, opts);
@@ -108,7 +108,7 @@ export async function* predict(model: RepMLPNet, inputs: readonly PredictInput[]
 }
 
 /** predict with `compiled`, a compiled model of `config` (a Classifier compiles once for all its calls). */
-export async function* predictCompiled(config: RepMLPNet['config'], compiled: CompiledInference, inputs: readonly PredictInput[], opts: PredictOptions = {}): AsyncGenerator<Prediction> {
+export async function* predictCompiled(config: ModelConfig, compiled: CompiledInference, inputs: readonly PredictInput[], opts: PredictOptions = {}): AsyncGenerator<Prediction> {
   if (!Array.isArray(inputs)) fail(OP, 'inputs', 'an array of file paths or Buffers', describe(inputs));
   const card = opts.card ?? defaultCard(config);
   if (card.classes.length !== config.numClasses) fail(OP, 'card.classes', `${config.numClasses} class names (the model's classes)`, `${card.classes.length}`);

@@ -7,7 +7,7 @@ import type { LoaderState } from '../data/loader';
 import { modelCardMetadata, readModelCard, type ModelCard } from '../data/model-card';
 import { RepmlpError, shapeStr } from '../errors';
 import { readFileBounded } from '../io/read';
-import type { RepMLPNetConfig } from '../models/repmlpnet';
+import type { ModelConfig } from '../models/families';
 import type { BaseHyper, OptimizerStateDict } from '../optim/optimizer';
 import { readPthCheckpoint, readStateDict, weightsFileKind } from '../io/pth';
 import { fieldAt } from '../io/pyvalue';
@@ -111,7 +111,7 @@ export interface ModelWeights {
   /** the model's state dict */
   state: Map<string, HostTensor>;
   /** the config and the arch name the file recorded (a model card, or a training checkpoint's metadata); null when none */
-  config: RepMLPNetConfig | null;
+  config: ModelConfig | null;
   /** the arch name a training checkpoint recorded (repmlp's options.arch, the reference code's config.MODEL.ARCH), or null */
   arch: string | null;
   /** the model card in the file's metadata (weights written by repmlp train); null when none */
@@ -154,7 +154,7 @@ export function readModelWeights(file: string, opts: { ema?: boolean } = {}): Mo
   if (opts.ema && state.size === 0) throw new RepmlpError(`checkpoint: ${file} keeps no EMA of the weights (its run was trained without --ema)`);
   if (card) return { state, config: card.config, arch: card.arch, card };
   if (!checkpoint) return { state, config: null, arch: null, card: null };
-  const config = meta.config ? (metaJson(meta, 'config', file) as RepMLPNetConfig) : null;
+  const config = meta.config ? (metaJson(meta, 'config', file) as ModelConfig) : null;
   const options = meta.options ? metaJson(meta, 'options', file) : null;
   const arch = typeof options === 'object' && options !== null && typeof (options as { arch?: unknown }).arch === 'string' ? (options as { arch: string }).arch : null;
   return { state, config, arch, card: null };

@@ -8,7 +8,7 @@
 // int64 step counts of BatchNorm (num_batches_tracked) are copied.
 import { describe, fail } from '../errors';
 import type { HostTensor } from '../io/safetensors';
-import { RepMLPNet } from '../models/repmlpnet';
+import { buildModel, type FamilyModel } from '../models/families';
 import { native } from '../native';
 import type { Tensor } from '../tensor';
 
@@ -31,7 +31,7 @@ export function emaDecayAt(step: number, s: EmaSchedule): number | null {
 }
 
 /** The model's parameters and buffers, by state-dict key. */
-function namedState(model: RepMLPNet): [string, Tensor][] {
+function namedState(model: FamilyModel): [string, Tensor][] {
   return [...model.namedParameters(), ...model.namedBuffers()];
 }
 
@@ -45,14 +45,14 @@ function checkPair(name: string, e: Tensor | undefined, m: Tensor): Tensor {
 
 export class WeightEma {
   /** the averaged model (eval mode); evaluate() and stateDict() take it like any model */
-  readonly model: RepMLPNet;
+  readonly model: FamilyModel;
   /** (the EMA's tensor, the model's) for every state-dict key */
   private readonly pairs: [Tensor, Tensor][];
 
   /** An EMA of `source`, starting as a copy of it, on the source's device. */
-  constructor(source: RepMLPNet) {
+  constructor(source: FamilyModel) {
     const device = source.parameters()[0]?.device ?? 'cpu';
-    this.model = new RepMLPNet(source.config, { device });
+    this.model = buildModel(source.config, { device });
     this.model.eval();
     const mine = new Map(namedState(this.model));
     this.pairs = namedState(source).map(([name, m]) => [checkPair(name, mine.get(name), m), m]);

@@ -5,7 +5,7 @@ import { noGrad } from '../autograd';
 import { tensor } from '../creation';
 import type { BatchSource } from '../data/batch-source';
 import { batchToTensors, type Batch } from '../data/loader';
-import type { RepMLPNet } from '../models/repmlpnet';
+import type { FamilyModel } from '../models/families';
 import { correctCount } from '../ops/correct_count';
 import { scope } from '../scope';
 import type { Device, Tensor } from '../tensor';
@@ -34,7 +34,7 @@ export function labelsOf(batch: Batch, device: Device): Tensor {
  * with the batches on `device` (default: where the model's parameters are). `forward` gives
  * the logits instead of model.forward (a compiled form of the model: lib/infer).
  */
-export async function evaluate(model: RepMLPNet, loader: BatchSource, device?: Device, forward?: (x: Tensor) => Tensor): Promise<Evaluation> {
+export async function evaluate(model: FamilyModel, loader: BatchSource, device?: Device, forward?: (x: Tensor) => Tensor): Promise<Evaluation> {
   const on = device ?? model.parameters()[0]?.device ?? 'cpu';
   const topK = top5K(model.config.numClasses);
   model.eval();

@@ -5,9 +5,9 @@ import * as path from 'node:path';
 import { backend } from '../backend';
 import type { DataName } from '../data/datasets';
 import { describe, fail } from '../errors';
-import { preset, presetNames, type PresetName } from '../models/presets';
-import { checkConfig, PARTITION_ORDERS } from '../models/config';
-import type { PartitionOrder, RepMLPNetConfig } from '../models/repmlpnet';
+import { PARTITION_ORDERS } from '../models/config';
+import { allPresetNames, familyOf, familyOfPreset, isRepMLPNetConfig, type ModelConfig } from '../models/families';
+import type { PartitionOrder } from '../models/repmlpnet';
 import type { Device } from '../tensor';
 import { resolveFolderOptions, type FolderSettings, type ImageFolderOptions } from './folder-options';
 import { nonNeg, OP, optionalPosInt, posInt } from './option-checks';
@@ -20,13 +20,13 @@ export { OP } from './option-checks';
 
 /** The options of train(); the optimizer, accumulation, lr scaling and EMA ones are RecipeOptions'. */
 export interface TrainOptions extends RecipeOptions {
-  /** a preset name or a config (default 'small'); a preset gets the data set's channels and classes */
-  arch?: PresetName | RepMLPNetConfig;
-  /** the order of partitions and channel groups (RepMLPNetConfig.partitionOrder), for a preset or a config that gives none */
+  /** a preset name of any model family or a config (default 'small'); a preset gets the data set's channels and classes */
+  arch?: string | ModelConfig;
+  /** the order of partitions and channel groups (RepMLPNetConfig.partitionOrder), for a RepMLPNet preset or config that gives none */
   partitionOrder?: PartitionOrder;
   /** a data set by name (default 'fashion-mnist'), or image files: a folder or two file lists, with their options */
   data?: DataName | ImageFolderOptions;
-  /** the model's input height and width (default the config's, hs[0] * patchSize); images are rendered (or padded) to it */
+  /** the model's input height and width (default the config's: hs[0] * patchSize; the 2021 models take only their imgH x imgW); images are rendered (or padded) to it */
   inputSize?: number;
   /** the data directory (required for CIFAR; Fashion-MNIST is looked up as loadFashionMnist does) */
   dataDir?: string;
@@ -106,7 +106,7 @@ export interface Settings extends RecipeSettings {
   /** the input size as given; undefined: the config's */
   inputSize: number | undefined;
   dataDir: string | undefined;
-  arch: PresetName | RepMLPNetConfig;
+  arch: string | ModelConfig;
   partitionOrder: PartitionOrder | undefined;
   /** the preset name, or 'custom' for a config object */
   archName: string;
@@ -224,20 +224,32 @@ export function resolveOptions(options: TrainOptions): Settings {
   return { data, inputSize, dataDir: options.dataDir, arch, partitionOrder, archName, ...r, ...control, deviceOption, device, out, ...outputs(options) };
 }
 
-/** The model config for `arch` on a data set of `channels` channels and `numClasses` classes, in partition order `order` when given. */
-export function resolveConfig(arch: PresetName | RepMLPNetConfig, channels: number, numClasses: number, order?: PartitionOrder): RepMLPNetConfig {
-  const ordered = order === undefined ? {} : { partitionOrder: order };
+/**
+ * The model config for `arch` on a data set of `channels` channels and `numClasses` classes,
+ * in partition order `order` when given (a RepMLPNet's).
+ */
+export function resolveConfig(arch: string | ModelConfig, channels: number, numClasses: number, order?: PartitionOrder): ModelConfig {
   if (typeof arch === 'string') {
-    if (!(presetNames as string[]).includes(arch)) fail(OP, 'arch', `a preset (${presetNames.join(', ')}) or a config object`, describe(arch));
-    return { ...preset(arch, { inChannels: channels, numClasses }), ...ordered };
+    const family = familyOfPreset(arch);
+    if (!family) fail(OP, 'arch', `a preset (${allPresetNames.join(', ')}) or a config object`, describe(arch));
+    return inOrder(family.withData(family.preset(arch), channels, numClasses), order);
   }
   if (typeof arch !== 'object' || arch === null) fail(OP, 'arch', 'a preset name or a config object', describe(arch));
-  const cfg = checkConfig(arch, `${OP}: arch`);
-  if (cfg.inChannels !== channels) fail(OP, 'arch.inChannels', `${channels} (the data set's channels)`, describe(cfg.inChannels));
+  const family = familyOf(arch, `${OP}: arch`);
+  const cfg = family.check(arch, `${OP}: arch`);
+  const [inChannels] = family.inputShape(cfg);
+  if (inChannels !== channels) fail(OP, 'arch.inChannels', `${channels} (the data set's channels)`, describe(inChannels));
   if (cfg.numClasses !== numClasses) fail(OP, 'arch.numClasses', `${numClasses} (the data set's classes)`, describe(cfg.numClasses));
-  if (order !== undefined && cfg.partitionOrder !== undefined && cfg.partitionOrder !== order)
+  return { ...inOrder(cfg, order), deploy: false };
+}
+
+/** The config in partition order `order` when given: a RepMLPNet's, whose own partitionOrder (if any) must agree. */
+function inOrder(cfg: ModelConfig, order: PartitionOrder | undefined): ModelConfig {
+  if (order === undefined) return cfg;
+  if (!isRepMLPNetConfig(cfg)) fail(OP, 'partitionOrder', `none for a ${familyOf(cfg).arch} config (partition orders are RepMLPNet's)`, describe(order));
+  if (cfg.partitionOrder !== undefined && cfg.partitionOrder !== order)
     fail(OP, 'partitionOrder', `the order of arch.partitionOrder ('${cfg.partitionOrder}') or none`, describe(order));
-  return { ...cfg, ...ordered, deploy: false };
+  return { ...cfg, partitionOrder: order };
 }
 
 /** What the data records for a resumed run (RunData's): its name or options, and the image counts used. */

@@ -10,8 +10,7 @@ import { modelCardMetadata, type ModelCard } from '../data/model-card';
 import { fail, warningLine } from '../errors';
 import { appendFileChecked, writeFileAtomic } from '../io/atomic';
 import { writeSafetensors, type HostTensor } from '../io/safetensors';
-import { checkInputSize, configInputSize } from '../models/geometry';
-import { RepMLPNet, type RepMLPNetConfig } from '../models/repmlpnet';
+import { buildModel, checkModelInputSize, isRepMLPNetConfig, modelInputSize, type FamilyModel, type ModelConfig } from '../models/families';
 import { writeCheckpoint, type RunMeta } from './checkpoint';
 import type { Preprocessing, RunData } from './data';
 import { DeviceSum } from './device-sum';
@@ -41,7 +40,7 @@ export function runFiles(out: string): RunFiles {
 
 /** The model a run trains, checked against its data before anything is written. */
 export interface ModelPlan {
-  config: RepMLPNetConfig;
+  config: ModelConfig;
   /** the model's input height and width */
   inputSize: number;
   /** the evaluation preprocessing besides the sizes and the normalisation */
@@ -54,14 +53,15 @@ export interface ModelPlan {
  */
 export function planModel(s: Settings, data: RunData): ModelPlan {
   const config = resolveConfig(s.arch, data.channels, data.classes.length, s.partitionOrder);
-  const designed = configInputSize(config);
+  const designed = modelInputSize(config);
   if (s.inputSize === undefined && designed[0] !== designed[1])
     fail(OP, 'inputSize', `a square training input for a config designed for ${designed[0]} x ${designed[1]} (the trainer's images are square)`, 'none');
   const inputSize = s.inputSize ?? designed[0];
-  if (s.inputSize !== undefined) checkInputSize(config, [inputSize, inputSize], OP);
+  if (s.inputSize !== undefined) checkModelInputSize(config, [inputSize, inputSize], OP);
   if (data.imageSize !== null && inputSize < data.imageSize) {
     const [arg, what] = s.inputSize === undefined ? ['arch', 'a model for inputs'] : ['inputSize', 'inputs'];
-    fail(OP, arg, `${what} of at least ${data.imageSize} x ${data.imageSize}${s.inputSize === undefined ? ' (hs[0] * patchSize)' : ''}`, `${s.inputSize === undefined ? 'one for ' : ''}${inputSize} x ${inputSize}`);
+    const designedAs = s.inputSize === undefined && isRepMLPNetConfig(config) ? ' (hs[0] * patchSize)' : '';
+    fail(OP, arg, `${what} of at least ${data.imageSize} x ${data.imageSize}${designedAs}`, `${s.inputSize === undefined ? 'one for ' : ''}${inputSize} x ${inputSize}`);
   }
   return { config, inputSize, preprocessing: data.prepare(inputSize) };
 }
@@ -73,7 +73,7 @@ function stepCounts(s: Settings, batchesPerEpoch: number): { stepsPerEpoch: numb
   return { stepsPerEpoch, totalSteps, warmupSteps: Math.min(totalSteps, Math.round(s.warmupEpochs * stepsPerEpoch)) };
 }
 
-function startMeta(config: RepMLPNetConfig, recorded: Record<string, unknown>, loader: BatchSource): RunMeta {
+function startMeta(config: ModelConfig, recorded: Record<string, unknown>, loader: BatchSource): RunMeta {
   return {
     epoch: 0, batch: 0, step: 0, loader: loader.state(), bestAccuracy: -1, lastAccuracy: -1, lastTop5: -1,
     bestEmaAccuracy: -1, lastEmaAccuracy: -1, lastEmaTop5: -1, epochLoss: 0, epochCorrect: 0, epochSeen: 0, config, options: recorded,
@@ -81,7 +81,7 @@ function startMeta(config: RepMLPNetConfig, recorded: Record<string, unknown>, l
 }
 
 export class TrainingRun {
-  readonly config: RepMLPNetConfig;
+  readonly config: ModelConfig;
   readonly inputSize: number;
   /** the class names, input size and preprocessing every weights file of the run records */
   readonly card: ModelCard;
@@ -95,7 +95,7 @@ export class TrainingRun {
   readonly schedule: (step: number) => number;
   /** the options a resumed run must agree on */
   readonly recorded: Record<string, unknown>;
-  readonly model: RepMLPNet;
+  readonly model: FamilyModel;
   readonly opt: TrainOptimizer;
   /** the EMA of the model's weights; null unless the ema option is on */
   readonly ema: WeightEma | null;
@@ -129,7 +129,7 @@ export class TrainingRun {
     ({ stepsPerEpoch: this.stepsPerEpoch, totalSteps: this.totalSteps, warmupSteps: this.warmupSteps } = stepCounts(s, this.batchesPerEpoch));
     this.schedule = cosineSchedule({ lr: s.lr, minLr: s.minLr, totalSteps: this.totalSteps, warmupSteps: this.warmupSteps, warmupStart: s.warmupStart });
     this.recorded = recordedOptions(s, data);
-    this.model = new RepMLPNet(this.config, { seed: s.seed, device: s.device, onWarning: (m) => s.warn(warningLine(m)) });
+    this.model = buildModel(this.config, { seed: s.seed, device: s.device, onWarning: (m) => s.warn(warningLine(m)) });
     this.opt = makeOptimizer(this.model.parameters(), s);
     this.ema = s.ema ? new WeightEma(this.model) : null;
     this.lossSum = new DeviceSum(s.device);

@@ -9,7 +9,7 @@ import { crossEntropy } from '../ops/cross_entropy';
 import { mulScalar } from '../ops/scalar';
 import { sum } from '../ops/sum';
 import { keep, scope } from '../scope';
-import type { RepMLPNet } from '../models/repmlpnet';
+import type { FamilyModel } from '../models/families';
 import type { Tensor } from '../tensor';
 import type { DeviceSum } from './device-sum';
 import { labelsOf } from './evaluate';
@@ -18,7 +18,7 @@ import type { Settings } from './options';
 
 /** What a step works on: the run's model, optimizer and the epoch's sums (a TrainingRun is one). */
 export interface StepContext {
-  model: RepMLPNet;
+  model: FamilyModel;
   opt: TrainOptimizer;
   lossSum: DeviceSum;
   correctSum: DeviceSum;

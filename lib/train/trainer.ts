@@ -67,7 +67,7 @@ function logStart(run: TrainingRun): void {
   const { s } = run;
   if (s.deviceOption === 'auto') run.log(`backend ${backend().reason}`);
   const per = s.accumSteps === 1 ? `${s.batchSize}` : `${s.accumSteps} x ${s.batchSize} (accumulated)`;
-  run.log(`model: RepMLPNet ${s.archName}, ${run.model.parameterCount()} parameters, input ${run.inputSize}x${run.inputSize}, device ${s.device}; ` +
+  run.log(`model: ${run.model.constructor.name} ${s.archName}, ${run.model.parameterCount()} parameters, input ${run.inputSize}x${run.inputSize}, device ${s.device}; ` +
     `${s.epochs} epoch${s.epochs === 1 ? '' : 's'} x ${run.stepsPerEpoch} steps of ${per}; out ${s.out}`);
   run.log(recipeLine(s));
   if (run.ema) run.log(emaLine(run));

@@ -15,6 +15,7 @@ void register_info(Napi::Object exports);  // info.cc: cudaInfo, setTf32
 void register_unary(Napi::Object exports);  // unary.cc: every activation of unary.h
 void register_scale(Napi::Object exports);
 void register_unpartition_gate(Napi::Object exports);
+void register_maxpool(Napi::Object exports);
 void register_cross_entropy(Napi::Object exports);
 void register_correct_count(Napi::Object exports);
 void register_adamw(Napi::Object exports);

@@ -11,10 +11,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  AdamW, add, addScalar, batchNorm2d, compileInference, bmm, conv1x1, conv2d, contiguous, correctCount, crossEntropy, expand, full, gelu,
+  AdamW, add, addScalar, avgPool2d, batchNorm2d, bmm, compileInference, groupedLinear, maxPool2d, conv1x1, conv2d, contiguous, correctCount, crossEntropy, expand, full, gelu,
   globalAvgPool, info, linear,
-  matmul, mean, mul, mulScalar, partition, permute, preset, relu, RepMLPNet, Rng, scope, setNumThreads, silu,
-  setSharingFc, SGD, sigmoid, sub, sum, tensor, unpartition, unpartitionGate, type Device, type Tensor,
+  matmul, mean, mul, mulScalar, partition, permute, preset, relu, RepMLPNet, RepMLPResNet, Rng, scope, setNumThreads, silu,
+  setSharingFc, SGD, sigmoid, sub, sum, tensor, unpartition, unpartitionGate, type Device, type RepMLPResNetConfig, type Tensor,
 } from '../../lib/index';
 import { native } from '../../lib/native';
 import { DEVICE, diff } from '../helpers';
@@ -156,6 +156,10 @@ const CASES: Case[] = [
   { name: 'matmul', inputs: [f(4, 6), f(6, 3)], run: ([a, b]) => matmul(a, b) },
   { name: 'bmm', inputs: [f(3, 4, 5), f(3, 5, 2)], run: ([a, b]) => bmm(a, b) },
   { name: 'setSharingFc S=1', inputs: [f(3, 2, 3, 4), f(12, 12, 1, 1)], run: ([x, w]) => setSharingFc(x, w, 1, 3, 4) },
+  { name: 'groupedLinear G=4 + bias', inputs: [f(6, 12), f(8, 3), f(8)], run: ([x, w, b]) => groupedLinear(x, w, b, 4) },
+  { name: 'maxPool2d 3x3 stride 2 padding 1', inputs: [f(2, 3, 9, 10)], run: ([x]) => maxPool2d(x, 3, { stride: 2, padding: 1 }) },
+  { name: 'maxPool2d 2x3 stride (1, 2) padding (1, 0)', inputs: [f(2, 2, 5, 7)], run: ([x]) => maxPool2d(x, [2, 3], { stride: [1, 2], padding: [1, 0] }) },
+  { name: 'avgPool2d 7x7 (stride 7)', inputs: [f(2, 3, 14, 21)], run: ([x]) => avgPool2d(x, 7) },
   { name: 'setSharingFc S=4 + bias', inputs: [f(2, 8, 3, 4), f(48, 12, 1, 1), f(48)], run: ([x, w, b]) => setSharingFc(x, w, 4, 3, 4, b) },
   {
     name: 'batchNorm2d train, running stats',
@@ -340,37 +344,58 @@ function optimizerCase(name: string, make: (params: Tensor[]) => { step(): void;
 optimizerCase('AdamW, weight decay, 3 steps', (p) => new AdamW(p, { lr: 1e-2, weightDecay: 0.05 }), 0);
 optimizerCase('SGD, Nesterov momentum, 3 steps', (p) => new SGD(p, { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 1e-4 }), 1);
 
-test('RepMLPNet: training step outputs and gradients, then Locality Injection', () => {
-  const cfg = {
-    ...preset('small', { inChannels: 2, numClasses: 5 }),
-    numBlocks: [1, 1], channels: [8, 16], hs: [4, 2], ws: [2, 2], sharesetsNums: [2, 4], reparamConvK: [1, 3], partitionOrder: 'paper' as const,
-  };
-  const rng = new Rng(SEED);
-  const x = hostData({ shape: [3, 2, 8, 8] }, rng);
-  const y = hostData({ shape: [3], kind: 'labels', classes: 5 }, rng);
-  const runDevice = (device: Device) =>
-    scope(() => {
-      const model = new RepMLPNet(cfg, { seed: SEED, device });
-      const out = new Map<string, Float32Array>();
-      const logits = model.forward(tensor(x, [3, 2, 8, 8], { device }));
-      out.set('train logits', logits.toFloat32Array());
-      crossEntropy(logits, tensor(y, [3], { device, dtype: 'int64' })).backward();
-      for (const [n, p] of model.namedParameters()) out.set(`grad ${n}`, p.grad!.toFloat32Array());
-      model.eval();
-      const inp = tensor(x, [3, 2, 8, 8], { device });
-      out.set('eval logits', model.forward(inp).toFloat32Array());
-      model.localityInjection();
-      out.set('deploy logits', model.forward(inp).toFloat32Array());
-      for (const [n, t] of model.stateDict()) if (t.dtype === 'float32') out.set(`deploy ${n}`, Float32Array.from(t.data as Float32Array));
-      model.dispose();
-      return out;
-    });
-  // Parameter gradients are compared on the scale of the largest one. Some are sums that
-  // cancel to almost nothing (the 1x1 repconv weight just before a training-mode BN, which
-  // normalises its scale away), so their own largest value is rounding noise of much larger
-  // terms; against it, two float32 summation orders disagree by more than RTOL in about 1 of
-  // 100 seeds (measured with PyTorch's float32 CPU kernels in two memory layouts).
-  compare('RepMLPNet', runDevice('cpu'), runDevice(OTHER), (key) => key.startsWith('grad '));
-});
+/** A model's training-step logits and parameter gradients, eval logits, and deploy form and logits. */
+interface ModelUnderTest {
+  forward(x: Tensor): Tensor;
+  namedParameters(): [string, Tensor][];
+  eval(): unknown;
+  localityInjection(): unknown;
+  stateDict(): Map<string, { dtype: string; data: Float32Array | BigInt64Array }>;
+  dispose(): void;
+}
+
+function modelTest(label: string, build: (device: Device) => ModelUnderTest, xShape: number[], classes: number): void {
+  test(`${label}: training step outputs and gradients, then Locality Injection`, () => {
+    const rng = new Rng(SEED);
+    const N = xShape[0];
+    const x = hostData({ shape: xShape }, rng);
+    const y = hostData({ shape: [N], kind: 'labels', classes }, rng);
+    const runDevice = (device: Device) =>
+      scope(() => {
+        const model = build(device);
+        const out = new Map<string, Float32Array>();
+        const logits = model.forward(tensor(x, xShape, { device }));
+        out.set('train logits', logits.toFloat32Array());
+        crossEntropy(logits, tensor(y, [N], { device, dtype: 'int64' })).backward();
+        for (const [n, p] of model.namedParameters()) out.set(`grad ${n}`, p.grad!.toFloat32Array());
+        model.eval();
+        const inp = tensor(x, xShape, { device });
+        out.set('eval logits', model.forward(inp).toFloat32Array());
+        model.localityInjection();
+        out.set('deploy logits', model.forward(inp).toFloat32Array());
+        for (const [n, t] of model.stateDict()) if (t.dtype === 'float32') out.set(`deploy ${n}`, Float32Array.from(t.data as Float32Array));
+        model.dispose();
+        return out;
+      });
+    // Parameter gradients are compared on the scale of the largest one. Some are sums that
+    // cancel to almost nothing (the 1x1 repconv weight just before a training-mode BN, which
+    // normalises its scale away), so their own largest value is rounding noise of much larger
+    // terms; against it, two float32 summation orders disagree by more than RTOL in about 1 of
+    // 100 seeds (measured with PyTorch's float32 CPU kernels in two memory layouts).
+    compare(label, runDevice('cpu'), runDevice(OTHER), (key) => key.startsWith('grad '));
+  });
+}
+
+const smallNet = {
+  ...preset('small', { inChannels: 2, numClasses: 5 }),
+  numBlocks: [1, 1], channels: [8, 16], hs: [4, 2], ws: [2, 2], sharesetsNums: [2, 4], reparamConvK: [1, 3], partitionOrder: 'paper' as const,
+};
+modelTest('RepMLPNet', (device) => new RepMLPNet(smallNet, { seed: SEED, device }), [3, 2, 8, 8], 5);
+const smallResNet: RepMLPResNetConfig = {
+  arch: 'RepMLPResNet', numBlocks: [1, 2, 2, 1], numClasses: 5, blockType: 'light', imgH: 64, imgW: 32, h: 4, w: 2,
+  reparamConvK: [1, 3], fc1Fc2Reduction: 2, fc3Groups: 2, stemChannels: 8, channels: [16, 32, 32, 32],
+};
+modelTest('RepMLPResNet light', (device) => new RepMLPResNet(smallResNet, { seed: SEED, device }), [4, 3, 64, 32], 5);
+modelTest('RepMLPResNet bottleneck', (device) => new RepMLPResNet({ ...smallResNet, blockType: 'bottleneck', channels: [16, 64, 64, 32], fc3Groups: 4 }, { seed: SEED, device }), [4, 3, 64, 32], 5);
 
 test.run();

@@ -116,10 +116,13 @@ test("resolveModel: --ema, --partition-order, and the preset a reference-code ch
   model.dispose();
   assertThrows(() => resolveModel('x', { weights: plain, arch: 'small', ema: true }), /^checkpoint: expected a training checkpoint with an EMA of the weights \(ema\.\* tensors\) in .*plain\.safetensors but received a plain state dict$/);
   // --partition-order on a checkpoint's config and on a config file; a file that says otherwise
-  assert.is(resolveModel('x', { weights: file, arch: undefined, order: 'reference' }).config.partitionOrder, 'reference');
+  assert.is((resolveModel('x', { weights: file, arch: undefined, order: 'reference' }).config as RepMLPNetConfig).partitionOrder, 'reference');
   const json = path.join(tmp, 'paper.json');
   fs.writeFileSync(json, JSON.stringify({ ...cfg, partitionOrder: 'paper' }));
   assertThrows(() => resolveModel('x', { weights: plain, arch: json, order: 'reference' }), /^x: --partition-order reference contradicts partitionOrder 'paper' in .*paper\.json$/);
+  // the 2021 models have no partition order
+  assertThrows(() => resolveModel('x', { weights: plain, arch: 'RepMLP-CIFAR-MLP', order: 'paper' }),
+    /^x: --partition-order is for RepMLPNet configs \(the order of their partitions and channel groups\) but RepMLP-CIFAR-MLP is a RepMLPCifar$/);
   // the reference code's checkpoint: {'model': ..., 'config': CfgNode} naming MODEL.ARCH 'small'
   const shapes: [string, number[]][] = [['conv_embedding.conv.weight', [32, 1, 2, 2]], ['head.weight', [10, 128]], ['stages.0.0.repmlp_block.fc3_bn.weight', [2]]];
   const node = (entries: [string, Buffer][]) => Buffer.concat([newObject('yacs.config', 'CfgNode'), MARK, ...entries.flatMap(([k, v]) => [str(k), v]), SETITEMS]);

@@ -103,7 +103,7 @@ test('convert: strict loading, usage errors', async () => {
   assert.match(r.stderr, /convert: option '--arch' needs a value/);
   r = await runCli(['convert', 'a', 'b', '--arch', 'RepMLPNet-X']);
   assert.is(r.code, 2);
-  assert.match(r.stderr, /convert: --arch 'RepMLPNet-X' is neither a preset \(RepMLPNet-T224, .*small\) nor a config file/);
+  assert.match(r.stderr, /convert: --arch 'RepMLPNet-X' is neither a preset \(RepMLPNet-T224, .*small, RepMLP-Res50-Light-224, .*RepMLP-CIFAR-MLP, .*\) nor a config file/);
   r = await runCli(['convert', '--help']);
   assert.is(r.code, 0);
   assert.match(r.stdout, /^Usage: repmlp convert <in\.safetensors \| in\.pth> <out\.safetensors \| out\.pth> --arch/);

@@ -6,11 +6,15 @@ import * as path from 'node:path';
 // Storages of tensors that were never disposed are freed once the collector takes them,
 // without the program yielding to the event loop: the storage table's weak references are
 // cleared during the collection and liveStorages() sweeps them. Runs in a child process
-// started with --expose-gc. The tensors are held until the collection, so that one the
-// allocations themselves may start (when the young generation fills) cannot free them early.
+// started with --expose-gc. A collection runs first: loading the library's sources through tsx
+// leaves garbage (tensors among it) that a collection during the loop would otherwise take
+// before the count in the middle. The loop's tensors are held until the collection, so that
+// one the allocations themselves may start (when the young generation fills) cannot free
+// them early.
 test('collected tensors: freed after garbage collection, in the same synchronous run', () => {
   const script = `
     const r = require(${JSON.stringify(path.join(__dirname, '..', '..', 'lib', 'index.ts'))});
+    global.gc();
     const before = r.liveStorages().cpuBuffers;
     let held = [];
     (function () { for (let i = 0; i < 200; i++) held.push(r.tensor(new Float32Array(1000), [1000])); })();

@@ -29,7 +29,7 @@ test('bad values are refused, naming the file and the key', () => {
   const md = modelCardMetadata(CARD);
   const cases: [Record<string, string>, RegExp][] = [
     [{ classes: '["a","b"]' }, /^modelCard: expected a JSON array of 3 class names \(config\.numClasses\) for metadata 'classes' in w\.st but received "\[\\"a\\",\\"b\\"\]"$/],
-    [{ config: '{"inChannels":1}' }, /^modelCard: expected a RepMLPNet config as JSON for metadata 'config' in w\.st but received/],
+    [{ config: '{"inChannels":1}' }, /^modelCard: expected a model config as JSON for metadata 'config' in w\.st but received/],
     [{ in_channels: '3' }, /expected 1 \(config\.inChannels\), 1 or 3 for metadata 'in_channels' in w\.st but received "3"/],
     [{ input_size: '0' }, /expected a positive integer for metadata 'input_size'/],
     [{ image_size: '40' }, /expected a positive integer <= input_size \(32\) for metadata 'image_size' in w\.st but received "40"/],

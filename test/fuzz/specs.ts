@@ -43,9 +43,9 @@ export class Gen {
     return this.storage('in', need, dtype, extra);
   }
   /** An output or input that may also be null (the binding then skips it). */
-  maybe(role: 'out' | 'in', need: number, present = this.p(0.7)): Arg {
+  maybe(role: 'out' | 'in', need: number, present = this.p(0.7), dtype: DType = 'float32'): Arg {
     if (!present) return { t: 'null', nullable: true };
-    return { ...this.storage(role, need, 'float32'), nullable: true };
+    return { ...this.storage(role, need, dtype), nullable: true };
   }
   num(v: number, kind: NumKind = 'size'): Arg {
     return { t: 'num', v, kind };
@@ -142,6 +142,15 @@ function bnSizes(g: Gen, train: boolean) {
   return { N, C, HW, numel: N * C * HW, sizes: [g.num(N), g.num(C), g.num(HW)] };
 }
 const actArg = (g: Gen, act: number) => g.num(act, 'int');
+
+// maxpool2d geometry: valid windows (padding at most half, a map of at least 1 x 1).
+function poolGeom(g: Gen) {
+  const kh = g.r(1, 3), kw = g.r(1, 3), sh = g.r(1, 3), sw = g.r(1, 3), ph = g.r(0, kh >> 1), pw = g.r(0, kw >> 1);
+  const H = Math.max(1, kh - 2 * ph) + g.r(0, 3), W = Math.max(1, kw - 2 * pw) + g.r(0, 3), N = g.r(0, 2), C = g.r(0, 2);
+  const Ho = Math.floor((H + 2 * ph - kh) / sh) + 1, Wo = Math.floor((W + 2 * pw - kw) / sw) + 1;
+  return { sizes: [N, C, H, W, kh, kw, sh, sw, ph, pw].map((v) => g.num(v)), inp: N * C * H * W, out: N * C * Ho * Wo, plane: H * W };
+}
+const POOL_SHAPE = ['N', 'C', 'H', 'W', 'kh', 'kw', 'strideH', 'strideW', 'padH', 'padW'] as const;
 
 // unpartition_gate geometry.
 function gateGeom(g: Gen) {
@@ -344,6 +353,14 @@ export const SPECS: Record<string, Spec> = {
   scale: { make: (g) => { const n = g.r(0, 9); return [g.out(n), g.inp(n), g.float(), g.float(), g.num(n)]; }, alias: 'elementwise' },
   unpartition_gate_forward: { ...fromGeom(gateGeom, (g, s) => [g.out(s.numel), g.inp(s.numel), g.inp(s.planes), g.maybe('in', s.numel), ...s.sizes]), fields: ['out', 'y', 'gate', 'residual', ...GATE_SHAPE] },
   unpartition_gate_backward: { ...fromGeom(gateGeom, (g, s) => [g.out(s.numel), g.out(s.planes), g.inp(s.numel), g.inp(s.numel), g.inp(s.planes), ...s.sizes]), fields: ['dy', 'dgate', 'dout', 'y', 'gate', ...GATE_SHAPE] },
+  maxpool2d_forward: {
+    ...fromGeom(poolGeom, (g, p) => [g.out(p.out), g.maybe('out', p.out, g.p(0.7), 'int64'), g.inp(p.inp), ...p.sizes]),
+    fields: ['out', 'indices', 'inp', ...POOL_SHAPE],
+  },
+  maxpool2d_backward: {
+    ...fromGeom(poolGeom, (g, p) => [g.out(p.inp), g.inp(p.out), g.inp(p.out, 'int64', { lo: -1, hi: p.plane + 1, int: true }), ...p.sizes]),
+    fields: ['dinp', 'dout', 'indices', ...POOL_SHAPE],
+  },
   cross_entropy_forward: { make: crossEntropy(false, false) },
   cross_entropy_backward: { make: crossEntropy(false, true) },
   cross_entropy_soft_forward: { make: crossEntropy(true, false) },

@@ -177,7 +177,7 @@ test('exportOnnx: errors name the function, the argument, what was expected and 
   const c = CASES[0];
   const model = build(c.config, 8);
   try {
-    assertThrows(() => exportOnnx({} as RepMLPNet), /^exportOnnx: expected a RepMLPNet for model but received Object$/);
+    assertThrows(() => exportOnnx({} as RepMLPNet), /^exportOnnx: expected a RepMLPNet, RepMLPResNet or RepMLPCifarNet for model but received Object$/);
     assertThrows(() => exportOnnx(model, { inputSize: [16, 24] }),
       /^exportOnnx: expected a height and width whose stage-2 map \(input \/ 4\) is a multiple of its partition 2 x 4 for inputSize but received 16 x 24 \(stage-2 map 4 x 6\)$/);
     assertThrows(() => exportOnnx(model, { inputSize: 18 }), /^exportOnnx: expected .*stage-1 map \(input \/ 2\).* but received 18 x 18 \(stage-1 map 9 x 9\)$/);

@@ -3,13 +3,13 @@
 // repmlp's own eval-mode forward.
 import { onnx } from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
-import { randn, scope, type RepMLPNet, type Rng } from '../../lib/index';
+import { randn, scope, type FamilyModel, type Rng } from '../../lib/index';
 import { diff } from '../helpers';
 
 /** Ops of the default ONNX domain the exporter may use. */
 export const STANDARD_OPS = new Set([
   'Conv', 'BatchNormalization', 'Relu', 'Sigmoid', 'Erf', 'Div', 'Add', 'Mul', 'Reshape', 'Transpose',
-  'MatMul', 'Gemm', 'GlobalAveragePool', 'Flatten',
+  'MatMul', 'Gemm', 'GlobalAveragePool', 'Flatten', 'MaxPool', 'AveragePool',
 ]);
 
 export interface DecodedNode { name: string; opType: string; domain: string; input: string[]; output: string[] }
@@ -69,7 +69,7 @@ export function openSession(model: Uint8Array | string): Promise<ort.InferenceSe
  * each size, run through one session (the batch dimension is symbolic).
  */
 export async function compareWithOrt(
-  session: ort.InferenceSession, model: RepMLPNet, input: [number, number, number], batches: number[], rng: Rng,
+  session: ort.InferenceSession, model: FamilyModel, input: [number, number, number], batches: number[], rng: Rng,
 ): Promise<number> {
   let worst = 0;
   for (const N of batches) {
