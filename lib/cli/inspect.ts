@@ -23,7 +23,11 @@ Options:
 
 function architectureLines(c: FileContents): string[] {
   const a = c.architecture;
-  if (a.config === null) return [`architecture: ${a.problem}`];
+  if (a.config === null) {
+    // the keys are matched to RepMLPNet configs only; a 2021 model's file says which it is by its config
+    const recorded = c.config && c.config.class !== 'RepMLPNetConfig' ? ` (the file records a ${c.config.class}, whose keys are not matched here)` : '';
+    return [`architecture: ${a.problem}${recorded}`];
+  }
   const matches = a.presets.length ? `preset ${a.presets.join(', ')}` : 'no preset';
   const { deploy: _, ...config } = a.config;
   return [

@@ -109,7 +109,10 @@ const repmlpnet: ModelFamily<RepMLPNetConfig> = {
   weightsForm: (state) => stateDictForm(state.keys()),
   withData: (c, inChannels, numClasses) => ({ ...c, inChannels, numClasses }),
   dataOf: (state) => [dim(state, 'conv_embedding.conv.weight', 1, 4), dim(state, 'head.weight', 0, 2)],
-  build: (c, opts) => new (require('./repmlpnet') as typeof import('./repmlpnet')).RepMLPNet(c, opts),
+  build: (c, opts) => {
+    const { RepMLPNet } = require('./repmlpnet') as typeof import('./repmlpnet');
+    return new RepMLPNet(c, opts);
+  },
 };
 
 // The 2021 models fold every BN: any BN, fc3_bn or branch key means the training form.
@@ -126,7 +129,10 @@ const resnet: ModelFamily<RepMLPResNetConfig> = {
   weightsForm: (state) => (hasKey(state, TRAIN_KEY) ? 'train' : 'deploy'),
   withData: (c, inChannels, numClasses) => ({ ...c, inChannels, numClasses }),
   dataOf: (state) => [dim(state, 'stage0.0.conv.weight', 1, 4), dim(state, 'linear.weight', 0, 2)],
-  build: (c, opts) => new (require('./repmlp-resnet') as typeof import('./repmlp-resnet')).RepMLPResNet(c, opts),
+  build: (c, opts) => {
+    const { RepMLPResNet } = require('./repmlp-resnet') as typeof import('./repmlp-resnet');
+    return new RepMLPResNet(c, opts);
+  },
 };
 
 const cifar: ModelFamily<RepMLPCifarConfig> = {
@@ -140,7 +146,10 @@ const cifar: ModelFamily<RepMLPCifarConfig> = {
   weightsForm: (state) => (hasKey(state, TRAIN_KEY) ? 'train' : 'deploy'),
   withData: (c, inChannels, numClasses) => ({ ...c, inChannels, numClasses }),
   dataOf: (state) => [dim(state, 'stages.0.fc.conv.weight', 1, 4), dim(state, 'linear.weight', 0, 2)],
-  build: (c, opts) => new (require('./repmlp-cifar') as typeof import('./repmlp-cifar')).RepMLPCifarNet(c, opts),
+  build: (c, opts) => {
+    const { RepMLPCifarNet } = require('./repmlp-cifar') as typeof import('./repmlp-cifar');
+    return new RepMLPCifarNet(c, opts);
+  },
 };
 
 const FAMILIES: readonly ModelFamily[] = [repmlpnet, resnet, cifar] as unknown as ModelFamily[];

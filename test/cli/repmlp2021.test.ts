@@ -1,12 +1,15 @@
 // The commands on the 2021 paper's models: convert (against the PyTorch peer's deploy form),
 // verify (counts and the two forms' logits), export-onnx, and train then eval of a reduced
-// pure-MLP CIFAR model on the Fashion-MNIST sample, each through `--arch <preset | config.json>`.
+// pure-MLP CIFAR model on the Fashion-MNIST sample, each through `--arch <preset | config.json>`;
+// then eval, predict and inspect of its weights through their model card alone.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import sharp from 'sharp';
 import { cifarCost, cifarPreset, fashionMnistSampleDir, resnetCost, type RepMLPCifarConfig, type RepMLPResNetConfig } from '../../lib/index';
 import type { VerifyResult } from '../../lib/cli/verify';
+import { FASHION_MNIST_CLASSES } from '../../lib/data/fashion-mnist';
 import type { TrainSummary } from '../../lib/train/trainer';
 import { readSafetensors, writeSafetensors, type HostTensor } from '../../lib/io/safetensors';
 import { assertClose, assertRejects } from '../helpers';
@@ -92,6 +95,22 @@ test('train and eval: a reduced pure-MLP CIFAR model (with an EMA) on the Fashio
     assert.equal([res.form, res.total], [form, 48], file);
     if (file === 'last.safetensors') assert.is(res.accuracy, summary.testAccuracy);
   }
+  // the model card records the config: eval and predict need no --arch; inspect names the config's family
+  const e = await runCli(['eval', '--weights', path.join(out, 'deploy.safetensors'), '--data-dir', dataDir, '--limit-test', '48', '--json']);
+  assert.is(e.code, 0, e.stderr);
+  const d = JSON.parse(e.stdout) as { form: string; accuracy: number; total: number };
+  assert.equal([d.form, d.total, d.accuracy], ['deploy', 48, summary.deployTestAccuracy]);
+  const png = path.join(tmp, 'grey.png');
+  await sharp(Buffer.alloc(28 * 28, 128), { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(png);
+  const p = await runCli(['predict', '--weights', path.join(out, 'deploy.safetensors'), png, '--top', '2', '--json']);
+  assert.is(p.code, 0, p.stderr);
+  const top = (JSON.parse(p.stdout) as { top: { label: string }[] }).top;
+  assert.is(top.length, 2);
+  assert.ok(top.every((t) => (FASHION_MNIST_CLASSES as readonly string[]).includes(t.label)), JSON.stringify(top));
+  const i = await runCli(['inspect', path.join(out, 'last.safetensors')]);
+  assert.is(i.code, 0, i.stderr);
+  assert.match(i.stdout, /\nconfig \(RepMLPCifarConfig\):\n  arch: "RepMLPCifar"\n/);
+  assert.match(i.stdout, /\(the file records a RepMLPCifarConfig, whose keys are not matched here\)\n$/);
 });
 
 test.run();

@@ -10,6 +10,7 @@ import { transformImage, transformSpec } from '../../lib/data/images/transform';
 import { DataLoader } from '../../lib/data/loader';
 import { cardTransform, modelCardMetadata, readModelCard, type ModelCard } from '../../lib/data/model-card';
 import { preset } from '../../lib/models/presets';
+import { cifarPreset } from '../../lib/models/repmlp-cifar-config';
 import { Rng } from '../../lib/rng';
 import { assertThrows } from '../helpers';
 
@@ -40,6 +41,17 @@ test('bad values are refused, naming the file and the key', () => {
     [{ resampler: undefined as unknown as string }, /expected 'pil' or 'libvips' for metadata 'resampler' in w\.st but received none/],
   ];
   for (const [change, re] of cases) assertThrows(() => readModelCard({ ...md, ...change }, 'w.st'), re);
+});
+
+test("a 2021 model's card: its family's config and input channels, checked by its family", () => {
+  const config = cifarPreset('RepMLP-CIFAR-MLP', { inChannels: 1, numClasses: 3 });
+  const card: ModelCard = { ...CARD, arch: 'RepMLP-CIFAR-MLP', config };
+  const md = modelCardMetadata(card);
+  assert.is(md.in_channels, '1');
+  assert.equal(readModelCard(md, 'w.st'), card);
+  assert.is(cardTransform(card).channels, 1);
+  assertThrows(() => readModelCard({ ...md, config: JSON.stringify({ ...config, h: 5 }) }, 'w.st'),
+    /^modelCard: expected a model config as JSON for metadata 'config' in w\.st but received/);
 });
 
 test("a Fashion-MNIST model's card pads the 28 x 28 images to 32 x 32 as the DataLoader does", async () => {
