@@ -2,12 +2,13 @@
 // so a fold that drops or misplaces one shows): presets at batch 1 and several, configs with
 // several partitions per map and every share-set count, both partition orders (and the
 // default order's warning), a non-square patch, a training-form model (compiled on a copy,
-// left as it was), views as inputs, the plan cache, errors, and memory.
+// left as it was), views as inputs, the plan cache, errors, and memory; a 2021 model, which
+// runs as its deploy form eagerly.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  compileInference, memoryStats, noGrad, permute, preset, randn, randomizeBatchNorms, RepMLPNet, Rng, scope, slice,
-  type RepMLPNetConfig, type Tensor,
+  cifarPreset, compileInference, memoryStats, noGrad, permute, preset, randn, randomizeBatchNorms, RepMLPCifarNet, RepMLPNet, Rng,
+  scope, slice, type RepMLPNetConfig, type Tensor,
 } from '../../lib/index';
 import { native } from '../../lib/native';
 import { assertThrows, DEVICE, diff, liveStorages } from '../helpers';
@@ -187,12 +188,44 @@ test('compileInference: one plan per input shape, the least recently used droppe
   }
 });
 
+test('compileInference: a 2021 model runs as its deploy form, on its own copy of the weights', () => {
+  const before = liveStorages();
+  const rng = new Rng(21);
+  const model = new RepMLPCifarNet(cifarPreset('RepMLP-CIFAR-MLP', { channels: [4, 8, 8], imgH: 16, imgW: 16, h: 4, w: 4, inChannels: 1 }), { rng, device: DEVICE });
+  randomizeBatchNorms(model, rng, 0.3);
+  model.eval();
+  const compiled = compileInference(model);
+  try {
+    assert.is(model.deploy, false, 'the model is left in its training form');
+    assert.equal(compiled.shapes, []);
+    scope(() => {
+      const x = randn([3, 1, 16, 16], new Rng(22), { device: DEVICE });
+      const want = noGrad(() => model.forward(x)).toFloat32Array();
+      const got = compiled.run(x);
+      assert.equal([...got.shape], [3, 10]);
+      const d = diff(got.toFloat32Array(), want);
+      console.log(`  compileInference RepMLP-CIFAR-MLP (reduced), batch 3: relative difference ${d.rel.toExponential(2)}`);
+      assert.ok(d.rel <= TOL, `relative difference ${d.rel}`);
+      // later changes to the model do not reach the compiled form
+      const state = model.stateDict();
+      for (const t of state.values()) if (t.dtype === 'float32') (t.data as Float32Array).forEach((v, i, a) => (a[i] = v * 2 + 1));
+      model.loadStateDict(state);
+      assert.ok(diff(compiled.run(x).toFloat32Array(), want).rel <= TOL, 'the compiled form keeps its weights');
+    });
+  } finally {
+    compiled.dispose();
+    model.dispose();
+  }
+  assert.equal(liveStorages(), before, 'every buffer freed');
+  assertThrows(() => compiled.run(randn([1, 1, 16, 16], new Rng(1), { device: DEVICE })), /compileInference.run: expected a compiled model that was not disposed/);
+});
+
 test('compileInference: errors name the argument', () => {
   const model = build(PART, 13, true);
   const compiled = compileInference(model);
   try {
     scope(() => {
-      assertThrows(() => compileInference({} as RepMLPNet), /compileInference: expected a RepMLPNet for model but received Object/);
+      assertThrows(() => compileInference({} as RepMLPNet), /compileInference: expected a RepMLPNet, RepMLPResNet or RepMLPCifarNet for model but received Object/);
       assertThrows(() => compileInference(model, { maxPlans: 0 }), /compileInference: expected an integer >= 1 for options.maxPlans but received 0/);
       assertThrows(() => compileInference(model, { onWarning: 'stderr' as never }), /compileInference: expected a function for options.onWarning but received 'stderr'/);
       const x = (shape: number[]) => randn(shape, new Rng(1), { device: DEVICE });
