@@ -72,6 +72,7 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
   register_correct_count(exports);
   register_adamw(exports);
   register_sgd(exports);
+  register_dist(exports);
   return exports;
 }
 

@@ -95,22 +95,13 @@ class Args {
   bool is_null(const char* name) const { return field(name).IsNull(); }
   // One of the strings in `choices` (an op or device name); returns its index.
   size_t choice(size_t i, const char* name, std::initializer_list<const char*> choices) const {
-    std::string expected;  // "'a', 'b' or 'c'"
-    size_t k = 0;
-    for (const char* c : choices) {
-      expected += k == 0 ? "'" : k + 1 == choices.size() ? " or '" : ", '";
-      expected += std::string(c) + "'";
-      ++k;
-    }
-    if (!info_[i].IsString()) fail_arg(name, expected, type_of(info_[i]));
-    const std::string v = info_[i].As<Napi::String>().Utf8Value();
-    k = 0;
-    for (const char* c : choices) {
-      if (v == c) return k;
-      ++k;
-    }
-    fail_arg(name, expected, "'" + v + "'");
+    return choice_in(info_[i], name, choices);
   }
+  size_t choice(const char* name, std::initializer_list<const char*> choices) const {
+    return choice_in(field(name), name, choices);
+  }
+  // A named field as it is, for a binding that checks a value of its own kind (a handle).
+  Napi::Value value(const char* name) const { return field(name); }
 
   // A float32 storage holding at least offset + need elements.
   float* f32(size_t i, const char* name, int64_t need, int64_t offset = 0) {
@@ -133,6 +124,14 @@ class Args {
   }
   std::vector<float*> f32_list(const char* name, const std::vector<int64_t>& need) {
     return f32_list_in(field(name), name, need);
+  }
+
+  // A float32 or int64 storage holding at least offset + need elements (for bindings that
+  // serve both dtypes); *dtype says which.
+  void* numbers(const char* name, int64_t need, int64_t offset, DType* dtype) {
+    Storage& s = live_storage(field(name), name);
+    *dtype = s.dtype;
+    return checked_storage(s, name, s.dtype, need, offset);
   }
 
   // A live storage of any dtype and device (for bindings that check those themselves).
@@ -232,6 +231,23 @@ class Args {
     if (fields_.IsEmpty()) fail(std::string("the argument ") + name + " is read by name, but this binding takes a list");
     return fields_.Get(name);
   }
+  size_t choice_in(const Napi::Value& v, const char* name, std::initializer_list<const char*> choices) const {
+    std::string expected;  // "'a', 'b' or 'c'"
+    size_t k = 0;
+    for (const char* c : choices) {
+      expected += k == 0 ? "'" : k + 1 == choices.size() ? " or '" : ", '";
+      expected += std::string(c) + "'";
+      ++k;
+    }
+    if (!v.IsString()) fail_arg(name, expected, type_of(v));
+    const std::string s = v.As<Napi::String>().Utf8Value();
+    k = 0;
+    for (const char* c : choices) {
+      if (s == c) return k;
+      ++k;
+    }
+    fail_arg(name, expected, "'" + s + "'");
+  }
   int64_t size_in(const Napi::Value& v, const char* name) const {
     const double d = number_in(v, name);
     if (!is_safe_integer(d) || d < 0) fail_arg(name, "a non-negative integer below 2^53", format_number(d));
@@ -299,7 +315,9 @@ class Args {
     return s;
   }
   void* storage_of(const Napi::Value& v, const char* name, DType dtype, int64_t need, int64_t offset) {
-    Storage& s = live_storage(v, name);
+    return checked_storage(live_storage(v, name), name, dtype, need, offset);
+  }
+  void* checked_storage(Storage& s, const char* name, DType dtype, int64_t need, int64_t offset) {
     if (s.dtype != dtype) fail_arg(name, std::string(dtype == DType::I64 ? "an " : "a ") + dtype_name(dtype) + " storage", dtype_name(s.dtype));
     if (seen_device_ && s.device != device_)
       fail_arg(name, std::string("a storage on ") + device_name(device_) + " like the arguments before it",

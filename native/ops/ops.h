@@ -19,4 +19,5 @@ void register_cross_entropy(Napi::Object exports);
 void register_correct_count(Napi::Object exports);
 void register_adamw(Napi::Object exports);
 void register_sgd(Napi::Object exports);
+void register_dist(Napi::Object exports);  // dist/bindings.cc: the distributed world and its collectives
 }  // namespace repmlp

@@ -28,6 +28,8 @@ export type Arg =
   // elements it must hold; nullable: null is a valid value.
   // dtypeFree: the binding takes either dtype here.
   | { t: 'st'; id: number; role: 'out' | 'in'; need: number; nullable?: boolean; dtypeFree?: boolean }
+  // A sum started by distSumStart over fresh storages of ns elements (distSumWait's handle).
+  | { t: 'work'; ns: number[] }
   // A typed array of n elements (Float32Array for float32, BigInt64Array for int64, or a
   // Float64Array for 'float64').
   | { t: 'ta'; dtype: DType | 'float64'; n: number }
@@ -131,6 +133,12 @@ export function build(native: NativeAddon, call: Call): Built {
       case 'obj': return {};
       case 'fn': return () => 1;
       case 'st': return storages[a.id];
+      case 'work': {
+        const parts = a.ns.map((n) => new native.Storage('cpu', 'float32', n));
+        const work = native.distSumStart({ tensors: parts, ns: a.ns });
+        for (const t of parts) t.dispose();  // the sum holds its own copy
+        return work;
+      }
       case 'ta': return a.dtype === 'int64' ? new BigInt64Array(a.n) : a.dtype === 'float64' ? new Float64Array(a.n) : new Float32Array(a.n);
       case 'evil': {
         const o: Record<string | symbol, unknown> = {};
