@@ -126,55 +126,76 @@ export function planBatch(rng: Rng, indices: Int32Array, spec: RenderSpec): Batc
   return { indices, cropY, cropX, flip, mix, lam, partner, box };
 }
 
-/** Renders a planned batch from (N, c, h, w) uint8 images and (N) labels. */
-export function renderBatch(images: Uint8Array, labels: ArrayLike<number>, spec: RenderSpec, plan: BatchPlan): Rendered {
+/** Writes sample b of a plan, un-mixed: (c, outH, outW) floats at x[at...]. */
+function renderSample(x: Float32Array, at: number, images: Uint8Array, spec: RenderSpec, plan: BatchPlan, b: number): void {
   const { c, h, w, outH, outW, cropPadding: p } = spec;
-  const B = plan.indices.length, plane = outH * outW, per = c * plane;
+  const plane = outH * outW;
   const offY = (outH - h) >> 1, offX = (outW - w) >> 1;
+  const src = plan.indices[b] * c * h * w;
+  const dy = plan.cropY[b] - p - offY, dx = plan.cropX[b] - p - offX;
+  const flip = plan.flip[b] === 1;
+  for (let ch = 0; ch < c; ch++) {
+    const scale = 1 / (255 * spec.std[ch]), zero = -spec.mean[ch] / spec.std[ch];
+    const dst = at + ch * plane, s0 = src + ch * h * w;
+    for (let y = 0; y < outH; y++) {
+      const sy = y + dy, row = dst + y * outW;
+      if (sy < 0 || sy >= h) {
+        x.fill(zero, row, row + outW);
+        continue;
+      }
+      for (let xx = 0; xx < outW; xx++) {
+        const sx = (flip ? outW - 1 - xx : xx) + dx;
+        x[row + xx] = sx >= 0 && sx < w ? images[s0 + sy * w + sx] * scale + zero : zero;
+      }
+    }
+  }
+}
+
+/**
+ * Renders rows [lo, hi) of a planned batch (default: all of it) from (N, c, h, w) uint8 images
+ * and (N) labels: one rank's share of a global batch renders exactly those rows of what the
+ * whole batch renders (a mixing partner outside the rows is rendered for the mix alone).
+ */
+export function renderBatch(images: Uint8Array, labels: ArrayLike<number>, spec: RenderSpec, plan: BatchPlan, lo = 0, hi = plan.indices.length): Rendered {
+  const { c, outH, outW } = spec;
+  const B = hi - lo, plane = outH * outW, per = c * plane;
   const x = new Float32Array(B * per);
   const lab = new BigInt64Array(B);
   for (let b = 0; b < B; b++) {
-    const src = plan.indices[b] * c * h * w;
-    lab[b] = BigInt(labels[plan.indices[b]]);
-    const dy = plan.cropY[b] - p - offY, dx = plan.cropX[b] - p - offX;
-    const flip = plan.flip[b] === 1;
-    for (let ch = 0; ch < c; ch++) {
-      const scale = 1 / (255 * spec.std[ch]), zero = -spec.mean[ch] / spec.std[ch];
-      const dst = b * per + ch * plane, s0 = src + ch * h * w;
-      for (let y = 0; y < outH; y++) {
-        const sy = y + dy, row = dst + y * outW;
-        if (sy < 0 || sy >= h) {
-          x.fill(zero, row, row + outW);
-          continue;
-        }
-        for (let xx = 0; xx < outW; xx++) {
-          const sx = (flip ? outW - 1 - xx : xx) + dx;
-          x[row + xx] = sx >= 0 && sx < w ? images[s0 + sy * w + sx] * scale + zero : zero;
-        }
-      }
-    }
+    renderSample(x, b * per, images, spec, plan, lo + b);
+    lab[b] = BigInt(labels[plan.indices[lo + b]]);
   }
   if (plan.mix === 'none') return { x, labels: lab };
   const K = spec.numClasses, lam = plan.lam;
   const targets = new Float32Array(B * K);
   for (let b = 0; b < B; b++) {
     targets[b * K + Number(lab[b])] += lam;
-    targets[b * K + Number(lab[plan.partner[b]])] += 1 - lam;
+    targets[b * K + labels[plan.indices[plan.partner[lo + b]]]] += 1 - lam;
   }
+  // The partner's un-mixed pixels: a rendered row, or rendered here when outside the rows.
+  const other = new Float32Array(per);
+  const partner = (b: number): [Float32Array, number] => {
+    const q = plan.partner[lo + b];
+    if (q >= lo && q < hi) return [x, (q - lo) * per];
+    renderSample(other, 0, images, spec, plan, q);
+    return [other, 0];
+  };
   const out = new Float32Array(x.length);
   if (plan.mix === 'mixup') {
     for (let b = 0; b < B; b++) {
-      const o = b * per, q = plan.partner[b] * per;
-      for (let i = 0; i < per; i++) out[o + i] = lam * x[o + i] + (1 - lam) * x[q + i];
+      const o = b * per, [px, q] = partner(b);
+      for (let i = 0; i < per; i++) out[o + i] = lam * x[o + i] + (1 - lam) * px[q + i];
     }
   } else {
     out.set(x);
     const [y0, y1, x0, x1] = plan.box;
-    for (let b = 0; b < B; b++)
+    for (let b = 0; b < B; b++) {
+      const [px, q0] = partner(b);
       for (let ch = 0; ch < c; ch++) {
-        const o = b * per + ch * plane, q = plan.partner[b] * per + ch * plane;
-        for (let y = y0; y < y1; y++) out.set(x.subarray(q + y * outW + x0, q + y * outW + x1), o + y * outW + x0);
+        const o = b * per + ch * plane, q = q0 + ch * plane;
+        for (let y = y0; y < y1; y++) out.set(px.subarray(q + y * outW + x0, q + y * outW + x1), o + y * outW + x0);
       }
+    }
   }
   return { x: out, labels: lab, targets };
 }

@@ -10,3 +10,4 @@ export {
   type Batch, type DataLoaderOptions, type ImageDataset, type LoaderState,
 } from './loader';
 export { loadData, limitDataset, DATA_NAMES, type DataName, type LoadedData } from './datasets';
+export { DistributedSampler, shardRange, type DistributedSamplerOptions, type Shard } from './sampler';
