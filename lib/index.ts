@@ -18,6 +18,7 @@ export * from './optim/index';
 export * from './nn/index';
 export * from './models/index';
 export * from './data/index';
+export * from './dist/index';
 export * from './train/index';
 export {
   readSafetensors, writeSafetensors, parseSafetensors, parseSafetensorsHeader, serializeSafetensors, SAFETENSORS_MAX_HEADER_BYTES,

@@ -4,7 +4,8 @@ import type { TrainOptions } from '../train/options';
 import { OPTIMIZER_NAMES } from '../train/recipe-options';
 import { flags, valued, type CommandLine, type Values } from './args';
 import { isPresetName, resolveArch } from './arch';
-import { UsageError, type Command } from './command';
+import { RepmlpError } from '../errors';
+import { UsageError, type Command, type Io } from './command';
 import { choiceOption, COUNT, DEVICE_CHOICES, intOption, numberOption, pathOption, stringOption, type IntSpec } from './options';
 
 const usage = `Usage: repmlp train [--data fashion-mnist] [--arch small] [--epochs 5] [--batch-size 64] [--out DIR] [options]
@@ -61,15 +62,23 @@ Options:
   --save-every <N>       save last.safetensors every N steps (default 200)
   --max-steps <N>        stop after N steps in total (resume later with --resume)
   --json                 print a JSON summary as the last line
+
+Distributed (data-parallel over the ranks of \`mpirun -np N repmlp train ...\`, or of --nproc):
+  --nproc <N>            start N local ranks through mpirun (with --oversubscribe beyond the
+                         cores and --allow-run-as-root as root); --batch-size is the global
+                         batch, divisible by N, and rank 0 alone logs and writes the files
+  --threads-per-rank <T> CPU threads of each rank (default REPMLP_NUM_THREADS, else 1)
+  --sync-bn              BatchNorm statistics over every rank, forward and backward (default:
+                         each rank's own, rank 0's running statistics copied after each step)
   -h, --help             show this help`;
 
 const OPTIONS = {
   ...valued(
     'data', 'data-dir', 'arch', 'epochs', 'batch-size', 'out', 'device', 'lr', 'min-lr', 'weight-decay', 'warmup', 'label-smoothing',
     'mixup', 'cutmix', 'clip-grad', 'seed', 'limit-train', 'limit-test', 'log-every', 'save-every', 'max-steps',
-    'opt', 'momentum', 'accum-steps', 'lr-scale-batch', 'ema-decay', 'ema-every',
+    'opt', 'momentum', 'accum-steps', 'lr-scale-batch', 'ema-decay', 'ema-every', 'nproc', 'threads-per-rank',
   ),
-  ...flags('resume', 'json', 'no-augment', 'no-nesterov', 'ema'),
+  ...flags('resume', 'json', 'no-augment', 'no-nesterov', 'ema', 'sync-bn'),
 };
 
 /** Refuses an option given without the one it belongs to (`--momentum` without `--opt sgd`). */
@@ -129,7 +138,32 @@ export function trainOptions(cl: CommandLine): TrainOptions {
     saveEvery: int('save-every'),
     maxSteps: int('max-steps'),
     ...recipeOptions(v),
+    syncBatchNorm: v['sync-bn'] === true,
+    threadsPerRank: int('threads-per-rank'),
   };
+}
+
+/** The command line of one rank of --nproc: this one's options, --nproc left out. */
+function rankCommand(v: Values): string[] {
+  const options = Object.entries(v).flatMap(([k, x]) => (k === 'nproc' || k === 'help' || x === undefined ? [] : x === true ? [`--${k}`] : [`--${k}=${x}`]));
+  return [process.execPath, ...process.execArgv, process.argv[1], 'train', ...options];
+}
+
+/**
+ * Trains; an error of a rank of many names the rank (its exit then stops every rank). Under
+ * an MPI launcher the progress is printed as lines: Open MPI gives every rank a terminal of
+ * its own, whatever the launcher's output is.
+ */
+async function trainHere(options: TrainOptions, io: Io): Promise<void> {
+  const { train } = require('../train/trainer') as typeof import('../train/trainer');
+  const { world, launcherVariable } = require('../dist/world') as typeof import('../dist/world');
+  try {
+    await train({ ...options, write: (t) => io.out(t), warn: (t) => io.err(t), tty: io.isTty === true && launcherVariable() === null });
+  } catch (e) {
+    const w = world();
+    if (w.size > 1 && e instanceof RepmlpError) throw new RepmlpError(`rank ${w.rank} of ${w.size}: ${e.message}`, { cause: e });
+    throw e;
+  }
 }
 
 export const command: Command = {
@@ -138,8 +172,14 @@ export const command: Command = {
   options: OPTIONS,
   async run(cl, io) {
     const options = trainOptions(cl);
-    const { train } = require('../train/trainer') as typeof import('../train/trainer');
-    await train({ ...options, write: (t) => io.out(t), warn: (t) => io.err(t), tty: io.isTty === true });
-    return 0;
+    const nproc = intOption('train', cl.values, 'nproc', COUNT);
+    if (nproc === undefined) {
+      await trainHere(options, io);
+      return 0;
+    }
+    const { launcherVariable } = require('../dist/world') as typeof import('../dist/world');
+    if (launcherVariable() !== null) throw new UsageError('train: --nproc starts the ranks itself; under an MPI launcher (mpirun -np N repmlp train) leave it out');
+    const { launchLocal } = require('../dist/launch') as typeof import('../dist/launch');
+    return launchLocal(nproc, rankCommand(cl.values));
   },
 };

@@ -30,16 +30,19 @@ export function labelsOf(batch: Batch, device: Device): Tensor {
 
 /**
  * Top-1 and top-5 accuracy of `model` (switched to eval mode) over one pass of `loader`,
- * with the batches on `device` (default: where the model's parameters are).
+ * with the batches on `device` (default: where the model's parameters are). With a loader
+ * of one rank's shares, `sum` adds up the counts over the ranks (sumCounts): every rank
+ * gets the accuracy over the whole test set.
  */
-export async function evaluate(model: RepMLPNet, loader: DataLoader, device?: Device): Promise<Evaluation> {
+export async function evaluate(model: RepMLPNet, loader: DataLoader, device?: Device, sum: (counts: number[]) => number[] = (c) => c): Promise<Evaluation> {
   const on = device ?? model.parameters()[0]?.device ?? 'cpu';
   const topK = top5K(model.config.numClasses);
   model.eval();
   const correctSum = new DeviceSum(on);
-  let total = 0, top5Correct = 0;
+  let total = 0, top5Correct = 0, correct = 0;
   try {
     for await (const batch of loader.batches()) {
+      if (batch.labels.length === 0) continue;  // a rank's empty share of the last batch
       scope(() => noGrad(() => {
         const logits = model.forward(batchToTensors(batch, on).x);
         correctSum.add(correctCount(logits, labelsOf(batch, on)));
@@ -47,7 +50,7 @@ export async function evaluate(model: RepMLPNet, loader: DataLoader, device?: De
       }));
       total += batch.labels.length;
     }
-    const correct = correctSum.read();
+    [total, top5Correct, correct] = sum([total, top5Correct, correctSum.read()]);
     const of = (n: number) => (total ? n / total : 0);
     return { correct, total, accuracy: of(correct), top5Correct, top5Accuracy: of(top5Correct), topK };
   } finally {

@@ -9,20 +9,25 @@ import { preset, presetNames, type PresetName } from '../models/presets';
 import type { RepMLPNetConfig } from '../models/repmlpnet';
 import type { Device } from '../tensor';
 import { nonNeg, OP, optionalPosInt, posInt } from './option-checks';
+import { distSettings, type DistSettings, type DistTrainOptions } from './dist-options';
 import { recipeSettings, recordedRecipe, type RecipeOptions, type RecipeSettings } from './recipe-options';
 
 export type { DataName } from '../data/datasets';
 export type { OptimizerName } from './recipe-options';
 export { OP } from './option-checks';
 
-/** The options of train(); the optimizer, accumulation, lr scaling and EMA ones are RecipeOptions'. */
-export interface TrainOptions extends RecipeOptions {
+/**
+ * The options of train(); the optimizer, accumulation, lr scaling and EMA ones are
+ * RecipeOptions', the distributed ones DistTrainOptions'.
+ */
+export interface TrainOptions extends RecipeOptions, DistTrainOptions {
   /** a preset name or a config (default 'small'); a preset gets the data set's channels and classes */
   arch?: PresetName | RepMLPNetConfig;
   data?: DataName;
   /** the data directory (required for CIFAR; Fashion-MNIST is looked up as loadFashionMnist does) */
   dataDir?: string;
   epochs?: number;
+  /** images per step (default 64): the global batch over every rank of a distributed run */
   batchSize?: number;
   /** peak learning rate (default 2e-3; scaled when lrScaleBatch is given) */
   lr?: number;
@@ -88,10 +93,12 @@ export interface TrainSummary {
   dataSource: string;
   /** true when maxSteps / shouldStop ended the run early (no deploy form then) */
   stopped: boolean;
+  /** the ranks that trained (1: this process alone) */
+  worldSize: number;
 }
 
 /** TrainOptions with the defaults filled in and every value checked. */
-export interface Settings extends RecipeSettings {
+export interface Settings extends RecipeSettings, DistSettings {
   data: DataName;
   dataDir: string | undefined;
   arch: PresetName | RepMLPNetConfig;
@@ -198,7 +205,7 @@ export function resolveOptions(options: TrainOptions): Settings {
   const arch = options.arch ?? 'small';
   const archName = typeof arch === 'string' ? arch : 'custom';
   const out = path.resolve(options.out ?? path.join('runs', `${data}-${archName}`));
-  return { data, dataDir: options.dataDir, arch, archName, ...r, ...control, deviceOption, device, out, ...outputs(options) };
+  return { data, dataDir: options.dataDir, arch, archName, ...r, ...control, ...distSettings(options), deviceOption, device, out, ...outputs(options) };
 }
 
 /** The model config for `arch` on a data set of `channels` channels and `numClasses` classes. */

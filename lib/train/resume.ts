@@ -9,6 +9,7 @@ import { RepmlpError } from '../errors';
 import { writeFileAtomic } from '../io/atomic';
 import { checkOptimizerState, readCheckpoint, type Checkpoint } from './checkpoint';
 import { baseOptimizer, optimizerStateLayout } from './optimizer';
+import { RECORDED_DIST_DEFAULTS } from './dist-options';
 import { OP } from './options';
 import { RECORDED_RECIPE_DEFAULTS } from './recipe-options';
 import type { TrainingRun } from './run';
@@ -24,7 +25,7 @@ function checkResumeState(file: string, ck: Checkpoint, run: TrainingRun): void 
 
 /** The options as a canonical string: keys sorted, the recipe options a checkpoint predates at their defaults. */
 function optionsKey(options: unknown): string {
-  const all: Record<string, unknown> = { ...RECORDED_RECIPE_DEFAULTS, ...(options as Record<string, unknown>) };
+  const all: Record<string, unknown> = { ...RECORDED_RECIPE_DEFAULTS, ...RECORDED_DIST_DEFAULTS, ...(options as Record<string, unknown>) };
   return JSON.stringify(Object.keys(all).sort().map((k) => [k, all[k]]));
 }
 
@@ -67,6 +68,8 @@ export function metricsUpTo(file: string, step: number): string[] {
 
 function resume(run: TrainingRun): void {
   const { last, metrics } = run.files;
+  if (!fs.existsSync(last))
+    throw new RepmlpError(`${OP}: rank ${run.par.world.rank} cannot read ${last}, which rank 0 resumes from: every rank needs the run directory (a shared --out)`);
   const ck = readCheckpoint(last);
   checkSameRun(last, ck, run);
   checkResumeState(last, ck, run);
@@ -74,14 +77,19 @@ function resume(run: TrainingRun): void {
   if (run.ema && ck.ema) inFile(last, () => run.ema!.loadStateDict(ck.ema!));
   inFile(last, () => baseOptimizer(run.opt).loadStateDict(ck.optimizer));
   run.restore(ck.meta);
-  const kept = fs.existsSync(metrics) ? metricsUpTo(metrics, ck.meta.step) : [];
-  writeFileAtomic(metrics, kept.map((l) => l + '\n').join(''), OP);
+  run.rank0Writes(() => {
+    const kept = fs.existsSync(metrics) ? metricsUpTo(metrics, ck.meta.step) : [];
+    writeFileAtomic(metrics, kept.map((l) => l + '\n').join(''), OP);
+  });
   run.log(`resuming from ${last}: epoch ${ck.meta.epoch + 1}, batch ${ck.meta.batch}/${run.batchesPerEpoch}, step ${ck.meta.step}`);
 }
 
-/** Continues from last.safetensors when the run resumes and one exists; else starts metrics.jsonl afresh. */
+/**
+ * Continues from last.safetensors when the run resumes and one exists (as rank 0 sees it,
+ * for every rank); else starts metrics.jsonl afresh.
+ */
 export function startOrResume(run: TrainingRun): void {
-  if (run.s.resume && fs.existsSync(run.files.last)) return resume(run);
+  if (run.par.agree(run.s.resume && fs.existsSync(run.files.last))) return resume(run);
   if (run.s.resume) run.log(`no ${run.files.last} yet: starting from scratch`);
-  writeFileAtomic(run.files.metrics, '', OP);
+  run.rank0Writes(() => writeFileAtomic(run.files.metrics, '', OP));
 }

@@ -3,7 +3,7 @@
 // optimizer step, each of accumSteps micro-batches), the epoch's running sums (kept on the
 // device, read back only when logging or saving), where the run stands (RunMeta,
 // what last.safetensors records), and the files of the run directory with the writes to
-// them.
+// them (by rank 0 alone, the other ranks of a distributed run waiting for it: parallel.ts).
 import * as path from 'node:path';
 import { limitDataset, loadData, type LoadedData } from '../data/datasets';
 import { DataLoader, type ImageDataset } from '../data/loader';
@@ -11,11 +11,14 @@ import { fail } from '../errors';
 import { appendFileChecked, writeFileAtomic } from '../io/atomic';
 import { writeSafetensors } from '../io/safetensors';
 import { RepMLPNet, type RepMLPNetConfig } from '../models/repmlpnet';
+import type { Tensor } from '../tensor';
 import { writeCheckpoint, type RunMeta } from './checkpoint';
 import { DeviceSum } from './device-sum';
 import { emaDecayAt, WeightEma } from './ema';
 import { baseOptimizer, makeOptimizer, type TrainOptimizer } from './optimizer';
+import { recordedDist } from './dist-options';
 import { OP, recordedOptions, resolveConfig, type Settings } from './options';
+import type { TrainParallel } from './parallel';
 import { cosineSchedule } from './schedule';
 
 /** The files of a run directory. */
@@ -46,15 +49,19 @@ function modelConfig(s: Settings, data: LoadedData): { config: RepMLPNetConfig; 
   return { config, inputSize };
 }
 
-/** The training loader (shuffled, augmented) and the test loader, both padded to the model's input size. */
-function loaders(s: Settings, data: LoadedData, sets: { train: ImageDataset; test: ImageDataset }, inputSize: number): { train: DataLoader; test: DataLoader } {
+/**
+ * The training loader (shuffled, augmented) and the test loader, both padded to the model's
+ * input size, each yielding this rank's share of every global batch (every rank needs images
+ * to train on; a rank may have none in the test set's last batch).
+ */
+function loaders(s: Settings, data: LoadedData, sets: { train: ImageDataset; test: ImageDataset }, inputSize: number, par: TrainParallel): { train: DataLoader; test: DataLoader } {
   const cropPadding = s.augment ? (data.train.h <= 28 ? 2 : 4) : 0;
   const common = { mean: data.mean, std: data.std, padTo: inputSize, numClasses: data.numClasses, prefetch: s.prefetch, batchSize: s.batchSize };
   return {
     train: new DataLoader(sets.train, {
-      ...common, shuffle: true, seed: s.seed, cropPadding, flip: s.augment, mixupAlpha: s.mixup, cutmixAlpha: s.cutmix,
+      ...common, shuffle: true, seed: s.seed, cropPadding, flip: s.augment, mixupAlpha: s.mixup, cutmixAlpha: s.cutmix, shard: par.shard(1),
     }),
-    test: new DataLoader(sets.test, { ...common, shuffle: false }),
+    test: new DataLoader(sets.test, { ...common, shuffle: false, shard: par.shard(0) }),
   };
 }
 
@@ -95,21 +102,26 @@ export class TrainingRun {
   readonly files: RunFiles;
   meta: RunMeta;
 
-  /** Loads the data and builds the loaders, the model, its optimizer and EMA; nothing is written yet. */
-  constructor(readonly s: Settings) {
+  /**
+   * Loads the data and builds the loaders, the model (rank 0's weights on every rank), its
+   * optimizer and EMA; nothing is written yet.
+   */
+  constructor(readonly s: Settings, readonly par: TrainParallel) {
     this.data = loadData(s.data, s.dataDir, OP);
     ({ config: this.config, inputSize: this.inputSize } = modelConfig(s, this.data));
     const sets = { train: limitDataset(this.data.train, s.limitTrain), test: limitDataset(this.data.test, s.limitTest) };
-    ({ train: this.trainLoader, test: this.testLoader } = loaders(s, this.data, sets, this.inputSize));
+    ({ train: this.trainLoader, test: this.testLoader } = loaders(s, this.data, sets, this.inputSize, par));
     this.batchesPerEpoch = this.trainLoader.numBatches;
     ({ stepsPerEpoch: this.stepsPerEpoch, totalSteps: this.totalSteps, warmupSteps: this.warmupSteps } = stepCounts(s, this.batchesPerEpoch));
     this.schedule = cosineSchedule({ lr: s.lr, minLr: s.minLr, totalSteps: this.totalSteps, warmupSteps: this.warmupSteps, warmupStart: s.warmupStart });
-    this.recorded = recordedOptions(s, sets.train.n, sets.test.n);
+    this.recorded = { ...recordedOptions(s, sets.train.n, sets.test.n), ...recordedDist(s, par.size) };
     this.model = new RepMLPNet(this.config, { seed: s.seed, device: s.device });
+    par.attach(this.model);
     this.opt = makeOptimizer(this.model.parameters(), s);
     this.ema = s.ema ? new WeightEma(this.model) : null;
-    this.lossSum = new DeviceSum(s.device);
-    this.correctSum = new DeviceSum(s.device);
+    const sum = (t: Tensor) => par.readSum(t);
+    this.lossSum = new DeviceSum(s.device, 0, sum);
+    this.correctSum = new DeviceSum(s.device, 0, sum);
     this.files = runFiles(s.out);
     this.meta = startMeta(this.config, this.recorded, this.trainLoader);
   }
@@ -118,10 +130,17 @@ export class TrainingRun {
     this.s.write(line + '\n');
   }
 
-  /** Appends a record to metrics.jsonl and hands it to onMetrics. */
+  /** Appends a record to metrics.jsonl and hands it to onMetrics (rank 0). */
   record(r: Record<string, unknown>): void {
+    if (!this.par.isRank0) return;
     appendFileChecked(this.files.metrics, JSON.stringify(r) + '\n', OP);
     this.s.onMetrics?.(r);
+  }
+
+  /** Runs a write on rank 0; every rank goes on once it is done. */
+  rank0Writes(write: () => void): void {
+    if (this.par.isRank0) write();
+    this.par.barrier();
   }
 
   /** Optimizer steps done in the epoch in progress (its micro-batches done, in steps). */
@@ -139,24 +158,27 @@ export class TrainingRun {
   /** Writes a checkpoint of where the run stands (the epoch's sums read back from the device). */
   save(file: string): void {
     const meta = { ...this.meta, loader: this.trainLoader.state(), epochLoss: this.lossSum.read(), epochCorrect: this.correctSum.read() };
-    writeCheckpoint(file, { model: this.model.stateDict(), ema: this.ema?.stateDict() ?? null, optimizer: baseOptimizer(this.opt).stateDict(), meta });
+    this.rank0Writes(() =>
+      writeCheckpoint(file, { model: this.model.stateDict(), ema: this.ema?.stateDict() ?? null, optimizer: baseOptimizer(this.opt).stateDict(), meta }));
   }
 
   /** Writes the EMA's state dict, a plain training-form state dict, to best-ema.safetensors. */
   saveBestEma(): void {
-    if (this.ema) writeSafetensors(this.files.bestEma, this.ema.stateDict(), { metadata: { format: 'pt', arch: this.s.archName, form: 'train' } });
+    const ema = this.ema;
+    if (ema) this.rank0Writes(() => writeSafetensors(this.files.bestEma, ema.stateDict(), { metadata: { format: 'pt', arch: this.s.archName, form: 'train' } }));
   }
 
   /** Continues from a checkpoint's position (its model, EMA and optimizer state are loaded by the caller). */
   restore(meta: RunMeta): void {
     this.trainLoader.setState(meta.loader);
     this.meta = meta;
-    this.lossSum.reset(meta.epochLoss);
-    this.correctSum.reset(meta.epochCorrect);
+    // the sums over the ranks, kept by rank 0
+    this.lossSum.reset(this.par.startOf(meta.epochLoss));
+    this.correctSum.reset(this.par.startOf(meta.epochCorrect));
   }
 
   writeConfig(): void {
-    writeFileAtomic(this.files.config, JSON.stringify({ config: this.config, options: this.recorded }, null, 2) + '\n', OP);
+    this.rank0Writes(() => writeFileAtomic(this.files.config, JSON.stringify({ config: this.config, options: this.recorded }, null, 2) + '\n', OP));
   }
 
   /** Frees the device memory and stops the loaders' workers. */

@@ -29,10 +29,10 @@ import { backend } from '../backend';
 import { removeStaleTemps } from '../io/atomic';
 import { lockDirectory, type DirLock } from '../io/lock';
 import { writeSafetensors } from '../io/safetensors';
-import { endEpoch, stopRequested, trainBatches } from './epoch';
-import { evaluate } from './evaluate';
+import { endEpoch, evaluateOn, stopRequested, trainBatches } from './epoch';
 import { describeOptimizer } from './optimizer';
 import { OP, resolveOptions, type Settings, type TrainOptions, type TrainSummary } from './options';
+import { TrainParallel } from './parallel';
 import { pct, Progress } from './progress';
 import { startOrResume } from './resume';
 import { TrainingRun } from './run';
@@ -59,10 +59,18 @@ function emaLine(run: TrainingRun): string {
   return `EMA of the weights: decay ${s.emaDecay} every ${s.emaEvery} steps, a copy during the warm-up (${run.warmupSteps} steps); best EMA weights go to ${run.files.bestEma}`;
 }
 
+/** The world and how the batch is shared over it. */
+function distributedLine(run: TrainingRun): string {
+  const { world: w, size } = run.par;
+  const bn = run.s.syncBatchNorm ? 'BatchNorm over the ranks' : 'BatchNorm per rank';
+  return `distributed: ${size} ranks (${(w.version ?? w.engine).split(',')[0]}), ${run.s.batchSize / size} images per rank and step, ${bn}`;
+}
+
 /** The lines before the first step: the backend when it was chosen for the run, the model and the plan. */
 function logStart(run: TrainingRun): void {
   const { s } = run;
   if (s.deviceOption === 'auto') run.log(`backend ${backend().reason}`);
+  if (run.par.size > 1) run.log(distributedLine(run));
   const per = s.accumSteps === 1 ? `${s.batchSize}` : `${s.accumSteps} x ${s.batchSize} (accumulated)`;
   run.log(`model: RepMLPNet ${s.archName}, ${run.model.parameterCount()} parameters, input ${run.inputSize}x${run.inputSize}, device ${s.device}; ` +
     `${s.epochs} epoch${s.epochs === 1 ? '' : 's'} x ${run.stepsPerEpoch} steps of ${per}; out ${s.out}`);
@@ -87,18 +95,18 @@ async function trainEpochs(run: TrainingRun, progress: Progress): Promise<boolea
  * both forms. Returns the training form's accuracy and the deploy form's.
  */
 async function deploy(run: TrainingRun): Promise<{ train: number; deploy: number }> {
-  const { model, testLoader, s } = run;
+  const { model, s } = run;
   const m = run.meta;
   // A run resumed after its last epoch has no evaluation of this process to report.
   if (m.lastAccuracy < 0) {
-    const ev = await evaluate(model, testLoader, s.device);
+    const ev = await evaluateOn(run, model);
     [m.lastAccuracy, m.lastTop5] = [ev.accuracy, ev.top5Accuracy];
   }
   const train = m.lastAccuracy;
   model.eval();
   model.localityInjection();
-  writeSafetensors(run.files.deploy, model.stateDict(), { metadata: { format: 'pt', arch: s.archName, form: 'deploy' } });
-  const deployAccuracy = (await evaluate(model, testLoader, s.device)).accuracy;
+  run.rank0Writes(() => writeSafetensors(run.files.deploy, model.stateDict(), { metadata: { format: 'pt', arch: s.archName, form: 'deploy' } }));
+  const deployAccuracy = (await evaluateOn(run, model)).accuracy;
   run.log(`test accuracy: training form ${pct(train)}, deploy form ${pct(deployAccuracy)} (difference ${(100 * (deployAccuracy - train)).toFixed(2)} points)`);
   run.log(`wrote ${run.files.deploy}`);
   return { train, deploy: deployAccuracy };
@@ -121,18 +129,27 @@ async function runLocked(run: TrainingRun): Promise<TrainSummary> {
     testAccuracy: acc.train, deployTestAccuracy: acc.deploy, testTop5: m.lastTop5,
     emaTestAccuracy: run.ema ? m.lastEmaAccuracy : null, emaTestTop5: run.ema ? m.lastEmaTop5 : null,
     epochs: m.epoch, imagesPerSecond: progress.imagesPerSecond(), steps: m.step, seconds: (Date.now() - start) / 1000,
-    out: s.out, dataSource: run.data.source, stopped,
+    out: s.out, dataSource: run.data.source, stopped, worldSize: run.par.size,
   };
 }
 
+/**
+ * Trains on this process, or on every rank of the distributed world an MPI launcher started
+ * (the distributed option): rank 0 alone prints and writes files, every rank returns the
+ * summary.
+ */
 export async function train(options: TrainOptions = {}): Promise<TrainSummary> {
-  const s = resolveOptions(options);
-  const run = new TrainingRun(s);
+  const resolved = resolveOptions(options);
+  const par = new TrainParallel(resolved);
+  const s = par.isRank0 ? resolved : { ...resolved, write: () => undefined, tty: false, onMetrics: undefined };
+  const run = new TrainingRun(s, par);
   let lock: DirLock | null = null;
   try {
-    // The lock comes before any file of the run directory is read or written.
-    lock = lockDirectory(s.out, { op: OP, warn: s.warn });
-    removeStaleTemps(s.out, { report: s.warn });
+    // The lock comes before any file of the run directory is read or written (rank 0 writes them).
+    if (par.isRank0) {
+      lock = lockDirectory(s.out, { op: OP, warn: s.warn });
+      removeStaleTemps(s.out, { report: s.warn });
+    }
     const summary = await runLocked(run);
     if (s.json) s.write(JSON.stringify(summary) + '\n');
     return summary;

@@ -467,6 +467,29 @@ test('batchNorm2d kernels: native argument checks', () => {
   for (const t of [out, mean, invstd, inp, w, b, small, nbt]) t.dispose();
 });
 
+test('batchNorm2d with sync on a world of one: the very values, gradients and running statistics of the local statistics', () => {
+  const input = (shape: number[], seed: number, grad: boolean) => {
+    const t = tensor(Float32Array.from(randomInput(shape, new Rng(seed), 2).data), shape, { device: DEVICE });
+    return grad ? t.requiresGrad_() : t;
+  };
+  for (const [activation, withResidual] of [['none', false], ['relu', false], ['gelu', false], ['none', true]] as const) {
+    const run = (sync: boolean) => scope(() => {
+      const x = input([3, 4, 5, 5], 1, true), w = input([4], 2, true), b = input([4], 3, true);
+      const r = withResidual ? input([3, 4, 5, 5], 4, true) : null;
+      const rm = zeros([4], { device: DEVICE }), rv = zeros([4], { device: DEVICE });
+      const y = batchNorm2d(x, w, b, rm, rv, null, { training: true, activation, residual: r, sync });
+      y.backward(input([3, 4, 5, 5], 5, false));
+      return [y, x.grad!, w.grad!, b.grad!, ...(r ? [r.grad!] : []), rm, rv].map((t) => Array.from(t.toFloat32Array()));
+    });
+    assert.equal(run(true), run(false), `activation ${activation}${withResidual ? ', residual' : ''}`);
+  }
+  assertThrows(() => batchNorm2d(zeros([1, 4, 1, 1], { device: DEVICE }), zeros([4]), zeros([4]), null, null, null, { training: true, sync: 1 as never }),
+    /batchNorm2d: expected a boolean for options.sync but received 1/);
+  // under sync the count over the world is checked natively: one value is too few there too
+  assertThrows(() => batchNorm2d(zeros([1, 4, 1, 1], { device: DEVICE }), zeros([4], { device: DEVICE }), zeros([4], { device: DEVICE }), null, null, null, { training: true, sync: true }),
+    /batchnorm_forward_train: expected more than 1 value per channel over the world when training but received 1/);
+});
+
 test('batchNorm2d: no leaks in a scope (training and eval, forward and backward)', () => {
   const rng = new Rng(2);
   assertNoLeak('batchNorm2d', () => {
