@@ -3,6 +3,7 @@
 // one process at batch B after every step, to float-summation tolerance, and hold the very
 // same weights and buffers on both ranks; the trainer's run of 2 ranks matches one
 // process's and resumes exactly; a rank that fails or hangs stops every rank.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
@@ -18,6 +19,8 @@ interface StepLine {
   worst: number;
   largest: number;
   worldSize: number;
+  /** rank 0's live native buffers after the step less those after the first */
+  leaked: number;
 }
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'ddp-rank.ts');
@@ -33,6 +36,7 @@ test('2 ranks with BatchNorm over the ranks: one process\'s weights after every 
   for (const s of steps) {
     assert.is(s.worldSize, 2);
     assert.ok(s.identical, `step ${s.step}: the ranks' weights differ`);
+    assert.is(s.leaked, 0, `step ${s.step}: native buffers left behind`);
     // float32 sums in another order: a few units in the last place of the largest weight
     assert.ok(s.worst <= 1e-6 * s.largest, `step ${s.step}: worst difference ${s.worst} to one process (largest weight ${s.largest})`);
   }
@@ -65,15 +69,17 @@ function worstDiff(a: Map<string, HostTensor>, b: Map<string, HostTensor>): { wo
   return { worst, largest };
 }
 
-const TRAIN = ['--limit-train', '64', '--limit-test', '40', '--batch-size', '16', '--epochs', '1', '--opt', 'sgd', '--lr', '0.05', '--no-augment', '--sync-bn', '--json'];
+const TRAIN = ['--device', 'cpu', '--limit-train', '64', '--limit-test', '40', '--batch-size', '16', '--epochs', '1', '--opt', 'sgd', '--lr', '0.05', '--no-augment', '--sync-bn', '--json'];
 const cli = path.join(__dirname, '..', '..', 'lib', 'cli.ts');
 
 test('repmlp train on 2 ranks: one process\'s weights; rank 0 alone writes; a resumed run repeats the uninterrupted one exactly', async () => {
   const dir = scratchDir('dist-train');
   const one = await runCli(['train', ...TRAIN, '--out', path.join(dir, 'one')]);
   assert.is(one.code, 0, one.stderr);
-  const whole = mpirun(2, tsxCommand(cli, ['train', ...TRAIN, '--out', path.join(dir, 'two')]));
-  assert.is(whole.code, 0, whole.stderr);
+  // --nproc 2: the command starts its ranks through mpirun itself
+  const [node, ...args] = tsxCommand(cli, ['train', '--nproc', '2', ...TRAIN, '--out', path.join(dir, 'two')]);
+  const whole = spawnSync(node, args, { encoding: 'utf8' });
+  assert.is(whole.status, 0, whole.stderr);
   const summaries = jsonLines<{ worldSize: number; steps: number; testAccuracy: number }>(whole.stdout);
   assert.is(summaries.length, 1, 'rank 0 alone prints the summary');
   assert.is(summaries[0].worldSize, 2);
@@ -100,7 +106,7 @@ test('a rank that fails stops every rank with its error', () => {
   assert.match(r.stderr, /rank 1 stops here on purpose/);
   assert.ok(r.seconds < 30, `${r.seconds} s`);
   // the trainer's errors name the rank
-  const odd = mpirun(2, tsxCommand(cli, ['train', '--batch-size', '15', '--limit-train', '64', '--out', scratchDir('dist-odd')]));
+  const odd = mpirun(2, tsxCommand(cli, ['train', '--device', 'cpu', '--batch-size', '15', '--limit-train', '64', '--out', scratchDir('dist-odd')]));
   assert.is(odd.code, 1);
   assert.match(odd.stderr, /repmlp: rank [01] of 2: train: expected a global batch divisible by the 2 ranks for batchSize but received 15/);
 });
