@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import { noGrad } from '../lib/autograd';
 import { randn, tensor } from '../lib/creation';
 import { flops } from '../lib/models/flops';
-import { preset, type PresetName } from '../lib/models/presets';
+import { preset, presetInputSize, type PresetName } from '../lib/models/presets';
 import { RepMLPNet, type RepMLPNetConfig } from '../lib/models/repmlpnet';
 import { crossEntropy } from '../lib/ops/cross_entropy';
 import { AdamW } from '../lib/optim/adamw';
@@ -50,7 +50,7 @@ export function modelSpec(name: string): ModelSpec | null {
   const full = (name.startsWith('RepMLPNet-') ? name : `RepMLPNet-${name}`) as PresetName;
   if (!IMAGENET_PRESETS.includes(full)) return null;
   const cfg = preset(full);
-  const size = cfg.hs[0] * cfg.patchSize;
+  const size = presetInputSize(full);
   return { name: full.replace('RepMLPNet-', ''), cfg, input: [3, size, size], small: false };
 }
 

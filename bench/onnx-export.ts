@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { main } from '../lib/cli';
 import { flags, parseCommandLine } from '../lib/cli/args';
-import { preset, presetNames, randn, randomizeBatchNorms, RepMLPNet, RepmlpError, Rng, scope, writeSafetensors, type PresetName } from '../lib/index';
+import { preset, presetInputSize, presetNames, randn, randomizeBatchNorms, RepMLPNet, RepmlpError, Rng, scope, writeSafetensors, type PresetName } from '../lib/index';
 
 const CMD = 'bench:onnx-export';
 
@@ -23,7 +23,7 @@ async function run(): Promise<void> {
   if (!/^\d+$/.test(batchText) || Number(batchText) < 1) throw new RepmlpError(`${CMD}: expected an integer >= 1 for [batch] but received '${batchText}'`);
   const batch = Number(batchText);
   const config = preset(name);
-  const size = config.hs[0] * config.patchSize;
+  const size = presetInputSize(name);
   const dir = os.tmpdir();
   const weights = path.join(dir, `${name}-deploy.safetensors`);
   const out = path.join(dir, `${name}.onnx`);

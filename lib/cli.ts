@@ -14,11 +14,13 @@ interface Entry {
 
 const commands: readonly Entry[] = [
   { name: 'info', summary: 'show the version, the backends, CUDA devices and cuBLAS' },
-  { name: 'convert', summary: 'convert training-form weights (.safetensors or .pth) to the deploy form' },
+  { name: 'inspect', summary: 'show what a checkpoint holds: entries, tensors, epoch, config, architecture' },
+  { name: 'convert', summary: 'convert training-form weights (.safetensors or .pth) to the deploy form (.safetensors or .pth)' },
   { name: 'verify', summary: 'check that Locality Injection keeps the logits; print params and FLOPs' },
   { name: 'export-onnx', summary: 'export weights (either form) to an ONNX model of the deploy form (opset 17)' },
-  { name: 'train', summary: 'train RepMLPNet on Fashion-MNIST or CIFAR (checkpoints, resume, deploy form)' },
+  { name: 'train', summary: 'train RepMLPNet on Fashion-MNIST, CIFAR or an image folder (checkpoints, resume, deploy form)' },
   { name: 'eval', summary: 'top-1 and top-5 test accuracy of training-form or deploy-form weights' },
+  { name: 'predict', summary: 'classify image files or folders with trained weights (top classes and probabilities)' },
   { name: 'viz', summary: 'draw the FC3 locality picture (weights before / after Locality Injection) as SVG' },
 ];
 
@@ -84,7 +86,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
 }
 
 if (require.main === module) {
-  const io: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t), isTty: process.stdout.isTTY === true };
+  const io: Io = {
+    out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t),
+    isTty: process.stdout.isTTY === true, errIsTty: process.stderr.isTTY === true,
+  };
   main(process.argv.slice(2), io).then(
     (code) => {
       process.exitCode = code;

@@ -25,3 +25,13 @@ export function describe(v: unknown): string {
 export function shapeStr(shape: readonly number[]): string {
   return `(${shape.join(', ')})`;
 }
+
+/** A warning as one line: `repmlp: warning: <message>`. */
+export function warningLine(message: string): string {
+  return `repmlp: warning: ${message}\n`;
+}
+
+/** The default of every `onWarning` option: the warning line on stderr. */
+export function warnOnStderr(message: string): void {
+  process.stderr.write(warningLine(message));
+}

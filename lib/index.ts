@@ -24,7 +24,13 @@ export {
   readSafetensors, writeSafetensors, parseSafetensors, parseSafetensorsHeader, serializeSafetensors, SAFETENSORS_MAX_HEADER_BYTES,
   type HostTensor, type WriteOptions, type SafetensorsHeader, type SafetensorsEntry,
 } from './io/safetensors';
-export { readPth, readStateDict, PTH_MAX_PICKLE_BYTES, PTH_MAX_PICKLE_DEPTH, MAX_DEFLATE_RATIO, type PthReadOptions } from './io/pth';
+export {
+  readPth, readPthCheckpoint, describePth, readStateDict, PTH_MAX_PICKLE_BYTES, PTH_MAX_PICKLE_DEPTH, MAX_DEFLATE_RATIO,
+  type PthReadOptions, type PthCheckpoint,
+} from './io/pth';
+export { PyGlobal, PyObject, TensorRef, StorageRef, type StorageDType } from './io/pickle-values';
+export { writePth, serializePth } from './io/pth-write';
 export { writeFileAtomic, appendFileChecked, removeStaleTemps, lockDirectory, LOCK_NAME, type DirLock, type LockOptions, type StaleTempOptions } from './io/index';
 export * from './viz/index';
 export * from './onnx/index';
+export * from './predict/index';

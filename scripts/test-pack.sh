@@ -124,9 +124,11 @@ relu(3);
 new AdamW(params, { learningRate: 0.1 });
 export { value, shape, cuda };
 TS
-cat > tsconfig.json <<'JSON'
+# A TypeScript project for Node.js, as a user's is: Node's types (@types/node) and nothing else;
+# the API takes and returns Buffers where it reads files, as sharp's does.
+cat > tsconfig.json <<JSON
 { "compilerOptions": { "module": "nodenext", "moduleResolution": "nodenext", "target": "ES2022",
-    "lib": ["ES2022"], "types": [], "strict": true, "noEmit": true, "skipLibCheck": false },
+    "lib": ["ES2022"], "types": ["node"], "typeRoots": ["$root/node_modules/@types"], "strict": true, "noEmit": true, "skipLibCheck": false },
   "files": ["check.mts"] }
 JSON
 echo "test-pack: $("$tsc" --version)"

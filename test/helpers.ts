@@ -19,14 +19,25 @@ export const DEVICE: Device = process.env.REPMLP_TEST_DEVICE === 'cuda' ? 'cuda'
 
 const fixtureCache = new Map<string, Map<string, HostTensor>>();
 
-/** Golden tensors written by test/fixtures/gen_<group>.py. */
-export function fixture(group: string): (key: string) => HostTensor {
+function fixtureTensors(group: string): Map<string, HostTensor> {
   let m = fixtureCache.get(group);
   if (!m) {
     m = readSafetensors(path.join(__dirname, 'fixtures', `${group}.safetensors`));
     fixtureCache.set(group, m);
   }
-  const tensors = m;
+  return m;
+}
+
+/** The entries '<prefix>.<key>' of a fixture as a state dict keyed '<key>', in the file's order. */
+export function fixtureSection(group: string, prefix: string): Map<string, HostTensor> {
+  const out = new Map<string, HostTensor>();
+  for (const [k, v] of fixtureTensors(group)) if (k.startsWith(`${prefix}.`)) out.set(k.slice(prefix.length + 1), v);
+  return out;
+}
+
+/** Golden tensors written by test/fixtures/gen_<group>.py. */
+export function fixture(group: string): (key: string) => HostTensor {
+  const tensors = fixtureTensors(group);
   return (key) => {
     const t = tensors.get(key);
     if (!t) throw new Error(`fixture ${group}: no tensor '${key}' (regenerate with npm run fixtures)`);

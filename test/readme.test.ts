@@ -5,12 +5,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-// The README's example must run as written (with 'repmlp' pointing at this checkout).
+// The README's example must run as written (with 'repmlp' pointing at this checkout, and
+// sharp, its dependency, at the checkout's).
 const root = path.join(__dirname, '..');
 const examples = [...fs.readFileSync(path.join(root, 'README.md'), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
 
 function run(code: string) {
-  code = code.replace("from 'repmlp'", `from ${JSON.stringify(path.join(root, 'lib', 'index.ts'))}`);
+  code = code.replace("from 'repmlp'", `from ${JSON.stringify(path.join(root, 'lib', 'index.ts'))}`).replace("from 'sharp'", `from ${JSON.stringify(require.resolve('sharp'))}`);
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'repmlp-readme-')), 'example.ts');
   fs.writeFileSync(file, code);
   const r = spawnSync(process.execPath, ['-r', 'tsx/cjs', file], { encoding: 'utf8', cwd: root });

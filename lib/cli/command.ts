@@ -13,6 +13,8 @@ export interface Io {
   err(text: string): void;
   /** true when `out` is a terminal (progress bars redraw one line) */
   isTty?: boolean;
+  /** true when `err` is a terminal (predict's progress redraws one line there) */
+  errIsTty?: boolean;
 }
 
 export interface Command {
@@ -32,6 +34,16 @@ export class UsageError extends RepmlpError {
     super(message);
     this.name = 'UsageError';
   }
+}
+
+/**
+ * A usage text's entry for an option: `  <flag>  <first line>` and the other lines under the
+ * first, the text starting at `column` (a flag too long for that column gets a line of its own).
+ */
+export function helpEntry(flag: string, lines: readonly string[], column: number): string {
+  const head = `  ${flag}`;
+  const text = lines.map((l, i) => (i === 0 && head.length + 2 <= column ? head.padEnd(column) : ' '.repeat(column)) + l);
+  return (head.length + 2 <= column ? text : [head, ...text]).join('\n');
 }
 
 /** Left-aligned columns separated by two spaces. */

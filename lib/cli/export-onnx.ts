@@ -1,10 +1,12 @@
 // `repmlp export-onnx --arch <a> --weights <f> <out.onnx> [--input-size N | HxW]`: weights in
 // either form (told apart by their keys) to an ONNX model of the deploy form.
 import type { OnnxSummary } from '../onnx/export';
+import { warningLine } from '../errors';
 import { valued } from './args';
-import { clearStaleTemps, UsageError, type Command } from './command';
-import { checkExists, stringOption } from './options';
-import { resolveModel, weightsAndOutput } from './weights';
+import { partitionOrderHelp } from './arch';
+import { clearStaleTemps, type Command } from './command';
+import { checkExists, inputSizeOption } from './options';
+import { emaHelp, modelSource, resolveModel, weightsAndOutput, WEIGHTS_OPTIONS } from './weights';
 
 const usage = `Usage: repmlp export-onnx --arch <preset | config.json> --weights <file> <out.onnx> [--input-size N | HxW]
 
@@ -18,19 +20,14 @@ which is converted by Locality Injection first) or a training checkpoint written
 Options:
   --arch <a>        a preset (RepMLPNet-T224, ..., cifar, small) or a JSON file of config
                     fields; a preset takes its input channels and classes from the weights.
-                    Default for a training checkpoint: the config saved in it
+                    Default for a training checkpoint: the config saved in it (or the
+                    preset a reference-code checkpoint's config names)
+${partitionOrderHelp(20)}
   --weights <f>     the weights (required)
+${emaHelp(20)}
   --input-size <s>  input height and width, N or HxW (default: the config's, hs[0] * patchSize);
                     a larger map is cut into several partitions per block
   -h, --help        show this help`;
-
-/** `N` or `HxW` as [H, W]. */
-function parseInputSize(v: string | undefined): [number, number] | undefined {
-  if (v === undefined) return undefined;
-  const m = /^(\d+)(?:x(\d+))?$/.exec(v);
-  if (!m) throw new UsageError(`export-onnx: expected N or HxW (e.g. 224 or 64x96) for --input-size but received '${v}'`);
-  return [Number(m[1]), Number(m[2] ?? m[1])];
-}
 
 function formatBytes(n: number): string {
   return n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${(n / 1e3).toFixed(1)} kB`;
@@ -39,12 +36,12 @@ function formatBytes(n: number): string {
 export const command: Command = {
   name: 'export-onnx',
   usage,
-  options: valued('arch', 'weights', 'input-size'),
+  options: { ...WEIGHTS_OPTIONS, ...valued('weights', 'input-size') },
   maxPositional: 1,
   run(cl, io) {
     const v = cl.values;
     const { weights, output } = weightsAndOutput('export-onnx', cl, 'an output .onnx file');
-    const inputSize = parseInputSize(stringOption(v, 'input-size'));
+    const inputSize = inputSizeOption('export-onnx', v);
     checkExists('export-onnx', weights);
 
     const { RepMLPNet } = require('../models/repmlpnet') as typeof import('../models/repmlpnet');
@@ -53,7 +50,7 @@ export const command: Command = {
 
     clearStaleTemps(output, io);
     const start = process.hrtime.bigint();
-    const { state, config, form, archName, fromCheckpoint } = resolveModel('export-onnx', { weights, arch: stringOption(v, 'arch') });
+    const { state, config, form, archName, fromCheckpoint } = resolveModel('export-onnx', modelSource('export-onnx', v, weights));
     const name = fromCheckpoint ? "the checkpoint's config" : archName;
     const [H, W] = onnxInputSize(config, inputSize, 'export-onnx');
     const model = new RepMLPNet({ ...config, deploy: form === 'deploy' });
@@ -63,7 +60,7 @@ export const command: Command = {
       model.eval();
       // a training-form model converts in place here: it is ours and not used afterwards
       if (form === 'train') model.localityInjection();
-      summary = writeOnnx(output, model, { inputSize: [H, W] });
+      summary = writeOnnx(output, model, { inputSize: [H, W], onWarning: (m) => io.err(warningLine(m)) });
     } finally {
       model.dispose();
     }

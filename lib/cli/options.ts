@@ -101,3 +101,12 @@ export function listOption<T>(command: string, values: Values, name: string, wha
   if (items.length === 0 || parsed.some((p) => p === null)) bad(command, name, `a comma-separated list of ${what}`, v);
   return parsed as T[];
 }
+
+/** `N` or `HxW` (an input size) as [H, W]. */
+export function inputSizeOption(command: string, values: Values, name = 'input-size'): [number, number] | undefined {
+  const v = stringOption(values, name);
+  if (v === undefined) return undefined;
+  const m = /^(\d+)(?:x(\d+))?$/.exec(v);
+  if (!m) throw new UsageError(`${command}: expected N or HxW (e.g. 224 or 64x96) for --${name} but received '${v}'`);
+  return [Number(m[1]), Number(m[2] ?? m[1])];
+}

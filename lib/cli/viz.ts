@@ -6,8 +6,9 @@ import type { RepMLPNetConfig } from '../models/repmlpnet';
 import type { LocalityMaps, LocalityOptions, LocalityStats, LocalitySummary, WindowStats } from '../viz/locality';
 import { flags, valued, type Values } from './args';
 import { clearStaleTemps, UsageError, type Command } from './command';
+import { partitionOrderHelp } from './arch';
 import { checkExists, choiceOption, intOption, stringOption } from './options';
-import { resolveModel, weightsAndOutput, type ResolvedModel } from './weights';
+import { emaHelp, modelSource, resolveModel, weightsAndOutput, WEIGHTS_OPTIONS, type ResolvedModel } from './weights';
 
 const usage = `Usage: repmlp viz --weights <file> [--arch <preset | config.json>] [--stage i] [--block j]
                   [--channel c] [--point y,x] [--window k] [--scale panel|shared] [--json] <out.svg>
@@ -28,6 +29,8 @@ Options:
                       (.safetensors or PyTorch .pth)
   --arch <a>          a preset (small, cifar, RepMLPNet-T224, ...; input channels and classes
                       are read from the weights) or a config JSON file
+${partitionOrderHelp(22)}
+${emaHelp(22)}
   --stage <i>         stage index (default 0, the largest partition)
   --block <j>         block index within the stage (default 0)
   --channel <c>       output channel (default 0); it uses share-set c mod S
@@ -130,7 +133,7 @@ function localityOf(config: RepMLPNetConfig, state: ResolvedModel['state'], c: C
 export const command: Command = {
   name: 'viz',
   usage,
-  options: { ...valued('weights', 'arch', 'stage', 'block', 'channel', 'point', 'window', 'scale'), ...flags('json') },
+  options: { ...WEIGHTS_OPTIONS, ...valued('weights', 'stage', 'block', 'channel', 'point', 'window', 'scale'), ...flags('json') },
   maxPositional: 1,
   run(cl, io) {
     const v = cl.values;
@@ -140,7 +143,7 @@ export const command: Command = {
     checkExists('viz', weights);
 
     clearStaleTemps(output, io);
-    const { state, config, form, archName } = resolveModel('viz', { weights, arch: stringOption(v, 'arch') });
+    const { state, config, form, archName } = resolveModel('viz', modelSource('viz', v, weights));
     if (form === 'deploy')
       throw new RepmlpError(`viz: expected training-form weights (fc3 with fc3_bn and the conv branches) for --weights but received a deploy-form state dict in ${weights}: Locality Injection has already merged them, so there is no "before" to show`);
     const c = choose(v, config);

@@ -1,29 +1,31 @@
 // From a weights file and an optional `--arch` to the state dict and the model config that
-// fits it, for every command that loads weights (eval, viz, export-onnx, convert). The
-// weights may be a state dict in either form (.safetensors or PyTorch .pth) or a training
-// checkpoint, whose recorded config serves when --arch is not given.
-import type { RepMLPNetConfig } from '../models/repmlpnet';
+// fits it, for every command that loads weights (eval, predict, viz, export-onnx, convert).
+// The weights may be a state dict in either form (.safetensors or PyTorch .pth) or a training
+// checkpoint; the config recorded by repmlp train (a model card, or a checkpoint's) serves
+// when --arch is not given.
+import type { ModelCard } from '../data/model-card';
+import type { PartitionOrder, RepMLPNetConfig } from '../models/repmlpnet';
 import type { HostTensor } from '../io/safetensors';
-import type { CommandLine } from './args';
-import { resolveArch } from './arch';
-import { UsageError } from './command';
-import { pathOption } from './options';
+import { flags, type CommandLine, type OptionSpecs, type Values } from './args';
+import { ARCH_OPTIONS, isPresetName, partitionOrderOption, resolveArch, withPartitionOrder } from './arch';
+import { helpEntry, UsageError } from './command';
+import { fitPresetToWeights, weightsForm } from '../models/weights';
+import { preset } from '../models/presets';
+import { pathOption, stringOption } from './options';
 
-/** 'train' when the state dict has Local Perceptron branches (fc3_bn, repconv*), else 'deploy'. */
-export function weightsForm(state: Map<string, HostTensor>): 'train' | 'deploy' {
-  for (const k of state.keys()) if (/(^|\.)(fc3_bn|repconv\d+)\./.test(k)) return 'train';
-  return 'deploy';
+/** The options of every command that loads weights: --weights' companions --arch, --partition-order and --ema. */
+export const WEIGHTS_OPTIONS: OptionSpecs = { ...ARCH_OPTIONS, ...flags('ema') };
+
+/** The usage entry of --ema, its text at `column`. */
+export function emaHelp(column: number): string {
+  return helpEntry('--ema', [
+    "the EMA's weights of a training checkpoint instead of the model's:",
+    "repmlp's ema.* tensors, the reference code's 'ema' ('state_dict_ema',",
+    "'model_ema' too)",
+  ], column);
 }
 
-/** A preset's config with the input channels and classes of the weights (the conv_embedding and head shapes). */
-export function fitPresetToWeights(config: RepMLPNetConfig, state: Map<string, HostTensor>): RepMLPNetConfig {
-  const stem = state.get('conv_embedding.conv.weight'), head = state.get('head.weight');
-  return {
-    ...config,
-    ...(stem?.shape.length === 4 ? { inChannels: stem.shape[1] } : {}),
-    ...(head?.shape.length === 2 ? { numClasses: head.shape[0] } : {}),
-  };
-}
+export { fitPresetToWeights, weightsForm };
 
 /**
  * Where a preset's input channels and classes come from: the weights' shapes, a data set's
@@ -36,6 +38,10 @@ export interface ModelSource {
   weights: string;
   /** the --arch value, when given */
   arch: string | undefined;
+  /** --partition-order, when given */
+  order?: PartitionOrder;
+  /** --ema: the EMA's weights of a training checkpoint */
+  ema?: boolean;
   /** where a preset takes its channels and classes from (default the weights) */
   fit?: PresetFit;
   /** --arch is needed even for a training checkpoint (its recorded config is not used) */
@@ -48,30 +54,46 @@ export interface ResolvedModel {
   form: 'train' | 'deploy';
   /** the --arch value, or the arch a checkpoint recorded, or null for a checkpoint without one */
   archName: string | null;
-  /** the config is the one a training checkpoint recorded */
+  /** the config is the one the file recorded */
   fromCheckpoint: boolean;
+  /** the file's model card (class names, preprocessing); null for weights written elsewhere */
+  card: ModelCard | null;
+}
+
+/** The ModelSource fields of a command line: --arch, --partition-order and --ema. */
+export function modelSource(command: string, values: Values, weights: string): ModelSource {
+  return { weights, arch: stringOption(values, 'arch'), order: partitionOrderOption(command, values), ema: values.ema === true };
+}
+
+/** The config of weights given without --arch: the one a checkpoint recorded, or the preset it names. */
+function savedConfig(command: string, saved: RepMLPNetConfig | null, savedArch: string | null, state: Map<string, HostTensor>): RepMLPNetConfig {
+  if (saved) return saved;
+  if (savedArch !== null && isPresetName(savedArch)) return fitPresetToWeights(preset(savedArch), state);
+  const named = savedArch === null ? '' : `: the checkpoint's config names arch '${savedArch}', which is not a preset`;
+  throw new UsageError(`${command}: --arch <preset | config.json> is required for weights that record no config (written elsewhere, or not by repmlp train)${named}`);
 }
 
 /**
  * The weights of `src.weights` and their config: from --arch when given (checked before the
  * weights are read, so that a bad --arch is a usage error however large the file), else
- * from the training checkpoint; weights that are neither need --arch.
+ * from the training checkpoint (the config repmlp recorded, or the preset the reference
+ * code's config names); weights that are neither need --arch.
  */
 export function resolveModel(command: string, src: ModelSource): ResolvedModel {
-  const arch = src.arch !== undefined || src.archRequired ? resolveArch(command, src.arch) : null;
+  const arch = src.arch !== undefined || src.archRequired ? resolveArch(command, src.arch, src.order) : null;
   // Loaded when a command runs, so that `repmlp --help` needs no native addon.
   const { readModelWeights } = require('../train/checkpoint') as typeof import('../train/checkpoint');
-  const { state, config: saved, arch: savedArch } = readModelWeights(src.weights);
+  const { state, config: saved, arch: savedArch, card } = readModelWeights(src.weights, { ema: src.ema });
   const form = weightsForm(state);
   if (arch === null) {
-    if (!saved) throw new UsageError(`${command}: --arch <preset | config.json> is required for weights that are not a training checkpoint`);
-    return { state, config: saved, form, archName: savedArch, fromCheckpoint: true };
+    const config = withPartitionOrder(command, savedConfig(command, saved, savedArch, state), src.order, src.weights);
+    return { state, config, form, archName: savedArch, fromCheckpoint: true, card };
   }
   const fit = src.fit ?? 'weights';
   let config = arch.config;
   if (arch.isPreset && fit === 'weights') config = fitPresetToWeights(config, state);
   else if (arch.isPreset && typeof fit === 'object') config = { ...config, inChannels: fit.inChannels, numClasses: fit.numClasses };
-  return { state, config, form, archName: arch.name, fromCheckpoint: false };
+  return { state, config, form, archName: arch.name, fromCheckpoint: false, card };
 }
 
 /**

@@ -54,7 +54,7 @@ export interface Rendered {
 }
 
 /** Standard normal from two uniforms (no cached spare, so the Rng state says everything). */
-function normal(rng: Rng): number {
+export function normal(rng: Rng): number {
   const u = 1 - rng.uniform();
   const v = rng.uniform();
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
@@ -96,6 +96,17 @@ export function planBatch(rng: Rng, indices: Int32Array, spec: RenderSpec): Batc
     }
     if (spec.flip) flip[b] = rng.uniform() < 0.5 ? 1 : 0;
   }
+  return { indices, cropY, cropX, flip, ...planMix(rng, B, spec) };
+}
+
+/** What mixBatch needs: the Beta parameters (0 = off), the output size and the number of classes. */
+export type MixSpec = Pick<RenderSpec, 'mixupAlpha' | 'cutmixAlpha' | 'outH' | 'outW' | 'numClasses'>;
+
+/** The batch-level part of a plan: mixup or CutMix (or none), lam, the partners and the CutMix box. */
+export type MixPlan = Pick<BatchPlan, 'mix' | 'lam' | 'partner' | 'box'>;
+
+/** Draws mixup / CutMix for a batch of B (one of them at random when both are on), advancing rng. */
+export function planMix(rng: Rng, B: number, spec: MixSpec): MixPlan {
   let mix: BatchPlan['mix'] = 'none';
   if (spec.mixupAlpha > 0 && spec.cutmixAlpha > 0) mix = rng.uniform() < 0.5 ? 'cutmix' : 'mixup';
   else if (spec.mixupAlpha > 0) mix = 'mixup';
@@ -123,29 +134,40 @@ export function planBatch(rng: Rng, indices: Int32Array, spec: RenderSpec): Batc
       lam = 1 - ((box[1] - box[0]) * (box[3] - box[2])) / (H * W);
     }
   }
-  return { indices, cropY, cropX, flip, mix, lam, partner, box };
+  return { mix, lam, partner, box };
 }
 
-/** Writes sample b of a plan, un-mixed: (c, outH, outW) floats at x[at...]. */
-function renderSample(x: Float32Array, at: number, images: Uint8Array, spec: RenderSpec, plan: BatchPlan, b: number): void {
+/** Where one sample is taken from and how (the per-sample part of a plan). */
+export interface SampleGeometry {
+  /** crop offsets in [0, 2 * cropPadding] */
+  cropY: number;
+  cropX: number;
+  flip: boolean;
+}
+
+/**
+ * Renders one (c, h, w) uint8 image that starts at images[src] into out[dst..] as (c, outH, outW)
+ * float32: zero-padded (centred), cropped, flipped and normalised as the spec says.
+ */
+export function renderSample(
+  images: Uint8Array, src: number, spec: Pick<RenderSpec, 'c' | 'h' | 'w' | 'outH' | 'outW' | 'mean' | 'std' | 'cropPadding'>,
+  g: SampleGeometry, out: Float32Array, dst: number,
+): void {
   const { c, h, w, outH, outW, cropPadding: p } = spec;
   const plane = outH * outW;
-  const offY = (outH - h) >> 1, offX = (outW - w) >> 1;
-  const src = plan.indices[b] * c * h * w;
-  const dy = plan.cropY[b] - p - offY, dx = plan.cropX[b] - p - offX;
-  const flip = plan.flip[b] === 1;
+  const dy = g.cropY - p - ((outH - h) >> 1), dx = g.cropX - p - ((outW - w) >> 1);
   for (let ch = 0; ch < c; ch++) {
     const scale = 1 / (255 * spec.std[ch]), zero = -spec.mean[ch] / spec.std[ch];
-    const dst = at + ch * plane, s0 = src + ch * h * w;
+    const d0 = dst + ch * plane, s0 = src + ch * h * w;
     for (let y = 0; y < outH; y++) {
-      const sy = y + dy, row = dst + y * outW;
+      const sy = y + dy, row = d0 + y * outW;
       if (sy < 0 || sy >= h) {
-        x.fill(zero, row, row + outW);
+        out.fill(zero, row, row + outW);
         continue;
       }
       for (let xx = 0; xx < outW; xx++) {
-        const sx = (flip ? outW - 1 - xx : xx) + dx;
-        x[row + xx] = sx >= 0 && sx < w ? images[s0 + sy * w + sx] * scale + zero : zero;
+        const sx = (g.flip ? outW - 1 - xx : xx) + dx;
+        out[row + xx] = sx >= 0 && sx < w ? images[s0 + sy * w + sx] * scale + zero : zero;
       }
     }
   }
@@ -157,44 +179,57 @@ function renderSample(x: Float32Array, at: number, images: Uint8Array, spec: Ren
  * whole batch renders (a mixing partner outside the rows is rendered for the mix alone).
  */
 export function renderBatch(images: Uint8Array, labels: ArrayLike<number>, spec: RenderSpec, plan: BatchPlan, lo = 0, hi = plan.indices.length): Rendered {
-  const { c, outH, outW } = spec;
-  const B = hi - lo, plane = outH * outW, per = c * plane;
+  const { c, h, w, outH, outW } = spec;
+  const B = hi - lo, per = c * outH * outW;
   const x = new Float32Array(B * per);
   const lab = new BigInt64Array(B);
+  const render = (q: number, out: Float32Array, at: number) =>
+    renderSample(images, plan.indices[q] * c * h * w, spec, { cropY: plan.cropY[q], cropX: plan.cropX[q], flip: plan.flip[q] === 1 }, out, at);
   for (let b = 0; b < B; b++) {
-    renderSample(x, b * per, images, spec, plan, lo + b);
     lab[b] = BigInt(labels[plan.indices[lo + b]]);
+    render(lo + b, x, b * per);
   }
+  const other = new Float32Array(per);
+  return mixBatch(x, lab, c, spec, plan, (b) => {
+    const q = plan.partner[lo + b], label = labels[plan.indices[q]];
+    if (q >= lo && q < hi) return { x, at: (q - lo) * per, label };
+    render(q, other, 0);
+    return { x: other, at: 0, label };
+  });
+}
+
+/** Where a row's mixing partner is: its un-mixed (c, outH, outW) pixels at x[at...], and its label. */
+export interface PartnerRow {
+  x: Float32Array;
+  at: number;
+  label: number;
+}
+
+/**
+ * Applies a MixPlan to a rendered batch x (B, c, outH, outW) with hard labels lab (B): the mixed
+ * pixels and the (B, numClasses) soft targets; x and lab as they are when the plan mixes nothing.
+ * The rows may be a share of the planned batch: `partnerOf(b)` finds row b's partner, in x or
+ * elsewhere; it is called once per row, so it may hand back the same scratch buffer every time.
+ */
+export function mixBatch(x: Float32Array, lab: BigInt64Array, c: number, spec: MixSpec, plan: MixPlan, partnerOf: (b: number) => PartnerRow): Rendered {
   if (plan.mix === 'none') return { x, labels: lab };
+  const B = lab.length, plane = spec.outH * spec.outW, per = c * plane, outW = spec.outW;
   const K = spec.numClasses, lam = plan.lam;
   const targets = new Float32Array(B * K);
+  const out = plan.mix === 'mixup' ? new Float32Array(x.length) : Float32Array.from(x);
+  const [y0, y1, x0, x1] = plan.box;
   for (let b = 0; b < B; b++) {
+    const { x: px, at: q, label } = partnerOf(b);
     targets[b * K + Number(lab[b])] += lam;
-    targets[b * K + labels[plan.indices[plan.partner[lo + b]]]] += 1 - lam;
-  }
-  // The partner's un-mixed pixels: a rendered row, or rendered here when outside the rows.
-  const other = new Float32Array(per);
-  const partner = (b: number): [Float32Array, number] => {
-    const q = plan.partner[lo + b];
-    if (q >= lo && q < hi) return [x, (q - lo) * per];
-    renderSample(other, 0, images, spec, plan, q);
-    return [other, 0];
-  };
-  const out = new Float32Array(x.length);
-  if (plan.mix === 'mixup') {
-    for (let b = 0; b < B; b++) {
-      const o = b * per, [px, q] = partner(b);
+    targets[b * K + label] += 1 - lam;
+    const o = b * per;
+    if (plan.mix === 'mixup') {
       for (let i = 0; i < per; i++) out[o + i] = lam * x[o + i] + (1 - lam) * px[q + i];
+      continue;
     }
-  } else {
-    out.set(x);
-    const [y0, y1, x0, x1] = plan.box;
-    for (let b = 0; b < B; b++) {
-      const [px, q0] = partner(b);
-      for (let ch = 0; ch < c; ch++) {
-        const o = b * per + ch * plane, q = q0 + ch * plane;
-        for (let y = y0; y < y1; y++) out.set(px.subarray(q + y * outW + x0, q + y * outW + x1), o + y * outW + x0);
-      }
+    for (let ch = 0; ch < c; ch++) {
+      const oc = o + ch * plane, qc = q + ch * plane;
+      for (let y = y0; y < y1; y++) out.set(px.subarray(qc + y * outW + x0, qc + y * outW + x1), oc + y * outW + x0);
     }
   }
   return { x: out, labels: lab, targets };

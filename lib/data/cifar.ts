@@ -14,6 +14,23 @@ export const CIFAR_MAX_FILE_BYTES = 2 ** 30;
 
 export type CifarVariant = 'cifar10' | 'cifar100';
 
+/** CIFAR-10's class names, in label order (batches.meta.txt of the binary version). */
+export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'] as const;
+
+/**
+ * CIFAR-100's fine class names from fine_label_names.txt beside the batch files (the binary
+ * version ships it); '0' ... '99' when it is missing or does not hold 100 names.
+ */
+export function cifar100Classes(dir: string): string[] {
+  let names: string[] = [];
+  try {
+    names = fs.readFileSync(path.join(dir, 'fine_label_names.txt'), 'utf8').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  } catch {
+    // no names file: the labels' numbers
+  }
+  return names.length === 100 ? names : Array.from({ length: 100 }, (_, i) => String(i));
+}
+
 export interface CifarSplit {
   /** (n, 3, 32, 32) uint8 */
   images: Uint8Array;

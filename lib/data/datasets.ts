@@ -1,8 +1,8 @@
 // The data sets the trainer and `repmlp eval` know by name (Fashion-MNIST, CIFAR-10,
 // CIFAR-100), each with its normalisation and a line saying where it came from.
 import { describe, fail } from '../errors';
-import { loadCifar10, loadCifar100 } from './cifar';
-import { loadFashionMnist } from './fashion-mnist';
+import { CIFAR10_CLASSES, cifar100Classes, loadCifar10, loadCifar100 } from './cifar';
+import { FASHION_MNIST_CLASSES, loadFashionMnist } from './fashion-mnist';
 import type { ImageDataset } from './loader';
 
 export const DATA_NAMES = ['fashion-mnist', 'cifar10', 'cifar100'] as const;
@@ -12,6 +12,8 @@ export interface LoadedData {
   train: ImageDataset;
   test: ImageDataset;
   numClasses: number;
+  /** classes[label] names a label */
+  classes: string[];
   /** per-channel mean and std the loader normalises with */
   mean: number[];
   std: number[];
@@ -34,7 +36,7 @@ function fashionMnist(dataDir: string | undefined): LoadedData {
   const description = fm.source === 'sample'
     ? `data: only the Fashion-MNIST sample shipped with repmlp (${sizes}) is available, so accuracies are not those of the full set; 'apt-get install dataset-fashion-mnist' installs the full set (60000 / 10000)`
     : `data: Fashion-MNIST from ${fm.dir}${fm.source === 'debian' ? " (Debian's dataset-fashion-mnist)" : ''}, ${sizes}`;
-  return { train: fm.train, test: fm.test, numClasses: 10, mean: [0.286], std: [0.353], source: fm.source, description };
+  return { train: fm.train, test: fm.test, numClasses: 10, classes: [...FASHION_MNIST_CLASSES], mean: [0.286], std: [0.353], source: fm.source, description };
 }
 
 function cifar(name: 'cifar10' | 'cifar100', dataDir: string): LoadedData {
@@ -44,6 +46,7 @@ function cifar(name: 'cifar10' | 'cifar100', dataDir: string): LoadedData {
     : [[0.5071, 0.4865, 0.4409], [0.2673, 0.2564, 0.2762]];
   return {
     train: d.train, test: d.test, numClasses: name === 'cifar10' ? 10 : 100, mean, std, source: 'dir',
+    classes: name === 'cifar10' ? [...CIFAR10_CLASSES] : cifar100Classes(dataDir),
     description: `data: ${name} from ${dataDir}, ${d.train.n} train / ${d.test.n} test images`,
   };
 }

@@ -12,13 +12,15 @@
 // batches together are exactly one process's, augmentation included, and every rank's
 // state() is the same.
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { tensor } from '../creation';
 import { describe, fail, RepmlpError } from '../errors';
 import { Rng } from '../rng';
 import type { Device, Tensor } from '../tensor';
+import type { BatchSource } from './batch-source';
 import { planBatch, renderBatch, type BatchPlan, type Rendered, type RenderSpec } from './augment';
-import { DistributedSampler, shardRange } from './sampler';
+import { DistributedSampler, type ShardOptions } from './sampler';
+import { spawnWorker, terminateWorker } from './worker';
 
 export { epochOrder } from './sampler';
 
@@ -59,7 +61,7 @@ export interface DataLoaderOptions {
    * This rank's share of a distributed world: batchSize is then the global batch, of which
    * the loader yields rank's rows; minPerRank as DistributedSampler's (default 1)
    */
-  shard?: { rank: number; worldSize: number; minPerRank?: number };
+  shard?: ShardOptions;
 }
 
 export interface Batch {
@@ -76,7 +78,11 @@ export interface Batch {
   index: number;
   /** (B) dataset rows in this batch */
   indices: Int32Array;
-  /** the images of the global batch this is a rank's share of (absent: this batch alone) */
+  /**
+   * the images of the global batch this is a rank's share of; absent: this batch alone in a
+   * world of one, or, in a larger one, not known to this rank (a FolderLoader that leaves
+   * out images that cannot be decoded: the ranks sum their shares' sizes)
+   */
   globalSize?: number;
 }
 
@@ -109,14 +115,14 @@ interface Pending {
   result: Promise<Rendered>;
 }
 
-export class DataLoader {
+export class DataLoader implements BatchSource {
   readonly batchSize: number;
   readonly numBatches: number;
   readonly spec: RenderSpec;
   private readonly data: ImageDataset;
   private readonly seed: number;
   private readonly prefetch: boolean;
-  private epoch = 0;
+  private epochNo = 0;
   private batch = 0;
   private rng: Rng;
   private readonly sampler: DistributedSampler;
@@ -166,9 +172,14 @@ export class DataLoader {
     this.numBatches = this.sampler.numBatches;
   }
 
+  /** The epoch of the next batch. */
+  get epoch(): number {
+    return this.epochNo;
+  }
+
   /** Position and augmentation Rng state of the next batch. */
   state(): LoaderState {
-    return { seed: this.seed, epoch: this.epoch, batch: this.batch, rng: this.rng.getState() };
+    return { seed: this.seed, epoch: this.epochNo, batch: this.batch, rng: this.rng.getState() };
   }
 
   /** Restores a state() (of a loader built with the same data and options). */
@@ -178,7 +189,7 @@ export class DataLoader {
     checkInt('state.batch', s.batch, 0);
     if (s.batch >= this.numBatches) fail(OP, 'state.batch', `a batch index < ${this.numBatches}`, `${s.batch}`);
     if (!Array.isArray(s.rng) || s.rng.length !== 4) fail(OP, 'state.rng', '4 uint32 words', describe(s.rng));
-    this.epoch = s.epoch;
+    this.epochNo = s.epoch;
     this.batch = s.batch;
     this.rng.setState(s.rng);
     this.pending = null;
@@ -186,7 +197,7 @@ export class DataLoader {
 
   /** The next batch; after the last batch of an epoch the next epoch starts. */
   async next(): Promise<Batch> {
-    const epoch = this.epoch, index = this.batch;
+    const epoch = this.epochNo, index = this.batch;
     const before = this.rng.getState();
     let plan: BatchPlan, rendered: Rendered;
     const p = this.pending;
@@ -202,7 +213,7 @@ export class DataLoader {
     }
     if (++this.batch === this.numBatches) {
       this.batch = 0;
-      this.epoch++;
+      this.epochNo++;
     }
     if (this.prefetch) this.startPrefetch();
     const [lo, hi] = this.rows(plan), s = this.spec;
@@ -214,13 +225,13 @@ export class DataLoader {
 
   // This rank's rows [lo, hi) of a planned global batch (all of them in a world of one).
   private rows(plan: BatchPlan): [number, number] {
-    return shardRange(plan.indices.length, this.sampler.rank, this.sampler.worldSize);
+    return this.sampler.share(plan.indices.length);
   }
 
   /** The remaining batches of the current epoch. */
   async *batches(): AsyncGenerator<Batch> {
-    const e = this.epoch;
-    while (this.epoch === e) yield await this.next();
+    const e = this.epochNo;
+    while (this.epochNo === e) yield await this.next();
   }
 
   /** Stops the worker thread (a later next() starts a new one). */
@@ -230,16 +241,7 @@ export class DataLoader {
     this.worker = null;
     for (const { reject } of this.waiting.values()) reject(new RepmlpError(`${OP}: closed`));
     this.waiting.clear();
-    if (w) {
-      // A worker stopped while it is still starting up no longer holds the event loop: keep
-      // the process alive until terminate() settles, or it would exit in the middle of close().
-      const alive = setInterval(() => undefined, 1000);
-      try {
-        await w.terminate();
-      } finally {
-        clearInterval(alive);
-      }
-    }
+    if (w) await terminateWorker(w);
   }
 
   // Plans (global) batch `index` of `epoch`, advancing the augmentation Rng.
@@ -249,7 +251,7 @@ export class DataLoader {
 
   private startPrefetch(): void {
     const rngBefore = this.rng.getState();
-    const epoch = this.epoch, batch = this.batch;
+    const epoch = this.epochNo, batch = this.batch;
     const plan = this.plan(epoch, batch);
     const rngAfter = this.rng.getState();
     this.rng.setState(rngBefore);
@@ -271,12 +273,7 @@ export class DataLoader {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const ext = path.extname(__filename);
-    const file = path.join(__dirname, `loader-worker${ext}`);
-    // From the TypeScript sources (tests) the worker loads through tsx, like the main thread.
-    const w = ext === '.ts'
-      ? new Worker(`require(${JSON.stringify(require.resolve('tsx/cjs'))}); require(${JSON.stringify(file)});`, { eval: true })
-      : new Worker(file);
+    const w = spawnWorker(__dirname, 'loader-worker', path.extname(__filename));
     w.postMessage({ type: 'init', images: this.data.images, labels: this.data.labels, spec: this.spec });
     w.on('message', (m: { id: number; result?: Rendered; error?: string }) => {
       const waiter = this.waiting.get(m.id);

@@ -48,6 +48,9 @@ export interface DistributedSamplerOptions {
   minPerRank?: number;
 }
 
+/** A loader's share of a distributed world (DataLoader's and FolderLoader's shard option). */
+export type ShardOptions = Required<Pick<DistributedSamplerOptions, 'rank' | 'worldSize'>> & Pick<DistributedSamplerOptions, 'minPerRank'>;
+
 /** One rank's part of global batch `index`: its dataset rows and where they sit in the batch. */
 export interface Shard {
   /** this rank's dataset rows, in batch order */
@@ -69,6 +72,8 @@ export class DistributedSampler {
   readonly worldSize: number;
   readonly rank: number;
   readonly batchSize: number;
+  /** the fewest images of a global batch each rank gets (minPerRank) */
+  readonly minPerRank: number;
   /** global batches per epoch */
   readonly numBatches: number;
   readonly shuffle: boolean;
@@ -82,14 +87,14 @@ export class DistributedSampler {
     this.rank = checkInt('rank', opts.rank ?? 0, 0);
     if (this.rank >= this.worldSize) fail(OP, 'rank', `a rank below worldSize ${this.worldSize}`, String(this.rank));
     this.batchSize = checkInt('batchSize', opts.batchSize, 1);
-    const minPerRank = checkInt('minPerRank', opts.minPerRank ?? 1, 0);
+    this.minPerRank = checkInt('minPerRank', opts.minPerRank ?? 1, 0);
     this.shuffle = opts.shuffle ?? true;
     this.seed = (opts.seed ?? 0) >>> 0;
     const full = Math.floor(n / this.batchSize), tail = n - full * this.batchSize;
-    const keepTail = tail > 0 && !opts.dropLast && tail >= minPerRank * this.worldSize;
+    const keepTail = tail > 0 && !opts.dropLast && tail >= this.minPerRank * this.worldSize;
     this.numBatches = full + (keepTail ? 1 : 0);
     if (this.numBatches === 0)
-      fail(OP, 'batchSize', `a global batch that gives each of ${this.worldSize} ranks at least ${minPerRank} of the ${n} images`, String(this.batchSize));
+      fail(OP, 'batchSize', `a global batch that gives each of ${this.worldSize} ranks at least ${this.minPerRank} of the ${n} images`, String(this.batchSize));
   }
 
   /** The permutation of epoch `epoch` (the same on every rank). */
@@ -106,10 +111,15 @@ export class DistributedSampler {
     return this.order(epoch).slice(start, Math.min(start + this.batchSize, this.n));
   }
 
+  /** This rank's positions [lo, hi) in a global batch of `size` images. */
+  share(size: number): [number, number] {
+    return shardRange(size, this.rank, this.worldSize);
+  }
+
   /** This rank's part of global batch `index` of `epoch`. */
   shard(epoch: number, index: number): Shard {
     const all = this.globalBatch(epoch, index);
-    const [lo, hi] = shardRange(all.length, this.rank, this.worldSize);
+    const [lo, hi] = this.share(all.length);
     return { indices: all.slice(lo, hi), lo, hi, globalSize: all.length };
   }
 

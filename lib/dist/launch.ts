@@ -35,16 +35,41 @@ export function launchArgs(nproc: number, command: readonly string[], o: LaunchO
   return [...flags, '-np', String(nproc), ...command];
 }
 
+/** How a launch ended: mpirun's exit code, and whether a Ctrl-C was passed on to the ranks. */
+export interface LaunchResult {
+  code: number;
+  interrupted: boolean;
+}
+
 /**
- * Runs `command` as `nproc` local ranks through mpirun, its output passed through; resolves
- * to mpirun's exit code.
+ * Runs `command` as `nproc` local ranks through mpirun, its output passed through. mpirun
+ * runs in a process group of its own, out of the terminal's reach: it would end every rank on
+ * Ctrl-C. This process gets the Ctrl-C alone and passes it on as SIGUSR2, which mpirun
+ * forwards to every rank (a stop after the step; a second one ends them); SIGTERM and SIGHUP
+ * end mpirun's job.
  */
-export function launchLocal(nproc: number, command: readonly string[], mpirun = 'mpirun'): Promise<number> {
+export function launchLocal(nproc: number, command: readonly string[], mpirun = 'mpirun'): Promise<LaunchResult> {
   const kind = launcherKind(mpirun);
   const args = launchArgs(nproc, command, { kind, root: process.getuid?.() === 0, cores: os.availableParallelism() });
   return new Promise((resolve, reject) => {
-    const child = spawn(mpirun, args, { stdio: 'inherit' });
-    child.on('error', (e) => reject(new RepmlpError(`train: could not run ${mpirun}: ${e.message}`)));
-    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 1)));
+    const child = spawn(mpirun, args, { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+    let interrupted = false;
+    const forwards: [NodeJS.Signals, () => void][] = [
+      ['SIGINT', () => (interrupted = child.kill('SIGUSR2') || interrupted)],
+      ['SIGTERM', () => child.kill('SIGTERM')],
+      ['SIGHUP', () => child.kill('SIGTERM')],
+    ];
+    for (const [signal, forward] of forwards) process.on(signal, forward);
+    const done = () => {
+      for (const [signal, forward] of forwards) process.off(signal, forward);
+    };
+    child.on('error', (e) => {
+      done();
+      reject(new RepmlpError(`train: could not run ${mpirun}: ${e.message}`));
+    });
+    child.on('exit', (code, signal) => {
+      done();
+      resolve({ code: code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 1), interrupted });
+    });
   });
 }

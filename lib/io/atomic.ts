@@ -51,8 +51,12 @@ export function writeAll(fd: number, bytes: Uint8Array): void {
   }
 }
 
-function asBytes(data: Uint8Array | string): Uint8Array {
-  return typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+/** What the writers take: text (UTF-8), bytes, or bytes in pieces written one after the other (a large file never concatenated). */
+export type FileData = Uint8Array | string | readonly Uint8Array[];
+
+function asChunks(data: FileData): readonly Uint8Array[] {
+  if (typeof data === 'string') return [Buffer.from(data, 'utf8')];
+  return data instanceof Uint8Array ? [data] : data;
 }
 
 /** The temporary name for `file` in its directory: `.<base>.<pid>.<12 hex digits>.tmp`. */
@@ -101,9 +105,9 @@ function closeQuietly(fd: number | null): void {
  * Writes `data` to `file` atomically (see the top of this file): the file holds either its
  * previous content or all of `data`. `op` names the caller in the error message.
  */
-export function writeFileAtomic(file: string, data: Uint8Array | string, op = 'write'): void {
+export function writeFileAtomic(file: string, data: FileData, op = 'write'): void {
   const target = path.resolve(file);
-  const bytes = asBytes(data);
+  const chunks = asChunks(data);
   const mode = existingMode(target);
   let tmp: string | null = null;
   let fd: number | null = null;
@@ -112,7 +116,7 @@ export function writeFileAtomic(file: string, data: Uint8Array | string, op = 'w
     tmp = tempPath(target);
     fd = fs.openSync(tmp, 'wx', 0o666);
     if (mode !== null) fs.fchmodSync(fd, mode); // a replaced file keeps its permissions (a private checkpoint stays private)
-    writeAll(fd, bytes);
+    for (const c of chunks) writeAll(fd, c);
     fs.fsyncSync(fd);
     const closing = fd;
     fd = null;
@@ -137,7 +141,7 @@ export function writeFileAtomic(file: string, data: Uint8Array | string, op = 'w
  * its length before, so it never ends in a partial record.
  */
 export function appendFileChecked(file: string, text: Uint8Array | string, op = 'write'): void {
-  const bytes = asBytes(text);
+  const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
   let fd: number | null = null;
   let before = -1;
   try {

@@ -6,22 +6,29 @@
 // pooling, the sigmoid gate and the additions (the paper omits them). For a training-form
 // config the Local Perceptron's depthwise conv branches (C * k^2 per position) are added:
 // what that form costs before Locality Injection.
-import { fail, describe } from '../errors';
+import { describe, fail } from '../errors';
+import { patchPair } from './geometry';
 import type { RepMLPNetConfig } from './repmlpnet';
 
-/** Multiply-adds of one forward pass of one `inputSize` x `inputSize` image. */
-export function flops(cfg: RepMLPNetConfig, inputSize: number): number {
-  if (!Number.isInteger(inputSize) || inputSize < 1) fail('flops', 'inputSize', 'a positive integer', describe(inputSize));
+/** Multiply-adds of one forward pass of one image of `inputSize` (one number, or [height, width]). */
+export function flops(cfg: RepMLPNetConfig, inputSize: number | readonly [number, number]): number {
+  const [H, W] = typeof inputSize === 'number' ? [inputSize, inputSize] : inputSize;
+  if (![H, W].every((d) => Number.isInteger(d) && d >= 1))
+    fail('flops', 'inputSize', typeof inputSize === 'number' ? 'a positive integer' : 'a positive integer or [height, width] of them', describe(inputSize));
   const ch = cfg.channels;
   const n = cfg.numBlocks.length;
-  const scale = cfg.patchSize * 2 ** (n - 1);
-  if (inputSize % scale) fail('flops', 'inputSize', `a multiple of ${scale} (patch ${cfg.patchSize}, ${n} stages)`, describe(inputSize));
+  const [ph, pw] = patchPair(cfg);
+  const sh = ph * 2 ** (n - 1), sw = pw * 2 ** (n - 1);
+  if (H % sh || W % sw) {
+    const patch = ph === pw ? `patch ${ph}` : `patch ${ph} x ${pw}`;
+    fail('flops', 'inputSize', `${sh === sw ? `a multiple of ${sh}` : `multiples of ${sh} x ${sw}`} (${patch}, ${n} stages)`, describe(inputSize));
+  }
   const r = cfg.globalPerceptronReduce ?? 4;
-  let side = inputSize / cfg.patchSize;
-  let macs = cfg.inChannels * ch[0] * cfg.patchSize ** 2 * side * side;
+  let rows = H / ph, cols = W / pw;
+  let macs = cfg.inChannels * ch[0] * ph * pw * rows * cols;
   for (let i = 0; i < n; i++) {
     const C = ch[i], hw = cfg.hs[i] * cfg.ws[i];
-    const positions = side * side;
+    const positions = rows * cols;
     const partitions = positions / hw;
     let unit = 2 * C * Math.floor(C / r); // gp.fc1, gp.fc2
     unit += partitions * C * hw * hw; // fc3: C / S groups of S FCs (hw x hw) per partition
@@ -29,8 +36,9 @@ export function flops(cfg: RepMLPNetConfig, inputSize: number): number {
     if (!cfg.deploy) unit += cfg.reparamConvK.reduce((s, k) => s + C * k * k * positions, 0); // depthwise branches
     macs += cfg.numBlocks[i] * unit;
     if (i < n - 1) {
-      side /= 2;
-      macs += ch[i] * ch[i + 1] * 4 * side * side; // 2x2 stride-2 embedding
+      rows /= 2;
+      cols /= 2;
+      macs += ch[i] * ch[i + 1] * 4 * rows * cols; // 2x2 stride-2 embedding
     }
   }
   return macs + ch[n - 1] * cfg.numClasses;

@@ -2,6 +2,7 @@
 // stages C, 2C, 4C, 8C, one partition per map: hs = ws = input / 4, / 8, / 16, / 32), its
 // CIFAR model, and `small`, a CPU-sized model for 32 x 32 inputs.
 import { fail, describe } from '../errors';
+import { configInputSize } from './geometry';
 import type { RepMLPNetConfig } from './repmlpnet';
 
 export type PresetName = 'RepMLPNet-T224' | 'RepMLPNet-B224' | 'RepMLPNet-T256' | 'RepMLPNet-B256' | 'RepMLPNet-D256' | 'RepMLPNet-L256' | 'cifar' | 'small';
@@ -52,30 +53,5 @@ export function preset(name: PresetName, overrides: PresetOverrides = {}): RepML
 
 /** The input size a preset was designed for (height = width). */
 export function presetInputSize(name: PresetName): number {
-  const cfg = preset(name);
-  return cfg.hs[0] * cfg.patchSize;
-}
-
-/**
- * The parameter count of a config without building it (the ImageNet models are large):
- * the same sum of shapes the modules register, checked against built models in the tests.
- */
-export function parameterCount(cfg: RepMLPNetConfig): number {
-  const r = cfg.globalPerceptronReduce ?? 4;
-  const ch = cfg.channels;
-  const bn = (c: number) => 2 * c;
-  let n = cfg.inChannels * ch[0] * cfg.patchSize ** 2 + bn(ch[0]);
-  cfg.numBlocks.forEach((blocks, i) => {
-    const C = ch[i], S = cfg.sharesetsNums[i], hw = cfg.hs[i] * cfg.ws[i], c = Math.floor(C / r);
-    let unit = bn(C) * 2; // prebn1, prebn2
-    unit += C * c + c + c * C + C; // gp.fc1, gp.fc2
-    unit += S * hw * hw; // fc3.weight
-    if (cfg.deploy) unit += S * hw; // fc3.bias
-    else unit += bn(S) + cfg.reparamConvK.reduce((s, k) => s + S * k * k + bn(S), 0);
-    unit += C * 4 * C + bn(4 * C) + 4 * C * C + bn(C); // ffn_fc1, ffn_fc2
-    n += blocks * unit;
-    if (i < cfg.numBlocks.length - 1) n += C * ch[i + 1] * 4 + bn(ch[i + 1]);
-  });
-  const last = ch[ch.length - 1];
-  return n + bn(last) + last * cfg.numClasses + cfg.numClasses;
+  return configInputSize(preset(name))[0];
 }

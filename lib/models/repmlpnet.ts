@@ -6,9 +6,10 @@
 import { noGrad } from '../autograd';
 import { checkInt, checkTensor } from '../check';
 import { checkFits } from './size';
-import { validateConfig } from './config';
+import { validateConfig, type CheckedConfig, type ReferenceRepMLPNetConfig } from './config';
+import { partitionOrderWarning, patchPair } from './geometry';
 import { tensor, zeros } from '../creation';
-import { describe, fail, shapeStr } from '../errors';
+import { describe, fail, shapeStr, warnOnStderr } from '../errors';
 import { add } from '../ops/arithmetic';
 import { globalAvgPool } from '../ops/avgpool';
 import { batchNorm2d } from '../ops/batchnorm';
@@ -25,11 +26,19 @@ import type { Device, Tensor } from '../tensor';
 import { BatchNorm2d, Conv2d, ConvBN, Linear, type InitOptions } from '../nn/layers';
 import { Module, ModuleList } from '../nn/module';
 
+/**
+ * How a RepMLP block orders its partitions and channel groups when a map holds more than one
+ * partition: 'paper' (the paper's, the default) or 'reference' (the reference code's
+ * partition_affine, which mixes them; docs/MODELS.md, Partition order). Both agree at one
+ * partition per map.
+ */
+export type PartitionOrder = 'paper' | 'reference';
+
 export interface RepMLPNetConfig {
   inChannels: number;
   numClasses: number;
-  /** Kernel and stride of the patch embedding. */
-  patchSize: number;
+  /** Kernel and stride of the patch embedding: one number, or [height, width]. */
+  patchSize: number | readonly [number, number];
   /** Units per stage. */
   numBlocks: readonly number[];
   /** Channels per stage. */
@@ -45,6 +54,8 @@ export interface RepMLPNetConfig {
   globalPerceptronReduce?: number;
   /** Build the deploy form (fc3 with bias, no fc3_bn or conv branches). Default false. */
   deploy?: boolean;
+  /** The order of partitions and channel groups at more than one partition per map (default 'paper', with a warning once). */
+  partitionOrder?: PartitionOrder;
 }
 
 export interface BuildOptions {
@@ -52,6 +63,8 @@ export interface BuildOptions {
   seed?: number;
   rng?: Rng;
   device?: Device;
+  /** Where warnings go (default: a line on stderr); the model warns once, when it first runs with several partitions in the default order. */
+  onWarning?: (message: string) => void;
 }
 
 /** What every layer's initialisation needs: the generator and the device. */
@@ -122,6 +135,8 @@ export interface RepMLPBlockOptions {
   reparamConvK: readonly number[];
   globalPerceptronReduce?: number;
   deploy?: boolean;
+  /** default 'paper' */
+  partitionOrder?: PartitionOrder;
 }
 
 /** The RepMLP block (C channels in and out): gp, fc3 [+ fc3_bn, repconv{k}]. */
@@ -131,6 +146,7 @@ export class RepMLPBlock extends Module {
   readonly w: number;
   readonly S: number;
   readonly reparamConvK: readonly number[];
+  readonly partitionOrder: PartitionOrder;
   readonly gp: GlobalPerceptron;
   readonly fc3: Conv2d;
   private _deploy: boolean;
@@ -150,6 +166,8 @@ export class RepMLPBlock extends Module {
     if (new Set(opts.reparamConvK).size !== opts.reparamConvK.length) fail(op, 'reparamConvK', 'distinct kernel sizes', describe(opts.reparamConvK));
     this.reparamConvK = [...opts.reparamConvK];
     this._deploy = opts.deploy ?? false;
+    this.partitionOrder = opts.partitionOrder ?? 'paper';
+    if (this.partitionOrder !== 'paper' && this.partitionOrder !== 'reference') fail(op, 'partitionOrder', "'paper' or 'reference'", describe(opts.partitionOrder));
     const hw = this.h * this.w, S = this.S;
     this.gp = this.registerModule('gp', new GlobalPerceptron(C, Math.floor(C / reduce), ctx));
     this.fc3 = this.registerModule('fc3', new Conv2d(S * hw, S * hw, 1, { ...ctx, groups: S, bias: this._deploy }));
@@ -204,10 +222,27 @@ export class RepMLPBlock extends Module {
       free(convIn);
     }
     // un-partition, gate and residual add in one pass: (N, C, H, W)
-    const back = reshape(sum, [N * (H / h) * (W / w), C, h, w]);
+    const back = this.partitionRows(sum, N, (H / h) * (W / w));
     const out = unpartitionGate(back, gate, H, W, { residual });
     free(gate, parts, sum, back);
     return out;
+  }
+
+  /**
+   * The block's output rows (N * P, C, h, w) in the order un-partition reads them. The
+   * memory of `sum` is (N, P, C/S, S*h*w) (P partitions); the reference code's
+   * partition_affine reads it as (N, C/S, P, S*h*w), so in that order the rows are
+   * permuted (one copy) when P > 1.
+   */
+  private partitionRows(sum: Tensor, N: number, P: number): Tensor {
+    const { C, S, h, w } = this;
+    if (this.partitionOrder === 'paper' || P === 1) return reshape(sum, [N * P, C, h, w]);
+    const rows = reshape(sum, [N, C / S, P, S * h * w]);
+    const moved = permute(rows, [0, 2, 1, 3]);
+    const dense = contiguous(moved);
+    const back = reshape(dense, [N * P, C, h, w]);
+    free(rows, moved, dense);
+    return back;
   }
 
   /**
@@ -329,20 +364,25 @@ export class RepMLPNetUnit extends Module {
 
 /** The whole network: conv_embedding, stages.{i}.{j}, embeds.{i}, head_norm, head. */
 export class RepMLPNet extends Module {
-  readonly config: Required<RepMLPNetConfig>;
+  readonly config: CheckedConfig;
   readonly convEmbedding: ConvBN;
   readonly stages: ModuleList<ModuleList<RepMLPNetUnit>>;
   readonly embeds: ModuleList<ConvBN>;
   readonly headNorm: BatchNorm2d;
   readonly head: Linear;
 
-  constructor(config: RepMLPNetConfig, opts: BuildOptions = {}) {
+  private readonly warn: (message: string) => void;
+  private warned = false;
+
+  /** A config under repmlp's names or the reference code's (lib/models/config.ts). */
+  constructor(config: RepMLPNetConfig | ReferenceRepMLPNetConfig, opts: BuildOptions = {}) {
     super();
     const cfg = (this.config = validateConfig(config));
     const ctx = ctxOf(opts);
+    this.warn = opts.onWarning ?? warnOnStderr;
     checkFits(cfg, ctx.device ?? 'cpu');
     const ch = cfg.channels;
-    const p = cfg.patchSize;
+    const p = patchPair(cfg);
     this.convEmbedding = this.registerModule('conv_embedding', new ConvBN(cfg.inChannels, ch[0], p, { ...ctx, stride: p, activation: 'relu' }));
     const stages: ModuleList<RepMLPNetUnit>[] = [];
     const embeds: ConvBN[] = [];
@@ -351,7 +391,7 @@ export class RepMLPNet extends Module {
       for (let j = 0; j < cfg.numBlocks[i]; j++)
         units.push(new RepMLPNetUnit(ch[i], {
           h: cfg.hs[i], w: cfg.ws[i], S: cfg.sharesetsNums[i], reparamConvK: cfg.reparamConvK,
-          globalPerceptronReduce: cfg.globalPerceptronReduce, deploy: cfg.deploy,
+          globalPerceptronReduce: cfg.globalPerceptronReduce, deploy: cfg.deploy, partitionOrder: cfg.partitionOrder,
         }, ctx));
       stages.push(new ModuleList(units));
       if (i < cfg.numBlocks.length - 1) embeds.push(new ConvBN(ch[i], ch[i + 1], 2, { ...ctx, stride: 2, activation: 'relu' }));
@@ -374,13 +414,17 @@ export class RepMLPNet extends Module {
 
   /** The output of each stage (before the next embedding): one (N, C_i, H_i, W_i) per stage. */
   forwardFeatures(x: Tensor): Tensor[] {
-    const { inChannels, patchSize } = this.config;
+    const { inChannels } = this.config;
     checkTensor('RepMLPNet', 'x', x, { shape: [null, inChannels, null, null] });
     const [, , H, W] = x.shape;
     const n = this.stages.items.length;
-    const scale = patchSize * 2 ** (n - 1);
-    if (H % scale || W % scale)
-      fail('RepMLPNet', 'x', `a height and width divisible by ${scale} (patch ${patchSize}, ${n} stages)`, `shape ${shapeStr(x.shape)}`);
+    const [ph, pw] = patchPair(this.config);
+    const sh = ph * 2 ** (n - 1), sw = pw * 2 ** (n - 1);
+    if (H % sh || W % sw) {
+      const by = sh === sw ? `${sh}` : `${sh} and ${sw}`;
+      fail('RepMLPNet', 'x', `a height and width divisible by ${by} (patch ${ph === pw ? ph : `${ph} x ${pw}`}, ${n} stages)`, `shape ${shapeStr(x.shape)}`);
+    }
+    this.warnPartitionOrder(H, W);
     const feats: Tensor[] = [];
     let cur = this.convEmbedding.forward(x);
     this.stages.items.forEach((stage, i) => {
@@ -393,6 +437,15 @@ export class RepMLPNet extends Module {
       if (i < n - 1) cur = this.embeds.items[i].forward(cur);
     });
     return feats;
+  }
+
+  /** Warns once when the model runs with several partitions per map in the default order. */
+  private warnPartitionOrder(H: number, W: number): void {
+    if (this.warned) return;
+    const message = partitionOrderWarning(this.config, [H, W]);
+    if (message === null) return;
+    this.warned = true;
+    this.warn(message);
   }
 
   /** Logits (N, numClasses). */

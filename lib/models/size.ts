@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { RepmlpError } from '../errors';
 import { native, type Device } from '../native';
-import { parameterCount } from './presets';
+import { parameterCount } from './shapes';
 import type { RepMLPNetConfig } from './repmlpnet';
 
 // A limit from a Linux file, in bytes, or Infinity where there is none ("max", "unlimited",

@@ -32,37 +32,51 @@ function uniform(shape: number[], bound: number, rng: Rng, device: Device | unde
   return rand(shape, rng, { low: -bound, high: bound, device });
 }
 
+/** One size for both dimensions, or [height, width]. */
+export type Size2 = number | readonly [number, number];
+
 export interface Conv2dLayerOptions extends InitOptions {
-  stride?: number;
-  padding?: number;
+  stride?: Size2;
+  padding?: Size2;
   groups?: number;
   /** Default true, as in PyTorch. */
   bias?: boolean;
 }
 
-/** weight (out, in / groups, k, k), bias (out) unless bias is false. */
+/** A Size2 as [height, width], each an integer >= min. */
+function pair(arg: string, v: Size2, min: number): [number, number] {
+  if (Array.isArray(v) && v.length === 2) return [checkInt('Conv2d', arg, v[0], min), checkInt('Conv2d', arg, v[1], min)];
+  if (typeof v === 'number') {
+    const n = checkInt('Conv2d', arg, v, min);
+    return [n, n];
+  }
+  return fail('Conv2d', arg, `an integer >= ${min} or a pair [h, w] of them`, describe(v));
+}
+
+/** weight (out, in / groups, kh, kw), bias (out) unless bias is false. */
 export class Conv2d extends Module {
   readonly inChannels: number;
   readonly outChannels: number;
-  readonly kernelSize: number;
-  readonly stride: number;
-  readonly padding: number;
+  /** [height, width] of the kernel, the stride and the padding */
+  readonly kernelSize: [number, number];
+  readonly stride: [number, number];
+  readonly padding: [number, number];
   readonly groups: number;
 
-  constructor(inChannels: number, outChannels: number, kernelSize: number, opts: Conv2dLayerOptions) {
+  constructor(inChannels: number, outChannels: number, kernelSize: Size2, opts: Conv2dLayerOptions) {
     super();
     const rng = checkRng('Conv2d', opts);
     this.inChannels = checkInt('Conv2d', 'inChannels', inChannels);
     this.outChannels = checkInt('Conv2d', 'outChannels', outChannels);
-    this.kernelSize = checkInt('Conv2d', 'kernelSize', kernelSize);
-    this.stride = checkInt('Conv2d', 'options.stride', opts.stride ?? 1);
-    this.padding = checkInt('Conv2d', 'options.padding', opts.padding ?? 0, 0);
+    this.kernelSize = pair('kernelSize', kernelSize, 1);
+    this.stride = pair('options.stride', opts.stride ?? 1, 1);
+    this.padding = pair('options.padding', opts.padding ?? 0, 0);
     this.groups = checkInt('Conv2d', 'options.groups', opts.groups ?? 1);
     if (inChannels % this.groups || outChannels % this.groups)
       fail('Conv2d', 'options.groups', `a divisor of inChannels ${inChannels} and outChannels ${outChannels}`, String(this.groups));
-    const fanIn = (inChannels / this.groups) * kernelSize * kernelSize;
-    const bound = 1 / Math.sqrt(fanIn);
-    this.registerParameter('weight', uniform([outChannels, inChannels / this.groups, kernelSize, kernelSize], bound, rng, opts.device));
+    const [kh, kw] = this.kernelSize;
+    const bound = 1 / Math.sqrt((inChannels / this.groups) * kh * kw);
+    this.registerParameter('weight', uniform([outChannels, inChannels / this.groups, kh, kw], bound, rng, opts.device));
     if (opts.bias ?? true) this.registerParameter('bias', uniform([outChannels], bound, rng, opts.device));
   }
 
@@ -89,7 +103,8 @@ export class Conv2d extends Module {
 
   forward(x: Tensor): Tensor {
     // A plain 1x1 convolution is a GEMM per image.
-    if (this.kernelSize === 1 && this.stride === 1 && this.padding === 0 && this.groups === 1)
+    const ones = (p: [number, number], v: number) => p[0] === v && p[1] === v;
+    if (ones(this.kernelSize, 1) && ones(this.stride, 1) && ones(this.padding, 0) && this.groups === 1)
       return conv1x1(x, this.weight, this.bias);
     return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, groups: this.groups });
   }
@@ -176,8 +191,8 @@ export class BatchNorm2d extends Module {
 }
 
 export interface ConvBNOptions extends InitOptions {
-  stride?: number;
-  padding?: number;
+  stride?: Size2;
+  padding?: Size2;
   groups?: number;
   /**
    * An activation after the BN, computed in the BN's output pass: 'relu' is the reference's
@@ -192,7 +207,7 @@ export class ConvBN extends Module {
   readonly bn: BatchNorm2d;
   readonly activation: BatchNormActivation;
 
-  constructor(inChannels: number, outChannels: number, kernelSize: number, opts: ConvBNOptions) {
+  constructor(inChannels: number, outChannels: number, kernelSize: Size2, opts: ConvBNOptions) {
     super();
     this.conv = this.registerModule('conv', new Conv2d(inChannels, outChannels, kernelSize, { ...opts, bias: false }));
     this.bn = this.registerModule('bn', new BatchNorm2d(outChannels, { device: opts.device }));

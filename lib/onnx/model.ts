@@ -8,7 +8,8 @@
 //          x (N, C, H, W) -> Reshape (N, C/S, S, H/h, h, W/w, w)
 //            -> Transpose (S, N, H/h, W/w, C/S, h, w) -> Reshape (S, M, h*w)
 //            -> MatMul fc3 (S, h*w, h*w) -> Add fc3 bias (S, 1, h*w)
-//            -> the inverse Reshape / Transpose / Reshape -> Mul gate
+//            -> the inverse Reshape / Transpose / Reshape (partitionOrder 'reference': the
+//               reference code's order of partitions and channel groups) -> Mul gate
 //   ffn: Conv 1x1 (BN folded) -> GELU as 0.5 * x * (1 + Erf(x / sqrt 2)) -> Conv 1x1 (BN folded)
 //   head: BatchNormalization -> GlobalAveragePool -> Flatten -> Gemm -> logits [batch, classes]
 //
@@ -20,8 +21,9 @@
 // This module's types reference onnx-proto; the public API (export.ts, options.ts) does not,
 // so that the package's declarations need no protobufjs or Long types.
 import type { onnx } from 'onnx-proto';
-import { describe, fail } from '../errors';
+import { describe, fail, warnOnStderr } from '../errors';
 import { packageVersion } from '../info';
+import { partitionOrderWarning, patchPair } from '../models/geometry';
 import { RepMLPNet, type RepMLPBlock, type RepMLPNetUnit } from '../models/repmlpnet';
 import type { BatchNorm2d, Conv2d, ConvBN } from '../nn/layers';
 import type { Tensor } from '../tensor';
@@ -51,8 +53,8 @@ function foldBn(conv: Conv2d, bn: BatchNorm2d): { weight: Float32Array; bias: Fl
 }
 
 function convAttrs(conv: Conv2d) {
-  const { kernelSize: k, stride: s, padding: p, groups } = conv;
-  return { kernel_shape: { ints: [k, k] }, strides: { ints: [s, s] }, pads: { ints: [p, p, p, p] }, group: { int: groups } };
+  const { kernelSize: k, stride: s, padding: [ph, pw], groups } = conv;
+  return { kernel_shape: { ints: [...k] }, strides: { ints: [...s] }, pads: { ints: [ph, pw, ph, pw] }, group: { int: groups } };
 }
 
 /** Conv with the BN folded in [-> Relu | GELU]. */
@@ -133,9 +135,13 @@ function repmlpBlock(g: GraphBuilder, name: string, blk: RepMLPBlock, x: string,
   const rows = g.node('Reshape', [moved, g.shape([S, -1, hw])], `${name}.fc3.rows`);
   const mm = g.node('MatMul', [rows, weight], `${name}.fc3.matmul`);
   const fc = g.node('Add', [mm, bias], `${name}.fc3.add`);
-  const parts = g.node('Reshape', [fc, g.shape([S, -1, hp, wp, C / S, h, w])], `${name}.unpartition.reshape`);
-  const permuted = perm.map((a2) => view[a2]);
-  const back = movesData(permuted, inverse) ? g.node('Transpose', [parts], `${name}.unpartition.transpose`, { perm: { ints: inverse } }) : parts;
+  // Back: the rows of one image are (H/h, W/w, C/S) in the paper's order; the reference
+  // code's partition_affine reads them as (C/S, H/h, W/w) (docs/MODELS.md, Partition order).
+  const reference = blk.partitionOrder === 'reference' && hp * wp > 1;
+  const partsDims = reference ? [S, null, C / S, hp, wp, h, w] : perm.map((a2) => view[a2]);
+  const backPerm = reference ? [1, 2, 0, 3, 5, 4, 6] : inverse; // -> N, C/S, S, H/h, h, W/w, w
+  const parts = g.node('Reshape', [fc, g.shape(partsDims.map((d) => d ?? -1))], `${name}.unpartition.reshape`);
+  const back = movesData(partsDims, backPerm) ? g.node('Transpose', [parts], `${name}.unpartition.transpose`, { perm: { ints: backPerm } }) : parts;
   const map = g.node('Reshape', [back, g.shape([-1, C, H, W])], `${name}.unpartition.map`);
   return g.node('Mul', [map, gate], `${name}.gate`);
 }
@@ -159,7 +165,8 @@ function deployGraph(model: RepMLPNet, [H, W]: [number, number]): onnx.IGraphPro
   const input = g.reserve('input');
   const logits = g.reserve('logits');
   let x = convBn(g, 'conv_embedding', model.convEmbedding, input);
-  let h = H / cfg.patchSize, w = W / cfg.patchSize;
+  const [ph, pw] = patchPair(cfg);
+  let h = H / ph, w = W / pw;
   model.stages.items.forEach((stage, i) => {
     stage.items.forEach((u, j) => (x = unit(g, `stages.${i}.${j}`, u, x, h, w)));
     if (i < model.embeds.items.length) {
@@ -200,6 +207,8 @@ export function onnxModel(model: RepMLPNet, opts: OnnxExportOptions = {}): onnx.
   if (!(model instanceof RepMLPNet)) fail(OP, 'model', 'a RepMLPNet', describe(model));
   if (typeof opts !== 'object' || opts === null) fail(OP, 'options', 'an object', describe(opts));
   const size = onnxInputSize(model.config, opts.inputSize);
+  const warning = partitionOrderWarning(model.config, size);
+  if (warning !== null) (opts.onWarning ?? warnOnStderr)(warning);
   const { deploy: _, ...config } = model.config;
   const graph = withDeployForm(model, (m) => deployGraph(m, size));
   return {

@@ -1,6 +1,6 @@
 // The ONNX export's options and the checks of the input size (no onnx-proto types here: these
 // declarations are part of the package's public types).
-import { describe, fail } from '../errors';
+import { checkInputSize } from '../models/geometry';
 import type { RepMLPNetConfig } from '../models/repmlpnet';
 
 /** The operator set the graphs use (ONNX 1.12; Gelu is not a standard op before 20). */
@@ -11,29 +11,18 @@ export const ONNX_IR_VERSION = 8;
 export interface OnnxExportOptions {
   /**
    * Input height and width: one number (square) or [height, width]. Default: the size the
-   * config was designed for, hs[0] * patchSize by ws[0] * patchSize. A larger map is cut
+   * config was designed for, hs[0] * the patch height by ws[0] * the patch width. A larger map is cut
    * into several h x w partitions per block.
    */
   inputSize?: number | readonly [number, number];
+  /**
+   * Where a warning goes (default: a line on stderr): an input cut into several partitions
+   * per map by a model of the default partition order (docs/MODELS.md, Partition order).
+   */
+  onWarning?: (message: string) => void;
 }
 
 /** Input [H, W] checked against the config: every stage's map a multiple of its partition. */
 export function onnxInputSize(config: RepMLPNetConfig, inputSize: OnnxExportOptions['inputSize'], op = 'exportOnnx'): [number, number] {
-  const { patchSize: p, hs, ws } = config;
-  let size: [number, number];
-  if (inputSize === undefined) size = [hs[0] * p, ws[0] * p];
-  else if (typeof inputSize === 'number') size = [inputSize, inputSize];
-  else if (Array.isArray(inputSize) && inputSize.length === 2) size = [inputSize[0], inputSize[1]];
-  else return fail(op, 'inputSize', 'a positive integer or [height, width]', describe(inputSize));
-  if (!size.every((d) => Number.isInteger(d) && d >= 1)) fail(op, 'inputSize', 'positive integers', describe(inputSize));
-  const [H, W] = size;
-  for (let i = 0; i < hs.length; i++) {
-    const f = p * 2 ** i;
-    const Hi = H / f, Wi = W / f;
-    if (!Number.isInteger(Hi) || !Number.isInteger(Wi) || Hi % hs[i] || Wi % ws[i])
-      fail(op, 'inputSize',
-        `a height and width whose stage-${i + 1} map (input / ${f}) is a multiple of its partition ${hs[i]} x ${ws[i]}`,
-        `${H} x ${W} (stage-${i + 1} map ${+Hi.toFixed(3)} x ${+Wi.toFixed(3)})`);
-  }
-  return size;
+  return checkInputSize(config, inputSize, op);
 }

@@ -4,12 +4,14 @@
 // and everything else (position in the run, loader and Rng state, best accuracy, config,
 // options, optimizer hyperparameters) as JSON strings in the safetensors `__metadata__`.
 import type { LoaderState } from '../data/loader';
+import { modelCardMetadata, readModelCard, type ModelCard } from '../data/model-card';
 import { RepmlpError, shapeStr } from '../errors';
 import { readFileBounded } from '../io/read';
 import type { RepMLPNetConfig } from '../models/repmlpnet';
 import type { BaseHyper, OptimizerStateDict } from '../optim/optimizer';
-import { readStateDict } from '../io/pth';
-import { parseSafetensors, parseSafetensorsMetadata, writeSafetensors, type HostTensor } from '../io/safetensors';
+import { readPthCheckpoint, readStateDict, weightsFileKind } from '../io/pth';
+import { fieldAt } from '../io/pyvalue';
+import { parseSafetensors, parseSafetensorsMetadata, readSafetensors, writeSafetensors, type HostTensor } from '../io/safetensors';
 
 /** Where a run stands and what it needs to continue exactly. */
 export interface CheckpointMeta {
@@ -45,6 +47,8 @@ export interface Checkpoint<H extends BaseHyper = BaseHyper> {
   ema?: Map<string, HostTensor> | null;
   optimizer: OptimizerStateDict<H>;
   meta: CheckpointMeta;
+  /** the run's model card, written into the metadata beside the run's position */
+  card?: ModelCard | null;
 }
 
 /** Where a run stands with every field filled in, as readCheckpoint returns it and the trainer keeps it. */
@@ -68,7 +72,9 @@ export function writeCheckpoint<H extends BaseHyper>(file: string, ck: Checkpoin
   for (const [k, v] of ck.ema ?? []) tensors.set(`ema.${k}`, v);
   for (const [i, entry] of Object.entries(ck.optimizer.state))
     for (const [name, v] of Object.entries(entry)) tensors.set(`optimizer.state.${i}.${name}`, v);
-  const metadata: Record<string, string> = { format: 'repmlp-train', 'optimizer.paramGroups': JSON.stringify(ck.optimizer.paramGroups) };
+  const metadata: Record<string, string> = {
+    ...(ck.card ? modelCardMetadata(ck.card) : {}), format: 'repmlp-train', 'optimizer.paramGroups': JSON.stringify(ck.optimizer.paramGroups),
+  };
   const meta: RunMeta = { ...LATER_META_KEYS, ...ck.meta };
   for (const k of WRITTEN_META_KEYS) metadata[k] = JSON.stringify(meta[k]);
   writeSafetensors(file, tensors, { metadata });
@@ -104,23 +110,54 @@ export function modelState(tensors: Map<string, HostTensor>, prefix = 'model.'):
 export interface ModelWeights {
   /** the model's state dict */
   state: Map<string, HostTensor>;
-  /** the config and the arch name a training checkpoint recorded; null for plain state dicts */
+  /** the config and the arch name the file recorded (a model card, or a training checkpoint's metadata); null when none */
   config: RepMLPNetConfig | null;
+  /** the arch name a training checkpoint recorded (repmlp's options.arch, the reference code's config.MODEL.ARCH), or null */
   arch: string | null;
+  /** the model card in the file's metadata (weights written by repmlp train); null when none */
+  card: ModelCard | null;
+}
+
+/** True when the bytes are a zip archive (torch.save's .pth), which holds no safetensors metadata. */
+const isZip = (b: Uint8Array) => b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b && b[2] === 0x03 && b[3] === 0x04;
+
+/** The tensors of a weights file (read as every command reads them) and its metadata ({} for a .pth). */
+function readTensorsAndMetadata(file: string): { tensors: Map<string, HostTensor>; meta: Record<string, string> } {
+  const tensors = readStateDict(file);
+  const bytes = readFileBounded(file, { op: 'safetensors' });
+  return { tensors, meta: isZip(bytes) ? {} : readSafetensorsMetadata(bytes, file) };
+}
+
+/** The arch name a training checkpoint of the reference code recorded: config.MODEL.ARCH (its yacs config), or null. */
+function referenceArch(root: unknown): string | null {
+  const arch = fieldAt(root, 'config', 'MODEL', 'ARCH');
+  return typeof arch === 'string' ? arch : null;
 }
 
 /**
- * A model's weights from a state dict (.safetensors or .pth) or from a training checkpoint
- * (whose `model.` tensors are taken, with the config and arch it recorded).
+ * A model's weights from a state dict (.safetensors or .pth) or from a training checkpoint:
+ * repmlp's (its `model.` tensors, or with `ema` its `ema.` tensors, with the config, the arch
+ * and the model card its metadata recorded) or the reference code's .pth (under 'model', or
+ * with `ema` under 'ema', and the arch its config names).
  */
-export function readModelWeights(file: string): ModelWeights {
-  const tensors = readStateDict(file);
-  if (!isCheckpoint(tensors.keys())) return { state: tensors, config: null, arch: null };
-  const meta = readSafetensorsMetadata(readFileBounded(file, { op: 'checkpoint' }), file);
+export function readModelWeights(file: string, opts: { ema?: boolean } = {}): ModelWeights {
+  if (weightsFileKind(file) === 'pth') {
+    const ck = readPthCheckpoint(file, { ema: opts.ema });
+    return { state: ck.stateDict, config: null, arch: referenceArch(ck.root), card: null };
+  }
+  const { tensors, meta } = readTensorsAndMetadata(file);
+  const card = readModelCard(meta, file);
+  const checkpoint = isCheckpoint(tensors.keys());
+  if (opts.ema && !checkpoint)
+    throw new RepmlpError(`checkpoint: expected a training checkpoint with an EMA of the weights (ema.* tensors) in ${file} but received a plain state dict`);
+  const state = checkpoint ? modelState(tensors, opts.ema ? 'ema.' : 'model.') : tensors;
+  if (opts.ema && state.size === 0) throw new RepmlpError(`checkpoint: ${file} keeps no EMA of the weights (its run was trained without --ema)`);
+  if (card) return { state, config: card.config, arch: card.arch, card };
+  if (!checkpoint) return { state, config: null, arch: null, card: null };
   const config = meta.config ? (metaJson(meta, 'config', file) as RepMLPNetConfig) : null;
   const options = meta.options ? metaJson(meta, 'options', file) : null;
   const arch = typeof options === 'object' && options !== null && typeof (options as { arch?: unknown }).arch === 'string' ? (options as { arch: string }).arch : null;
-  return { state: modelState(tensors), config, arch };
+  return { state, config, arch, card: null };
 }
 
 /** Reads a checkpoint written by writeCheckpoint. */

@@ -3,7 +3,8 @@
 // read back to the host once per batch (topkCorrect, whose k = 1 counts as correctCount).
 import { noGrad } from '../autograd';
 import { tensor } from '../creation';
-import { batchToTensors, type Batch, type DataLoader } from '../data/loader';
+import type { BatchSource } from '../data/batch-source';
+import { batchToTensors, type Batch } from '../data/loader';
 import type { RepMLPNet } from '../models/repmlpnet';
 import { correctCount } from '../ops/correct_count';
 import { scope } from '../scope';
@@ -34,7 +35,7 @@ export function labelsOf(batch: Batch, device: Device): Tensor {
  * of one rank's shares, `sum` adds up the counts over the ranks (sumCounts): every rank
  * gets the accuracy over the whole test set.
  */
-export async function evaluate(model: RepMLPNet, loader: DataLoader, device?: Device, sum: (counts: number[]) => number[] = (c) => c): Promise<Evaluation> {
+export async function evaluate(model: RepMLPNet, loader: BatchSource, device?: Device, sum: (counts: number[]) => number[] = (c) => c): Promise<Evaluation> {
   const on = device ?? model.parameters()[0]?.device ?? 'cpu';
   const topK = top5K(model.config.numClasses);
   model.eval();

@@ -6,9 +6,9 @@ export {
 } from './checkpoint';
 export { train } from './trainer';
 export { evaluate, type Evaluation } from './evaluate';
-export { topkCorrect } from './topk';
+export { topkCorrect, rankedClasses } from './topk';
 export { WeightEma, emaDecayAt, type EmaSchedule } from './ema';
 export { clipGradNorm } from './step';
-export { type TrainOptions, type TrainSummary, type DataName, type OptimizerName } from './options';
+export { type TrainOptions, type TrainSummary, type DataName, type ImageFolderOptions, type OptimizerName } from './options';
 // Kept here too: the trainer's data sets came with it before they moved to lib/data.
 export { loadData, limitDataset } from '../data/datasets';

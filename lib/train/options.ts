@@ -6,13 +6,16 @@ import { backend } from '../backend';
 import type { DataName } from '../data/datasets';
 import { describe, fail } from '../errors';
 import { preset, presetNames, type PresetName } from '../models/presets';
-import type { RepMLPNetConfig } from '../models/repmlpnet';
+import { checkConfig, PARTITION_ORDERS } from '../models/config';
+import type { PartitionOrder, RepMLPNetConfig } from '../models/repmlpnet';
 import type { Device } from '../tensor';
+import { resolveFolderOptions, type FolderSettings, type ImageFolderOptions } from './folder-options';
 import { nonNeg, OP, optionalPosInt, posInt } from './option-checks';
-import { distSettings, type DistSettings, type DistTrainOptions } from './dist-options';
-import { recipeSettings, recordedRecipe, type RecipeOptions, type RecipeSettings } from './recipe-options';
+import { distSettings, RECORDED_DIST_DEFAULTS, type DistSettings, type DistTrainOptions } from './dist-options';
+import { RECORDED_RECIPE_DEFAULTS, recipeSettings, recordedRecipe, type RecipeOptions, type RecipeSettings } from './recipe-options';
 
 export type { DataName } from '../data/datasets';
+export type { ImageFolderOptions } from './folder-options';
 export type { OptimizerName } from './recipe-options';
 export { OP } from './option-checks';
 
@@ -23,7 +26,12 @@ export { OP } from './option-checks';
 export interface TrainOptions extends RecipeOptions, DistTrainOptions {
   /** a preset name or a config (default 'small'); a preset gets the data set's channels and classes */
   arch?: PresetName | RepMLPNetConfig;
-  data?: DataName;
+  /** the order of partitions and channel groups (RepMLPNetConfig.partitionOrder), for a preset or a config that gives none */
+  partitionOrder?: PartitionOrder;
+  /** a data set by name (default 'fashion-mnist'), or image files: a folder or two file lists, with their options */
+  data?: DataName | ImageFolderOptions;
+  /** the model's input height and width (default the config's, hs[0] * patchSize); images are rendered (or padded) to it */
+  inputSize?: number;
   /** the data directory (required for CIFAR; Fashion-MNIST is looked up as loadFashionMnist does) */
   dataDir?: string;
   epochs?: number;
@@ -93,15 +101,20 @@ export interface TrainSummary {
   dataSource: string;
   /** true when maxSteps / shouldStop ended the run early (no deploy form then) */
   stopped: boolean;
+  /** images left out because they could not be decoded (skipBadImages), training and test together, over every rank */
+  skippedImages: number;
   /** the ranks that trained (1: this process alone) */
   worldSize: number;
 }
 
 /** TrainOptions with the defaults filled in and every value checked. */
 export interface Settings extends RecipeSettings, DistSettings {
-  data: DataName;
+  data: DataName | FolderSettings;
+  /** the input size as given; undefined: the config's */
+  inputSize: number | undefined;
   dataDir: string | undefined;
   arch: PresetName | RepMLPNetConfig;
+  partitionOrder: PartitionOrder | undefined;
   /** the preset name, or 'custom' for a config object */
   archName: string;
   epochs: number;
@@ -193,10 +206,17 @@ function outputs(o: TrainOptions) {
   };
 }
 
+/** The data's name in the default run directory: the data set's, or the image folder's (or training list's) base name. */
+function dataLabel(data: DataName | FolderSettings): string {
+  if (typeof data === 'string') return data;
+  return path.basename(data.folder ?? data.trainList!, data.folder ? undefined : path.extname(data.trainList!));
+}
+
 /** Checks the options and fills in the defaults. */
 export function resolveOptions(options: TrainOptions): Settings {
   if (typeof options !== 'object' || options === null) fail(OP, 'options', 'an object', describe(options));
-  const data = options.data ?? 'fashion-mnist';
+  const given = options.data ?? 'fashion-mnist';
+  const data = typeof given === 'string' ? given : resolveFolderOptions(given);
   const r = scaledRecipe(options);
   const control = runControl(options);
   const deviceOption = options.device ?? 'auto';
@@ -204,29 +224,49 @@ export function resolveOptions(options: TrainOptions): Settings {
   const device: Device = deviceOption === 'auto' ? backend().device : deviceOption;
   const arch = options.arch ?? 'small';
   const archName = typeof arch === 'string' ? arch : 'custom';
-  const out = path.resolve(options.out ?? path.join('runs', `${data}-${archName}`));
-  return { data, dataDir: options.dataDir, arch, archName, ...r, ...control, ...distSettings(options), deviceOption, device, out, ...outputs(options) };
+  const out = path.resolve(options.out ?? path.join('runs', `${dataLabel(data)}-${archName}`));
+  const inputSize = optionalPosInt('inputSize', options.inputSize);
+  const partitionOrder = options.partitionOrder;
+  if (partitionOrder !== undefined && !PARTITION_ORDERS.includes(partitionOrder)) fail(OP, 'partitionOrder', "'paper' or 'reference'", describe(partitionOrder));
+  return {
+    data, inputSize, dataDir: options.dataDir, arch, partitionOrder, archName, ...r, ...control, ...distSettings(options), deviceOption, device, out, ...outputs(options),
+  };
 }
 
-/** The model config for `arch` on a data set of `channels` channels and `numClasses` classes. */
-export function resolveConfig(arch: PresetName | RepMLPNetConfig, channels: number, numClasses: number): RepMLPNetConfig {
+/** The model config for `arch` on a data set of `channels` channels and `numClasses` classes, in partition order `order` when given. */
+export function resolveConfig(arch: PresetName | RepMLPNetConfig, channels: number, numClasses: number, order?: PartitionOrder): RepMLPNetConfig {
+  const ordered = order === undefined ? {} : { partitionOrder: order };
   if (typeof arch === 'string') {
     if (!(presetNames as string[]).includes(arch)) fail(OP, 'arch', `a preset (${presetNames.join(', ')}) or a config object`, describe(arch));
-    return preset(arch, { inChannels: channels, numClasses });
+    return { ...preset(arch, { inChannels: channels, numClasses }), ...ordered };
   }
   if (typeof arch !== 'object' || arch === null) fail(OP, 'arch', 'a preset name or a config object', describe(arch));
-  if (arch.inChannels !== channels) fail(OP, 'arch.inChannels', `${channels} (the data set's channels)`, describe(arch.inChannels));
-  if (arch.numClasses !== numClasses) fail(OP, 'arch.numClasses', `${numClasses} (the data set's classes)`, describe(arch.numClasses));
-  return { ...arch, deploy: false };
+  const cfg = checkConfig(arch, `${OP}: arch`);
+  if (cfg.inChannels !== channels) fail(OP, 'arch.inChannels', `${channels} (the data set's channels)`, describe(cfg.inChannels));
+  if (cfg.numClasses !== numClasses) fail(OP, 'arch.numClasses', `${numClasses} (the data set's classes)`, describe(cfg.numClasses));
+  if (order !== undefined && cfg.partitionOrder !== undefined && cfg.partitionOrder !== order)
+    fail(OP, 'partitionOrder', `the order of arch.partitionOrder ('${cfg.partitionOrder}') or none`, describe(order));
+  return { ...cfg, ...ordered, deploy: false };
 }
+
+/** What the data records for a resumed run (RunData's): its name or options, and the image counts used. */
+export interface RecordedData {
+  recorded: unknown;
+  trainImages: number;
+  testImages: number;
+}
+
+/** Options a checkpoint may predate, with the value they stood for. */
+export const RECORDED_DEFAULTS: Readonly<Record<string, unknown>> = { ...RECORDED_RECIPE_DEFAULTS, ...RECORDED_DIST_DEFAULTS, inputSize: null };
 
 /**
  * What a resumed run must agree on: the options that shape the run (functions and
  * run-control options left out), with the image counts actually used.
  */
-export function recordedOptions(s: Settings, trainImages: number, testImages: number): Record<string, unknown> {
+export function recordedOptions(s: Settings, data: RecordedData): Record<string, unknown> {
+  const { trainImages, testImages } = data;
   return {
-    arch: s.archName, data: s.data, dataDir: s.dataDir ?? null, epochs: s.epochs, batchSize: s.batchSize, lr: s.givenLr, minLr: s.givenMinLr,
+    arch: s.archName, data: data.recorded, inputSize: s.inputSize ?? null, dataDir: s.dataDir ?? null, epochs: s.epochs, batchSize: s.batchSize, lr: s.givenLr, minLr: s.givenMinLr,
     weightDecay: s.weightDecay, warmupEpochs: s.warmupEpochs, warmupStart: s.warmupStart, labelSmoothing: s.labelSmoothing,
     mixup: s.mixup, cutmix: s.cutmix, augment: s.augment, clipGrad: s.clipGrad, seed: s.seed, limitTrain: trainImages, limitTest: testImages,
     ...recordedRecipe(s),

@@ -9,13 +9,14 @@ import { noGrad } from '../autograd';
 import { allReduce, barrier, broadcastObject, sumCounts } from '../dist/collectives';
 import { DataParallel } from '../dist/data-parallel';
 import { initDistributed, world, type World } from '../dist/world';
-import type { Batch, DataLoaderOptions } from '../data/loader';
+import type { Batch } from '../data/loader';
 import { fail } from '../errors';
 import { setNumThreads } from '../info';
 import type { Module } from '../nn/module';
 import { mulScalar } from '../ops/scalar';
 import { scope } from '../scope';
 import type { Tensor } from '../tensor';
+import type { LoaderShards } from './data';
 import type { DistSettings } from './dist-options';
 import { OP } from './option-checks';
 
@@ -42,9 +43,13 @@ export class TrainParallel {
     return this.world.rank === 0;
   }
 
-  /** A loader's share of each global batch (undefined in a world of one); minPerRank as DistributedSampler's. */
-  shard(minPerRank: number): DataLoaderOptions['shard'] {
-    return this.size > 1 ? { rank: this.world.rank, worldSize: this.size, minPerRank } : undefined;
+  /**
+   * The loaders' shares of each global batch (undefined in a world of one): every rank needs
+   * images to train on; a rank may have none in the test set's last batch.
+   */
+  loaderShards(): LoaderShards {
+    const share = (minPerRank: number) => (this.size > 1 ? { rank: this.world.rank, worldSize: this.size, minPerRank } : undefined);
+    return { train: share(1), test: share(0), localRanks: this.world.localSize };
   }
 
   /** Trains `model` on every rank as one: rank 0's weights everywhere, BatchNorm over the ranks with syncBatchNorm. */
@@ -63,14 +68,23 @@ export class TrainParallel {
     this.ddp?.syncBuffers();
   }
 
-  /** This rank's images over the global batch's: its mean loss's weight in the batch's mean (1 in a world of one). */
-  share(batch: Batch): number {
-    return batch.labels.length / (batch.globalSize ?? batch.labels.length);
+  /**
+   * The images of the global batch `batch` is this rank's share of: as the loader knows it,
+   * else (images left out of the shares) summed over the ranks, which all ask for the same batches.
+   */
+  globalSize(batch: Batch): number {
+    const n = batch.labels.length;
+    return batch.globalSize ?? (this.size > 1 ? sumCounts([n])[0] : n);
   }
 
   /** Counts summed over the ranks. */
   sumCounts(counts: number[]): number[] {
     return sumCounts(counts);
+  }
+
+  /** Every rank's value, in rank order (of this process alone in a world of one). */
+  gather<T>(value: T): T[] {
+    return this.size > 1 ? Array.from({ length: this.size }, (_, root) => broadcastObject(value, root)) : [value];
   }
 
   /** A device scalar summed over the ranks, read back. */

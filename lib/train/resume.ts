@@ -9,9 +9,7 @@ import { RepmlpError } from '../errors';
 import { writeFileAtomic } from '../io/atomic';
 import { checkOptimizerState, readCheckpoint, type Checkpoint } from './checkpoint';
 import { baseOptimizer, optimizerStateLayout } from './optimizer';
-import { RECORDED_DIST_DEFAULTS } from './dist-options';
-import { OP } from './options';
-import { RECORDED_RECIPE_DEFAULTS } from './recipe-options';
+import { OP, RECORDED_DEFAULTS } from './options';
 import type { TrainingRun } from './run';
 
 /** Checks that a checkpoint's optimizer state fits this run's optimizer, naming the parameter at fault. */
@@ -23,9 +21,9 @@ function checkResumeState(file: string, ck: Checkpoint, run: TrainingRun): void 
   if (run.ema && !ck.ema) throw new RepmlpError(`${OP}: expected the EMA's weights (ema.* tensors) in ${file} but received none; the checkpoint is incomplete`);
 }
 
-/** The options as a canonical string: keys sorted, the recipe options a checkpoint predates at their defaults. */
+/** The options as a canonical string: keys sorted, the options a checkpoint predates at their defaults. */
 function optionsKey(options: unknown): string {
-  const all: Record<string, unknown> = { ...RECORDED_RECIPE_DEFAULTS, ...RECORDED_DIST_DEFAULTS, ...(options as Record<string, unknown>) };
+  const all: Record<string, unknown> = { ...RECORDED_DEFAULTS, ...(options as Record<string, unknown>) };
   return JSON.stringify(Object.keys(all).sort().map((k) => [k, all[k]]));
 }
 

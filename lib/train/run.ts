@@ -1,18 +1,20 @@
-// One training run's state, built from its settings: the data and its two loaders, the
-// model, its optimizer and the EMA of its weights, the learning-rate schedule (per
+// One training run's state, built from its settings and its data: the two loaders, the
+// model card, the model, its optimizer and the EMA of its weights, the learning-rate schedule (per
 // optimizer step, each of accumSteps micro-batches), the epoch's running sums (kept on the
 // device, read back only when logging or saving), where the run stands (RunMeta,
 // what last.safetensors records), and the files of the run directory with the writes to
 // them (by rank 0 alone, the other ranks of a distributed run waiting for it: parallel.ts).
 import * as path from 'node:path';
-import { limitDataset, loadData, type LoadedData } from '../data/datasets';
-import { DataLoader, type ImageDataset } from '../data/loader';
-import { fail } from '../errors';
+import type { BatchSource } from '../data/batch-source';
+import { modelCardMetadata, type ModelCard } from '../data/model-card';
+import { fail, warningLine } from '../errors';
 import { appendFileChecked, writeFileAtomic } from '../io/atomic';
-import { writeSafetensors } from '../io/safetensors';
+import { writeSafetensors, type HostTensor } from '../io/safetensors';
+import { checkInputSize, configInputSize } from '../models/geometry';
 import { RepMLPNet, type RepMLPNetConfig } from '../models/repmlpnet';
 import type { Tensor } from '../tensor';
 import { writeCheckpoint, type RunMeta } from './checkpoint';
+import type { Preprocessing, RunData } from './data';
 import { DeviceSum } from './device-sum';
 import { emaDecayAt, WeightEma } from './ema';
 import { baseOptimizer, makeOptimizer, type TrainOptimizer } from './optimizer';
@@ -40,29 +42,31 @@ export function runFiles(out: string): RunFiles {
   };
 }
 
-/** The config, checked against the data: the model must take inputs at least as large as the images. */
-function modelConfig(s: Settings, data: LoadedData): { config: RepMLPNetConfig; inputSize: number } {
-  const config = resolveConfig(s.arch, data.train.c ?? 1, data.numClasses);
-  const inputSize = config.hs[0] * config.patchSize;
-  if (inputSize < data.train.h)
-    fail(OP, 'arch', `a model for inputs of at least ${data.train.h} x ${data.train.w} (hs[0] * patchSize)`, `one for ${inputSize} x ${inputSize}`);
-  return { config, inputSize };
+/** The model a run trains, checked against its data before anything is written. */
+export interface ModelPlan {
+  config: RepMLPNetConfig;
+  /** the model's input height and width */
+  inputSize: number;
+  /** the evaluation preprocessing besides the sizes and the normalisation */
+  preprocessing: Preprocessing;
 }
 
 /**
- * The training loader (shuffled, augmented) and the test loader, both padded to the model's
- * input size, each yielding this rank's share of every global batch (every rank needs images
- * to train on; a rank may have none in the test set's last batch).
+ * The config for the data's channels and classes and the input size (given, or the
+ * config's): one the model takes, and at least as large as a named data set's images.
  */
-function loaders(s: Settings, data: LoadedData, sets: { train: ImageDataset; test: ImageDataset }, inputSize: number, par: TrainParallel): { train: DataLoader; test: DataLoader } {
-  const cropPadding = s.augment ? (data.train.h <= 28 ? 2 : 4) : 0;
-  const common = { mean: data.mean, std: data.std, padTo: inputSize, numClasses: data.numClasses, prefetch: s.prefetch, batchSize: s.batchSize };
-  return {
-    train: new DataLoader(sets.train, {
-      ...common, shuffle: true, seed: s.seed, cropPadding, flip: s.augment, mixupAlpha: s.mixup, cutmixAlpha: s.cutmix, shard: par.shard(1),
-    }),
-    test: new DataLoader(sets.test, { ...common, shuffle: false, shard: par.shard(0) }),
-  };
+export function planModel(s: Settings, data: RunData): ModelPlan {
+  const config = resolveConfig(s.arch, data.channels, data.classes.length, s.partitionOrder);
+  const designed = configInputSize(config);
+  if (s.inputSize === undefined && designed[0] !== designed[1])
+    fail(OP, 'inputSize', `a square training input for a config designed for ${designed[0]} x ${designed[1]} (the trainer's images are square)`, 'none');
+  const inputSize = s.inputSize ?? designed[0];
+  if (s.inputSize !== undefined) checkInputSize(config, [inputSize, inputSize], OP);
+  if (data.imageSize !== null && inputSize < data.imageSize) {
+    const [arg, what] = s.inputSize === undefined ? ['arch', 'a model for inputs'] : ['inputSize', 'inputs'];
+    fail(OP, arg, `${what} of at least ${data.imageSize} x ${data.imageSize}${s.inputSize === undefined ? ' (hs[0] * patchSize)' : ''}`, `${s.inputSize === undefined ? 'one for ' : ''}${inputSize} x ${inputSize}`);
+  }
+  return { config, inputSize, preprocessing: data.prepare(inputSize) };
 }
 
 /** Optimizer steps: per epoch (the last may take fewer micro-batches), in all, and of the warm-up. */
@@ -72,7 +76,7 @@ function stepCounts(s: Settings, batchesPerEpoch: number): { stepsPerEpoch: numb
   return { stepsPerEpoch, totalSteps, warmupSteps: Math.min(totalSteps, Math.round(s.warmupEpochs * stepsPerEpoch)) };
 }
 
-function startMeta(config: RepMLPNetConfig, recorded: Record<string, unknown>, loader: DataLoader): RunMeta {
+function startMeta(config: RepMLPNetConfig, recorded: Record<string, unknown>, loader: BatchSource): RunMeta {
   return {
     epoch: 0, batch: 0, step: 0, loader: loader.state(), bestAccuracy: -1, lastAccuracy: -1, lastTop5: -1,
     bestEmaAccuracy: -1, lastEmaAccuracy: -1, lastEmaTop5: -1, epochLoss: 0, epochCorrect: 0, epochSeen: 0, config, options: recorded,
@@ -80,11 +84,12 @@ function startMeta(config: RepMLPNetConfig, recorded: Record<string, unknown>, l
 }
 
 export class TrainingRun {
-  readonly data: LoadedData;
   readonly config: RepMLPNetConfig;
   readonly inputSize: number;
-  readonly trainLoader: DataLoader;
-  readonly testLoader: DataLoader;
+  /** the class names, input size and preprocessing every weights file of the run records */
+  readonly card: ModelCard;
+  readonly trainLoader: BatchSource;
+  readonly testLoader: BatchSource;
   /** micro-batches (loader batches) per epoch, and optimizer steps per epoch, in all and of the warm-up */
   readonly batchesPerEpoch: number;
   readonly stepsPerEpoch: number;
@@ -103,19 +108,33 @@ export class TrainingRun {
   meta: RunMeta;
 
   /**
-   * Loads the data and builds the loaders, the model (rank 0's weights on every rank), its
-   * optimizer and EMA; nothing is written yet.
+   * Prints the data's line, resolves the normalisation (which may decode the training images
+   * once: on rank 0, which hands it to every rank) and builds the run; called in the locked
+   * run directory.
    */
-  constructor(readonly s: Settings, readonly par: TrainParallel) {
-    this.data = loadData(s.data, s.dataDir, OP);
-    ({ config: this.config, inputSize: this.inputSize } = modelConfig(s, this.data));
-    const sets = { train: limitDataset(this.data.train, s.limitTrain), test: limitDataset(this.data.test, s.limitTest) };
-    ({ train: this.trainLoader, test: this.testLoader } = loaders(s, this.data, sets, this.inputSize, par));
+  static async open(s: Settings, data: RunData, plan: ModelPlan, par: TrainParallel): Promise<TrainingRun> {
+    s.write(data.description + '\n');
+    const files = runFiles(s.out);
+    const own = par.isRank0 ? await data.normalisation(plan.inputSize, s.resume ? files.last : null, (line) => s.write(line + '\n')) : null;
+    const norm = par.agree(own)!;
+    const card: ModelCard = {
+      arch: s.archName, config: plan.config, classes: data.classes, inputSize: plan.inputSize,
+      imageSize: data.imageSize ?? plan.inputSize, mean: norm.mean, std: norm.std, ...plan.preprocessing,
+    };
+    return new TrainingRun(s, data, card, par);
+  }
+
+  /** Builds the loaders (this rank's shares), the model (rank 0's weights on every rank), its optimizer and EMA; nothing is written yet. */
+  constructor(readonly s: Settings, readonly data: RunData, card: ModelCard, readonly par: TrainParallel) {
+    this.card = card;
+    this.config = card.config;
+    this.inputSize = card.inputSize;
+    ({ train: this.trainLoader, test: this.testLoader } = data.loaders(card, par.loaderShards()));
     this.batchesPerEpoch = this.trainLoader.numBatches;
     ({ stepsPerEpoch: this.stepsPerEpoch, totalSteps: this.totalSteps, warmupSteps: this.warmupSteps } = stepCounts(s, this.batchesPerEpoch));
     this.schedule = cosineSchedule({ lr: s.lr, minLr: s.minLr, totalSteps: this.totalSteps, warmupSteps: this.warmupSteps, warmupStart: s.warmupStart });
-    this.recorded = { ...recordedOptions(s, sets.train.n, sets.test.n), ...recordedDist(s, par.size) };
-    this.model = new RepMLPNet(this.config, { seed: s.seed, device: s.device });
+    this.recorded = { ...recordedOptions(s, data), ...recordedDist(s, par.size) };
+    this.model = new RepMLPNet(this.config, { seed: s.seed, device: s.device, onWarning: (m) => s.warn(warningLine(m)) });
     par.attach(this.model);
     this.opt = makeOptimizer(this.model.parameters(), s);
     this.ema = s.ema ? new WeightEma(this.model) : null;
@@ -159,13 +178,17 @@ export class TrainingRun {
   save(file: string): void {
     const meta = { ...this.meta, loader: this.trainLoader.state(), epochLoss: this.lossSum.read(), epochCorrect: this.correctSum.read() };
     this.rank0Writes(() =>
-      writeCheckpoint(file, { model: this.model.stateDict(), ema: this.ema?.stateDict() ?? null, optimizer: baseOptimizer(this.opt).stateDict(), meta }));
+      writeCheckpoint(file, { model: this.model.stateDict(), ema: this.ema?.stateDict() ?? null, optimizer: baseOptimizer(this.opt).stateDict(), meta, card: this.card }));
+  }
+
+  /** Writes a plain state dict (reference key names) with the model card in its metadata (rank 0). */
+  writeWeights(file: string, state: Map<string, HostTensor>, form: 'train' | 'deploy'): void {
+    this.rank0Writes(() => writeSafetensors(file, state, { metadata: { format: 'pt', form, ...modelCardMetadata(this.card) } }));
   }
 
   /** Writes the EMA's state dict, a plain training-form state dict, to best-ema.safetensors. */
   saveBestEma(): void {
-    const ema = this.ema;
-    if (ema) this.rank0Writes(() => writeSafetensors(this.files.bestEma, ema.stateDict(), { metadata: { format: 'pt', arch: this.s.archName, form: 'train' } }));
+    if (this.ema) this.writeWeights(this.files.bestEma, this.ema.stateDict(), 'train');
   }
 
   /** Continues from a checkpoint's position (its model, EMA and optimizer state are loaded by the caller). */
@@ -178,7 +201,7 @@ export class TrainingRun {
   }
 
   writeConfig(): void {
-    this.rank0Writes(() => writeFileAtomic(this.files.config, JSON.stringify({ config: this.config, options: this.recorded }, null, 2) + '\n', OP));
+    this.rank0Writes(() => writeFileAtomic(this.files.config, JSON.stringify({ config: this.config, options: this.recorded, modelCard: this.card }, null, 2) + '\n', OP));
   }
 
   /** Frees the device memory and stops the loaders' workers. */

@@ -60,13 +60,13 @@ export function clipGradNorm(params: Tensor[], maxNorm: number): number {
  * loss (its part of the global batch's mean) and the count of correct predictions are added
  * to the epoch's sums on the device, so the step queues its kernels without waiting.
  */
-export function microStep(ctx: StepContext, batch: Batch, lossScale: number, last = true): void {
+export function microStep(ctx: StepContext, batch: Batch, lossScale: number, last = true, globalSize = ctx.par.globalSize(batch)): void {
   const { model, s, par } = ctx;
   scope(() => {
     const { x, y } = batchToTensors(batch, s.device);
     const z = model.forward(x);
     const loss = crossEntropy(z, y, { labelSmoothing: s.labelSmoothing });
-    const share = par.share(batch), scale = lossScale * share * par.size;
+    const share = batch.labels.length / globalSize, scale = lossScale * share * par.size;
     par.backward(scale === 1 ? loss : mulScalar(loss, scale), last);
     ctx.lossSum.add(share === 1 ? loss : mulScalar(loss, share));
     // Mixed batches carry soft targets: the hard labels count the correct predictions.
@@ -95,9 +95,9 @@ export async function trainStep(ctx: StepContext, next: () => Promise<Batch>, co
   ctx.opt.zeroGrad();
   let images = 0;
   for (let i = 0; i < count; i++) {
-    const batch = await next();
-    microStep(ctx, batch, 1 / count, i === count - 1);
-    images += batch.globalSize ?? batch.labels.length;
+    const batch = await next(), globalSize = ctx.par.globalSize(batch);
+    microStep(ctx, batch, 1 / count, i === count - 1, globalSize);
+    images += globalSize;
   }
   optimizerStep(ctx, lr);
   ctx.par.afterStep();

@@ -42,3 +42,11 @@ export function top5K(numClasses: number): number {
   if (!Number.isInteger(numClasses) || numClasses < 1) fail('top5K', 'numClasses', 'a positive integer', describe(numClasses));
   return Math.min(5, numClasses);
 }
+
+/** The k first classes of one row of logits, in the order topkCorrect counts them (larger first, NaN first, ties by index). */
+export function rankedClasses(row: Float32Array, k: number): number[] {
+  if (!Number.isInteger(k) || k < 1) fail('rankedClasses', 'k', 'a positive integer', describe(k));
+  const order = Array.from({ length: row.length }, (_, j) => j);
+  order.sort((a, b) => (a === b ? 0 : before(row, a, b) ? -1 : 1));
+  return order.slice(0, k);
+}

@@ -1,4 +1,4 @@
-// train(options): RepMLPNet on Fashion-MNIST or CIFAR with AdamW or SGD (weight decay on
+// train(options): RepMLPNet on Fashion-MNIST, CIFAR or an image folder with AdamW or SGD (weight decay on
 // >= 2-d tensors only, as the reference recipe), a per-step cosine schedule with linear
 // warm-up (learning rates optionally scaled by the batch size), label smoothing, optional
 // mixup / CutMix, gradient accumulation, global-norm gradient clipping and an EMA of the
@@ -9,7 +9,8 @@
 // Files in `out`: config.json, metrics.jsonl (one JSON object per log line and per epoch),
 // last.safetensors (end of every epoch and every `saveEvery` steps), best.safetensors (best
 // test accuracy), best-ema.safetensors (the EMA's state dict at its best test accuracy,
-// with the ema option), deploy.safetensors (the deploy-form state dict, reference key names).
+// with the ema option), deploy.safetensors (the deploy-form state dict, reference key names);
+// each safetensors file carries the run's model card (config, class names, preprocessing).
 // `resume` continues from last.safetensors; on the CPU the resumed run repeats the
 // uninterrupted one exactly (same batches, same Rng states, same optimizer and BN state).
 // Every file is written atomically (lib/io/atomic.ts): a full disk stops the run with an
@@ -21,25 +22,28 @@
 // a step queues its kernels without waiting for the GPU, and the EMA moves on the device;
 // evaluate() reads each test batch's logits back for its top-5.
 //
-// The parts: options.ts and recipe-options.ts (defaults and checks), run.ts (data, loaders,
-// model, optimizer and the run directory's files), optimizer.ts, ema.ts, resume.ts,
+// The parts: options.ts, recipe-options.ts and folder-options.ts (defaults and checks),
+// data.ts and folder-data.ts (the data: named data sets, image files, their loaders), run.ts
+// (the model card, model, optimizer and the run directory's files), optimizer.ts, ema.ts, resume.ts,
 // step.ts (one step), epoch.ts (an epoch's steps and its end), evaluate.ts and topk.ts,
-// progress.ts (what is printed); this file puts them in order.
+// progress.ts (what is printed), parallel.ts and dist-options.ts (the ranks of a distributed
+// run); this file puts them in order.
 import { backend } from '../backend';
 import { removeStaleTemps } from '../io/atomic';
 import { lockDirectory, type DirLock } from '../io/lock';
-import { writeSafetensors } from '../io/safetensors';
+import { openNamedData } from './data';
 import { endEpoch, evaluateOn, stopRequested, trainBatches } from './epoch';
+import { openFolderData } from './folder-data';
 import { describeOptimizer } from './optimizer';
 import { OP, resolveOptions, type Settings, type TrainOptions, type TrainSummary } from './options';
 import { TrainParallel } from './parallel';
 import { pct, Progress } from './progress';
 import { startOrResume } from './resume';
-import { TrainingRun } from './run';
+import { planModel, TrainingRun } from './run';
 
 export { limitDataset, loadData } from '../data/datasets';
 export { evaluate } from './evaluate';
-export { resolveConfig, type DataName, type OptimizerName, type TrainOptions, type TrainSummary } from './options';
+export { resolveConfig, type DataName, type ImageFolderOptions, type OptimizerName, type TrainOptions, type TrainSummary } from './options';
 export { clipGradNorm } from './step';
 
 /** A number in at most 6 significant digits (0.0005, not 0.0005000000000000001). */
@@ -105,17 +109,29 @@ async function deploy(run: TrainingRun): Promise<{ train: number; deploy: number
   const train = m.lastAccuracy;
   model.eval();
   model.localityInjection();
-  run.rank0Writes(() => writeSafetensors(run.files.deploy, model.stateDict(), { metadata: { format: 'pt', arch: s.archName, form: 'deploy' } }));
+  run.writeWeights(run.files.deploy, model.stateDict(), 'deploy');
   const deployAccuracy = (await evaluateOn(run, model)).accuracy;
   run.log(`test accuracy: training form ${pct(train)}, deploy form ${pct(deployAccuracy)} (difference ${(100 * (deployAccuracy - train)).toFixed(2)} points)`);
   run.log(`wrote ${run.files.deploy}`);
   return { train, deploy: deployAccuracy };
 }
 
+/** The images that could not be decoded and were left out, and their files, over every rank. */
+function skippedImages(run: TrainingRun): { images: number; files: string[] } {
+  const each = run.par.gather(run.data.skipped());
+  return { images: each.reduce((n, r) => n + r.images, 0), files: [...new Set(each.flatMap((r) => r.files))] };
+}
+
+/** The count of images left out, with a few of their files; null when none. */
+function skippedLine({ images, files }: { images: number; files: string[] }): string | null {
+  if (images === 0) return null;
+  const shown = files.slice(0, 3).join(', ') + (files.length > 3 ? `, and ${files.length - 3} more` : '');
+  return `skipped ${images} image${images === 1 ? '' : 's'} that could not be decoded (${files.length} file${files.length === 1 ? '' : 's'}: ${shown})`;
+}
+
 /** Trains the epochs and ends the run, in the locked run directory; returns the summary. */
 async function runLocked(run: TrainingRun): Promise<TrainSummary> {
   const { s } = run;
-  run.log(run.data.description);
   startOrResume(run);
   run.writeConfig();
   logStart(run);
@@ -124,12 +140,14 @@ async function runLocked(run: TrainingRun): Promise<TrainSummary> {
   const stopped = await trainEpochs(run, progress);
   if (stopped) run.log(`stopped after step ${run.meta.step}; continue with resume (${run.files.last})`);
   const acc = stopped ? { train: run.meta.lastAccuracy, deploy: null } : await deploy(run);
+  const skipped = skippedImages(run), line = skippedLine(skipped);
+  if (line) run.log(line);
   const m = run.meta;
   return {
     testAccuracy: acc.train, deployTestAccuracy: acc.deploy, testTop5: m.lastTop5,
     emaTestAccuracy: run.ema ? m.lastEmaAccuracy : null, emaTestTop5: run.ema ? m.lastEmaTop5 : null,
     epochs: m.epoch, imagesPerSecond: progress.imagesPerSecond(), steps: m.step, seconds: (Date.now() - start) / 1000,
-    out: s.out, dataSource: run.data.source, stopped, worldSize: run.par.size,
+    out: s.out, dataSource: run.data.source, stopped, skippedImages: skipped.images, worldSize: run.par.size,
   };
 }
 
@@ -142,20 +160,25 @@ export async function train(options: TrainOptions = {}): Promise<TrainSummary> {
   const resolved = resolveOptions(options);
   const par = new TrainParallel(resolved);
   const s = par.isRank0 ? resolved : { ...resolved, write: () => undefined, tty: false, onMetrics: undefined };
-  const run = new TrainingRun(s, par);
+  // The data and the model are checked before the run directory is touched; a named data
+  // set is loaded without awaiting, so that a second trainer of this process finds the lock.
+  const data = typeof s.data === 'string' ? openNamedData(s, s.data) : await openFolderData(s, s.data);
+  const plan = planModel(s, data);
   let lock: DirLock | null = null;
+  let run: TrainingRun | null = null;
   try {
     // The lock comes before any file of the run directory is read or written (rank 0 writes them).
     if (par.isRank0) {
       lock = lockDirectory(s.out, { op: OP, warn: s.warn });
       removeStaleTemps(s.out, { report: s.warn });
     }
+    run = await TrainingRun.open(s, data, plan, par);
     const summary = await runLocked(run);
     if (s.json) s.write(JSON.stringify(summary) + '\n');
     return summary;
   } finally {
     try {
-      await run.close();
+      await run?.close();
     } finally {
       lock?.release();
     }

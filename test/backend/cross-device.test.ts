@@ -287,7 +287,7 @@ optimizerCase('SGD, Nesterov momentum, 3 steps', (p) => new SGD(p, { lr: 0.1, mo
 test('RepMLPNet: training step outputs and gradients, then Locality Injection', () => {
   const cfg = {
     ...preset('small', { inChannels: 2, numClasses: 5 }),
-    numBlocks: [1, 1], channels: [8, 16], hs: [4, 2], ws: [2, 2], sharesetsNums: [2, 4], reparamConvK: [1, 3],
+    numBlocks: [1, 1], channels: [8, 16], hs: [4, 2], ws: [2, 2], sharesetsNums: [2, 4], reparamConvK: [1, 3], partitionOrder: 'paper' as const,
   };
   const rng = new Rng(SEED);
   const x = hostData({ shape: [3, 2, 8, 8] }, rng);

@@ -11,8 +11,10 @@ import { configFromJson } from '../../lib/cli/arch';
 import { UsageError } from '../../lib/cli/command';
 import { alternatives, checkExists, choiceOption, intOption, listOption, numberOption, pathOption } from '../../lib/cli/options';
 import { resolveModel, weightsForm } from '../../lib/cli/weights';
-import { preset, RepMLPNet, validateConfig, writeSafetensors, type RepMLPNetConfig } from '../../lib/index';
+import { AdamW, preset, RepMLPNet, validateConfig, writeSafetensors, type RepMLPNetConfig } from '../../lib/index';
+import { writeCheckpoint } from '../../lib/train/checkpoint';
 import { assertThrows } from '../helpers';
+import { dict, MARK, newObject, PROTO2, SETITEMS, STOP, str, tensorOps, zip } from '../io/pickles';
 
 const OPTS = { ...valued('seed', 'arch'), ...flags('json') };
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'repmlp-args-'));
@@ -90,10 +92,47 @@ test('resolveModel: --arch before the weights, presets fitted to the weights or 
   assert.equal(weightsForm(fitted.state), 'train');
   assert.is(resolveModel('x', { weights: file, arch: 'small', fit: 'preset' }).config.inChannels, 3);
   assert.is(resolveModel('x', { weights: file, arch: 'small', fit: { inChannels: 2, numClasses: 7 } }).config.numClasses, 7);
-  assertThrows(() => resolveModel('x', { weights: file, arch: undefined }), /^x: --arch <preset \| config\.json> is required for weights that are not a training checkpoint$/);
+  assertThrows(() => resolveModel('x', { weights: file, arch: undefined }), /^x: --arch <preset \| config\.json> is required for weights that record no config \(written elsewhere, or not by repmlp train\)$/);
   assertThrows(() => resolveModel('x', { weights: file, arch: undefined, archRequired: true }), /^x: --arch <preset \| config\.json> is required$/);
   // a bad --arch is reported without reading the weights (here: no such file)
   assertThrows(() => resolveModel('x', { weights: path.join(tmp, 'none'), arch: 'RepMLPNet-X' }), /^x: --arch 'RepMLPNet-X' is neither a preset/);
+});
+
+test("resolveModel: --ema, --partition-order, and the preset a reference-code checkpoint's config names", () => {
+  const cfg: RepMLPNetConfig = { ...preset('small'), inChannels: 1, numClasses: 4, numBlocks: [1, 1, 1], channels: [8, 16, 32] };
+  const model = new RepMLPNet(cfg);
+  const ema = new Map([...model.stateDict()].map(([k, v]) => [k, v.dtype === 'float32' ? { ...v, data: (v.data as Float32Array).map((x) => x / 2) } : v]));
+  const file = path.join(tmp, 'last.safetensors');
+  const meta = {
+    epoch: 1, batch: 0, step: 3, loader: { seed: 0, epoch: 1, batch: 0, rng: [1, 2, 3, 4] }, bestAccuracy: 0.5, lastAccuracy: 0.5,
+    epochLoss: 0, epochCorrect: 0, epochSeen: 0, config: cfg, options: { arch: 'custom' },
+  };
+  writeCheckpoint(file, { model: model.stateDict(), ema, optimizer: new AdamW(model.parameters(), { lr: 1e-3 }).stateDict(), meta });
+  const key = 'head.weight';
+  assert.equal([...resolveModel('x', { weights: file, arch: undefined, ema: true }).state.get(key)!.data], [...ema.get(key)!.data]);
+  assert.equal([...resolveModel('x', { weights: file, arch: undefined }).state.get(key)!.data], [...model.stateDict().get(key)!.data]);
+  const plain = path.join(tmp, 'plain.safetensors');
+  writeSafetensors(plain, model.stateDict());
+  model.dispose();
+  assertThrows(() => resolveModel('x', { weights: plain, arch: 'small', ema: true }), /^checkpoint: expected a training checkpoint with an EMA of the weights \(ema\.\* tensors\) in .*plain\.safetensors but received a plain state dict$/);
+  // --partition-order on a checkpoint's config and on a config file; a file that says otherwise
+  assert.is(resolveModel('x', { weights: file, arch: undefined, order: 'reference' }).config.partitionOrder, 'reference');
+  const json = path.join(tmp, 'paper.json');
+  fs.writeFileSync(json, JSON.stringify({ ...cfg, partitionOrder: 'paper' }));
+  assertThrows(() => resolveModel('x', { weights: plain, arch: json, order: 'reference' }), /^x: --partition-order reference contradicts partitionOrder 'paper' in .*paper\.json$/);
+  // the reference code's checkpoint: {'model': ..., 'config': CfgNode} naming MODEL.ARCH 'small'
+  const shapes: [string, number[]][] = [['conv_embedding.conv.weight', [32, 1, 2, 2]], ['head.weight', [10, 128]], ['stages.0.0.repmlp_block.fc3_bn.weight', [2]]];
+  const node = (entries: [string, Buffer][]) => Buffer.concat([newObject('yacs.config', 'CfgNode'), MARK, ...entries.flatMap(([k, v]) => [str(k), v]), SETITEMS]);
+  const pickle = Buffer.concat([PROTO2, dict([
+    ['model', dict(shapes.map(([k, shape], i) => [k, tensorOps(String(i), shape.reduce((a, d) => a * d, 1), shape)]))],
+    ['config', node([['MODEL', node([['ARCH', str('small')]])]])],
+  ]), STOP]);
+  const data = shapes.map(([, shape], i) => ({ name: `archive/data/${i}`, data: Buffer.alloc(4 * shape.reduce((a, d) => a * d, 1)) }));
+  const ref = path.join(tmp, 'ckpt_epoch_1.pth');
+  fs.writeFileSync(ref, zip([{ name: 'archive/data.pkl', data: pickle }, ...data]));
+  const r = resolveModel('x', { weights: ref, arch: undefined });
+  assert.equal([r.archName, r.fromCheckpoint, r.form], ['small', true, 'train']);
+  assert.equal(r.config, { ...preset('small'), inChannels: 1, numClasses: 10 });
 });
 
 test.run();

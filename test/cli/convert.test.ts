@@ -96,7 +96,7 @@ test('convert: strict loading, usage errors', async () => {
   assert.match(r.stderr, /^repmlp convert: --arch <preset \| config\.json> is required\n\nUsage: repmlp convert/);
   r = await runCli(['convert', 'a.pth', '--arch', 'small']);
   assert.is(r.code, 2);
-  assert.match(r.stderr, /convert: expected an input checkpoint and an output \.safetensors file/);
+  assert.match(r.stderr, /convert: expected an input checkpoint and an output file \(\.safetensors or \.pth\)/);
   r = await runCli(['convert', 'a', 'b', 'c', '--arch', 'small']);
   assert.match(r.stderr, /convert: unexpected argument 'c'/);
   r = await runCli(['convert', 'a', 'b', '--arch']);
@@ -106,7 +106,7 @@ test('convert: strict loading, usage errors', async () => {
   assert.match(r.stderr, /convert: --arch 'RepMLPNet-X' is neither a preset \(RepMLPNet-T224, .*small\) nor a config file/);
   r = await runCli(['convert', '--help']);
   assert.is(r.code, 0);
-  assert.match(r.stdout, /^Usage: repmlp convert <in\.safetensors \| in\.pth> <out\.safetensors> --arch/);
+  assert.match(r.stdout, /^Usage: repmlp convert <in\.safetensors \| in\.pth> <out\.safetensors \| out\.pth> --arch/);
 });
 
 test('config JSON: unknown fields, wrong types, missing fields, bad JSON', async () => {
@@ -136,7 +136,7 @@ test('verify: random init and a checkpoint, text and JSON, exit codes', async ()
   assert.equal(
     { ...j, maxAbsDiff: 0, maxRelDiff: 0 },
     {
-      arch: smallJson, inputSize: 16, batch: 2, seed: 5, weights: null,
+      arch: smallJson, inputSize: [16, 16], partitions: [1, 1, 1], partitionOrder: 'paper', batch: 2, seed: 5, weights: null,
       params: { train: parameterCount(SMALL), deploy: parameterCount({ ...SMALL, deploy: true }) },
       flops: { train: 155104 + 8960, deploy: 155104 }, maxAbsDiff: 0, maxRelDiff: 0, tolerance: 1e-4,
       nonFiniteWeights: [], nonFiniteLogits: { train: 0, deploy: 0 }, ok: true,
@@ -151,8 +151,9 @@ test('verify: random init and a checkpoint, text and JSON, exit codes', async ()
   assert.match(lines[0], /^.*small\.json: input 16x16, batch 2, seed 0, weights .*pth_repmlpnet\.pth$/);
   assert.match(lines[1], new RegExp(`^parameters  train form ${parameterCount(SMALL)}, deploy form ${parameterCount({ ...SMALL, deploy: true })}$`));
   assert.match(lines[2], /^FLOPs       train form 0\.0002 G, deploy form 0\.0002 G \(multiply-adds per image\)$/);
-  assert.match(lines[3], /^values      all finite$/);
-  assert.match(lines[4], /^logits      max abs diff \d\.\d{3}e[-+]\d+, max rel diff \d\.\d{3}e-\d+ \(limit 0\.0001\): ok$/);
+  assert.match(lines[3], /^partitions  1, 1, 1 per map by stage \(paper order\)$/);
+  assert.match(lines[4], /^values      all finite$/);
+  assert.match(lines[5], /^logits      max abs diff \d\.\d{3}e[-+]\d+, max rel diff \d\.\d{3}e-\d+ \(limit 0\.0001\): ok$/);
 
   // NaN weights cannot pass: exit 1 and FAILED
   const sd = trainState();

@@ -5,7 +5,7 @@
 // stale temporary file of a dead process is removed at the next start; a
 // second `train` on a directory another process holds exits 1 before writing anything,
 // and once that process is killed its lock is taken over.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -16,7 +16,7 @@ import { lockDirectory, LOCK_NAME } from '../../lib/io/lock';
 import { train } from '../../lib/train/trainer';
 import { assertRejects } from '../helpers';
 import { deadPid, enospcPreload, fullDisk, temps } from '../io/helpers';
-import { runCli } from './run-cli';
+import { runCli, runCliProcess } from './run-cli';
 
 const root = path.join(__dirname, '..', '..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'repmlp-durability-'));
@@ -34,12 +34,8 @@ const dataDir = fashionMnistSampleDir();
 
 /** `repmlp <args>` in a new process, the disk full after `fullAfter` bytes of files matching `match`. */
 function cli(args: string[], full?: { after: number; match?: string }) {
-  const preload = full ? ['-r', enospcPreload] : [];
-  const env = full ? { REPMLP_TEST_ENOSPC_AFTER: String(full.after), REPMLP_TEST_ENOSPC_MATCH: full.match ?? '\\.tmp$' } : {};
-  const t0 = Date.now();
-  const r = spawnSync(process.execPath, ['-r', 'tsx/cjs', ...preload, 'lib/cli.ts', ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env } });
-  if (r.error) throw r.error;
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, seconds: (Date.now() - t0) / 1000 };
+  if (!full) return runCliProcess(args);
+  return runCliProcess(args, { preload: [enospcPreload], env: { REPMLP_TEST_ENOSPC_AFTER: String(full.after), REPMLP_TEST_ENOSPC_MATCH: full.match ?? '\\.tmp$' } });
 }
 
 test('repmlp convert on a full disk: exit 1, the message, the previous output intact; stale temporary files removed', async () => {

@@ -6,6 +6,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseCommandLine } from '../../lib/cli/args';
 import { command, trainOptions } from '../../lib/cli/train';
+import { preset } from '../../lib/models/presets';
+import { resolveConfig } from '../../lib/train/options';
 import { runCli } from './run-cli';
 
 const parse = (...args: string[]) => trainOptions(parseCommandLine('train', args, command.options));
@@ -18,8 +20,28 @@ test('the defaults leave the trainer its own; each option reaches the trainer', 
   assert.equal(recipe(), { optimizer: 'adamw', momentum: undefined, nesterov: undefined, accumSteps: undefined, lrScaleBatch: undefined, ema: false, emaDecay: undefined, emaEvery: undefined });
   assert.equal(recipe('--opt', 'sgd', '--momentum', '0.8', '--no-nesterov', '--accum-steps', '4', '--lr-scale-batch', '256', '--ema', '--ema-decay', '0.999', '--ema-every', '2'),
     { optimizer: 'sgd', momentum: 0.8, nesterov: false, accumSteps: 4, lrScaleBatch: 256, ema: true, emaDecay: 0.999, emaEvery: 2 });
+  // --partition-order: for a preset, the trainer applies it (the data set gives the channels and classes)
+  assert.equal([parse().partitionOrder, parse('--partition-order', 'reference').partitionOrder], [undefined, 'reference']);
+  assert.equal(resolveConfig('small', 1, 10, 'reference'), { ...preset('small', { inChannels: 1, numClasses: 10 }), partitionOrder: 'reference' });
   // SGD: Nesterov momentum unless --no-nesterov (the trainer's default)
   assert.equal([recipe('--opt', 'sgd').nesterov, recipe('--opt', 'sgd').momentum], [undefined, undefined]);
+});
+
+test('--data DIR and the image options reach the trainer as its data options; file lists too', () => {
+  const dir = __dirname;
+  const o = parse('--data', dir, '--val-dir', 'v', '--input-size', '64', '--in-channels', '1', '--workers', '3', '--skip-bad-images', '--randaugment', 'none',
+    '--erasing', '0.25', '--crop-pct', '0.9', '--interpolation', 'bicubic', '--resampler', 'libvips', '--norm', 'dataset');
+  assert.equal(o.data, {
+    folder: dir, valDir: 'v', trainList: undefined, valList: undefined, channels: 1, workers: 3, skipBadImages: true, randAugment: null,
+    erasing: 0.25, cropPct: 0.9, interpolation: 'bicubic', resampler: 'libvips', norm: 'dataset',
+  });
+  assert.equal([o.inputSize, o.dataDir, o.out], [64, undefined, undefined]);
+  const lists = parse('--train-list', 'a.txt', '--val-list', 'b.txt', '--randaugment', 'rand-m9-mstd0.5-inc1');
+  assert.equal(lists.data, {
+    folder: undefined, valDir: undefined, trainList: 'a.txt', valList: 'b.txt', channels: 'auto', workers: undefined, skipBadImages: false,
+    randAugment: 'rand-m9-mstd0.5-inc1', erasing: undefined, cropPct: undefined, interpolation: undefined, resampler: undefined, norm: undefined,
+  });
+  assert.equal([parse().data, parse('--data', 'cifar10', '--data-dir', 'd').dataDir], ['fashion-mnist', 'd']);
 });
 
 test('bad values and options without theirs are usage errors (exit 2, with the usage)', async () => {

@@ -143,7 +143,7 @@ test('viz: errors', async () => {
   await usage([...w, '--window', '4', out], /^repmlp viz: expected an odd window size for --window but received 4\n/);
   await usage([...w, '--window', '0', out], /^repmlp viz: expected an integer >= 1 for --window but received '0'\n/);
   await usage([...w, '--scale', 'log', out], /^repmlp viz: expected panel or shared for --scale but received 'log'\n/);
-  await usage(['--weights', weights, out], /^repmlp viz: --arch <preset \| config\.json> is required for weights that are not a training checkpoint\n/);
+  await usage(['--weights', weights, out], /^repmlp viz: --arch <preset \| config\.json> is required for weights that record no config \(written elsewhere, or not by repmlp train\)\n/);
   await usage([...w, out, 'extra.svg'], /^repmlp viz: unexpected argument 'extra\.svg'\n/);
 
   await assertRejects(runCli(['viz', '--weights', path.join(tmp, 'missing.safetensors'), '--arch', cfgJson, out]), /^viz: .*missing\.safetensors does not exist$/);

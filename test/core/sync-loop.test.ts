@@ -30,8 +30,10 @@ function run(...args: string[]): Promise<Report> {
 test('sync loop: 10,000 scoped training steps keep RSS flat; dropped tensors are reclaimed without yielding', async () => {
   // Both at once: one per core.
   const [scoped, dropped] = await Promise.all([run('10000', '2000'), run('3000', '1000', 'dropped')]);
+  // A per-step leak grows without bound (one of 20 KiB a step grew RSS by 166 MiB here); the
+  // collector running late on a busy machine has shown up to 31 MiB of peak growth.
   const growth = scoped.peak - scoped.atWarmup;
-  assert.ok(growth < 30, `RSS grew by ${growth.toFixed(1)} MiB from step 2,000 to 10,000 (${JSON.stringify(scoped)})`);
+  assert.ok(growth < 60, `RSS grew by ${growth.toFixed(1)} MiB from step 2,000 to 10,000 (${JSON.stringify(scoped)})`);
   // 3,000 dropped 64 KiB tensors are 188 MiB: the collector and the storage table's sweep
   // must have freed most of them while the loop ran.
   const droppedGrowth = dropped.peak - dropped.atWarmup;

@@ -2,7 +2,8 @@
 // mpirun.ts). With BatchNorm over the ranks, 2 ranks at global batch B give the weights of
 // one process at batch B after every step, to float-summation tolerance, and hold the very
 // same weights and buffers on both ranks; the trainer's run of 2 ranks matches one
-// process's and resumes exactly; a rank that fails or hangs stops every rank.
+// process's and resumes exactly, on an image folder too (mixed batches, bad images left
+// out); a rank that fails or hangs stops every rank.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -10,6 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readSafetensors, type HostTensor } from '../../lib/index';
 import { runCli, scratchDir } from '../cli/run-cli';
+import { buildImageFolder, writeBadImages } from '../data/images/folder-fixture';
 import { assertRejects } from '../helpers';
 import { jsonLines, mpirun, requireMpi, tsxCommand } from './mpirun';
 
@@ -97,6 +99,29 @@ test('repmlp train on 2 ranks: one process\'s weights; rank 0 alone writes; a re
   assert.is(worstDiff(weights(path.join(dir, 'two', 'last.safetensors')), weights(path.join(part, 'last.safetensors'))).worst, 0);
   // a run of another world size refuses the checkpoint
   await assertRejects(runCli(['train', ...TRAIN, '--out', part, '--resume']), /to come from a run with the same config and options .*"worldSize":2/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('repmlp train on 2 ranks over an image folder, mixed, bad images left out: one process\'s weights and counts', async () => {
+  const dir = scratchDir('dist-folder');
+  const fx = await buildImageFolder({ perClass: 12, classes: 4, layout: 'imagenet', kinds: ['png', 'jpeg'], sizes: [[28, 28], [36, 30]], dir: path.join(dir, 'images') });
+  await writeBadImages(path.join(fx.dir, 'train', fx.classes[0]));
+  const args = [
+    'train', '--data', fx.dir, '--skip-bad-images', '--norm', 'dataset', '--workers', '1', '--mixup', '0.4', '--limit-train', '40', '--batch-size', '8', '--epochs', '1',
+    '--device', 'cpu', '--opt', 'sgd', '--lr', '0.05', '--sync-bn', '--json',
+  ];
+  const one = await runCli([...args, '--out', path.join(dir, 'one')]);
+  assert.is(one.code, 0, one.stderr);
+  const [node, ...rest] = tsxCommand(cli, [...args, '--nproc', '2', '--out', path.join(dir, 'two')]);
+  const two = spawnSync(node, rest, { encoding: 'utf8' });
+  assert.is(two.status, 0, two.stderr);
+  const [a, b] = [one.stdout, two.stdout].map((o) => jsonLines<{ worldSize: number; steps: number; skippedImages: number; testAccuracy: number }>(o).pop()!);
+  assert.equal([a.worldSize, b.worldSize, b.steps], [1, 2, 5]);
+  assert.ok(a.skippedImages > 0, 'bad images among the training images used');
+  assert.equal([b.skippedImages, b.testAccuracy], [a.skippedImages, a.testAccuracy], 'counted over the ranks');
+  assert.match(two.stdout, /^normalisation: the training images' own mean/m);
+  const d = worstDiff(weights(path.join(dir, 'one', 'last.safetensors')), weights(path.join(dir, 'two', 'last.safetensors')));
+  assert.ok(d.worst <= 1e-5 * d.largest, `worst difference ${d.worst} (largest weight ${d.largest})`);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

@@ -13,11 +13,16 @@ import * as assert from 'uvu/assert';
 import { encodeIdx, readIdxImages, readIdxLabels, IDX_MAX_DATA_BYTES } from '../../lib/data/idx';
 import { readCifarBatch } from '../../lib/data/cifar';
 import { loadFashionMnist } from '../../lib/data/fashion-mnist';
-import { readPth } from '../../lib/io/pth';
+import { PyObject } from '../../lib/io/pickle-values';
+import { readPth, readPthCheckpoint } from '../../lib/io/pth';
+import { fieldAt } from '../../lib/io/pyvalue';
 import { parseSafetensors, readSafetensors, writeSafetensors } from '../../lib/io/safetensors';
 import { readCheckpoint } from '../../lib/train/checkpoint';
 import { assertThrows } from '../helpers';
 import { rssMiB } from './helpers';
+import {
+  type ZipPart, record, zip, PROTO2, MARK, STOP, EMPTY_DICT, EMPTY_LIST, SETITEMS, SETITEM, APPEND, NONE, BINPERSID, REDUCE, DUP, TUPLE2, BINPUT0, BINGET0, str, int, global, tuple, tensorOps, stateDict, NEWOBJ, BUILD, BINGET1, BINPUT1, dict, checkpoint, call, newObject,
+} from './pickles';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'repmlp-readers-'));
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -118,75 +123,6 @@ test('checkpoint: metadata that is not JSON names the file and the key', () => {
 // ---------------------------------------------------------------------------------------
 // PyTorch zips and pickles
 
-interface ZipPart {
-  name: string;
-  /** the entry's bytes (deflated when `deflate`), or its compressed bytes as given in `raw` */
-  data?: Buffer;
-  raw?: Buffer;
-  deflate?: boolean;
-  /** the uncompressed size the headers declare (default: the real one) */
-  declared?: number;
-}
-
-/** A little-endian record of `size` bytes, zero but for the [offset, width, value] fields given. */
-function record(size: number, fields: [offset: number, width: 2 | 4, value: number][]): Buffer {
-  const b = Buffer.alloc(size);
-  for (const [at, width, v] of fields) {
-    if (width === 2) b.writeUInt16LE(v, at);
-    else b.writeUInt32LE(v, at);
-  }
-  return b;
-}
-
-/** A zip archive with local headers, a central directory and its end record (CRCs left 0: not read). */
-function zip(parts: ZipPart[]): Buffer {
-  const out: Buffer[] = [], dir: Buffer[] = [];
-  let offset = 0;
-  for (const p of parts) {
-    const body = p.raw ?? (p.deflate ? zlib.deflateRawSync(p.data!) : p.data!);
-    const size = p.declared ?? p.data?.length ?? 0;
-    const name = Buffer.from(p.name);
-    const method = p.deflate || p.raw ? 8 : 0;
-    const local = record(30, [[0, 4, 0x04034b50], [8, 2, method], [18, 4, body.length], [22, 4, size], [26, 2, name.length]]);
-    const central = record(46, [[0, 4, 0x02014b50], [10, 2, method], [20, 4, body.length], [24, 4, size], [28, 2, name.length], [42, 4, offset]]);
-    out.push(local, name, body);
-    dir.push(central, name);
-    offset += 30 + name.length + body.length;
-  }
-  const d = Buffer.concat(dir);
-  const end = record(22, [[0, 4, 0x06054b50], [8, 2, parts.length], [10, 2, parts.length], [12, 4, d.length], [16, 4, offset]]);
-  return Buffer.concat([...out, d, end]);
-}
-
-// Pickle opcodes as torch.save writes them (protocol 2).
-const op = (...bytes: number[]) => Buffer.from(bytes);
-const [PROTO2, MARK, STOP, EMPTY_DICT, EMPTY_LIST, TUPLE, SETITEMS, SETITEM, APPEND, NONE, NEWFALSE, BINPERSID, REDUCE, DUP, TUPLE2, BINPUT0, BINGET0] = [
-  op(0x80, 2), op(0x28), op(0x2e), op(0x7d), op(0x5d), op(0x74), op(0x75), op(0x73), op(0x61), op(0x4e), op(0x89), op(0x51), op(0x52), op(0x32), op(0x86), op(0x71, 0), op(0x68, 0),
-];
-function str(s: string): Buffer {
-  const b = Buffer.from(s), n = Buffer.alloc(4);
-  n.writeUInt32LE(b.length);
-  return Buffer.concat([op(0x58), n, b]);
-}
-function int(v: number): Buffer {
-  const b = Buffer.alloc(5);
-  b[0] = 0x4a; // BININT
-  b.writeInt32LE(v, 1);
-  return b;
-}
-const global = (module: string, name: string) => Buffer.from(`c${module}\n${name}\n`, 'latin1');
-const tuple = (items: Buffer[]) => Buffer.concat([MARK, ...items, TUPLE]);
-
-/** torch._utils._rebuild_tensor_v2(storage(key, numel), offset, shape, stride, False, {}). */
-function tensorOps(key: string, numel: number, shape: number[], offset = 0): Buffer {
-  const stride = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
-  const storage = Buffer.concat([tuple([str('storage'), global('torch', 'FloatStorage'), str(key), str('cpu'), int(numel)]), BINPERSID]);
-  return Buffer.concat([global('torch._utils', '_rebuild_tensor_v2'), tuple([storage, int(offset), tuple(shape.map(int)), tuple(stride.map(int)), NEWFALSE, EMPTY_DICT]), REDUCE]);
-}
-
-/** A pickle of {name: tensor, ...}. */
-const stateDict = (entries: [string, Buffer][]) => Buffer.concat([PROTO2, EMPTY_DICT, MARK, ...entries.flatMap(([k, t]) => [str(k), t]), SETITEMS, STOP]);
-
 function pth(name: string, parts: ZipPart[]): string {
   const file = path.join(tmp, name);
   fs.writeFileSync(file, zip(parts));
@@ -259,6 +195,74 @@ test('pth: malformed state dicts and tensors name the file and what was expected
     /numel\.pth is not a PyTorch zip checkpoint: storage '0' holds 16 bytes, not the 5 float32 elements the pickle says/);
   const intKey = Buffer.concat([PROTO2, EMPTY_DICT, int(3), tensorOps('0', 4, [4]), SETITEM, STOP]);
   assertThrows(() => readPth(withPickle('key.pth', intKey)), /key\.pth is not a PyTorch zip checkpoint: expected string keys in the state dict but received 3/);
+});
+
+test('pth: legacy files cut short, or with pickles over the limit, name the file and what is missing', () => {
+  const whole = fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'ref_legacy.pth'));
+  const cut = (name: string, length: number) => {
+    const file = path.join(tmp, name);
+    fs.writeFileSync(file, whole.subarray(0, length));
+    return file;
+  };
+  assertThrows(() => readPth(cut('legacy-pickle.pth', 2000)), /^pth: .*legacy-pickle\.pth: the pickle ends before STOP$/);
+  assertThrows(() => readPth(cut('legacy-data.pth', whole.length - 100)), /^pth: .*legacy-data\.pth is not a valid legacy PyTorch checkpoint: storage '\d+' \(\d+ bytes at \d+\) runs past the end of the file$/);
+  assertThrows(() => readPth(path.join(__dirname, '..', 'fixtures', 'ref_legacy.pth'), { maxPickleBytes: 4096 }),
+    /^pth: .*ref_legacy\.pth: its pickles run past the first 4096 bytes \(4\.0 KiB\), the limit of a state dict's pickle$/);
+  // the magic number, then a protocol version torch never wrote
+  const version = Buffer.from(whole);
+  version.writeUInt16LE(1002, version.indexOf(Buffer.from([0x4d, 0xe9, 0x03])) + 1);
+  fs.writeFileSync(path.join(tmp, 'legacy-version.pth'), version);
+  assertThrows(() => readPth(path.join(tmp, 'legacy-version.pth')), /legacy-version\.pth is not a valid legacy PyTorch checkpoint: expected protocol version 1001 but received 1002$/);
+});
+
+// ---------------------------------------------------------------------------------------
+// placeholders: objects of classes the reader does not know are built by no code
+
+test('pth: REDUCE, NEWOBJ and BUILD of unknown globals make inert placeholders; nothing a pickle names runs', () => {
+  const marker = path.join(tmp, 'ran');
+  const shell = str(`touch ${marker}`);
+  const file = withPickle('objects.pth', checkpoint([
+    ['system', call('os', 'system', [shell])],
+    ['popen', Buffer.concat([global('subprocess', 'Popen'), tuple([tuple([str('sh'), str('-c'), shell])]), NEWOBJ])],
+    // BUILD would call __setstate__ (here a state computed by builtins.exec): only recorded
+    ['built', newObject('builtins', 'object', call('builtins', 'exec', [str(`open(${JSON.stringify(marker)}, 'w')`)]))],
+    ['args', newObject('argparse', 'Namespace', dict([['lr', int(3)], ['arch', str('RepMLPNet-B224')]]))],
+  ]));
+  const ck = readPthCheckpoint(file);
+  assert.equal([...ck.stateDict.get('w')!.data], [1, 2, 3, 4]);
+  assert.not.ok(fs.existsSync(marker), 'nothing ran');
+  const system = fieldAt(ck.root, 'system') as PyObject;
+  assert.ok(system instanceof PyObject);
+  assert.is(system.cls, 'os.system');
+  assert.equal(system.args, [`touch ${marker}`]);
+  assert.is((fieldAt(ck.root, 'popen') as PyObject).cls, 'subprocess.Popen');
+  const built = fieldAt(ck.root, 'built') as PyObject;
+  assert.ok(built.state instanceof PyObject && built.state.cls === 'builtins.exec');
+  assert.is(fieldAt(ck.root, 'args', 'arch'), 'RepMLPNet-B224');
+  assert.is(fieldAt(ck.root, 'args', 'lr'), 3);
+});
+
+test('pth: placeholders cannot stand in for a state dict, a storage or a callee, nor nest without end', () => {
+  // a class of the pickle's choosing holding the tensors
+  const evil = withPickle('evil-dict.pth', Buffer.concat([PROTO2, newObject('__main__', 'Weights'), MARK, str('w'), tensorOps('0', 4, [4]), SETITEMS, STOP]));
+  assertThrows(() => readPth(evil), /^pth: .*evil-dict\.pth \(archive\/data\.pkl\): the pickle calls __main__\.Weights, which a state dict does not need \(refused\)$/);
+  assertThrows(() => readPth(withPickle('obj.pth', Buffer.concat([PROTO2, call('os', 'system', [str('ls')]), STOP]))), /^pth: .*obj\.pth holds os\.system object rather than a dict of tensors$/);
+  // a storage whose class is not a storage class
+  const storage = Buffer.concat([tuple([str('storage'), global('os', 'system'), str('0'), str('cpu'), int(4)]), BINPERSID]);
+  assertThrows(() => readPth(withPickle('storage-class.pth', Buffer.concat([PROTO2, dict([['w', storage]]), STOP]))),
+    /storage-class\.pth \(archive\/data\.pkl\): storage type os\.system is not supported \(supported: FloatStorage, /);
+  // getattr(__import__('os'), 'system')('ls'): the second call's callee is a placeholder, refused
+  const imported = call('builtins', '__import__', [str('os')]);
+  const chained = Buffer.concat([call('builtins', 'getattr', [imported, str('system')]), tuple([str('ls')]), REDUCE]);
+  assertThrows(() => readPth(withPickle('chain.pth', checkpoint([['x', chained]]))),
+    /chain\.pth \(archive\/data\.pkl\): REDUCE of builtins\.getattr object on \["ls"\], which is not a global by name with arguments$/);
+  // an object whose state is itself, through the memo
+  const selfState = Buffer.concat([newObject('a', 'B'), BINPUT1, BINGET1, BUILD]);
+  assertThrows(() => readPth(withPickle('self-state.pth', checkpoint([['x', selfState]]))), /self-state\.pth \(archive\/data\.pkl\): the pickle refers to itself/);
+  // 150 objects, each the state of the one before
+  const N = 150;
+  const chain = Buffer.concat([...Array.from({ length: N }, () => newObject('a', 'B')), ...Array.from({ length: N - 1 }, () => BUILD)]);
+  assertThrows(() => readPth(withPickle('deep-objects.pth', checkpoint([['x', chain]]))), /deep-objects\.pth \(archive\/data\.pkl\): the pickle nests deeper than 100 levels$/);
 });
 
 // ---------------------------------------------------------------------------------------

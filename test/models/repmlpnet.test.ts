@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  crossEntropy, RepMLPBlock, type RepMLPBlockOptions, parameterCount, preset, presetNames, RepMLPNet, Rng, scope, tensor,
+  crossEntropy, RepMLPBlock, type RepMLPBlockOptions, parameterCount, preset, presetNames, RepMLPNet, Rng, scope, stateDictShapes, tensor,
   type PresetName, type RepMLPNetConfig, type Tensor,
 } from '../../lib/index';
 import { readSafetensors, type HostTensor } from '../../lib/io/safetensors';
@@ -27,10 +27,11 @@ function section(prefix: string): Map<string, HostTensor> {
 
 // The configs of test/fixtures/gen_repmlpnet.py.
 const CONFIGS: Record<string, RepMLPNetConfig> = {
-  // maps twice the partition size (h != w in stage 1), conv branches 1, 3, 5, a stage with S = 1
+  // maps twice the partition size (h != w in stage 1), conv branches 1, 3, 5, a stage with S = 1;
+  // the paper's order of partitions, as the PyTorch model of gen_repmlpnet.py computes it
   part: {
     inChannels: 3, numClasses: 5, patchSize: 2, numBlocks: [1, 1], channels: [8, 16], hs: [4, 2], ws: [2, 2],
-    sharesetsNums: [1, 4], reparamConvK: [1, 3, 5],
+    sharesetsNums: [1, 4], reparamConvK: [1, 3, 5], partitionOrder: 'paper',
   },
   // `small` at reduced width and depth, 1-channel input
   small: { ...preset('small', { inChannels: 1 }), numBlocks: [1, 1, 1], channels: [8, 16, 32], hs: [8, 4, 2], ws: [8, 4, 2] },
@@ -219,9 +220,13 @@ test('presets: parameterCount agrees with built models (both forms), overrides a
   assert.is(small.inChannels, 1);
   assert.is(small.numClasses, 7);
   assert.equal(preset('cifar').channels, [128, 256]);
-  for (const cfg of [CONFIGS.part, CONFIGS.small, small, { ...CONFIGS.part, deploy: true }, { ...small, deploy: true }]) {
+  const rect: RepMLPNetConfig = { ...CONFIGS.part, patchSize: [2, 1], ws: [2, 2] };
+  for (const cfg of [CONFIGS.part, CONFIGS.small, small, rect, { ...CONFIGS.part, deploy: true }, { ...small, deploy: true }]) {
     const m = new RepMLPNet(cfg, { device: DEVICE });
     assert.is(m.parameterCount(), parameterCount(cfg));
+    // the state dict a config implies, without building it: the built model's keys in order, and shapes
+    const shapes = [...stateDictShapes(cfg)].map(([k, v]) => [k, v.shape]);
+    assert.equal(shapes, [...m.stateDict()].map(([k, v]) => [k, v.shape]));
     m.dispose();
   }
   const m = new RepMLPNet(small);
@@ -299,7 +304,8 @@ test('RepMLPNet: rejects bad configs and inputs with clear messages', () => {
   assertThrows(() => new RepMLPNet(null as never), /^RepMLPNet: expected an object for config but received null$/);
   assertThrows(() => new RepMLPNet({ ...cfg, sharesetsNums: [3, 4] }), /RepMLPBlock: expected a divisor of the channels 8 for S but received 3/);
   assertThrows(() => new RepMLPNet({ ...cfg, reparamConvK: [1, 2] }), /RepMLPBlock: expected an array of odd kernel sizes for reparamConvK but received \[1, 2\]/);
-  assertThrows(() => new RepMLPNet({ ...cfg, patchSize: 0 }), /^RepMLPNet: expected a positive integer for 'patchSize' but received 0$/);
+  assertThrows(() => new RepMLPNet({ ...cfg, patchSize: 0 }), /^RepMLPNet: expected a positive integer or \[height, width\] of positive integers for 'patchSize' but received 0$/);
+  assertThrows(() => new RepMLPNet({ ...cfg, patchSize: [2, 2, 2] as never }), /^RepMLPNet: expected a positive integer or \[height, width\] of positive integers for 'patchSize' but received \[2,2,2\]$/);
   const m = new RepMLPNet(cfg);
   const x = tensor(new Float32Array(2 * 3 * 14 * 14), [2, 3, 14, 14]);
   assertThrows(() => m.forward(x), /RepMLPNet: expected a height and width divisible by 4 \(patch 2, 2 stages\) for x but received shape \(2, 3, 14, 14\)/);

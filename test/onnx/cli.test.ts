@@ -13,7 +13,7 @@ import { compareWithOrt, decodeOnnx, openSession } from './ort';
 // several partitions per map (h != w), S = 1 and S = 4
 const PART: RepMLPNetConfig = {
   inChannels: 3, numClasses: 5, patchSize: 2, numBlocks: [1, 1], channels: [8, 16], hs: [4, 2], ws: [2, 4],
-  sharesetsNums: [1, 4], reparamConvK: [1, 3],
+  sharesetsNums: [1, 4], reparamConvK: [1, 3], partitionOrder: 'paper',
 };
 
 const tmp = scratchDir('export-onnx');
@@ -100,7 +100,7 @@ test('export-onnx: bad command lines exit with 2 and the usage', async () => {
     [['--arch', 'nope', '--weights', weights, 'o.onnx'], "export-onnx: --arch 'nope' is neither a preset"],
     [['--arch', partJson, '--weights', weights, 'o.onnx', '--input-size', '16by32'], "export-onnx: expected N or HxW (e.g. 224 or 64x96) for --input-size but received '16by32'"],
     [['--arch', partJson, '--weights', weights, 'a.onnx', 'b.onnx'], "export-onnx: unexpected argument 'b.onnx'"],
-    [['--weights', weights, 'o.onnx'], 'export-onnx: --arch <preset | config.json> is required for weights that are not a training checkpoint'],
+    [['--weights', weights, 'o.onnx'], 'export-onnx: --arch <preset | config.json> is required for weights that record no config (written elsewhere, or not by repmlp train)'],
   ];
   for (const [args, message] of cases) {
     const r = await runCli(['export-onnx', ...args]);

@@ -27,7 +27,7 @@ const CASES: Case[] = [
     name: 'partitioned, S 1 and 4',
     config: {
       inChannels: 3, numClasses: 5, patchSize: 2, numBlocks: [1, 2], channels: [8, 16], hs: [4, 2], ws: [2, 4],
-      sharesetsNums: [1, 4], reparamConvK: [1, 3, 5],
+      sharesetsNums: [1, 4], reparamConvK: [1, 3, 5], partitionOrder: 'paper',
     },
     inputSize: [16, 32], H: 16, W: 32,
   },
@@ -36,7 +36,7 @@ const CASES: Case[] = [
     name: 'small (reduced), S 2, 4, 8',
     config: {
       inChannels: 1, numClasses: 10, patchSize: 2, numBlocks: [1, 1, 1], channels: [8, 16, 32], hs: [8, 4, 2], ws: [8, 4, 2],
-      sharesetsNums: [2, 4, 8], reparamConvK: [1, 3],
+      sharesetsNums: [2, 4, 8], reparamConvK: [1, 3], partitionOrder: 'paper',
     },
     H: 16, W: 16,
   },
@@ -45,7 +45,7 @@ const CASES: Case[] = [
     name: 'S = C, no branches, patch 4',
     config: {
       inChannels: 2, numClasses: 3, patchSize: 4, numBlocks: [2], channels: [8], hs: [2], ws: [4],
-      sharesetsNums: [8], reparamConvK: [], globalPerceptronReduce: 2,
+      sharesetsNums: [8], reparamConvK: [], globalPerceptronReduce: 2, partitionOrder: 'paper',
     },
     inputSize: [16, 32], H: 16, W: 32,
   },

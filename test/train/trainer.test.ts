@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runCli as cli } from '../cli/run-cli';
 import { assertRejects, liveStorages } from '../helpers';
-import { fashionMnistSampleDir, readSafetensors, type RepMLPNetConfig } from '../../lib/index';
+import { fashionMnistSampleDir, readSafetensors, writeSafetensors, type RepMLPNetConfig } from '../../lib/index';
 import { train, type TrainOptions, type TrainSummary } from '../../lib/train/trainer';
 
 // A reduced `small` (one unit per stage, narrow) on the shipped sample.
@@ -45,7 +45,9 @@ test('one epoch: the loss falls, every file is written, the JSON summary is the 
   const lines = text.trim().split('\n');
   assert.match(lines[0], /^data: Fashion-MNIST from .*fashion-mnist-sample/);
   const last = JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
-  assert.equal(Object.keys(last).sort(), ['dataSource', 'deployTestAccuracy', 'emaTestAccuracy', 'emaTestTop5', 'epochs', 'imagesPerSecond', 'out', 'seconds', 'steps', 'stopped', 'testAccuracy', 'testTop5', 'worldSize']);
+  assert.equal(Object.keys(last).sort(), [
+    'dataSource', 'deployTestAccuracy', 'emaTestAccuracy', 'emaTestTop5', 'epochs', 'imagesPerSecond', 'out', 'seconds', 'skippedImages', 'steps', 'stopped', 'testAccuracy', 'testTop5', 'worldSize',
+  ]);
   assert.is(last.worldSize, 1);
   assert.equal([last.emaTestAccuracy, last.emaTestTop5], [null, null]);
   assert.ok(summary.testTop5 >= summary.testAccuracy && summary.testTop5 <= 1, `top-5 ${summary.testTop5} >= top-1 ${summary.testAccuracy}`);
@@ -109,7 +111,7 @@ test('repmlp train: option errors exit with 2 and the usage', async () => {
     [['--lr', '-1'], /^repmlp train: expected a number >= 0 for --lr but received '-1'/],
     [['--label-smoothing', '2'], /^repmlp train: expected a number in \[0, 1\] for --label-smoothing but received '2'/],
     [['--device', 'tpu'], /^repmlp train: expected auto, cpu or cuda for --device but received 'tpu'/],
-    [['--data', 'mnist'], /^repmlp train: expected fashion-mnist, cifar10 or cifar100 for --data but received 'mnist'/],
+    [['--data', 'mnist'], /^repmlp train: expected fashion-mnist, cifar10, cifar100 or an image folder for --data but received 'mnist' \(no such folder\)/],
     [['--arch', 'nope'], /^repmlp train: --arch 'nope' is neither a preset/],
     [['--bogus'], /^repmlp train: unknown option '--bogus'/],
     [['--epochs'], /^repmlp train: option '--epochs' needs a value/],
@@ -143,9 +145,15 @@ test('repmlp train and eval from the command line', async () => {
   const text = await cli(['eval', '--weights', path.join(out, 'deploy.safetensors'), '--arch', tinyJson, '--data-dir', dataDir, '--limit-test', '96']);
   assert.match(text.stdout, /deploy\.safetensors \(deploy form\): top-1 accuracy \d+\.\d\d% \(\d+\/96\), top-5 \d+\.\d\d% \(\d+\/96\) on the fashion-mnist test split/);
   assert.match(text.stdout, /^backend (cpu|cuda)/);
-  const noArch = await cli(['eval', '--weights', path.join(out, 'deploy.safetensors'), '--data-dir', dataDir]);
-  assert.equal(noArch.code, 2);
-  assert.match(noArch.stderr, /^repmlp eval: --arch <preset \| config.json> is required for weights that are not a training checkpoint/);
+  // deploy.safetensors carries its config in its model card; the same weights without metadata need --arch
+  const noArch = await cli(['eval', '--weights', path.join(out, 'deploy.safetensors'), '--data-dir', dataDir, '--limit-test', '96', '--json']);
+  assert.equal(noArch.code, 0, noArch.stderr);
+  assert.equal((JSON.parse(noArch.stdout) as { accuracy: number }).accuracy, summary.testAccuracy);
+  const bare = path.join(tmp, 'bare-deploy.safetensors');
+  writeSafetensors(bare, readSafetensors(path.join(out, 'deploy.safetensors')));
+  const foreign = await cli(['eval', '--weights', bare, '--data-dir', dataDir]);
+  assert.equal(foreign.code, 2);
+  assert.match(foreign.stderr, /^repmlp eval: --arch <preset \| config.json> is required for weights that record no config \(written elsewhere, or not by repmlp train\)/);
   const noWeights = await cli(['eval', '--arch', 'small']);
   assert.match(noWeights.stderr, /^repmlp eval: --weights <file> is required/);
   // the first test's run, evaluated from its best checkpoint, gives the accuracy it reported
