@@ -71,6 +71,9 @@ export async function trainBatches(run: TrainingRun, progress: Progress): Promis
     // The epoch's end saves and checks for a stop itself, after the evaluation.
     if (endOfEpoch) break;
     if (m.step % s.saveEvery === 0) run.save(run.files.last);
+    // A turn of the event loop, so that a signal that came during the step (Ctrl-C) is seen
+    // now: batches prefetched in memory are taken without one.
+    await new Promise((resolve) => setImmediate(resolve));
     if (stopRequested(run)) {
       if (m.step % s.saveEvery !== 0) run.save(run.files.last);
       return true;

@@ -3,14 +3,14 @@
 // one process at batch B after every step, to float-summation tolerance, and hold the very
 // same weights and buffers on both ranks; the trainer's run of 2 ranks matches one
 // process's and resumes exactly, on an image folder too (mixed batches, bad images left
-// out); a rank that fails or hangs stops every rank.
+// out); Ctrl-C stops every rank after a step; a rank that fails or hangs stops every rank.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readSafetensors, type HostTensor } from '../../lib/index';
-import { runCli, scratchDir } from '../cli/run-cli';
+import { interruptCli, runCli, scratchDir } from '../cli/run-cli';
 import { buildImageFolder, writeBadImages } from '../data/images/folder-fixture';
 import { assertRejects } from '../helpers';
 import { jsonLines, mpirun, requireMpi, tsxCommand } from './mpirun';
@@ -122,6 +122,23 @@ test('repmlp train on 2 ranks over an image folder, mixed, bad images left out: 
   assert.match(two.stdout, /^normalisation: the training images' own mean/m);
   const d = worstDiff(weights(path.join(dir, 'one', 'last.safetensors')), weights(path.join(dir, 'two', 'last.safetensors')));
   assert.ok(d.worst <= 1e-5 * d.largest, `worst difference ${d.worst} (largest weight ${d.largest})`);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('Ctrl-C stops every rank of repmlp train --nproc 2 after a step, saved, with exit code 130; the run resumes', async () => {
+  const dir = scratchDir('dist-interrupt');
+  const args = ['train', '--nproc', '2', '--device', 'cpu', '--limit-train', '512', '--limit-test', '32', '--batch-size', '32', '--epochs', '1', '--log-every', '1', '--out', dir];
+  const r = await interruptCli(args, /step 2\/16/);
+  assert.is(r.code, 130, r.stderr);
+  assert.is(r.stderr.match(/repmlp: interrupted: the run stops after this step, saving last\.safetensors/g)?.length, 1, `rank 0 alone says it: ${r.stderr}`);
+  const step = Number(/stopped after step (\d+); continue with resume/.exec(r.stdout)?.[1]);
+  assert.ok(step >= 2 && step < 16, `stopped after step ${step} of 16: ${r.stdout}`);
+  assert.ok(fs.existsSync(path.join(dir, 'last.safetensors')));
+  assert.not.ok(fs.existsSync(path.join(dir, 'train.lock')), 'the lock is released');
+  const [node, ...rest] = tsxCommand(cli, [...args, '--resume']);
+  const resumed = spawnSync(node, rest, { encoding: 'utf8' });
+  assert.is(resumed.status, 0, resumed.stderr);
+  assert.match(resumed.stdout, new RegExp(`resuming from .*last\\.safetensors: epoch 1, batch ${step}/16, step ${step}`));
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
