@@ -6,7 +6,7 @@
 import { RepmlpError, shapeStr } from './errors';
 import { native } from './native';
 import { keep, trackNode } from './scope';
-import { fillTensor, installTensorMethods, Tensor } from './tensor';
+import { fillTensor, installTensorMethods, Tensor, type BackwardOptions } from './tensor';
 
 /**
  * A backward rule: given the gradient of the output, the saved tensors and which inputs
@@ -166,7 +166,22 @@ function addGrads(prev: Tensor, g: Tensor): Tensor {
   return out;
 }
 
-export function backward(root: Tensor, gradient: Tensor | undefined, opts: { retainGraph?: boolean } = {}): void {
+// For each step k of the backward (order[k], run from the last k down), the leaves that
+// require grad whose last contributing node is order[k]: they are complete after step k.
+function leavesDoneAt(order: Node[]): Map<number, Tensor[]> {
+  const last = new Map<Tensor, number>();
+  for (let k = order.length - 1; k >= 0; k--)
+    for (const inp of order[k].inputs) if (!inp.gradFn && inp.requiresGrad) last.set(inp, k);
+  const done = new Map<number, Tensor[]>();
+  for (const [leaf, k] of last) {
+    const at = done.get(k);
+    if (at) at.push(leaf);
+    else done.set(k, [leaf]);
+  }
+  return done;
+}
+
+export function backward(root: Tensor, gradient: Tensor | undefined, opts: BackwardOptions = {}): void {
   if (!root.requiresGrad)
     throw new RepmlpError('backward: expected a tensor that requires grad but received one with requiresGrad false (no input of its graph requires grad)');
   if (!gradient && root.numel !== 1)
@@ -181,40 +196,48 @@ export function backward(root: Tensor, gradient: Tensor | undefined, opts: { ret
       : fillTensor(Tensor.empty(root.shape, { device: root.device }), 1);
     if (!root.gradFn) {
       accumulateLeaf(root, seed);
+      opts.onLeafReady?.(root);
       return;
     }
     const grads = new Map<Node, Tensor>([[root.gradFn, seed]]);
     const order = topologicalOrder(root.gradFn);
+    const done = opts.onLeafReady ? leavesDoneAt(order) : null;
     for (let k = order.length - 1; k >= 0; k--) {
       const node = order[k];
       const g = grads.get(node);
-      if (!g) continue;
-      grads.delete(node);
-      const inputs = node.inputs;
-      const inGrads = node.apply(g);
-      g.dispose();
-      for (let i = 0; i < inputs.length; i++) {
-        const gi = inGrads[i];
-        if (!gi) continue;
-        const inp = inputs[i];
-        if (!inp.requiresGrad) {
-          gi.dispose();
-          continue;
-        }
-        if (shapeStr(gi.shape) !== shapeStr(inp.shape))
-          throw new RepmlpError(`backward: ${node.name} returned a gradient of shape ${shapeStr(gi.shape)} for input ${i} of shape ${shapeStr(inp.shape)}`);
-        if (inp.gradFn) {
-          // Summed when a second contribution comes; read, never written, by the rule it feeds.
-          const prev = grads.get(inp.gradFn);
-          grads.set(inp.gradFn, prev ? addGrads(prev, gi) : gi);
-        } else {
-          accumulateLeaf(inp, gi);
-        }
-      }
-      if (!opts.retainGraph) node.release();
+      if (g) runNode(node, g, grads, opts);
+      for (const leaf of done?.get(k) ?? []) opts.onLeafReady!(leaf);
     }
     for (const g of grads.values()) g.dispose();
   });
+}
+
+// One step of backward: node's rule with its summed output gradient g (consumed), the input
+// gradients summed into grads (inner nodes) or the leaves' .grad.
+function runNode(node: Node, g: Tensor, grads: Map<Node, Tensor>, opts: BackwardOptions): void {
+  grads.delete(node);
+  const inputs = node.inputs;
+  const inGrads = node.apply(g);
+  g.dispose();
+  for (let i = 0; i < inputs.length; i++) {
+    const gi = inGrads[i];
+    if (!gi) continue;
+    const inp = inputs[i];
+    if (!inp.requiresGrad) {
+      gi.dispose();
+      continue;
+    }
+    if (shapeStr(gi.shape) !== shapeStr(inp.shape))
+      throw new RepmlpError(`backward: ${node.name} returned a gradient of shape ${shapeStr(gi.shape)} for input ${i} of shape ${shapeStr(inp.shape)}`);
+    if (inp.gradFn) {
+      // Summed when a second contribution comes; read, never written, by the rule it feeds.
+      const prev = grads.get(inp.gradFn);
+      grads.set(inp.gradFn, prev ? addGrads(prev, gi) : gi);
+    } else {
+      accumulateLeaf(inp, gi);
+    }
+  }
+  if (!opts.retainGraph) node.release();
 }
 
 function accumulateLeaf(leaf: Tensor, g: Tensor): void {

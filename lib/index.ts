@@ -3,7 +3,7 @@
 // The exports below load them too; importing them here keeps that true whatever the exports.
 import './ops/views';
 import './autograd';
-export { Tensor, type Device, type DType, type TensorOptions } from './tensor';
+export { Tensor, type Device, type DType, type TensorOptions, type BackwardOptions } from './tensor';
 export { tensor, zeros, ones, full, empty, randn, rand } from './creation';
 export { scope, keep } from './scope';
 export { noGrad, isGradEnabled } from './autograd';
@@ -18,6 +18,7 @@ export * from './optim/index';
 export * from './nn/index';
 export * from './models/index';
 export * from './data/index';
+export * from './dist/index';
 export * from './train/index';
 export {
   readSafetensors, writeSafetensors, parseSafetensors, parseSafetensorsHeader, serializeSafetensors, SAFETENSORS_MAX_HEADER_BYTES,

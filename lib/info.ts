@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, fail } from './errors';
-import { native, type CublasInfo, type CudaDevice } from './native';
+import { native, type CublasInfo, type CudaDevice, type DistEngines } from './native';
 
 export interface CudaBackendInfo {
   /** a CUDA device is usable (cuBLAS is reported separately: GEMMs need it) */
@@ -26,6 +26,8 @@ export interface Info {
     cpu: { available: true; threads: number };
     cuda: CudaBackendInfo;
   };
+  /** the engines of distributed training, opened at run time: MPI (CPU tensors), NCCL (CUDA tensors) */
+  distributed: DistEngines;
 }
 
 let cachedVersion: string | undefined;
@@ -42,8 +44,9 @@ export function packageVersion(): string {
 }
 
 /**
- * The version and the backends. Asking looks for cuBLAS (opening the library needs no
- * GPU); see native/cuda/cublas.h for where it looks.
+ * The version, the backends and the distributed engines. Asking looks for cuBLAS, MPI and
+ * NCCL (opening the libraries needs no GPU and initialises nothing); see native/cuda/cublas.h,
+ * native/dist/mpi.h and native/cuda/nccl.h for where they are looked for.
  */
 export function info(): Info {
   const rt = native.runtimeInfo();
@@ -59,7 +62,7 @@ export function info(): Info {
     runtimeVersion: cu.runtimeVersion,
     cublas: cu.cublas,
   };
-  return { version: packageVersion(), backends: { cpu: { available: true, threads: rt.threads }, cuda } };
+  return { version: packageVersion(), backends: { cpu: { available: true, threads: rt.threads }, cuda }, distributed: native.distInfo() };
 }
 
 /**

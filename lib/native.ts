@@ -175,19 +175,22 @@ export interface NativeAddon extends UnaryBindings {
   // conv2d.cc (inp is read only for dweight, weight only for dinp; null skips a gradient)
   conv2d_forward(p: { out: S; inp: S; weight: S; bias: S | null } & Conv2dShape): void;
   conv2d_backward(p: { dinp: S | null; dweight: S | null; dbias: S | null; dout: S; inp: S | null; weight: S | null } & Conv2dShape): void;
-  // batchnorm.cc (running buffers null: not updated)
+  // batchnorm.cc (running buffers null: not updated). sync: the training statistics over every
+  // rank of the distributed world (forward and backward); the forward returns the values per
+  // channel they pooled, which the backward takes as count (N * HW without sync).
   // act: 0 none, 1 ReLU, 2 GELU applied to the output in the same pass; residual: null, or added
   // to the output in the same pass (only with act 0). Backward takes the forward output for
   // ReLU and the bias for GELU (null otherwise).
   batchnorm_forward_train(p: {
     out: S; meanSaved: S; invstdSaved: S; runningMean: S | null; runningVar: S | null;
-    inp: S; residual: S | null; weight: S; bias: S; momentum: number; eps: number; act: number;
-  } & BatchnormShape): void;
+    inp: S; residual: S | null; weight: S; bias: S; momentum: number; eps: number; act: number; sync: boolean;
+  } & BatchnormShape): number;
   batchnorm_forward_eval(p: {
     out: S; inp: S; residual: S | null; runningMean: S; runningVar: S; weight: S; bias: S; eps: number; act: number;
   } & BatchnormShape): void;
   batchnorm_backward(p: {
     dinp: S; dweight: S; dbias: S; dout: S; out: S | null; inp: S; meanSaved: S; invstdSaved: S; weight: S; bias: S | null; act: number;
+    sync: boolean; count: number;
   } & BatchnormShape): void;
   batchnorm_backward_eval(p: {
     dinp: S; dweight: S; dbias: S; dout: S; out: S | null; inp: S; runningMean: S; runningVar: S; weight: S; bias: S | null;
@@ -239,6 +242,58 @@ export interface NativeAddon extends UnaryBindings {
     params: S[]; momentumBuffers: S[]; grads: S[]; ns: number[]; firsts: boolean[];
     lr: number; momentum: number; dampening: number; weightDecay: number; nesterov: boolean;
   }): void;
+
+  // dist/bindings.cc: the distributed world; every collective is the identity on a world of one
+  distInfo(): DistEngines;
+  distInit(p: { engine: 'local' | 'mpi'; timeoutSeconds: number }): NativeWorld;
+  distWorld(): NativeWorld;
+  // in place over [offset, offset + count) of a float32 or int64 storage
+  distAllreduce(p: { buf: S; offset: number; count: number; op: 'sum' | 'max' | 'min' }): void;
+  distBroadcast(p: { buf: S; offset: number; count: number; root: number }): void;
+  distBarrier(): void;
+  // the first ns[k] elements of each tensor summed over the world while the caller goes on;
+  // distSumWait writes tensors[k] = that part of the sum * scale
+  distSumStart(p: { tensors: S[]; ns: number[] }): PendingSumHandle;
+  distSumWait(p: { work: PendingSumHandle; tensors: S[]; ns: number[]; scale: number }): void;
+  distFinalize(): void;
+}
+
+/** What the native side reports of the distributed world (lib/dist/world.ts wraps it). */
+export interface NativeWorld {
+  initialized: boolean;
+  finalized: boolean;
+  engine: 'local' | 'mpi';
+  rank: number;
+  size: number;
+  localRank: number;
+  localSize: number;
+  /** MPI_Init_thread's level (1: MPI_THREAD_FUNNELED) */
+  threadLevel: number;
+  implementation: string | null;
+  library: string | null;
+  version: string | null;
+  timeoutSeconds: number;
+  /** the CUDA device this rank uses, null when none */
+  cudaDevice: number | null;
+}
+
+/** A library of the distributed engines, as found (or every place it was looked for). */
+export interface EngineLibrary {
+  found: boolean;
+  path: string | null;
+  version: string | null;
+  tried: CublasAttempt[];
+}
+
+export interface DistEngines {
+  mpi: EngineLibrary & { implementation: string | null };
+  /** compiled: the build has CUDA (NCCL serves CUDA tensors only) */
+  nccl: EngineLibrary & { compiled: boolean };
+}
+
+/** A sum started by distSumStart (an opaque native handle). */
+export interface PendingSumHandle {
+  readonly __pendingSumHandle: never;
 }
 
 function load(): NativeAddon {

@@ -20,7 +20,19 @@ export interface TensorMethods {
   permute(x: Tensor, dims: readonly number[]): Tensor;
   slice(x: Tensor, start: number, end: number): Tensor;
   contiguous(x: Tensor): Tensor;
-  backward(root: Tensor, gradient: Tensor | undefined, opts: { retainGraph?: boolean }): void;
+  backward(root: Tensor, gradient: Tensor | undefined, opts: BackwardOptions): void;
+}
+
+export interface BackwardOptions {
+  /** keep the graph's saved tensors for another backward (default false) */
+  retainGraph?: boolean;
+  /**
+   * Called once for each leaf that requires grad and that the graph reaches, as soon as no
+   * node still to run can add to its .grad (its gradient is complete): a data-parallel
+   * wrapper starts reducing it while the backward goes on. The leaf's .grad is null when no
+   * gradient reached it.
+   */
+  onLeafReady?: (leaf: Tensor) => void;
 }
 
 // The module that installs each method, named in the error when it was not loaded.
@@ -228,7 +240,7 @@ export class Tensor {
 
   // ---- autograd ----
   /** Computes gradients of this scalar (or of `gradient`·this) into the leaves' .grad. */
-  backward(gradient?: Tensor, opts: { retainGraph?: boolean } = {}): void {
+  backward(gradient?: Tensor, opts: BackwardOptions = {}): void {
     method('backward')(this, gradient, opts);
   }
   /** Marks this leaf tensor as needing gradients; returns it. */

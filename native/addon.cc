@@ -79,6 +79,7 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
   register_adamw(exports);
   register_sgd(exports);
   register_infer(exports);
+  register_dist(exports);
   return exports;
 }
 

@@ -116,22 +116,13 @@ class Args {
   bool is_null(const char* name) const { return field(name).IsNull(); }
   // One of the strings in `choices` (an op or device name); returns its index.
   size_t choice(size_t i, const char* name, std::initializer_list<const char*> choices) const {
-    std::string expected;  // "'a', 'b' or 'c'"
-    size_t k = 0;
-    for (const char* c : choices) {
-      expected += k == 0 ? "'" : k + 1 == choices.size() ? " or '" : ", '";
-      expected += std::string(c) + "'";
-      ++k;
-    }
-    if (!info_[i].IsString()) fail_arg(name, expected, type_of(info_[i]));
-    const std::string v = info_[i].As<Napi::String>().Utf8Value();
-    k = 0;
-    for (const char* c : choices) {
-      if (v == c) return k;
-      ++k;
-    }
-    fail_arg(name, expected, "'" + v + "'");
+    return choice_in(info_[i], name, choices);
   }
+  size_t choice(const char* name, std::initializer_list<const char*> choices) const {
+    return choice_in(field(name), name, choices);
+  }
+  // A named field as it is, for a binding that checks a value of its own kind (a handle).
+  Napi::Value value(const char* name) const { return field(name); }
 
   // A float32 storage holding at least offset + need elements.
   float* f32(size_t i, const char* name, int64_t need, int64_t offset = 0) {
@@ -177,6 +168,13 @@ class Args {
       fail_arg(name, "a Float64Array", type_of(v));
     const auto t = v.As<Napi::Float64Array>();
     return std::vector<double>(t.Data(), t.Data() + t.ElementLength());
+  }
+  // A float32 or int64 storage holding at least offset + need elements (for bindings that
+  // serve both dtypes); *dtype says which.
+  void* numbers(const char* name, int64_t need, int64_t offset, DType* dtype) {
+    Storage& s = live_storage(field(name), name);
+    *dtype = s.dtype;
+    return data_at(on_call_device(s, name, s.dtype), name, need, offset);
   }
 
   // A live storage of any dtype and device (for bindings that check those themselves).
@@ -274,6 +272,23 @@ class Args {
     if (fields_.IsEmpty()) fail(std::string("the argument ") + name + " is read by name, but this binding takes a list");
     return fields_.Get(name);
   }
+  size_t choice_in(const Napi::Value& v, const char* name, std::initializer_list<const char*> choices) const {
+    std::string expected;  // "'a', 'b' or 'c'"
+    size_t k = 0;
+    for (const char* c : choices) {
+      expected += k == 0 ? "'" : k + 1 == choices.size() ? " or '" : ", '";
+      expected += std::string(c) + "'";
+      ++k;
+    }
+    if (!v.IsString()) fail_arg(name, expected, type_of(v));
+    const std::string s = v.As<Napi::String>().Utf8Value();
+    k = 0;
+    for (const char* c : choices) {
+      if (s == c) return k;
+      ++k;
+    }
+    fail_arg(name, expected, "'" + s + "'");
+  }
   int64_t size_in(const Napi::Value& v, const char* name) const {
     const double d = number_in(v, name);
     if (!is_safe_integer(d) || d < 0) fail_arg(name, "a non-negative integer below 2^53", format_number(d));
@@ -342,7 +357,10 @@ class Args {
   }
   // A live storage of this dtype on the device of the storages before it, pinned.
   Storage& checked_storage(const Napi::Value& v, const char* name, DType dtype) {
-    Storage& s = live_storage(v, name);
+    return on_call_device(live_storage(v, name), name, dtype);
+  }
+  // s, checked to be of this dtype and on the device of the storages before it.
+  Storage& on_call_device(Storage& s, const char* name, DType dtype) {
     if (s.dtype != dtype) fail_arg(name, std::string(dtype == DType::I64 ? "an " : "a ") + dtype_name(dtype) + " storage", dtype_name(s.dtype));
     if (seen_device_ && s.device != device_)
       fail_arg(name, std::string("a storage on ") + device_name(device_) + " like the arguments before it",
@@ -351,10 +369,13 @@ class Args {
     device_ = s.device;
     return s;
   }
-  void* storage_of(const Napi::Value& v, const char* name, DType dtype, int64_t need, int64_t offset) {
-    Storage& s = checked_storage(v, name, dtype);
+  // Element `offset` of s, which must hold offset + need elements.
+  void* data_at(Storage& s, const char* name, int64_t need, int64_t offset) {
     check_holds(*this, s, name, need, offset);
-    return static_cast<char*>(s.ptr) + offset * static_cast<int64_t>(dtype_size(dtype));
+    return static_cast<char*>(s.ptr) + offset * static_cast<int64_t>(dtype_size(s.dtype));
+  }
+  void* storage_of(const Napi::Value& v, const char* name, DType dtype, int64_t need, int64_t offset) {
+    return data_at(checked_storage(v, name, dtype), name, need, offset);
   }
 
   static std::string type_of(const Napi::Value& v) { return value_kind(v.Env(), v); }

@@ -43,6 +43,8 @@ bool poison_enabled();
 namespace cuda {
 bool compiled();                   // was the addon built with CUDA sources?
 int device_count(std::string* why);  // 0 with a reason when no usable device
+// Makes device d current for this thread (a distributed rank's device); throws repmlp::Error.
+void set_device(int d);
 // The caching device allocator (cuda/allocator.cu). malloc throws a repmlp::Error naming the
 // size asked for and the memory free when the device is out of memory.
 void* malloc(size_t bytes);

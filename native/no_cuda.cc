@@ -10,6 +10,7 @@ int device_count(std::string* why) {
   if (why) *why = kWhy;
   return 0;
 }
+void set_device(int) { throw Error(kWhy); }
 void* malloc(size_t) { throw Error(kWhy); }
 void free(void*) {}
 MemStats memory_stats() { return {}; }

@@ -144,7 +144,7 @@ async function evaluateOn(d: EvalData, weights: string, device: Device, warn: (m
   try {
     model.loadStateDict(state);
     const compiled = compileInference(model, { onWarning: warn });
-    const ev = await evaluate(model, d.loader, device, (x) => compiled.run(x)).finally(() => compiled.dispose());
+    const ev = await evaluate(model, d.loader, device, { forward: (x) => compiled.run(x) }).finally(() => compiled.dispose());
     return {
       weights, form, accuracy: ev.accuracy, correct: ev.correct, total: ev.total, top5Accuracy: ev.top5Accuracy,
       top5Correct: ev.top5Correct, topK: ev.topK, dataSource: d.source, skippedImages: d.skipped(),

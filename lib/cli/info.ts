@@ -9,7 +9,8 @@ const usage = `Usage: repmlp info [--json]
 Shows the repmlp version, the backend used when no device is named (and why), the CPU
 backend (threads), and the CUDA backend: whether a device is usable (and why not), the
 devices, driver and runtime versions, and where
-cuBLAS was found (or every place it was looked for).
+cuBLAS was found (or every place it was looked for); then the engines of distributed
+training: MPI (CPU tensors) and, in builds with CUDA, NCCL (CUDA tensors).
 
 Options:
   --json      print the information as JSON
@@ -28,8 +29,26 @@ function backendLine(i: Info): string {
   }
 }
 
+/** Where MPI and NCCL were found, or what to install. */
+function distributedLines(i: Info): string[] {
+  const { mpi, nccl } = i.distributed;
+  const lines = [mpi.found
+    ? `MPI: ${mpi.implementation} (${mpi.version ?? 'version unknown'}) at ${mpi.path}`
+    : `MPI not found (${mpi.tried.length} place${mpi.tried.length === 1 ? '' : 's'} tried, listed by --json): distributed training on the CPU needs it;\n  \`apt-get install openmpi-bin libopenmpi-dev\`, or set REPMLP_MPI_PATH to libmpi.so.40 / libmpi.so.12 or its folder.`];
+  if (!i.backends.cuda.compiled) return lines;
+  lines.push(nccl.found
+    ? `NCCL ${nccl.version ?? '(version unknown)'} at ${nccl.path}`
+    : `NCCL not found (${nccl.tried.length} place${nccl.tried.length === 1 ? '' : 's'} tried, listed by --json): distributed training on CUDA needs it;\n  \`pip install nvidia-nccl-cu12\`, or set REPMLP_NCCL_PATH to libnccl.so.2 or its folder.`);
+  return lines;
+}
+
 /** The short human-readable form. */
 export function formatInfo(i: Info): string {
+  return [...cudaInfoLines(i), '', ...distributedLines(i)].join('\n');
+}
+
+/** The version, the backend chosen, the table of backends and the CUDA details. */
+function cudaInfoLines(i: Info): string[] {
   const { cpu, cuda } = i.backends;
   const lines: string[] = [`repmlp ${i.version}`, `backend ${backendLine(i)}`, ''];
   lines.push(
@@ -43,7 +62,7 @@ export function formatInfo(i: Info): string {
       ],
     ]),
   );
-  if (!cuda.compiled) return lines.join('\n');
+  if (!cuda.compiled) return lines;
   lines.push('');
   lines.push(`CUDA runtime ${cuda.runtimeVersion ?? 'unknown'}, driver ${cuda.driverVersion ?? 'not found'}`);
   if (cuda.devices.length > 0) {
@@ -64,7 +83,7 @@ export function formatInfo(i: Info): string {
     lines.push('  Set REPMLP_CUBLAS_PATH to libcublas.so.12 or its folder, `pip install nvidia-cublas-cu12`,');
     lines.push('  or install the CUDA toolkit.');
   }
-  return lines.join('\n');
+  return lines;
 }
 
 export const command: Command = {

@@ -2,8 +2,9 @@
 import type { TrainOptions } from '../train/options';
 import { OPTIMIZER_NAMES } from '../train/recipe-options';
 import { flags, valued, type CommandLine, type Values } from './args';
+import { RepmlpError } from '../errors';
 import { isPresetName, partitionOrderHelp, partitionOrderOption, resolveArch } from './arch';
-import { UsageError, type Command } from './command';
+import { UsageError, type Command, type Io } from './command';
 import { dataOption, IMAGE_OPTIONS, imageFolderOptions, namesImageFiles, refuseFolderOptions } from './image-options';
 import { INTERRUPTED, withInterrupt } from './interrupt';
 import { choiceOption, COUNT, DEVICE_CHOICES, intOption, numberOption, pathOption, stringOption, type IntSpec } from './options';
@@ -79,7 +80,8 @@ Image files (--data DIR, or --train-list and --val-list):
   --train-list <f>       a file of \`path label\` lines (paths relative to it), with
   --val-list <f>         the validation list (classes: the labels' numbers)
   --in-channels <c>      1, 3 or auto (default: 1 when 32 sampled training images are grey)
-  --workers <N>          decoding threads per loader (default: the CPU cores; 0: none)
+  --workers <N>          decoding threads per loader (default: the CPU cores, shared by the
+                         ranks on the machine; 0: none)
   --skip-bad-images      leave out images that cannot be decoded (counted at the end)
                          instead of stopping at the first, named
   --randaugment <p>      raug15, a timm policy such as rand-m9-mstd0.5-inc1, or none (default);
@@ -90,16 +92,25 @@ Image files (--data DIR, or --train-list and --val-list):
   --interpolation <i>    bilinear (default) or bicubic
   --resampler <r>        pil (default: PIL's resize, torchvision's bytes) or libvips (faster)
   --norm <n>             imagenet (default) or dataset (the training images' mean and std,
-                         computed once and stored with the model)`;
+                         computed once and stored with the model)
+
+Distributed (data-parallel over the ranks of \`mpirun -np N repmlp train ...\`, or of --nproc):
+  --nproc <N>            start N local ranks through mpirun (with --oversubscribe beyond the
+                         cores and --allow-run-as-root as root); --batch-size is the global
+                         batch, divisible by N, and rank 0 alone logs and writes the files;
+                         Ctrl-C stops every rank after the step, as it stops one process
+  --threads-per-rank <T> CPU threads of each rank (default REPMLP_NUM_THREADS, else 1)
+  --sync-bn              BatchNorm statistics over every rank, forward and backward (default:
+                         each rank's own, rank 0's running statistics copied after each step)`;
 
 const OPTIONS = {
   ...IMAGE_OPTIONS,
   ...valued(
     'data', 'data-dir', 'arch', 'epochs', 'batch-size', 'out', 'device', 'lr', 'min-lr', 'weight-decay', 'warmup', 'label-smoothing',
     'mixup', 'cutmix', 'clip-grad', 'seed', 'limit-train', 'limit-test', 'log-every', 'save-every', 'max-steps',
-    'opt', 'momentum', 'accum-steps', 'lr-scale-batch', 'ema-decay', 'ema-every', 'partition-order',
+    'opt', 'momentum', 'accum-steps', 'lr-scale-batch', 'ema-decay', 'ema-every', 'partition-order', 'nproc', 'threads-per-rank',
   ),
-  ...flags('resume', 'json', 'no-augment', 'no-nesterov', 'ema'),
+  ...flags('resume', 'json', 'no-augment', 'no-nesterov', 'ema', 'sync-bn'),
 };
 
 /** Refuses an option given without the one it belongs to (`--momentum` without `--opt sgd`). */
@@ -170,7 +181,40 @@ export function trainOptions(cl: CommandLine): TrainOptions {
     saveEvery: int('save-every'),
     maxSteps: int('max-steps'),
     ...recipeOptions(v),
+    syncBatchNorm: v['sync-bn'] === true,
+    threadsPerRank: int('threads-per-rank'),
   };
+}
+
+/** The command line of one rank of --nproc: this one's options, --nproc left out. */
+function rankCommand(v: Values): string[] {
+  const options = Object.entries(v).flatMap(([k, x]) => (k === 'nproc' || k === 'help' || x === undefined ? [] : x === true ? [`--${k}`] : [`--${k}=${x}`]));
+  return [process.execPath, ...process.execArgv, process.argv[1], 'train', ...options];
+}
+
+/**
+ * Trains; Ctrl-C asks for a stop after the step (exit code 130). Under an MPI launcher an
+ * error of a rank of many names the rank (its exit then stops every rank); SIGUSR2 asks for
+ * the stop too, as Open MPI's mpirun passes it on to every rank (SIGINT it answers by ending
+ * them), rank 0 alone says it came, and a rank stopped so ends with code 0 (any other exit
+ * aborts every rank; --nproc reports 130). The progress is then printed as lines: Open MPI
+ * gives every rank a terminal of its own, whatever the launcher's output is.
+ */
+async function trainHere(options: TrainOptions, io: Io): Promise<number> {
+  const { train } = require('../train/trainer') as typeof import('../train/trainer');
+  const { world, launcherVariable } = require('../dist/world') as typeof import('../dist/world');
+  const launched = launcherVariable() !== null;
+  const rank0: Io = { ...io, err: (t) => void (world().rank === 0 && io.err(t)) };
+  try {
+    return await withInterrupt(rank0, 'the run stops after this step, saving last.safetensors (continue with --resume)', async (interrupted) => {
+      const summary = await train({ ...options, shouldStop: interrupted, write: (t) => io.out(t), warn: (t) => io.err(t), tty: io.isTty === true && !launched });
+      return summary.stopped && interrupted() && !launched ? INTERRUPTED : 0;
+    }, launched ? ['SIGINT', 'SIGUSR2'] : ['SIGINT']);
+  } catch (e) {
+    const w = world();
+    if (w.size > 1 && e instanceof RepmlpError) throw new RepmlpError(`rank ${w.rank} of ${w.size}: ${e.message}`, { cause: e });
+    throw e;
+  }
 }
 
 export const command: Command = {
@@ -179,10 +223,13 @@ export const command: Command = {
   options: OPTIONS,
   async run(cl, io) {
     const options = trainOptions(cl);
-    const { train } = require('../train/trainer') as typeof import('../train/trainer');
-    return withInterrupt(io, 'the run stops after this step, saving last.safetensors (continue with --resume)', async (interrupted) => {
-      const summary = await train({ ...options, shouldStop: interrupted, write: (t) => io.out(t), warn: (t) => io.err(t), tty: io.isTty === true });
-      return summary.stopped && interrupted() ? INTERRUPTED : 0;
-    });
+    const nproc = intOption('train', cl.values, 'nproc', COUNT);
+    if (nproc === undefined) return trainHere(options, io);
+    const { launcherVariable } = require('../dist/world') as typeof import('../dist/world');
+    if (launcherVariable() !== null) throw new UsageError('train: --nproc starts the ranks itself; under an MPI launcher (mpirun -np N repmlp train) leave it out');
+    const { launchLocal } = require('../dist/launch') as typeof import('../dist/launch');
+    const { code, interrupted } = await launchLocal(nproc, rankCommand(cl.values));
+    // the ranks stopped as asked end with code 0 (any other code of a rank aborts them all)
+    return code === 0 && interrupted ? INTERRUPTED : code;
   },
 };

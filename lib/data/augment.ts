@@ -173,47 +173,64 @@ export function renderSample(
   }
 }
 
-/** Renders a planned batch from (N, c, h, w) uint8 images and (N) labels. */
-export function renderBatch(images: Uint8Array, labels: ArrayLike<number>, spec: RenderSpec, plan: BatchPlan): Rendered {
+/**
+ * Renders rows [lo, hi) of a planned batch (default: all of it) from (N, c, h, w) uint8 images
+ * and (N) labels: one rank's share of a global batch renders exactly those rows of what the
+ * whole batch renders (a mixing partner outside the rows is rendered for the mix alone).
+ */
+export function renderBatch(images: Uint8Array, labels: ArrayLike<number>, spec: RenderSpec, plan: BatchPlan, lo = 0, hi = plan.indices.length): Rendered {
   const { c, h, w, outH, outW } = spec;
-  const B = plan.indices.length, per = c * outH * outW;
+  const B = hi - lo, per = c * outH * outW;
   const x = new Float32Array(B * per);
   const lab = new BigInt64Array(B);
+  const render = (q: number, out: Float32Array, at: number) =>
+    renderSample(images, plan.indices[q] * c * h * w, spec, { cropY: plan.cropY[q], cropX: plan.cropX[q], flip: plan.flip[q] === 1 }, out, at);
   for (let b = 0; b < B; b++) {
-    lab[b] = BigInt(labels[plan.indices[b]]);
-    const g = { cropY: plan.cropY[b], cropX: plan.cropX[b], flip: plan.flip[b] === 1 };
-    renderSample(images, plan.indices[b] * c * h * w, spec, g, x, b * per);
+    lab[b] = BigInt(labels[plan.indices[lo + b]]);
+    render(lo + b, x, b * per);
   }
-  return mixBatch(x, lab, c, spec, plan);
+  const other = new Float32Array(per);
+  return mixBatch(x, lab, c, spec, plan, (b) => {
+    const q = plan.partner[lo + b], label = labels[plan.indices[q]];
+    if (q >= lo && q < hi) return { x, at: (q - lo) * per, label };
+    render(q, other, 0);
+    return { x: other, at: 0, label };
+  });
+}
+
+/** Where a row's mixing partner is: its un-mixed (c, outH, outW) pixels at x[at...], and its label. */
+export interface PartnerRow {
+  x: Float32Array;
+  at: number;
+  label: number;
 }
 
 /**
  * Applies a MixPlan to a rendered batch x (B, c, outH, outW) with hard labels lab (B): the mixed
  * pixels and the (B, numClasses) soft targets; x and lab as they are when the plan mixes nothing.
+ * The rows may be a share of the planned batch: `partnerOf(b)` finds row b's partner, in x or
+ * elsewhere; it is called once per row, so it may hand back the same scratch buffer every time.
  */
-export function mixBatch(x: Float32Array, lab: BigInt64Array, c: number, spec: MixSpec, plan: MixPlan): Rendered {
+export function mixBatch(x: Float32Array, lab: BigInt64Array, c: number, spec: MixSpec, plan: MixPlan, partnerOf: (b: number) => PartnerRow): Rendered {
   if (plan.mix === 'none') return { x, labels: lab };
   const B = lab.length, plane = spec.outH * spec.outW, per = c * plane, outW = spec.outW;
   const K = spec.numClasses, lam = plan.lam;
   const targets = new Float32Array(B * K);
+  const out = plan.mix === 'mixup' ? new Float32Array(x.length) : Float32Array.from(x);
+  const [y0, y1, x0, x1] = plan.box;
   for (let b = 0; b < B; b++) {
+    const { x: px, at: q, label } = partnerOf(b);
     targets[b * K + Number(lab[b])] += lam;
-    targets[b * K + Number(lab[plan.partner[b]])] += 1 - lam;
-  }
-  const out = new Float32Array(x.length);
-  if (plan.mix === 'mixup') {
-    for (let b = 0; b < B; b++) {
-      const o = b * per, q = plan.partner[b] * per;
-      for (let i = 0; i < per; i++) out[o + i] = lam * x[o + i] + (1 - lam) * x[q + i];
+    targets[b * K + label] += 1 - lam;
+    const o = b * per;
+    if (plan.mix === 'mixup') {
+      for (let i = 0; i < per; i++) out[o + i] = lam * x[o + i] + (1 - lam) * px[q + i];
+      continue;
     }
-  } else {
-    out.set(x);
-    const [y0, y1, x0, x1] = plan.box;
-    for (let b = 0; b < B; b++)
-      for (let ch = 0; ch < c; ch++) {
-        const o = b * per + ch * plane, q = plan.partner[b] * per + ch * plane;
-        for (let y = y0; y < y1; y++) out.set(x.subarray(q + y * outW + x0, q + y * outW + x1), o + y * outW + x0);
-      }
+    for (let ch = 0; ch < c; ch++) {
+      const oc = o + ch * plane, qc = q + ch * plane;
+      for (let y = y0; y < y1; y++) out.set(px.subarray(qc + y * outW + x0, qc + y * outW + x1), oc + y * outW + x0);
+    }
   }
   return { x: out, labels: lab, targets };
 }

@@ -10,6 +10,7 @@ export {
   type Batch, type DataLoaderOptions, type ImageDataset, type LoaderState,
 } from './loader';
 export { loadData, limitDataset, DATA_NAMES, type DataName, type LoadedData } from './datasets';
+export { DistributedSampler, shardRange, type DistributedSamplerOptions, type Shard, type ShardOptions } from './sampler';
 export { modelCardMetadata, readModelCard, cardTransform, type ModelCard } from './model-card';
 export type { BatchSource } from './batch-source';
 export * from './images/index';

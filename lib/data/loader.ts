@@ -6,6 +6,11 @@
 // is drawn, batch after batch, from one augmentation Rng on the main thread (planBatch), so the
 // worker renders exactly what the main thread would. state() / setState() save and restore
 // (epoch, batch, Rng state): a resumed run yields the same remaining batches.
+//
+// A rank of a distributed world (the shard option) plans every global batch as one process
+// would, with the same Rng draws, and renders its own rows of it (sampler.ts): the ranks'
+// batches together are exactly one process's, augmentation included, and every rank's
+// state() is the same.
 import * as path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { tensor } from '../creation';
@@ -14,7 +19,10 @@ import { Rng } from '../rng';
 import type { Device, Tensor } from '../tensor';
 import type { BatchSource } from './batch-source';
 import { planBatch, renderBatch, type BatchPlan, type Rendered, type RenderSpec } from './augment';
+import { DistributedSampler, type ShardOptions } from './sampler';
 import { spawnWorker, terminateWorker } from './worker';
+
+export { epochOrder } from './sampler';
 
 /** (n, c, h, w) uint8 images and their labels; c defaults to 1 (Fashion-MNIST splits fit as they are). */
 export interface ImageDataset {
@@ -49,6 +57,11 @@ export interface DataLoaderOptions {
   numClasses?: number;
   /** render the next batch in a worker thread (default true) */
   prefetch?: boolean;
+  /**
+   * This rank's share of a distributed world: batchSize is then the global batch, of which
+   * the loader yields rank's rows; minPerRank as DistributedSampler's (default 1)
+   */
+  shard?: ShardOptions;
 }
 
 export interface Batch {
@@ -65,6 +78,12 @@ export interface Batch {
   index: number;
   /** (B) dataset rows in this batch */
   indices: Int32Array;
+  /**
+   * the images of the global batch this is a rank's share of; absent: this batch alone in a
+   * world of one, or, in a larger one, not known to this rank (a FolderLoader that leaves
+   * out images that cannot be decoded: the ranks sum their shares' sizes)
+   */
+  globalSize?: number;
 }
 
 export interface LoaderState {
@@ -87,21 +106,6 @@ function checkAlpha(name: string, v: unknown): number {
   return v;
 }
 
-/** The permutation of 0..n-1 used in `epoch` (identity without shuffling). */
-export function epochOrder(n: number, seed: number, epoch: number, shuffle = true): Int32Array {
-  const order = new Int32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  if (!shuffle) return order;
-  const rng = new Rng((Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x7feb352d)) >>> 0);
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    const t = order[i];
-    order[i] = order[j];
-    order[j] = t;
-  }
-  return order;
-}
-
 interface Pending {
   epoch: number;
   batch: number;
@@ -117,12 +121,11 @@ export class DataLoader implements BatchSource {
   readonly spec: RenderSpec;
   private readonly data: ImageDataset;
   private readonly seed: number;
-  private readonly shuffle: boolean;
   private readonly prefetch: boolean;
   private epochNo = 0;
   private batch = 0;
   private rng: Rng;
-  private order: { epoch: number; order: Int32Array } | null = null;
+  private readonly sampler: DistributedSampler;
   private pending: Pending | null = null;
   private worker: Worker | null = null;
   private nextId = 0;
@@ -140,8 +143,7 @@ export class DataLoader implements BatchSource {
     if (data.labels.length !== n) fail(OP, 'labels', `${n} labels`, `${data.labels.length}`);
     this.batchSize = checkInt('batchSize', opts.batchSize, 1);
     const dropLast = opts.dropLast ?? false;
-    this.numBatches = dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
-    if (this.numBatches === 0) fail(OP, 'batchSize', `at most ${n} with dropLast`, `${this.batchSize}`);
+    if (dropLast && this.batchSize > n) fail(OP, 'batchSize', `at most ${n} with dropLast`, `${this.batchSize}`);
     const pad = opts.padTo ?? [h, w];
     const [outH, outW] = typeof pad === 'number' ? [pad, pad] : pad;
     checkInt('padTo', outH, h);
@@ -163,9 +165,11 @@ export class DataLoader implements BatchSource {
     };
     this.data = { ...data, c };
     this.seed = (opts.seed ?? 0) >>> 0;
-    this.shuffle = opts.shuffle ?? true;
     this.prefetch = opts.prefetch ?? true;
     this.rng = new Rng(this.seed ^ 0x5bd1e995);
+    const shard = opts.shard ?? { rank: 0, worldSize: 1 };
+    this.sampler = new DistributedSampler(n, { ...shard, batchSize: this.batchSize, shuffle: opts.shuffle ?? true, seed: this.seed, dropLast });
+    this.numBatches = this.sampler.numBatches;
   }
 
   /** The epoch of the next batch. */
@@ -205,18 +209,23 @@ export class DataLoader implements BatchSource {
       this.rng.setState(p.rngAfter);
     } else {
       plan = this.plan(epoch, index);
-      rendered = renderBatch(this.data.images, this.data.labels, this.spec, plan);
+      rendered = renderBatch(this.data.images, this.data.labels, this.spec, plan, ...this.rows(plan));
     }
     if (++this.batch === this.numBatches) {
       this.batch = 0;
       this.epochNo++;
     }
     if (this.prefetch) this.startPrefetch();
-    const B = plan.indices.length, s = this.spec;
+    const [lo, hi] = this.rows(plan), s = this.spec;
     return {
-      x: rendered.x, shape: [B, s.c, s.outH, s.outW], labels: rendered.labels, targets: rendered.targets,
-      numClasses: s.numClasses, epoch, index, indices: plan.indices,
+      x: rendered.x, shape: [hi - lo, s.c, s.outH, s.outW], labels: rendered.labels, targets: rendered.targets,
+      numClasses: s.numClasses, epoch, index, indices: plan.indices.slice(lo, hi), globalSize: plan.indices.length,
     };
+  }
+
+  // This rank's rows [lo, hi) of a planned global batch (all of them in a world of one).
+  private rows(plan: BatchPlan): [number, number] {
+    return this.sampler.share(plan.indices.length);
   }
 
   /** The remaining batches of the current epoch. */
@@ -235,12 +244,9 @@ export class DataLoader implements BatchSource {
     if (w) await terminateWorker(w);
   }
 
-  // Plans batch `index` of `epoch`, advancing the augmentation Rng.
+  // Plans (global) batch `index` of `epoch`, advancing the augmentation Rng.
   private plan(epoch: number, index: number): BatchPlan {
-    if (!this.order || this.order.epoch !== epoch)
-      this.order = { epoch, order: epochOrder(this.data.n, this.seed, epoch, this.shuffle) };
-    const start = index * this.batchSize, end = Math.min(start + this.batchSize, this.data.n);
-    return planBatch(this.rng, this.order.order.slice(start, end), this.spec);
+    return planBatch(this.rng, this.sampler.globalBatch(epoch, index), this.spec);
   }
 
   private startPrefetch(): void {
@@ -260,7 +266,8 @@ export class DataLoader implements BatchSource {
     w.ref();
     return new Promise<Rendered>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      w.postMessage({ type: 'render', id, plan });
+      const [lo, hi] = this.rows(plan);
+      w.postMessage({ type: 'render', id, plan, lo, hi });
     });
   }
 

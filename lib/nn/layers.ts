@@ -167,6 +167,11 @@ export class Linear extends Module {
 export class BatchNorm2d extends Module {
   readonly eps: number;
   readonly momentum: number;
+  /**
+   * Training statistics over every rank of the distributed world (SyncBatchNorm; see
+   * batchNorm2d's sync option). Default false: each rank normalises by its own batch.
+   */
+  sync = false;
 
   constructor(numFeatures: number, opts: { device?: Device; eps?: number; momentum?: number } = {}) {
     super();
@@ -208,6 +213,7 @@ export class BatchNorm2d extends Module {
       eps: this.eps,
       activation,
       residual,
+      sync: this.sync,
     });
   }
 }

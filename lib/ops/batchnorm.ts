@@ -32,6 +32,14 @@ export interface BatchNormOptions {
    * gradient is the output's. Not with an activation. Default none.
    */
   residual?: Tensor | null;
+  /**
+   * Training statistics over every rank of the distributed world (SyncBatchNorm): the
+   * per-channel sums and counts are summed over the ranks in the forward, and the sums of dy
+   * and dy * xhat in the backward; the weight and bias gradients stay this rank's, for a
+   * data-parallel wrapper to average. A collective: every rank must make the same calls. The
+   * identity outside a distributed world. Default false.
+   */
+  sync?: boolean;
 }
 
 export type BatchNormActivation = 'none' | 'relu' | 'gelu';
@@ -99,6 +107,8 @@ export function batchNorm2d(
     residual = checkTensor(OP, 'options.residual', opts.residual, { shape: x.shape });
     if (activation !== 'none') fail(OP, 'options.residual', `no residual with activation '${activation}'`, 'a Tensor');
   }
+  const sync = opts.sync ?? false;
+  if (typeof sync !== 'boolean') fail(OP, 'options.sync', 'a boolean', describe(sync));
   const rm = checkBuffer('runningMean', runningMean, C, !training);
   const rv = checkBuffer('runningVar', runningVar, C, !training);
   if ((rm === null) !== (rv === null))
@@ -110,7 +120,8 @@ export function batchNorm2d(
   }
   checkSameDevice(OP, { x, weight, bias, runningMean: rm, runningVar: rv, numBatchesTracked: nbt, 'options.residual': residual });
   const HW = H * W;
-  if (training && N * HW < 2) fail(OP, 'x', 'more than 1 value per channel when training', `shape ${shapeStr(x.shape)}`);
+  // (Under sync the count over the world is checked natively, by every rank alike.)
+  if (training && !sync && N * HW < 2) fail(OP, 'x', 'more than 1 value per channel when training', `shape ${shapeStr(x.shape)}`);
 
   const device = x.device;
   const y = Tensor.empty(x.shape, { device });
@@ -136,12 +147,13 @@ export function batchNorm2d(
     // mean, invstd: (C) batch statistics saved for backward
     const mean = Tensor.empty([C], { device });
     const invstd = Tensor.empty([C], { device });
-    withDense([x, weight, bias, residual ?? x], (xd, wd, bd, rd) =>
+    // the values per channel the statistics pooled (over the world under sync)
+    const count = withDense([x, weight, bias, residual ?? x], (xd, wd, bd, rd) =>
       native.batchnorm_forward_train({
         out: y.storage, meanSaved: mean.storage, invstdSaved: invstd.storage,
         runningMean: rm?.storage ?? null, runningVar: rv?.storage ?? null,
         inp: xd.storage, residual: residual ? rd.storage : null, weight: wd.storage, bias: bd.storage,
-        N, C, HW, momentum, eps, act,
+        N, C, HW, momentum, eps, act, sync,
       }),
     );
     if (nbt) native.add_scalar_i64(nbt.storage, 1, nbt.offset, 1);
@@ -150,7 +162,7 @@ export function batchNorm2d(
         native.batchnorm_backward({
           dinp: dx.storage, dweight: dw.storage, dbias: db.storage, dout: g.storage, out: out?.storage ?? null,
           inp: xd.storage, meanSaved: ms.storage, invstdSaved: is.storage, weight: wd.storage, bias: bd?.storage ?? null,
-          N, C, HW, act,
+          N, C, HW, act, sync, count,
         }),
       ));
     mean.dispose();

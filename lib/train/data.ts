@@ -2,16 +2,26 @@
 // the DataLoader, here) or image files (a folder or two lists, decoded on worker threads by the
 // FolderLoader, lib/train/folder-data.ts). Either gives the run its classes and channels, its
 // normalisation, the evaluation preprocessing its model card records, and its two loaders,
-// typed as BatchSource.
+// typed as BatchSource, each yielding this rank's shares of the global batches in a
+// distributed run.
 import type { BatchSource } from '../data/batch-source';
 import { limitDataset, loadData, type DataName, type LoadedData } from '../data/datasets';
 import type { MeanStd } from '../data/images/stats';
 import { DataLoader, type ImageDataset } from '../data/loader';
 import type { ModelCard } from '../data/model-card';
+import type { ShardOptions } from '../data/sampler';
 import { OP, type Settings } from './options';
 
 /** The evaluation preprocessing a model card records besides the sizes and the normalisation. */
 export type Preprocessing = Pick<ModelCard, 'cropPct' | 'interpolation' | 'resampler'>;
+
+/** Each loader's share of a distributed world (DistributedSampler's; undefined in a world of one), and the ranks sharing this machine. */
+export interface LoaderShards {
+  train: ShardOptions | undefined;
+  test: ShardOptions | undefined;
+  /** ranks on this machine, whose loaders share its cores (1 in a world of one) */
+  localRanks: number;
+}
 
 export interface RunData {
   /** the line the trainer prints first */
@@ -37,22 +47,22 @@ export interface RunData {
    * run continues, whose model card keeps values that were computed when the run started.
    */
   normalisation(inputSize: number, resumeFrom: string | null, log: (line: string) => void): Promise<MeanStd>;
-  /** The training loader (shuffled, augmented) and the test loader, for the model the card describes. */
-  loaders(card: ModelCard): { train: BatchSource; test: BatchSource };
+  /** The training loader (shuffled, augmented) and the test loader, for the model the card describes, of this rank's shares. */
+  loaders(card: ModelCard, shards: LoaderShards): { train: BatchSource; test: BatchSource };
   /** Images left out so far because they could not be decoded, and their files. */
   skipped(): { images: number; files: string[] };
 }
 
 /** The DataLoaders of a named data set: padded to the model's input, normalised with the card's mean and std. */
-function namedLoaders(s: Settings, sets: { train: ImageDataset; test: ImageDataset }, card: ModelCard): { train: DataLoader; test: DataLoader } {
+function namedLoaders(s: Settings, sets: { train: ImageDataset; test: ImageDataset }, card: ModelCard, shards: LoaderShards): { train: DataLoader; test: DataLoader } {
   const cropPadding = s.augment ? (sets.train.h <= 28 ? 2 : 4) : 0;
   const numClasses = card.classes.length;
   const common = { mean: card.mean, std: card.std, padTo: card.inputSize, numClasses, prefetch: s.prefetch, batchSize: s.batchSize };
   return {
     train: new DataLoader(sets.train, {
-      ...common, shuffle: true, seed: s.seed, cropPadding, flip: s.augment, mixupAlpha: s.mixup, cutmixAlpha: s.cutmix,
+      ...common, shuffle: true, seed: s.seed, cropPadding, flip: s.augment, mixupAlpha: s.mixup, cutmixAlpha: s.cutmix, shard: shards.train,
     }),
-    test: new DataLoader(sets.test, { ...common, shuffle: false }),
+    test: new DataLoader(sets.test, { ...common, shuffle: false, shard: shards.test }),
   };
 }
 
@@ -65,7 +75,7 @@ export function openNamedData(s: Settings, name: DataName): RunData {
     imageSize: loaded.train.h, trainImages: sets.train.n, testImages: sets.test.n, recorded: name,
     prepare: () => ({ cropPct: 1, interpolation: 'bilinear', resampler: 'pil' }),
     normalisation: async () => ({ mean: loaded.mean, std: loaded.std }),
-    loaders: (card) => namedLoaders(s, sets, card),
+    loaders: (card, shards) => namedLoaders(s, sets, card, shards),
     skipped: () => ({ images: 0, files: [] }),
   };
 }

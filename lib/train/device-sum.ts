@@ -1,5 +1,6 @@
 // A float32 running sum kept on the device, so that a training step adds to it without
-// waiting for the device; read() is the one place that does.
+// waiting for the device; read() is the one place that does (through `reader`: the trainer
+// of many ranks reads the sum over the ranks).
 import { noGrad } from '../autograd';
 import { tensor } from '../creation';
 import { add } from '../ops/arithmetic';
@@ -8,7 +9,7 @@ import type { Device, Tensor } from '../tensor';
 
 export class DeviceSum {
   private sum: Tensor;
-  constructor(private readonly device: Device, start = 0) {
+  constructor(private readonly device: Device, start = 0, private readonly reader: (sum: Tensor) => number = (t) => t.item()) {
     this.sum = keep(tensor(Float32Array.of(start), [], { device }));
   }
   add(t: Tensor): void {
@@ -19,7 +20,7 @@ export class DeviceSum {
     });
   }
   read(): number {
-    return this.sum.item();
+    return this.reader(this.sum);
   }
   reset(start = 0): void {
     this.sum.dispose();

@@ -10,16 +10,26 @@ import type { Progress, StepPoint } from './progress';
 import type { TrainingRun } from './run';
 import { trainStep } from './step';
 
-/** True when maxSteps is reached or shouldStop asks for a stop. */
+/** True when maxSteps is reached or shouldStop asks for a stop (rank 0's answer, on every rank). */
 export function stopRequested(run: TrainingRun): boolean {
-  return run.meta.step >= run.s.maxSteps || run.s.shouldStop?.(run.meta.step) === true;
+  if (run.meta.step >= run.s.maxSteps) return true;
+  return run.s.shouldStop !== undefined && run.par.agree(run.s.shouldStop(run.meta.step) === true);
 }
 
-/** The progress point; reads the epoch's correct count back from the device. */
-function point(run: TrainingRun): StepPoint {
+/**
+ * The progress point; reads the epoch's correct count back from the device, unless `fresh`
+ * is false (a terminal's redraw in a run of many ranks, which only rank 0 makes: the count
+ * over the ranks is a collective, read at the log lines).
+ */
+function point(run: TrainingRun, fresh = true): StepPoint {
   const m = run.meta;
-  m.epochCorrect = run.correctSum.read();
+  if (fresh) m.epochCorrect = run.correctSum.read();
   return { epoch: m.epoch, batch: run.stepsInEpoch(), step: m.step, accuracy: m.epochCorrect / m.epochSeen };
+}
+
+/** Evaluates `model` over the test loader: every rank's share, the counts summed over the ranks. */
+export function evaluateOn(run: TrainingRun, model: TrainingRun['model']): Promise<Evaluation> {
+  return evaluate(model, run.testLoader, run.s.device, { sum: (c) => run.par.sumCounts(c) });
 }
 
 /** The step's metrics record and log line; reads the epoch's loss (a mean over its micro-batches) back from the device. */
@@ -57,10 +67,13 @@ export async function trainBatches(run: TrainingRun, progress: Progress): Promis
     const m = run.meta;
     const endOfEpoch = m.batch === run.batchesPerEpoch;
     if (m.step % s.logEvery === 0 || endOfEpoch) logStep(run, progress, lr);
-    if (progress.drawDue(endOfEpoch)) progress.draw(point(run));
+    if (progress.drawDue(endOfEpoch)) progress.draw(point(run, run.par.size === 1));
     // The epoch's end saves and checks for a stop itself, after the evaluation.
     if (endOfEpoch) break;
     if (m.step % s.saveEvery === 0) run.save(run.files.last);
+    // A turn of the event loop, so that a signal that came during the step (Ctrl-C) is seen
+    // now: batches prefetched in memory are taken without one.
+    await new Promise((resolve) => setImmediate(resolve));
     if (stopRequested(run)) {
       if (m.step % s.saveEvery !== 0) run.save(run.files.last);
       return true;
@@ -72,7 +85,7 @@ export async function trainBatches(run: TrainingRun, progress: Progress): Promis
 /** Evaluates the EMA, records it in meta; returns it and whether it is the EMA's best (null without an EMA). */
 async function evaluateEma(run: TrainingRun): Promise<{ ev: Evaluation; best: boolean } | null> {
   if (!run.ema) return null;
-  const ev = await evaluate(run.ema.model, run.testLoader, run.s.device);
+  const ev = await evaluateOn(run, run.ema.model);
   const m = run.meta;
   [m.lastEmaAccuracy, m.lastEmaTop5] = [ev.accuracy, ev.top5Accuracy];
   const best = ev.accuracy > m.bestEmaAccuracy;
@@ -89,7 +102,7 @@ function epochRecord(run: TrainingRun, trainLoss: number, trainAccuracy: number,
 
 /** The end of an epoch: evaluations, metrics, the next epoch's start, best and last checkpoints. */
 export async function endEpoch(run: TrainingRun, progress: Progress, epochStart: number): Promise<void> {
-  const ev = await evaluate(run.model, run.testLoader, run.s.device);
+  const ev = await evaluateOn(run, run.model);
   const ema = await evaluateEma(run);
   const m = run.meta;
   const trainLoss = run.lossSum.read() / run.batchesPerEpoch;

@@ -29,19 +29,30 @@ export function labelsOf(batch: Batch, device: Device): Tensor {
   return tensor(batch.labels, [batch.labels.length], { device, dtype: 'int64' });
 }
 
+export interface EvaluateOptions {
+  /**
+   * With a loader of one rank's shares, adds up the counts over the ranks (sumCounts), so
+   * that every rank gets the accuracy over the whole test set.
+   */
+  sum?: (counts: number[]) => number[];
+  /** gives the logits instead of model.forward (a compiled form of the model: lib/infer) */
+  forward?: (x: Tensor) => Tensor;
+}
+
 /**
  * Top-1 and top-5 accuracy of `model` (switched to eval mode) over one pass of `loader`,
- * with the batches on `device` (default: where the model's parameters are). `forward` gives
- * the logits instead of model.forward (a compiled form of the model: lib/infer).
+ * with the batches on `device` (default: where the model's parameters are).
  */
-export async function evaluate(model: FamilyModel, loader: BatchSource, device?: Device, forward?: (x: Tensor) => Tensor): Promise<Evaluation> {
+export async function evaluate(model: FamilyModel, loader: BatchSource, device?: Device, opts: EvaluateOptions = {}): Promise<Evaluation> {
+  const sum = opts.sum ?? ((c: number[]) => c), forward = opts.forward;
   const on = device ?? model.parameters()[0]?.device ?? 'cpu';
   const topK = top5K(model.config.numClasses);
   model.eval();
   const correctSum = new DeviceSum(on);
-  let total = 0, top5Correct = 0;
+  let total = 0, top5Correct = 0, correct = 0;
   try {
     for await (const batch of loader.batches()) {
+      if (batch.labels.length === 0) continue;  // a rank's empty share of the last batch
       scope(() => noGrad(() => {
         const x = batchToTensors(batch, on).x;
         const logits = forward ? forward(x) : model.forward(x);
@@ -50,7 +61,7 @@ export async function evaluate(model: FamilyModel, loader: BatchSource, device?:
       }));
       total += batch.labels.length;
     }
-    const correct = correctSum.read();
+    [total, top5Correct, correct] = sum([total, top5Correct, correctSum.read()]);
     const of = (n: number) => (total ? n / total : 0);
     return { correct, total, accuracy: of(correct), top5Correct, top5Accuracy: of(top5Correct), topK };
   } finally {

@@ -6,14 +6,14 @@
 import * as fs from 'node:fs';
 import { readHeader, readImageFile } from '../data/images/decode';
 import { findSplits, readFileList, type FolderDataset } from '../data/images/folder';
-import { FolderLoader, type FolderLoaderOptions } from '../data/images/folder-loader';
+import { defaultWorkers, FolderLoader, type FolderLoaderOptions } from '../data/images/folder-loader';
 import { datasetMeanStd, type MeanStd } from '../data/images/stats';
 import { SMALL_IMAGE, transformSpec } from '../data/images/transform';
 import { cardTransform, readModelCard, type ModelCard } from '../data/model-card';
 import { fail } from '../errors';
 import { readFileBounded } from '../io/read';
 import { parseSafetensorsMetadata } from '../io/safetensors';
-import type { Preprocessing, RunData } from './data';
+import type { LoaderShards, Preprocessing, RunData } from './data';
 import { recordedFolder, type FolderSettings } from './folder-options';
 import { OP, type Settings } from './options';
 
@@ -88,17 +88,18 @@ async function normalisation(f: FolderSettings, train: FolderDataset, channels: 
 }
 
 /** The training loader (the card's transform made random: crop, flip, RandAugment, erasing, mixup) and the test loader (the card's). */
-function folderLoaders(s: Settings, f: FolderSettings, sets: { train: FolderDataset; test: FolderDataset }, card: ModelCard) {
+function folderLoaders(s: Settings, f: FolderSettings, sets: { train: FolderDataset; test: FolderDataset }, card: ModelCard, shards: LoaderShards) {
   const common: FolderLoaderOptions = {
-    ...cardTransform(card), batchSize: s.batchSize, numClasses: card.classes.length, workers: f.workers,
+    ...cardTransform(card), batchSize: s.batchSize, numClasses: card.classes.length,
+    workers: f.workers ?? Math.max(1, Math.floor(defaultWorkers() / shards.localRanks)),
     skipBadImages: f.skipBadImages, prefetch: s.prefetch ? 2 : 1,
   };
   return {
     train: new FolderLoader(sets.train, {
       ...common, train: s.augment, flip: s.augment, randAugment: f.randAugment, erasing: f.erasing || null,
-      shuffle: true, seed: s.seed, mixupAlpha: s.mixup, cutmixAlpha: s.cutmix,
+      shuffle: true, seed: s.seed, mixupAlpha: s.mixup, cutmixAlpha: s.cutmix, shard: shards.train,
     }),
-    test: new FolderLoader(sets.test, { ...common, shuffle: false }),
+    test: new FolderLoader(sets.test, { ...common, shuffle: false, shard: shards.test }),
   };
 }
 
@@ -115,7 +116,7 @@ export async function openFolderData(s: Settings, f: FolderSettings): Promise<Ru
     trainImages: sets.train.files.length, testImages: sets.test.files.length, recorded: recordedFolder(f, channels),
     prepare: (inputSize) => prepare(s, f, inputSize),
     normalisation: (inputSize, resumeFrom, log) => normalisation(f, sets.train, channels, { ...prepare(s, f, inputSize), inputSize }, resumeFrom, log),
-    loaders: (card) => (made = folderLoaders(s, f, sets, card)),
+    loaders: (card, shards) => (made = folderLoaders(s, f, sets, card, shards)),
     skipped: () => {
       const loaders = made ? [made.train, made.test] : [];
       return { images: loaders.reduce((n, l) => n + l.skippedImages, 0), files: [...new Set(loaders.flatMap((l) => [...l.badFiles]))] };

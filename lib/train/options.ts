@@ -11,6 +11,7 @@ import type { PartitionOrder } from '../models/repmlpnet';
 import type { Device } from '../tensor';
 import { resolveFolderOptions, type FolderSettings, type ImageFolderOptions } from './folder-options';
 import { nonNeg, OP, optionalPosInt, posInt } from './option-checks';
+import { distSettings, RECORDED_DIST_DEFAULTS, type DistSettings, type DistTrainOptions } from './dist-options';
 import { RECORDED_RECIPE_DEFAULTS, recipeSettings, recordedRecipe, type RecipeOptions, type RecipeSettings } from './recipe-options';
 
 export type { DataName } from '../data/datasets';
@@ -18,8 +19,11 @@ export type { ImageFolderOptions } from './folder-options';
 export type { OptimizerName } from './recipe-options';
 export { OP } from './option-checks';
 
-/** The options of train(); the optimizer, accumulation, lr scaling and EMA ones are RecipeOptions'. */
-export interface TrainOptions extends RecipeOptions {
+/**
+ * The options of train(); the optimizer, accumulation, lr scaling and EMA ones are
+ * RecipeOptions', the distributed ones DistTrainOptions'.
+ */
+export interface TrainOptions extends RecipeOptions, DistTrainOptions {
   /** a preset name of any model family or a config (default 'small'); a preset gets the data set's channels and classes */
   arch?: string | ModelConfig;
   /** the order of partitions and channel groups (RepMLPNetConfig.partitionOrder), for a RepMLPNet preset or config that gives none */
@@ -31,6 +35,7 @@ export interface TrainOptions extends RecipeOptions {
   /** the data directory (required for CIFAR; Fashion-MNIST is looked up as loadFashionMnist does) */
   dataDir?: string;
   epochs?: number;
+  /** images per step (default 64): the global batch over every rank of a distributed run */
   batchSize?: number;
   /** peak learning rate (default 2e-3; scaled when lrScaleBatch is given) */
   lr?: number;
@@ -96,12 +101,14 @@ export interface TrainSummary {
   dataSource: string;
   /** true when maxSteps / shouldStop ended the run early (no deploy form then) */
   stopped: boolean;
-  /** images left out because they could not be decoded (skipBadImages), training and test together */
+  /** images left out because they could not be decoded (skipBadImages), training and test together, over every rank */
   skippedImages: number;
+  /** the ranks that trained (1: this process alone) */
+  worldSize: number;
 }
 
 /** TrainOptions with the defaults filled in and every value checked. */
-export interface Settings extends RecipeSettings {
+export interface Settings extends RecipeSettings, DistSettings {
   data: DataName | FolderSettings;
   /** the input size as given; undefined: the config's */
   inputSize: number | undefined;
@@ -221,7 +228,9 @@ export function resolveOptions(options: TrainOptions): Settings {
   const inputSize = optionalPosInt('inputSize', options.inputSize);
   const partitionOrder = options.partitionOrder;
   if (partitionOrder !== undefined && !PARTITION_ORDERS.includes(partitionOrder)) fail(OP, 'partitionOrder', "'paper' or 'reference'", describe(partitionOrder));
-  return { data, inputSize, dataDir: options.dataDir, arch, partitionOrder, archName, ...r, ...control, deviceOption, device, out, ...outputs(options) };
+  return {
+    data, inputSize, dataDir: options.dataDir, arch, partitionOrder, archName, ...r, ...control, ...distSettings(options), deviceOption, device, out, ...outputs(options),
+  };
 }
 
 /**
@@ -260,7 +269,7 @@ export interface RecordedData {
 }
 
 /** Options a checkpoint may predate, with the value they stood for. */
-export const RECORDED_DEFAULTS: Readonly<Record<string, unknown>> = { ...RECORDED_RECIPE_DEFAULTS, inputSize: null };
+export const RECORDED_DEFAULTS: Readonly<Record<string, unknown>> = { ...RECORDED_RECIPE_DEFAULTS, ...RECORDED_DIST_DEFAULTS, inputSize: null };
 
 /**
  * What a resumed run must agree on: the options that shape the run (functions and

@@ -66,6 +66,8 @@ export function metricsUpTo(file: string, step: number): string[] {
 
 function resume(run: TrainingRun): void {
   const { last, metrics } = run.files;
+  if (!fs.existsSync(last))
+    throw new RepmlpError(`${OP}: rank ${run.par.world.rank} cannot read ${last}, which rank 0 resumes from: every rank needs the run directory (a shared --out)`);
   const ck = readCheckpoint(last);
   checkSameRun(last, ck, run);
   checkResumeState(last, ck, run);
@@ -73,14 +75,19 @@ function resume(run: TrainingRun): void {
   if (run.ema && ck.ema) inFile(last, () => run.ema!.loadStateDict(ck.ema!));
   inFile(last, () => baseOptimizer(run.opt).loadStateDict(ck.optimizer));
   run.restore(ck.meta);
-  const kept = fs.existsSync(metrics) ? metricsUpTo(metrics, ck.meta.step) : [];
-  writeFileAtomic(metrics, kept.map((l) => l + '\n').join(''), OP);
+  run.rank0Writes(() => {
+    const kept = fs.existsSync(metrics) ? metricsUpTo(metrics, ck.meta.step) : [];
+    writeFileAtomic(metrics, kept.map((l) => l + '\n').join(''), OP);
+  });
   run.log(`resuming from ${last}: epoch ${ck.meta.epoch + 1}, batch ${ck.meta.batch}/${run.batchesPerEpoch}, step ${ck.meta.step}`);
 }
 
-/** Continues from last.safetensors when the run resumes and one exists; else starts metrics.jsonl afresh. */
+/**
+ * Continues from last.safetensors when the run resumes and one exists (as rank 0 sees it,
+ * for every rank); else starts metrics.jsonl afresh.
+ */
 export function startOrResume(run: TrainingRun): void {
-  if (run.s.resume && fs.existsSync(run.files.last)) return resume(run);
+  if (run.par.agree(run.s.resume && fs.existsSync(run.files.last))) return resume(run);
   if (run.s.resume) run.log(`no ${run.files.last} yet: starting from scratch`);
-  writeFileAtomic(run.files.metrics, '', OP);
+  run.rank0Writes(() => writeFileAtomic(run.files.metrics, '', OP));
 }

@@ -3,7 +3,7 @@
 // optimizer step, each of accumSteps micro-batches), the epoch's running sums (kept on the
 // device, read back only when logging or saving), where the run stands (RunMeta,
 // what last.safetensors records), and the files of the run directory with the writes to
-// them.
+// them (by rank 0 alone, the other ranks of a distributed run waiting for it: parallel.ts).
 import * as path from 'node:path';
 import type { BatchSource } from '../data/batch-source';
 import { modelCardMetadata, type ModelCard } from '../data/model-card';
@@ -11,12 +11,15 @@ import { fail, warningLine } from '../errors';
 import { appendFileChecked, writeFileAtomic } from '../io/atomic';
 import { writeSafetensors, type HostTensor } from '../io/safetensors';
 import { buildModel, checkModelInputSize, isRepMLPNetConfig, modelInputSize, type FamilyModel, type ModelConfig } from '../models/families';
+import type { Tensor } from '../tensor';
 import { writeCheckpoint, type RunMeta } from './checkpoint';
 import type { Preprocessing, RunData } from './data';
 import { DeviceSum } from './device-sum';
 import { emaDecayAt, WeightEma } from './ema';
 import { baseOptimizer, makeOptimizer, type TrainOptimizer } from './optimizer';
+import { recordedDist } from './dist-options';
 import { OP, recordedOptions, resolveConfig, type Settings } from './options';
+import type { TrainParallel } from './parallel';
 import { cosineSchedule } from './schedule';
 
 /** The files of a run directory. */
@@ -106,34 +109,38 @@ export class TrainingRun {
 
   /**
    * Prints the data's line, resolves the normalisation (which may decode the training images
-   * once) and builds the run; called in the locked run directory.
+   * once: on rank 0, which hands it to every rank) and builds the run; called in the locked
+   * run directory.
    */
-  static async open(s: Settings, data: RunData, plan: ModelPlan): Promise<TrainingRun> {
+  static async open(s: Settings, data: RunData, plan: ModelPlan, par: TrainParallel): Promise<TrainingRun> {
     s.write(data.description + '\n');
     const files = runFiles(s.out);
-    const norm = await data.normalisation(plan.inputSize, s.resume ? files.last : null, (line) => s.write(line + '\n'));
+    const own = par.isRank0 ? await data.normalisation(plan.inputSize, s.resume ? files.last : null, (line) => s.write(line + '\n')) : null;
+    const norm = par.agree(own)!;
     const card: ModelCard = {
       arch: s.archName, config: plan.config, classes: data.classes, inputSize: plan.inputSize,
       imageSize: data.imageSize ?? plan.inputSize, mean: norm.mean, std: norm.std, ...plan.preprocessing,
     };
-    return new TrainingRun(s, data, card);
+    return new TrainingRun(s, data, card, par);
   }
 
-  /** Builds the loaders, the model, its optimizer and EMA; nothing is written yet. */
-  constructor(readonly s: Settings, readonly data: RunData, card: ModelCard) {
+  /** Builds the loaders (this rank's shares), the model (rank 0's weights on every rank), its optimizer and EMA; nothing is written yet. */
+  constructor(readonly s: Settings, readonly data: RunData, card: ModelCard, readonly par: TrainParallel) {
     this.card = card;
     this.config = card.config;
     this.inputSize = card.inputSize;
-    ({ train: this.trainLoader, test: this.testLoader } = data.loaders(card));
+    ({ train: this.trainLoader, test: this.testLoader } = data.loaders(card, par.loaderShards()));
     this.batchesPerEpoch = this.trainLoader.numBatches;
     ({ stepsPerEpoch: this.stepsPerEpoch, totalSteps: this.totalSteps, warmupSteps: this.warmupSteps } = stepCounts(s, this.batchesPerEpoch));
     this.schedule = cosineSchedule({ lr: s.lr, minLr: s.minLr, totalSteps: this.totalSteps, warmupSteps: this.warmupSteps, warmupStart: s.warmupStart });
-    this.recorded = recordedOptions(s, data);
+    this.recorded = { ...recordedOptions(s, data), ...recordedDist(s, par.size) };
     this.model = buildModel(this.config, { seed: s.seed, device: s.device, onWarning: (m) => s.warn(warningLine(m)) });
+    par.attach(this.model);
     this.opt = makeOptimizer(this.model.parameters(), s);
     this.ema = s.ema ? new WeightEma(this.model) : null;
-    this.lossSum = new DeviceSum(s.device);
-    this.correctSum = new DeviceSum(s.device);
+    const sum = (t: Tensor) => par.readSum(t);
+    this.lossSum = new DeviceSum(s.device, 0, sum);
+    this.correctSum = new DeviceSum(s.device, 0, sum);
     this.files = runFiles(s.out);
     this.meta = startMeta(this.config, this.recorded, this.trainLoader);
   }
@@ -142,10 +149,17 @@ export class TrainingRun {
     this.s.write(line + '\n');
   }
 
-  /** Appends a record to metrics.jsonl and hands it to onMetrics. */
+  /** Appends a record to metrics.jsonl and hands it to onMetrics (rank 0). */
   record(r: Record<string, unknown>): void {
+    if (!this.par.isRank0) return;
     appendFileChecked(this.files.metrics, JSON.stringify(r) + '\n', OP);
     this.s.onMetrics?.(r);
+  }
+
+  /** Runs a write on rank 0; every rank goes on once it is done. */
+  rank0Writes(write: () => void): void {
+    if (this.par.isRank0) write();
+    this.par.barrier();
   }
 
   /** Optimizer steps done in the epoch in progress (its micro-batches done, in steps). */
@@ -163,12 +177,13 @@ export class TrainingRun {
   /** Writes a checkpoint of where the run stands (the epoch's sums read back from the device). */
   save(file: string): void {
     const meta = { ...this.meta, loader: this.trainLoader.state(), epochLoss: this.lossSum.read(), epochCorrect: this.correctSum.read() };
-    writeCheckpoint(file, { model: this.model.stateDict(), ema: this.ema?.stateDict() ?? null, optimizer: baseOptimizer(this.opt).stateDict(), meta, card: this.card });
+    this.rank0Writes(() =>
+      writeCheckpoint(file, { model: this.model.stateDict(), ema: this.ema?.stateDict() ?? null, optimizer: baseOptimizer(this.opt).stateDict(), meta, card: this.card }));
   }
 
-  /** Writes a plain state dict (reference key names) with the model card in its metadata. */
+  /** Writes a plain state dict (reference key names) with the model card in its metadata (rank 0). */
   writeWeights(file: string, state: Map<string, HostTensor>, form: 'train' | 'deploy'): void {
-    writeSafetensors(file, state, { metadata: { format: 'pt', form, ...modelCardMetadata(this.card) } });
+    this.rank0Writes(() => writeSafetensors(file, state, { metadata: { format: 'pt', form, ...modelCardMetadata(this.card) } }));
   }
 
   /** Writes the EMA's state dict, a plain training-form state dict, to best-ema.safetensors. */
@@ -180,12 +195,13 @@ export class TrainingRun {
   restore(meta: RunMeta): void {
     this.trainLoader.setState(meta.loader);
     this.meta = meta;
-    this.lossSum.reset(meta.epochLoss);
-    this.correctSum.reset(meta.epochCorrect);
+    // the sums over the ranks, kept by rank 0
+    this.lossSum.reset(this.par.startOf(meta.epochLoss));
+    this.correctSum.reset(this.par.startOf(meta.epochCorrect));
   }
 
   writeConfig(): void {
-    writeFileAtomic(this.files.config, JSON.stringify({ config: this.config, options: this.recorded, modelCard: this.card }, null, 2) + '\n', OP);
+    this.rank0Writes(() => writeFileAtomic(this.files.config, JSON.stringify({ config: this.config, options: this.recorded, modelCard: this.card }, null, 2) + '\n', OP));
   }
 
   /** Frees the device memory and stops the loaders' workers. */

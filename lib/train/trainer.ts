@@ -26,16 +26,17 @@
 // data.ts and folder-data.ts (the data: named data sets, image files, their loaders), run.ts
 // (the model card, model, optimizer and the run directory's files), optimizer.ts, ema.ts, resume.ts,
 // step.ts (one step), epoch.ts (an epoch's steps and its end), evaluate.ts and topk.ts,
-// progress.ts (what is printed); this file puts them in order.
+// progress.ts (what is printed), parallel.ts and dist-options.ts (the ranks of a distributed
+// run); this file puts them in order.
 import { backend } from '../backend';
 import { removeStaleTemps } from '../io/atomic';
 import { lockDirectory, type DirLock } from '../io/lock';
 import { openNamedData } from './data';
-import { endEpoch, stopRequested, trainBatches } from './epoch';
-import { evaluate } from './evaluate';
+import { endEpoch, evaluateOn, stopRequested, trainBatches } from './epoch';
 import { openFolderData } from './folder-data';
 import { describeOptimizer } from './optimizer';
 import { OP, resolveOptions, type Settings, type TrainOptions, type TrainSummary } from './options';
+import { TrainParallel } from './parallel';
 import { pct, Progress } from './progress';
 import { startOrResume } from './resume';
 import { planModel, TrainingRun } from './run';
@@ -62,10 +63,18 @@ function emaLine(run: TrainingRun): string {
   return `EMA of the weights: decay ${s.emaDecay} every ${s.emaEvery} steps, a copy during the warm-up (${run.warmupSteps} steps); best EMA weights go to ${run.files.bestEma}`;
 }
 
+/** The world and how the batch is shared over it. */
+function distributedLine(run: TrainingRun): string {
+  const { world: w, size } = run.par;
+  const bn = run.s.syncBatchNorm ? 'BatchNorm over the ranks' : 'BatchNorm per rank';
+  return `distributed: ${size} ranks (${(w.version ?? w.engine).split(',')[0]}), ${run.s.batchSize / size} images per rank and step, ${bn}`;
+}
+
 /** The lines before the first step: the backend when it was chosen for the run, the model and the plan. */
 function logStart(run: TrainingRun): void {
   const { s } = run;
   if (s.deviceOption === 'auto') run.log(`backend ${backend().reason}`);
+  if (run.par.size > 1) run.log(distributedLine(run));
   const per = s.accumSteps === 1 ? `${s.batchSize}` : `${s.accumSteps} x ${s.batchSize} (accumulated)`;
   run.log(`model: ${run.model.constructor.name} ${s.archName}, ${run.model.parameterCount()} parameters, input ${run.inputSize}x${run.inputSize}, device ${s.device}; ` +
     `${s.epochs} epoch${s.epochs === 1 ? '' : 's'} x ${run.stepsPerEpoch} steps of ${per}; out ${s.out}`);
@@ -90,26 +99,31 @@ async function trainEpochs(run: TrainingRun, progress: Progress): Promise<boolea
  * both forms. Returns the training form's accuracy and the deploy form's.
  */
 async function deploy(run: TrainingRun): Promise<{ train: number; deploy: number }> {
-  const { model, testLoader, s } = run;
+  const { model, s } = run;
   const m = run.meta;
   // A run resumed after its last epoch has no evaluation of this process to report.
   if (m.lastAccuracy < 0) {
-    const ev = await evaluate(model, testLoader, s.device);
+    const ev = await evaluateOn(run, model);
     [m.lastAccuracy, m.lastTop5] = [ev.accuracy, ev.top5Accuracy];
   }
   const train = m.lastAccuracy;
   model.eval();
   model.localityInjection();
   run.writeWeights(run.files.deploy, model.stateDict(), 'deploy');
-  const deployAccuracy = (await evaluate(model, testLoader, s.device)).accuracy;
+  const deployAccuracy = (await evaluateOn(run, model)).accuracy;
   run.log(`test accuracy: training form ${pct(train)}, deploy form ${pct(deployAccuracy)} (difference ${(100 * (deployAccuracy - train)).toFixed(2)} points)`);
   run.log(`wrote ${run.files.deploy}`);
   return { train, deploy: deployAccuracy };
 }
 
-/** The count of images that could not be decoded and were left out, with a few of their files; null when none. */
-function skippedLine(run: TrainingRun): string | null {
-  const { images, files } = run.data.skipped();
+/** The images that could not be decoded and were left out, and their files, over every rank. */
+function skippedImages(run: TrainingRun): { images: number; files: string[] } {
+  const each = run.par.gather(run.data.skipped());
+  return { images: each.reduce((n, r) => n + r.images, 0), files: [...new Set(each.flatMap((r) => r.files))] };
+}
+
+/** The count of images left out, with a few of their files; null when none. */
+function skippedLine({ images, files }: { images: number; files: string[] }): string | null {
   if (images === 0) return null;
   const shown = files.slice(0, 3).join(', ') + (files.length > 3 ? `, and ${files.length - 3} more` : '');
   return `skipped ${images} image${images === 1 ? '' : 's'} that could not be decoded (${files.length} file${files.length === 1 ? '' : 's'}: ${shown})`;
@@ -126,19 +140,26 @@ async function runLocked(run: TrainingRun): Promise<TrainSummary> {
   const stopped = await trainEpochs(run, progress);
   if (stopped) run.log(`stopped after step ${run.meta.step}; continue with resume (${run.files.last})`);
   const acc = stopped ? { train: run.meta.lastAccuracy, deploy: null } : await deploy(run);
-  const skipped = skippedLine(run);
-  if (skipped) run.log(skipped);
+  const skipped = skippedImages(run), line = skippedLine(skipped);
+  if (line) run.log(line);
   const m = run.meta;
   return {
     testAccuracy: acc.train, deployTestAccuracy: acc.deploy, testTop5: m.lastTop5,
     emaTestAccuracy: run.ema ? m.lastEmaAccuracy : null, emaTestTop5: run.ema ? m.lastEmaTop5 : null,
     epochs: m.epoch, imagesPerSecond: progress.imagesPerSecond(), steps: m.step, seconds: (Date.now() - start) / 1000,
-    out: s.out, dataSource: run.data.source, stopped, skippedImages: run.data.skipped().images,
+    out: s.out, dataSource: run.data.source, stopped, skippedImages: skipped.images, worldSize: run.par.size,
   };
 }
 
+/**
+ * Trains on this process, or on every rank of the distributed world an MPI launcher started
+ * (the distributed option): rank 0 alone prints and writes files, every rank returns the
+ * summary.
+ */
 export async function train(options: TrainOptions = {}): Promise<TrainSummary> {
-  const s = resolveOptions(options);
+  const resolved = resolveOptions(options);
+  const par = new TrainParallel(resolved);
+  const s = par.isRank0 ? resolved : { ...resolved, write: () => undefined, tty: false, onMetrics: undefined };
   // The data and the model are checked before the run directory is touched; a named data
   // set is loaded without awaiting, so that a second trainer of this process finds the lock.
   const data = typeof s.data === 'string' ? openNamedData(s, s.data) : await openFolderData(s, s.data);
@@ -146,10 +167,12 @@ export async function train(options: TrainOptions = {}): Promise<TrainSummary> {
   let lock: DirLock | null = null;
   let run: TrainingRun | null = null;
   try {
-    // The lock comes before any file of the run directory is read or written.
-    lock = lockDirectory(s.out, { op: OP, warn: s.warn });
-    removeStaleTemps(s.out, { report: s.warn });
-    run = await TrainingRun.open(s, data, plan);
+    // The lock comes before any file of the run directory is read or written (rank 0 writes them).
+    if (par.isRank0) {
+      lock = lockDirectory(s.out, { op: OP, warn: s.warn });
+      removeStaleTemps(s.out, { report: s.warn });
+    }
+    run = await TrainingRun.open(s, data, plan, par);
     const summary = await runLocked(run);
     if (s.json) s.write(JSON.stringify(summary) + '\n');
     return summary;

@@ -12,7 +12,10 @@
 // output pass (its gradient is dout itself).
 #include <algorithm>
 
+#include <utility>
+
 #include "block_reduce.cuh"
+#include "../dist/comm.h"
 #include "../ops/batchnorm.h"
 #include "../ops/unary.h"
 #include "check.cuh"
@@ -197,25 +200,40 @@ __global__ void t_scale_kernel(float* t_scale, const float* invstd, const float*
     t_scale[c] = static_cast<float>(static_cast<double>(invstd[c]) * weight[c]);
 }
 
-// dweight, dbias, k, mdy, proj: (C); part_*: (C, parts), part_xmu null in eval; invstd,
-// weight: (C). With M values per channel, delta = s_xmu / M (the centre's float rounding,
-// 0 in eval) and s = s_dyxmu - s_dy * delta: dbias = s_dy, dweight = s * invstd,
-// k = weight * invstd, proj = invstd^2 * s / M, mdy = s_dy / M - delta * proj.
-__global__ void finalize_grad_kernel(float* dweight, float* dbias, float* k, float* mdy, float* proj,
-                                     const double* part_dy, const double* part_dyxmu, const double* part_xmu,
-                                     const float* invstd, const float* weight, int64_t C, int64_t parts, int64_t M) {
+// The gradient sums per (channel, part): of dy, dy * (x - mean) and x - mean (null in eval).
+struct GradParts {
+  const double* dy;
+  const double* dyxmu;
+  const double* xmu;
+  int64_t parts;
+};
+
+// dweight, dbias, k, mdy, proj: (C); the sums of this rank (mine) and of the world (the same
+// without sync), (C, parts) each; invstd, weight: (C). With M values per channel over the
+// world, delta = s_xmu / M (the centre's float rounding, 0 in eval) and s = s_dyxmu - s_dy *
+// delta: dbias = s_dy, dweight = s * invstd of this rank's sums; k = weight * invstd,
+// proj = invstd^2 * s / M, mdy = s_dy / M - delta * proj of the world's.
+__global__ void finalize_grad_kernel(float* dweight, float* dbias, float* k, float* mdy, float* proj, GradParts mine,
+                                     GradParts world, const float* invstd, const float* weight, int64_t C, int64_t M) {
   for (int64_t c = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; c < C; c += (int64_t)gridDim.x * blockDim.x) {
     const double Md = static_cast<double>(M > 0 ? M : 1);
-    const double s_dy = sum_parts(part_dy, c, parts);
-    const double delta = part_xmu ? sum_parts(part_xmu, c, parts) / Md : 0.0;
-    const double s = sum_parts(part_dyxmu, c, parts) - s_dy * delta;
+    const double s_dy = sum_parts(world.dy, c, world.parts);
+    const double delta = world.xmu ? sum_parts(world.xmu, c, world.parts) / Md : 0.0;
+    const double s = sum_parts(world.dyxmu, c, world.parts) - s_dy * delta;
     const double is = invstd[c], pr = is * is * s / Md;
-    dbias[c] = static_cast<float>(s_dy);
-    dweight[c] = static_cast<float>(s * is);
+    const double my_dy = sum_parts(mine.dy, c, mine.parts);
+    dbias[c] = static_cast<float>(my_dy);
+    dweight[c] = static_cast<float>((sum_parts(mine.dyxmu, c, mine.parts) - my_dy * delta) * is);
     k[c] = static_cast<float>(static_cast<double>(weight[c]) * is);
     mdy[c] = static_cast<float>(s_dy / Md - delta * pr);
     proj[c] = static_cast<float>(pr);
   }
+}
+
+// out: (rows); part: (rows, parts). out[r] = the sum of row r's parts, in order.
+__global__ void sum_parts_kernel(double* out, const double* part, int64_t rows, int64_t parts) {
+  for (int64_t r = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; r < rows; r += (int64_t)gridDim.x * blockDim.x)
+    out[r] = sum_parts(part, r, parts);
 }
 
 // invstd: (C) = 1 / sqrt(running_var + eps)
@@ -287,6 +305,13 @@ const float* grad_partials(double* part_dy, double* part_dyxmu, double* part_xmu
   return act == Act::None ? dout : ag.dt;
 }
 
+// rows sums of parts each (part: (rows, parts)) into out (rows), summed over the world.
+void sum_over_world(double* out, const double* part, int64_t rows, int64_t parts) {
+  sum_parts_kernel<<<blocks_for(rows), 256>>>(out, part, rows, parts);
+  REPMLP_CUDA_LAUNCHED("batchnorm: sum_parts_kernel");
+  dist::sum_over_world(Device::CUDA, out, rows);
+}
+
 }  // namespace
 
 }  // namespace cuda
@@ -295,30 +320,36 @@ void cuda::batchnorm_forward_train(const BatchnormTrain& p) {
   const auto N = p.N, C = p.C, HW = p.HW;
   const auto act = p.act;
   if (C == 0) return;
-  const int64_t M = N * HW, n = N * C * HW;
-  const Split s = split_for(M, C);
-  // scratch: part (C, parts) double, mean_d (C) double, scale, shift (C) float
-  Scratch<char> scratch(sizeof(double) * (C * s.parts + C) + sizeof(float) * 2 * C);
+  // Mloc values per channel here, M over the world (the same without sync)
+  const int64_t Mloc = N * HW, n = N * C * HW, M = batchnorm_pooled_count(p);
+  const Split s = split_for(Mloc, C);
+  // scratch: part (C, parts) double, mean_d (C) double, world (C) double, scale, shift (C) float
+  Scratch<char> scratch(sizeof(double) * (C * s.parts + 2 * C) + sizeof(float) * 2 * C);
   double* part = reinterpret_cast<double*>(scratch.get());
   double* mean_d = part + C * s.parts;
-  float* scale = reinterpret_cast<float*>(mean_d + C);
+  double* world = mean_d + C;
+  float* scale = reinterpret_cast<float*>(world + C);
   float* shift = scale + C;
-  // sums of x, then of (x - mean)^2, per (channel, part)
-  const auto partials = [&](const double* center) {
+  // sums of x, then of (x - mean)^2, per (channel, part); under sync summed per channel and
+  // over the world into `world`, which the finalize kernels then read as one part
+  const auto partials = [&](const double* center) -> std::pair<const double*, int64_t> {
     with_index_type(n, [&](auto zero) {
       using I = decltype(zero);
       channel_partial_kernel<I><<<grid_of(C * s.parts), kThreads>>>(part, p.inp, center, static_cast<I>(C),
-                                                                     static_cast<I>(HW), M, s.per, s.parts);
+                                                                     static_cast<I>(HW), Mloc, s.per, s.parts);
     });
     REPMLP_CUDA_LAUNCHED("batchnorm_forward_train: channel_partial_kernel");
+    if (!p.sync) return {part, s.parts};
+    sum_over_world(world, part, C, s.parts);
+    return {world, 1};
   };
-  partials(nullptr);
-  finalize_mean_kernel<<<blocks_for(C), 256>>>(mean_d, p.mean_saved, part, C, s.parts, M);
+  const auto sums = partials(nullptr);
+  finalize_mean_kernel<<<blocks_for(C), 256>>>(mean_d, p.mean_saved, sums.first, C, sums.second, M);
   REPMLP_CUDA_LAUNCHED("batchnorm_forward_train: finalize_mean_kernel");
-  partials(mean_d);
+  const auto ssd = partials(mean_d);
   finalize_var_kernel<<<blocks_for(C), 256>>>(p.invstd_saved, scale, shift, p.update_running ? p.running_mean : nullptr,
-                                              p.update_running ? p.running_var : nullptr, part, mean_d, p.mean_saved, p.weight,
-                                              p.bias, C, s.parts, M, p.momentum, p.eps);
+                                              p.update_running ? p.running_var : nullptr, ssd.first, mean_d, p.mean_saved,
+                                              p.weight, p.bias, C, ssd.second, M, p.momentum, p.eps);
   REPMLP_CUDA_LAUNCHED("batchnorm_forward_train: finalize_var_kernel");
   affine(p.out, p.inp, p.mean_saved, scale, shift, C, HW, n, act, p.residual);
 }
@@ -341,12 +372,16 @@ void cuda::batchnorm_backward(const BatchnormBackward& p) {
   if (C == 0) return;
   const int64_t M = N * HW, n = N * C * HW;
   const Split s = split_for(M, C);
-  // scratch: part_dy, part_dyxmu, part_xmu (C, parts) double; k, mdy, proj, t_scale (C) float
-  Scratch<char> scratch(sizeof(double) * 3 * C * s.parts + sizeof(float) * 4 * C);
+  // scratch: part_dy, part_dyxmu, part_xmu (C, parts) double; mine, world (3, C) double under
+  // sync; k, mdy, proj, t_scale (C) float
+  const int64_t sums = p.sync ? 6 * C : 0;
+  Scratch<char> scratch(sizeof(double) * (3 * C * s.parts + sums) + sizeof(float) * 4 * C);
   double* part_dy = reinterpret_cast<double*>(scratch.get());
   double* part_dyxmu = part_dy + C * s.parts;
   double* part_xmu = part_dyxmu + C * s.parts;
-  float* k = reinterpret_cast<float*>(part_xmu + C * s.parts);
+  double* mine = part_xmu + C * s.parts;
+  double* world = mine + 3 * C;
+  float* k = reinterpret_cast<float*>(mine + sums);
   float* mdy = k + C;
   float* proj = mdy + C;
   float* t_scale = proj + C;
@@ -356,8 +391,18 @@ void cuda::batchnorm_backward(const BatchnormBackward& p) {
   }
   const float* dy =
       grad_partials(part_dy, part_dyxmu, part_xmu, {p.dinp, p.out, t_scale, p.bias}, act, p.dout, p.inp, p.mean_saved, C, HW, M, s);
-  finalize_grad_kernel<<<blocks_for(C), 256>>>(p.dweight, p.dbias, k, mdy, proj, part_dy, part_dyxmu, part_xmu,
-                                               p.invstd_saved, p.weight, C, s.parts, M);
+  GradParts mine_parts{part_dy, part_dyxmu, part_xmu, s.parts}, world_parts = mine_parts;
+  if (p.sync) {
+    // this rank's sums per channel (the three part arrays are one (3C, parts) block), and the world's
+    sum_parts_kernel<<<blocks_for(3 * C), 256>>>(mine, part_dy, 3 * C, s.parts);
+    REPMLP_CUDA_LAUNCHED("batchnorm_backward: sum_parts_kernel");
+    REPMLP_CUDA_CHECK(cudaMemcpyAsync(world, mine, sizeof(double) * 3 * C, cudaMemcpyDeviceToDevice, 0));
+    dist::sum_over_world(Device::CUDA, world, 3 * C);
+    mine_parts = {mine, mine + C, mine + 2 * C, 1};
+    world_parts = {world, world + C, world + 2 * C, 1};
+  }
+  finalize_grad_kernel<<<blocks_for(C), 256>>>(p.dweight, p.dbias, k, mdy, proj, mine_parts, world_parts, p.invstd_saved,
+                                               p.weight, C, p.sync ? p.count : M);
   REPMLP_CUDA_LAUNCHED("batchnorm_backward: finalize_grad_kernel");
   if (n == 0) return;
   with_index_type(n, [&](auto zero) {
@@ -393,8 +438,8 @@ void cuda::batchnorm_backward_eval(const BatchnormBackwardEval& p) {
   const float* dy =
       grad_partials(part_dy, part_dyxmu, part_xmu, {p.dinp, p.out, scale, p.bias}, act, p.dout, p.inp, p.running_mean, C, HW, M, s);
   // The running mean is the exact centre (no delta); k, mdy and proj are not used in eval.
-  finalize_grad_kernel<<<blocks_for(C), 256>>>(p.dweight, p.dbias, k, mdy, proj, part_dy, part_dyxmu, nullptr, invstd,
-                                               p.weight, C, s.parts, M);
+  const GradParts parts{part_dy, part_dyxmu, nullptr, s.parts};
+  finalize_grad_kernel<<<blocks_for(C), 256>>>(p.dweight, p.dbias, k, mdy, proj, parts, parts, invstd, p.weight, C, M);
   REPMLP_CUDA_LAUNCHED("batchnorm_backward_eval: finalize_grad_kernel");
   affine(p.dinp, dy, nullptr, scale, nullptr, C, HW, n, Act::None);
 }

@@ -2,8 +2,6 @@
 #include "cublas.h"
 
 #include <dlfcn.h>
-#include <glob.h>
-#include <sys/stat.h>
 
 #include <cstdlib>
 #include <mutex>
@@ -11,6 +9,7 @@
 #include <type_traits>
 
 #include "../common.h"
+#include "../dl.h"
 #include "../env.h"
 
 namespace repmlp::cuda {
@@ -37,27 +36,6 @@ std::optional<bool> g_tf32_setting;
 bool& g_tf32_locked() {
   if (!g_tf32_setting) g_tf32_setting = env::flag("REPMLP_TF32", false);
   return *g_tf32_setting;
-}
-
-bool is_dir(const std::string& p) {
-  struct stat st {};
-  return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-bool exists(const std::string& p) {
-  struct stat st {};
-  return stat(p.c_str(), &st) == 0;
-}
-std::string dl_error() {
-  const char* e = dlerror();
-  return e ? e : "unknown dlopen error";
-}
-std::string dirname_of(const std::string& p) {
-  const auto slash = p.rfind('/');
-  return slash == std::string::npos ? std::string(".") : p.substr(0, slash);
-}
-std::string basename_of(const std::string& p) {
-  const auto slash = p.rfind('/');
-  return slash == std::string::npos ? p : p.substr(slash + 1);
 }
 
 // Resolves every entry point; on a missing one returns false with its name in *missing.
@@ -94,11 +72,11 @@ class Search {
     void* lt_lib = nullptr;
     if (!lt.empty()) {
       lt_lib = dlopen(lt.c_str(), RTLD_NOW | RTLD_GLOBAL);
-      if (!lt_lib) lt_error = dl_error();
+      if (!lt_lib) lt_error = dl::error();
     }
     void* lib = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!lib) {
-      std::string why = dl_error();
+      std::string why = dl::error();
       if (!lt_error.empty()) why += "; " + lt_error;
       tried.push_back({file, why});
       if (lt_lib) dlclose(lt_lib);
@@ -114,12 +92,7 @@ class Search {
     }
     out->found = true;
     out->api = api;
-    Dl_info where{};
-    out->path = dladdr(reinterpret_cast<void*>(api.create), &where) && where.dli_fname ? where.dli_fname : file;
-    if (char* abs = realpath(out->path.c_str(), nullptr)) {  // an absolute path without links
-      out->path = abs;
-      std::free(abs);
-    }
+    out->path = dl::file_of(reinterpret_cast<void*>(api.create), file);  // absolute, without links
     int major = 0, minor = 0, patch = 0;
     if (api.get_property(CUBLAS_PROPERTY_MAJOR, &major) == CUBLAS_STATUS_SUCCESS &&
         api.get_property(CUBLAS_PROPERTY_MINOR, &minor) == CUBLAS_STATUS_SUCCESS &&
@@ -133,15 +106,15 @@ class Search {
   bool file(const std::string& given, Loaded* out) {
     // dlopen searches the library path for a name without '/': anchor it to the cwd
     const std::string path = given.find('/') == std::string::npos ? "./" + given : given;
-    const std::string dir = dirname_of(path), base = basename_of(path);
+    const std::string dir = dl::dirname_of(path), base = dl::basename_of(path);
     std::string lt;
     if (base.rfind("libcublas.", 0) == 0) {
       const std::string suffix = base.substr(std::string("libcublas").size());  // ".so.12.4.5.8"
       lt = dir + "/libcublasLt" + suffix;
-      if (!exists(lt)) {
+      if (!dl::exists(lt)) {
         const auto dot = suffix.find('.', 4);  // ".so.12" of ".so.12.4.5.8"
         lt = dir + "/libcublasLt" + suffix.substr(0, dot);
-        if (!exists(lt)) lt.clear();
+        if (!dl::exists(lt)) lt.clear();
       }
     }
     return attempt(lt, path, out);
@@ -149,17 +122,17 @@ class Search {
 
   // A folder: libcublas.so.13, .so.12, .so there, each after its libcublasLt.
   bool folder(const std::string& dir, Loaded* out) {
-    if (!is_dir(dir)) {
+    if (!dl::is_dir(dir)) {
       tried.push_back({dir, "no such folder"});
       return false;
     }
     bool any = false;
     for (const char* s : kSuffixes) {
       const std::string f = dir + "/libcublas" + s;
-      if (!exists(f)) continue;
+      if (!dl::exists(f)) continue;
       any = true;
       const std::string lt = dir + "/libcublasLt" + s;
-      if (attempt(exists(lt) ? lt : std::string(), f, out)) return true;
+      if (attempt(dl::exists(lt) ? lt : std::string(), f, out)) return true;
     }
     if (!any) tried.push_back({dir, "no libcublas.so.13, libcublas.so.12 or libcublas.so in this folder"});
     return false;
@@ -173,57 +146,16 @@ class Search {
   }
 };
 
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
-
-std::vector<std::string> glob_dirs(const std::string& pattern) {
-  std::vector<std::string> out;
-  glob_t g{};
-  if (glob(pattern.c_str(), GLOB_ONLYDIR, nullptr, &g) == 0)
-    for (size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
-  globfree(&g);
-  return out;
-}
-
-// The site-packages folders of the Python installations we can see without running Python.
-std::vector<std::string> site_packages() {
-  std::vector<std::string> roots;
-  for (const char* var : {"VIRTUAL_ENV", "CONDA_PREFIX"})
-    if (!env(var).empty()) roots.push_back(env(var) + "/lib");
-  // Every python3 on PATH: <prefix>/bin/python3 has its packages under <prefix>/lib (a venv
-  // that is on PATH but not activated, such as a machine image's PyTorch).
-  const std::string path = env("PATH");
-  for (size_t begin = 0; begin <= path.size();) {
-    size_t end = path.find(':', begin);
-    if (end == std::string::npos) end = path.size();
-    std::string dir = path.substr(begin, end - begin);
-    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
-    const size_t slash = dir.rfind('/');
-    if (slash != std::string::npos && slash > 0 && exists(dir + "/python3")) roots.push_back(dir.substr(0, slash) + "/lib");
-    begin = end + 1;
-  }
-  if (!env("HOME").empty()) roots.push_back(env("HOME") + "/.local/lib");
-  roots.push_back("/usr/local/lib");
-  roots.push_back("/usr/lib");
-  std::vector<std::string> out;
-  for (const auto& r : roots)
-    for (const char* leaf : {"site-packages", "dist-packages"})
-      for (auto& d : glob_dirs(r + "/python3*/" + leaf)) out.push_back(d);
-  return out;
-}
-
 // Runs the whole search; out->tried lists every attempt that failed before the one that loaded.
 void search(Loaded* out) {
   Search s;
   const bool ok = [&] {
     // 1. an explicit file or folder
-    const std::string explicit_path = env("REPMLP_CUBLAS_PATH");
+    const std::string explicit_path = dl::env("REPMLP_CUBLAS_PATH");
     if (!explicit_path.empty()) {
-      if (is_dir(explicit_path)) {
+      if (dl::is_dir(explicit_path)) {
         if (s.folder(explicit_path, out)) return true;
-      } else if (exists(explicit_path)) {
+      } else if (dl::exists(explicit_path)) {
         if (s.file(explicit_path, out)) return true;
       } else {
         s.tried.push_back({explicit_path, "no such file or folder"});
@@ -231,36 +163,12 @@ void search(Loaded* out) {
     }
     // 2. the default dlopen search
     if (s.by_name(out)) return true;
-    // 3. CUDA toolkit folders
-    std::vector<std::string> dirs;
-    if (!env("CUDA_HOME").empty()) dirs.push_back(env("CUDA_HOME") + "/lib64");
-    dirs.push_back("/usr/local/cuda/lib64");
-    if (!env("CONDA_PREFIX").empty()) dirs.push_back(env("CONDA_PREFIX") + "/lib");
-    for (size_t i = 0; i < dirs.size(); ++i) {
-      bool seen = false;
-      for (size_t j = 0; j < i; ++j) seen = seen || dirs[j] == dirs[i];
-      if (!seen && s.folder(dirs[i], out)) return true;
-    }
-    // 4. pip wheel folders (those that exist are attempted; the rest are summarised)
-    std::vector<std::string> searched;
-    bool any_wheel = false;
-    for (const auto& site : site_packages()) {
-      bool seen = false;
-      for (const auto& d : searched) seen = seen || d == site;
-      if (seen) continue;
-      searched.push_back(site);
-      for (const char* sub : {"/nvidia/cu13/lib", "/nvidia/cublas/lib"}) {
-        if (!is_dir(site + sub)) continue;
-        any_wheel = true;
-        if (s.folder(site + sub, out)) return true;
-      }
-    }
-    if (!any_wheel) {
-      std::string list;
-      for (const auto& d : searched) list += (list.empty() ? "" : ", ") + d;
-      s.tried.push_back({"<site-packages>/nvidia/cu13/lib, <site-packages>/nvidia/cublas/lib",
-                         searched.empty() ? "no site-packages folder found" : "no such folder under " + list});
-    }
+    // 3. CUDA toolkit folders, 4. pip wheel folders (those that exist are attempted; a
+    // missing set is summarised after the attempts)
+    std::vector<dl::Attempt> note;
+    for (const auto& dir : dl::cuda_folders({"nvidia/cu13/lib", "nvidia/cublas/lib"}, &note))
+      if (s.folder(dir, out)) return true;
+    s.tried.insert(s.tried.end(), note.begin(), note.end());
     return false;
   }();
   out->found = ok;

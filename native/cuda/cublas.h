@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "../dl.h"
+
 namespace repmlp::cuda {
 
 // ---- the ABI of cublas_api.h (values as in the CUDA 12 and 13 headers) ----
@@ -67,10 +69,7 @@ struct CublasApi {
 };
 
 // One attempt of the search: the file or folder (or bare name) and why it did not load.
-struct CublasAttempt {
-  std::string path;
-  std::string error;
-};
+using CublasAttempt = dl::Attempt;
 
 struct CublasStatus {
   bool found = false;

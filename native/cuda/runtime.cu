@@ -35,6 +35,8 @@ int device_count(std::string* why) {
   return n;
 }
 
+void set_device(int d) { REPMLP_CUDA_CHECK(cudaSetDevice(d)); }
+
 void memcpy_d2h(void* dst, const void* src, size_t bytes) { REPMLP_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost)); }
 void memcpy_h2d(void* dst, const void* src, size_t bytes) { REPMLP_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice)); }
 void memcpy_d2d(void* dst, const void* src, size_t bytes) {

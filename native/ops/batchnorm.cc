@@ -25,6 +25,7 @@
 
 #include "batchnorm.h"
 #include "../args.h"
+#include "../dist/comm.h"
 #include "../parallel.h"
 #include "unary.h"
 
@@ -171,17 +172,19 @@ void affine_planes(float* out, const float* inp, const float* center, const floa
 void cpu::batchnorm_forward_train(const BatchnormTrain& p) {
   const auto N = p.N, C = p.C, HW = p.HW;
   const auto act = p.act;
-  const int64_t P = N * C, M = N * HW;
+  const int64_t P = N * C, M = batchnorm_pooled_count(p);
   std::vector<double> part(P), mean(C), ssd(C);
   parallel_for(P, plane_grain(HW), [&](int64_t p0, int64_t p1) {
     plane_sums(part.data(), p.inp, p0, p1, HW);
   });
   reduce_planes(mean.data(), part.data(), N, C);
+  if (p.sync) dist::sum_over_world(Device::CPU, mean.data(), C);
   for (int64_t c = 0; c < C; ++c) mean[c] /= static_cast<double>(M);
   parallel_for(P, plane_grain(HW), [&](int64_t p0, int64_t p1) {
     plane_sq_devs(part.data(), p.inp, mean.data(), p0, p1, C, HW);
   });
   reduce_planes(ssd.data(), part.data(), N, C);
+  if (p.sync) dist::sum_over_world(Device::CPU, ssd.data(), C);
   // y = (x - mean_f) * scale + shift, where mean_f is the float mean and the shift absorbs
   // the rest (mean - mean_f), so a large mean costs no precision.
   std::vector<float> scale(C), shift(C);
@@ -280,21 +283,28 @@ void cpu::batchnorm_backward(const BatchnormBackward& p) {
   const auto N = p.N, C = p.C, HW = p.HW;
   const auto act = p.act;
   // (With no values, M = 1 keeps every sum 0 and the gradients 0, as on CUDA.)
-  const double M = static_cast<double>(std::max<int64_t>(N * HW, 1));
+  const double M = static_cast<double>(std::max<int64_t>(p.sync ? p.count : N * HW, 1));
   std::vector<float> t_scale(act == Act::GELU ? C : 0);
   for (size_t c = 0; c < t_scale.size(); ++c)
     t_scale[c] = static_cast<float>(static_cast<double>(p.invstd_saved[c]) * p.weight[c]);
   const GradSums sums =
       channel_grad_sums(p.dinp, p.dout, p.inp, p.mean_saved, N, C, HW, {act, p.out, p.mean_saved, t_scale.data(), p.bias});
+  // The sums over the world (this rank's without sync): [dy, dyxmu, xmu], C each.
+  std::vector<double> world(3 * C);
+  std::copy(sums.dy.begin(), sums.dy.end(), world.begin());
+  std::copy(sums.dyxmu.begin(), sums.dyxmu.end(), world.begin() + C);
+  std::copy(sums.xmu.begin(), sums.xmu.end(), world.begin() + 2 * C);
+  if (p.sync) dist::sum_over_world(Device::CPU, world.data(), 3 * C);
   // dinp = k * (dy - mdy - (x - mean_saved) * proj) with k = weight * invstd,
-  // proj = invstd^2 * s_dyxmu / M and mdy = s_dy / M - delta * proj.
+  // proj = invstd^2 * s_dyxmu / M and mdy = s_dy / M - delta * proj, from the world's sums;
+  // dweight and dbias from this rank's.
   std::vector<float> kk(C), mdy(C), proj(C);
   for (int64_t c = 0; c < C; ++c) {
-    const double invstd = p.invstd_saved[c], s_dy = sums.dy[c], delta = sums.xmu[c] / M;
-    const double s_dyxmu = sums.dyxmu[c] - s_dy * delta;
+    const double invstd = p.invstd_saved[c], s_dy = world[c], delta = world[2 * C + c] / M;
+    const double s_dyxmu = world[C + c] - s_dy * delta;
     const double pr = invstd * invstd * s_dyxmu / M;
-    p.dbias[c] = static_cast<float>(s_dy);
-    p.dweight[c] = static_cast<float>(s_dyxmu * invstd);
+    p.dbias[c] = static_cast<float>(sums.dy[c]);
+    p.dweight[c] = static_cast<float>((sums.dyxmu[c] - sums.dy[c] * delta) * invstd);
     kk[c] = static_cast<float>(static_cast<double>(p.weight[c]) * invstd);
     mdy[c] = static_cast<float>(s_dy / M - delta * pr);
     proj[c] = static_cast<float>(pr);
@@ -323,6 +333,15 @@ void cpu::batchnorm_backward_eval(const BatchnormBackwardEval& p) {
     p.dweight[c] = static_cast<float>(sums.dyxmu[c] * invstd);
   }
   affine_planes(p.dinp, sums.dt, zero.data(), scale.data(), zero.data(), N, C, HW, Act::None);
+}
+
+int64_t batchnorm_pooled_count(const BatchnormTrain& p) {
+  const int64_t M = p.sync ? dist::count_over_world(p.N * p.HW) : p.N * p.HW;
+  // Every rank sees the same count, so under sync they all stop here alike.
+  if (M < 2) throw Error("batchnorm_forward_train: expected more than 1 value per channel " + std::string(p.sync ? "over the world " : "") +
+                         "when training but received " + std::to_string(M));
+  if (p.count_out) *p.count_out = M;
+  return M;
 }
 
 void cpu::add_scalar_i64(int64_t* out, int64_t value, int64_t n) {
@@ -391,8 +410,9 @@ bool empty_backward(const Args& a, float* dweight, float* dbias, const Sizes& s)
 }  // namespace
 
 // batchnorm_forward_train({out, meanSaved, invstdSaved, runningMean | null, runningVar | null,
-//                          inp, residual | null, weight, bias, N, C, HW, momentum, eps, act})
-// The running statistics are updated when given (both or neither).
+//                          inp, residual | null, weight, bias, N, C, HW, momentum, eps, act, sync})
+// The running statistics are updated when given (both or neither). Returns the values per
+// channel the statistics pooled (N * HW, or over the world with sync: batchnorm_backward's count).
 static Napi::Value batchnorm_forward_train(const Napi::CallbackInfo& info) {
   Args a(info, "batchnorm_forward_train", Args::named);
   const Sizes s = sizes(a);
@@ -403,8 +423,14 @@ static Napi::Value batchnorm_forward_train(const Napi::CallbackInfo& info) {
   p.momentum = static_cast<float>(momentum);
   p.eps = eps_arg(a);
   p.act = act_arg(a);
-  if (s.C > 0 && s.N * s.HW < 2)  // (C > 0 first: then N * HW fits, as N * C * HW does)
+  p.sync = a.flag("sync");
+  // (C > 0 first: then N * HW fits, as N * C * HW does.) Under sync the count over the world
+  // is checked instead, by every rank alike, and a rank without values still takes part.
+  if (!p.sync && s.C > 0 && s.N * s.HW < 2)
     a.fail_arg("N * HW", "more than 1 value per channel when training", std::to_string(s.N * s.HW));
+  if (s.numel == 0) p.N = 0;  // no values: none to sum (N * C partial sums would be waste, or huge)
+  int64_t count = 0;
+  p.count_out = &count;
   p.update_running = !a.is_null("runningMean") || !a.is_null("runningVar");
   p.out = a.f32("out", s.numel);
   p.mean_saved = a.f32("meanSaved", s.C);
@@ -419,9 +445,10 @@ static Napi::Value batchnorm_forward_train(const Napi::CallbackInfo& info) {
                     {"runningVar", p.running_var}},
                    {{"out", p.out}, {"meanSaved", p.mean_saved}, {"invstdSaved", p.invstd_saved}, {"runningMean", p.running_mean},
                     {"runningVar", p.running_var}, {"inp", p.inp}, {"residual", p.residual}, {"weight", p.weight}, {"bias", p.bias}});
-  if (s.C == 0) return info.Env().Undefined();  // no channels: nothing to write (N may be huge)
+  // No channels: nothing to write (N may be huge), the same on every rank (C is the model's).
+  if (s.C == 0) return Napi::Number::New(info.Env(), 0);
   REPMLP_DISPATCH(a, batchnorm_forward_train, p);
-  return info.Env().Undefined();
+  return Napi::Number::New(info.Env(), static_cast<double>(count));
 }
 
 // batchnorm_forward_eval({out, inp, residual | null, runningMean, runningVar, weight, bias, N, C, HW, eps, act})
@@ -485,17 +512,26 @@ void fill_backward(P& p, const BackwardFields& f, const Sizes& s, Act act) {
 }  // namespace
 
 // batchnorm_backward({dinp, dweight, dbias, dout, out | null, inp, meanSaved, invstdSaved, weight,
-//                     bias | null, N, C, HW, act})
-// out (the forward output) is given for ReLU only, bias for GELU only.
+//                     bias | null, N, C, HW, act, sync, count})
+// out (the forward output) is given for ReLU only, bias for GELU only; count is what the
+// forward returned (N * HW without sync).
 static Napi::Value batchnorm_backward(const Napi::CallbackInfo& info) {
   Args a(info, "batchnorm_backward", Args::named);
   const Sizes s = sizes(a);
   const Act act = act_arg(a);
+  const bool sync = a.flag("sync");
+  const int64_t count = a.size("count");
+  if (s.C > 0 && (sync ? count < s.N * s.HW : count != s.N * s.HW))
+    a.fail_arg("count", (sync ? "at least N * HW = " : "N * HW = ") + std::to_string(s.N * s.HW) + (sync ? " with sync" : " without sync"),
+               std::to_string(count));
   const BackwardFields f = backward_fields(a, act, s, "meanSaved", "invstdSaved");
-  if (empty_backward(a, f.dweight, f.dbias, s)) return info.Env().Undefined();
+  // Under sync a rank without values still takes part in the sums over the world.
+  if ((!sync || s.C == 0) && empty_backward(a, f.dweight, f.dbias, s)) return info.Env().Undefined();
   BatchnormBackward p{};
   fill_backward(p, f, s, act);
+  if (s.numel == 0) p.N = 0;
   p.mean_saved = f.stat0, p.invstd_saved = f.stat1;
+  p.sync = sync, p.count = count;
   REPMLP_DISPATCH(a, batchnorm_backward, p);
   return info.Env().Undefined();
 }

@@ -23,6 +23,10 @@ struct BatchnormTrain {
   float momentum, eps;
   bool update_running;
   Act act;  // fused after the affine output
+  // Statistics over every rank of the distributed world (dist/comm.h): the per-channel sums
+  // and the count are summed over the world before the mean and the variance are taken.
+  bool sync;
+  int64_t* count_out;  // host: the values per channel the statistics pooled (N * HW unless sync)
 };
 
 // Eval forward with the running statistics.
@@ -53,6 +57,12 @@ struct BatchnormBackward {
   const float* bias;  // for GELU only (else null): t is recomputed from inp
   int64_t N, C, HW;
   Act act;
+  // The forward's statistics were over the world (sync) and pooled count values per channel:
+  // the sums of dy, dy * xhat and the centre's rounding are summed over the world before the
+  // input gradient; dweight and dbias stay this rank's (a data-parallel wrapper averages them
+  // with the other gradients).
+  bool sync;
+  int64_t count;
 };
 
 // Eval backward (statistics constant).
@@ -71,6 +81,10 @@ struct BatchnormBackwardEval {
   float eps;
   Act act;
 };
+
+// The values per channel a training forward's statistics pool: N * HW, or that summed over
+// the world under sync (a collective). Throws unless there are at least two; fills count_out.
+int64_t batchnorm_pooled_count(const BatchnormTrain& p);
 
 }  // namespace repmlp
 

@@ -21,4 +21,5 @@ void register_correct_count(Napi::Object exports);
 void register_adamw(Napi::Object exports);
 void register_sgd(Napi::Object exports);
 void register_infer(Napi::Object exports);  // infer.cc: inference programs over the kernels above
+void register_dist(Napi::Object exports);  // dist/bindings.cc: the distributed world and its collectives
 }  // namespace repmlp

@@ -134,6 +134,10 @@ test('the table lists devices and the cuBLAS found', () => {
         cublas: { found: true, path: '/opt/cuda/lib64/libcublas.so.13', version: '13.0.2', tried: [], tf32: true },
       },
     },
+    distributed: {
+      mpi: { found: true, path: '/usr/lib/libmpi.so.40', implementation: 'Open MPI', version: 'Open MPI v4.1.4', tried: [] },
+      nccl: { compiled: true, found: false, path: null, version: null, tried: [{ path: 'libnccl.so.2', error: 'not here' }] },
+    },
   };
   const text = formatInfo(i);
   assert.match(text, /^repmlp 9\.9\.9\n/);
@@ -141,7 +145,9 @@ test('the table lists devices and the cuBLAS found', () => {
   assert.match(text, /\ncuda +yes +1 device\n/);
   assert.match(text, /\nCUDA runtime 13\.0, driver 13\.0\n/);
   assert.match(text, /\n0 +NVIDIA H100 80GB HBM3 +9\.0 +79\.6 GiB\n/);
-  assert.match(text, /\ncuBLAS 13\.0\.2 at \/opt\/cuda\/lib64\/libcublas\.so\.13, TF32 on$/);
+  assert.match(text, /\ncuBLAS 13\.0\.2 at \/opt\/cuda\/lib64\/libcublas\.so\.13, TF32 on\n/);
+  assert.match(text, /\nMPI: Open MPI \(Open MPI v4\.1\.4\) at \/usr\/lib\/libmpi\.so\.40\n/);
+  assert.match(text, /\nNCCL not found \(1 place tried, listed by --json\): distributed training on CUDA needs it;\n {2}`pip install nvidia-nccl-cu12`/);
 });
 
 test('bad command lines print the usage and exit with code 2', async () => {

@@ -116,4 +116,25 @@ test('autograd: a returned output keeps its graph alive for a later backward', (
   y.dispose();
 });
 
+test('autograd: onLeafReady reports each leaf once, when no node left can add to its .grad', () => {
+  const a = tensor([1, 2], [2], opts).requiresGrad_(), b = tensor([3, -1], [2], opts).requiresGrad_();
+  const c = tensor([5, 5], [2], opts).requiresGrad_(), unused = tensor([0, 0], [2], opts).requiresGrad_();
+  const events: string[] = [];
+  const names = new Map([[a, 'a'], [b, 'b'], [c, 'c']]);
+  scope(() => {
+    // a is used twice: it is complete only after both uses; c's gradient is relu's 0
+    const y = add(add(mul(a, b), a), mulScalar(relu(mulScalar(c, -1)), 2));
+    y.backward(tensor([1, 1], [2], opts), {
+      onLeafReady: (leaf) => events.push(`${names.get(leaf)}:${leaf.grad ? Array.from(leaf.grad.toFloat32Array()).join(',') : 'null'}`),
+    });
+  });
+  assert.equal(events.sort(), ['a:4,0', 'b:1,2', 'c:0,0']);
+  assert.is(unused.grad, null);
+  // a leaf as the root itself
+  const seen: Tensor[] = [];
+  a.backward(tensor([1, 1], [2], opts), { onLeafReady: (leaf) => seen.push(leaf) });
+  assert.equal(seen, [a]);
+  for (const t of [a, b, c, unused]) t.dispose();
+});
+
 test.run();

@@ -30,6 +30,10 @@ function fakeInfo(o: { compiled?: boolean; devices?: number; cublas?: boolean; r
           : { found: false, path: null, version: null, tried: [{ path: 'libcublasLt.so.13', error: 'not found' }], tf32: false },
       },
     },
+    distributed: {
+      mpi: { found: false, path: null, implementation: null, version: null, tried: [] },
+      nccl: { compiled: o.compiled ?? true, found: false, path: null, version: null, tried: [] },
+    },
   };
 }
 

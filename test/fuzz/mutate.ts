@@ -296,6 +296,14 @@ export function mutate(g: Gen, spec: Spec, valid: { args: Arg[]; storages: Call[
       m.mutation = `${where} = ${w.t === 'bool' ? String(w.v) : w.t}`;
       break;
     }
+    case 'work': {
+      // Anything but a started sum's handle is refused.
+      const w = g.pick(WRONG_TYPES);
+      m.args[i] = w;
+      m.expect = 'throw';
+      m.mutation = `${where} (a started sum) = ${w.t}`;
+      break;
+    }
     case 'null': {
       // A nullable storage left out: give it a wrong type instead.
       const w = g.pick(WRONG_TYPES);

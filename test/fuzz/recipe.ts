@@ -28,6 +28,8 @@ export type Arg =
   // elements it must hold; nullable: null is a valid value.
   // dtypeFree: the binding takes either dtype here.
   | { t: 'st'; id: number; role: 'out' | 'in'; need: number; nullable?: boolean; dtypeFree?: boolean }
+  // A sum started by distSumStart over fresh storages of ns elements (distSumWait's handle).
+  | { t: 'work'; ns: number[] }
   // A typed array of n elements (Float32Array for float32, BigInt64Array for int64, or a
   // Float64Array for 'float64'), zeros or, for a float64 one, `values` (an inference program).
   | { t: 'ta'; dtype: DType | 'float64'; n: number; values?: Num[] }
@@ -137,6 +139,12 @@ export function build(native: NativeAddon, call: Call): Built {
         const f = new Float64Array(a.n);
         if (a.values) f.set(a.values.slice(0, a.n).map(num));
         return f;
+      }
+      case 'work': {
+        const parts = a.ns.map((n) => new native.Storage('cpu', 'float32', n));
+        const work = native.distSumStart({ tensors: parts, ns: a.ns });
+        for (const t of parts) t.dispose();  // the sum holds its own copy
+        return work;
       }
       case 'evil': {
         const o: Record<string | symbol, unknown> = {};

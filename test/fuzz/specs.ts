@@ -314,11 +314,12 @@ export const SPECS: Record<string, Spec> = {
       g.maybe('in', c.inp, dweight || g.p(0.3)), g.maybe('in', c.weight, dinp || g.p(0.3)), ...c.sizes];
   }), fields: ['dinp', 'dweight', 'dbias', 'dout', 'inp', 'weight', ...CONV_SHAPE] },
   batchnorm_forward_train: {
-    fields: ['out', 'meanSaved', 'invstdSaved', 'runningMean', 'runningVar', 'inp', 'residual', 'weight', 'bias', 'N', 'C', 'HW', 'momentum', 'eps', 'act'],
+    // sync: the sums over a world of one (the fuzz child's) are the identity
+    fields: ['out', 'meanSaved', 'invstdSaved', 'runningMean', 'runningVar', 'inp', 'residual', 'weight', 'bias', 'N', 'C', 'HW', 'momentum', 'eps', 'act', 'sync'],
     make: (g) => {
       const s = bnSizes(g, true), act = g.r(0, 2), running = g.p(0.7);
       return [g.out(s.numel), g.out(s.C), g.out(s.C), g.maybe('out', s.C, running), g.maybe('out', s.C, running), g.inp(s.numel),
-        g.maybe('in', s.numel, act === 0 && g.p(0.4)), g.inp(s.C), g.inp(s.C), ...s.sizes, g.float(g.rng.uniform()), g.float(1e-5), actArg(g, act)];
+        g.maybe('in', s.numel, act === 0 && g.p(0.4)), g.inp(s.C), g.inp(s.C), ...s.sizes, g.float(g.rng.uniform()), g.float(1e-5), actArg(g, act), g.bool()];
     },
   },
   batchnorm_forward_eval: {
@@ -330,11 +331,13 @@ export const SPECS: Record<string, Spec> = {
     },
   },
   batchnorm_backward: {
-    fields: ['dinp', 'dweight', 'dbias', 'dout', 'out', 'inp', 'meanSaved', 'invstdSaved', 'weight', 'bias', 'N', 'C', 'HW', 'act'],
+    fields: ['dinp', 'dweight', 'dbias', 'dout', 'out', 'inp', 'meanSaved', 'invstdSaved', 'weight', 'bias', 'N', 'C', 'HW', 'act', 'sync', 'count'],
     make: (g) => {
-      const s = bnSizes(g, false), act = g.r(0, 2);
+      const s = bnSizes(g, false), act = g.r(0, 2), sync = g.p(0.5);
+      // count: the forward's (N * HW; under sync at least that, the world's)
+      const count = s.N * s.HW + (sync ? g.r(0, 2) : 0);
       return [g.out(s.numel), g.out(s.C), g.out(s.C), g.inp(s.numel), g.maybe('in', s.numel, act === 1), g.inp(s.numel), g.inp(s.C),
-        g.inp(s.C, 'float32', { lo: 0.5, hi: 2 }), g.inp(s.C), g.maybe('in', s.C, act === 2), ...s.sizes, actArg(g, act)];
+        g.inp(s.C, 'float32', { lo: 0.5, hi: 2 }), g.inp(s.C), g.maybe('in', s.C, act === 2), ...s.sizes, actArg(g, act), g.bool(sync), g.num(count)];
     },
   },
   batchnorm_backward_eval: {
@@ -380,6 +383,42 @@ export const SPECS: Record<string, Spec> = {
         g.float(1e-3), g.float(0.9), g.float(0.999), g.float(1e-8), g.float(0.01)];
     },
   },
+  // dist/bindings.cc. The fuzz child is a world of one, where every collective is the identity.
+  distInfo: { make: () => [] },
+  // 'mpi' would make the child join an MPI world of its own, which no later call can leave;
+  // the launcher's tests (test/dist) cover it.
+  distInit: { fields: ['engine', 'timeoutSeconds'], make: (g) => [g.str('local', ['local']), g.float(g.r(0, 600))] },
+  distWorld: { make: () => [] },
+  distAllreduce: {
+    fields: ['buf', 'offset', 'count', 'op'],
+    make: (g) => {
+      const off = g.r(0, 3), n = g.r(0, 6), op = g.pick(['sum', 'max', 'min']);
+      return [{ ...g.out(off + n, g.pick(['float32', 'int64'] as const)), dtypeFree: true }, g.num(off), g.num(n), g.str(op, ['sum', 'max', 'min'])];
+    },
+  },
+  distBroadcast: {
+    fields: ['buf', 'offset', 'count', 'root'],
+    make: (g) => {
+      const off = g.r(0, 3), n = g.r(0, 6);
+      return [{ ...g.out(off + n, g.pick(['float32', 'int64'] as const)), dtypeFree: true }, g.num(off), g.num(n), g.num(0)];
+    },
+  },
+  distBarrier: { make: () => [] },
+  distSumStart: {
+    fields: ['tensors', 'ns'],
+    make: (g) => {
+      const ns = Array.from({ length: g.r(0, 3) }, () => g.r(0, 6));
+      return [g.list(ns.map((n) => g.inp(n))), g.ints(ns)];
+    },
+  },
+  distSumWait: {
+    fields: ['work', 'tensors', 'ns', 'scale'],
+    make: (g) => {
+      const ns = Array.from({ length: g.r(0, 3) }, () => g.r(0, 6));
+      return [{ t: 'work', ns }, g.list(ns.map((n) => g.out(n))), g.ints(ns), g.float()];
+    },
+  },
+  distFinalize: { make: () => [] },
   sgd_step: {
     make: (g) => {
       const ns = Array.from({ length: g.r(0, 3) }, () => g.r(0, 6));

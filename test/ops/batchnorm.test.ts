@@ -415,13 +415,13 @@ test('batchNorm2d kernels: native argument checks', () => {
   const s = (n: number) => zeros([n], { device: DEVICE });
   const [out, mean, invstd, inp, w, b, small] = [s(24), s(3), s(3), s(24), s(3), s(3), s(10)];
   const st = (t: Tensor) => t.storage;
-  assertThrows(() => native.batchnorm_forward_train({ out: st(small), meanSaved: st(mean), invstdSaved: st(invstd), runningMean: null, runningVar: null, inp: st(inp), residual: null, weight: st(w), bias: st(b), N: 2, C: 3, HW: 4, momentum: 0.1, eps: 1e-5, act: 0 }),
+  assertThrows(() => native.batchnorm_forward_train({ out: st(small), meanSaved: st(mean), invstdSaved: st(invstd), runningMean: null, runningVar: null, inp: st(inp), residual: null, weight: st(w), bias: st(b), N: 2, C: 3, HW: 4, momentum: 0.1, eps: 1e-5, act: 0, sync: false }),
     /batchnorm_forward_train: expected a storage of at least 24 elements for out but received one of 10/);
-  assertThrows(() => native.batchnorm_forward_train({ out: st(out), meanSaved: st(mean), invstdSaved: st(invstd), runningMean: st(mean), runningVar: null, inp: st(inp), residual: null, weight: st(w), bias: st(b), N: 2, C: 3, HW: 4, momentum: 0.1, eps: 1e-5, act: 0 }),
+  assertThrows(() => native.batchnorm_forward_train({ out: st(out), meanSaved: st(mean), invstdSaved: st(invstd), runningMean: st(mean), runningVar: null, inp: st(inp), residual: null, weight: st(w), bias: st(b), N: 2, C: 3, HW: 4, momentum: 0.1, eps: 1e-5, act: 0, sync: false }),
     /batchnorm_forward_train: expected a Storage for runningVar but received null/);
-  assertThrows(() => native.batchnorm_forward_train({ out: st(out), meanSaved: st(mean), invstdSaved: st(invstd), runningMean: null, runningVar: null, inp: st(inp), residual: null, weight: st(w), bias: st(b), N: 1, C: 3, HW: 1, momentum: 0.1, eps: 1e-5, act: 0 }),
+  assertThrows(() => native.batchnorm_forward_train({ out: st(out), meanSaved: st(mean), invstdSaved: st(invstd), runningMean: null, runningVar: null, inp: st(inp), residual: null, weight: st(w), bias: st(b), N: 1, C: 3, HW: 1, momentum: 0.1, eps: 1e-5, act: 0, sync: false }),
     /batchnorm_forward_train: expected more than 1 value per channel when training for N \* HW but received 1/);
-  assertThrows(() => native.batchnorm_forward_train({ out: st(out), meanSaved: st(mean), invstdSaved: st(invstd), runningMean: null, runningVar: null, inp: st(inp), residual: null, weight: st(w), bias: st(b), N: 2, C: 3, HW: 4, momentum: 0.1, eps: 1e-5, act: 3 }),
+  assertThrows(() => native.batchnorm_forward_train({ out: st(out), meanSaved: st(mean), invstdSaved: st(invstd), runningMean: null, runningVar: null, inp: st(inp), residual: null, weight: st(w), bias: st(b), N: 2, C: 3, HW: 4, momentum: 0.1, eps: 1e-5, act: 3, sync: false }),
     /batchnorm_forward_train: expected 0 \(none\), 1 \(ReLU\) or 2 \(GELU\) for act but received 3/);
   assertThrows(() => native.batchnorm_forward_eval({ out: st(out), inp: st(inp), residual: null, runningMean: st(mean), runningVar: st(invstd), weight: st(w), bias: st(b), N: 2, C: 3, HW: 4, eps: -1, act: 0 }),
     /batchnorm_forward_eval: expected a positive finite number for eps but received -1/);
@@ -429,32 +429,32 @@ test('batchNorm2d kernels: native argument checks', () => {
     /batchnorm_forward_eval: expected an integer of magnitude below 2\^53 for act but received 1.5/);
   assertThrows(() => native.batchnorm_forward_eval({ out: st(out), inp: st(inp), residual: st(small), runningMean: st(mean), runningVar: st(invstd), weight: st(w), bias: st(b), N: 2, C: 3, HW: 4, eps: 1e-5, act: 0 }),
     /batchnorm_forward_eval: expected a storage of at least 24 elements for residual but received one of 10/);
-  assertThrows(() => native.batchnorm_forward_train({ out: st(out), meanSaved: st(mean), invstdSaved: st(invstd), runningMean: null, runningVar: null, inp: st(inp), residual: st(inp), weight: st(w), bias: st(b), N: 2, C: 3, HW: 4, momentum: 0.1, eps: 1e-5, act: 2 }),
+  assertThrows(() => native.batchnorm_forward_train({ out: st(out), meanSaved: st(mean), invstdSaved: st(invstd), runningMean: null, runningVar: null, inp: st(inp), residual: st(inp), weight: st(w), bias: st(b), N: 2, C: 3, HW: 4, momentum: 0.1, eps: 1e-5, act: 2, sync: false }),
     /batchnorm_forward_train: expected null when act is not 0 \(none\) for residual but received a Storage/);
-  assertThrows(() => native.batchnorm_backward({ dinp: st(out), dweight: st(w), dbias: st(b), dout: st(out), out: null, inp: st(inp), meanSaved: st(mean), invstdSaved: st(invstd), weight: st(w), bias: null, N: 2, C: 3, HW: 4.5, act: 0 }),
+  assertThrows(() => native.batchnorm_backward({ dinp: st(out), dweight: st(w), dbias: st(b), dout: st(out), out: null, inp: st(inp), meanSaved: st(mean), invstdSaved: st(invstd), weight: st(w), bias: null, N: 2, C: 3, HW: 4.5, act: 0, sync: false, count: 8 }),
     /batchnorm_backward: expected a non-negative integer below 2\^53 for HW but received 4.5/);
-  assertThrows(() => native.batchnorm_backward({ dinp: st(out), dweight: st(w), dbias: st(b), dout: st(out), out: null, inp: st(inp), meanSaved: st(mean), invstdSaved: st(invstd), weight: st(w), bias: null, N: 2, C: 3, HW: 4, act: 1 }),
+  assertThrows(() => native.batchnorm_backward({ dinp: st(out), dweight: st(w), dbias: st(b), dout: st(out), out: null, inp: st(inp), meanSaved: st(mean), invstdSaved: st(invstd), weight: st(w), bias: null, N: 2, C: 3, HW: 4, act: 1, sync: false, count: 8 }),
     /batchnorm_backward: expected a Storage for out but received null/);
-  assertThrows(() => native.batchnorm_backward({ dinp: st(out), dweight: st(w), dbias: st(b), dout: st(out), out: st(small), inp: st(inp), meanSaved: st(mean), invstdSaved: st(invstd), weight: st(w), bias: null, N: 2, C: 3, HW: 4, act: 1 }),
+  assertThrows(() => native.batchnorm_backward({ dinp: st(out), dweight: st(w), dbias: st(b), dout: st(out), out: st(small), inp: st(inp), meanSaved: st(mean), invstdSaved: st(invstd), weight: st(w), bias: null, N: 2, C: 3, HW: 4, act: 1, sync: false, count: 8 }),
     /batchnorm_backward: expected a storage of at least 24 elements for out but received one of 10/);
-  assertThrows(() => native.batchnorm_backward({ dinp: st(out), dweight: st(w), dbias: st(b), dout: st(out), out: st(out), inp: st(inp), meanSaved: st(mean), invstdSaved: st(invstd), weight: st(w), bias: null, N: 2, C: 3, HW: 4, act: 2 }),
+  assertThrows(() => native.batchnorm_backward({ dinp: st(out), dweight: st(w), dbias: st(b), dout: st(out), out: st(out), inp: st(inp), meanSaved: st(mean), invstdSaved: st(invstd), weight: st(w), bias: null, N: 2, C: 3, HW: 4, act: 2, sync: false, count: 8 }),
     /batchnorm_backward: expected null unless act is ReLU for out but received a Storage/);
-  assertThrows(() => native.batchnorm_backward({ dinp: st(out), dweight: st(w), dbias: st(b), dout: st(out), out: null, inp: st(inp), meanSaved: st(mean), invstdSaved: st(invstd), weight: st(w), bias: null, N: 2, C: 3, HW: 4, act: 2 }),
+  assertThrows(() => native.batchnorm_backward({ dinp: st(out), dweight: st(w), dbias: st(b), dout: st(out), out: null, inp: st(inp), meanSaved: st(mean), invstdSaved: st(invstd), weight: st(w), bias: null, N: 2, C: 3, HW: 4, act: 2, sync: false, count: 8 }),
     /batchnorm_backward: expected a Storage for bias but received null/);
-  assertThrows(() => native.batchnorm_backward({ dinp: st(out), dweight: st(w), dbias: st(b), dout: st(out), out: null, inp: st(inp), meanSaved: st(mean), invstdSaved: st(invstd), weight: st(w), bias: st(b), N: 2, C: 3, HW: 4, act: 0 }),
+  assertThrows(() => native.batchnorm_backward({ dinp: st(out), dweight: st(w), dbias: st(b), dout: st(out), out: null, inp: st(inp), meanSaved: st(mean), invstdSaved: st(invstd), weight: st(w), bias: st(b), N: 2, C: 3, HW: 4, act: 0, sync: false, count: 8 }),
     /batchnorm_backward: expected null unless act is GELU for bias but received a Storage/);
   assertThrows(() => native.batchnorm_backward_eval({ dinp: st(out), dweight: st(w), dbias: st(b), dout: st(out), out: null, inp: st(small), runningMean: st(mean), runningVar: st(invstd), weight: st(w), bias: null, N: 2, C: 3, HW: 4, eps: 1e-5, act: 0 }),
     /batchnorm_backward_eval: expected a storage of at least 24 elements for inp but received one of 10/);
   assertThrows(() => native.batchnorm_backward_eval({ dinp: st(out), dweight: st(w), dbias: st(b), dout: st(out), out: null, inp: st(inp), runningMean: st(mean), runningVar: st(invstd), weight: st(w), bias: null, N: 2, C: 3, HW: 4, eps: 1e-5, act: -1 }),
     /batchnorm_backward_eval: expected 0 \(none\), 1 \(ReLU\) or 2 \(GELU\) for act but received -1/);
   // Outputs never share a storage with an input (the kernels read them while writing).
-  assertThrows(() => native.batchnorm_backward({ dinp: st(out), dweight: st(w), dbias: st(b), dout: st(out), out: null, inp: st(inp), meanSaved: st(mean), invstdSaved: st(invstd), weight: st(w), bias: null, N: 2, C: 3, HW: 4, act: 0 }),
+  assertThrows(() => native.batchnorm_backward({ dinp: st(out), dweight: st(w), dbias: st(b), dout: st(out), out: null, inp: st(inp), meanSaved: st(mean), invstdSaved: st(invstd), weight: st(w), bias: null, N: 2, C: 3, HW: 4, act: 0, sync: false, count: 8 }),
     /batchnorm_backward: expected a storage distinct from dout for dinp but received the same storage/);
   // No values per channel (N = 0, or HW = 0 with a huge N): every gradient sum is 0, never
   // 0/0, and written without a pass over N * C planes.
   for (const [N, HW] of [[0, 4], [2 ** 40, 0]]) {
     const dw = tensor(new Float32Array(3).fill(NaN), [3], { device: DEVICE }), db = tensor(new Float32Array(3).fill(NaN), [3], { device: DEVICE });
-    native.batchnorm_backward({ dinp: st(small), dweight: st(dw), dbias: st(db), dout: st(out), out: null, inp: st(inp), meanSaved: st(mean), invstdSaved: st(invstd), weight: st(w), bias: null, N, C: 3, HW, act: 0 });
+    native.batchnorm_backward({ dinp: st(small), dweight: st(dw), dbias: st(db), dout: st(out), out: null, inp: st(inp), meanSaved: st(mean), invstdSaved: st(invstd), weight: st(w), bias: null, N, C: 3, HW, act: 0, sync: false, count: N * HW });
     assert.equal([...dw.toFloat32Array(), ...db.toFloat32Array()], [0, 0, 0, 0, 0, 0]);
     dw.dispose();
     db.dispose();
@@ -465,6 +465,29 @@ test('batchNorm2d kernels: native argument checks', () => {
   native.add_scalar_i64(nbt.storage, 3, 0, 1);
   assert.is(nbt.item(), 8);
   for (const t of [out, mean, invstd, inp, w, b, small, nbt]) t.dispose();
+});
+
+test('batchNorm2d with sync on a world of one: the very values, gradients and running statistics of the local statistics', () => {
+  const input = (shape: number[], seed: number, grad: boolean) => {
+    const t = tensor(Float32Array.from(randomInput(shape, new Rng(seed), 2).data), shape, { device: DEVICE });
+    return grad ? t.requiresGrad_() : t;
+  };
+  for (const [activation, withResidual] of [['none', false], ['relu', false], ['gelu', false], ['none', true]] as const) {
+    const run = (sync: boolean) => scope(() => {
+      const x = input([3, 4, 5, 5], 1, true), w = input([4], 2, true), b = input([4], 3, true);
+      const r = withResidual ? input([3, 4, 5, 5], 4, true) : null;
+      const rm = zeros([4], { device: DEVICE }), rv = zeros([4], { device: DEVICE });
+      const y = batchNorm2d(x, w, b, rm, rv, null, { training: true, activation, residual: r, sync });
+      y.backward(input([3, 4, 5, 5], 5, false));
+      return [y, x.grad!, w.grad!, b.grad!, ...(r ? [r.grad!] : []), rm, rv].map((t) => Array.from(t.toFloat32Array()));
+    });
+    assert.equal(run(true), run(false), `activation ${activation}${withResidual ? ', residual' : ''}`);
+  }
+  assertThrows(() => batchNorm2d(zeros([1, 4, 1, 1], { device: DEVICE }), zeros([4]), zeros([4]), null, null, null, { training: true, sync: 1 as never }),
+    /batchNorm2d: expected a boolean for options.sync but received 1/);
+  // under sync the count over the world is checked natively: one value is too few there too
+  assertThrows(() => batchNorm2d(zeros([1, 4, 1, 1], { device: DEVICE }), zeros([4], { device: DEVICE }), zeros([4], { device: DEVICE }), null, null, null, { training: true, sync: true }),
+    /batchnorm_forward_train: expected more than 1 value per channel over the world when training but received 1/);
 });
 
 test('batchNorm2d: no leaks in a scope (training and eval, forward and backward)', () => {

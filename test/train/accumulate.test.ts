@@ -12,6 +12,7 @@ import * as assert from 'uvu/assert';
 import { DeviceSum } from '../../lib/train/device-sum';
 import { fashionMnistSampleDir, randn, readSafetensors, RepMLPNet, Rng, SGD, splitWeightDecay, type Batch, type RepMLPNetConfig } from '../../lib/index';
 import { cosineSchedule } from '../../lib/train/schedule';
+import { TrainParallel } from '../../lib/train/parallel';
 import { microStep, trainStep, type StepContext } from '../../lib/train/step';
 import { train, type TrainOptions } from '../../lib/train/trainer';
 import { scratchDir } from '../cli/run-cli';
@@ -47,6 +48,7 @@ function context(): StepContext & { dispose(): void } {
   const lossSum = new DeviceSum(DEVICE), correctSum = new DeviceSum(DEVICE);
   return {
     model, opt, lossSum, correctSum, s: { device: DEVICE, labelSmoothing: 0.1, clipGrad: 0 },
+    par: new TrainParallel({ distributed: false, syncBatchNorm: false, threadsPerRank: undefined, batchSize: 8 }),
     dispose: () => [model, opt, lossSum, correctSum].forEach((x) => x.dispose()),
   };
 }

@@ -45,7 +45,10 @@ test('one epoch: the loss falls, every file is written, the JSON summary is the 
   const lines = text.trim().split('\n');
   assert.match(lines[0], /^data: Fashion-MNIST from .*fashion-mnist-sample/);
   const last = JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
-  assert.equal(Object.keys(last).sort(), ['dataSource', 'deployTestAccuracy', 'emaTestAccuracy', 'emaTestTop5', 'epochs', 'imagesPerSecond', 'out', 'seconds', 'skippedImages', 'steps', 'stopped', 'testAccuracy', 'testTop5']);
+  assert.equal(Object.keys(last).sort(), [
+    'dataSource', 'deployTestAccuracy', 'emaTestAccuracy', 'emaTestTop5', 'epochs', 'imagesPerSecond', 'out', 'seconds', 'skippedImages', 'steps', 'stopped', 'testAccuracy', 'testTop5', 'worldSize',
+  ]);
+  assert.is(last.worldSize, 1);
   assert.equal([last.emaTestAccuracy, last.emaTestTop5], [null, null]);
   assert.ok(summary.testTop5 >= summary.testAccuracy && summary.testTop5 <= 1, `top-5 ${summary.testTop5} >= top-1 ${summary.testAccuracy}`);
   assert.equal(last.steps, 10);

@@ -5,16 +5,24 @@
 // `prefetch` batches are in flight at once, so memory is bounded by prefetch * batchSize
 // samples, and the next batches render while the model runs on the current one.
 //
-// Determinism: the order of epoch e is epochOrder(n, seed, e); a sample's augmentation comes
-// from sampleRng(seed, e, row) and a batch's mixup / CutMix from batchRng(seed, e, batch). So
-// the batches are the same for any number of workers and after setState(state()).
+// Determinism: the order of epoch e is epochOrder(n, seed, e) (DistributedSampler); a sample's
+// augmentation comes from sampleRng(seed, e, row) and a batch's mixup / CutMix from
+// batchRng(seed, e, batch), drawn for the batch as sampled. So the batches are the same for
+// any number of workers and after setState(state()).
+//
+// A rank of a distributed world (the shard option) renders its rows of every global batch,
+// and the partners other ranks hold of the rows it mixes: the ranks' batches together are
+// exactly one process's. An image left out (skipBadImages) leaves its row out of the batch;
+// a row whose partner was left out is mixed with itself (its own image and label).
 import * as os from 'node:os';
 import { describe, fail, RepmlpError } from '../../errors';
 import { mixBatch, planMix, type MixSpec } from '../augment';
 import type { BatchSource } from '../batch-source';
-import { epochOrder, type Batch, type LoaderState } from '../loader';
+import type { Batch, LoaderState } from '../loader';
+import { DistributedSampler, type ShardOptions } from '../sampler';
 import type { FolderDataset } from './folder';
 import { SamplePool } from './sample-pool';
+import type { SampleResult } from './sample-task';
 import { batchRng } from './seeds';
 import { transformSpec, type ImageTransformOptions, type TransformSpec } from './transform';
 
@@ -38,6 +46,11 @@ export interface FolderLoaderOptions extends ImageTransformOptions {
   prefetch?: number;
   /** leave out images that cannot be decoded (counted in skippedImages) instead of failing (default false) */
   skipBadImages?: boolean;
+  /**
+   * This rank's share of a distributed world: batchSize is then the global batch, of which
+   * the loader yields rank's rows; minPerRank as DistributedSampler's (default 1)
+   */
+  shard?: ShardOptions;
 }
 
 const OP = 'FolderLoader';
@@ -73,7 +86,7 @@ export class FolderLoader implements BatchSource {
   readonly badFiles = new Set<string>();
   private readonly data: FolderDataset;
   private readonly seed: number;
-  private readonly shuffle: boolean;
+  private readonly sampler: DistributedSampler;
   private readonly prefetch: number;
   private readonly perWorker: number;
   private readonly skipBad: boolean;
@@ -81,7 +94,6 @@ export class FolderLoader implements BatchSource {
   private epochNo = 0;
   private batch = 0;
   private pool: SamplePool | null = null;
-  private order: { epoch: number; order: Int32Array } | null = null;
   /** batches in flight, keyed `${epoch}:${batch}`, in order, with the files left out of each */
   private ahead = new Map<string, Promise<Rendered>>();
 
@@ -91,8 +103,8 @@ export class FolderLoader implements BatchSource {
       fail(OP, 'data.labels', `an Int32Array of ${data.files.length} labels`, describe(data.labels));
     const n = data.files.length;
     this.batchSize = int('batchSize', opts.batchSize, 1);
-    this.numBatches = opts.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
-    if (this.numBatches === 0) fail(OP, 'batchSize', `at most ${n} with dropLast`, `${this.batchSize}`);
+    const dropLast = opts.dropLast ?? false;
+    if (dropLast && this.batchSize > n) fail(OP, 'batchSize', `at most ${n} with dropLast`, `${this.batchSize}`);
     this.spec = transformSpec(opts);
     let maxLabel = 0;
     for (const l of data.labels) maxLabel = Math.max(maxLabel, l);
@@ -103,7 +115,9 @@ export class FolderLoader implements BatchSource {
     };
     this.data = data;
     this.seed = int('seed', opts.seed ?? 0, 0) >>> 0;
-    this.shuffle = opts.shuffle ?? true;
+    const shard = opts.shard ?? { rank: 0, worldSize: 1 };
+    this.sampler = new DistributedSampler(n, { ...shard, batchSize: this.batchSize, shuffle: opts.shuffle ?? true, seed: this.seed, dropLast });
+    this.numBatches = this.sampler.numBatches;
     this.workers = int('workers', opts.workers ?? defaultWorkers(), 0);
     this.perWorker = int('perWorker', opts.perWorker ?? 2, 1);
     this.prefetch = int('prefetch', opts.prefetch ?? 2, 1);
@@ -187,34 +201,48 @@ export class FolderLoader implements BatchSource {
     }
   }
 
-  private rows(epoch: number, index: number): Int32Array {
-    if (!this.order || this.order.epoch !== epoch)
-      this.order = { epoch, order: epochOrder(this.data.files.length, this.seed, epoch, this.shuffle) };
-    const start = index * this.batchSize;
-    return this.order.order.slice(start, Math.min(start + this.batchSize, this.data.files.length));
-  }
-
+  /**
+   * Renders this rank's rows of global batch `index` of `epoch` (all of it in a world of one),
+   * with the partners held by other ranks of the rows it mixes.
+   */
   private async render(epoch: number, index: number): Promise<Rendered> {
     this.pool ??= new SamplePool(this.workers, this.perWorker, { spec: this.spec, seed: this.seed });
-    const pool = this.pool, rows = this.rows(epoch, index), s = this.spec, side = s.outputSize, per = s.channels * side * side;
-    const results = await Promise.all(Array.from(rows, (row) => pool.run({ file: this.data.files[row], index: row, epoch })));
+    const pool = this.pool, rows = this.sampler.globalBatch(epoch, index), [lo, hi] = this.sampler.share(rows.length);
+    const s = this.spec, side = s.outputSize, per = s.channels * side * side;
+    const mix = planMix(batchRng(this.seed, epoch, index), rows.length, this.mix);
+    const own = Array.from({ length: hi - lo }, (_, i) => lo + i);
+    const partners = mix.mix === 'none' ? [] : [...new Set(own.map((p) => mix.partner[p]).filter((q) => q < lo || q >= hi))];
+    const results = new Map<number, SampleResult>();
+    await Promise.all([...own, ...partners].map(async (p) => results.set(p, await pool.run({ file: this.data.files[rows[p]], index: rows[p], epoch }))));
     const kept: number[] = [], skipped: string[] = [];
-    results.forEach((r, i) => {
-      if (!r.error) return kept.push(i);
-      if (!this.skipBad) throw new RepmlpError(r.error);
-      skipped.push(this.data.files[rows[i]]);
-    });
-    if (kept.length === 0) throw new RepmlpError(`${OP}: every image of batch ${index} of epoch ${epoch} failed to decode, e.g. ${results[0].error}`);
+    for (const p of own) {
+      const error = results.get(p)!.error;
+      if (error === undefined) kept.push(p);
+      else if (this.skipBad) skipped.push(this.data.files[rows[p]]);
+      else throw new RepmlpError(error);
+    }
+    // a partner of another rank's share is that rank's to count; it stops this one as it stops that one
+    const bad = partners.find((q) => results.get(q)!.error !== undefined);
+    if (bad !== undefined && !this.skipBad) throw new RepmlpError(results.get(bad)!.error!);
+    if (kept.length === 0 && own.length > 0 && this.sampler.minPerRank > 0) {
+      const [share, need] = this.sampler.worldSize > 1 ? ["this rank's share of ", ' (every rank trains on one at least: fewer ranks or a larger batch)'] : ['', ''];
+      throw new RepmlpError(`${OP}: every image of ${share}batch ${index} of epoch ${epoch} failed to decode${need}, e.g. ${results.get(lo)!.error}`);
+    }
     const B = kept.length, x = new Float32Array(B * per), labels = new BigInt64Array(B), indices = new Int32Array(B);
-    kept.forEach((i, b) => {
-      x.set(results[i].x!, b * per);
-      labels[b] = BigInt(this.data.labels[rows[i]]);
-      indices[b] = rows[i];
+    kept.forEach((p, b) => {
+      x.set(results.get(p)!.x!, b * per);
+      labels[b] = BigInt(this.data.labels[rows[p]]);
+      indices[b] = rows[p];
     });
-    const mixed = mixBatch(x, labels, s.channels, this.mix, planMix(batchRng(this.seed, epoch, index), B, this.mix));
+    const mixed = mixBatch(x, labels, s.channels, this.mix, mix, (b) => {
+      const q = results.get(mix.partner[kept[b]])!.x ? mix.partner[kept[b]] : kept[b];
+      return { x: results.get(q)!.x!, at: 0, label: this.data.labels[rows[q]] };
+    });
+    // Leaving images out, the ranks know their own shares' sizes only: the trainer sums them.
+    const globalSize = this.sampler.worldSize === 1 ? B : this.skipBad ? undefined : rows.length;
     const batch: Batch = {
       x: mixed.x, shape: [B, s.channels, side, side], labels, targets: mixed.targets,
-      numClasses: this.mix.numClasses, epoch, index, indices,
+      numClasses: this.mix.numClasses, epoch, index, indices, globalSize,
     };
     return { batch, skipped };
   }

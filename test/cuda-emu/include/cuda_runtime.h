@@ -47,6 +47,7 @@ enum cudaError_t : int {
   cudaErrorInsufficientDriver = 35,
   cudaErrorNoDevice = 100,
   cudaErrorInvalidDevice = 101,
+  cudaErrorNotReady = 600,
   cudaErrorLaunchFailure = 719,
 };
 typedef cudaError_t cudaError;
@@ -93,6 +94,8 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpy
 cudaError_t cudaMemsetAsync(void* p, int value, size_t bytes, cudaStream_t stream = 0);
 cudaError_t cudaDeviceSynchronize();
 cudaError_t cudaStreamSynchronize(cudaStream_t stream);
+// Launches run as they are made: a stream has always finished its work.
+cudaError_t cudaStreamQuery(cudaStream_t stream);
 
 namespace cuda_emu {
 // The bytes of a __device__ variable (a host global here), for the symbol copies.

@@ -1,7 +1,8 @@
 // FolderLoader: the same batches for 1 and 3 workers and after state() / setState(), the
 // evaluation transform as transformImage gives it, mixup / CutMix targets, bad images (an
-// error naming the file, or skipped and counted), close() while the workers are busy, and
-// memory that stays flat over many epochs.
+// error naming the file, or skipped and counted), the shares of 2 and 3 ranks (one loader's
+// batches, with bad images left out too), close() while the workers are busy, and memory
+// that stays flat over many epochs.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -136,6 +137,76 @@ test('bad images: an error naming the file, or skipped and counted', async () =>
   assert.equal([s.skippedImages, s.badFiles.size], [10, 5], 'counted again in the next epoch');
   await s.close();
   for (const f of Object.values(bad)) fs.rmSync(f);
+});
+
+/** The ranks' shares of a batch, joined, are `whole`: rows, labels, pixels and soft targets. */
+function joined(parts: Batch[], whole: Batch, what: string): void {
+  assert.equal(parts.flatMap((p) => Array.from(p.indices)), Array.from(whole.indices), `${what}: rows`);
+  assert.equal(parts.flatMap((p) => Array.from(p.labels)), Array.from(whole.labels), `${what}: labels`);
+  assert.ok(Buffer.concat(parts.map((p) => Buffer.from(p.x.buffer))).equals(Buffer.from(whole.x.buffer)), `${what}: pixels`);
+  assert.equal(parts.flatMap((p) => Array.from(p.targets ?? [])), Array.from(whole.targets ?? []), `${what}: soft targets`);
+  for (const p of parts) assert.equal(p.shape.slice(1), whole.shape.slice(1), `${what}: image shape`);
+}
+
+/** Every rank's first `n` batches, for a world of `worldSize`. */
+async function rankBatches(data: FolderDataset, opts: FolderLoaderOptions, worldSize: number, n: number): Promise<{ batches: Batch[][]; loaders: FolderLoader[] }> {
+  const loaders = Array.from({ length: worldSize }, (_, rank) => new FolderLoader(data, { ...opts, shard: { rank, worldSize } }));
+  return { batches: await Promise.all(loaders.map((l) => take(l, n))), loaders };
+}
+
+test("the loaders of 2 and 3 ranks yield one loader's batches, augmented and mixed the same, with one state", async () => {
+  // every batch mixed: most partners are on other ranks
+  const opts: FolderLoaderOptions = { ...AUG, batchSize: 6, workers: 1 };
+  const one = new FolderLoader(ds, opts);
+  const whole = await take(one, 4);
+  assert.ok(whole.every((b) => b.targets), 'mixed batches');
+  for (const worldSize of [2, 3]) {
+    const { batches, loaders } = await rankBatches(ds, opts, worldSize, 4);
+    whole.forEach((b, k) => {
+      joined(batches.map((r) => r[k]), b, `${worldSize} ranks, batch ${k}`);
+      for (const r of batches) assert.is(r[k].globalSize, 6);
+    });
+    for (const l of loaders) assert.equal(l.state(), one.state());
+    await Promise.all(loaders.map((l) => l.close()));
+  }
+  await one.close();
+});
+
+test("with bad images left out, the ranks' shares are still one loader's batches; each rank counts its own", async () => {
+  const dir = path.join(tmp, 'with-bad');
+  const fx = await buildImageFolder({ perClass: 3, classes: 4, sizes: SIZES, dir });
+  await writeBadImages(path.join(dir, fx.classes[1]));
+  const data = scanImageFolder(dir);
+  const opts: FolderLoaderOptions = { ...AUG, batchSize: 6, workers: 1, skipBadImages: true };
+  const one = new FolderLoader(data, opts);
+  assert.is(one.numBatches, 3);
+  const whole = await take(one, 3);
+  assert.is(one.skippedImages, 5);
+  assert.equal(whole.map((b) => b.globalSize), whole.map((b) => b.labels.length), 'one process: its batches');
+  const { batches, loaders } = await rankBatches(data, opts, 2, 3);
+  whole.forEach((b, k) => joined(batches.map((r) => r[k]), b, `2 ranks, batch ${k}`));
+  assert.ok(batches.flat().every((b) => b.globalSize === undefined), 'the global batch is not known to a rank');
+  assert.is(loaders.reduce((n, l) => n + l.skippedImages, 0), 5);
+  await Promise.all(loaders.map((l) => l.close()));
+  await one.close();
+  fx.remove();
+});
+
+test("a rank's share with no image that decodes: an error for training, an empty batch for evaluation (minPerRank 0)", async () => {
+  const dir = path.join(tmp, 'bad-share');
+  await writeBadImages(path.join(dir, 'a'));
+  fs.mkdirSync(path.join(dir, 'b'));
+  for (const f of ds.files.slice(0, 5)) fs.copyFileSync(f, path.join(dir, 'b', path.basename(f)));
+  const data = scanImageFolder(dir);  // a/: 5 bad files first, then b/: 5 images
+  const opts: FolderLoaderOptions = { batchSize: 10, size: 72, workers: 1, shuffle: false, skipBadImages: true };
+  const train = new FolderLoader(data, { ...opts, shard: { rank: 0, worldSize: 2 } });
+  await assertRejects(train.next(), /^FolderLoader: every image of this rank's share of batch 0 of epoch 0 failed to decode \(every rank trains on one at least: fewer ranks or a larger batch\), e\.g\. decodeImage: /);
+  await train.close();
+  const shares = [0, 1].map((rank) => new FolderLoader(data, { ...opts, shard: { rank, worldSize: 2, minPerRank: 0 } }));
+  const [none, all] = await Promise.all(shares.map((l) => l.next()));
+  assert.equal([none.shape[0], all.shape[0], shares[0].skippedImages, shares[1].skippedImages], [0, 5, 5, 0]);
+  await Promise.all(shares.map((l) => l.close()));
+  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('close() while the workers are busy ends them; the loader starts again after', async () => {
