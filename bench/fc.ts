@@ -28,7 +28,7 @@ import type { Tensor } from '../lib/tensor';
 import { valued } from '../lib/cli/args';
 import { intOption, listOption } from './lib/args';
 import {
-  describeMachine, gemmPeak, log, peerNotes, peerSummary, runPeer, startBench, syncOn, writeChart, type Context, type GemmPeak,
+  describeMachine, gemmPeak, log, peerEnvNote, peerNotes, peerSummary, runPeer, startBench, syncOn, writeChart, type Context, type GemmPeak,
 } from './lib/context';
 import {
   blockMacs, convCost, denseConvMatching, depthwiseConvMatching, fcCost, IMAGENET_PRESETS, presetFc3Shapes,
@@ -414,6 +414,7 @@ function main(): void {
     ] : []),
     'speed-up: PyTorch ms / repmlp ms (above 1: repmlp is faster)',
     ...peerNotes(peer),
+    ...(peerEnvNote() ? [peerEnvNote()!] : []),
   ];
   if (ctx.json) {
     process.stdout.write(JSON.stringify({

@@ -36,7 +36,7 @@ import type { Tensor } from '../lib/tensor';
 import { valued } from '../lib/cli/args';
 import { intOption, listOption } from './lib/args';
 import {
-  describeMachine, gemmPeak, log, memoryProbe, peerGemmCheck, runPeer, startBench, syncOn, writeChart, type Context, type GemmPeak,
+  describeMachine, gemmPeak, log, peerEnvNote, memoryProbe, peerGemmCheck, runPeer, startBench, syncOn, writeChart, type Context, type GemmPeak,
 } from './lib/context';
 import { ortPeer } from './lib/ort';
 import { IMAGENET_PRESETS } from './lib/shapes';
@@ -331,6 +331,7 @@ async function main(): Promise<void> {
     'load: the 1-minute load average when the row was done (others\' jobs share the machine; ratios are measured back to back in one run)',
     `peak memory during the training steps: repmlp ${rows[0]?.memory ?? '-'} (memoryStats: live tensor bytes); PyTorch ${rows[0]?.pytorch?.memory ?? '-'}${rows[0]?.pytorch?.memory === 'max RSS growth' ? ' (the process max RSS above its RSS before the model was built: weights, activations, gradients, optimizer state, and whatever its allocators keep)' : ''}`,
     ...peerNotes,
+    ...(peerEnvNote() ? [peerEnvNote()!] : []),
   ];
   if (ctx.json) {
     process.stdout.write(JSON.stringify({ command: CMD, machine, options: { models: names, timing: ctx.timing }, peer: peerName, gemmPeak: { repmlp: ours, pytorch: peerGemm }, rows, charts, notes }) + '\n');
