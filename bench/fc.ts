@@ -4,17 +4,22 @@
 //   block    one RepMLP block in training form (1x1 and 3x3 branches) against the same block
 //            after Locality Injection: forward (eval) and forward + backward (training mode)
 //   presets  the FC3 of every stage of the ImageNet presets at the stage's map size
+//   resnet   the convs of a ResNet-50 (and of the RepMLP-Res50 models' base blocks) at 224 x 224:
+//            the 7x7 stride-2 stem conv (3 -> 64), its 3x3 stride-2 max pool, and the 3x3 convs
+//            of the four stages (stride 1, and stride 2 at the stages' starts), forward and
+//            forward + backward (not in the default parts: --parts resnet)
 // Every row: median ms per call, GFLOP/s, GB/s (minimal bytes), % of the GEMM peak measured in
 // the same run, and PyTorch's time for the same case (bench/peers/fc.py). See bench/RESULTS.md.
 //
 //   npx tsx bench/fc.ts [--quick] [--json] [--device cpu|cuda] [--threads N] [--batch N]
-//       [--parts conv,block,presets] [--maps 7x7,14x14] [--S 1,4,16] [--channels 128] [--k 3]
+//       [--parts conv,block,presets,resnet] [--maps 7x7,14x14] [--S 1,4,16] [--channels 128] [--k 3]
 //       [--presets T224,B224] [--warmup N] [--repeats N] [--no-peer] [--python PATH] [--charts|--no-charts]
 import { noGrad } from '../lib/autograd';
 import { randn } from '../lib/creation';
 import { RepMLPBlock } from '../lib/models/repmlpnet';
 import { presetNames, type PresetName } from '../lib/models/presets';
 import { conv2d } from '../lib/ops/conv2d';
+import { maxPool2d } from '../lib/ops/maxpool';
 import { setSharingFc } from '../lib/ops/setsharing_fc';
 import { sum } from '../lib/ops/sum';
 import { Rng } from '../lib/rng';
@@ -23,7 +28,7 @@ import type { Tensor } from '../lib/tensor';
 import { valued } from '../lib/cli/args';
 import { intOption, listOption } from './lib/args';
 import {
-  describeMachine, gemmPeak, log, peerNotes, peerSummary, runPeer, startBench, syncOn, writeChart, type Context, type GemmPeak,
+  describeMachine, gemmPeak, log, peerEnvNote, peerNotes, peerSummary, runPeer, startBench, syncOn, writeChart, type Context, type GemmPeak,
 } from './lib/context';
 import {
   blockMacs, convCost, denseConvMatching, depthwiseConvMatching, fcCost, IMAGENET_PRESETS, presetFc3Shapes,
@@ -35,8 +40,10 @@ import { fixed, formatTable, sig3, times, type Column } from './lib/table';
 import * as os from 'node:os';
 
 const CMD = 'bench:fc';
-const PARTS = ['conv', 'block', 'presets'] as const;
+const PARTS = ['conv', 'block', 'presets', 'resnet'] as const;
 type Part = (typeof PARTS)[number];
+/** The parts a run without --parts does. */
+const DEFAULT_PARTS: Part[] = ['conv', 'block', 'presets'];
 
 /** One timed case; `peer` is what bench/peers/fc.py needs to build the same case. */
 interface Case {
@@ -128,6 +135,90 @@ function blockBuild(s: FcShape, form: BlockForm, mode: BlockMode, ks: number[]) 
 }
 
 const mapName = (s: { h: number; w: number }) => `${s.h}x${s.w}`;
+
+/** A layer of ResNet-50 at 224 x 224: a conv (C -> Cout, k x k) or a max pool, on an (N, C, h, w) input. */
+interface ResNetLayer {
+  name: string;
+  kind: 'conv' | 'maxpool';
+  N: number;
+  C: number;
+  Cout: number;
+  h: number;
+  w: number;
+  k: number;
+  stride: number;
+  padding: number;
+  /** how many layers of this shape ResNet-50 has */
+  count: number;
+  /** the input needs no gradient (the stem: its input is the image) */
+  inputGrad: boolean;
+}
+
+const outSize = (l: ResNetLayer, n: number) => Math.floor((n + 2 * l.padding - l.k) / l.stride) + 1;
+
+/** The stem, its max pool and the 3x3 convs of the four stages (block j == 0 of stages 2-4 strided). */
+function resnetLayers(N: number): ResNetLayer[] {
+  const layer = (name: string, kind: ResNetLayer['kind'], C: number, Cout: number, size: number, k: number, stride: number, count: number): ResNetLayer =>
+    ({ name, kind, N, C, Cout, h: size, w: size, k, stride, padding: k >> 1, count, inputGrad: name !== 'stem' });
+  return [
+    layer('stem', 'conv', 3, 64, 224, 7, 2, 1),
+    layer('stem pool', 'maxpool', 64, 64, 112, 3, 2, 1),
+    layer('stage 1', 'conv', 64, 64, 56, 3, 1, 3),
+    layer('stage 2 start', 'conv', 128, 128, 56, 3, 2, 1),
+    layer('stage 2', 'conv', 128, 128, 28, 3, 1, 3),
+    layer('stage 3 start', 'conv', 256, 256, 28, 3, 2, 1),
+    layer('stage 3', 'conv', 256, 256, 14, 3, 1, 5),
+    layer('stage 4 start', 'conv', 512, 512, 14, 3, 2, 1),
+    layer('stage 4', 'conv', 512, 512, 7, 3, 1, 2),
+  ];
+}
+
+function resnetBuild(l: ResNetLayer, mode: BlockMode) {
+  return (rng: Rng, ctx: Context) => {
+    const x = randn([l.N, l.C, l.h, l.w], rng, { device: ctx.device });
+    const weight = l.kind === 'conv' ? randn([l.Cout, l.C, l.k, l.k], rng, { device: ctx.device, std: 1 / (l.k * Math.sqrt(l.C)) }) : null;
+    const opts = { stride: l.stride, padding: l.padding };
+    const op = () => (weight ? conv2d(x, weight, null, opts) : maxPool2d(x, l.k, opts));
+    let run: () => void;
+    if (mode === 'eval') run = () => scope(() => noGrad(() => void op()));
+    else {
+      const leaves = [...(l.inputGrad ? [x] : []), ...(weight ? [weight] : [])];
+      leaves.forEach((t) => t.requiresGrad_());
+      run = () =>
+        scope(() => {
+          for (const t of leaves) {
+            t.grad?.dispose();
+            t.grad = null;
+          }
+          sum(op()).backward();
+        });
+    }
+    return { run, sync: () => syncOn(x), dispose: () => [x, ...(weight ? [weight] : [])].forEach((t) => t.dispose()) };
+  };
+}
+
+function resnetCases(N: number): Case[] {
+  return resnetLayers(N).flatMap((l) => {
+    const Ho = outSize(l, l.h), Wo = outSize(l, l.w);
+    const params = l.kind === 'conv' ? l.Cout * l.C * l.k * l.k : 0;
+    const outputs = l.N * l.Cout * Ho * Wo;
+    // a max pool's "multiply-adds": one comparison per window element (as FLOPs, x2 like the convs')
+    const macs = outputs * (l.kind === 'conv' ? l.C * l.k * l.k : l.k * l.k) / (l.kind === 'conv' ? 1 : 2);
+    const cost: Cost = { macs, params, bytes: 4 * (l.N * l.C * l.h * l.w + params + outputs) };
+    const op = l.kind === 'conv' ? `conv ${l.k}x${l.k} s${l.stride}, ${l.C}->${l.Cout}` : `max pool ${l.k}x${l.k} s${l.stride}, C=${l.C}`;
+    const shape = `${mapName(l)} -> ${Ho}x${Wo}`;
+    const key = `resnet/${l.name.replace(/ /g, '-')}`;
+    return (['eval', 'fwd+bwd'] as const).map((mode) => ({
+      id: `${key}/${mode}`, part: 'resnet' as const, cost,
+      // forward + backward: x3 for a conv whose input needs its gradient (dx and dW), x2 for the stem (dW only); a pool's backward scatters, counted x1 more
+      flops: 2 * macs * (mode === 'eval' ? 1 : l.kind === 'maxpool' ? 2 : l.inputGrad ? 3 : 2),
+      label: { layer: l.name, op, shape, count: String(l.count), mode: mode === 'eval' ? 'forward' : l.inputGrad ? 'fwd+bwd' : 'fwd+bwd (dW)' },
+      ref: mode === 'eval' ? undefined : `${key}/eval`,
+      peer: { kind: 'resnet', op: l.kind, N: l.N, C: l.C, Cout: l.Cout, h: l.h, w: l.w, k: l.k, stride: l.stride, padding: l.padding, inputGrad: l.inputGrad, mode },
+      build: resnetBuild(l, mode),
+    }));
+  });
+}
 
 function convLabel(c: ConvShape): string {
   return c.groups === 1 ? `conv ${c.k}x${c.k}, ${c.C}->${c.Cout}` : `dw conv ${c.k}x${c.k}`;
@@ -229,7 +320,7 @@ function parsePreset(s: string): PresetName | null {
 const positiveInt = (s: string) => (/^\d+$/.test(s) && Number(s) > 0 ? Number(s) : null);
 
 const USAGE = `usage: npx tsx bench/fc.ts [--quick] [--json] [--device cpu|cuda] [--threads N] [--batch N]
-  [--parts conv,block,presets] [--maps 7x7,8x8,14x14,16x16] [--S 1,4,16] [--channels 128] [--k 3]
+  [--parts conv,block,presets,resnet] [--maps 7x7,8x8,14x14,16x16] [--S 1,4,16] [--channels 128] [--k 3]
   [--presets T224,B224,T256,B256,D256,L256] [--warmup N] [--repeats N]
   [--no-peer] [--python PATH] [--charts | --no-charts]`;
 
@@ -247,7 +338,7 @@ function main(): void {
   const C = intOption(CMD, v, 'channels', { min: 1 }) ?? 128;
   const k = intOption(CMD, v, 'k', { min: 1 }) ?? 3;
   if (k % 2 === 0) throw new Error(`${CMD}: expected an odd kernel size for --k but received ${k}`);
-  const parts = listOption(CMD, v, 'parts', PARTS.join(', '), (s) => (PARTS as readonly string[]).includes(s) ? (s as Part) : null) ?? [...PARTS];
+  const parts = listOption(CMD, v, 'parts', PARTS.join(', '), (s) => (PARTS as readonly string[]).includes(s) ? (s as Part) : null) ?? [...DEFAULT_PARTS];
   const maps = listOption(CMD, v, 'maps', 'HxW map sizes', parseMap) ?? (ctx.quick ? [{ h: 7, w: 7 }, { h: 14, w: 14 }] : [7, 8, 14, 16].map((h) => ({ h, w: h })));
   const Ss = listOption(CMD, v, 'S', 'positive integers', positiveInt) ?? (ctx.quick ? [1, 16] : [1, 4, 16]);
   const presets = listOption(CMD, v, 'presets', IMAGENET_PRESETS.join(', '), parsePreset) ?? (ctx.quick ? ['RepMLPNet-T224' as const] : [...IMAGENET_PRESETS]);
@@ -260,6 +351,7 @@ function main(): void {
     ...(parts.includes('conv') ? convCases(N, C, k, maps, Ss) : []),
     ...(parts.includes('block') ? blockCases(blockShapes, [1, 3]) : []),
     ...(parts.includes('presets') ? presetCases(presets, N) : []),
+    ...(parts.includes('resnet') ? resnetCases(N) : []),
   ];
   const machine = describeMachine(ctx);
   log(`${CMD}: ${cases.length} cases on ${ctx.device}, ${ctx.threads} threads, batch ${N}${ctx.quick ? ' (quick)' : ''}`);
@@ -315,9 +407,14 @@ function main(): void {
   const notes = [
     'ms: median per call; GFLOP/s counts 2 x multiply-adds (x3 for forward + backward); GB/s counts inputs + weights + outputs once',
     `% peak: of the larger GEMM rate measured in this run (repmlp ${peak.repmlp.gflops.toFixed(1)}, PyTorch ${peak.pytorch ? peak.pytorch.gflops.toFixed(1) : '-'} GFLOP/s, ${peak.repmlp.n}^3)`,
-    'x ref: time / the reference row (conv rows: the FC with the matched S; training-form block rows: the deploy form)',
+    `x ref: time / the reference row (conv rows: the FC with the matched S; training-form block rows: the deploy form${parts.includes('resnet') ? '; resnet fwd+bwd rows: the forward' : ''})`,
+    ...(parts.includes('resnet') ? [
+      'resnet: n = how many layers of the shape ResNet-50 has; fwd+bwd = forward, then backward of sum(y): dx and dW (the stem: dW only, its input is the image), FLOPs x3 (stem x2)',
+      'resnet max pool: FLOPs count one comparison per window element (its backward one more pass); read its GB/s rather than its GFLOP/s',
+    ] : []),
     'speed-up: PyTorch ms / repmlp ms (above 1: repmlp is faster)',
     ...peerNotes(peer),
+    ...(peerEnvNote() ? [peerEnvNote()!] : []),
   ];
   if (ctx.json) {
     process.stdout.write(JSON.stringify({
@@ -352,6 +449,7 @@ function printTables(rows: Row[], parts: Part[], machine: ReturnType<typeof desc
     ['conv', 'FC vs conv on the same input (N, C, h, w)', [left('map', 'map'), left('op', 'op'), left('matched', 'matched')]],
     ['block', 'RepMLP block: training form vs deploy form', [left('shape', 'shape'), left('mode', 'mode'), left('form', 'form')]],
     ['presets', 'FC3 of the presets\' stages (one partition per map)', [left('shape', 'shape'), left('stages', 'stages')]],
+    ['resnet', 'ResNet-50 convs at 224 x 224 (N, C, h, w) -> (N, Cout, Ho, Wo)', [left('layer', 'layer'), left('op', 'op'), left('map', 'shape'), { header: 'n', cell: (r) => r.label.count }, left('mode', 'mode')]],
   ];
   for (const [part, title, cols] of sections) {
     if (!parts.includes(part)) continue;

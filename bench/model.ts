@@ -1,9 +1,12 @@
-// RepMLPNet throughput (npm run bench:model), side by side with PyTorch (bench/peers/model.py)
+// Model throughput (npm run bench:model), side by side with PyTorch (bench/peers/model.py)
 // and, for the deploy form on the CPU, onnxruntime-node on the project's own ONNX export
-// (bench/lib/ort.ts): per model, the training step's img/s (AdamW, cross-entropy with label
+// (bench/lib/ort.ts): per model (RepMLPNet's configs and presets, and the 2021 presets built
+// through buildModel: RepMLP-Res50-Light-224, RepMLP-Res50-Bottleneck-224, ResNet-50 and the
+// RepMLP-CIFAR-* models, whose PyTorch peers are repmlp_resnet_torch.py and
+// repmlp_cifar_torch.py), the training step's img/s (AdamW, cross-entropy with label
 // smoothing 0.1) split into forward, backward and optimizer step, inference img/s of the
 // training form (eval mode) and of the deploy form (after Locality Injection) both eager and
-// compiled (compileInference), the deploy form's batch-1 latency, and peak memory. A CPU
+// compiled (compileInference; for the 2021 models that is the deploy form run eagerly), the deploy form's batch-1 latency, and peak memory. A CPU
 // PyTorch peer on a reference BLAS is refused, one starved by the machine's load marked
 // (peerGemmCheck, from its matmul rate measured in the run).
 //
@@ -11,16 +14,19 @@
 //       [--models small,small-nolocal,cifar,T224,...] [--warmup N] [--repeats N (training steps)]
 //       [--no-peer] [--python PATH] [--charts|--no-charts]
 //
-// Defaults: on the CPU the small configs (batch 64) and T224 (batch 8); on CUDA every model
-// (batch 256 for the small configs, 64 for the ImageNet presets).
+// Defaults: on the CPU the small configs (batch 64) and T224 (batch 8); on CUDA every RepMLPNet
+// model (batch 256 for the small configs, 64 for the ImageNet presets). A 2021 preset runs when
+// --models names it, at the batch of its kind (the CIFAR models as the small configs, the 224
+// ones as the ImageNet presets); on a few CPU cores give the 224 ones a small --batch (2 or 4).
 import * as os from 'node:os';
 import { noGrad } from '../lib/autograd';
 import { randn, tensor } from '../lib/creation';
 import { compileInference } from '../lib/infer/compile';
 import { exportOnnx } from '../lib/onnx/export';
 import { flops } from '../lib/models/flops';
+import { allPresetNames, buildModel, familyOf, familyOfPreset, isRepMLPNetConfig, type FamilyModel, type ModelConfig } from '../lib/models/families';
 import { preset, presetInputSize, type PresetName } from '../lib/models/presets';
-import { RepMLPNet, type RepMLPNetConfig } from '../lib/models/repmlpnet';
+import type { RepMLPNetConfig } from '../lib/models/repmlpnet';
 import { crossEntropy } from '../lib/ops/cross_entropy';
 import { AdamW } from '../lib/optim/adamw';
 import { splitWeightDecay } from '../lib/optim/optimizer';
@@ -30,7 +36,7 @@ import type { Tensor } from '../lib/tensor';
 import { valued } from '../lib/cli/args';
 import { intOption, listOption } from './lib/args';
 import {
-  describeMachine, gemmPeak, log, memoryProbe, peerGemmCheck, runPeer, startBench, syncOn, writeChart, type Context, type GemmPeak,
+  describeMachine, gemmPeak, log, peerEnvNote, memoryProbe, peerGemmCheck, runPeer, startBench, syncOn, writeChart, type Context, type GemmPeak,
 } from './lib/context';
 import { ortPeer } from './lib/ort';
 import { IMAGENET_PRESETS } from './lib/shapes';
@@ -40,22 +46,31 @@ import { fixed, formatTable, sig3, times, type Column } from './lib/table';
 
 const CMD = 'bench:model';
 
-/** A benchmarked model: its config and input (C, H, W). */
+/** A benchmarked model: its config (any family's) and input (C, H, W). */
 interface ModelSpec {
   name: string;
-  cfg: RepMLPNetConfig;
+  cfg: ModelConfig;
   input: [number, number, number];
   small: boolean;
 }
 
 const SMALL_CONFIGS = ['small', 'small-nolocal', 'cifar'] as const;
-const MODEL_NAMES = [...SMALL_CONFIGS, ...IMAGENET_PRESETS.map((p) => p.replace('RepMLPNet-', ''))];
+/** The 2021 paper's presets (RepMLP-ResNet and the CIFAR models), built through buildModel. */
+const PRESETS_2021 = allPresetNames.filter((n) => familyOfPreset(n)?.arch !== 'RepMLPNet');
+const REPMLPNET_NAMES = [...SMALL_CONFIGS, ...IMAGENET_PRESETS.map((p) => p.replace('RepMLPNet-', ''))];
+const MODEL_NAMES = [...REPMLPNET_NAMES, ...PRESETS_2021];
 
 /** small / small-nolocal: the Fashion-MNIST setup of bench/RESULTS.md (1 x 32 x 32, 10 classes). */
 export function modelSpec(name: string): ModelSpec | null {
   if (name === 'small' || name === 'small-nolocal')
     return { name, cfg: { ...preset('small', { inChannels: 1, numClasses: 10 }), ...(name === 'small-nolocal' ? { reparamConvK: [] } : {}) }, input: [1, 32, 32], small: true };
   if (name === 'cifar') return { name, cfg: preset('cifar'), input: [3, 32, 32], small: true };
+  if (PRESETS_2021.includes(name)) {
+    const family = familyOfPreset(name)!;
+    const cfg = family.preset(name);
+    const input = family.inputShape(cfg);
+    return { name, cfg, input, small: input[1] <= 64 };
+  }
   const full = (name.startsWith('RepMLPNet-') ? name : `RepMLPNet-${name}`) as PresetName;
   if (!IMAGENET_PRESETS.includes(full)) return null;
   const cfg = preset(full);
@@ -66,6 +81,19 @@ export function modelSpec(name: string): ModelSpec | null {
 /** The reference model's config keys (bench/peers/repmlpnet_torch.py). */
 function torchConfig(c: RepMLPNetConfig) {
   return { in: c.inChannels, classes: c.numClasses, patch: c.patchSize, blocks: c.numBlocks, channels: c.channels, hs: c.hs, ws: c.ws, S: c.sharesetsNums, ks: c.reparamConvK };
+}
+
+/** The peer's model spec: RepMLPNet's in the reference keys; the 2021 models' config as it is, with its arch. */
+function peerModel(m: ModelSpec) {
+  if (isRepMLPNetConfig(m.cfg)) return { name: m.name, cfg: torchConfig(m.cfg), input: m.input };
+  return { name: m.name, arch: familyOf(m.cfg).arch, cfg: m.cfg, input: m.input };
+}
+
+/** Multiply-adds of one image's forward pass, training form and deploy form. */
+function macsOf(m: ModelSpec): { train: number; deploy: number } {
+  if (isRepMLPNetConfig(m.cfg)) return { train: flops(m.cfg, m.input[1]), deploy: flops({ ...m.cfg, deploy: true }, m.input[1]) };
+  const family = familyOf(m.cfg);
+  return { train: family.cost(m.cfg).macs, deploy: family.cost({ ...m.cfg, deploy: true }).macs };
 }
 
 interface TrainTiming {
@@ -130,7 +158,7 @@ interface Row {
  * (then the loss is read), backward (then a gradient element is read), optimizer step (then
  * the loss value is read, as a logged step would).
  */
-function trainSteps(model: RepMLPNet, x: Tensor, y: Tensor, warmup: number, steps: number): TrainTiming {
+function trainSteps(model: FamilyModel, x: Tensor, y: Tensor, warmup: number, steps: number): TrainTiming {
   const opt = new AdamW(splitWeightDecay(model.parameters(), 0.05), { lr: 1e-3 });
   const first = model.parameters()[0];
   const phases: number[][] = [];
@@ -160,13 +188,13 @@ function trainSteps(model: RepMLPNet, x: Tensor, y: Tensor, warmup: number, step
   return { forwardMs: med(0), backwardMs: med(1), optimizerMs: med(2), ms: med(3), steps: phases.length };
 }
 
-function inference(model: RepMLPNet, x: Tensor, ctx: Context): Timing {
+function inference(model: FamilyModel, x: Tensor, ctx: Context): Timing {
   model.eval();
   return measure(() => scope(() => noGrad(() => void model.forward(x))), () => syncOn(x), { ...ctx.timing, minSampleMs: 0 });
 }
 
 /** The deploy form compiled (compileInference) at the batch of x and at batch 1 (x1). */
-function compiledInference(model: RepMLPNet, x: Tensor, x1: Tensor, ctx: Context): { inferPlan: Timing; latencyPlan: Timing } {
+function compiledInference(model: FamilyModel, x: Tensor, x1: Tensor, ctx: Context): { inferPlan: Timing; latencyPlan: Timing } {
   const compiled = compileInference(model);
   const timing = { ...ctx.timing, minSampleMs: 0 };
   try {
@@ -187,7 +215,7 @@ function benchModel(m: ModelSpec, batch: number, steps: number, ctx: Context): {
     const x = randn([batch, ...m.input], rng, { device: ctx.device });
     const x1 = randn([1, ...m.input], rng, { device: ctx.device });
     const y = tensor(BigInt64Array.from({ length: batch }, () => BigInt(rng.int(m.cfg.numClasses))), [batch], { device: ctx.device });
-    const model = new RepMLPNet(m.cfg, { seed: 0, device: ctx.device });
+    const model = buildModel(m.cfg, { seed: 0, device: ctx.device });
     try {
       probe.reset();
       model.train();
@@ -238,7 +266,7 @@ async function main(): Promise<void> {
   const { v, ctx } = started;
   const cuda = ctx.device === 'cuda';
   const names = listOption(CMD, v, 'models', MODEL_NAMES.join(', '), (s) => modelSpec(s)?.name ?? null)
-    ?? (ctx.quick ? ['small'] : cuda ? MODEL_NAMES : [...SMALL_CONFIGS, 'T224']);
+    ?? (ctx.quick ? ['small'] : cuda ? REPMLPNET_NAMES : [...SMALL_CONFIGS, 'T224']);
   const models = names.map((n) => modelSpec(n)!);
   const machine = describeMachine(ctx);
   log(`${CMD}: ${names.join(', ')} on ${ctx.device}, ${ctx.threads} threads${ctx.quick ? ' (quick)' : ''}`);
@@ -256,7 +284,7 @@ async function main(): Promise<void> {
     const ort = await benchOrt(mine.onnx, m, batch, ctx, peerNotes);
     const peer = runPeer<PeerDoc>(ctx, 'model.py', {
       device: ctx.device, threads: ctx.threads, timing: { ...ctx.timing, minSampleMs: 0 }, warmup: ctx.timing.warmup, steps, batch, compile: cuda,
-      model: { name: m.name, cfg: torchConfig(m.cfg), input: m.input },
+      model: peerModel(m),
     });
     let p: PeerDoc | null = null;
     if (!peer.ok) peerNotes.add(`PyTorch peer: ${peer.error}`);
@@ -272,7 +300,7 @@ async function main(): Promise<void> {
     const r = mine.side;
     rows.push({
       model: m.name, batch,
-      macs: { train: flops(m.cfg, m.input[1]), deploy: flops({ ...m.cfg, deploy: true }, m.input[1]) },
+      macs: macsOf(m),
       repmlp: r, memory: mine.memory,
       pytorch: p ? { train: p.train, inferTrainForm: p.inferTrainForm, inferDeploy: p.inferDeploy, latency: p.latency, peakMemoryBytes: p.peakMemoryBytes, memory: p.memory } : null,
       compiled: p?.compiled ?? null,
@@ -298,10 +326,12 @@ async function main(): Promise<void> {
   const notes = [
     'img/s from the median step / forward; train split: forward + loss, backward, optimizer step (ms, median)',
     'deploy: eager = the module forward after Locality Injection; plan = compileInference (BNs folded, fused GEMM epilogues, one native call)',
+    ...(models.some((m) => !isRepMLPNetConfig(m.cfg)) ? ['plan of a 2021 model (RepMLP-ResNet, RepMLP-CIFAR): compileInference has no compiled plan for these families and returns the deploy form run eagerly, so plan ~ deploy eager'] : []),
     'ratio: repmlp img/s / the peer\'s img/s (above 1: repmlp is faster); x ort: compiled repmlp vs onnxruntime',
     'load: the 1-minute load average when the row was done (others\' jobs share the machine; ratios are measured back to back in one run)',
     `peak memory during the training steps: repmlp ${rows[0]?.memory ?? '-'} (memoryStats: live tensor bytes); PyTorch ${rows[0]?.pytorch?.memory ?? '-'}${rows[0]?.pytorch?.memory === 'max RSS growth' ? ' (the process max RSS above its RSS before the model was built: weights, activations, gradients, optimizer state, and whatever its allocators keep)' : ''}`,
     ...peerNotes,
+    ...(peerEnvNote() ? [peerEnvNote()!] : []),
   ];
   if (ctx.json) {
     process.stdout.write(JSON.stringify({ command: CMD, machine, options: { models: names, timing: ctx.timing }, peer: peerName, gemmPeak: { repmlp: ours, pytorch: peerGemm }, rows, charts, notes }) + '\n');
@@ -366,7 +396,7 @@ function latencyColumns(): Column<Row>[] {
 
 function throughputChart(rows: Row[], cpu: string, ctx: Context): string {
   return barChartSvg({
-    title: 'RepMLPNet throughput: repmlp vs PyTorch',
+    title: `${rows.every((r) => modelSpec(r.model) && isRepMLPNetConfig(modelSpec(r.model)!.cfg)) ? 'RepMLPNet' : 'Model'} throughput: repmlp vs PyTorch`,
     yLabel: 'images / s', groups: rows.map((r) => `${r.model} (batch ${r.batch})`), log: true,
     series: [
       { name: 'repmlp training step', values: rows.map((r) => imgs(r.batch, r.repmlp.train.ms)) },

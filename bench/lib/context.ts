@@ -218,6 +218,16 @@ export function peerGemmCheck(device: Device, peer: GemmPeak | undefined, ours: 
   return { refuse: false, note: `PyTorch peer MARKED: ${rate}: both sides ran starved (a loaded machine); read its columns as under load` };
 }
 
+/**
+ * The OpenMP wait policy the peer inherits, as a note (null when unset): on a loaded machine
+ * OMP_WAIT_POLICY=PASSIVE keeps PyTorch's OpenMP threads from spinning against others' jobs
+ * (see bench/RESULTS.md, Noise); repmlp's own thread pool does not read it.
+ */
+export function peerEnvNote(): string | null {
+  const policy = process.env.OMP_WAIT_POLICY;
+  return policy ? `PyTorch peer under OMP_WAIT_POLICY=${policy} (from the environment)` : null;
+}
+
 /** What every peer's document says about itself. */
 export interface PeerInfo {
   peer: string;

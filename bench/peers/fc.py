@@ -4,7 +4,9 @@ methodology (harness.py) and prints one JSON document.
 Case kinds: "fc" (the set-sharing FC as the reference code runs it: a grouped 1x1 conv over
 (N*C/S, S*h*w, 1, 1)), "conv" (F.conv2d, padding k // 2), "block" (RepMLPBlock of
 repmlpnet_torch.py, training or deploy form, forward in eval mode or forward + backward in
-training mode). On CUDA each case also runs through torch.compile when torch has it."""
+training mode), "resnet" (a ResNet-50 layer: F.conv2d with stride and padding, or F.max_pool2d;
+forward under no_grad, or forward + backward of sum(y) with the gradient of the weight and,
+unless inputGrad is false, of the input). On CUDA each case also runs through torch.compile when torch has it."""
 import os
 import sys
 
@@ -50,7 +52,22 @@ def block_case(c, dev):
     return block, (x,), True
 
 
-BUILD = {"fc": fc_case, "conv": conv_case, "block": block_case}
+def resnet_case(c, dev):
+    N, C, h, w, k, Cout = c["N"], c["C"], c["h"], c["w"], c["k"], c["Cout"]
+    stride, padding, backward = c["stride"], c["padding"], c["mode"] != "eval"
+    x = torch.randn(N, C, h, w, device=dev)
+    if c["op"] == "maxpool":
+        x.requires_grad_(backward)
+        return (lambda x: F.max_pool2d(x, k, stride, padding)), (x,), backward
+    weight = (torch.randn(Cout, C, k, k, device=dev) / (C * k * k) ** 0.5).requires_grad_(backward)
+    x.requires_grad_(backward and c["inputGrad"])
+
+    def fn(x, weight):
+        return F.conv2d(x, weight, stride=stride, padding=padding)
+    return fn, (x, weight), backward
+
+
+BUILD = {"fc": fc_case, "conv": conv_case, "block": block_case, "resnet": resnet_case}
 
 
 def runner(fn, args, backward):

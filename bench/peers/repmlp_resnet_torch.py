@@ -46,11 +46,12 @@ class ConvBN(nn.Module):
 
 
 class RepMLP(nn.Module):
-    def __init__(self, C, O, H, W, h, w, ks, reduction=1, groups=1):
+    def __init__(self, C, O, H, W, h, w, ks, reduction=1, groups=1, global_perceptron=None):
         super().__init__()
         self.C, self.O, self.H, self.W, self.h, self.w, self.g, self.ks = C, O, H, W, h, w, groups, list(ks)
         self.hp, self.wp = H // h, W // w
-        self.gp = self.hp * self.wp > 1
+        # a Global Perceptron where the map has more than one partition, unless told (Table 1's no-global ablation)
+        self.gp = self.hp * self.wp > 1 if global_perceptron is None else global_perceptron
         if self.gp:
             F_ = C * self.hp * self.wp
             self.fc1_fc2 = nn.Sequential()

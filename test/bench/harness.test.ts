@@ -197,4 +197,17 @@ test('modelSpec: the small configs, the presets by short or full name, unknown n
   assert.is(modelSpec('T512'), null);
 });
 
+test('modelSpec: the 2021 presets by name, with their family\'s config and input', () => {
+  const light = modelSpec('RepMLP-Res50-Light-224')!;
+  assert.is(light.name, 'RepMLP-Res50-Light-224');
+  assert.equal(light.input, [3, 224, 224]);
+  assert.is(light.small, false);
+  assert.is((light.cfg as { arch?: string }).arch, 'RepMLPResNet');
+  assert.is((modelSpec('ResNet-50')!.cfg as { blockType?: string }).blockType, 'base');
+  const mlp = modelSpec('RepMLP-CIFAR-MLP')!;
+  assert.equal(mlp.input, [3, 32, 32]);
+  assert.is(mlp.small, true);
+  assert.is(modelSpec('RepMLP-Res50-Light'), null);
+});
+
 test.run();
