@@ -1,15 +1,17 @@
 // conv2d: PyTorch F.conv2d (cross-correlation, zero padding, stride, groups, optional bias)
 // and its backward. Two CPU paths:
 //   depthwise (groups == Cin == Cout): direct loops per (n, c) plane, in conv2d_depthwise.cc;
-//   dense / grouped: im2col of a tile of output positions into a thread-local buffer and a
-//     blocked matrix multiply (1x1 stride-1 unpadded convs read the input in place).
-// Sums of more than a few terms run in float over blocks of kBlock terms that are then added
-// into double accumulators, so the error does not grow with Cin * kh * kw or N * Ho * Wo.
-// Every result is summed in an order that does not depend on the number of threads.
+//   dense / grouped: per image and group, the packed GEMM of ops/gemm.cc over tiles of im2col
+//     columns (1x1 stride-1 unpadded convs read the input in place): forward W x col, the
+//     input's gradient W^T x dout folded back by col2im, the weights' dout x col^T summed
+//     over the images.
+// The GEMM never splits a sum across threads, and the tiles are cut the same way whatever the
+// number of threads, so every result is summed in an order that does not depend on it.
 #include <algorithm>
 #include <vector>
 
 #include "conv2d.h"
+#include "gemm.h"
 #include "../args.h"
 #include "../parallel.h"
 #include "conv2d_cpu.h"
@@ -20,183 +22,137 @@ namespace cpu {
 using namespace conv;
 namespace {
 
-// For m < M: acc[m * ldacc + c] += sum_{r < R} a[m * am + r * as] * B[r * ldb + c], c < C.
-// acc: (M, C) double, leading dimension ldacc; a: M coefficient vectors of R entries;
-// B: (R, C) with leading dimension ldb, read once for all M rows.
-template <int M>
-void accumulate_rows_m(double* acc, int64_t ldacc, const float* a, int64_t am, int64_t as, const float* B, int64_t ldb,
-                       int64_t R, int64_t C) {
-  float part[M][kCols];
-  for (int64_t c0 = 0; c0 < C; c0 += kCols) {
-    const int64_t nc = std::min(kCols, C - c0);
-    for (int64_t r0 = 0; r0 < R; r0 += kBlock) {
-      const int64_t r1 = std::min(R, r0 + kBlock);
-      for (int m = 0; m < M; ++m)
-        for (int64_t c = 0; c < nc; ++c) part[m][c] = 0.f;
-      for (int64_t r = r0; r < r1; ++r) {
-        float ar[M];
-        for (int m = 0; m < M; ++m) ar[m] = a[m * am + r * as];
-        const float* __restrict b = B + r * ldb + c0;
-        for (int64_t c = 0; c < nc; ++c) {
-          const float bc = b[c];
-          for (int m = 0; m < M; ++m) part[m][c] += ar[m] * bc;
-        }
-      }
-      for (int m = 0; m < M; ++m) {
-        double* __restrict ac = acc + m * ldacc + c0;
-        for (int64_t c = 0; c < nc; ++c) ac[c] += part[m][c];
-      }
+constexpr int64_t kColFloats = int64_t(1) << 22;  // one im2col tile: 16 MB at most
+
+// Output positions per im2col tile: all of them, or as many 64-column blocks as fit kColFloats.
+int64_t col_tile(const Geom& s) {
+  const int64_t fit = std::max<int64_t>(64, kColFloats / std::max<int64_t>(s.K, 1) / 64 * 64);
+  return std::min(std::max<int64_t>(s.P, 1), fit);
+}
+
+// Rows [r0, r1) of col: (Cin_g * kh * kw, np), rows (ci, i, j), columns the output positions
+// [p0, p0 + np); x: (Cin_g, H, W), one image's channels of one group.
+void im2col_rows(float* col, const float* x, const Geom& s, int64_t p0, int64_t np, int64_t r0, int64_t r1) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t ci = r / s.kk, i = (r / s.kw) % s.kh, j = r % s.kw;
+    const float* plane = x + ci * s.H * s.W;
+    float* row = col + r * np;
+    int64_t ho = p0 / s.Wo, wo = p0 % s.Wo;
+    for (int64_t q = 0; q < np; ++q) {
+      const int64_t hi = ho * s.sh - s.ph + i, wi = wo * s.sw - s.pw + j;
+      row[q] = (hi >= 0 && hi < s.H && wi >= 0 && wi < s.W) ? plane[hi * s.W + wi] : 0.f;
+      if (++wo == s.Wo) wo = 0, ++ho;
     }
   }
 }
 
-// accumulate_rows_m for any number of rows, four at a time.
-void accumulate_rows(double* acc, int64_t ldacc, const float* a, int64_t am, int64_t as, const float* B, int64_t ldb,
-                     int64_t rows, int64_t R, int64_t C) {
-  int64_t m = 0;
-  for (; m + 4 <= rows; m += 4) accumulate_rows_m<4>(acc + m * ldacc, ldacc, a + m * am, am, as, B, ldb, R, C);
-  for (; m < rows; ++m) accumulate_rows_m<1>(acc + m * ldacc, ldacc, a + m * am, am, as, B, ldb, R, C);
-}
-
-// col: (Cin_g * kh * kw, np), rows (ci, i, j), columns the output positions [p0, p0 + np);
-// x: (Cin_g, H, W), one image's channels of one group.
 void im2col(float* col, const float* x, const Geom& s, int64_t p0, int64_t np) {
-  for (int64_t ci = 0; ci < s.Cin_g; ++ci) {
-    const float* plane = x + ci * s.H * s.W;
-    for (int64_t i = 0; i < s.kh; ++i)
-      for (int64_t j = 0; j < s.kw; ++j) {
-        float* row = col + ((ci * s.kh + i) * s.kw + j) * np;
-        int64_t ho = p0 / s.Wo, wo = p0 % s.Wo;
-        for (int64_t q = 0; q < np; ++q) {
-          const int64_t hi = ho * s.sh - s.ph + i, wi = wo * s.sw - s.pw + j;
-          row[q] = (hi >= 0 && hi < s.H && wi >= 0 && wi < s.W) ? plane[hi * s.W + wi] : 0.f;
-          if (++wo == s.Wo) wo = 0, ++ho;
-        }
-      }
-  }
+  parallel_for(s.K, std::max<int64_t>(1, 4096 / np), [&](int64_t r0, int64_t r1) { im2col_rows(col, x, s, p0, np, r0, r1); });
 }
 
-// colT: (np, Cin_g * kh * kw), the transpose of im2col's tile; x: (Cin_g, H, W).
-void im2col_t(float* colT, const float* x, const Geom& s, int64_t p0, int64_t np) {
-  int64_t ho = p0 / s.Wo, wo = p0 % s.Wo;
-  for (int64_t q = 0; q < np; ++q) {
-    float* row = colT + q * s.K;
-    for (int64_t ci = 0; ci < s.Cin_g; ++ci)
-      for (int64_t i = 0; i < s.kh; ++i) {
-        const int64_t hi = ho * s.sh - s.ph + i;
-        const bool hin = hi >= 0 && hi < s.H;
-        const float* xrow = x + (ci * s.H + (hin ? hi : 0)) * s.W;
+// dx: (Cin_g, H, W) += col2im of dcol: (Cin_g * kh * kw, np), columns [p0, p0 + np); one
+// task per input plane, so no two threads write one element.
+void col2im_add(float* dx, const float* dcol, const Geom& s, int64_t p0, int64_t np) {
+  parallel_for(s.Cin_g, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t ci = c0; ci < c1; ++ci) {
+      float* plane = dx + ci * s.H * s.W;
+      for (int64_t i = 0; i < s.kh; ++i)
         for (int64_t j = 0; j < s.kw; ++j) {
-          const int64_t wi = wo * s.sw - s.pw + j;
-          row[(ci * s.kh + i) * s.kw + j] = (hin && wi >= 0 && wi < s.W) ? xrow[wi] : 0.f;
+          const float* row = dcol + ((ci * s.kh + i) * s.kw + j) * np;
+          int64_t ho = p0 / s.Wo, wo = p0 % s.Wo;
+          for (int64_t q = 0; q < np; ++q) {
+            const int64_t hi = ho * s.sh - s.ph + i, wi = wo * s.sw - s.pw + j;
+            if (hi >= 0 && hi < s.H && wi >= 0 && wi < s.W) plane[hi * s.W + wi] += row[q];
+            if (++wo == s.Wo) wo = 0, ++ho;
+          }
         }
-      }
-    if (++wo == s.Wo) wo = 0, ++ho;
-  }
+    }
+  });
 }
 
-std::vector<double>& scratch_f64() {
-  thread_local std::vector<double> buf;
-  return buf;
+// C (M, N) = op(A) (M, K) x op(B) (K, N) [+ C when accumulate] [+ bias per row]: one matrix.
+void gemm(float* C, int64_t ldc, const float* A, int64_t lda, bool transA, const float* B, int64_t ldb, bool transB,
+          int64_t M, int64_t N, int64_t K, bool accumulate, const float* row_bias = nullptr) {
+  GemmEpilogue epi{};
+  epi.bias = row_bias;
+  const GemmBatched g{C, A, B, M, N, K, 1, transA, transB, 1.f, accumulate ? 1.f : 0.f, ldc, 0, lda, 0, ldb, 0};
+  cpu::gemm_fused(GemmFused{g, false, false, {}, epi});
+}
+
+// The im2col tile of image n, group g, columns [p0, p0 + np) (K, ld): the input in place for
+// a pointwise conv, else built in buf.
+const float* col_of(std::vector<float>& buf, const float* inp, const Geom& s, int64_t n, int64_t g, int64_t p0, int64_t np,
+                    int64_t* ld) {
+  const float* x = inp + (n * s.Cin + g * s.Cin_g) * s.H * s.W;
+  if (s.pointwise()) {
+    *ld = s.P;
+    return x + p0;
+  }
+  buf.resize(s.K * np);
+  im2col(buf.data(), x, s, p0, np);
+  *ld = np;
+  return buf.data();
 }
 
 // ---- dense / grouped path ----
 
 // out: (N, Cout, Ho, Wo); inp: (N, Cin, H, W); weight: (Cout, Cin/G, kh, kw); bias: (Cout) or null
 void general_forward(float* out, const float* inp, const float* weight, const float* bias, const Geom& s) {
-  const int64_t PT = s.tile(), tiles = (s.P + PT - 1) / PT;
-  parallel_for(s.N * s.G * tiles, 1, [&](int64_t b, int64_t e) {
-    std::vector<float>& buf = scratch_f32(0);
-    std::vector<double>& acc = scratch_f64();
-    buf.resize(s.K * PT);
-    acc.resize(s.Cout_g * PT);
-    for (int64_t task = b; task < e; ++task) {
-      const int64_t t = task % tiles, ng = task / tiles, g = ng % s.G, n = ng / s.G;
-      const int64_t p0 = t * PT, np = std::min(PT, s.P - p0);
-      const float* x = inp + (n * s.Cin + g * s.Cin_g) * s.H * s.W;
-      const float* col = x + p0;  // (K, P) in place for pointwise convs
-      int64_t ldc = s.P;
-      if (!s.pointwise()) {
-        im2col(buf.data(), x, s, p0, np);
-        col = buf.data();
-        ldc = np;
+  const int64_t PT = col_tile(s);
+  std::vector<float>& buf = scratch_f32(0);
+  for (int64_t n = 0; n < s.N; ++n)
+    for (int64_t g = 0; g < s.G; ++g)
+      for (int64_t p0 = 0; p0 < s.P; p0 += PT) {
+        const int64_t np = std::min(PT, s.P - p0);
+        int64_t ld;
+        const float* col = col_of(buf, inp, s, n, g, p0, np, &ld);
+        // out[n, g] (Cout_g, np) = W_g (Cout_g, K) x col (K, np) + bias
+        gemm(out + (n * s.Cout + g * s.Cout_g) * s.P + p0, s.P, weight + g * s.Cout_g * s.K, s.K, false, col, ld, false,
+             s.Cout_g, np, s.K, false, bias ? bias + g * s.Cout_g : nullptr);
       }
-      // acc: (Cout_g, np) = W_g (Cout_g, K) x col (K, np)
-      std::fill(acc.begin(), acc.begin() + s.Cout_g * np, 0.0);
-      accumulate_rows(acc.data(), np, weight + g * s.Cout_g * s.K, s.K, 1, col, ldc, s.Cout_g, s.K, np);
-      for (int64_t m = 0; m < s.Cout_g; ++m) {
-        const int64_t co = g * s.Cout_g + m;
-        const double b0 = bias ? bias[co] : 0.0;
-        float* o = out + (n * s.Cout + co) * s.P + p0;
-        for (int64_t q = 0; q < np; ++q) o[q] = static_cast<float>(acc[m * np + q] + b0);
-      }
-    }
-  });
 }
 
 // dinp: (N, Cin, H, W), overwritten; dout: (N, Cout, Ho, Wo); weight: (Cout, Cin/G, kh, kw).
-// One task per input plane: its kh*kw rows of dcol = W_g^T dout, folded back by col2im.
+// Per image, group and tile: dcol (K, np) = W_g^T x dout, folded back by col2im.
 void general_backward_input(float* dinp, const float* dout, const float* weight, const Geom& s) {
-  const int64_t PT = std::min<int64_t>(std::max<int64_t>(s.P, 1), kCols), tiles = (s.P + PT - 1) / PT;
-  parallel_for(s.N * s.Cin, 1, [&](int64_t b, int64_t e) {
-    std::vector<double>& acc = scratch_f64();
-    acc.resize(PT);
-    for (int64_t nc = b; nc < e; ++nc) {
-      const int64_t c = nc % s.Cin, n = nc / s.Cin, g = c / s.Cin_g, ci = c % s.Cin_g;
-      float* dx = dinp + nc * s.H * s.W;
+  const int64_t PT = col_tile(s);
+  std::vector<float>& dcol = scratch_f32(0);
+  if (!s.pointwise()) {
+    std::fill(dinp, dinp + s.N * s.Cin * s.H * s.W, 0.f);
+    dcol.resize(s.K * PT);
+  }
+  for (int64_t n = 0; n < s.N; ++n)
+    for (int64_t g = 0; g < s.G; ++g) {
+      float* dx = dinp + (n * s.Cin + g * s.Cin_g) * s.H * s.W;
       const float* d = dout + (n * s.Cout + g * s.Cout_g) * s.P;  // (Cout_g, P)
-      const float* w = weight + g * s.Cout_g * s.K + ci * s.kk;   // column ci*kk of (Cout_g, K)
-      if (!s.pointwise()) std::fill(dx, dx + s.H * s.W, 0.f);
-      for (int64_t t = 0; t < tiles; ++t) {
-        const int64_t p0 = t * PT, np = std::min(PT, s.P - p0);
-        for (int64_t i = 0; i < s.kh; ++i)
-          for (int64_t j = 0; j < s.kw; ++j) {
-            std::fill(acc.begin(), acc.begin() + np, 0.0);
-            accumulate_rows(acc.data(), np, w + i * s.kw + j, 0, s.K, d + p0, s.P, 1, s.Cout_g, np);
-            if (s.pointwise()) {
-              for (int64_t q = 0; q < np; ++q) dx[p0 + q] = static_cast<float>(acc[q]);
-              continue;
-            }
-            int64_t ho = p0 / s.Wo, wo = p0 % s.Wo;
-            for (int64_t q = 0; q < np; ++q) {
-              const int64_t hi = ho * s.sh - s.ph + i, wi = wo * s.sw - s.pw + j;
-              if (hi >= 0 && hi < s.H && wi >= 0 && wi < s.W) dx[hi * s.W + wi] += static_cast<float>(acc[q]);
-              if (++wo == s.Wo) wo = 0, ++ho;
-            }
-          }
+      const float* w = weight + g * s.Cout_g * s.K;               // (Cout_g, K)
+      if (s.pointwise()) {
+        gemm(dx, s.P, w, s.K, true, d, s.P, false, s.K, s.P, s.Cout_g, false);
+        continue;
+      }
+      for (int64_t p0 = 0; p0 < s.P; p0 += PT) {
+        const int64_t np = std::min(PT, s.P - p0);
+        gemm(dcol.data(), np, w, s.K, true, d + p0, s.P, false, s.K, np, s.Cout_g, false);
+        col2im_add(dx, dcol.data(), s, p0, np);
       }
     }
-  });
 }
 
 // dweight: (Cout, Cin/G, kh, kw), overwritten; dout: (N, Cout, Ho, Wo); inp: (N, Cin, H, W).
-// Tasks own disjoint blocks of output channels, so no two threads write one element.
+// dW_g (Cout_g, K) = the sum over images and tiles of dout (Cout_g, np) x col^T (np, K).
 void general_backward_weight(float* dweight, const float* dout, const float* inp, const Geom& s) {
-  const int64_t PT = s.tile(), tiles = (s.P + PT - 1) / PT;
-  const int64_t want = std::max<int64_t>(1, (4 * num_threads() + s.G - 1) / s.G);
-  const int64_t blocks = std::min(std::max<int64_t>(s.Cout_g, 1), want), CB = (s.Cout_g + blocks - 1) / blocks;
-  const int64_t per_group = (s.Cout_g + CB - 1) / CB;
-  parallel_for(s.G * per_group, 1, [&](int64_t b, int64_t e) {
-    std::vector<float>& colT = scratch_f32(0);
-    std::vector<double>& acc = scratch_f64();
-    colT.resize(PT * s.K);
-    acc.resize(CB * s.K);
-    for (int64_t task = b; task < e; ++task) {
-      const int64_t g = task / per_group, co0 = g * s.Cout_g + (task % per_group) * CB;
-      const int64_t co1 = std::min(co0 + CB, (g + 1) * s.Cout_g);
-      std::fill(acc.begin(), acc.end(), 0.0);
-      for (int64_t n = 0; n < s.N; ++n) {
-        const float* x = inp + (n * s.Cin + g * s.Cin_g) * s.H * s.W;
-        for (int64_t t = 0; t < tiles; ++t) {
-          const int64_t p0 = t * PT, np = std::min(PT, s.P - p0);
-          im2col_t(colT.data(), x, s, p0, np);
-          accumulate_rows(acc.data(), s.K, dout + (n * s.Cout + co0) * s.P + p0, s.P, 1, colT.data(), s.K, co1 - co0, np, s.K);
-        }
+  const int64_t PT = col_tile(s);
+  std::vector<float>& buf = scratch_f32(0);
+  for (int64_t g = 0; g < s.G; ++g)
+    for (int64_t n = 0; n < s.N; ++n)
+      for (int64_t p0 = 0; p0 < s.P; p0 += PT) {
+        const int64_t np = std::min(PT, s.P - p0);
+        int64_t ld;
+        const float* col = col_of(buf, inp, s, n, g, p0, np, &ld);
+        gemm(dweight + g * s.Cout_g * s.K, s.K, dout + (n * s.Cout + g * s.Cout_g) * s.P + p0, s.P, false, col, ld, true,
+             s.Cout_g, s.K, np, n > 0 || p0 > 0);
       }
-      for (int64_t co = co0; co < co1; ++co)
-        for (int64_t k = 0; k < s.K; ++k) dweight[co * s.K + k] = static_cast<float>(acc[(co - co0) * s.K + k]);
-    }
-  });
+  if (s.N == 0 || s.P == 0) std::fill(dweight, dweight + s.Cout * s.K, 0.f);
 }
 
 // dbias: (Cout), overwritten; dout: (N, Cout, Ho, Wo)

@@ -10,7 +10,6 @@
 namespace repmlp::cpu::conv {
 
 constexpr int64_t kBlock = 64;   // terms summed in float before joining a double accumulator
-constexpr int64_t kCols = 256;   // columns per chunk of accumulate_rows
 
 struct Geom {
   int64_t N, Cin, H, W, Cout, kh, kw, sh, sw, ph, pw, G;
@@ -29,8 +28,6 @@ struct Geom {
   }
   bool depthwise() const { return G == Cin && G == Cout; }
   bool pointwise() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
-  // Output positions per im2col tile: the tile buffer holds about 32K floats.
-  int64_t tile() const { return std::min(std::max<int64_t>(P, 1), std::clamp<int64_t>(32768 / std::max<int64_t>(K, 1), 32, kCols)); }
 };
 
 // The outputs o in [0, n_out) whose input position o * stride + shift lies in [0, n_in):
