@@ -3,7 +3,7 @@
 // groupedLinear, setSharingFc and conv1x1) and the direct convolution (conv2d_forward /
 // conv2d_backward), each case in exactly the layout the model's op hands the kernel. The
 // libraries run in bench/peers/blas_peer.cc, built here on demand with g++ into build-bench/
-// and run back to back with repmlp's side at the same thread count (OpenBLAS:
+// and run back to back with repmlp's side, case by case, at the same thread count (OpenBLAS:
 // openblas_set_num_threads; oneDNN: OMP_NUM_THREADS). A batched case runs on the libraries
 // as one cblas_sgemm / dnnl_sgemm call per matrix, and on oneDNN also as one matmul primitive
 // over the strided batch. Run: npm run bench:libs [-- --threads-list 2,1] [--models small,...] [--quick] [--json]
@@ -355,9 +355,16 @@ function main(): void {
   for (const threads of threadCounts) {
     setNumThreads(threads);
     const started = Date.now();
-    const ours = new Map(cases.map((c) => [c.id, timeOurs(c, t)]));
-    const peer = runPeer(exe, cases, threads, t);
-    const rows = cases.map((c) => combine(c, ours.get(c.id)!, peer.rows.get(c.id)));
+    // case by case, repmlp then the peer on the same case, so that a change in the machine's
+    // load lands on both sides of a row alike
+    let peerInfo: PeerInfo | null = null;
+    const rows = cases.map((c) => {
+      const ours = timeOurs(c, t);
+      const p = runPeer(exe, [c], threads, t);
+      peerInfo = p.info;
+      return combine(c, ours, p.rows.get(c.id));
+    });
+    const peer = { info: peerInfo! as PeerInfo };
     results.push({ threads, peer: peer.info, rows });
     console.log(`\nthreads: ${threads} (repmlp ${native.runtimeInfo().threads}, OpenBLAS ${peer.info.openblas_threads}, OMP_NUM_THREADS ${peer.info.omp_num_threads}); ${((Date.now() - started) / 1000).toFixed(0)} s`);
     console.log(`libraries: ${peer.info.openblas} (core ${peer.info.openblas_core}); oneDNN ${peer.info.dnnl}`);
