@@ -181,7 +181,7 @@ test('pth: a pickle that refers to itself or nests too deep gets a clear error, 
   const shared = Buffer.concat([PROTO2, EMPTY_DICT, EMPTY_LIST, ...Array.from({ length: 60 }, () => Buffer.concat([DUP, TUPLE2])), NONE, SETITEM, STOP]);
   const t0 = Date.now();
   assertThrows(() => readPth(withPickle('shared.pth', shared)), /shared\.pth holds no state dict of tensors: its top-level keys are \[\[\[\.\.\.\], \[\.\.\.\]\], \[\[\.\.\.\], \[\.\.\.\]\]\]/);
-  assert.ok(Date.now() - t0 < 2000, `shared pickle checked in ${Date.now() - t0} ms`);
+  assert.ok(Date.now() - t0 < 10_000, `shared pickle checked in ${Date.now() - t0} ms`);
 });
 
 test('pth: malformed state dicts and tensors name the file and what was expected', () => {
