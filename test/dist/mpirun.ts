@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as assert from 'uvu/assert';
 import { launchArgs, launcherKind, INSTALL_MPI } from '../../lib/dist/launch';
 import { distributedEngines } from '../../lib/dist/world';
 
@@ -24,6 +25,14 @@ export function requireMpi(): void {
 /** The command that runs a TypeScript file of the repository with node and tsx. */
 export function tsxCommand(file: string, args: string[]): string[] {
   return [process.execPath, '--require', require.resolve('tsx/cjs'), path.resolve(file), ...args];
+}
+
+/**
+ * Fails unless every rank of `r` exited by itself: mpirun is killed after its timeout
+ * otherwise. No wall-time bound, which a loaded machine's slow start of the ranks can exceed.
+ */
+export function assertExitedByItself(r: RankRun): void {
+  assert.ok(r.code !== null, `mpirun was killed after ${r.seconds} s: the ranks did not stop`);
 }
 
 /** Runs `command` as `np` local ranks through mpirun (killed after timeoutSeconds). */
