@@ -1,8 +1,9 @@
-// GEMM throughput on the CPU: the native strided-batched GEMM against a naive triple loop
-// (plain TypeScript over Float32Arrays), in GFLOP/s, timed with the benchmarks' harness
-// (bench/lib/stats.ts). Run: npm run bench:gemm [-- --threads N]
+// GEMM throughput on the CPU: the native strided-batched GEMM on each kernel the CPU can run
+// (AVX-512 and AVX2 on an AVX-512 CPU) against a naive triple loop (plain TypeScript over
+// Float32Arrays), in GFLOP/s, timed with the benchmarks' harness (bench/lib/stats.ts).
+// Run: npm run bench:gemm [-- --threads N]
 import { native, type NativeStorage } from '../lib/native';
-import { setNumThreads } from '../lib/info';
+import { info, setCpuIsa, setNumThreads } from '../lib/info';
 import { intOption, parseOptions } from './lib/args';
 import { measure } from './lib/stats';
 import { formatTable } from './lib/table';
@@ -80,24 +81,30 @@ function naive(c: Case, L: ReturnType<typeof layout>, A: Float32Array, B: Float3
 const v = parseOptions('bench:gemm', process.argv.slice(2), {});
 const threads = intOption('bench:gemm', v, 'threads', { min: 1, max: 64 });
 if (threads !== undefined) setNumThreads(threads);
-console.log(`threads: ${native.runtimeInfo().threads}`);
+const best = info().backends.cpu.isaSupported;
+const isas = best === 'avx512' ? (['avx512', 'avx2'] as const) : [best];
+console.log(`threads: ${native.runtimeInfo().threads}; GEMM kernels: ${isas.join(', ')}`);
 const rows: string[][] = [];
 for (const c of cases) {
   const L = layout(c);
   const sA = filled(L.nA), sB = filled(L.nB), sC = filled(L.nC);
   const flops = 2 * c.M * c.N * c.K * c.batch;
-  const tNative = measure(
-    () => native.gemm_strided_batched({ C: sC, A: sA, B: sB, M: c.M, N: c.N, K: c.K, batch: c.batch, transA: !!c.transA, transB: !!c.transB, alpha: 1, beta: 0, offC: 0, ldc: L.ldc, strideC: L.strideC, offA: 0, lda: L.lda, strideA: L.strideA, offB: 0, ldb: L.ldb, strideB: L.strideB }),
-    () => {},
-    { warmup: 2, repeats: 10, minSampleMs: 100 },
-  ).ms;
+  const gflops = isas.map((isa) => {
+    if (isa !== 'baseline') setCpuIsa(isa);
+    const ms = measure(
+      () => native.gemm_strided_batched({ C: sC, A: sA, B: sB, M: c.M, N: c.N, K: c.K, batch: c.batch, transA: !!c.transA, transB: !!c.transB, alpha: 1, beta: 0, offC: 0, ldc: L.ldc, strideC: L.strideC, offA: 0, lda: L.lda, strideA: L.strideA, offB: 0, ldb: L.ldb, strideB: L.strideB }),
+      () => {},
+      { warmup: 2, repeats: 10, minSampleMs: 100 },
+    ).ms;
+    return flops / ms / 1e6;
+  });
   const A = sA.read() as Float32Array, B = sB.read() as Float32Array, C = new Float32Array(L.nC);
   const tNaive = measure(() => naive(c, L, A, B, C), () => {}, { warmup: 0, repeats: 1, minSampleMs: 0 }).ms;
-  const g1 = flops / tNative / 1e6, g0 = flops / tNaive / 1e6;
-  rows.push([c.name, g1.toFixed(1), g0.toFixed(2), `${(g1 / g0).toFixed(0)}x`]);
+  const g0 = flops / tNaive / 1e6;
+  rows.push([c.name, ...gflops.map((g) => g.toFixed(1)), g0.toFixed(2), `${(gflops[0] / g0).toFixed(0)}x`]);
   for (const s of [sA, sB, sC]) s.dispose();
 }
 console.log(formatTable(
-  ['case', 'native GFLOP/s', 'naive GFLOP/s', 'speed-up'].map((header, i) => ({ header, cell: (r: string[]) => r[i], align: i ? 'right' as const : 'left' as const })),
+  ['case', ...isas.map((isa) => `${isa} GFLOP/s`), 'naive GFLOP/s', `${isas[0]} speed-up`].map((header, i) => ({ header, cell: (r: string[]) => r[i], align: i ? 'right' as const : 'left' as const })),
   rows,
 ));

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, fail } from './errors';
-import { native, type CublasInfo, type CudaDevice, type DistEngines } from './native';
+import { native, type CpuIsa, type CublasInfo, type CudaDevice, type DistEngines } from './native';
 
 export interface CudaBackendInfo {
   /** a CUDA device is usable (cuBLAS is reported separately: GEMMs need it) */
@@ -23,7 +23,8 @@ export interface CudaBackendInfo {
 export interface Info {
   version: string;
   backends: {
-    cpu: { available: true; threads: number };
+    /** isa: the CPU GEMM kernel's instruction set in effect; isaSupported: the best this CPU has */
+    cpu: { available: true; threads: number; isa: CpuIsa; isaSupported: CpuIsa };
     cuda: CudaBackendInfo;
   };
   /** the engines of distributed training, opened at run time: MPI (CPU tensors), NCCL (CUDA tensors) */
@@ -62,7 +63,7 @@ export function info(): Info {
     runtimeVersion: cu.runtimeVersion,
     cublas: cu.cublas,
   };
-  return { version: packageVersion(), backends: { cpu: { available: true, threads: rt.threads }, cuda }, distributed: native.distInfo() };
+  return { version: packageVersion(), backends: { cpu: { available: true, threads: rt.threads, isa: rt.cpuIsa, isaSupported: rt.cpuIsaSupported }, cuda }, distributed: native.distInfo() };
 }
 
 /**
@@ -82,6 +83,16 @@ export function setTf32(on: boolean): boolean {
 export function setNumThreads(n: number): number {
   if (!Number.isInteger(n) || n < 1 || n > 1024) fail('setNumThreads', 'n', 'an integer in 1..1024', describe(n));
   return native.setNumThreads(n);
+}
+
+/**
+ * Chooses the CPU GEMM's kernel: 'avx512' (the default on a CPU with AVX-512) or 'avx2' (also
+ * REPMLP_CPU_ISA=avx2). Both sum every product in the same order, so results are identical;
+ * only speed differs. Asking for more than the CPU has is an error. Returns the one in effect.
+ */
+export function setCpuIsa(isa: 'avx512' | 'avx2'): CpuIsa {
+  if (isa !== 'avx512' && isa !== 'avx2') fail('setCpuIsa', 'isa', "'avx512' or 'avx2'", describe(isa));
+  return native.setCpuIsa(isa);
 }
 
 export { memoryStats, resetPeakMemoryStats, emptyCache, type MemStats } from './memory';

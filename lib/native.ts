@@ -41,10 +41,15 @@ export interface NativeMemStats {
   cacheHits: number;
 }
 
+export type CpuIsa = 'avx512' | 'avx2' | 'baseline';
+
 export interface RuntimeInfo {
   threads: number;
   /** the panel widths of gemm_pack's layout: rows of op(A), columns of op(B) */
   gemmPanels: [number, number];
+  /** the instruction set of the CPU GEMM's kernel now, and the best the CPU has (native/cpu_isa.h) */
+  cpuIsa: CpuIsa;
+  cpuIsaSupported: CpuIsa;
   cudaCompiled: boolean;
   cudaDevices: number;
   cudaReason: string;
@@ -168,6 +173,7 @@ export interface NativeAddon extends UnaryBindings {
   copy_storage(dst: S, dstOffset: number, src: S, srcOffset: number, count: number): void;
   runtimeInfo(): RuntimeInfo;
   setNumThreads(n: number): number;
+  setCpuIsa(isa: 'avx512' | 'avx2'): CpuIsa;
   // info.cc
   cudaInfo(): CudaInfo;
   setTf32(on: boolean): boolean;

@@ -4,6 +4,7 @@
 
 #include "args.h"
 #include "common.h"
+#include "cpu_isa.h"
 #include "device.h"
 #include "env.h"
 #include "ops/gemm.h"
@@ -35,6 +36,8 @@ static Napi::Value runtime_info(const Napi::CallbackInfo& info) {
   panels.Set(0u, Napi::Number::New(env, static_cast<double>(kGemmMR)));
   panels.Set(1u, Napi::Number::New(env, static_cast<double>(kGemmNR)));
   o.Set("gemmPanels", panels);
+  o.Set("cpuIsa", cpu_isa::name(cpu_isa::current()));
+  o.Set("cpuIsaSupported", cpu_isa::name(cpu_isa::supported()));
   o.Set("cudaCompiled", cuda::compiled());
   std::string why;
   const int devices = cuda::device_count(&why);
@@ -53,6 +56,15 @@ static Napi::Value set_threads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), num_threads());
 }
 
+// setCpuIsa(isa): "avx512" or "avx2", the GEMM kernel's instruction set (cpu_isa.h); returns
+// the one in effect.
+static Napi::Value set_cpu_isa(const Napi::CallbackInfo& info) {
+  Args a(info, "setCpuIsa", 1);
+  const char* names[] = {"avx512", "avx2"};
+  cpu_isa::set(names[a.choice(0, "isa", {"avx512", "avx2"})], "setCpuIsa");
+  return Napi::String::New(info.Env(), cpu_isa::name(cpu_isa::current()));
+}
+
 static Napi::Object init(Napi::Env env, Napi::Object exports) {
   // A malformed REPMLP_* variable fails the load (require() throws its Error) rather than
   // being ignored, or misread at some later first use.
@@ -61,6 +73,7 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
   REPMLP_EXPORT_AS(exports, "liveStorages", live_storages);
   REPMLP_EXPORT_AS(exports, "runtimeInfo", runtime_info);
   REPMLP_EXPORT_AS(exports, "setNumThreads", set_threads);
+  REPMLP_EXPORT_AS(exports, "setCpuIsa", set_cpu_isa);
   register_conv2d(exports);
   register_batchnorm(exports);
   register_binary(exports);

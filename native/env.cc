@@ -4,6 +4,7 @@
 #include <string>
 
 #include "common.h"
+#include "cpu_isa.h"
 
 namespace repmlp::env {
 namespace {
@@ -47,6 +48,7 @@ void check_all() {
   integer("REPMLP_CPU_CACHE_MB", 0, kMaxCacheMb, 0, "a number of megabytes");
   flag("REPMLP_POISON", false);
   flag("REPMLP_TF32", false);
+  cpu_isa::check_env();
 }
 
 }  // namespace repmlp::env

@@ -54,7 +54,7 @@ function cudaInfoLines(i: Info): string[] {
   lines.push(
     table([
       ['backend', 'available', 'details'],
-      ['cpu', 'yes', `${cpu.threads} thread${cpu.threads === 1 ? '' : 's'}`],
+      ['cpu', 'yes', `${cpu.threads} thread${cpu.threads === 1 ? '' : 's'}, ${cpu.isa} GEMM`],
       [
         'cuda',
         cuda.available ? 'yes' : 'no',

@@ -8,7 +8,9 @@
 // for each slab an (mc x KC) block of opA and a (KC x NC) block of opB are packed into
 // contiguous micro-panels (MR rows / NR columns, zero-padded at the edges), and a
 // register-blocked MR x NR micro-kernel runs over them. The micro-kernel is compiled twice
-// (AVX2+FMA and baseline x86-64) and picked at load time, so one binary runs anywhere.
+// (AVX2+FMA and baseline x86-64) and picked at load time, so one binary runs anywhere; on a
+// CPU with AVX-512 an MR x 2NR kernel on 16-float registers runs instead (cpu_isa.h), over
+// the same packed layout and with bit-identical results.
 //
 // gemm_fused adds (ops/gemm.h): operands packed once in that same panel layout (gemm_pack: a
 // weight read by many products is not packed again each time), a per-row affine of opA
@@ -25,6 +27,7 @@
 #include "gemm_args.h"
 #include "gemm_tile.h"
 #include "../args.h"
+#include "../cpu_isa.h"
 #include "../parallel.h"
 #include "unary.h"
 
@@ -69,6 +72,44 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void macro_kernel(in
                  e ? &tile_e : nullptr);
     }
   }
+}
+
+// macro_kernel on AVX-512 (cpu_isa.h): full MR x 2NR tiles on the wide micro-kernel, the
+// rest (a last odd or narrow panel, the last rows) on the NR-wide one, compiled here with
+// AVX-512 as well.
+__attribute__((target("arch=x86-64-v4"))) void macro_kernel_avx512(int64_t mc, int64_t nc, int64_t kc,
+                                                                   const float* Ap, const BPanels& bp, float* C,
+                                                                   int64_t ldc, float alpha, float beta,
+                                                                   const EpiView* e) {
+  for (int64_t jr = 0; jr < nc;) {
+    const int64_t nr = std::min(NR, nc - jr);
+    const bool edge = bp.edge && nr < NR;
+    const float* b = edge ? bp.edge : bp.base + (jr / NR) * bp.panel_stride;
+    const int64_t ldb = edge ? NR : bp.k_stride;
+    const bool wide = nc - jr >= 2 * NR;
+    for (int64_t ir = 0; ir < mc; ir += MR) {
+      const EpiView tile_e = e ? e->at(ir, jr) : EpiView{};
+      const int64_t mr = std::min(MR, mc - ir);
+      if (wide && mr == MR) {
+        micro_tile_wide(kc, Ap + ir * kc, b, b + bp.panel_stride, ldb, C + ir * ldc + jr, ldc, alpha, beta,
+                        e ? &tile_e : nullptr);
+        continue;
+      }
+      micro_tile(kc, Ap + ir * kc, b, ldb, C + ir * ldc + jr, ldc, mr, nr, alpha, beta, e ? &tile_e : nullptr);
+      if (!wide) continue;
+      const EpiView next_e = e ? e->at(ir, jr + NR) : EpiView{};
+      micro_tile(kc, Ap + ir * kc, b + bp.panel_stride, ldb, C + ir * ldc + jr + NR, ldc, mr, NR, alpha, beta,
+                 e ? &next_e : nullptr);
+    }
+    jr += wide ? 2 * NR : NR;
+  }
+}
+
+// The slab's product on the kernel of the instruction set in effect.
+void macro_dispatch(int64_t mc, int64_t nc, int64_t kc, const float* Ap, const BPanels& bp, float* C, int64_t ldc,
+                    float alpha, float beta, const EpiView* e) {
+  if (cpu_isa::current() == cpu_isa::Isa::Avx512) return macro_kernel_avx512(mc, nc, kc, Ap, bp, C, ldc, alpha, beta, e);
+  macro_kernel(mc, nc, kc, Ap, bp, C, ldc, alpha, beta, e);
 }
 
 // The rest of the epilogue over an mc x nc block of C that already holds alpha * A@B +
@@ -258,14 +299,14 @@ void row_block(const GemmFused& f, int64_t b, int64_t i0, int64_t m, int64_t j0,
   }
   float* Cblock = p.C + b * p.strideC + i0 * p.ldc + j0;
   const float beta = pc == 0 ? p.beta : 1.f;  // later slabs add to the partial sums
-  if (pc + kc < p.K || !has_epilogue(f.epi)) return macro_kernel(m, nc, kc, Ap, bp, Cblock, p.ldc, p.alpha, beta, nullptr);
+  if (pc + kc < p.K || !has_epilogue(f.epi)) return macro_dispatch(m, nc, kc, Ap, bp, Cblock, p.ldc, p.alpha, beta, nullptr);
   const EpiView e = epi_view(f.epi, b, i0, j0);
   if constexpr (std::is_same_v<F, NoAct>) {
-    macro_kernel(m, nc, kc, Ap, bp, Cblock, p.ldc, p.alpha, beta, &e);
+    macro_dispatch(m, nc, kc, Ap, bp, Cblock, p.ldc, p.alpha, beta, &e);
   } else {
     // the tiles add the bias; the activation, row scale and residual follow over the block
     const EpiView bias_only{e.row_bias, e.col_bias, nullptr, 0, nullptr, 0};
-    macro_kernel(m, nc, kc, Ap, bp, Cblock, p.ldc, p.alpha, beta, &bias_only);
+    macro_dispatch(m, nc, kc, Ap, bp, Cblock, p.ldc, p.alpha, beta, &bias_only);
     activate_block<F>(Cblock, p.ldc, m, nc, e);
   }
 }

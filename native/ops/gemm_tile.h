@@ -97,6 +97,24 @@ inline __attribute__((always_inline)) void epilogue_tile(const v8f (&acc)[MR][2]
   }
 }
 
+// A full MR x NR tile of C from its accumulators: alpha * acc + beta * C, then the epilogue
+// (without activation) when e is given.
+inline __attribute__((always_inline)) void store_tile(const v8f (&acc)[MR][2], float* C, int64_t ldc, float alpha,
+                                                      float beta, const EpiView* e) {
+  if (e) return epilogue_tile(acc, C, ldc, alpha, beta, *e);
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i) {
+    float* c = C + i * ldc;
+    if (beta == 0.f) {
+      store8(c, alpha * acc[i][0]);
+      store8(c + 8, alpha * acc[i][1]);
+    } else {
+      store8(c, alpha * acc[i][0] + beta * load8(c));
+      store8(c + 8, alpha * acc[i][1] + beta * load8(c + 8));
+    }
+  }
+}
+
 // One MR x NR tile of C: C[0:mr, 0:nr] = alpha * (a @ b) + beta * C (beta == 0: C ignored),
 // then the epilogue (without activation) when e is given. a: (kc, MR) packed panel of opA;
 // b: (kc, NR) panel of opB, its rows ldb apart (NR when packed); C: row stride ldc.
@@ -114,21 +132,7 @@ inline __attribute__((always_inline)) void micro_tile(int64_t kc, const float* _
       acc[i][1] += ai * b1;
     }
   }
-  if (e && mr == MR && nr == NR) return epilogue_tile(acc, C, ldc, alpha, beta, *e);
-  if (!e && mr == MR && nr == NR) {
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; ++i) {
-      float* c = C + i * ldc;
-      if (beta == 0.f) {
-        store8(c, alpha * acc[i][0]);
-        store8(c + 8, alpha * acc[i][1]);
-      } else {
-        store8(c, alpha * acc[i][0] + beta * load8(c));
-        store8(c + 8, alpha * acc[i][1] + beta * load8(c + 8));
-      }
-    }
-    return;
-  }
+  if (mr == MR && nr == NR) return store_tile(acc, C, ldc, alpha, beta, e);
   float tile[MR * NR];
   for (int i = 0; i < MR; ++i) {
     store8(tile + i * NR, acc[i][0]);
@@ -140,6 +144,53 @@ inline __attribute__((always_inline)) void micro_tile(int64_t kc, const float* _
       float& c = C[i * ldc + j];
       c = beta == 0.f ? alpha * tile[i * NR + j] : alpha * tile[i * NR + j] + beta * c;
     }
+}
+
+// The AVX-512 tile (gemm.cc's macro_kernel_avx512, its only user): a full MR x 2NR tile of C,
+// two adjacent NR-column panels of opB (b0 and b1, rows ldb apart) against one packed MR-row
+// panel of opA, one 16-float register per row and panel (12 accumulators, as many as the
+// AVX2 tile's but twice as wide). Each element is summed over k in the same order with the
+// same fused multiply-adds as micro_tile's, and stored through the same store_tile, so the
+// two kernels give bit-identical results.
+typedef float v16f __attribute__((vector_size(64)));
+
+inline __attribute__((always_inline)) v16f load16(const float* p) {
+  v16f v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// The NR-column half h (0 or 1) of a row of 2NR accumulators, as the AVX2 tile holds it.
+inline __attribute__((always_inline)) void half_of(const v16f (&acc)[MR][2], int h, v8f (&out)[MR][2]) {
+  for (int i = 0; i < MR; ++i) {
+    float row[NR];
+    std::memcpy(row, &acc[i][h], sizeof row);
+    out[i][0] = load8(row);
+    out[i][1] = load8(row + 8);
+  }
+}
+
+inline __attribute__((always_inline)) void micro_tile_wide(int64_t kc, const float* __restrict a,
+                                                           const float* __restrict b0, const float* __restrict b1,
+                                                           int64_t ldb, float* C, int64_t ldc, float alpha, float beta,
+                                                           const EpiView* e) {
+  v16f acc[MR][2];
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = v16f{};
+  for (int64_t k = 0; k < kc; ++k) {
+    const v16f p0 = load16(b0 + k * ldb), p1 = load16(b1 + k * ldb);
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) {
+      const float ai = a[k * MR + i];
+      acc[i][0] += ai * p0;
+      acc[i][1] += ai * p1;
+    }
+  }
+  for (int h = 0; h < 2; ++h) {
+    v8f part[MR][2];
+    half_of(acc, h, part);
+    const EpiView eh = e ? e->at(0, h * NR) : EpiView{};
+    store_tile(part, C + h * NR, ldc, alpha, beta, e ? &eh : nullptr);
+  }
 }
 
 }  // namespace repmlp::cpu::gemm_tile

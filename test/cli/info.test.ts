@@ -95,6 +95,8 @@ test('info(): version, cpu threads and the cuda backend', () => {
   assert.is(i.backends.cpu.available, true);
   assert.is(i.backends.cpu.threads, native.runtimeInfo().threads);
   assert.ok(i.backends.cpu.threads >= 1);
+  assert.ok(['avx512', 'avx2', 'baseline'].includes(i.backends.cpu.isa), i.backends.cpu.isa);
+  assert.is(i.backends.cpu.isa, i.backends.cpu.isaSupported);
   checkCuda(i.backends.cuda);
 });
 
@@ -113,7 +115,7 @@ test('repmlp info prints a short table', () => {
   assert.is(r.code, 0, r.stderr);
   const i = info();
   assert.ok(r.stdout.startsWith(`repmlp ${version}\n`), r.stdout);
-  assert.match(r.stdout, new RegExp(`\\ncpu +yes +${i.backends.cpu.threads} threads?\\n`));
+  assert.match(r.stdout, new RegExp(`\\ncpu +yes +${i.backends.cpu.threads} threads?, ${i.backends.cpu.isa} GEMM\\n`));
   const cuda = i.backends.cuda;
   if (cuda.available) assert.match(r.stdout, /\ncuda +yes +\d+ devices?/);
   else assert.ok(r.stdout.includes(`cuda     no         ${cuda.reason}`), r.stdout);
@@ -124,7 +126,7 @@ test('the table lists devices and the cuBLAS found', () => {
   const i: Info = {
     version: '9.9.9',
     backends: {
-      cpu: { available: true, threads: 1 },
+      cpu: { available: true, threads: 1, isa: 'avx2', isaSupported: 'avx512' },
       cuda: {
         available: true,
         compiled: true,
@@ -141,7 +143,7 @@ test('the table lists devices and the cuBLAS found', () => {
   };
   const text = formatInfo(i);
   assert.match(text, /^repmlp 9\.9\.9\n/);
-  assert.match(text, /\ncpu +yes +1 thread\n/);
+  assert.match(text, /\ncpu +yes +1 thread, avx2 GEMM\n/);
   assert.match(text, /\ncuda +yes +1 device\n/);
   assert.match(text, /\nCUDA runtime 13\.0, driver 13\.0\n/);
   assert.match(text, /\n0 +NVIDIA H100 80GB HBM3 +9\.0 +79\.6 GiB\n/);

@@ -17,7 +17,7 @@ function fakeInfo(o: { compiled?: boolean; devices?: number; cublas?: boolean; r
   return {
     version: '0.0.0',
     backends: {
-      cpu: { available: true, threads: 2 },
+      cpu: { available: true, threads: 2, isa: 'avx2', isaSupported: 'avx2' },
       cuda: {
         available,
         ...(available ? {} : { reason: o.reason ?? 'no usable CUDA device: no NVIDIA driver found' }),

@@ -12,18 +12,24 @@ const script =
   'process.stdout.write(JSON.stringify(a.runtimeInfo()))';
 
 /** Loads the addon with env set; returns its runtime info, or the load error's message. */
-function load(env: Record<string, string>): { threads: number } | string {
+interface Loaded {
+  threads: number;
+  cpuIsa: string;
+  cpuIsaSupported: string;
+}
+
+function load(env: Record<string, string>): Loaded | string {
   const base: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of ['REPMLP_NUM_THREADS', 'REPMLP_CPU_CACHE_MB', 'REPMLP_POISON', 'REPMLP_TF32']) delete base[k];
+  for (const k of ['REPMLP_NUM_THREADS', 'REPMLP_CPU_CACHE_MB', 'REPMLP_POISON', 'REPMLP_TF32', 'REPMLP_CPU_ISA']) delete base[k];
   const r = spawnSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8', env: { ...base, ...env } });
-  if (r.status === 0) return JSON.parse(r.stdout) as { threads: number };
+  if (r.status === 0) return JSON.parse(r.stdout) as Loaded;
   const m = /Error: (.*)/.exec(r.stderr);
   return m ? m[1] : r.stderr;
 }
 
 test('REPMLP_NUM_THREADS: a positive integer up to 1024, anything else fails the load', () => {
-  assert.is((load({ REPMLP_NUM_THREADS: '3' }) as { threads: number }).threads, 3);
-  assert.equal((load({ REPMLP_NUM_THREADS: '' }) as { threads: number }).threads > 0, true, 'empty means unset');
+  assert.is((load({ REPMLP_NUM_THREADS: '3' }) as Loaded).threads, 3);
+  assert.equal((load({ REPMLP_NUM_THREADS: '' }) as Loaded).threads > 0, true, 'empty means unset');
   for (const bad of ['abc', '0', '-1', '3abc', ' 2', '2.5', '1025', '99999999999999999999'])
     assert.is(load({ REPMLP_NUM_THREADS: bad }), `REPMLP_NUM_THREADS: expected a positive integer in [1, 1024] but received '${bad}'`);
 });
@@ -35,6 +41,16 @@ test('REPMLP_CPU_CACHE_MB, REPMLP_POISON and REPMLP_TF32 are strict too', () => 
   for (const bad of ['yes', 'true', '2'])
     assert.is(load({ REPMLP_POISON: bad }), `REPMLP_POISON: expected 0 or 1 but received '${bad}'`);
   assert.is(load({ REPMLP_TF32: 'on' }), "REPMLP_TF32: expected 0 or 1 but received 'on'");
+});
+
+test('REPMLP_CPU_ISA: avx2, or avx512 where the CPU has it; anything else fails the load', () => {
+  const plain = load({}) as Loaded;
+  assert.is(plain.cpuIsa, plain.cpuIsaSupported, 'the default is the best the CPU has');
+  if (plain.cpuIsaSupported !== 'baseline') assert.is((load({ REPMLP_CPU_ISA: 'avx2' }) as Loaded).cpuIsa, 'avx2');
+  if (plain.cpuIsaSupported === 'avx512') assert.is((load({ REPMLP_CPU_ISA: 'avx512' }) as Loaded).cpuIsa, 'avx512');
+  else assert.is(load({ REPMLP_CPU_ISA: 'avx512' }), `REPMLP_CPU_ISA: this CPU supports at most ${plain.cpuIsaSupported}, not 'avx512'`);
+  for (const bad of ['AVX2', 'sse', '1'])
+    assert.is(load({ REPMLP_CPU_ISA: bad }), `REPMLP_CPU_ISA: expected 'avx512' or 'avx2' but received '${bad}'`);
 });
 
 test.run();

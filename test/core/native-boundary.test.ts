@@ -5,6 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { native, type NativeStorage } from '../../lib/native';
+import { setCpuIsa } from '../../lib/info';
 import { assertThrows, DEVICE } from '../helpers';
 
 // Every storage a test makes, disposed at its end (a leak would be swept during a later test
@@ -109,6 +110,9 @@ test('native: argument counts, types and values of the utility bindings', () => 
   assertThrows(() => native.setNumThreads(0), /setNumThreads: expected an integer in \[1, 1024\] for n but received 0/);
   assertThrows(() => native.setNumThreads(2 ** 63), /setNumThreads: expected a non-negative integer below 2\^53 for n/);
   assertThrows(() => native.setNumThreads('2' as never), /setNumThreads: expected a number for n but received a string/);
+  assertThrows(() => native.setCpuIsa('sse' as never), /setCpuIsa: expected 'avx512' or 'avx2' for isa but received 'sse'/);
+  assertThrows(() => native.setCpuIsa(3 as never), /setCpuIsa: expected 'avx512' or 'avx2' for isa but received a number/);
+  assertThrows(() => setCpuIsa('AVX2' as never), /setCpuIsa: expected 'avx512' or 'avx2' for isa but received/);
   assertThrows(() => native.memoryStats('gpu' as never), /memoryStats: expected 'cpu' or 'cuda' for device but received 'gpu'/);
   assertThrows(() => native.setPoison(1 as never), /setPoison: expected a boolean for on but received a number/);
   assertThrows(() => native.binary_forward(f32([0]), f32([0]), f32([0]), 'div' as never, [1], [1], [1]), /binary_forward: expected 'add', 'sub' or 'mul' for op but received 'div'/);

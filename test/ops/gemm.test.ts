@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import { bmm, matmul, Rng, tensor } from '../../lib/index';
 import { native, type NativeStorage } from '../../lib/native';
-import { assertClose, assertThrows, DEVICE, fixture, gradcheck, randomInput } from '../helpers';
+import { assertClose, assertThrows, DEVICE, fixture, forEachCpuIsa, gradcheck, randomInput } from '../helpers';
 import { assertMatchesTorch, assertNoLeakInScope, randomTensors } from './harness';
 
 // ---- the raw strided-batched GEMM against a float64 triple loop ----
@@ -81,7 +81,7 @@ function checkGemm(name: string, L: Layout, rng: Rng, cFill?: number): void {
 
 const combos: [boolean, boolean][] = [[false, false], [true, false], [false, true], [true, true]];
 
-test('gemm: all transpose combinations, odd sizes, sizes across the cache blocks', () => {
+test('gemm: all transpose combinations, odd sizes, sizes across the cache blocks', () => forEachCpuIsa((isa) => {
   const rng = new Rng(1);
   for (const [transA, transB] of combos) {
     const tag = `${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`;
@@ -89,13 +89,15 @@ test('gemm: all transpose combinations, odd sizes, sizes across the cache blocks
     checkGemm(`${tag} 17x33x5`, { M: 17, N: 33, K: 5, transA, transB }, rng);
     checkGemm(`${tag} 7x5x300 (K over one slab)`, { M: 7, N: 5, K: 300, transA, transB }, rng);
     checkGemm(`${tag} 151x23x9`, { M: 151, N: 23, K: 9, transA, transB }, rng);
+    // the AVX-512 kernel's 32-column tiles, then one 16-column panel and a narrow one
+    checkGemm(`${isa} ${tag} 14x53x30`, { M: 14, N: 53, K: 30, transA, transB }, rng);
   }
   // N over one column block, K over one slab, M cut into several row blocks.
   checkGemm('NN 13x1030x261', { M: 13, N: 1030, K: 261 }, rng);
   checkGemm('TN batch 9 of 300x20x7', { M: 300, N: 20, K: 7, batch: 9, transA: true }, rng);
-});
+}));
 
-test('gemm: batches with a shared operand (stride 0), offsets and padded leading dimensions', () => {
+test('gemm: batches with a shared operand (stride 0), offsets and padded leading dimensions', () => forEachCpuIsa(() => {
   const rng = new Rng(2);
   for (const [transA, transB] of combos) {
     const tag = `${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`;
@@ -109,9 +111,12 @@ test('gemm: batches with a shared operand (stride 0), offsets and padded leading
   checkGemm('interleaved column blocks', {
     M: 10, N: 6, K: 6, batch: 4, transB: true, padA: 18, strideA: 6, padC: 18, strideC: 6,
   }, rng);
-});
+  checkGemm('interleaved wide column blocks', {
+    M: 12, N: 40, K: 9, batch: 3, transB: true, padA: 80, strideA: 40, padC: 80, strideC: 40,
+  }, rng);
+}));
 
-test('gemm: alpha and beta; beta = 0 ignores NaN in C; K = 0 scales C', () => {
+test('gemm: alpha and beta; beta = 0 ignores NaN in C; K = 0 scales C', () => forEachCpuIsa(() => {
   const rng = new Rng(3);
   for (const [transA, transB] of combos) {
     checkGemm('alpha -2, beta 0.5', { M: 13, N: 21, K: 8, batch: 2, transA, transB, alpha: -2, beta: 0.5 }, rng);
@@ -121,7 +126,8 @@ test('gemm: alpha and beta; beta = 0 ignores NaN in C; K = 0 scales C', () => {
   checkGemm('beta 0 over NaN, K = 0', { M: 3, N: 4, K: 0, beta: 0 }, rng, NaN);
   checkGemm('K = 0, beta 3', { M: 3, N: 4, K: 0, batch: 2, beta: 3 }, rng);
   checkGemm('empty M', { M: 0, N: 4, K: 5 }, rng);
-});
+  checkGemm('beta 0.5 over two slabs, wide tiles', { M: 18, N: 64, K: 300, beta: 0.5, alpha: 0.75 }, rng);
+}));
 
 test('gemm: the binding rejects bad arguments', () => {
   const s = (n: number) => new native.Storage(DEVICE, 'float32', n);
