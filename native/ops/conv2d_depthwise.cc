@@ -163,6 +163,54 @@ void widen_plane(float* dp, const float* d, const Geom& s, const Flat& f) {
   }
 }
 
+// The taps' loops of one padded plane, compiled for AVX2 + FMA and baseline x86-64 (the
+// loader picks one): each tap is one vector loop over the whole plane.
+// acc (ext) += sum over taps of w[i, j] * xp[q + i * Wp + j]
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void taps_forward(float* __restrict acc,
+                                                                             const float* __restrict xp,
+                                                                             const float* w, const Geom& s,
+                                                                             const Flat& f) {
+  for (int64_t i = 0; i < s.kh; ++i)
+    for (int64_t j = 0; j < s.kw; ++j) {
+      const float wv = w[i * s.kw + j];
+      const float* __restrict x = xp + i * f.Wp + j;
+      for (int64_t q = 0; q < f.ext; ++q) acc[q] += wv * x[q];
+    }
+}
+
+// dxp[q + i * Wp + j] += w[i, j] * dp[q] for every tap
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void taps_backward_input(float* __restrict dxp,
+                                                                                    const float* __restrict dp,
+                                                                                    const float* w, const Geom& s,
+                                                                                    const Flat& f) {
+  for (int64_t i = 0; i < s.kh; ++i)
+    for (int64_t j = 0; j < s.kw; ++j) {
+      const float wv = w[i * s.kw + j];
+      float* __restrict dx = dxp + i * f.Wp + j;
+      for (int64_t q = 0; q < f.ext; ++q) dx[q] += wv * dp[q];
+    }
+}
+
+// acc[i, j] += sum_q dp[q] * xp[q + i * Wp + j]: eight float lanes over the plane (at most
+// 32 x 34 values), joined in double.
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void taps_backward_weight(double* acc,
+                                                                                     const float* __restrict xp,
+                                                                                     const float* __restrict dp,
+                                                                                     const Geom& s, const Flat& f) {
+  for (int64_t i = 0; i < s.kh; ++i)
+    for (int64_t j = 0; j < s.kw; ++j) {
+      const float* __restrict x = xp + i * f.Wp + j;
+      float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      int64_t q = 0;
+      for (; q + 8 <= f.ext; q += 8)
+        for (int k = 0; k < 8; ++k) lane[k] += dp[q + k] * x[q + k];
+      double sum = 0.0;
+      for (; q < f.ext; ++q) sum += static_cast<double>(dp[q]) * x[q];
+      for (int k = 0; k < 8; ++k) sum += lane[k];
+      acc[i * s.kw + j] += sum;
+    }
+}
+
 // Runs plane(nc, padded, ext) for every (n, c) plane in parallel, with this thread's two
 // buffers: padded ((Hp + 1) * Wp floats) and ext (Ho * Wp floats).
 template <typename Plane>
@@ -181,12 +229,7 @@ void forward_flat(float* out, const float* inp, const float* weight, const float
     const float* w = weight + c * s.kk;
     pad_plane(xp, inp + nc * s.H * s.W, s, f);
     std::fill(acc, acc + f.ext, bias ? bias[c] : 0.f);
-    for (int64_t i = 0; i < s.kh; ++i)
-      for (int64_t j = 0; j < s.kw; ++j) {
-        const float wv = w[i * s.kw + j];
-        const float* __restrict x = xp + i * f.Wp + j;
-        for (int64_t q = 0; q < f.ext; ++q) acc[q] += wv * x[q];
-      }
+    taps_forward(acc, xp, w, s, f);
     float* o = out + nc * s.P;
     for (int64_t ho = 0; ho < s.Ho; ++ho) std::copy(acc + ho * f.Wp, acc + ho * f.Wp + s.Wo, o + ho * s.Wo);
   });
@@ -199,12 +242,7 @@ void backward_input_flat(float* dinp, const float* dout, const float* weight, co
     const float* w = weight + c * s.kk;
     widen_plane(dp, dout + nc * s.P, s, f);
     std::fill(dxp, dxp + f.padded, 0.f);
-    for (int64_t i = 0; i < s.kh; ++i)
-      for (int64_t j = 0; j < s.kw; ++j) {
-        const float wv = w[i * s.kw + j];
-        float* __restrict dx = dxp + i * f.Wp + j;
-        for (int64_t q = 0; q < f.ext; ++q) dx[q] += wv * dp[q];
-      }
+    taps_backward_input(dxp, dp, w, s, f);
     float* dx = dinp + nc * s.H * s.W;
     for (int64_t h = 0; h < s.H; ++h) {
       const float* row = dxp + (h + s.ph) * f.Wp + s.pw;
@@ -222,19 +260,7 @@ void backward_weight_flat(float* dweight, const float* dout, const float* inp, c
     float* __restrict dp = xp + f.padded;
     pad_plane(xp, inp + (n * s.Cin + c) * s.H * s.W, s, f);
     widen_plane(dp, dout + (n * s.Cin + c) * s.P, s, f);
-    for (int64_t i = 0; i < s.kh; ++i)
-      for (int64_t j = 0; j < s.kw; ++j) {
-        // Eight float lanes over the plane (at most 32 x 34 values), joined in double.
-        const float* __restrict x = xp + i * f.Wp + j;
-        float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        int64_t q = 0;
-        for (; q + 8 <= f.ext; q += 8)
-          for (int k = 0; k < 8; ++k) lane[k] += dp[q + k] * x[q + k];
-        double sum = 0.0;
-        for (; q < f.ext; ++q) sum += static_cast<double>(dp[q]) * x[q];
-        for (int k = 0; k < 8; ++k) sum += lane[k];
-        acc[i * s.kw + j] += sum;
-      }
+    taps_backward_weight(acc, xp, dp, s, f);
   });
 }
 

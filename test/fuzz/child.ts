@@ -32,11 +32,12 @@ function flag(name: string): string | undefined {
 }
 
 // Global switches a call may flip, put back after it so that later calls start alike.
-const threads = native.runtimeInfo().threads;
+const { threads, cpuIsaSupported } = native.runtimeInfo();
 function restore(addon: NativeAddon, call: Call): void {
   if (call.op === 'setPoison') addon.setPoison(false);
   if (call.op === 'setNumThreads') addon.setNumThreads(threads);
   if (call.op === 'setTf32') addon.setTf32(false);
+  if (call.op === 'setCpuIsa' && cpuIsaSupported !== 'baseline') addon.setCpuIsa(cpuIsaSupported);
 }
 
 // --self-test signal|hang: the harness's own check (fuzz.test.ts) that a call that kills the

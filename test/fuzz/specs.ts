@@ -210,6 +210,8 @@ export const SPECS: Record<string, Spec> = {
   cudaInfo: { make: () => [] },
   setNumThreads: { make: (g) => [g.num(g.r(1, 3))] },
   setTf32: { make: (g) => [g.bool()] },
+  // avx2 only: every x86-64 CPU the tests run on has it, not always AVX-512
+  setCpuIsa: { make: (g) => [g.str('avx2', ['avx2'])] },
   setPoison: { make: () => [{ t: 'bool', v: false }] },
   memoryStats: { make: device },
   resetPeakMemoryStats: { make: device },
