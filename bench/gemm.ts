@@ -3,7 +3,7 @@
 // Float32Arrays), in GFLOP/s, timed with the benchmarks' harness (bench/lib/stats.ts).
 // Run: npm run bench:gemm [-- --threads N]
 import { native, type NativeStorage } from '../lib/native';
-import { info, setCpuIsa, setNumThreads } from '../lib/info';
+import { cpuIsas, setCpuIsa, setNumThreads } from '../lib/info';
 import { intOption, parseOptions } from './lib/args';
 import { measure } from './lib/stats';
 import { formatTable } from './lib/table';
@@ -81,8 +81,7 @@ function naive(c: Case, L: ReturnType<typeof layout>, A: Float32Array, B: Float3
 const v = parseOptions('bench:gemm', process.argv.slice(2), {});
 const threads = intOption('bench:gemm', v, 'threads', { min: 1, max: 64 });
 if (threads !== undefined) setNumThreads(threads);
-const best = info().backends.cpu.isaSupported;
-const isas = best === 'avx512' ? (['avx512', 'avx2'] as const) : [best];
+const isas = cpuIsas();
 console.log(`threads: ${native.runtimeInfo().threads}; GEMM kernels: ${isas.join(', ')}`);
 const rows: string[][] = [];
 for (const c of cases) {

@@ -10,7 +10,7 @@ export { noGrad, isGradEnabled } from './autograd';
 export { liveStorages } from './storage';
 export { Rng } from './rng';
 export { RepmlpError } from './errors';
-export { info, setTf32, setNumThreads, setCpuIsa, type Info, type CudaBackendInfo } from './info';
+export { info, setTf32, setNumThreads, setCpuIsa, cpuIsas, type Info, type CudaBackendInfo } from './info';
 export { backend, defaultDevice, type BackendChoice } from './backend';
 export { memoryStats, resetPeakMemoryStats, emptyCache, setPoison, type MemStats } from './memory';
 export * from './ops/index';

@@ -95,4 +95,10 @@ export function setCpuIsa(isa: 'avx512' | 'avx2'): CpuIsa {
   return native.setCpuIsa(isa);
 }
 
+/** The CPU GEMM kernels this CPU can run, best first (['avx512', 'avx2'] on an AVX-512 CPU). */
+export function cpuIsas(): CpuIsa[] {
+  const best = native.runtimeInfo().cpuIsaSupported;
+  return best === 'avx512' ? ['avx512', 'avx2'] : [best];
+}
+
 export { memoryStats, resetPeakMemoryStats, emptyCache, type MemStats } from './memory';

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import * as assert from 'uvu/assert';
-import { info, liveStorages as liveStoragesNow, setCpuIsa, setPoison, tensor, Tensor, type Device } from '../lib/index';
+import { cpuIsas, liveStorages as liveStoragesNow, setCpuIsa, setPoison, tensor, Tensor, type Device } from '../lib/index';
 import { readSafetensors, type HostTensor } from '../lib/io/safetensors';
 import { Rng } from '../lib/rng';
 
@@ -22,15 +22,14 @@ export const DEVICE: Device = process.env.REPMLP_TEST_DEVICE === 'cuda' ? 'cuda'
  * otherwise), with the kernel's name for messages, and restores the default after.
  */
 export function forEachCpuIsa(fn: (isa: string) => void): void {
-  const best = info().backends.cpu.isaSupported;
-  const isas = best === 'avx512' ? (['avx512', 'avx2'] as const) : ([best] as const);
+  const isas = cpuIsas();
   try {
     for (const isa of isas) {
       if (isa !== 'baseline') setCpuIsa(isa);
       fn(isa);
     }
   } finally {
-    if (best !== 'baseline') setCpuIsa(best);
+    if (isas[0] !== 'baseline') setCpuIsa(isas[0]);
   }
 }
 
