@@ -87,8 +87,8 @@ export function setNumThreads(n: number): number {
 
 /**
  * Chooses the CPU GEMM's kernel: 'avx512' (the default on a CPU with AVX-512) or 'avx2' (also
- * REPMLP_CPU_ISA=avx2). Both sum every product in the same order, so results are identical;
- * only speed differs. Asking for more than the CPU has is an error. Returns the one in effect.
+ * REPMLP_CPU_ISA=avx2). Both sum every product in the same order: results agree to an ulp
+ * (exactly, for a plain product); only speed differs. Asking for more than the CPU has is an error. Returns the one in effect.
  */
 export function setCpuIsa(isa: 'avx512' | 'avx2'): CpuIsa {
   if (isa !== 'avx512' && isa !== 'avx2') fail('setCpuIsa', 'isa', "'avx512' or 'avx2'", describe(isa));

@@ -4,8 +4,9 @@
 // the addon loads. One binary holds every path.
 //
 // REPMLP_CPU_ISA=avx2 (or setCpuIsa("avx2")) keeps the GEMM on the AVX2 kernel on an AVX-512
-// CPU: both kernels add each product in the same order with the same fused multiply-adds, so
-// their results are bit-identical and the switch only changes speed.
+// CPU: both kernels add each product in the same order with fused multiply-adds. With alpha 1
+// and beta 0 their results are bit-identical; where alpha and beta scale the sum they can
+// differ by an ulp (the compiler fuses that last multiply-add differently in each).
 #pragma once
 #include <string>
 

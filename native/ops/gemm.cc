@@ -10,7 +10,7 @@
 // register-blocked MR x NR micro-kernel runs over them. The micro-kernel is compiled twice
 // (AVX2+FMA and baseline x86-64) and picked at load time, so one binary runs anywhere; on a
 // CPU with AVX-512 an MR x 2NR kernel on 16-float registers runs instead (cpu_isa.h), over
-// the same packed layout and with bit-identical results.
+// the same packed layout, summing each element in the same order (cpu_isa.h).
 //
 // gemm_fused adds (ops/gemm.h): operands packed once in that same panel layout (gemm_pack: a
 // weight read by many products is not packed again each time), a per-row affine of opA

@@ -150,8 +150,8 @@ inline __attribute__((always_inline)) void micro_tile(int64_t kc, const float* _
 // two adjacent NR-column panels of opB (b0 and b1, rows ldb apart) against one packed MR-row
 // panel of opA, one 16-float register per row and panel (12 accumulators, as many as the
 // AVX2 tile's but twice as wide). Each element is summed over k in the same order with the
-// same fused multiply-adds as micro_tile's, and stored through the same store_tile, so the
-// two kernels give bit-identical results.
+// same fused multiply-adds as micro_tile's and stored through the same store_tile; only the
+// compiler's fusing of alpha * sum + beta * C can differ between the two (an ulp).
 typedef float v16f __attribute__((vector_size(64)));
 
 inline __attribute__((always_inline)) v16f load16(const float* p) {
