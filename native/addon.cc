@@ -60,8 +60,8 @@ static Napi::Value set_threads(const Napi::CallbackInfo& info) {
 // the one in effect.
 static Napi::Value set_cpu_isa(const Napi::CallbackInfo& info) {
   Args a(info, "setCpuIsa", 1);
-  const char* names[] = {"avx512", "avx2"};
-  cpu_isa::set(names[a.choice(0, "isa", {"avx512", "avx2"})], "setCpuIsa");
+  const cpu_isa::Isa isas[] = {cpu_isa::Isa::Avx512, cpu_isa::Isa::Avx2};  // in the order of the names
+  cpu_isa::set(isas[a.choice(0, "isa", {"avx512", "avx2"})], "setCpuIsa: isa");
   return Napi::String::New(info.Env(), cpu_isa::name(cpu_isa::current()));
 }
 

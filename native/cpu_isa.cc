@@ -8,14 +8,16 @@
 namespace repmlp::cpu_isa {
 namespace {
 
-Isa parse(const std::string& v, const std::string& who) {
-  Isa want;
-  if (v == "avx512") want = Isa::Avx512;
-  else if (v == "avx2") want = Isa::Avx2;
-  else throw Error(who + ": expected 'avx512' or 'avx2' but received '" + v + "'");
+Isa checked(Isa want, const std::string& who) {
   if (want > supported())
-    throw Error(who + ": this CPU supports at most " + name(supported()) + ", not '" + v + "'");
+    throw Error(who + ": this CPU supports at most " + name(supported()) + ", not '" + name(want) + "'");
   return want;
+}
+
+Isa parse(const std::string& v, const std::string& who) {
+  if (v == "avx512") return checked(Isa::Avx512, who);
+  if (v == "avx2") return checked(Isa::Avx2, who);
+  throw Error(who + ": expected 'avx512' or 'avx2' but received '" + v + "'");
 }
 
 Isa from_env() {
@@ -52,8 +54,8 @@ const char* name(Isa isa) {
   }
 }
 
-void set(const std::string& isa, const char* who) {
-  selected().store(static_cast<int>(parse(isa, std::string(who) + ": isa")), std::memory_order_relaxed);
+void set(Isa isa, const std::string& who) {
+  selected().store(static_cast<int>(checked(isa, who)), std::memory_order_relaxed);
 }
 
 void check_env() { from_env(); }

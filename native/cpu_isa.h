@@ -20,8 +20,9 @@ Isa supported();
 Isa current();
 // "avx512", "avx2" or "baseline".
 const char* name(Isa isa);
-// Selects the GEMM's kernel: "avx512" or "avx2", at most what the CPU supports (Error otherwise).
-void set(const std::string& isa, const char* who);
+// Selects the GEMM's kernel (Avx512 or Avx2), at most what the CPU supports: an Error naming
+// `who` otherwise.
+void set(Isa isa, const std::string& who);
 // REPMLP_CPU_ISA, checked when the addon loads (env::check_all).
 void check_env();
 
