@@ -27,6 +27,7 @@
 #include "../args.h"
 #include "../dist/comm.h"
 #include "../parallel.h"
+#include "../cpu_isa.h"
 #include "unary.h"
 
 namespace repmlp {
@@ -34,8 +35,8 @@ namespace cpu {
 
 namespace {
 
-// The hot loops below are compiled twice (AVX2 and baseline, picked at load time): four
-// doubles per vector instead of two.
+// The hot loops below are compiled as REPMLP_VECTOR_CLONES (AVX-512, AVX2, baseline, picked
+// at load time): eight or four doubles per vector instead of two.
 
 // Sum of x[0..n) in double with eight independent accumulators (vectorisable).
 __attribute__((always_inline)) inline double sum_f64(const float* x, int64_t n) {
@@ -90,18 +91,18 @@ __attribute__((always_inline)) inline void grad_sums_f64(const float* dy, const 
 // clone per chunk of planes rather than per plane, whose dispatch (an indirect call) would
 // cost as much as the sum itself on 4x4 planes. The sums inline into each clone.
 // part[p] = sum of plane p of x
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void plane_sums(double* part, const float* x, int64_t p0,
+REPMLP_VECTOR_CLONES void plane_sums(double* part, const float* x, int64_t p0,
                                                                             int64_t p1, int64_t HW) {
   for (int64_t p = p0; p < p1; ++p) part[p] = sum_f64(x + p * HW, HW);
 }
 // part[p] = sum over plane p of (x - mean[c])^2
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void plane_sq_devs(double* part, const float* x,
+REPMLP_VECTOR_CLONES void plane_sq_devs(double* part, const float* x,
                                                                                const double* mean, int64_t p0,
                                                                                int64_t p1, int64_t C, int64_t HW) {
   for (int64_t p = p0; p < p1; ++p) part[p] = sum_sq_dev_f64(x + p * HW, mean[p % C], HW);
 }
 // (a, b, d)[p] = grad_sums_f64 of plane p of dy and x, with mean[c]
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void plane_grad_sums(double* a, double* b, double* d,
+REPMLP_VECTOR_CLONES void plane_grad_sums(double* a, double* b, double* d,
                                                                                  const float* dy, const float* x,
                                                                                  const float* mean, int64_t p0,
                                                                                  int64_t p1, int64_t C, int64_t HW) {
@@ -122,7 +123,7 @@ inline int64_t plane_grain(int64_t HW) { return std::max<int64_t>(1, 16384 / std
 // y and x point at plane p0 and may be the same (in place). One call per chunk of planes, not
 // per plane: 4x4 planes would otherwise pay an indirect call (the clone's dispatch) for every
 // 16 elements.
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void affine_range(
+REPMLP_VECTOR_CLONES void affine_range(
     float* y, const float* x, const float* center, const float* scale, const float* shift,
     int64_t p0, int64_t p1, int64_t C, int64_t HW) {
   for (int64_t p = p0; p < p1; ++p, y += HW, x += HW) {
@@ -141,7 +142,7 @@ void activate_in_place(float* y, int64_t n, Act act) {
 
 // d = k[c] * (g - md[c] - (x - m[c]) * pr[c]) over planes [p0, p1), c = p % C, the pointers at
 // plane p0 (d may be g): the training backward's input gradient.
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void backward_range(
+REPMLP_VECTOR_CLONES void backward_range(
     float* d, const float* g, const float* x, const float* k, const float* md,
     const float* m, const float* pr, int64_t p0, int64_t p1, int64_t C, int64_t HW) {
   for (int64_t p = p0; p < p1; ++p, d += HW, g += HW, x += HW) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "../parallel.h"
+#include "../cpu_isa.h"
 #include "conv2d_cpu.h"
 
 namespace repmlp::cpu::conv {
@@ -166,7 +167,7 @@ void widen_plane(float* dp, const float* d, const Geom& s, const Flat& f) {
 // The taps' loops of one padded plane, compiled for AVX2 + FMA and baseline x86-64 (the
 // loader picks one): each tap is one vector loop over the whole plane.
 // acc (ext) += sum over taps of w[i, j] * xp[q + i * Wp + j]
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void taps_forward(float* __restrict acc,
+REPMLP_VECTOR_CLONES void taps_forward(float* __restrict acc,
                                                                              const float* __restrict xp,
                                                                              const float* w, const Geom& s,
                                                                              const Flat& f) {
@@ -179,7 +180,7 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void taps_forward(fl
 }
 
 // dxp[q + i * Wp + j] += w[i, j] * dp[q] for every tap
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void taps_backward_input(float* __restrict dxp,
+REPMLP_VECTOR_CLONES void taps_backward_input(float* __restrict dxp,
                                                                                     const float* __restrict dp,
                                                                                     const float* w, const Geom& s,
                                                                                     const Flat& f) {
@@ -193,7 +194,7 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void taps_backward_i
 
 // acc[i, j] += sum_q dp[q] * xp[q + i * Wp + j]: eight float lanes over the plane (at most
 // 32 x 34 values), joined in double.
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void taps_backward_weight(double* acc,
+REPMLP_VECTOR_CLONES void taps_backward_weight(double* acc,
                                                                                      const float* __restrict xp,
                                                                                      const float* __restrict dp,
                                                                                      const Geom& s, const Flat& f) {

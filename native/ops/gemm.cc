@@ -117,7 +117,7 @@ void macro_dispatch(int64_t mc, int64_t nc, int64_t kc, const float* Ap, const B
 // its nc contiguous elements (an expensive activation such as GELU runs here rather than per
 // tile: whole rows vectorise best), while the block is still in L2.
 template <typename F>
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void activate_block(float* C, int64_t ldc, int64_t mc,
+REPMLP_VECTOR_CLONES void activate_block(float* C, int64_t ldc, int64_t mc,
                                                                                int64_t nc, const EpiView& e) {
   for (int64_t i = 0; i < mc; ++i) {
     float* __restrict c = C + i * ldc;

@@ -1,6 +1,6 @@
 // The register level of the CPU GEMM (ops/gemm.cc, its only includer): the MR x NR
 // micro-tile of C over packed panels and the epilogue applied to it. Everything here is
-// inlined into gemm.cc's AVX2 and baseline clones of the macro kernel.
+// inlined into gemm.cc's macro kernels (AVX-512, AVX2 and baseline).
 #pragma once
 #include <cstdint>
 #include <cstring>

@@ -6,19 +6,20 @@
 
 #include "../args.h"
 #include "../parallel.h"
+#include "../cpu_isa.h"
 
 namespace repmlp {
 
 // out, inp: (n)
 template <typename F>
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void cpu::unary_forward_range(
+REPMLP_VECTOR_CLONES void cpu::unary_forward_range(
     float* out, const float* inp, int64_t b, int64_t e) {
   for (int64_t i = b; i < e; ++i) out[i] = F::forward(inp[i]);
 }
 
 // dinp, dout, saved: (n)
 template <typename F>
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void cpu::unary_backward_range(
+REPMLP_VECTOR_CLONES void cpu::unary_backward_range(
     float* dinp, const float* dout, const float* saved, int64_t b, int64_t e) {
   for (int64_t i = b; i < e; ++i) dinp[i] = F::backward(saved[i], dout[i]);
 }

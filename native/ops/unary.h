@@ -1,5 +1,5 @@
 // Unary elementwise activations. Each is one functor whose forward and derivative serve the
-// CPU loops (ops/unary.cc, vectorised with an AVX2 clone), the CUDA kernels (cuda/unary.cu)
+// CPU loops (ops/unary.cc, vectorised with AVX-512 and AVX2 clones), the CUDA kernels (cuda/unary.cu)
 // and the ops that fuse an activation into their output pass (BatchNorm). REPMLP_UNARY_OPS
 // lists them; each gets the bindings
 //   <name>_forward(out, inp, n)           out = f(inp)
@@ -109,7 +109,7 @@ struct Silu {
 #define REPMLP_UNARY_OPS(X) X(Relu) X(Gelu) X(Sigmoid) X(Silu)
 
 namespace cpu {
-// Serial loops over [b, e) of (n)-element buffers, vectorised with an AVX2 clone; the unary
+// Serial loops over [b, e) of (n)-element buffers, vectorised (REPMLP_VECTOR_CLONES); the unary
 // kernels run them on their parallel chunks and fused ops on theirs, in place where out == inp.
 template <typename F>
 void unary_forward_range(float* out, const float* inp, int64_t b, int64_t e);

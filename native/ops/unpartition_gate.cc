@@ -16,6 +16,7 @@
 #include "unpartition_gate_args.h"
 #include "../args.h"
 #include "../parallel.h"
+#include "../cpu_isa.h"
 
 namespace repmlp {
 namespace cpu {
@@ -23,7 +24,7 @@ namespace cpu {
 // rows rows of n elements, row r scaled by gate[r]: out = y * gate (+ residual). The rows are
 // contiguous in out, y and residual (one call per chunk of planes when y and out share their
 // layout, one per row of a partition otherwise).
-__attribute__((target_clones("arch=x86-64-v3", "default"))) static void gate_rows(
+REPMLP_VECTOR_CLONES static void gate_rows(
     float* __restrict__ out, const float* __restrict__ y, const float* __restrict__ gate,
     const float* __restrict__ residual, int64_t rows, int64_t n) {
   for (int64_t r = 0; r < rows; ++r, out += n, y += n) {
@@ -38,7 +39,7 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) static void gate_row
 }
 
 // Backward of gate_rows: dy = dout * gate[r]; sums[r] += the row's sum of dout * y in double.
-__attribute__((target_clones("arch=x86-64-v3", "default"))) static void gate_rows_backward(
+REPMLP_VECTOR_CLONES static void gate_rows_backward(
     float* __restrict__ dy, double* __restrict__ sums, const float* __restrict__ dout, const float* __restrict__ y,
     const float* __restrict__ gate, int64_t rows, int64_t n) {
   for (int64_t r = 0; r < rows; ++r, dy += n, dout += n, y += n) {
