@@ -74,9 +74,9 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void macro_kernel(in
   }
 }
 
-// macro_kernel on AVX-512 (cpu_isa.h): full MR x 2NR tiles on the wide micro-kernel, the
-// rest (a last odd or narrow panel, the last rows) on the NR-wide one, compiled here with
-// AVX-512 as well.
+// macro_kernel on AVX-512 (cpu_isa.h): on 16-float registers, 6 x 32 tiles over pairs of
+// full B panels, 12 x 16 and 6 x 16 tiles over a last single one; the last rows short of MR
+// and a narrow edge panel on the NR-wide tile of the AVX2 kernel, compiled here with AVX-512.
 __attribute__((target("arch=x86-64-v4"))) void macro_kernel_avx512(int64_t mc, int64_t nc, int64_t kc,
                                                                    const float* Ap, const BPanels& bp, float* C,
                                                                    int64_t ldc, float alpha, float beta,
@@ -86,22 +86,30 @@ __attribute__((target("arch=x86-64-v4"))) void macro_kernel_avx512(int64_t mc, i
     const bool edge = bp.edge && nr < NR;
     const float* b = edge ? bp.edge : bp.base + (jr / NR) * bp.panel_stride;
     const int64_t ldb = edge ? NR : bp.k_stride;
-    const bool wide = nc - jr >= 2 * NR;
-    for (int64_t ir = 0; ir < mc; ir += MR) {
+    const int64_t panels = nc - jr >= 2 * NR ? 2 : nr == NR ? 1 : 0;  // full B panels the tiles take
+    for (int64_t ir = 0; ir < mc;) {
       const EpiView tile_e = e ? e->at(ir, jr) : EpiView{};
-      const int64_t mr = std::min(MR, mc - ir);
-      if (wide && mr == MR) {
-        micro_tile_wide(kc, Ap + ir * kc, b, b + bp.panel_stride, ldb, C + ir * ldc + jr, ldc, alpha, beta,
-                        e ? &tile_e : nullptr);
-        continue;
+      const EpiView* te = e ? &tile_e : nullptr;
+      const float* a = Ap + ir * kc;
+      float* c = C + ir * ldc + jr;
+      const int64_t rows = mc - ir;
+      if (panels == 2 && rows >= MR) {
+        micro_tile_v16<1, 2>(kc, a, b, bp.panel_stride, ldb, c, ldc, alpha, beta, te);
+      } else if (panels == 1 && rows >= 2 * MR) {
+        micro_tile_v16<2, 1>(kc, a, b, 0, ldb, c, ldc, alpha, beta, te);
+        ir += MR;
+      } else if (panels == 1 && rows >= MR) {
+        micro_tile_v16<1, 1>(kc, a, b, 0, ldb, c, ldc, alpha, beta, te);
+      } else {
+        const int64_t mr = std::min(MR, rows);
+        for (int64_t q = 0; q < std::max<int64_t>(panels, 1); ++q) {
+          const EpiView qe = e ? e->at(ir, jr + q * NR) : EpiView{};
+          micro_tile(kc, a, b + q * bp.panel_stride, ldb, c + q * NR, ldc, mr, nr, alpha, beta, e ? &qe : nullptr);
+        }
       }
-      micro_tile(kc, Ap + ir * kc, b, ldb, C + ir * ldc + jr, ldc, mr, nr, alpha, beta, e ? &tile_e : nullptr);
-      if (!wide) continue;
-      const EpiView next_e = e ? e->at(ir, jr + NR) : EpiView{};
-      micro_tile(kc, Ap + ir * kc, b + bp.panel_stride, ldb, C + ir * ldc + jr + NR, ldc, mr, NR, alpha, beta,
-                 e ? &next_e : nullptr);
+      ir += MR;
     }
-    jr += wide ? 2 * NR : NR;
+    jr += panels == 2 ? 2 * NR : NR;
   }
 }
 

@@ -146,12 +146,13 @@ inline __attribute__((always_inline)) void micro_tile(int64_t kc, const float* _
     }
 }
 
-// The AVX-512 tile (gemm.cc's macro_kernel_avx512, its only user): a full MR x 2NR tile of C,
-// two adjacent NR-column panels of opB (b0 and b1, rows ldb apart) against one packed MR-row
-// panel of opA, one 16-float register per row and panel (12 accumulators, as many as the
-// AVX2 tile's but twice as wide). Each element is summed over k in the same order with the
-// same fused multiply-adds as micro_tile's and stored through the same store_tile; only the
-// compiler's fusing of alpha * sum + beta * C can differ between the two (an ulp).
+// The AVX-512 tiles (gemm.cc's macro_kernel_avx512, their only user): a full (PA * MR) x
+// (PB * NR) tile of C from PA consecutive packed MR-row panels of opA (a, MR * kc apart)
+// against PB adjacent NR-column panels of opB (b, b_stride apart, rows ldb apart), one
+// 16-float register per row and B panel: 6 x 32 (PA 1, PB 2: 12 accumulators), 12 x 16 (PA 2,
+// PB 1: 12 accumulators) and 6 x 16 (6). Each element is summed over k in the same order with
+// the same fused multiply-adds as micro_tile's and stored through the same store_tile; only
+// the compiler's fusing of alpha * sum + beta * C can differ from it (an ulp).
 typedef float v16f __attribute__((vector_size(64)));
 
 inline __attribute__((always_inline)) v16f load16(const float* p) {
@@ -160,37 +161,43 @@ inline __attribute__((always_inline)) v16f load16(const float* p) {
   return v;
 }
 
-// The NR-column half h (0 or 1) of a row of 2NR accumulators, as the AVX2 tile holds it.
-inline __attribute__((always_inline)) void half_of(const v16f (&acc)[MR][2], int h, v8f (&out)[MR][2]) {
+// One MR x NR block of accumulators as the AVX2 tile holds it (two 8-float halves per row).
+inline __attribute__((always_inline)) void as_v8f(const v16f (&acc)[MR], v8f (&out)[MR][2]) {
   for (int i = 0; i < MR; ++i) {
     float row[NR];
-    std::memcpy(row, &acc[i][h], sizeof row);
+    std::memcpy(row, &acc[i], sizeof row);
     out[i][0] = load8(row);
     out[i][1] = load8(row + 8);
   }
 }
 
-inline __attribute__((always_inline)) void micro_tile_wide(int64_t kc, const float* __restrict a,
-                                                           const float* __restrict b0, const float* __restrict b1,
-                                                           int64_t ldb, float* C, int64_t ldc, float alpha, float beta,
-                                                           const EpiView* e) {
-  v16f acc[MR][2];
-  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = v16f{};
+template <int PA, int PB>
+inline __attribute__((always_inline)) void micro_tile_v16(int64_t kc, const float* __restrict a,
+                                                          const float* __restrict b, int64_t b_stride, int64_t ldb,
+                                                          float* C, int64_t ldc, float alpha, float beta,
+                                                          const EpiView* e) {
+  static_assert(NR == 16, "one 16-float register per row of a B panel");
+  v16f acc[PA][PB][MR];
+  for (int pa = 0; pa < PA; ++pa)
+    for (int q = 0; q < PB; ++q)
+      for (int i = 0; i < MR; ++i) acc[pa][q][i] = v16f{};
   for (int64_t k = 0; k < kc; ++k) {
-    const v16f p0 = load16(b0 + k * ldb), p1 = load16(b1 + k * ldb);
+    v16f p[PB];
+    for (int q = 0; q < PB; ++q) p[q] = load16(b + q * b_stride + k * ldb);
+    for (int pa = 0; pa < PA; ++pa)
 #pragma GCC unroll 6
-    for (int i = 0; i < MR; ++i) {
-      const float ai = a[k * MR + i];
-      acc[i][0] += ai * p0;
-      acc[i][1] += ai * p1;
+      for (int i = 0; i < MR; ++i) {
+        const float ai = a[pa * MR * kc + k * MR + i];
+        for (int q = 0; q < PB; ++q) acc[pa][q][i] += ai * p[q];
+      }
+  }
+  for (int pa = 0; pa < PA; ++pa)
+    for (int q = 0; q < PB; ++q) {
+      v8f part[MR][2];
+      as_v8f(acc[pa][q], part);
+      const EpiView eq = e ? e->at(pa * MR, q * NR) : EpiView{};
+      store_tile(part, C + pa * MR * ldc + q * NR, ldc, alpha, beta, e ? &eq : nullptr);
     }
-  }
-  for (int h = 0; h < 2; ++h) {
-    v8f part[MR][2];
-    half_of(acc, h, part);
-    const EpiView eh = e ? e->at(0, h * NR) : EpiView{};
-    store_tile(part, C + h * NR, ldc, alpha, beta, e ? &eh : nullptr);
-  }
 }
 
 }  // namespace repmlp::cpu::gemm_tile

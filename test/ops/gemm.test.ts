@@ -91,6 +91,9 @@ test('gemm: all transpose combinations, odd sizes, sizes across the cache blocks
     checkGemm(`${tag} 151x23x9`, { M: 151, N: 23, K: 9, transA, transB }, rng);
     // the AVX-512 kernel's 32-column tiles, then one 16-column panel and a narrow one
     checkGemm(`${isa} ${tag} 14x53x30`, { M: 14, N: 53, K: 30, transA, transB }, rng);
+    // one 16-column panel: its 12 x 16 tiles, then 6 x 16, then the short rows
+    checkGemm(`${isa} ${tag} 29x16x33`, { M: 29, N: 16, K: 33, transA, transB }, rng);
+    checkGemm(`${isa} ${tag} 20x48x17`, { M: 20, N: 48, K: 17, transA, transB }, rng);
   }
   // N over one column block, K over one slab, M cut into several row blocks.
   checkGemm('NN 13x1030x261', { M: 13, N: 1030, K: 261 }, rng);
