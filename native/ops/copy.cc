@@ -8,27 +8,63 @@
 namespace repmlp {
 namespace cpu {
 
+namespace {
+
+// The view with its size-1 dimensions dropped and each dimension merged into the one before
+// it where that one steps exactly over it (the same elements in the same order, fewer and
+// longer rows).
+void coalesce(const std::vector<int64_t>& shape, const std::vector<int64_t>& strides, std::vector<int64_t>& out_shape,
+              std::vector<int64_t>& out_strides) {
+  out_shape.clear();
+  out_strides.clear();
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 1) continue;
+    if (!out_shape.empty() && out_strides.back() == shape[d] * strides[d]) {
+      out_shape.back() *= shape[d];
+      out_strides.back() = strides[d];
+    } else {
+      out_shape.push_back(shape[d]);
+      out_strides.push_back(strides[d]);
+    }
+  }
+  if (out_shape.empty()) out_shape.push_back(1), out_strides.push_back(1);
+}
+
+}  // namespace
+
 // out: (prod(shape)) contiguous; inp: view with `strides` starting at element `inp` points to.
+// Rows of the innermost dimension, each chunk of rows walking the outer indices as an
+// odometer (one division per chunk, not per row).
 template <typename T>
-void strided_copy(T* out, const T* inp, const std::vector<int64_t>& shape, const std::vector<int64_t>& strides) {
+void strided_copy(T* out, const T* inp, const std::vector<int64_t>& view_shape, const std::vector<int64_t>& view_strides) {
+  std::vector<int64_t> shape, strides;
+  coalesce(view_shape, view_strides, shape, strides);
   const int nd = static_cast<int>(shape.size());
   int64_t n = 1;
   for (auto s : shape) n *= s;
-  const int64_t inner = nd ? shape[nd - 1] : 1, inner_stride = nd ? strides[nd - 1] : 0;
+  const int64_t inner = shape[nd - 1], inner_stride = strides[nd - 1];
   const int64_t rows = inner ? n / inner : 0;
   parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(inner, 1)), [&](int64_t r0, int64_t r1) {
+    std::vector<int64_t> idx(nd, 0);
+    int64_t off = 0;
+    for (int64_t d = nd - 2, rem = r0; d >= 0; --d) {
+      idx[d] = rem % shape[d];
+      off += idx[d] * strides[d];
+      rem /= shape[d];
+    }
     for (int64_t r = r0; r < r1; ++r) {
-      int64_t rem = r, off = 0;
-      for (int d = nd - 2; d >= 0; --d) {
-        off += (rem % shape[d]) * strides[d];
-        rem /= shape[d];
-      }
       T* o = out + r * inner;
       const T* p = inp + off;
       if (inner_stride == 1)
         for (int64_t i = 0; i < inner; ++i) o[i] = p[i];
       else
         for (int64_t i = 0; i < inner; ++i) o[i] = p[i * inner_stride];
+      for (int d = nd - 2; d >= 0; --d) {  // the next row's outer index
+        off += strides[d];
+        if (++idx[d] < shape[d]) break;
+        off -= shape[d] * strides[d];
+        idx[d] = 0;
+      }
     }
   });
 }
