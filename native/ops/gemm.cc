@@ -4,13 +4,14 @@
 // with A_b = A + b*strideA, B_b = B + b*strideB, C_b = C + b*strideC (strides may be 0 for
 // a shared operand). beta == 0 ignores C's old contents (NaN-safe), as BLAS does.
 //
-// The CPU kernel follows the BLIS layout: C is cut into (mc x NC) tiles, K into KC slabs;
-// for each slab an (mc x KC) block of opA and a (KC x NC) block of opB are packed into
+// The CPU kernel follows the BLIS layout: C is cut into (mc x nc) tiles, K into KC slabs;
+// for each slab an (mc x KC) block of opA and a (KC x nc) block of opB are packed into
 // contiguous micro-panels (MR rows / NR columns, zero-padded at the edges), and a
 // register-blocked MR x NR micro-kernel runs over them. The micro-kernel is compiled twice
 // (AVX2+FMA and baseline x86-64) and picked at load time, so one binary runs anywhere; on a
-// CPU with AVX-512 an MR x 2NR kernel on 16-float registers runs instead (cpu_isa.h), over
-// the same packed layout, summing each element in the same order (cpu_isa.h).
+// CPU with AVX-512 tiles on 16-float registers (6 x 32, 12 x 16, 6 x 16) run instead
+// (cpu_isa.h), over the same packed layout, summing each element in the same order. An opA
+// shared by a whole batch is packed once per call.
 //
 // gemm_fused adds (ops/gemm.h): operands packed once in that same panel layout (gemm_pack: a
 // weight read by many products is not packed again each time), a per-row affine of opA
@@ -21,6 +22,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <type_traits>
 
 #include "gemm.h"
@@ -180,6 +182,45 @@ void pack_a(float* Ap, const float* A, int64_t lda, bool trans, int64_t i0, int6
   }
 }
 
+// The 8 x 8 block r (row i: r[i]) transposed in place: r[k][i] = old r[i][k]. In three rounds
+// of two-input shuffles (interleave pairs of rows, then pairs of pairs, then the halves).
+inline __attribute__((always_inline)) void transpose8(v8f (&r)[8]) {
+  typedef int32_t v8i __attribute__((vector_size(32)));
+  const v8i lo = {0, 8, 1, 9, 4, 12, 5, 13}, hi = {2, 10, 3, 11, 6, 14, 7, 15};
+  const v8i lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
+  const v8i lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
+  v8f t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = __builtin_shuffle(r[i], r[i + 1], lo);
+    t[i + 1] = __builtin_shuffle(r[i], r[i + 1], hi);
+  }
+  for (int h = 0; h < 8; h += 4)
+    for (int i = 0; i < 2; ++i) {
+      u[h + 2 * i] = __builtin_shuffle(t[h + i], t[h + i + 2], lo2);
+      u[h + 2 * i + 1] = __builtin_shuffle(t[h + i], t[h + i + 2], hi2);
+    }
+  for (int k = 0; k < 4; ++k) {
+    r[k] = __builtin_shuffle(u[k], u[k + 4], lo4);
+    r[k + 4] = __builtin_shuffle(u[k], u[k + 4], hi4);
+  }
+}
+
+// One full NR-column panel of a transposed opB: dst[k * NR + j] = src[j * ld + k] for j < NR,
+// k < kc (src: NR rows of opB's transpose), 8 x 8 blocks at a time through registers.
+REPMLP_VECTOR_CLONES void pack_panel_transposed(float* __restrict dst, const float* __restrict src, int64_t ld,
+                                                int64_t kc) {
+  int64_t k = 0;
+  for (; k + 8 <= kc; k += 8)
+    for (int64_t j0 = 0; j0 < NR; j0 += 8) {
+      v8f r[8];
+      for (int i = 0; i < 8; ++i) r[i] = load8(src + (j0 + i) * ld + k);
+      transpose8(r);
+      for (int i = 0; i < 8; ++i) store8(dst + (k + i) * NR + j0, r[i]);
+    }
+  for (; k < kc; ++k)
+    for (int64_t j = 0; j < NR; ++j) dst[k * NR + j] = src[j * ld + k];
+}
+
 // Bp: (ceil(nc/NR), kc, NR) <- opB[k0:k0+kc, j0:j0+nc]; opB(k, j) = trans ? B[j*ldb + k] : B[k*ldb + j].
 void pack_b(float* Bp, const float* B, int64_t ldb, bool trans, int64_t k0, int64_t kc, int64_t j0, int64_t nc) {
   for (int64_t jr = 0; jr < nc; jr += NR) {
@@ -192,6 +233,8 @@ void pack_b(float* Bp, const float* B, int64_t ldb, bool trans, int64_t k0, int6
         for (int64_t j = 0; j < nr; ++j) d[j] = src[j];
         for (int64_t j = nr; j < NR; ++j) d[j] = 0.f;
       }
+    } else if (nr == NR) {
+      pack_panel_transposed(dst, B + (j0 + jr) * ldb + k0, ldb, kc);
     } else {
       for (int64_t j = 0; j < nr; ++j) {
         const float* src = B + (j0 + jr + j) * ldb + k0;
@@ -253,22 +296,30 @@ void epilogue_only(const GemmFused& f) {
       }
 }
 
-// How C is cut into tasks: (b, column block of NC, row block of mc) tiles. With few of them,
-// M is cut finer so that the threads get equal shares; grain: tasks a thread takes at least.
+// How C is cut into tasks: (b, column block of nc, row block of mc) tiles. With few of them,
+// the operand that is the larger to pack is cut finer so that the threads get equal shares and
+// each packs only its part of it: the columns when N > M (each thread packs its columns of
+// opB, and all of the smaller opA), the rows otherwise. grain: tasks a thread takes at least.
 struct Blocking {
-  int64_t nb, mb, mc, tasks, grain;
+  int64_t nb, nc, mb, mc, tasks, grain;
 };
 
 Blocking blocking(int64_t M, int64_t N, int64_t K, int64_t batch) {
   const int threads = num_threads();
+  const auto round_up = [](int64_t v, int64_t m) { return (v + m - 1) / m * m; };
   Blocking k{};
   k.nb = (N + NC - 1) / NC;
   k.mb = (M + MC_MAX - 1) / MC_MAX;
-  if (batch * k.nb * k.mb < 8 * threads) k.mb = (k.mb + threads - 1) / threads * threads;
-  k.mc = std::min(MC_MAX, ((M + k.mb - 1) / k.mb + MR - 1) / MR * MR);
+  if (batch * k.nb * k.mb < 8 * threads) {
+    if (N > M) k.nb = round_up(k.nb, threads);
+    else k.mb = round_up(k.mb, threads);
+  }
+  k.nc = std::min(NC, round_up((N + k.nb - 1) / k.nb, NR));
+  k.nb = (N + k.nc - 1) / k.nc;
+  k.mc = std::min(MC_MAX, round_up((M + k.mb - 1) / k.mb, MR));
   k.mb = (M + k.mc - 1) / k.mc;
   k.tasks = batch * k.nb * k.mb;
-  const double task_flops = 2.0 * static_cast<double>(k.mc) * static_cast<double>(std::min(N, NC)) * K;
+  const double task_flops = 2.0 * static_cast<double>(k.mc) * static_cast<double>(k.nc) * K;
   k.grain = std::max<int64_t>(1, static_cast<int64_t>(kMinChunkFlops / task_flops));
   return k;
 }
@@ -319,6 +370,24 @@ void row_block(const GemmFused& f, int64_t b, int64_t i0, int64_t m, int64_t j0,
   }
 }
 
+// opA packed once, through the prologue when there is one, into `out`
+// (gemm_packed_numel(false, M, K) elements): its slabs in parallel.
+void pack_whole_a(float* out, const GemmFused& f) {
+  const GemmBatched& p = f.g;
+  const int64_t width = gemm_packed_numel(false, p.M, 1), slabs = (p.K + KC - 1) / KC;
+  const RowAffine aff{f.pro.scale, f.pro.shift, f.pro.period, f.pro.ld, 0};
+  parallel_for(slabs, 1, [&](int64_t s0, int64_t s1) {
+    for (int64_t s = s0; s < s1; ++s) {
+      const int64_t pc = s * KC;
+      pack_a(out + pc * width, p.A, p.lda, p.transA, 0, p.M, pc, std::min(KC, p.K - pc), f.pro.scale ? &aff : nullptr);
+    }
+  });
+}
+
+struct FreeDeleter {
+  void operator()(float* q) const { std::free(q); }
+};
+
 // The driver: tasks in parallel chunks; a run of row blocks sharing (b, column block) reuses
 // each slab of B.
 template <typename F>
@@ -327,6 +396,19 @@ void run_gemm(const GemmFused& f) {
   if (p.batch <= 0 || p.M <= 0 || p.N <= 0) return;
   if (p.K <= 0 || p.alpha == 0.f)
     return has_epilogue(f.epi) ? epilogue_only<F>(f) : scale_only(p.C, p.M, p.N, p.batch, p.beta, p.ldc, p.strideC);
+  // An opA that every matrix of the batch shares (a weight against a batch of images, stride
+  // 0, and the same prologue for each) is packed once for the call rather than once per matrix.
+  if (!f.packed_a && p.strideA == 0 && p.batch > 1 && (!f.pro.scale || f.pro.stride == 0)) {
+    const std::unique_ptr<float, FreeDeleter> packed(static_cast<float*>(
+        std::aligned_alloc(64, (gemm_packed_numel(false, p.M, p.K) * sizeof(float) + 63) / 64 * 64)));
+    if (!packed) throw Error("gemm_strided_batched: out of memory for the packed shared operand A");
+    pack_whole_a(packed.get(), f);
+    GemmFused g = f;
+    g.g.A = packed.get();
+    g.packed_a = true;
+    g.pro = {};
+    return run_gemm<F>(g);
+  }
   const Blocking k = blocking(p.M, p.N, p.K, p.batch);
   const bool in_place_b = !f.packed_b && !p.transB && p.M <= kInPlaceBRows;
   parallel_for(k.tasks, k.grain, [&](int64_t t0, int64_t t1) {
@@ -334,7 +416,7 @@ void run_gemm(const GemmFused& f) {
     for (int64_t t = t0; t < t1;) {
       const int64_t ib0 = t % k.mb, jb = (t / k.mb) % k.nb, b = t / (k.mb * k.nb);
       const int64_t ib1 = std::min(k.mb, ib0 + (t1 - t));
-      const int64_t j0 = jb * NC, nc = std::min(NC, p.N - j0);
+      const int64_t j0 = jb * k.nc, nc = std::min(k.nc, p.N - j0);
       for (int64_t pc = 0; pc < p.K; pc += KC) {
         const int64_t kc = std::min(KC, p.K - pc);
         const BPanels bp = b_panels(f, p.B + b * p.strideB, in_place_b, pc, kc, j0, nc);
