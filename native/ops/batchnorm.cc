@@ -92,20 +92,20 @@ __attribute__((always_inline)) inline void grad_sums_f64(const float* dy, const 
 // cost as much as the sum itself on 4x4 planes. The sums inline into each clone.
 // part[p] = sum of plane p of x
 REPMLP_VECTOR_CLONES void plane_sums(double* part, const float* x, int64_t p0,
-                                                                            int64_t p1, int64_t HW) {
+                                     int64_t p1, int64_t HW) {
   for (int64_t p = p0; p < p1; ++p) part[p] = sum_f64(x + p * HW, HW);
 }
 // part[p] = sum over plane p of (x - mean[c])^2
 REPMLP_VECTOR_CLONES void plane_sq_devs(double* part, const float* x,
-                                                                               const double* mean, int64_t p0,
-                                                                               int64_t p1, int64_t C, int64_t HW) {
+                                        const double* mean, int64_t p0,
+                                        int64_t p1, int64_t C, int64_t HW) {
   for (int64_t p = p0; p < p1; ++p) part[p] = sum_sq_dev_f64(x + p * HW, mean[p % C], HW);
 }
 // (a, b, d)[p] = grad_sums_f64 of plane p of dy and x, with mean[c]
 REPMLP_VECTOR_CLONES void plane_grad_sums(double* a, double* b, double* d,
-                                                                                 const float* dy, const float* x,
-                                                                                 const float* mean, int64_t p0,
-                                                                                 int64_t p1, int64_t C, int64_t HW) {
+                                          const float* dy, const float* x,
+                                          const float* mean, int64_t p0,
+                                          int64_t p1, int64_t C, int64_t HW) {
   for (int64_t p = p0; p < p1; ++p) grad_sums_f64(dy + p * HW, x + p * HW, mean[p % C], HW, &a[p], &b[p], &d[p]);
 }
 

@@ -168,9 +168,9 @@ void widen_plane(float* dp, const float* d, const Geom& s, const Flat& f) {
 // loader picks one): each tap is one vector loop over the whole plane.
 // acc (ext) += sum over taps of w[i, j] * xp[q + i * Wp + j]
 REPMLP_VECTOR_CLONES void taps_forward(float* __restrict acc,
-                                                                             const float* __restrict xp,
-                                                                             const float* w, const Geom& s,
-                                                                             const Flat& f) {
+                                       const float* __restrict xp,
+                                       const float* w, const Geom& s,
+                                       const Flat& f) {
   for (int64_t i = 0; i < s.kh; ++i)
     for (int64_t j = 0; j < s.kw; ++j) {
       const float wv = w[i * s.kw + j];
@@ -181,9 +181,9 @@ REPMLP_VECTOR_CLONES void taps_forward(float* __restrict acc,
 
 // dxp[q + i * Wp + j] += w[i, j] * dp[q] for every tap
 REPMLP_VECTOR_CLONES void taps_backward_input(float* __restrict dxp,
-                                                                                    const float* __restrict dp,
-                                                                                    const float* w, const Geom& s,
-                                                                                    const Flat& f) {
+                                              const float* __restrict dp,
+                                              const float* w, const Geom& s,
+                                              const Flat& f) {
   for (int64_t i = 0; i < s.kh; ++i)
     for (int64_t j = 0; j < s.kw; ++j) {
       const float wv = w[i * s.kw + j];
@@ -195,9 +195,9 @@ REPMLP_VECTOR_CLONES void taps_backward_input(float* __restrict dxp,
 // acc[i, j] += sum_q dp[q] * xp[q + i * Wp + j]: eight float lanes over the plane (at most
 // 32 x 34 values), joined in double.
 REPMLP_VECTOR_CLONES void taps_backward_weight(double* acc,
-                                                                                     const float* __restrict xp,
-                                                                                     const float* __restrict dp,
-                                                                                     const Geom& s, const Flat& f) {
+                                               const float* __restrict xp,
+                                               const float* __restrict dp,
+                                               const Geom& s, const Flat& f) {
   for (int64_t i = 0; i < s.kh; ++i)
     for (int64_t j = 0; j < s.kw; ++j) {
       const float* __restrict x = xp + i * f.Wp + j;

@@ -128,7 +128,7 @@ void macro_dispatch(int64_t mc, int64_t nc, int64_t kc, const float* Ap, const B
 // tile: whole rows vectorise best), while the block is still in L2.
 template <typename F>
 REPMLP_VECTOR_CLONES void activate_block(float* C, int64_t ldc, int64_t mc,
-                                                                               int64_t nc, const EpiView& e) {
+                                         int64_t nc, const EpiView& e) {
   for (int64_t i = 0; i < mc; ++i) {
     float* __restrict c = C + i * ldc;
     const float rs = e.row_scale ? e.row_scale[i * e.rs_ld] : 1.f;
@@ -207,8 +207,8 @@ inline __attribute__((always_inline)) void transpose8(v8f (&r)[8]) {
 
 // One full NR-column panel of a transposed opB: dst[k * NR + j] = src[j * ld + k] for j < NR,
 // k < kc (src: NR rows of opB's transpose), 8 x 8 blocks at a time through registers.
-REPMLP_VECTOR_CLONES void pack_panel_transposed(float* __restrict dst, const float* __restrict src, int64_t ld,
-                                                int64_t kc) {
+REPMLP_VECTOR_CLONES void pack_panel_transposed(float* __restrict dst, const float* __restrict src,
+                                                int64_t ld, int64_t kc) {
   int64_t k = 0;
   for (; k + 8 <= kc; k += 8)
     for (int64_t j0 = 0; j0 < NR; j0 += 8) {
