@@ -8,7 +8,7 @@
 // names, through the same checks, as the bindings of its kernel read them (gemm_args.h,
 // unpartition_gate_args.h), every one on every run; all steps are checked before the first
 // runs, so a bad program runs nothing. Every storage of the list must be named by a step.
-#include <cstdio>
+#include <charconv>
 #include <cstring>
 #include <functional>
 #include <iterator>
@@ -55,7 +55,18 @@ class StepReader {
   StepReader(const double* values, const StepKind& kind, size_t index, const std::vector<const Storage*>& storages,
              std::vector<bool>& used)
       : v_(values), kind_(kind), storages_(storages), used_(used) {
-    std::snprintf(op_, sizeof op_, "infer_run: step %zu (%s)", index, kind.name);
+    // "infer_run: step <index> (<kind>)", built without printf: a reader is made for every
+    // step of every run
+    char* p = op_;
+    const auto put = [&](const char* s) {
+      while (*s && p < op_ + sizeof op_ - 1) *p++ = *s++;
+    };
+    put("infer_run: step ");
+    p = std::to_chars(p, op_ + sizeof op_ - 1, index).ptr;
+    put(" (");
+    put(kind.name);
+    put(")");
+    *p = '\0';
   }
 
   int64_t size(const char* name) const {
