@@ -76,42 +76,40 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void macro_kernel(in
   }
 }
 
-// macro_kernel on AVX-512 (cpu_isa.h): on 16-float registers, 6 x 32 tiles over pairs of
-// full B panels, 12 x 16 and 6 x 16 tiles over a last single one; the last rows short of MR
-// and a narrow edge panel on the NR-wide tile of the AVX2 kernel, compiled here with AVX-512.
+// macro_kernel on AVX-512 (cpu_isa.h): every tile on 16-float registers, 6 x 32 over pairs
+// of B panels, 12 x 16 and 6 x 16 over a last single one (a narrow edge panel included), the
+// last rows short of MR computed on the panels' zero padding and left out when stored.
 __attribute__((target("arch=x86-64-v4"))) void macro_kernel_avx512(int64_t mc, int64_t nc, int64_t kc,
                                                                    const float* Ap, const BPanels& bp, float* C,
                                                                    int64_t ldc, float alpha, float beta,
                                                                    const EpiView* e) {
   for (int64_t jr = 0; jr < nc;) {
-    const int64_t nr = std::min(NR, nc - jr);
-    const bool edge = bp.edge && nr < NR;
+    const int64_t cols = nc - jr;
+    const bool edge = bp.edge && cols < NR;
     const float* b = edge ? bp.edge : bp.base + (jr / NR) * bp.panel_stride;
     const int64_t ldb = edge ? NR : bp.k_stride;
-    const int64_t panels = nc - jr >= 2 * NR ? 2 : nr == NR ? 1 : 0;  // full B panels the tiles take
+    const bool pair = cols > NR && !edge;  // two B panels, the second possibly narrow (packed)
+    const int64_t nr = std::min(pair ? 2 * NR : NR, cols);
+    // a narrow second panel read in place is the edge panel: take the first one alone
+    const bool pair_ok = pair && (cols >= 2 * NR || !bp.edge);
     for (int64_t ir = 0; ir < mc;) {
       const EpiView tile_e = e ? e->at(ir, jr) : EpiView{};
       const EpiView* te = e ? &tile_e : nullptr;
       const float* a = Ap + ir * kc;
       float* c = C + ir * ldc + jr;
       const int64_t rows = mc - ir;
-      if (panels == 2 && rows >= MR) {
-        micro_tile_v16<1, 2>(kc, a, b, bp.panel_stride, ldb, c, ldc, alpha, beta, te);
-      } else if (panels == 1 && rows >= 2 * MR) {
-        micro_tile_v16<2, 1>(kc, a, b, 0, ldb, c, ldc, alpha, beta, te);
+      if (pair_ok) {
+        micro_tile_v16<1, 2>(kc, a, b, bp.panel_stride, ldb, c, ldc, std::min(MR, rows), nr, alpha, beta, te);
         ir += MR;
-      } else if (panels == 1 && rows >= MR) {
-        micro_tile_v16<1, 1>(kc, a, b, 0, ldb, c, ldc, alpha, beta, te);
+      } else if (rows > MR) {
+        micro_tile_v16<2, 1>(kc, a, b, 0, ldb, c, ldc, std::min(2 * MR, rows), std::min(NR, cols), alpha, beta, te);
+        ir += 2 * MR;
       } else {
-        const int64_t mr = std::min(MR, rows);
-        for (int64_t q = 0; q < std::max<int64_t>(panels, 1); ++q) {
-          const EpiView qe = e ? e->at(ir, jr + q * NR) : EpiView{};
-          micro_tile(kc, a, b + q * bp.panel_stride, ldb, c + q * NR, ldc, mr, nr, alpha, beta, e ? &qe : nullptr);
-        }
+        micro_tile_v16<1, 1>(kc, a, b, 0, ldb, c, ldc, rows, std::min(NR, cols), alpha, beta, te);
+        ir += MR;
       }
-      ir += MR;
     }
-    jr += panels == 2 ? 2 * NR : NR;
+    jr += pair_ok ? 2 * NR : NR;
   }
 }
 

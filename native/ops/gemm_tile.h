@@ -2,6 +2,7 @@
 // micro-tile of C over packed panels and the epilogue applied to it. Everything here is
 // inlined into gemm.cc's macro kernels (AVX-512, AVX2 and baseline).
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -115,6 +116,19 @@ inline __attribute__((always_inline)) void store_tile(const v8f (&acc)[MR][2], f
   }
 }
 
+// Rows [0, mr) x columns [0, nr) (nr <= NR) of C from a product tile t (row stride ldt, NR
+// columns readable): alpha * t + beta * C, then the epilogue (without activation) when e is
+// given. Every kernel's partial tiles end here, so they round alike.
+inline __attribute__((always_inline)) void store_part(const float* t, int64_t ldt, float* C, int64_t ldc, int64_t mr,
+                                                      int64_t nr, float alpha, float beta, const EpiView* e) {
+  if (e) return epilogue_rows<NoAct>(C, ldc, t, ldt, mr, nr, alpha, beta, *e);
+  for (int64_t i = 0; i < mr; ++i)
+    for (int64_t j = 0; j < nr; ++j) {
+      float& c = C[i * ldc + j];
+      c = beta == 0.f ? alpha * t[i * ldt + j] : alpha * t[i * ldt + j] + beta * c;
+    }
+}
+
 // One MR x NR tile of C: C[0:mr, 0:nr] = alpha * (a @ b) + beta * C (beta == 0: C ignored),
 // then the epilogue (without activation) when e is given. a: (kc, MR) packed panel of opA;
 // b: (kc, NR) panel of opB, its rows ldb apart (NR when packed); C: row stride ldc.
@@ -138,12 +152,7 @@ inline __attribute__((always_inline)) void micro_tile(int64_t kc, const float* _
     store8(tile + i * NR, acc[i][0]);
     store8(tile + i * NR + 8, acc[i][1]);
   }
-  if (e) return epilogue_rows<NoAct>(C, ldc, tile, NR, mr, nr, alpha, beta, *e);
-  for (int64_t i = 0; i < mr; ++i)
-    for (int64_t j = 0; j < nr; ++j) {
-      float& c = C[i * ldc + j];
-      c = beta == 0.f ? alpha * tile[i * NR + j] : alpha * tile[i * NR + j] + beta * c;
-    }
+  store_part(tile, NR, C, ldc, mr, nr, alpha, beta, e);
 }
 
 // The AVX-512 tiles (gemm.cc's macro_kernel_avx512, their only user): a full (PA * MR) x
@@ -152,7 +161,8 @@ inline __attribute__((always_inline)) void micro_tile(int64_t kc, const float* _
 // 16-float register per row and B panel: 6 x 32 (PA 1, PB 2: 12 accumulators), 12 x 16 (PA 2,
 // PB 1: 12 accumulators) and 6 x 16 (6). Each element is summed over k in the same order with
 // the same fused multiply-adds as micro_tile's and stored through the same store_tile; only
-// the compiler's fusing of alpha * sum + beta * C can differ from it (an ulp).
+// the compiler's fusing of alpha * sum + beta * C can differ from it (an ulp). The tile's first
+// mr rows and nr columns are stored: the rest are products of the panels' zero padding.
 typedef float v16f __attribute__((vector_size(64)));
 
 inline __attribute__((always_inline)) v16f load16(const float* p) {
@@ -174,8 +184,8 @@ inline __attribute__((always_inline)) void as_v8f(const v16f (&acc)[MR], v8f (&o
 template <int PA, int PB>
 inline __attribute__((always_inline)) void micro_tile_v16(int64_t kc, const float* __restrict a,
                                                           const float* __restrict b, int64_t b_stride, int64_t ldb,
-                                                          float* C, int64_t ldc, float alpha, float beta,
-                                                          const EpiView* e) {
+                                                          float* C, int64_t ldc, int64_t mr, int64_t nr, float alpha,
+                                                          float beta, const EpiView* e) {
   static_assert(NR == 16, "one 16-float register per row of a B panel");
   v16f acc[PA][PB][MR];
   for (int pa = 0; pa < PA; ++pa)
@@ -193,10 +203,19 @@ inline __attribute__((always_inline)) void micro_tile_v16(int64_t kc, const floa
   }
   for (int pa = 0; pa < PA; ++pa)
     for (int q = 0; q < PB; ++q) {
-      v8f part[MR][2];
-      as_v8f(acc[pa][q], part);
+      const int64_t rows = std::min<int64_t>(MR, mr - pa * MR), cols = std::min<int64_t>(NR, nr - q * NR);
+      if (rows <= 0 || cols <= 0) continue;
       const EpiView eq = e ? e->at(pa * MR, q * NR) : EpiView{};
-      store_tile(part, C + pa * MR * ldc + q * NR, ldc, alpha, beta, e ? &eq : nullptr);
+      float* c = C + pa * MR * ldc + q * NR;
+      if (rows == MR && cols == NR) {
+        v8f part[MR][2];
+        as_v8f(acc[pa][q], part);
+        store_tile(part, c, ldc, alpha, beta, e ? &eq : nullptr);
+        continue;
+      }
+      float tile[MR * NR];
+      std::memcpy(tile, acc[pa][q], sizeof tile);
+      store_part(tile, NR, c, ldc, rows, cols, alpha, beta, e ? &eq : nullptr);
     }
 }
 
