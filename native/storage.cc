@@ -38,6 +38,30 @@ struct Entry {
 };
 static_assert(std::is_standard_layout_v<Entry> && offsetof(Entry, s) == 0, "Entry must begin with its Storage");
 
+// What the garbage collector is told of the native memory this environment's storages hold
+// (napi_adjust_external_memory), so that it runs when storages dropped without dispose() pile
+// up. V8 starts a major collection whenever that amount has grown by some 64 MB since its
+// last one: told of every allocation and free, a training step that allocates and disposes a
+// gigabyte of activations started one every 64 MB of it, about twenty a step, whose
+// concurrent marking took cores from the kernels (a cifar step ran 20% slower). So it is told
+// the high-water mark of the live bytes: raised as soon as they exceed it, never lowered. A
+// loop whose memory stays within its peak triggers no collections by its native memory (its
+// JS objects still do); memory that piles up beyond the peak is reported at once, as before.
+class ExternalMemory {
+ public:
+  void change(napi_env env, int64_t bytes) {
+    live_ += bytes;
+    if (live_ > reported_) {
+      int64_t ignored;
+      napi_adjust_external_memory(env, live_ - reported_, &ignored);
+      reported_ = live_;
+    }
+  }
+
+ private:
+  int64_t live_ = 0, reported_ = 0;
+};
+
 // One table per Node-API environment (the main thread, or a worker that loads the addon).
 struct Table {
   std::deque<Entry> entries;  // a deque: an entry never moves while a binding holds it
@@ -45,6 +69,7 @@ struct Table {
   size_t allocs_since_sweep = 0;
   int64_t bytes_since_sweep = 0;
   napi_ref key = nullptr;  // the private symbol under which an object keeps its slot
+  ExternalMemory external;
 };
 
 void throw_if(napi_status st, const char* what) {
@@ -65,16 +90,16 @@ void count(const Storage& s, int sign) {
   else c.cuda_buffers += sign, c.cuda_bytes += bytes;
 }
 
-// Frees an entry's memory (once). The collector is told about it, as it was told about the
-// allocation, so that garbage collections follow the native memory tensors hold (env is
-// null only when the environment itself is going away).
+// Frees an entry's memory (once), and counts it out of the environment's external memory
+// (ExternalMemory; env is null only when the environment itself is going away).
 void free_memory(napi_env env, Entry& e) {
   if (!e.held) return;
   e.held = false;
   device_free(e.s.device, e.s.ptr, e.s.bytes());
   count(e.s, -1);
-  int64_t ignored;
-  if (env) napi_adjust_external_memory(env, -static_cast<int64_t>(e.s.bytes()), &ignored);
+  void* data = nullptr;
+  if (env && napi_get_instance_data(env, &data) == napi_ok && data)
+    static_cast<Table*>(data)->external.change(env, -static_cast<int64_t>(e.s.bytes()));
   e.s.ptr = nullptr;
 }
 
@@ -208,8 +233,7 @@ Napi::Value construct(const Napi::CallbackInfo& info) {
     t.free_slots.push_back(slot);
     throw Error("Storage: could not set up the storage object");
   }
-  int64_t ignored;
-  napi_adjust_external_memory(env, bytes, &ignored);
+  t.external.change(env, bytes);
   return env.Undefined();
 }
 
