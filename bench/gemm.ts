@@ -39,6 +39,13 @@ const cases: Case[] = [
   setSharing('set-sharing T224 stage 3 (B=32, C=256, S=16, 14x14)', 32, 256, 16, 196),
   setSharing('set-sharing T224 stage 4 (B=32, C=512, S=128, 7x7)', 32, 512, 128, 49),
   { name: 'conv1x1 FFN 256->1024 at 14x14, batch 32', M: 1024, N: 196, K: 256, batch: 32, strideA: 0 },
+  // training shapes of cifar: a 1x1 conv's forward over a batch (the weight shared), and its
+  // weight gradient dY X^T over the whole batch (both operands K-contiguous)
+  { name: 'conv1x1 FFN 256->1024 at 8x8, batch 64 (cifar)', M: 1024, N: 64, K: 256, batch: 64, strideA: 0 },
+  { name: 'weight gradient A B^T, 128x512, K = 64*16*16 (cifar)', M: 128, N: 512, K: 16384, batch: 1, transB: true },
+  // few rows of C: the last 6-row panel is a short one (64 = 10 * 6 + 4, 32 = 5 * 6 + 2)
+  { name: 'conv1x1 256->64 at 56x56, batch 8 (T224 stage 1)', M: 64, N: 3136, K: 256, batch: 8, strideA: 0 },
+  { name: 'conv1x1 128->32 at 16x16, batch 16 (small stage 1)', M: 32, N: 256, K: 128, batch: 16, strideA: 0 },
 ];
 
 function filled(n: number): NativeStorage {
