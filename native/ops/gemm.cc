@@ -88,17 +88,17 @@ __attribute__((target("arch=x86-64-v4"))) void macro_kernel_avx512(int64_t mc, i
     const bool edge = bp.edge && cols < NR;
     const float* b = edge ? bp.edge : bp.base + (jr / NR) * bp.panel_stride;
     const int64_t ldb = edge ? NR : bp.k_stride;
-    const bool pair = cols > NR && !edge;  // two B panels, the second possibly narrow (packed)
+    // two B panels at once; a narrow second one only when packed (read in place, it is the
+    // separate edge panel, taken on its own next)
+    const bool pair = cols >= 2 * NR || (cols > NR && !bp.edge);
     const int64_t nr = std::min(pair ? 2 * NR : NR, cols);
-    // a narrow second panel read in place is the edge panel: take the first one alone
-    const bool pair_ok = pair && (cols >= 2 * NR || !bp.edge);
     for (int64_t ir = 0; ir < mc;) {
       const EpiView tile_e = e ? e->at(ir, jr) : EpiView{};
       const EpiView* te = e ? &tile_e : nullptr;
       const float* a = Ap + ir * kc;
       float* c = C + ir * ldc + jr;
       const int64_t rows = mc - ir;
-      if (pair_ok) {
+      if (pair) {
         micro_tile_v16<1, 2>(kc, a, b, bp.panel_stride, ldb, c, ldc, std::min(MR, rows), nr, alpha, beta, te);
         ir += MR;
       } else if (rows > MR) {
@@ -109,7 +109,7 @@ __attribute__((target("arch=x86-64-v4"))) void macro_kernel_avx512(int64_t mc, i
         ir += MR;
       }
     }
-    jr += pair_ok ? 2 * NR : NR;
+    jr += pair ? 2 * NR : NR;
   }
 }
 
@@ -368,16 +368,20 @@ void row_block(const GemmFused& f, int64_t b, int64_t i0, int64_t m, int64_t j0,
   }
 }
 
-// opA packed once, through the prologue when there is one, into `out`
-// (gemm_packed_numel(false, M, K) elements): its slabs in parallel.
-void pack_whole_a(float* out, const GemmFused& f) {
-  const GemmBatched& p = f.g;
-  const int64_t width = gemm_packed_numel(false, p.M, 1), slabs = (p.K + KC - 1) / KC;
-  const RowAffine aff{f.pro.scale, f.pro.shift, f.pro.period, f.pro.ld, 0};
-  parallel_for(slabs, 1, [&](int64_t s0, int64_t s1) {
-    for (int64_t s = s0; s < s1; ++s) {
-      const int64_t pc = s * KC;
-      pack_a(out + pc * width, p.A, p.lda, p.transA, 0, p.M, pc, std::min(KC, p.K - pc), f.pro.scale ? &aff : nullptr);
+// `batch` operands (src + b * stride, leading dimension ld) in the packed layout of side A or
+// B, matrix b at out + b * gemm_packed_numel(side_b, rows, K): every (matrix, slab) pair in
+// parallel, opA's rows through the affine when one is given. gemm_pack's kernel, and the
+// driver's packing of a shared opA.
+void pack_slabs(float* out, const float* src, int64_t ld, int64_t stride, bool trans, bool side_b, int64_t rows,
+                int64_t K, int64_t batch, const RowAffine* aff) {
+  const int64_t size = gemm_packed_numel(side_b, rows, K), width = gemm_packed_numel(side_b, rows, 1);
+  const int64_t slabs = (K + KC - 1) / KC;
+  parallel_for(batch * slabs, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t b = t / slabs, pc = (t % slabs) * KC, kc = std::min(KC, K - pc);
+      float* dst = out + b * size + pc * width;
+      if (side_b) pack_b(dst, src + b * stride, ld, trans, pc, kc, 0, rows);
+      else pack_a(dst, src + b * stride, ld, trans, 0, rows, pc, kc, aff);
     }
   });
 }
@@ -400,7 +404,8 @@ void run_gemm(const GemmFused& f) {
     const std::unique_ptr<float, FreeDeleter> packed(static_cast<float*>(
         std::aligned_alloc(64, (gemm_packed_numel(false, p.M, p.K) * sizeof(float) + 63) / 64 * 64)));
     if (!packed) throw Error("gemm_strided_batched: out of memory for the packed shared operand A");
-    pack_whole_a(packed.get(), f);
+    const RowAffine aff{f.pro.scale, f.pro.shift, f.pro.period, f.pro.ld, 0};
+    pack_slabs(packed.get(), p.A, p.lda, 0, p.transA, false, p.M, p.K, 1, f.pro.scale ? &aff : nullptr);
     GemmFused g = f;
     g.g.A = packed.get();
     g.packed_a = true;
@@ -443,17 +448,7 @@ void cpu::gemm_fused(const GemmFused& f) {
 }
 
 void cpu::gemm_pack(float* out, const float* inp, const GemmPack& p) {
-  const int64_t size = gemm_packed_numel(p.side_b, p.rows, p.K), width = gemm_packed_numel(p.side_b, p.rows, 1);
-  const int64_t slabs = (p.K + KC - 1) / KC;
-  parallel_for(p.batch * slabs, 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      const int64_t b = t / slabs, pc = (t % slabs) * KC, kc = std::min(KC, p.K - pc);
-      float* dst = out + b * size + pc * width;
-      const float* src = inp + b * p.stride;
-      if (p.side_b) pack_b(dst, src, p.ld, p.trans, pc, kc, 0, p.rows);
-      else pack_a(dst, src, p.ld, p.trans, 0, p.rows, pc, kc);
-    }
-  });
+  pack_slabs(out, inp, p.ld, p.stride, p.trans, p.side_b, p.rows, p.K, p.batch, nullptr);
 }
 
 // gemm_strided_batched({C, A, B, M, N, K, batch, transA, transB, alpha, beta,
