@@ -211,9 +211,9 @@ REPMLP_VECTOR_CLONES void pack_panel_transposed(float* __restrict dst, const flo
   for (; k + 8 <= kc; k += 8)
     for (int64_t j0 = 0; j0 < NR; j0 += 8) {
       v8f r[8];
-      for (int i = 0; i < 8; ++i) r[i] = load8(src + (j0 + i) * ld + k);
+      for (int i = 0; i < 8; ++i) r[i] = loadv<v8f>(src + (j0 + i) * ld + k);
       transpose8(r);
-      for (int i = 0; i < 8; ++i) store8(dst + (k + i) * NR + j0, r[i]);
+      for (int i = 0; i < 8; ++i) storev(dst + (k + i) * NR + j0, r[i]);
     }
   for (; k < kc; ++k)
     for (int64_t j = 0; j < NR; ++j) dst[k * NR + j] = src[j * ld + k];

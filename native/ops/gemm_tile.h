@@ -13,16 +13,24 @@ namespace repmlp::cpu::gemm_tile {
 constexpr int64_t MR = kGemmMR, NR = kGemmNR;  // register tile of C: 6 x 16 floats = 12 AVX registers
 
 typedef float v8f __attribute__((vector_size(32)));
-// The helpers below pass v8f by value but are always inlined, so no call ever uses the
+typedef float v16f __attribute__((vector_size(64)));
+// The helpers below pass vectors by value but are always inlined, so no call ever uses the
 // AVX calling convention from the baseline clone.
 #pragma GCC diagnostic ignored "-Wpsabi"
 
-inline __attribute__((always_inline)) v8f load8(const float* p) {
-  v8f v;
+// A vector of L floats (v8f on AVX2, v16f on AVX-512) loaded from and stored to memory.
+template <typename V>
+constexpr int kLanes = sizeof(V) / sizeof(float);
+template <typename V>
+inline __attribute__((always_inline)) V loadv(const float* p) {
+  V v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-inline __attribute__((always_inline)) void store8(float* p, const v8f& v) { std::memcpy(p, &v, sizeof v); }
+template <typename V>
+inline __attribute__((always_inline)) void storev(float* p, const V& v) {
+  std::memcpy(p, &v, sizeof v);
+}
 
 // The identity, for epilogues without an activation.
 struct NoAct {
@@ -72,47 +80,37 @@ inline __attribute__((always_inline)) void epilogue_rows(float* C, int64_t ldc, 
   }
 }
 
-// The epilogue of a full MR x NR tile from its accumulators, without an activation (a block
-// with one gets it from activate_block, gemm.cc): the same steps, in the same order and
-// rounding, as epilogue_rows.
-inline __attribute__((always_inline)) void epilogue_tile(const v8f (&acc)[MR][2], float* C, int64_t ldc, float alpha,
-                                                         float beta, const EpiView& e) {
-  const v8f cb0 = e.col_bias ? load8(e.col_bias) : v8f{}, cb1 = e.col_bias ? load8(e.col_bias + 8) : v8f{};
-#pragma GCC unroll 6
-  for (int i = 0; i < MR; ++i) {
-    float* c = C + i * ldc;
-    v8f v0 = alpha * acc[i][0], v1 = alpha * acc[i][1];
-    if (beta != 0.f) v0 += beta * load8(c), v1 += beta * load8(c + 8);
-    const float rb = e.row_bias ? e.row_bias[i] : 0.f;
-    v0 += cb0 + rb, v1 += cb1 + rb;
-    if (e.row_scale) {
-      const float rs = e.row_scale[i * e.rs_ld];
-      v0 *= rs, v1 *= rs;
-    }
-    if (e.residual) {
-      const float* r = e.residual + i * e.ldr;
-      v0 += load8(r), v1 += load8(r + 8);
-    }
-    store8(c, v0);
-    store8(c + 8, v1);
-  }
-}
-
-// A full MR x NR tile of C from its accumulators: alpha * acc + beta * C, then the epilogue
-// (without activation) when e is given.
-inline __attribute__((always_inline)) void store_tile(const v8f (&acc)[MR][2], float* C, int64_t ldc, float alpha,
+// A full MR x NR tile of C from its accumulators, row i in acc[i][0 .. H) (H = NR / L vectors
+// of L floats): alpha * acc + beta * C, then, when e is given, the epilogue without an
+// activation (a block with one gets it from activate_block, gemm.cc): the same steps, in the
+// same order and rounding, as epilogue_rows, whatever the vector width.
+template <typename V, int H = NR / kLanes<V>>
+inline __attribute__((always_inline)) void store_tile(const V (&acc)[MR][H], float* C, int64_t ldc, float alpha,
                                                       float beta, const EpiView* e) {
-  if (e) return epilogue_tile(acc, C, ldc, alpha, beta, *e);
+  constexpr int L = kLanes<V>;
+  static_assert(H * L == NR, "a row of the tile is H vectors");
+  V cb[H] = {};
+  if (e && e->col_bias)
+    for (int h = 0; h < H; ++h) cb[h] = loadv<V>(e->col_bias + h * L);
 #pragma GCC unroll 6
   for (int i = 0; i < MR; ++i) {
     float* c = C + i * ldc;
-    if (beta == 0.f) {
-      store8(c, alpha * acc[i][0]);
-      store8(c + 8, alpha * acc[i][1]);
-    } else {
-      store8(c, alpha * acc[i][0] + beta * load8(c));
-      store8(c + 8, alpha * acc[i][1] + beta * load8(c + 8));
+    V v[H];
+    for (int h = 0; h < H; ++h) {
+      v[h] = alpha * acc[i][h];
+      if (beta != 0.f) v[h] += beta * loadv<V>(c + h * L);
     }
+    if (e) {
+      const float rb = e->row_bias ? e->row_bias[i] : 0.f;
+      const float rs = e->row_scale ? e->row_scale[i * e->rs_ld] : 1.f;
+      const float* r = e->residual ? e->residual + i * e->ldr : nullptr;
+      for (int h = 0; h < H; ++h) {
+        v[h] += cb[h] + rb;
+        if (e->row_scale) v[h] *= rs;
+        if (r) v[h] += loadv<V>(r + h * L);
+      }
+    }
+    for (int h = 0; h < H; ++h) storev(c + h * L, v[h]);
   }
 }
 
@@ -138,7 +136,7 @@ inline __attribute__((always_inline)) void micro_tile(int64_t kc, const float* _
   v8f acc[MR][2];
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = v8f{};
   for (int64_t k = 0; k < kc; ++k) {
-    const v8f b0 = load8(b + k * ldb), b1 = load8(b + k * ldb + 8);
+    const v8f b0 = loadv<v8f>(b + k * ldb), b1 = loadv<v8f>(b + k * ldb + 8);
 #pragma GCC unroll 6
     for (int i = 0; i < MR; ++i) {
       const float ai = a[k * MR + i];
@@ -149,8 +147,8 @@ inline __attribute__((always_inline)) void micro_tile(int64_t kc, const float* _
   if (mr == MR && nr == NR) return store_tile(acc, C, ldc, alpha, beta, e);
   float tile[MR * NR];
   for (int i = 0; i < MR; ++i) {
-    store8(tile + i * NR, acc[i][0]);
-    store8(tile + i * NR + 8, acc[i][1]);
+    storev(tile + i * NR, acc[i][0]);
+    storev(tile + i * NR + 8, acc[i][1]);
   }
   store_part(tile, NR, C, ldc, mr, nr, alpha, beta, e);
 }
@@ -163,42 +161,24 @@ inline __attribute__((always_inline)) void micro_tile(int64_t kc, const float* _
 // the same fused multiply-adds as micro_tile's and stored through the same store_tile; only
 // the compiler's fusing of alpha * sum + beta * C can differ from it (an ulp). The tile's first
 // mr rows and nr columns are stored: the rest are products of the panels' zero padding.
-typedef float v16f __attribute__((vector_size(64)));
-
-inline __attribute__((always_inline)) v16f load16(const float* p) {
-  v16f v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-// One MR x NR block of accumulators as the AVX2 tile holds it (two 8-float halves per row).
-inline __attribute__((always_inline)) void as_v8f(const v16f (&acc)[MR], v8f (&out)[MR][2]) {
-  for (int i = 0; i < MR; ++i) {
-    float row[NR];
-    std::memcpy(row, &acc[i], sizeof row);
-    out[i][0] = load8(row);
-    out[i][1] = load8(row + 8);
-  }
-}
-
 template <int PA, int PB>
 inline __attribute__((always_inline)) void micro_tile_v16(int64_t kc, const float* __restrict a,
                                                           const float* __restrict b, int64_t b_stride, int64_t ldb,
                                                           float* C, int64_t ldc, int64_t mr, int64_t nr, float alpha,
                                                           float beta, const EpiView* e) {
   static_assert(NR == 16, "one 16-float register per row of a B panel");
-  v16f acc[PA][PB][MR];
+  v16f acc[PA][PB][MR][1];  // row i of tile (pa, q) in acc[pa][q][i][0]
   for (int pa = 0; pa < PA; ++pa)
     for (int q = 0; q < PB; ++q)
-      for (int i = 0; i < MR; ++i) acc[pa][q][i] = v16f{};
+      for (int i = 0; i < MR; ++i) acc[pa][q][i][0] = v16f{};
   for (int64_t k = 0; k < kc; ++k) {
     v16f p[PB];
-    for (int q = 0; q < PB; ++q) p[q] = load16(b + q * b_stride + k * ldb);
+    for (int q = 0; q < PB; ++q) p[q] = loadv<v16f>(b + q * b_stride + k * ldb);
     for (int pa = 0; pa < PA; ++pa)
 #pragma GCC unroll 6
       for (int i = 0; i < MR; ++i) {
         const float ai = a[pa * MR * kc + k * MR + i];
-        for (int q = 0; q < PB; ++q) acc[pa][q][i] += ai * p[q];
+        for (int q = 0; q < PB; ++q) acc[pa][q][i][0] += ai * p[q];
       }
   }
   for (int pa = 0; pa < PA; ++pa)
@@ -208,9 +188,7 @@ inline __attribute__((always_inline)) void micro_tile_v16(int64_t kc, const floa
       const EpiView eq = e ? e->at(pa * MR, q * NR) : EpiView{};
       float* c = C + pa * MR * ldc + q * NR;
       if (rows == MR && cols == NR) {
-        v8f part[MR][2];
-        as_v8f(acc[pa][q], part);
-        store_tile(part, c, ldc, alpha, beta, e ? &eq : nullptr);
+        store_tile(acc[pa][q], c, ldc, alpha, beta, e ? &eq : nullptr);
         continue;
       }
       float tile[MR * NR];
