@@ -218,7 +218,7 @@ export interface NativeAddon extends UnaryBindings {
   gemm_pack(p: GemmPackArgs): void;
   // infer.cc: an inference program (lib/infer/program.ts) checked and run in one call; the
   // schema lists each step kind's fields in program order (a kind's code is its position)
-  infer_run(p: { program: Float64Array; storages: S[] }): void;
+  infer_run(p: { program: Float64Array; storages: S[]; stepSeconds: Float64Array | null }): void;
   infer_schema(): { kind: string; fields: string[] }[];
   // scale.cc
   axpy(out: S, x: S, alpha: number, n: number): void;

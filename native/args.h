@@ -169,6 +169,15 @@ class Args {
     const auto t = v.As<Napi::Float64Array>();
     return std::vector<double>(t.Data(), t.Data() + t.ElementLength());
   }
+  // A Float64Array field the binding writes into, as its elements; {nullptr, 0} when null.
+  std::pair<double*, size_t> optional_f64_out(const char* name) const {
+    const Napi::Value v = field(name);
+    if (v.IsNull()) return {nullptr, 0};
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+      fail_arg(name, "a Float64Array or null", type_of(v));
+    auto t = v.As<Napi::Float64Array>();
+    return {t.Data(), t.ElementLength()};
+  }
   // A float32 or int64 storage holding at least offset + need elements (for bindings that
   // serve both dtypes); *dtype says which.
   void* numbers(const char* name, int64_t need, int64_t offset, DType* dtype) {

@@ -56,6 +56,7 @@ void memcpy_d2h(void* dst, const void* src, size_t bytes);
 void memcpy_h2d(void* dst, const void* src, size_t bytes);
 void memcpy_d2d(void* dst, const void* src, size_t bytes);
 void memset_bytes(void* p, int value, size_t bytes);
+void synchronize();  // waits for every kernel launched so far
 }  // namespace cuda
 
 }  // namespace repmlp

@@ -20,5 +20,6 @@ void memcpy_d2h(void*, const void*, size_t) { throw Error(kWhy); }
 void memcpy_h2d(void*, const void*, size_t) { throw Error(kWhy); }
 void memcpy_d2d(void*, const void*, size_t) { throw Error(kWhy); }
 void memset_bytes(void*, int, size_t) { throw Error(kWhy); }
+void synchronize() { throw Error(kWhy); }
 
 }  // namespace repmlp::cuda

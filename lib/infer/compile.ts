@@ -17,7 +17,7 @@ import { materialize, Tensor, type Device } from '../tensor';
 import { EagerDeploy } from './eager';
 import { foldNet } from './fold';
 import { buildPlan } from './plan';
-import { encode, runProgram, type Program } from './program';
+import { encode, runProgram, stepFlops, type Program, type Step } from './program';
 import { uploadNet, WeightSet, type NetRefs } from './weights';
 
 const OP = 'compileInference';
@@ -32,9 +32,21 @@ export interface InferenceOptions {
   onWarning?: (message: string) => void;
 }
 
+/** One step of a compiled forward, timed by CompiledInference.profile. */
+export interface StepProfile {
+  /** where in the network and what: 'stage 0 block 1 ffn1' */
+  label: string;
+  kind: Step['kind'];
+  ms: number;
+  /** the step's multiply-adds times two (0 for a step without a product: a copy, a pool, the gate pass) */
+  flops: number;
+}
+
 /** A compiled forward of the deploy form: logits (N, numClasses) of x (N, C, H, W), no autograd. */
 export interface CompiledInference {
   run(x: Tensor): Tensor;
+  /** Runs x as run() does, timing each step of the plan (on CUDA, synchronizing after each). */
+  profile(x: Tensor): StepProfile[];
   /** Frees the packed weights and every plan's buffers; run() then throws. */
   dispose(): void;
   readonly device: Device;
@@ -43,6 +55,7 @@ export interface CompiledInference {
 }
 
 interface ShapePlan {
+  steps: Step[];
   program: Program;
   arena: Tensor;
   /** the program's storages: the weights, the arena, then the input's and the output's (set per run) */
@@ -73,6 +86,21 @@ class Compiled implements CompiledInference {
   }
 
   run(x: Tensor): Tensor {
+    return this.exec(x, null);
+  }
+
+  profile(x: Tensor): StepProfile[] {
+    const ws = this.live();
+    checkInput(this.config, x, ws.device);
+    const { steps } = this.plan(x.shape, ws);
+    const seconds = new Float64Array(steps.length);
+    this.exec(x, seconds).dispose();
+    return steps.map((s, k) => ({
+      label: s.label ?? s.kind, kind: s.kind, ms: seconds[k] * 1e3, flops: stepFlops(s),
+    }));
+  }
+
+  private exec(x: Tensor, stepSeconds: Float64Array | null): Tensor {
     const ws = this.live();
     checkInput(this.config, x, ws.device);
     const dense = x.isContiguous ? x : materialize(x, false);
@@ -84,7 +112,7 @@ class Compiled implements CompiledInference {
         plan.storages[n - 2] = dense.storage;
         plan.storages[n - 1] = out.storage;
         try {
-          runProgram(plan.program, plan.storages, dense.offset);
+          runProgram(plan.program, plan.storages, dense.offset, stepSeconds);
         } finally {
           // the plan keeps no reference to the caller's tensors
           plan.storages[n - 2] = plan.storages[n - 1] = plan.arena.storage;
@@ -124,7 +152,7 @@ class Compiled implements CompiledInference {
     const { steps, arenaNumel } = buildPlan(this.config, this.net, shape);
     const arena = keep(Tensor.empty([arenaNumel], { device: ws.device }));
     const storages = [...ws.tensors.map((t) => t.storage), arena.storage, arena.storage, arena.storage];
-    const plan = { program: encode(steps, ws.tensors.length), arena, storages };
+    const plan = { steps, program: encode(steps, ws.tensors.length), arena, storages };
     this.plans.set(key, plan);
     if (this.plans.size > this.maxPlans) {
       const [oldest, p] = this.plans.entries().next().value!;

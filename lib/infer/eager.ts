@@ -40,6 +40,11 @@ export class EagerDeploy implements CompiledInference {
     return scope(() => noGrad(() => m.forward(x)));
   }
 
+  /** There are no steps to time: a profile is refused. */
+  profile(): never {
+    fail(`${OP}.profile`, 'this', 'a compiled RepMLPNet (a plan of steps)', `the ${this.model?.constructor.name ?? 'disposed'} model, which runs eagerly`);
+  }
+
   dispose(): void {
     this.model?.dispose();
     this.model = null;

@@ -8,8 +8,8 @@
 //                                                        bias, gate and residual as its epilogue
 //       (several partitions per map: partition copy, the GEMM with its bias, then the gate
 //       step; in the reference code's partition order a copy of the rows between the two)
-//   hidden = gelu(ffn1 @ y + b)                          (N, 4C, HW)  prebn2 and BN folded
-//   z = y + ffn2 @ hidden + b                            (N, C, HW)
+//   z = y + ffn2 @ gelu(ffn1 @ y + b1) + b2              (N, C, HW)   prebn2 and BN folded;
+//       one step (native ffn_forward), its hidden maps (N, 4C, HW) in the kernel's buffers
 // The patch embedding and each embed are a patch copy (im2col of a conv whose stride is its
 // kernel) and one GEMM with bias and ReLU; the head a rowsum and one GEMM (head_norm folded).
 import type { CheckedConfig } from '../models/config';
@@ -28,10 +28,6 @@ interface Map4 {
 }
 
 const ALIGN = 16; // floats: buffers start on 64-byte lines
-const HIDDEN_FLOATS = 1 << 19; // 2 MB: the FFN's hidden maps of one group of images
-
-/** r, `delta` elements further on. */
-const shifted = (r: Ref, delta: number): Ref => ({ ...r, offset: r.offset + delta });
 
 /**
  * The arena: a buffer per role, sized for the largest use of it. The plan is walked twice,
@@ -69,8 +65,14 @@ export interface Plan {
 
 class Builder {
   readonly steps: Step[] = [];
+  /** where in the network the next steps are ('stage 0 block 1 '), for their labels */
+  at = '';
   private flip = 0;
   constructor(readonly arena: Arena, readonly N: number, readonly order: PartitionOrder) {}
+
+  private add(what: string, step: Step): void {
+    this.steps.push({ ...step, label: this.at + what });
+  }
 
   /** The next of the two buffers the maps between units alternate in. */
   nextMap(numel: number): Ref {
@@ -86,10 +88,10 @@ class Builder {
       // cols[n] (C, ph, pw, H, W): element (c, ky, kx, y, x) = x[n, c, y * ph + ky, x * pw + kx]
       cols = this.arena.get('cols', N * K * HW);
       const XW = x.W, XHW = x.H * x.W;
-      this.steps.push(copyStep(cols, x.ref, [N, x.C, ph, pw, H, W], [x.C * XHW, XHW, XW, 1, ph * XW, pw]));
+      this.add('patch copy', copyStep(cols, x.ref, [N, x.C, ph, pw, H, W], [x.C * XHW, XHW, XW, 1, ph * XW, pw]));
     }
     const out = this.nextMap(N * l.rows * HW);
-    this.steps.push(gemmStep({
+    this.add('patch conv', gemmStep({
       C: { ref: out, ld: HW, stride: l.rows * HW }, A: { ref: l.weight, ld: K, stride: 0, packed: true },
       B: { ref: cols, ld: HW, stride: K * HW }, M: l.rows, N: HW, K, batch: N,
       bias: { ref: l.bias, stride: 0, perColumn: false }, act: 'relu',
@@ -100,14 +102,14 @@ class Builder {
   /** pooled (N, C) = the sums of every (n, c) plane of x. */
   pooled(x: Map4): Ref {
     const out = this.arena.get('pooled', this.N * x.C);
-    this.steps.push({ kind: 'rowsum', out, inp: x.ref, rows: this.N * x.C, cols: x.H * x.W });
+    this.add('pool', { kind: 'rowsum', out, inp: x.ref, rows: this.N * x.C, cols: x.H * x.W });
     return out;
   }
 
   /** out (N, l.rows) = act(alpha * inp (N, l.cols) @ W^T + bias). */
   linear(role: string, inp: Ref, l: LayerRefs, act: 'none' | 'relu' | 'sigmoid', alpha = 1, out?: Ref): Ref {
     const c = out ?? this.arena.get(role, this.N * l.rows);
-    this.steps.push(gemmStep({
+    this.add(role, gemmStep({
       C: { ref: c, ld: l.rows, stride: 0 }, A: { ref: inp, ld: l.cols, stride: 0 }, B: { ref: l.weight, ld: l.cols, stride: 0, packed: true },
       M: this.N, N: l.rows, K: l.cols, alpha, bias: { ref: l.bias, stride: 0, perColumn: true }, act,
     }));
@@ -117,8 +119,8 @@ class Builder {
   /** The Global Perceptron's gate (N, C) of x; prebn1 is folded into fc1. */
   gate(x: Map4, u: UnitRefs): Ref {
     const pooled = this.pooled(x);
-    const g1 = this.linear('g1', pooled, u.fc1, 'relu', 1 / (x.H * x.W));
-    return this.linear('gate', g1, u.fc2, 'sigmoid');
+    const g1 = this.linear('gp fc1', pooled, u.fc1, 'relu', 1 / (x.H * x.W));
+    return this.linear('gp fc2', g1, u.fc2, 'sigmoid');
   }
 
   /** y (N, C, H, W) = x + gate * unpartition(fc3(partition(prebn1(x)))). */
@@ -136,7 +138,7 @@ class Builder {
     });
     if (hp * wp === 1) {
       // one partition per map: the map is its own partition; gate[n, c] is row r * S + s
-      this.steps.push(gemmStep({
+      this.add('fc3', gemmStep({
         ...fc(y, x.ref),
         rowScale: { ref: gate, ld: S, stride: 1 },
         residual: { ref: x.ref, ld: S * hw, stride: hw },
@@ -146,41 +148,26 @@ class Builder {
     const parts = this.arena.get('parts', numel), out = this.arena.get('fc', numel);
     const HW = x.H * x.W, P = hp * wp, G = C / S, row = S * hw;
     // (N, C, hp, h, wp, w) -> (N, hp, wp, C, h, w)
-    this.steps.push(copyStep(parts, x.ref, [N, hp, wp, C, h, w], [C * HW, h * x.W, w, HW, x.W, 1]));
-    this.steps.push(gemmStep(fc(out, parts)));
+    this.add('partition', copyStep(parts, x.ref, [N, hp, wp, C, h, w], [C * HW, h * x.W, w, HW, x.W, 1]));
+    this.add('fc3', gemmStep(fc(out, parts)));
     let rows = out;
     if (this.order === 'reference') {
       // the reference code reads the rows (N, P, C/S, S*hw) as (N, C/S, P, S*hw): the GEMM's
       // rows permuted back into the partitions the gate step reads (parts is free again)
       rows = parts;
-      this.steps.push(copyStep(rows, out, [N, P, G, row], [G * P * row, row, P * row, 1]));
+      this.add('reference order', copyStep(rows, out, [N, P, G, row], [G * P * row, row, P * row, 1]));
     }
-    this.steps.push({ kind: 'gate', out: y, y: rows, gate, residual: x.ref, N, C, Hp: hp, h, Wp: wp, w });
+    this.add('unpartition gate', { kind: 'gate', out: y, y: rows, gate, residual: x.ref, N, C, Hp: hp, h, Wp: wp, w });
     return y;
   }
 
-  /**
-   * z = y + ffn2(gelu(ffn1(y))): two GEMMs per group of images, the group's hidden maps in
-   * the arena (at most HIDDEN_FLOATS, so that they stay in cache between the two).
-   */
+  /** z = y + ffn2(gelu(ffn1(y))): one native step (ffn_forward), the hidden maps in its own buffers. */
   ffn(y: Ref, x: Map4, u: UnitRefs): Ref {
-    const { N } = this, HW = x.H * x.W, { ffn1, ffn2 } = u;
-    const group = Math.max(1, Math.min(N, Math.floor(HIDDEN_FLOATS / (ffn1.rows * HW))));
-    const hidden = this.arena.get('hidden', group * ffn1.rows * HW);
-    const z = this.nextMap(N * x.C * HW);
-    for (let n0 = 0; n0 < N; n0 += group) {
-      const batch = Math.min(group, N - n0), map = n0 * x.C * HW;
-      this.steps.push(gemmStep({
-        C: { ref: hidden, ld: HW, stride: ffn1.rows * HW }, A: { ref: ffn1.weight, ld: ffn1.cols, stride: 0, packed: true },
-        B: { ref: shifted(y, map), ld: HW, stride: x.C * HW }, M: ffn1.rows, N: HW, K: ffn1.cols, batch,
-        bias: { ref: ffn1.bias, stride: 0, perColumn: false }, act: 'gelu',
-      }));
-      this.steps.push(gemmStep({
-        C: { ref: shifted(z, map), ld: HW, stride: x.C * HW }, A: { ref: ffn2.weight, ld: ffn2.cols, stride: 0, packed: true },
-        B: { ref: hidden, ld: HW, stride: ffn1.rows * HW }, M: ffn2.rows, N: HW, K: ffn2.cols, batch,
-        bias: { ref: ffn2.bias, stride: 0, perColumn: false }, residual: { ref: shifted(y, map), ld: HW, stride: x.C * HW },
-      }));
-    }
+    const { N } = this, { ffn1, ffn2 } = u;
+    const z = this.nextMap(N * x.C * x.H * x.W);
+    this.add('ffn', {
+      kind: 'ffn', out: z, y, w1: ffn1.weight, b1: ffn1.bias, w2: ffn2.weight, b2: ffn2.bias, N, C: x.C, Ch: ffn1.rows, HW: x.H * x.W,
+    });
     return z;
   }
 
@@ -193,11 +180,17 @@ class Builder {
 
 function walk(b: Builder, cfg: CheckedConfig, net: NetRefs, [, Cin, H, W]: readonly number[]): void {
   let x: Map4 = { ref: { at: 'input', offset: 0 }, C: Cin, H, W };
+  b.at = 'stem ';
   x = b.patchConv(x, patchPair(cfg), net.embed);
   net.stages.forEach((stage, i) => {
-    for (const u of stage) x = b.unit(x, u);
+    stage.forEach((u, j) => {
+      b.at = `stage ${i} block ${j} `;
+      x = b.unit(x, u);
+    });
+    b.at = `embed ${i} `;
     if (i < net.embeds.length) x = b.patchConv(x, [2, 2], net.embeds[i]);
   });
+  b.at = 'head ';
   const pooled = b.pooled(x);
   b.linear('logits', pooled, net.head, 'none', 1 / (x.H * x.W), { at: 'output', offset: 0 });
 }

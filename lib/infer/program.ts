@@ -39,7 +39,26 @@ export interface GateStep {
   residual: Ref | null;
   N: number; C: number; Hp: number; h: number; Wp: number; w: number;
 }
-export type Step = GemmStep | RowSumStep | CopyStep | GateStep;
+/** ffn_forward (native/ops/ffn.h): out (N, C, HW) = y + w2 @ gelu(w1 @ y + b1) + b2, w1 (Ch, C) and w2 (C, Ch) packed. */
+export interface FfnStep {
+  kind: 'ffn';
+  out: Ref;
+  y: Ref;
+  w1: Ref;
+  b1: Ref;
+  w2: Ref;
+  b2: Ref;
+  N: number; C: number; Ch: number; HW: number;
+}
+/** A step, labelled with where in the network it is and what it does ('stage 0 block 1 ffn'). */
+export type Step = (GemmStep | RowSumStep | CopyStep | GateStep | FfnStep) & { label?: string };
+
+/** A step's multiply-adds times two (0 for one without a product). */
+export function stepFlops(s: Step): number {
+  if (s.kind === 'gemm') return 2 * s.M * s.N * s.K * s.batch;
+  if (s.kind === 'ffn') return 4 * s.N * s.C * s.Ch * s.HW;
+  return 0;
+}
 
 /** The strided copy of a view of at most 6 dimensions (leading size-1 dimensions added). */
 export function copyStep(out: Ref, inp: Ref, shape: readonly number[], strides: readonly number[]): CopyStep {
@@ -102,8 +121,11 @@ export function encode(steps: readonly Step[], weights: number): Program {
   return { code: Float64Array.from(values), inputSlots };
 }
 
-/** Runs the program over its storages (weights, arena, input, output), the input read from element inputOffset. */
-export function runProgram(p: Program, storages: NativeStorage[], inputOffset: number): void {
+/**
+ * Runs the program over its storages (weights, arena, input, output), the input read from
+ * element inputOffset; stepSeconds, when given, receives each step's wall time.
+ */
+export function runProgram(p: Program, storages: NativeStorage[], inputOffset: number, stepSeconds: Float64Array | null = null): void {
   for (const s of p.inputSlots) p.code[s.slot] = inputOffset + s.offset;
-  native.infer_run({ program: p.code, storages });
+  native.infer_run({ program: p.code, storages, stepSeconds });
 }

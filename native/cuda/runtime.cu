@@ -43,5 +43,6 @@ void memcpy_d2d(void* dst, const void* src, size_t bytes) {
   REPMLP_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, 0));
 }
 void memset_bytes(void* p, int value, size_t bytes) { REPMLP_CUDA_CHECK(cudaMemsetAsync(p, value, bytes, 0)); }
+void synchronize() { REPMLP_CUDA_CHECK(cudaDeviceSynchronize()); }
 
 }  // namespace repmlp::cuda

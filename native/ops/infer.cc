@@ -9,6 +9,7 @@
 // unpartition_gate_args.h), every one on every run; all steps are checked before the first
 // runs, so a bad program runs nothing. Every storage of the list must be named by a step.
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <iterator>
@@ -16,7 +17,9 @@
 #include <vector>
 
 #include "../args.h"
+#include "../device.h"
 #include "copy.h"
+#include "ffn.h"
 #include "gemm_args.h"
 #include "reduce.h"
 #include "unpartition_gate_args.h"
@@ -36,6 +39,8 @@ constexpr const char* kCopyFields[] = {"out", "offOut", "inp", "offInp", "n0", "
                                        "s0", "s1", "s2", "s3", "s4", "s5"};
 constexpr const char* kGateFields[] = {"out", "offOut", "y", "offY", "gate", "offGate", "residual", "offResidual",
                                        "N", "C", "Hp", "h", "Wp", "w"};
+constexpr const char* kFfnFields[] = {"out", "offOut", "y",  "offY", "w1", "offW1", "b1", "offB1",
+                                      "w2",  "offW2",  "b2", "offB2", "N", "C",     "Ch", "HW"};
 
 template <size_t N>
 constexpr StepKind kind(const char* name, const char* const (&fields)[N]) {
@@ -45,8 +50,8 @@ constexpr StepKind kind(const char* name, const char* const (&fields)[N]) {
 
 // Codes are positions in this list.
 const StepKind kKinds[] = {kind("gemm", kGemmFusedFields), kind("rowsum", kRowSumFields), kind("copy", kCopyFields),
-                           kind("gate", kGateFields)};
-constexpr size_t kGemm = 0, kRowSum = 1, kCopy = 2, kGate = 3;
+                           kind("gate", kGateFields), kind("ffn", kFfnFields)};
+constexpr size_t kGemm = 0, kRowSum = 1, kCopy = 2, kGate = 3, kFfn = 4;
 
 // One step's fields, read by name with Args' named accessors; errors read
 // "infer_run: step <k> (<kind>): expected ... for <field> but received ...".
@@ -185,22 +190,62 @@ Run gate_step(const StepReader& r, Args& a) {
   return [g, &a] { REPMLP_DISPATCH(a, unpartition_gate_forward, g.out, g.y, g.gate, g.residual, g.shape); };
 }
 
+// out (N, C, HW) = y + W2 @ gelu(W1 @ y + b1) + b2 (ops/ffn.h), W1 (Ch, C) and W2 (C, Ch) packed.
+Run ffn_step(const StepReader& r, Args& a) {
+  FfnForward f{};
+  const int64_t off_out = r.size("offOut"), off_y = r.size("offY"), off_w1 = r.size("offW1"), off_b1 = r.size("offB1"),
+                off_w2 = r.size("offW2"), off_b2 = r.size("offB2");
+  f.N = r.size("N"), f.C = r.size("C"), f.Ch = r.size("Ch"), f.HW = r.size("HW");
+  const int64_t numel = r.product({f.N, f.C, f.HW});
+  const int64_t n_w1 = r.mul(gemm_packed_numel(false, f.Ch, 1), f.C), n_w2 = r.mul(gemm_packed_numel(false, f.C, 1), f.Ch);
+  f.out = r.f32("out", numel, off_out);
+  f.y = r.f32("y", numel, off_y);
+  f.w1 = r.f32("w1", n_w1, off_w1);
+  f.b1 = r.f32("b1", f.Ch, off_b1);
+  f.w2 = r.f32("w2", n_w2, off_w2);
+  f.b2 = r.f32("b2", f.C, off_b2);
+  r.check_disjoint("out", f.out, numel, "y", f.y, numel);
+  r.check_disjoint("out", f.out, numel, "w1", f.w1, n_w1);
+  r.check_disjoint("out", f.out, numel, "b1", f.b1, f.Ch);
+  r.check_disjoint("out", f.out, numel, "w2", f.w2, n_w2);
+  r.check_disjoint("out", f.out, numel, "b2", f.b2, f.C);
+  if (numel == 0) return nullptr;
+  return [f, &a] { REPMLP_DISPATCH(a, ffn_forward, f); };
+}
+
 Run parse_step(size_t code, const StepReader& r, Args& a) {
   switch (code) {
     case kGemm: return gemm_step(r, a);
     case kRowSum: return rowsum_step(r, a);
     case kCopy: return copy_step(r, a);
-    default: return gate_step(r, a);
+    case kGate: return gate_step(r, a);
+    default: return ffn_step(r, a);
+  }
+}
+
+// Runs the steps in order; with `seconds`, each step's wall time into seconds[k] (on CUDA the
+// device is synchronized after every step, so a step's time is its kernels', not its launch's).
+void run_steps(const std::vector<Run>& steps, Args& a, double* seconds) {
+  using Clock = std::chrono::steady_clock;
+  for (size_t k = 0; k < steps.size(); ++k) {
+    const Clock::time_point t0 = seconds ? Clock::now() : Clock::time_point{};
+    if (steps[k]) steps[k]();
+    if (!seconds) continue;
+    if (a.device() == Device::CUDA) cuda::synchronize();
+    seconds[k] = std::chrono::duration<double>(Clock::now() - t0).count();
   }
 }
 
 }  // namespace
 
-// infer_run({program: Float64Array, storages: Storage[]}): checks every step, then runs them in order.
+// infer_run({program: Float64Array, storages: Storage[], stepSeconds: Float64Array | null}):
+// checks every step, then runs them in order; stepSeconds (one element per step) receives
+// each step's wall time, for profiles.
 static Napi::Value infer_run(const Napi::CallbackInfo& info) {
   Args a(info, "infer_run", Args::named);
   const std::vector<double> program = a.f64_array("program");
   const std::vector<const Storage*> storages = a.f32_storages("storages");
+  const auto [seconds, seconds_length] = a.optional_f64_out("stepSeconds");
   std::vector<Run> steps;
   std::vector<bool> used(storages.size(), false);
   for (size_t pos = 0, k = 0; pos < program.size(); ++k) {
@@ -219,8 +264,10 @@ static Napi::Value infer_run(const Napi::CallbackInfo& info) {
   }
   for (size_t i = 0; i < used.size(); ++i)
     if (!used[i]) a.fail_arg("storages", "storages the program reads or writes, each", "storages[" + std::to_string(i) + "], which no step names");
-  for (const Run& run : steps)
-    if (run) run();
+  if (seconds && seconds_length != steps.size())
+    a.fail_arg("stepSeconds", "a Float64Array of one element per step (" + std::to_string(steps.size()) + ")",
+               "one of " + std::to_string(seconds_length));
+  run_steps(steps, a, seconds);
   return info.Env().Undefined();
 }
 

@@ -121,6 +121,15 @@ function stepValues(g: Gen, kind: string): Record<string, Value> {
     n.forEach((d, i) => ((f[`n${i}`] = d), (f[`s${i}`] = s[i])));
     return f;
   }
+  if (kind === 'ffn') {
+    const [N, C, Ch, HW] = [g.r(0, 2), g.r(0, 3), g.r(0, 8), g.r(0, 20)];
+    const numel = N * C * HW, [offOut, offY, offW1, offB1, offW2, offB2] = Array.from({ length: 6 }, () => g.r(0, 2));
+    return {
+      out: { st: 'out', need: offOut + numel }, offOut, y: { st: 'in', need: offY + numel }, offY,
+      w1: { st: 'in', need: offW1 + packedSize(false, Ch, C) }, offW1, b1: { st: 'in', need: offB1 + Ch }, offB1,
+      w2: { st: 'in', need: offW2 + packedSize(false, C, Ch) }, offW2, b2: { st: 'in', need: offB2 + C }, offB2, N, C, Ch, HW,
+    };
+  }
   const [N, C, Hp, h, Wp, w] = [g.r(0, 2), g.r(0, 3), g.r(1, 2), g.r(1, 3), g.r(1, 2), g.r(1, 3)];
   const numel = N * C * Hp * h * Wp * w;
   const off = () => g.r(0, 2);
@@ -153,7 +162,7 @@ function program(g: Gen): Arg[] {
       }
     }
   }
-  return [{ t: 'ta', dtype: 'float64', n: values.length, values }, g.list(stores)];
+  return [{ t: 'ta', dtype: 'float64', n: values.length, values }, g.list(stores), { t: 'null', nullable: true }];
 }
 
 export const GEMM_SPECS: Record<string, Spec> = {
@@ -172,6 +181,6 @@ export const GEMM_SPECS: Record<string, Spec> = {
   },
   // Each step's storages are its own, but a storage may serve several steps (one writes what
   // the next reads), so a call with two of them made one may be valid.
-  infer_run: { fields: ['program', 'storages'], make: program, alias: 'elementwise' },
+  infer_run: { fields: ['program', 'storages', 'stepSeconds'], make: program, alias: 'elementwise' },
   infer_schema: { make: () => [] },
 };

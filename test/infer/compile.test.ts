@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  cifarPreset, compileInference, memoryStats, noGrad, permute, preset, randn, randomizeBatchNorms, RepMLPCifarNet, RepMLPNet, Rng,
+  cifarPreset, compileInference, flops, memoryStats, noGrad, permute, preset, randn, randomizeBatchNorms, RepMLPCifarNet, RepMLPNet, Rng,
   scope, slice, type RepMLPNetConfig, type Tensor,
 } from '../../lib/index';
 import { native } from '../../lib/native';
@@ -259,6 +259,39 @@ test('compileInference: runs in a loop keep memory flat; dispose frees every buf
 });
 
 /** Every value of a real program set, one at a time, to a hostile one: checked, never a crash. */
+test('compileInference.profile: every step timed and labelled, its GEMMs the deploy form\'s multiply-adds, the logits as run()\'s', () => {
+  for (const [config, input] of [[preset('small'), [3, 32, 32]], [PART, [3, 16, 32]]] as const) {
+    const model = build(config, 5, true);
+    const compiled = compileInference(model);
+    try {
+      scope(() => {
+        const x = randn([3, ...input], new Rng(6), { device: DEVICE });
+        const steps = compiled.profile(x);
+        assert.ok(steps.length > 10 && steps.every((s) => s.ms >= 0 && Number.isFinite(s.ms)), 'a time per step');
+        const labels = steps.map((s) => s.label);
+        for (const want of ['stem patch conv', 'stage 0 block 0 fc3', 'stage 1 block 0 ffn', 'embed 0 patch copy', 'head logits'])
+          assert.ok(labels.includes(want), `a step labelled ${want} in ${labels.join(', ')}`);
+        const macs = steps.reduce((sum, s) => sum + s.flops / 2, 0);
+        assert.is(macs, 3 * flops({ ...config, deploy: true }, [input[1], input[2]]), 'the GEMMs\' multiply-adds');
+        assert.ok(steps.every((s) => (s.kind === 'gemm' || s.kind === 'ffn') === s.flops > 0), 'flops on the products alone');
+        const want = noGrad(() => model.forward(x)).toFloat32Array();
+        assert.ok(diff(compiled.run(x).toFloat32Array(), want).rel <= TOL, 'the profiled plan runs as run()');
+      });
+    } finally {
+      compiled.dispose();
+      model.dispose();
+    }
+  }
+  const m2021 = new RepMLPCifarNet(cifarPreset('RepMLP-CIFAR-MLP', { channels: [4, 8, 8], imgH: 16, imgW: 16, h: 4, w: 4, inChannels: 1 }), { rng: new Rng(1), device: DEVICE });
+  const eager = compileInference(m2021);
+  try {
+    scope(() => assertThrows(() => eager.profile(randn([1, 1, 16, 16], new Rng(2), { device: DEVICE })), /compileInference.profile: expected a compiled RepMLPNet/));
+  } finally {
+    eager.dispose();
+    m2021.dispose();
+  }
+});
+
 test('infer_run: a corrupted program is refused or runs within its storages', () => {
   const model = build(PART, 16, true);
   const compiled = compileInference(model);
@@ -283,15 +316,17 @@ test('infer_run: a corrupted program is refused or runs within its storages', ()
       const p = program.slice();
       p[rng.int(p.length)] = hostile[rng.int(hostile.length)];
       try {
-        native.infer_run({ program: p, storages });
+        native.infer_run({ program: p, storages, stepSeconds: null });
       } catch (e) {
         assert.match((e as Error).message, /^infer_run: /);
         refused++;
       }
     }
     assert.ok(refused > 100 && refused < 400, `${refused} of 400 refused`);
-    assertThrows(() => native.infer_run({ program: program.slice(0, -1), storages }), /infer_run: expected the \d+ fields of step \d+ \(\w+\) for program/);
-    assertThrows(() => native.infer_run({ program, storages: [...storages, storages[0]] }), /which no step names/);
+    assertThrows(() => native.infer_run({ program: program.slice(0, -1), storages, stepSeconds: null }), /infer_run: expected the \d+ fields of step \d+ \(\w+\) for program/);
+    assertThrows(() => native.infer_run({ program, storages: [...storages, storages[0]], stepSeconds: null }), /which no step names/);
+    assertThrows(() => native.infer_run({ program, storages, stepSeconds: new Float64Array(1) }), /infer_run: expected a Float64Array of one element per step \(\d+\) for stepSeconds but received one of 1/);
+    assertThrows(() => native.infer_run({ program, storages, stepSeconds: [0] as unknown as Float64Array }), /expected a Float64Array or null for stepSeconds/);
     x.dispose();
     out.dispose();
   } finally {
