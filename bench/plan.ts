@@ -1,8 +1,8 @@
 // Where the compiled deploy form's time goes (npm run bench:plan): compileInference's steps
 // timed one by one (CompiledInference.profile), the median of each over the repeats, summed
 // per stage and kind of step (the patch copies and convs, the Global Perceptron's pool and
-// FCs, fc3, the partition copies and gate pass, the FFN's two 1x1 convs, the head), with each
-// group's share of the plan and the GEMMs' GFLOP/s. The plain run()'s median is printed
+// FCs, fc3, the partition copies and gate pass, the FFN (both 1x1 convs in one step), the
+// head), with each group's share of the plan and the products' GFLOP/s. The plain run()'s median is printed
 // beside the steps' sum (the profile adds a clock read per step and, on CUDA, a sync).
 //
 //   npx tsx bench/plan.ts [--models small,cifar,T224] [--batch N] [--threads N] [--device cpu|cuda]
@@ -33,7 +33,7 @@ interface Group {
   flops: number;
 }
 
-/** 'stage 0 block 3 ffn1' -> 'stage 0 ffn1': the blocks of a stage summed. */
+/** 'stage 0 block 3 ffn' -> 'stage 0 ffn': the blocks of a stage summed. */
 const groupOf = (label: string) => label.replace(/ block \d+/, '');
 
 function groups(profiles: StepProfile[][]): Group[] {

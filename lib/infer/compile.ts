@@ -34,7 +34,7 @@ export interface InferenceOptions {
 
 /** One step of a compiled forward, timed by CompiledInference.profile. */
 export interface StepProfile {
-  /** where in the network and what: 'stage 0 block 1 ffn1' */
+  /** where in the network and what: 'stage 0 block 1 ffn' */
   label: string;
   kind: Step['kind'];
   ms: number;

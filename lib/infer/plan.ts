@@ -187,8 +187,10 @@ function walk(b: Builder, cfg: CheckedConfig, net: NetRefs, [, Cin, H, W]: reado
       b.at = `stage ${i} block ${j} `;
       x = b.unit(x, u);
     });
-    b.at = `embed ${i} `;
-    if (i < net.embeds.length) x = b.patchConv(x, [2, 2], net.embeds[i]);
+    if (i < net.embeds.length) {
+      b.at = `embed ${i} `;
+      x = b.patchConv(x, [2, 2], net.embeds[i]);
+    }
   });
   b.at = 'head ';
   const pooled = b.pooled(x);

@@ -23,7 +23,9 @@ int64_t block_columns(int64_t Ch, int64_t HW) {
   return std::min(HW, (cols + kGemmNR - 1) / kGemmNR * kGemmNR);
 }
 
-// The thread's hidden buffer, grown to n floats and kept for later calls.
+// The thread's hidden buffer, grown to n floats and kept for later calls: a block's maps on a
+// worker; the whole batch's on the calling thread when there are few tasks, which bounds it
+// by 2 * threads * kHiddenBlock floats (1 MB on 2 threads).
 float* hidden_buffer(size_t n) {
   thread_local std::vector<float> buffer;
   if (buffer.size() < n) buffer.resize(n);

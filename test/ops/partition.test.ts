@@ -28,7 +28,10 @@ test('partition: one partition per map is a view (no copy)', () => {
   const x = tensor(new Float32Array(2 * 3 * 4 * 5), [2, 3, 4, 5], { device: DEVICE });
   const before = liveStorages();
   const p = partition(x, 4, 5);
-  assert.equal(liveStorages(), before);
+  assert.ok(p.storage === x.storage, 'the partition is a view of the map');
+  // no storage made (one dropped earlier without dispose may be swept meanwhile, so at most as many)
+  const after = liveStorages();
+  assert.ok(after.cpuBuffers <= before.cpuBuffers && after.cudaBuffers <= before.cudaBuffers, JSON.stringify({ before, after }));
   assert.equal([...p.shape], [2, 3, 4, 5]);
   p.dispose();
   x.dispose();
