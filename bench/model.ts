@@ -6,7 +6,9 @@
 // repmlp_cifar_torch.py), the training step's img/s (AdamW, cross-entropy with label
 // smoothing 0.1) split into forward, backward and optimizer step, inference img/s of the
 // training form (eval mode) and of the deploy form (after Locality Injection) both eager and
-// compiled (compileInference; for the 2021 models that is the deploy form run eagerly), the deploy form's batch-1 latency, and peak memory. A CPU
+// compiled (compileInference; for the 2021 models that is the deploy form run eagerly), the deploy form's batch-1 latency, and peak memory.
+// onnxruntime is timed minutes after the plan here, with other rows in between; bench:deploy
+// (bench/deploy.ts) times the two in turns, which is the fairer ratio when the load drifts. A CPU
 // PyTorch peer on a reference BLAS is refused, one starved by the machine's load marked
 // (peerGemmCheck, from its matmul rate measured in the run).
 //
