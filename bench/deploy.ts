@@ -11,17 +11,17 @@
 import * as os from 'node:os';
 import { randn } from '../lib/creation';
 import { compileInference } from '../lib/infer/compile';
-import { buildModel, isRepMLPNetConfig } from '../lib/models/families';
+import { buildModel } from '../lib/models/families';
 import { exportOnnx } from '../lib/onnx/export';
 import { Rng } from '../lib/rng';
 import { scope } from '../lib/scope';
 import { valued } from '../lib/cli/args';
-import { intOption, listOption } from './lib/args';
+import { intOption } from './lib/args';
 import { log, startBench } from './lib/context';
 import { ortPeer, type OrtPeer } from './lib/ort';
 import { measure, median } from './lib/stats';
 import { formatTable, sig3, type Column } from './lib/table';
-import { modelSpec } from './model';
+import { modelSpec, repmlpnetModels } from './model';
 
 const CMD = 'bench:deploy';
 const USAGE = `npm run ${CMD} -- [--models small,cifar,T224] [--batch N] [--threads N] [--repeats N] [--json]`;
@@ -81,12 +81,7 @@ async function main(): Promise<void> {
   if (!started) return;
   const { v, ctx } = started;
   if (ctx.device !== 'cpu') throw new Error(`${CMD}: expected --device cpu (onnxruntime's CPU provider is the peer) but received ${ctx.device}`);
-  const repmlpnet = (s: string) => {
-    const m = modelSpec(s);
-    return m && isRepMLPNetConfig(m.cfg) ? m.name : null;
-  };
-  const names = listOption(CMD, v, 'models', 'RepMLPNet models of bench:model (small, small-nolocal, cifar, T224, B224, ...)', repmlpnet)
-    ?? ['small', 'cifar', 'T224'];
+  const names = repmlpnetModels(CMD, v);
   const batchOption = intOption(CMD, v, 'batch', { min: 1, max: 4096 });
   log(`${CMD}: ${names.join(', ')}, ${ctx.threads} threads, ${ctx.timing.repeats} rounds of samples >= ${SAMPLE.minSampleMs} ms`);
   const rows: Row[] = [];

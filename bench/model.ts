@@ -36,7 +36,7 @@ import { Rng } from '../lib/rng';
 import { scope } from '../lib/scope';
 import type { Tensor } from '../lib/tensor';
 import { valued } from '../lib/cli/args';
-import { intOption, listOption } from './lib/args';
+import { intOption, listOption, type Values } from './lib/args';
 import {
   describeMachine, gemmPeak, log, peerEnvNote, memoryProbe, peerGemmCheck, runPeer, startBench, syncOn, writeChart, type Context, type GemmPeak,
 } from './lib/context';
@@ -78,6 +78,16 @@ export function modelSpec(name: string): ModelSpec | null {
   const cfg = preset(full);
   const size = presetInputSize(full);
   return { name: full.replace('RepMLPNet-', ''), cfg, input: [3, size, size], small: false };
+}
+
+/** --models for the benchmarks of the compiled plan (bench:plan, bench:deploy): RepMLPNet names only, small, cifar and T224 by default. */
+export function repmlpnetModels(command: string, v: Values): string[] {
+  const repmlpnet = (s: string) => {
+    const m = modelSpec(s);
+    return m && isRepMLPNetConfig(m.cfg) ? m.name : null;
+  };
+  return listOption(command, v, 'models', 'RepMLPNet models of bench:model (small, small-nolocal, cifar, T224, B224, ...)', repmlpnet)
+    ?? ['small', 'cifar', 'T224'];
 }
 
 /** The reference model's config keys (bench/peers/repmlpnet_torch.py). */

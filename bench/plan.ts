@@ -12,15 +12,15 @@
 import { noGrad } from '../lib/autograd';
 import { randn } from '../lib/creation';
 import { compileInference, type StepProfile } from '../lib/infer/compile';
-import { buildModel, isRepMLPNetConfig } from '../lib/models/families';
+import { buildModel } from '../lib/models/families';
 import { Rng } from '../lib/rng';
 import { scope } from '../lib/scope';
 import { valued } from '../lib/cli/args';
-import { intOption, listOption } from './lib/args';
+import { intOption } from './lib/args';
 import { log, startBench, syncOn } from './lib/context';
 import { measure, median } from './lib/stats';
 import { formatTable, sig3, type Column } from './lib/table';
-import { modelSpec } from './model';
+import { modelSpec, repmlpnetModels } from './model';
 
 const CMD = 'bench:plan';
 const USAGE = `npm run ${CMD} -- [--models small,cifar,T224] [--batch N] [--threads N] [--device cpu|cuda] [--repeats N] [--warmup N] [--json]`;
@@ -54,12 +54,7 @@ const started = startBench(CMD, USAGE, valued('models'), {
 });
 if (started) {
   const { v, ctx } = started;
-  const repmlpnet = (s: string) => {
-    const m = modelSpec(s);
-    return m && isRepMLPNetConfig(m.cfg) ? m.name : null;
-  };
-  const names = listOption(CMD, v, 'models', 'RepMLPNet models of bench:model (small, small-nolocal, cifar, T224, B224, ...)', repmlpnet)
-    ?? ['small', 'cifar', 'T224'];
+  const names = repmlpnetModels(CMD, v);
   const batchOption = intOption(CMD, v, 'batch', { min: 1, max: 4096 });
   const report: { model: string; batch: number; runMs: number; groups: Group[] }[] = [];
   log(`${CMD}: ${names.join(', ')} on ${ctx.device}, ${ctx.threads} threads, ${ctx.timing.repeats} profiled runs each`);
