@@ -15,6 +15,7 @@ import { buildModel } from '../lib/models/families';
 import { exportOnnx } from '../lib/onnx/export';
 import { Rng } from '../lib/rng';
 import { scope } from '../lib/scope';
+import type { Tensor } from '../lib/tensor';
 import { valued } from '../lib/cli/args';
 import { intOption } from './lib/args';
 import { log, startBench } from './lib/context';
@@ -44,13 +45,15 @@ async function headToHead(name: string, batch: number, rounds: number, threads: 
   model.localityInjection();
   const compiled = compileInference(model);
   let peer: OrtPeer | null = null;
+  let x: Tensor | null = null;
   try {
     const r = await ortPeer(exportOnnx(model), threads);
     if (!r.ok) throw new Error(`${CMD}: onnxruntime-node is needed as the peer (${r.error})`);
     peer = r.peer;
     const dims = [batch, ...spec.input];
-    const x = randn(dims, new Rng(1));
-    const run = () => scope(() => void compiled.run(x));
+    x = randn(dims, new Rng(1));
+    const input = x;
+    const run = () => scope(() => void compiled.run(input));
     const load0 = os.loadavg()[0];
     measure(run, () => {}, { ...SAMPLE, warmup: 2 });
     await peer.time(dims, { ...SAMPLE, warmup: 2 });
@@ -59,7 +62,6 @@ async function headToHead(name: string, batch: number, rounds: number, threads: 
       plan.push(measure(run, () => {}, SAMPLE).ms);
       ort.push((await peer.time(dims, SAMPLE)).ms);
     }
-    x.dispose();
     const row = {
       model: spec.name, batch, planMs: median(plan), ortMs: median(ort), ratio: median(ort.map((o, k) => o / plan[k])),
       load: `${load0.toFixed(2)} -> ${os.loadavg()[0].toFixed(2)}`,
@@ -68,6 +70,7 @@ async function headToHead(name: string, batch: number, rounds: number, threads: 
     log(`  ${row.model} batch ${batch}: plan ${sig3(row.planMs)} ms, ort ${sig3(row.ortMs)} ms, ${row.ratio.toFixed(2)}x`);
   } finally {
     await peer?.release();
+    x?.dispose();
     compiled.dispose();
     model.dispose();
   }

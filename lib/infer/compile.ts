@@ -86,39 +86,38 @@ class Compiled implements CompiledInference {
   }
 
   run(x: Tensor): Tensor {
-    return this.exec(x, null);
+    return this.exec(x, false).out;
   }
 
   profile(x: Tensor): StepProfile[] {
-    const ws = this.live();
-    checkInput(this.config, x, ws.device);
-    const { steps } = this.plan(x.shape, ws);
-    const seconds = new Float64Array(steps.length);
-    this.exec(x, seconds).dispose();
+    const { out, steps, seconds } = this.exec(x, true);
+    out.dispose();
     return steps.map((s, k) => ({
-      label: s.label ?? s.kind, kind: s.kind, ms: seconds[k] * 1e3, flops: stepFlops(s),
+      label: s.label ?? s.kind, kind: s.kind, ms: (seconds?.[k] ?? 0) * 1e3, flops: stepFlops(s),
     }));
   }
 
-  private exec(x: Tensor, stepSeconds: Float64Array | null): Tensor {
+  /** The logits of x, and with `timed` each step's wall time (seconds, by step). */
+  private exec(x: Tensor, timed: boolean): { out: Tensor; steps: Step[]; seconds: Float64Array | null } {
     const ws = this.live();
     checkInput(this.config, x, ws.device);
     const dense = x.isContiguous ? x : materialize(x, false);
     try {
       const plan = this.plan(x.shape, ws);
+      const seconds = timed ? new Float64Array(plan.steps.length) : null;
       const out = Tensor.empty([x.shape[0], this.config.numClasses], { device: ws.device });
       if (out.numel > 0) {
         const n = plan.storages.length;
         plan.storages[n - 2] = dense.storage;
         plan.storages[n - 1] = out.storage;
         try {
-          runProgram(plan.program, plan.storages, dense.offset, stepSeconds);
+          runProgram(plan.program, plan.storages, dense.offset, seconds);
         } finally {
           // the plan keeps no reference to the caller's tensors
           plan.storages[n - 2] = plan.storages[n - 1] = plan.arena.storage;
         }
       }
-      return out;
+      return { out, steps: plan.steps, seconds };
     } finally {
       if (dense !== x) dense.dispose();
     }
