@@ -1,22 +1,14 @@
 // 1x1 convolution, as PyTorch's F.conv2d with a (Cout, Cin, 1, 1) kernel:
 // out[n] (Cout, HW) = W (Cout, Cin) @ x[n] (Cin, HW) + bias, one strided-batched GEMM over n
 // with W shared (stride 0). Backward: dx[n] = W^T @ dout[n] (one batched GEMM),
-// dW = sum_n dout[n] @ x[n]^T as one GEMM with K = N*HW over channel-major copies of dout
-// and x (a strided copy each is far cheaper than N small GEMMs; with HW = 1 no copy is
-// needed), dbias = dout summed over n and HW.
+// dW = sum_n dout[n] @ x[n]^T as one GEMM that sums its batch into one C (strideC 0: the
+// images are read where they lie, with no channel-major copy; with HW = 1 a single GEMM over
+// the batch as rows), dbias = dout summed over n and HW.
 import { record } from '../autograd';
 import { checkSameDevice, checkTensor } from '../check';
-import { fillTensor, materialize, Tensor } from '../tensor';
+import { fillTensor, Tensor } from '../tensor';
 import { biasGrad, fillBias, gemm, rowMajor, transposed } from './gemm';
 import { withDense } from './views';
-
-// t (N, C, HW) dense -> an untracked dense copy laid out (C, N, HW).
-function channelMajor(t: Tensor, N: number, C: number, HW: number): Tensor {
-  const v = t.view([C, N, HW], [HW, C * HW, 1], t.offset, false);
-  const c = materialize(v, false);
-  v.dispose();
-  return c;
-}
 
 export function conv1x1(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
   checkTensor('conv1x1', 'x', x, { ndim: 4 });
@@ -53,11 +45,10 @@ export function conv1x1(x: Tensor, weight: Tensor, bias: Tensor | null = null): 
           // dout (N, Cout)^T @ x (N, Cin)
           gemm(rowMajor(dw, Cin), transposed(rowMajor(gd, Cout)), rowMajor(xd, Cin), { M: Cout, N: Cin, K: N });
         } else {
-          // (Cout, N*HW) @ (Cin, N*HW)^T on channel-major copies
-          const gT = channelMajor(gd, N, Cout, HW), xT = channelMajor(xd, N, Cin, HW);
-          gemm(rowMajor(dw, Cin), rowMajor(gT, N * HW), transposed(rowMajor(xT, N * HW)), { M: Cout, N: Cin, K: N * HW });
-          gT.dispose();
-          xT.dispose();
+          // sum over n of dout[n] (Cout, HW) @ x[n]^T (HW, Cin), into one dW (stride 0)
+          gemm(rowMajor(dw, Cin, 0), rowMajor(gd, HW, Cout * HW), transposed(rowMajor(xd, HW, Cin * HW)), {
+            M: Cout, N: Cin, K: HW, batch: N,
+          });
         }
       }
       if (!bias) return [dx, dw];

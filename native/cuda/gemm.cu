@@ -3,7 +3,7 @@
 // For each b < batch:  C_b = alpha * opA(A_b) @ opB(B_b) + beta * C_b, all row-major:
 //   A_b = A + b*strideA: (M, K) with row stride lda, or (K, M) when transA
 //   B_b = B + b*strideB: (K, N) with row stride ldb, or (N, K) when transB
-//   C_b = C + b*strideC: (M, N) with row stride ldc
+//   C_b = C + b*strideC: (M, N) with row stride ldc (strideC 0, batch > 1: one C, the sum)
 // beta == 0 means C is not read (NaNs there do not propagate), as in BLAS.
 //
 // cuBLAS is column-major. A row-major (R, S) matrix with row stride ld is the column-major
@@ -34,6 +34,17 @@ __global__ void gemm_scale_kernel(float* C, float beta, int64_t M, int64_t N, in
     const int64_t b = i / (M * N), r = i % (M * N);
     float* c = C + b * strideC + (r / N) * ldc + r % N;
     *c = beta == 0.f ? 0.f : beta * *c;
+  }
+}
+
+// C (M, N) = beta * C + sum over b of prod[b] (batch x (M, N) dense), b in order.
+__global__ void gemm_sum_batch_kernel(float* C, const float* prod, float beta, int64_t M, int64_t N, int64_t ldc,
+                                      int64_t batch) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < M * N; i += (int64_t)gridDim.x * blockDim.x) {
+    float sum = 0.f;
+    for (int64_t b = 0; b < batch; ++b) sum += prod[b * M * N + i];
+    float* c = C + (i / N) * ldc + i % N;
+    *c = beta == 0.f ? sum : sum + beta * *c;
   }
 }
 
@@ -140,6 +151,16 @@ void cuda::gemm_strided_batched(const GemmBatched& p) {
                 ", N=" + std::to_string(N) + ", K=" + std::to_string(K) + ", batch=" + std::to_string(batch));
   if (M == 0 || N == 0 || batch == 0) return;
   check_ld("ldc", ldc, N);
+  if (strideC == 0 && batch > 1) {
+    // The batch summed into one C (ops/gemm.h): the products into scratch, then summed in order.
+    Scratch<float> prod(batch * M * N);
+    GemmBatched g = p;
+    g.C = prod.get(), g.ldc = N, g.strideC = M * N, g.beta = 0.f;
+    gemm_strided_batched(g);
+    gemm_sum_batch_kernel<<<blocks_for(M * N), 256>>>(C, prod.get(), beta, M, N, ldc, batch);
+    REPMLP_CUDA_LAUNCHED("gemm_strided_batched: sum over the batch");
+    return;
+  }
   // An empty sum, or alpha == 0: C = beta * C without reading A or B, as the CPU kernel does
   // (cuBLAS does not promise to skip them: a NaN or Inf there could reach C).
   if (K == 0 || alpha == 0.f) {

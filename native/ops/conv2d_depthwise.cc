@@ -6,9 +6,10 @@
 //     planes), where the rows are too short to vectorise and the per-row bookkeeping costs
 //     more than the arithmetic. The plane is copied into a zero-padded buffer of width
 //     Wp = W + 2 pw, and the output is computed on the same width: output q = ho * Wp + wo
-//     reads input q + i * Wp + j for tap (i, j), so each tap is one contiguous loop over the
+//     reads input q + i * Wp + j for tap (i, j), so each tap is one contiguous run over the
 //     whole plane; the Wp - Wo extra columns per row are discarded (forward) or kept at zero
-//     (backward).
+//     (weight gradient). The input gradient is the forward conv of dout with the kernel
+//     rotated (backward_input_flat).
 // Sums follow the same rules as conv2d.cc: float over short runs, double across them, in an
 // order that does not depend on the thread count.
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include "../parallel.h"
 #include "../cpu_isa.h"
 #include "conv2d_cpu.h"
+#include "simd.h"
 
 namespace repmlp::cpu::conv {
 namespace {
@@ -150,66 +152,85 @@ struct Flat {
   explicit Flat(const Geom& s) : Wp(s.W + 2 * s.pw), Hp(s.H + 2 * s.ph), padded((Hp + 1) * Wp), ext(s.Ho * Wp) {}
 };
 
+// dst[0..n) = src[0..n) in 8-float moves: a plane's rows are 4 to 32 floats, where a call of
+// memmove per row (what std::copy compiles to) costs more than the copy itself. (CMakeLists.txt
+// builds this file with -fno-tree-loop-distribute-patterns, so that GCC does not turn these
+// loops back into such calls.)
+inline __attribute__((always_inline)) void copy_row(float* __restrict dst, const float* __restrict src, int64_t n) {
+  int64_t w = 0;
+  for (; w + 8 <= n; w += 8) storev(dst + w, loadv<v8f>(src + w));
+  for (; w < n; ++w) dst[w] = src[w];
+}
+
 // xp: ((Hp + 1) * Wp) <- x (H, W) placed at (ph, pw), zeros around.
-void pad_plane(float* xp, const float* x, const Geom& s, const Flat& f) {
+inline __attribute__((always_inline)) void pad_plane(float* __restrict xp, const float* __restrict x, const Geom& s,
+                                                     const Flat& f) {
   std::fill(xp, xp + f.padded, 0.f);
-  for (int64_t h = 0; h < s.H; ++h) std::copy(x + h * s.W, x + (h + 1) * s.W, xp + (h + s.ph) * f.Wp + s.pw);
+  for (int64_t h = 0; h < s.H; ++h) copy_row(xp + (h + s.ph) * f.Wp + s.pw, x + h * s.W, s.W);
 }
 
 // dp: (Ho * Wp) <- d (Ho, Wo) with zeros in columns [Wo, Wp).
-void widen_plane(float* dp, const float* d, const Geom& s, const Flat& f) {
+inline __attribute__((always_inline)) void widen_plane(float* __restrict dp, const float* __restrict d, const Geom& s,
+                                                       const Flat& f) {
   for (int64_t ho = 0; ho < s.Ho; ++ho) {
-    std::copy(d + ho * s.Wo, d + (ho + 1) * s.Wo, dp + ho * f.Wp);
-    std::fill(dp + ho * f.Wp + s.Wo, dp + (ho + 1) * f.Wp, 0.f);
+    copy_row(dp + ho * f.Wp, d + ho * s.Wo, s.Wo);
+    for (int64_t w = s.Wo; w < f.Wp; ++w) dp[ho * f.Wp + w] = 0.f;
   }
 }
 
-// The taps' loops of one padded plane, compiled for AVX2 + FMA and baseline x86-64 (the
-// loader picks one): each tap is one vector loop over the whole plane.
-// acc (ext) += sum over taps of w[i, j] * xp[q + i * Wp + j]
-REPMLP_VECTOR_CLONES void taps_forward(float* __restrict acc,
-                                       const float* __restrict xp,
-                                       const float* w, const Geom& s,
-                                       const Flat& f) {
-  for (int64_t i = 0; i < s.kh; ++i)
-    for (int64_t j = 0; j < s.kw; ++j) {
-      const float wv = w[i * s.kw + j];
-      const float* __restrict x = xp + i * f.Wp + j;
-      for (int64_t q = 0; q < f.ext; ++q) acc[q] += wv * x[q];
-    }
+// The planes' kernels, compiled as REPMLP_VECTOR_CLONES (the loader picks one).
+// out (Ho, Wo) = bias + sum over taps of w[i, j] * x padded, read at q + i * Wp + j; acc:
+// (ext). Sixteen outputs at a time summed over every tap in a register.
+REPMLP_VECTOR_CLONES void plane_forward(float* __restrict out, const float* __restrict x, float* __restrict xp,
+                                        float* __restrict acc, const float* w, float bias, const Geom& s,
+                                        const Flat& f) {
+  pad_plane(xp, x, s, f);
+  int64_t q = 0;
+  for (; q + 16 <= f.ext; q += 16) {
+    v16f a = bias - v16f{};
+    for (int64_t i = 0; i < s.kh; ++i)
+      for (int64_t j = 0; j < s.kw; ++j) a += w[i * s.kw + j] * loadv<v16f>(xp + i * f.Wp + j + q);
+    storev(acc + q, a);
+  }
+  for (; q < f.ext; ++q) {
+    float a = bias;
+    for (int64_t i = 0; i < s.kh; ++i)
+      for (int64_t j = 0; j < s.kw; ++j) a += w[i * s.kw + j] * xp[i * f.Wp + j + q];
+    acc[q] = a;
+  }
+  for (int64_t ho = 0; ho < s.Ho; ++ho) copy_row(out + ho * s.Wo, acc + ho * f.Wp, s.Wo);
 }
 
-// dxp[q + i * Wp + j] += w[i, j] * dp[q] for every tap
-REPMLP_VECTOR_CLONES void taps_backward_input(float* __restrict dxp,
-                                              const float* __restrict dp,
-                                              const float* w, const Geom& s,
-                                              const Flat& f) {
-  for (int64_t i = 0; i < s.kh; ++i)
-    for (int64_t j = 0; j < s.kw; ++j) {
-      const float wv = w[i * s.kw + j];
-      float* __restrict dx = dxp + i * f.Wp + j;
-      for (int64_t q = 0; q < f.ext; ++q) dx[q] += wv * dp[q];
+// acc[t] += sum_q dp[q] * xp[q + i * Wp + j] for every tap t = (i, j), x padded into xp and
+// dout widened into dp. Four taps per pass over the plane, each on sixteen float lanes: four
+// independent chains of multiply-adds, where one tap at a time would wait on its own. Each
+// lane sums Ho * Wp / 16 terms in float (18 on a 16 x 16 plane), joined in double per plane.
+REPMLP_VECTOR_CLONES void plane_backward_weight(double* acc, const float* __restrict x, const float* __restrict d,
+                                                float* __restrict xp, float* __restrict dp, const Geom& s,
+                                                const Flat& f) {
+  constexpr int T = 4;
+  pad_plane(xp, x, s, f);
+  widen_plane(dp, d, s, f);
+  for (int64_t t0 = 0; t0 < s.kk; t0 += T) {
+    const int nt = static_cast<int>(std::min<int64_t>(T, s.kk - t0));
+    const float* xt[T];
+    for (int t = 0; t < T; ++t) {  // a group short of T taps repeats its last one, left out below
+      const int64_t tap = t0 + std::min(t, nt - 1);
+      xt[t] = xp + (tap / s.kw) * f.Wp + tap % s.kw;
     }
-}
-
-// acc[i, j] += sum_q dp[q] * xp[q + i * Wp + j]: eight float lanes over the plane (at most
-// 32 x 34 values), joined in double.
-REPMLP_VECTOR_CLONES void taps_backward_weight(double* acc,
-                                               const float* __restrict xp,
-                                               const float* __restrict dp,
-                                               const Geom& s, const Flat& f) {
-  for (int64_t i = 0; i < s.kh; ++i)
-    for (int64_t j = 0; j < s.kw; ++j) {
-      const float* __restrict x = xp + i * f.Wp + j;
-      float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      int64_t q = 0;
-      for (; q + 8 <= f.ext; q += 8)
-        for (int k = 0; k < 8; ++k) lane[k] += dp[q + k] * x[q + k];
+    v16f lane[T] = {};
+    int64_t q = 0;
+    for (; q + 16 <= f.ext; q += 16) {
+      const v16f dv = loadv<v16f>(dp + q);
+      for (int t = 0; t < T; ++t) lane[t] += dv * loadv<v16f>(xt[t] + q);
+    }
+    for (int t = 0; t < nt; ++t) {
       double sum = 0.0;
-      for (; q < f.ext; ++q) sum += static_cast<double>(dp[q]) * x[q];
-      for (int k = 0; k < 8; ++k) sum += lane[k];
-      acc[i * s.kw + j] += sum;
+      for (int64_t r = q; r < f.ext; ++r) sum += static_cast<double>(dp[r]) * xt[t][r];
+      for (int l = 0; l < 16; ++l) sum += lane[t][l];
+      acc[t0 + t] += sum;
     }
+  }
 }
 
 // Runs plane(nc, padded, ext) for every (n, c) plane in parallel, with this thread's two
@@ -225,31 +246,27 @@ void for_each_plane(const Geom& s, const Flat& f, Plane plane) {
 
 void forward_flat(float* out, const float* inp, const float* weight, const float* bias, const Geom& s) {
   const Flat f(s);
-  for_each_plane(s, f, [&](int64_t nc, float* __restrict xp, float* __restrict acc) {
+  for_each_plane(s, f, [&](int64_t nc, float* xp, float* acc) {
     const int64_t c = nc % s.Cin;
-    const float* w = weight + c * s.kk;
-    pad_plane(xp, inp + nc * s.H * s.W, s, f);
-    std::fill(acc, acc + f.ext, bias ? bias[c] : 0.f);
-    taps_forward(acc, xp, w, s, f);
-    float* o = out + nc * s.P;
-    for (int64_t ho = 0; ho < s.Ho; ++ho) std::copy(acc + ho * f.Wp, acc + ho * f.Wp + s.Wo, o + ho * s.Wo);
+    plane_forward(out + nc * s.P, inp + nc * s.H * s.W, xp, acc, weight + c * s.kk, bias ? bias[c] : 0.f, s, f);
   });
 }
 
+// The input gradient of a stride-1 depthwise conv is the forward conv of dout with each
+// kernel rotated by 180 degrees and padding k - 1 - p (an output of H x W again): the forward's
+// register-summed planes, with no scattered adds. That conv's geometry:
+Geom rotated_geom(const Geom& s) {
+  return Geom(Conv2dShape{s.N, s.Cin, s.Ho, s.Wo, s.Cout, s.kh, s.kw, 1, 1, s.kh - 1 - s.ph, s.kw - 1 - s.pw, s.G});
+}
+
+// Whether backward_input_flat applies: stride 1, p < k on both axes, and a flat plane.
+bool rotated_fits(const Geom& s) { return s.sh == 1 && s.sw == 1 && s.ph < s.kh && s.pw < s.kw && use_flat(rotated_geom(s)); }
+
 void backward_input_flat(float* dinp, const float* dout, const float* weight, const Geom& s) {
-  const Flat f(s);
-  for_each_plane(s, f, [&](int64_t nc, float* __restrict dxp, float* __restrict dp) {
-    const int64_t c = nc % s.Cin;
-    const float* w = weight + c * s.kk;
-    widen_plane(dp, dout + nc * s.P, s, f);
-    std::fill(dxp, dxp + f.padded, 0.f);
-    taps_backward_input(dxp, dp, w, s, f);
-    float* dx = dinp + nc * s.H * s.W;
-    for (int64_t h = 0; h < s.H; ++h) {
-      const float* row = dxp + (h + s.ph) * f.Wp + s.pw;
-      std::copy(row, row + s.W, dx + h * s.W);
-    }
-  });
+  std::vector<float> rotated(s.Cin * s.kk);  // rotated[c][i][j] = weight[c][kh-1-i][kw-1-j]
+  for (int64_t c = 0; c < s.Cin; ++c)
+    for (int64_t k = 0; k < s.kk; ++k) rotated[c * s.kk + k] = weight[c * s.kk + s.kk - 1 - k];
+  forward_flat(dinp, dout, rotated.data(), nullptr, rotated_geom(s));
 }
 
 void backward_weight_flat(float* dweight, const float* dout, const float* inp, const Geom& s) {
@@ -257,11 +274,8 @@ void backward_weight_flat(float* dweight, const float* dout, const float* inp, c
   weight_grad_by_slices(dweight, s, [&](double* acc, int64_t n, int64_t c) {
     std::vector<float>& buf = scratch_f32(0);
     buf.resize(f.padded + f.ext);
-    float* __restrict xp = buf.data();
-    float* __restrict dp = xp + f.padded;
-    pad_plane(xp, inp + (n * s.Cin + c) * s.H * s.W, s, f);
-    widen_plane(dp, dout + (n * s.Cin + c) * s.P, s, f);
-    taps_backward_weight(acc, xp, dp, s, f);
+    const int64_t nc = n * s.Cin + c;
+    plane_backward_weight(acc, inp + nc * s.H * s.W, dout + nc * s.P, buf.data(), buf.data() + f.padded, s, f);
   });
 }
 
@@ -273,7 +287,7 @@ void depthwise_forward(float* out, const float* inp, const float* weight, const 
 }
 
 void depthwise_backward_input(float* dinp, const float* dout, const float* weight, const Geom& s) {
-  if (use_flat(s)) backward_input_flat(dinp, dout, weight, s);
+  if (rotated_fits(s)) backward_input_flat(dinp, dout, weight, s);
   else backward_input_rows(dinp, dout, weight, s);
 }
 

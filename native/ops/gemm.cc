@@ -147,12 +147,14 @@ struct RowAffine {
 };
 
 // Ap: (ceil(mc/MR), kc, MR) <- opA[i0:i0+mc, k0:k0+kc]; opA(i, k) = trans ? A[k*lda + i] : A[i*lda + k],
-// each row through the affine when one is given.
+// each row through the affine when one is given. depth: the panels' depth when these kc rows
+// are part of a deeper slab (0: kc), Ap pointing at the first of them.
 void pack_a(float* Ap, const float* A, int64_t lda, bool trans, int64_t i0, int64_t mc, int64_t k0, int64_t kc,
-            const RowAffine* aff = nullptr) {
+            const RowAffine* aff = nullptr, int64_t depth = 0) {
+  if (depth == 0) depth = kc;
   for (int64_t ir = 0; ir < mc; ir += MR) {
     const int64_t mr = std::min(MR, mc - ir);
-    float* dst = Ap + ir * kc;
+    float* dst = Ap + ir * depth;
     float s[MR], t[MR];
     for (int64_t i = 0; i < mr; ++i) {
       s[i] = aff ? aff->scale[aff->at(i0 + ir + i)] : 1.f;
@@ -220,10 +222,13 @@ REPMLP_VECTOR_CLONES void pack_panel_transposed(float* __restrict dst, const flo
 }
 
 // Bp: (ceil(nc/NR), kc, NR) <- opB[k0:k0+kc, j0:j0+nc]; opB(k, j) = trans ? B[j*ldb + k] : B[k*ldb + j].
-void pack_b(float* Bp, const float* B, int64_t ldb, bool trans, int64_t k0, int64_t kc, int64_t j0, int64_t nc) {
+// depth: as for pack_a.
+void pack_b(float* Bp, const float* B, int64_t ldb, bool trans, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+            int64_t depth = 0) {
+  if (depth == 0) depth = kc;
   for (int64_t jr = 0; jr < nc; jr += NR) {
     const int64_t nr = std::min(NR, nc - jr);
-    float* dst = Bp + jr * kc;
+    float* dst = Bp + jr * depth;
     if (!trans) {
       for (int64_t k = 0; k < kc; ++k) {
         const float* src = B + (k0 + k) * ldb + j0 + jr;
@@ -390,14 +395,71 @@ struct FreeDeleter {
   void operator()(float* q) const { std::free(q); }
 };
 
+// The tasks [t0, t1) of one parallel chunk as runs of row blocks [ib0, ib1) that share matrix c
+// of C and its columns [j0, j0 + nc): fn(c, j0, nc, ib0, ib1) packs each slab of B once per run.
+template <typename Fn>
+void for_task_runs(const Blocking& k, int64_t N, int64_t t0, int64_t t1, Fn fn) {
+  for (int64_t t = t0; t < t1;) {
+    const int64_t ib0 = t % k.mb, jb = (t / k.mb) % k.nb, c = t / (k.mb * k.nb);
+    const int64_t ib1 = std::min(k.mb, ib0 + (t1 - t));
+    const int64_t j0 = jb * k.nc;
+    fn(c, j0, std::min(k.nc, N - j0), ib0, ib1);
+    t += ib1 - ib0;
+  }
+}
+
+// Slab [pc, pc + kc) of the batch's products laid end to end along K (matrix b's K rows after
+// b - 1 others), as runs within one matrix each: fn(b, k0, len, at) for rows [k0, k0 + len) of
+// matrix b, at the slab's row `at`.
+template <typename Fn>
+void slab_runs(int64_t K, int64_t pc, int64_t kc, Fn fn) {
+  for (int64_t at = 0; at < kc;) {
+    const int64_t g = pc + at, b = g / K, k0 = g % K, len = std::min(kc - at, K - k0);
+    fn(b, k0, len, at);
+    at += len;
+  }
+}
+
+// A sum over the batch (strideC 0, ops/gemm.h): one product of depth K * batch, its slabs packed
+// from the matrices they span, so that C is summed exactly as one GEMM over copies of the
+// operands laid end to end would sum it (a weight's gradient over images of few pixels gets
+// full-depth slabs, not one short slab per image).
+void run_sum_batch(const GemmBatched& p) {
+  const int64_t depth = p.K * p.batch;
+  const Blocking k = blocking(p.M, p.N, depth, 1);
+  parallel_for(k.tasks, k.grain, [&](int64_t t0, int64_t t1) {
+    buffers.ensure();
+    for_task_runs(k, p.N, t0, t1, [&](int64_t, int64_t j0, int64_t nc, int64_t ib0, int64_t ib1) {
+      for (int64_t pc = 0; pc < depth; pc += KC) {
+        const int64_t kc = std::min(KC, depth - pc);
+        slab_runs(p.K, pc, kc, [&](int64_t b, int64_t k0, int64_t len, int64_t at) {
+          pack_b(buffers.b + at * NR, p.B + b * p.strideB, p.ldb, p.transB, k0, len, j0, nc, kc);
+        });
+        const BPanels bp{buffers.b, kc * NR, NR, nullptr};
+        for (int64_t ib = ib0; ib < ib1; ++ib) {
+          const int64_t i0 = ib * k.mc, m = std::min(k.mc, p.M - i0);
+          slab_runs(p.K, pc, kc, [&](int64_t b, int64_t k0, int64_t len, int64_t at) {
+            pack_a(buffers.a + at * MR, p.A + b * p.strideA, p.lda, p.transA, i0, m, k0, len, nullptr, kc);
+          });
+          macro_dispatch(m, nc, kc, buffers.a, bp, p.C + i0 * p.ldc + j0, p.ldc, p.alpha, pc == 0 ? p.beta : 1.f,
+                         nullptr);
+        }
+      }
+    });
+  });
+}
+
 // The driver: tasks in parallel chunks; a run of row blocks sharing (b, column block) reuses
 // each slab of B.
 template <typename F>
 void run_gemm(const GemmFused& f) {
   const GemmBatched& p = f.g;
   if (p.batch <= 0 || p.M <= 0 || p.N <= 0) return;
+  const bool sum_batch = p.strideC == 0 && p.batch > 1;  // gemm_fused's reader refuses it with the rest
   if (p.K <= 0 || p.alpha == 0.f)
-    return has_epilogue(f.epi) ? epilogue_only<F>(f) : scale_only(p.C, p.M, p.N, p.batch, p.beta, p.ldc, p.strideC);
+    return has_epilogue(f.epi) ? epilogue_only<F>(f)
+                               : scale_only(p.C, p.M, p.N, sum_batch ? 1 : p.batch, p.beta, p.ldc, p.strideC);
+  if (sum_batch) return run_sum_batch(p);
   // An opA that every matrix of the batch shares (a weight against a batch of images, stride
   // 0, and the same prologue for each) is packed once for the call rather than once per matrix.
   if (!f.packed_a && p.strideA == 0 && p.batch > 1 && (!f.pro.scale || f.pro.stride == 0)) {
@@ -416,18 +478,14 @@ void run_gemm(const GemmFused& f) {
   const bool in_place_b = !f.packed_b && !p.transB && p.M <= kInPlaceBRows;
   parallel_for(k.tasks, k.grain, [&](int64_t t0, int64_t t1) {
     buffers.ensure();
-    for (int64_t t = t0; t < t1;) {
-      const int64_t ib0 = t % k.mb, jb = (t / k.mb) % k.nb, b = t / (k.mb * k.nb);
-      const int64_t ib1 = std::min(k.mb, ib0 + (t1 - t));
-      const int64_t j0 = jb * k.nc, nc = std::min(k.nc, p.N - j0);
+    for_task_runs(k, p.N, t0, t1, [&](int64_t b, int64_t j0, int64_t nc, int64_t ib0, int64_t ib1) {
       for (int64_t pc = 0; pc < p.K; pc += KC) {
         const int64_t kc = std::min(KC, p.K - pc);
         const BPanels bp = b_panels(f, p.B + b * p.strideB, in_place_b, pc, kc, j0, nc);
         for (int64_t ib = ib0; ib < ib1; ++ib)
           row_block<F>(f, b, ib * k.mc, std::min(k.mc, p.M - ib * k.mc), j0, nc, pc, kc, bp);
       }
-      t += ib1 - ib0;
-    }
+    });
   });
 }
 

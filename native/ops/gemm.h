@@ -8,7 +8,10 @@ namespace repmlp {
 
 // C[b] = alpha * op(A[b]) @ op(B[b]) + beta * C[b] for b < batch, row-major, op(X) = X or X^T.
 // Each operand is a batch of matrices: its rows lie ld* elements apart and its matrices
-// stride* elements apart (0: one matrix shared by the batch; never for C).
+// stride* elements apart (0: one matrix shared by the batch). strideC 0 with batch > 1 sums
+// the batch into one C instead: C = alpha * sum_b op(A[b]) @ op(B[b]) + beta * C (a weight's
+// gradient over a batch of images, with no copy of the images into one long K); gemm_fused
+// refuses it.
 struct GemmBatched {
   float* C;        // batch x (M, N)
   const float* A;  // batch x (M, K), or (K, M) when transA

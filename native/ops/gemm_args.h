@@ -127,8 +127,8 @@ GemmFused read_gemm(R& a, bool fused, int64_t* extC) {
   const int64_t offC = a.size("offC");
   p.ldc = a.size("ldc"), p.strideC = a.size("strideC");
   check_ld(a, "ldc", p.ldc, p.N, "max(1, N) = ");
-  if (p.batch > 1 && p.strideC == 0 && p.M > 0 && p.N > 0)
-    a.fail_arg("strideC", "a nonzero stride when batch > 1 (output matrices must not alias)", "0");
+  if (fused && p.batch > 1 && p.strideC == 0 && p.M > 0 && p.N > 0)
+    a.fail_arg("strideC", "a nonzero stride when batch > 1 (gemm_fused does not sum over the batch)", "0");
   *extC = extent(a, p.batch, p.M, p.N, p.ldc, p.strideC);
   p.C = a.f32("C", *extC, offC);
   int64_t extA, extB;

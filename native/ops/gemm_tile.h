@@ -7,30 +7,11 @@
 #include <cstring>
 
 #include "gemm.h"
+#include "simd.h"
 
 namespace repmlp::cpu::gemm_tile {
 
 constexpr int64_t MR = kGemmMR, NR = kGemmNR;  // register tile of C: 6 x 16 floats = 12 AVX registers
-
-typedef float v8f __attribute__((vector_size(32)));
-typedef float v16f __attribute__((vector_size(64)));
-// The helpers below pass vectors by value but are always inlined, so no call ever uses the
-// AVX calling convention from the baseline clone.
-#pragma GCC diagnostic ignored "-Wpsabi"
-
-// A vector of L floats (v8f on AVX2, v16f on AVX-512) loaded from and stored to memory.
-template <typename V>
-constexpr int kLanes = sizeof(V) / sizeof(float);
-template <typename V>
-inline __attribute__((always_inline)) V loadv(const float* p) {
-  V v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-template <typename V>
-inline __attribute__((always_inline)) void storev(float* p, const V& v) {
-  std::memcpy(p, &v, sizeof v);
-}
 
 // The identity, for epilogues without an activation.
 struct NoAct {

@@ -91,6 +91,10 @@ const gradCases: [string, number[], number[], boolean, { stride?: number | [numb
   // Maps wider than 32 columns take the row-by-row depthwise kernel, narrower ones the flat one.
   ['depthwise 3x3 on a 3x37 map (row kernel)', [2, 2, 3, 37], [2, 1, 3, 3], true, { padding: 1, groups: 2 }],
   ['depthwise 3x3, padding [2, 0], on a 5x6 map (flat kernel)', [2, 2, 5, 6], [2, 1, 3, 3], false, { padding: [2, 0], groups: 2 }],
+  // The flat kernels' sixteen-float runs over whole planes, as RepMLP's conv branches use them.
+  ['depthwise 3x3 on 16x16 planes (flat kernel)', [2, 3, 16, 16], [3, 1, 3, 3], false, { padding: 1, groups: 3 }],
+  // padding >= kernel: the input gradient is not a rotated flat forward, so it runs row by row
+  ['depthwise 1x1 with padding 1 on a 4x5 map', [2, 2, 4, 5], [2, 1, 1, 1], true, { padding: 1, groups: 2 }],
   ['depthwise [1, 3] kernel, stride [1, 2]', [2, 2, 4, 7], [2, 1, 1, 3], false, { stride: [1, 2], padding: [0, 1], groups: 2 }],
   ['channel multiplier 2 (groups = Cin)', [2, 2, 5, 5], [4, 1, 3, 3], false, { padding: 1, groups: 2 }],
   ['pointwise 1x1 with bias', [2, 5, 3, 4], [3, 5, 1, 1], true, {}],

@@ -184,6 +184,7 @@ test('gemm_fused, gemm_pack: the bindings reject bad arguments', () => {
   };
   const call = (over: Partial<GemmFusedArgs>) => native.gemm_fused({ ...base, ...over });
   call({});
+  assertThrows(() => call({ batch: 2, strideA: 12, strideB: 20, A: s(24), B: s(40) }), /gemm_fused: expected a nonzero stride when batch > 1 \(gemm_fused does not sum over the batch\) for strideC but received 0/);
   assertThrows(() => call({ act: 4 }), /gemm_fused: expected 0 \(none\), 1 \(ReLU\), 2 \(GELU\) or 3 \(sigmoid\) for act but received 4/);
   assertThrows(() => call({ scale: v }), /gemm_fused: expected a Storage like scale for shift but received null/);
   assertThrows(() => call({ scale: v, shift: v, proPeriod: 0 }), /gemm_fused: expected a positive integer for proPeriod/);
